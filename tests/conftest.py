@@ -1,0 +1,27 @@
+"""Shared fixtures: tiny configurations that train in well under a second."""
+
+import pytest
+
+from twophase_lib.config import DataConfig, ModelConfig, OptimConfig, RunConfig
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    """Every test gets its own empty result cache."""
+    monkeypatch.setenv("TWOPHASE_CACHE", str(tmp_path / "cache"))
+
+
+def tiny_config(arch: str = "resnet20", width: float = 0.125, steps: int = 12, seed: int = 0) -> RunConfig:
+    """A configuration small enough for unit tests, with the lr schedule crossing a milestone."""
+    return RunConfig(
+        model=ModelConfig(arch, width),
+        data=DataConfig("cifar10-subset"),
+        optim=OptimConfig(batch_size=16, steps=steps, milestones=(steps // 2,)),
+        seed=seed,
+    )
+
+
+@pytest.fixture
+def tiny():
+    """The tiny ResNet-20 configuration."""
+    return tiny_config()

@@ -1,0 +1,20 @@
+"""twophase_lib: a small PyTorch library reproducing the two-phase learning dynamics of Zhou et al. (2025).
+
+One module per concept: ``config`` (hyperparameters, profiles, hashes), ``data`` (CIFAR-10 on the
+device, per-step batches), ``models`` (ResNet-20, VGG-16, MLP), ``training`` (step-indexed trainer,
+checkpoints), ``perturbation`` (perturb and branch), ``cache`` (hash-keyed results on disk).
+"""
+
+from .cache import Cache
+from .config import DataConfig, ModelConfig, OptimConfig, RunConfig, base_run_config, config_hash
+from .data import load_data
+from .models import build_model, count_parameters
+from .perturbation import Perturbation, branch, perturb
+from .training import Checkpoint, evaluate, train
+
+__version__ = "0.1.0"
+__all__ = [
+    "Cache", "Checkpoint", "DataConfig", "ModelConfig", "OptimConfig", "Perturbation", "RunConfig",
+    "base_run_config", "branch", "build_model", "config_hash", "count_parameters", "evaluate",
+    "load_data", "perturb", "train",
+]

@@ -1,0 +1,109 @@
+"""Results on disk, keyed by a hash of the full configuration, written atomically, checked on load.
+
+File layout: a magic line, the sha256 of the body, then the body (``torch.save`` of a dict
+holding the kind, the configuration as JSON-able values, and the value). A truncated or
+corrupted file fails the digest check and is recomputed, never loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import torch
+
+from .config import config_hash, to_dict
+
+MAGIC = b"TWOPHASE-CACHE-1\n"
+T = TypeVar("T")
+
+
+class CorruptCacheWarning(UserWarning):
+    """A cache file failed its integrity check and will be recomputed."""
+
+
+def default_root() -> Path:
+    """Cache folder: $TWOPHASE_CACHE, else ~/.cache/twophase/results."""
+    return Path(os.environ.get("TWOPHASE_CACHE", Path.home() / ".cache" / "twophase" / "results"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Cache:
+    """A folder of results, one file per (kind, configuration hash)."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else default_root()
+
+    def path(self, kind: str, config: Any) -> Path:
+        """Where the result of ``kind`` for ``config`` lives."""
+        return self.root / kind / f"{config_hash(kind, config)}.pt"
+
+    def save(self, kind: str, config: Any, value: Any) -> Path:
+        """Store ``value`` as the result of ``kind`` for ``config`` (atomically)."""
+        buf = io.BytesIO()
+        torch.save({"kind": kind, "config": to_dict(config), "value": value}, buf)
+        body = buf.getvalue()
+        path = self.path(kind, config)
+        atomic_write_bytes(path, MAGIC + hashlib.sha256(body).digest() + body)
+        return path
+
+    def _read(self, path: Path) -> dict | None:
+        raw = path.read_bytes()
+        head, digest, body = raw[: len(MAGIC)], raw[len(MAGIC) : len(MAGIC) + 32], raw[len(MAGIC) + 32 :]
+        if head != MAGIC or hashlib.sha256(body).digest() != digest:
+            return None
+        return torch.load(io.BytesIO(body), map_location="cpu", weights_only=False)
+
+    def load(self, kind: str, config: Any, default: Any = None) -> Any:
+        """The stored value, or ``default`` when absent or corrupt (a corrupt file is removed)."""
+        path = self.path(kind, config)
+        if not path.exists():
+            return default
+        record = self._read(path)
+        if record is None:
+            warnings.warn(f"corrupt cache file {path} (integrity check failed); recomputing", CorruptCacheWarning)
+            path.unlink(missing_ok=True)
+            return default
+        return record["value"]
+
+    def contains(self, kind: str, config: Any) -> bool:
+        """Whether a valid result is stored (reads and checks the file)."""
+        sentinel = object()
+        return self.load(kind, config, sentinel) is not sentinel
+
+    def get_or_compute(self, kind: str, config: Any, compute: Callable[[], T]) -> T:
+        """Load the result of ``kind`` for ``config``, or compute, store and return it."""
+        sentinel = object()
+        value = self.load(kind, config, sentinel)
+        if value is sentinel:
+            value = compute()
+            self.save(kind, config, value)
+        return value
+
+    def records(self, kind: str) -> list[dict]:
+        """Every valid stored record of ``kind`` (dicts with 'config' and 'value'), for reports."""
+        out = []
+        for path in sorted((self.root / kind).glob("*.pt")):
+            record = self._read(path)
+            if record is not None:
+                out.append(record)
+        return out

@@ -1,0 +1,182 @@
+"""CIFAR-10 as tensors on the training device, with batches and augmentation drawn per step.
+
+Two sources: the real 5,170/1,017-image subset embedded in the package (offline; the
+``smoke`` and ``cpu`` profiles) and the full dataset through torchvision (``paper``).
+The batch at step ``s`` depends only on (seed, s): the same whether training started at
+0 or resumed at ``s``, and a perturbed branch sees exactly the batches its parent saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import DataConfig
+
+DATASETS = ("cifar10-subset", "cifar10")
+SUBSET_PATH = Path(__file__).parent / "data_files" / "cifar10_subset.npz"
+SUBSET_SHA256 = "ff2830177607fb849d205be68d02867b2e35d9e3f9ffa287ae8ef6b45212996c"
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+PAD = 4
+
+
+class DatasetUnavailableError(RuntimeError):
+    """The requested dataset cannot be loaded here (no files and no download possible)."""
+
+
+def derive_seed(*parts: object) -> int:
+    """A 63-bit seed from any tuple of values (stable across processes and platforms)."""
+    digest = hashlib.sha256(repr(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def generator(*parts: object) -> torch.Generator:
+    """A CPU torch.Generator seeded by ``derive_seed(*parts)``."""
+    return torch.Generator().manual_seed(derive_seed(*parts))
+
+
+@dataclass
+class Cifar10:
+    """Normalised images (N, 3, 32, 32) and integer labels, train and test, on one device."""
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+    @property
+    def device(self) -> torch.device:
+        """The device the tensors live on."""
+        return self.x_train.device
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        """Full batches per pass over the training set (the last partial batch is dropped)."""
+        return len(self.x_train) // batch_size
+
+    def batch_indices(self, seed: int, step: int, batch_size: int) -> torch.Tensor:
+        """Training-set indices of the batch used at ``step``: epoch-wise permutations seeded by (seed, epoch)."""
+        spe = self.steps_per_epoch(batch_size)
+        if spe == 0:
+            raise ValueError(f"batch size {batch_size} exceeds the {len(self.x_train)} training images")
+        epoch, k = divmod(step, spe)
+        perm = torch.randperm(len(self.x_train), generator=generator("order", seed, epoch))
+        return perm[k * batch_size : (k + 1) * batch_size]
+
+    def train_batch(self, seed: int, step: int, batch_size: int, augment: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (images, labels) batch of ``step``, augmented with randomness drawn from (seed, step)."""
+        idx = self.batch_indices(seed, step, batch_size).to(self.device)
+        x, y = self.x_train[idx], self.y_train[idx]
+        if augment:
+            x = augment_batch(x, generator("augment", seed, step))
+        return x, y
+
+
+def _pad_value(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Per-channel value of a black (zero) pixel after normalisation, shape (1, 3, 1, 1)."""
+    mean = torch.tensor(CIFAR10_MEAN, device=device, dtype=dtype)
+    std = torch.tensor(CIFAR10_STD, device=device, dtype=dtype)
+    return (-mean / std).view(1, 3, 1, 1)
+
+
+def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random crop with 4-pixel zero padding and random horizontal flip, on a whole batch at once."""
+    n, c, h, w = x.shape
+    offsets = torch.randint(0, 2 * PAD + 1, (2, n), generator=gen)
+    flips = torch.rand(n, generator=gen) < 0.5
+    padded = _pad_value(x.device, x.dtype).expand(n, c, h + 2 * PAD, w + 2 * PAD).clone()
+    padded[:, :, PAD : PAD + h, PAD : PAD + w] = x
+    rows = (offsets[0, :, None] + torch.arange(h)).to(x.device)  # (n, h)
+    cols = (offsets[1, :, None] + torch.arange(w)).to(x.device)  # (n, w)
+    cols = torch.where(flips.to(x.device)[:, None], cols.flip(1), cols)
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    chan = torch.arange(c, device=x.device)[None, :, None, None]
+    return padded[batch, chan, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+def normalise(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 CHW images to float32 tensors normalised with the CIFAR-10 mean and std."""
+    x = torch.as_tensor(np.asarray(images)).float().div_(255.0)
+    mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_subset_arrays(path: Path = SUBSET_PATH) -> dict[str, np.ndarray]:
+    """The embedded real CIFAR-10 subset as uint8 arrays, after checking its sha256."""
+    if not path.exists():
+        raise DatasetUnavailableError(f"the embedded CIFAR-10 subset is missing at {path}; reinstall the package")
+    if _sha256(path) != SUBSET_SHA256:
+        raise DatasetUnavailableError(f"the embedded CIFAR-10 subset at {path} is corrupt (sha256 mismatch)")
+    with np.load(path) as f:
+        return {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+
+
+def default_root() -> Path:
+    """Folder for the full dataset: $TWOPHASE_DATA, else ~/.cache/twophase/data."""
+    return Path(os.environ.get("TWOPHASE_DATA", Path.home() / ".cache" / "twophase" / "data"))
+
+
+def load_full_arrays(root: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
+    """The full CIFAR-10 through torchvision (downloaded into ``root`` if absent)."""
+    import torchvision
+
+    root = Path(root) if root is not None else default_root()
+    out = {}
+    for split, train in (("train", True), ("test", False)):
+        try:
+            try:
+                ds = torchvision.datasets.CIFAR10(str(root), train=train, download=False)
+            except RuntimeError:
+                root.mkdir(parents=True, exist_ok=True)
+                ds = torchvision.datasets.CIFAR10(str(root), train=train, download=True)
+        except Exception as exc:  # network errors come in many types; all mean the same here
+            raise DatasetUnavailableError(
+                f"full CIFAR-10 is not in {root} and could not be downloaded ({type(exc).__name__}: {exc}).\n"
+                "Either (1) use dataset='cifar10-subset', the real 5,170/1,017-image subset embedded in this "
+                "package (the smoke and cpu profiles do), or (2) download the full dataset with internet access "
+                "(torchvision.datasets.CIFAR10(root, download=True)) or place 'cifar-10-batches-py' in "
+                f"{root} (set $TWOPHASE_DATA or DataConfig.root to use another folder)."
+            ) from None
+        out[f"x_{split}"] = np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2))
+        out[f"y_{split}"] = np.asarray(ds.targets, dtype=np.uint8)
+    return out
+
+
+@lru_cache(maxsize=4)
+def _load(dataset: str, root: str | None, device: str, dtype: str) -> Cifar10:
+    if dataset == "cifar10-subset":
+        arrays = load_subset_arrays()
+    elif dataset == "cifar10":
+        arrays = load_full_arrays(root)
+    else:
+        raise ValueError(f"unknown dataset {dataset!r}; known datasets: {', '.join(DATASETS)}")
+    dt = getattr(torch, dtype)
+    tensors = {}
+    for split in ("train", "test"):
+        tensors[f"x_{split}"] = normalise(arrays[f"x_{split}"]).to(device=device, dtype=dt)
+        tensors[f"y_{split}"] = torch.as_tensor(arrays[f"y_{split}"].astype(np.int64)).to(device)
+    return Cifar10(name=dataset, **tensors)
+
+
+def load_data(cfg: DataConfig, device: str | torch.device = "cpu", dtype: str = "float32") -> Cifar10:
+    """Load (once per process) the dataset named by ``cfg`` onto ``device``."""
+    if cfg.dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {cfg.dataset!r}; known datasets: {', '.join(DATASETS)}")
+    return _load(cfg.dataset, cfg.root, str(device), dtype)

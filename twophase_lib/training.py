@@ -1,0 +1,166 @@
+"""A step-indexed SGD trainer that saves and resumes checkpoints bitwise-exactly, and evaluation.
+
+The state after ``s`` updates is a :class:`Checkpoint` at step ``s`` (step 0 is the
+initialisation). The update taken at step ``s`` uses the batch and augmentation drawn from
+(seed, s) and the learning rate ``optim.lr_at(s)``, so training 0 -> T in one go and
+resuming at ``s`` give bitwise the same parameters on CPU.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from .config import RunConfig
+from .data import Cifar10, load_data
+from .models import build_model
+
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
+def set_deterministic(device: str | torch.device) -> None:
+    """Ask PyTorch for deterministic kernels (needed on GPU, where non-determinism acts as a perturbation)."""
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    if torch.device(device).type == "cuda":
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+
+
+@dataclass
+class Checkpoint:
+    """Training state after ``step`` updates: model state (parameters and buffers) and optimiser state."""
+
+    step: int
+    model: dict[str, torch.Tensor]
+    optimizer: dict = field(default_factory=dict)
+
+    def parameters(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        """The entries of the state that are trainable parameters of ``model`` (not BN buffers)."""
+        names = {n for n, _ in model.named_parameters()}
+        return {k: v for k, v in self.model.items() if k in names}
+
+
+@dataclass
+class TrainResult:
+    """Checkpoints saved during a run (by step) and the training loss of every update taken."""
+
+    checkpoints: dict[int, Checkpoint]
+    losses: dict[int, float]
+
+    @property
+    def final(self) -> Checkpoint:
+        """The checkpoint at the last step reached."""
+        return self.checkpoints[max(self.checkpoints)]
+
+
+def snapshot(step: int, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> Checkpoint:
+    """Copy the current model (and optimiser) state into a Checkpoint on the CPU."""
+    state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    opt = {}
+    if optimizer is not None:
+        sd = optimizer.state_dict()
+        opt = {
+            "state": {i: {k: (v.detach().to("cpu", copy=True) if torch.is_tensor(v) else v) for k, v in s.items()}
+                      for i, s in sd["state"].items()},
+            "param_groups": [dict(g) for g in sd["param_groups"]],
+        }
+    return Checkpoint(step, state, opt)
+
+
+def initial_checkpoint(cfg: RunConfig) -> Checkpoint:
+    """The checkpoint at step 0: freshly initialised weights (from ``cfg.seed``), empty optimiser state."""
+    return snapshot(0, build_model(cfg.model, cfg.seed, "cpu", cfg.dtype))
+
+
+def materialise(cfg: RunConfig, ckpt: Checkpoint) -> nn.Module:
+    """A model on ``cfg.device`` holding the state of ``ckpt``."""
+    model = build_model(cfg.model, cfg.seed, cfg.device, cfg.dtype)
+    model.load_state_dict(ckpt.model)
+    return model
+
+
+def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.SGD:
+    """SGD with the configuration's momentum and weight decay (lr is set per step)."""
+    o = cfg.optim
+    return torch.optim.SGD(model.parameters(), lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+
+
+def train(
+    cfg: RunConfig,
+    until: int | None = None,
+    start: Checkpoint | None = None,
+    save_at: Iterable[int] = (),
+    progress: bool = True,
+    on_step: Callable[[int, nn.Module], None] | None = None,
+    desc: str = "train",
+) -> TrainResult:
+    """Train from ``start`` (default: initialisation) to step ``until`` (default: ``cfg.optim.steps``).
+
+    Returns the checkpoints at every step of ``save_at`` inside [start.step, until] and at ``until``.
+    ``on_step(step, model)`` is called with the state at each step before its update.
+    """
+    set_deterministic(cfg.device)
+    until = cfg.optim.steps if until is None else until
+    start = start if start is not None else initial_checkpoint(cfg)
+    if until < start.step:
+        raise ValueError(f"cannot train backwards: start step {start.step} > until {until}")
+    data = load_data(cfg.data, cfg.device, cfg.dtype)
+    model = materialise(cfg, start)
+    optimizer = make_optimizer(cfg, model)
+    if start.optimizer:
+        optimizer.load_state_dict(start.optimizer)
+    wanted = {s for s in save_at if start.step <= s <= until} | {until}
+    saved: dict[int, Checkpoint] = {}
+    losses: dict[int, float] = {}
+    model.train()
+    bar = tqdm(range(start.step, until), desc=desc, disable=not progress or until == start.step, leave=False)
+    for step in bar:
+        if step in wanted:
+            saved[step] = snapshot(step, model, optimizer)
+        if on_step is not None:
+            on_step(step, model)
+        losses[step] = sgd_step(cfg, model, optimizer, data, step)
+    saved[until] = snapshot(until, model, optimizer)
+    return TrainResult(saved, losses)
+
+
+def sgd_step(cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, data: Cifar10, step: int) -> float:
+    """One update at ``step``: the step's batch and augmentation, cross-entropy, the step's learning rate."""
+    x, y = data.train_batch(cfg.seed, step, cfg.optim.batch_size, cfg.data.augment)
+    for group in optimizer.param_groups:
+        group["lr"] = cfg.optim.lr_at(step)
+    loss = F.cross_entropy(model(x), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Logits of ``model`` in eval mode on ``x``, in batches."""
+    was_training = model.training
+    model.eval()
+    out = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+    model.train(was_training)
+    return out
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: Cifar10, split: str = "test", limit: int | None = None) -> dict[str, float]:
+    """Mean cross-entropy and accuracy of ``model`` (eval mode) on a split of ``data``."""
+    if split not in ("train", "test"):
+        raise ValueError(f"unknown split {split!r}; use 'train' or 'test'")
+    x, y = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
+    x, y = x[:limit], y[:limit]
+    logits = predict(model, x)
+    return {
+        "loss": F.cross_entropy(logits, y).item(),
+        "accuracy": (logits.argmax(1) == y).double().mean().item(),
+    }
