@@ -1,0 +1,73 @@
+"""Figures of the book: metric curves with seed bands, kernel-distance heatmaps, accuracy curves."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+LABELS = {
+    "disagreement": "test disagreement",
+    "dissimilarity": "1 − cos(θ, θ′)",
+    "relative_distance": "‖θ − θ′‖ / ‖θ‖",
+    "test_loss_barrier": "test loss barrier",
+    "train_loss_barrier": "train loss barrier",
+    "test_error_barrier": "test error barrier",
+}
+
+
+def band(ax: plt.Axes, x: np.ndarray, per_seed: np.ndarray, label: str, color: str | None = None,
+         marker: str = "o") -> None:
+    """Seed mean as a line with markers and the min-max over seeds as a shaded band."""
+    mean = per_seed.mean(0)
+    line, = ax.plot(x, mean, marker=marker, label=f"{label} (mean of {per_seed.shape[0]} seeds)", color=color)
+    ax.fill_between(x, per_seed.min(0), per_seed.max(0), alpha=0.25, color=line.get_color(), linewidth=0)
+
+
+def time_axis(ax: plt.Axes, label: str = "perturbation time t0 (iterations)") -> None:
+    """Symmetric-log x axis (linear near 0, so t0 = 0 is shown) labelled in iterations."""
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel(label)
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def chaos_figure(results: dict, metrics: Sequence[str], inflections: dict | None = None,
+                 title: str = "Chaos effect: twins perturbed at t0, compared at t1") -> plt.Figure:
+    """One row per architecture, one column per metric: mean and band over seeds, the ε = 0 control, the inflection."""
+    archs = list(results)
+    fig, axes = plt.subplots(len(archs), len(metrics), figsize=(4.2 * len(metrics), 3.4 * len(archs)), squeeze=False)
+    for r, arch in enumerate(archs):
+        res = results[arch]
+        for c, metric in enumerate(metrics):
+            ax = axes[r, c]
+            band(ax, res.t0s, res.values[metric], "ε = 1e-7")
+            ctrl = [rec[metric] for rec in res.control]
+            ax.scatter([res.sweep.control_at] * len(ctrl), ctrl, marker="x", color="k", zorder=5,
+                       label="ε = 0 control")
+            if inflections and arch in inflections and math.isfinite(inflections[arch]["estimate"]):
+                inf = inflections[arch]
+                ax.axvline(inf["estimate"], color="C3", linestyle="--", label="inflection estimate")
+                if math.isfinite(inf["low"]):
+                    ax.axvspan(inf["low"], inf["high"], color="C3", alpha=0.08)
+            time_axis(ax)
+            ax.set_ylabel(LABELS.get(metric, metric))
+            ax.set_title(f"{arch}: {LABELS.get(metric, metric)} at t1 = {res.sweep.t1}", fontsize=10)
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def comparison_figure(curves: dict, metric: str, title: str) -> plt.Figure:
+    """Several sweeps' curves of one metric on one axis (e.g. step schedule against constant lr)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for i, (label, res) in enumerate(curves.items()):
+        band(ax, res.t0s, res.values[metric], label, color=f"C{i}", marker="os^"[i % 3])
+    time_axis(ax)
+    ax.set_ylabel(LABELS.get(metric, metric))
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
