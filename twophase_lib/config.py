@@ -18,7 +18,7 @@ CACHE_VERSION = 1
 
 PROFILES = ("smoke", "cpu", "paper")
 
-#: CIFAR-10 at the paper's scale: 50,000 training images, batch 128, last partial batch dropped.
+#: CIFAR-10 at the paper's scale (50,000 training images, batch 128, last partial batch dropped).
 PAPER_STEPS_PER_EPOCH = 50_000 // 128
 
 

@@ -1,0 +1,56 @@
+# twophase: build the book and run the tests on a fresh machine with Python 3.11.
+#   make book                                    set up .venv, run every chapter at the cpu profile, build _build/html
+#   make test                                    set up .venv, run pytest (the project's test command)
+#   make chapter NB=notebooks/01_chaos_effect.py PROFILE=smoke [PARAMS="-p key value"]
+#   make html                                    build the HTML from the already executed notebooks only
+#   make clean                                   remove build outputs (keeps .venv and the result cache)
+
+PYTHON  ?= python3
+VENV    := .venv
+VPY     := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+PROFILE ?= cpu
+NB      ?=
+PARAMS  ?=
+
+# Results cache of twophase_lib, and no tqdm progress bars in executed notebooks.
+export TWOPHASE_CACHE ?= $(CURDIR)/.cache/twophase
+export TQDM_DISABLE := 1
+
+.PHONY: all setup book html chapters chapter test clean
+.DELETE_ON_ERROR:
+
+all: book
+
+setup: $(STAMP)
+
+# (Re)install when pyproject.toml changes. The python3 kernelspec is written into the venv
+# (--sys-prefix) with the venv's interpreter, so papermill and nbval run chapters in this venv.
+$(STAMP): pyproject.toml
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -e '.[book,test]'
+	$(VPY) -m ipykernel install --sys-prefix --name python3
+	touch $@
+
+chapters: $(STAMP)
+	$(VPY) scripts/run_chapters.py --profile cpu
+
+# --all: Sphinx does not re-emit the warnings of pages it does not re-read, so an incremental
+# build would pass -W after a failed one; rebuilding everything takes a few seconds.
+html: $(STAMP)
+	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going
+
+book: $(STAMP)
+	$(VPY) scripts/run_chapters.py --profile cpu
+	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going
+
+chapter: $(STAMP)
+	@test -n "$(NB)" || { echo "usage: make chapter NB=notebooks/NN_name.py [PROFILE=smoke|cpu|paper] [PARAMS='-p key value']"; exit 2; }
+	$(VPY) scripts/run_chapters.py --profile $(PROFILE) $(PARAMS) $(NB)
+
+test: $(STAMP)
+	$(VPY) -m pytest
+
+clean:
+	rm -rf _build .pytest_cache *.egg-info
+	find . \( -path ./$(VENV) -o -path ./.git \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
