@@ -53,7 +53,7 @@
 # %% tags=["parameters"]
 profile = "cpu"
 
-# %%
+# %% tags=["nbval-check-output"]
 import math
 
 import matplotlib.pyplot as plt
@@ -81,7 +81,7 @@ print(sweep_table(sweeps))
 # Each branch is cached under a hash of its configuration; a second execution of this
 # chapter loads everything from disk, and an interrupted sweep resumes where it stopped.
 
-# %%
+# %% tags=["nbval-check-output"]
 results = {arch: run_sweep(sweep, cache) for arch, sweep in sweeps.items()}
 for arch, res in results.items():
     rep = res.records[0]["perturbation"]
@@ -109,7 +109,7 @@ inflections = {arch: bootstrap_inflection(res.t0s, res.values["disagreement"]) f
 fig = chaos_figure(results, ["disagreement", "test_loss_barrier", "dissimilarity"], inflections)
 plt.show()
 
-# %%
+# %% tags=["nbval-check-output"]
 summary = chaos_summary(profile, results, inflections)
 cache.save("chaos-summary", profile, summary)
 print(summary["table"])
@@ -125,7 +125,7 @@ print(summary["table"])
 # above; "fraction of training" places each inflection on the schedule, the only
 # comparison that survives the change of scale.
 
-# %%
+# %% tags=["nbval-check-output"]
 print(summary["comparison"])
 
 # %% [markdown]
@@ -169,5 +169,5 @@ print(chaos_summary(profile, {"resnet20 (per-entry ε)": entry})["ablation"])
 # and the inflection is defined; *partly* when that holds for some architectures;
 # *not reproduced* otherwise. The constant-lr ablation qualifies it.
 
-# %%
+# %% tags=["nbval-check-output"]
 print(summary["verdict_text"])

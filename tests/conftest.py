@@ -1,8 +1,16 @@
 """Shared fixtures: tiny configurations that train in well under a second."""
 
+import os
+import tempfile
+
 import pytest
 
 from twophase_lib.config import DataConfig, ModelConfig, OptimConfig, RunConfig
+
+
+# Notebook kernels started by nbval inherit this: smoke chapters compute from scratch, never from a warm cache.
+os.environ["TWOPHASE_CACHE"] = tempfile.mkdtemp(prefix="twophase-test-cache-")
+os.environ["TQDM_DISABLE"] = "1"
 
 
 @pytest.fixture(autouse=True)

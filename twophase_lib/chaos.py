@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import numpy as np
-from tqdm import tqdm
 
 from .cache import Cache
 from .config import RunConfig, base_run_config, check_profile
 from .data import load_data
 from .metrics import BarrierConfig, compare
 from .perturbation import Perturbation, PerturbationReport, branch, parameter_names
-from .training import Checkpoint, train
+from .training import Checkpoint, progress_bar, train
 
 METRICS = ("disagreement", "dissimilarity", "relative_distance", "test_loss_barrier", "train_loss_barrier",
            "test_error_barrier")
@@ -151,7 +150,7 @@ def run_sweep(sweep: ChaosSweep, cache: Cache | None = None, progress: bool = Tr
                                                     progress))
         labels.append(("control", run.seed, sweep.control_at))
     if executor is None:
-        results = [task() for task in tqdm(tasks, desc="chaos sweep", disable=not progress, leave=False)]
+        results = [task() for task in progress_bar(tasks, "chaos sweep", progress)]
     else:
         results = executor(tasks)
     records = [r for r, (kind, _, _) in zip(results, labels) if kind == "branch"]
@@ -209,9 +208,9 @@ def preset(profile: str, arch: str, ablation: str | None = None) -> ChaosSweep:
                            control_t0=500, barrier=BarrierConfig(points=11, train_examples=10_000))
     elif profile == "cpu":
         t1 = 400
-        run = run.replace(optim={"steps": t1, "milestones": (200, 300)})
-        sweep = ChaosSweep(run, t0s=(0, 4, 16, 50, 120, 250), t1=t1, seeds=(0, 1, 2), control_t0=50,
-                           barrier=BarrierConfig(points=11, bn_batches=10, train_examples=1000))
+        run = run.replace(optim={"batch_size": 64, "steps": t1, "milestones": (200, 300)})
+        sweep = ChaosSweep(run, t0s=(0, 4, 16, 50, 120, 250), t1=t1, seeds=(0, 1, 2), control_t0=120,
+                           barrier=BarrierConfig(points=5, bn_batches=5, train_examples=500))
     else:
         t1 = 24
         run = run.replace(optim={"steps": t1, "milestones": (12, 18)})
@@ -220,9 +219,11 @@ def preset(profile: str, arch: str, ablation: str | None = None) -> ChaosSweep:
                                                  test_examples=200))
     if ablation is None:
         return sweep
+    # Ablations: two seeds, and at most four perturbation times (the first, the last and two between).
+    lean = dict(seeds=sweep.seeds[:2], t0s=tuple(sorted({sweep.t0s[0], sweep.t0s[len(sweep.t0s) // 3],
+                                                        sweep.t0s[-2], sweep.t0s[-1]})))
     if ablation == "constant-lr":
-        return dataclasses.replace(sweep, run=sweep.run.replace(optim={"milestones": ()}), seeds=sweep.seeds[:2])
+        return dataclasses.replace(sweep, run=sweep.run.replace(optim={"milestones": ()}), **lean)
     if ablation == "entry":
-        return dataclasses.replace(sweep, perturbation=Perturbation(sweep.perturbation.size, "entry"),
-                                   seeds=sweep.seeds[:2])
+        return dataclasses.replace(sweep, perturbation=Perturbation(sweep.perturbation.size, "entry"), **lean)
     raise ValueError(f"unknown ablation {ablation!r}; known ablations: constant-lr, entry")

@@ -24,6 +24,12 @@ from .models import build_model
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
+def progress_bar(iterable: Iterable, desc: str, enabled: bool = True, **kwargs) -> tqdm:
+    """A tqdm bar, off when ``enabled`` is false or $TQDM_DISABLE is set (as for executed notebooks)."""
+    off = not enabled or os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes")
+    return tqdm(iterable, desc=desc, disable=off, leave=False, **kwargs)
+
+
 def set_deterministic(device: str | torch.device) -> None:
     """Ask PyTorch for deterministic kernels (needed on GPU, where non-determinism acts as a perturbation)."""
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -119,8 +125,7 @@ def train(
     saved: dict[int, Checkpoint] = {}
     losses: dict[int, float] = {}
     model.train()
-    bar = tqdm(range(start.step, until), desc=desc, disable=not progress or until == start.step, leave=False)
-    for step in bar:
+    for step in progress_bar(range(start.step, until), desc, progress and until > start.step):
         if step in wanted:
             saved[step] = snapshot(step, model, optimizer)
         if on_step is not None:
