@@ -186,6 +186,24 @@ def run_chapter(path: Path, profile: str, extra: dict, out_dir: Path) -> Path:
     return out
 
 
+RUN_TIMES = ROOT / "book" / "run_times.json"
+
+
+def record_run_time(chapter: str, profile: str, seconds: float, extra: dict) -> None:
+    """Keep the longest wall time of plain runs of a chapter per profile: a cold-cache run (the re-run page shows it)."""
+    import json
+    import platform
+
+    if extra:
+        return
+    times = json.loads(RUN_TIMES.read_text()) if RUN_TIMES.exists() else {}
+    old = times.get(chapter, {}).get(profile, {}).get("seconds", 0.0)
+    if seconds > old:
+        times.setdefault(chapter, {})[profile] = {
+            "seconds": round(seconds, 1), "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}"}
+        RUN_TIMES.write_text(json.dumps(times, indent=2, sort_keys=True) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chapters", nargs="*", help="chapter .py files (default: every notebooks/NN_*.py)")
@@ -210,8 +228,9 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             print(f"run_chapters: {path.name} (profile {args.profile}) ...", flush=True)
             out = run_chapter(path, args.profile, extra, out_dir)
-            print(f"run_chapters: {path.name} -> {os.path.relpath(out, ROOT)} "
-                  f"in {time.perf_counter() - start:.1f} s", flush=True)
+            seconds = time.perf_counter() - start
+            record_run_time(path.stem, args.profile, seconds, extra)
+            print(f"run_chapters: {path.name} -> {os.path.relpath(out, ROOT)} in {seconds:.1f} s", flush=True)
     except ChapterError as exc:
         print(f"run_chapters: ERROR: {exc}", file=sys.stderr)
         return 1

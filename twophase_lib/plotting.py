@@ -71,3 +71,65 @@ def comparison_figure(curves: dict, metric: str, title: str) -> plt.Figure:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def mark_inflection(ax: plt.Axes, inflection: dict | None) -> None:
+    """A dashed vertical line at chapter 1's inflection estimate, if it is defined."""
+    if inflection and math.isfinite(inflection.get("estimate", math.nan)):
+        ax.axvline(inflection["estimate"], color="C3", linestyle="--", label="chaos inflection (ch. 1)")
+
+
+def cone_figure(results: dict, inflections: dict | None = None) -> plt.Figure:
+    """Per architecture: the seed-mean kernel-distance heatmap, S(τ, t) for each τ, and kernel velocity."""
+    archs = list(results)
+    fig, axes = plt.subplots(len(archs), 3, figsize=(15, 4 * len(archs)), squeeze=False)
+    for r, arch in enumerate(archs):
+        res = results[arch]
+        steps = np.array(res.study.steps)
+        ax = axes[r, 0]
+        im = ax.imshow(res.matrices.mean(0), cmap="viridis", origin="lower")
+        ticks = np.arange(len(steps))[:: max(1, len(steps) // 8)]
+        ax.set_xticks(ticks, [str(s) for s in steps[ticks]], rotation=45)
+        ax.set_yticks(ticks, [str(s) for s in steps[ticks]])
+        ax.set_xlabel("checkpoint t′ (iterations)")
+        ax.set_ylabel("checkpoint t (iterations)")
+        ax.set_title(f"{arch}: kernel distance S(t, t′), mean of {len(res.study.seeds)} seeds", fontsize=10)
+        fig.colorbar(im, ax=ax, fraction=0.046)
+        ax = axes[r, 1]
+        for i, tau in enumerate(res.study.refs):
+            t, s = res.from_reference(tau)
+            band(ax, t, s, f"τ = {tau}", color=f"C{i}")
+        mark_inflection(ax, (inflections or {}).get(arch))
+        ax.set_xlabel("iteration t")
+        ax.set_ylabel("S(τ, t)")
+        ax.set_title(f"{arch}: distance from reference checkpoints τ", fontsize=10)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+        ax = axes[r, 2]
+        band(ax, steps[1:], res.velocity, "S(t_i, t_{i+1}) / Δt")
+        mark_inflection(ax, (inflections or {}).get(arch))
+        ax.set_yscale("log")
+        time_axis(ax, "iteration t (end of interval)")
+        ax.set_ylabel("kernel velocity (per iteration)")
+        ax.set_title(f"{arch}: kernel velocity between adjacent checkpoints", fontsize=10)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def switch_figure(results: dict, inflections: dict | None = None) -> plt.Figure:
+    """Per architecture: final test accuracy of θ_std→lin(T; t) against the switch time t, with the two endpoints."""
+    archs = list(results)
+    fig, axes = plt.subplots(1, len(archs), figsize=(6 * len(archs), 4), squeeze=False)
+    for c, arch in enumerate(archs):
+        res, ax = results[arch], axes[0, c]
+        band(ax, res.switches, res.accuracy, "switch to linearized at t")
+        ax.axhline(res.accuracy[:, -1].mean(), color="k", linestyle=":", label="standard training throughout")
+        ax.axhline(res.accuracy[:, 0].mean(), color="gray", linestyle="-.", label="linearized from initialisation")
+        mark_inflection(ax, (inflections or {}).get(arch))
+        time_axis(ax, "switch time t (iterations)")
+        ax.set_ylabel("final test accuracy")
+        ax.set_title(f"{arch}: θ_std→lin(T; t), T = {res.switches[-1]}", fontsize=10)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,117 @@
+"""eNTK against a brute-force reference (one autograd call per output, float64), distances, velocity."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from twophase_lib.ntk import distance_matrix, empirical_ntk, jacobian, kernel_distance, kernel_velocity
+
+
+class TinyBN(nn.Module):
+    """Conv + batch norm + linear head with several logits: small enough for a brute-force Jacobian."""
+
+    def __init__(self, k=3):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4, k)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.bn(self.conv(x))).mean((2, 3)))
+
+
+def tiny_model(seed=0):
+    torch.manual_seed(seed)
+    model = TinyBN().double()
+    with torch.no_grad():  # non-trivial running statistics, so eval mode matters
+        model.bn.running_mean.uniform_(-0.5, 0.5)
+        model.bn.running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
+def brute_force_ntk(model, x, mode):
+    """One backward pass per (example, logit) on the model in eval mode; the Gram matrix of the gradients."""
+    rows = []
+    for i in range(len(x)):
+        out = model(x[i : i + 1])[0]
+        outputs = [out.sum()] if mode == "sum" else list(out)
+        for o in outputs:
+            grads = torch.autograd.grad(o, list(model.parameters()), retain_graph=True)
+            rows.append(torch.cat([g.flatten() for g in grads]))
+    j = torch.stack(rows)
+    return j @ j.T
+
+
+@pytest.mark.parametrize("mode", ["full", "sum"])
+def test_entk_matches_brute_force_in_float64(mode):
+    model = tiny_model()
+    x = torch.randn(5, 3, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    ref = brute_force_ntk(model, x, mode)
+    got = empirical_ntk(model, x, mode)
+    assert got.shape == ((15, 15) if mode == "full" else (5, 5))
+    assert ((got - ref).norm() / ref.norm()).item() < 1e-10
+
+
+@pytest.mark.parametrize("mode", ["full", "sum"])
+def test_blocked_equals_unblocked(mode):
+    model = tiny_model()
+    x = torch.randn(7, 3, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    whole = empirical_ntk(model, x, mode)
+    p = sum(v.numel() for v in model.parameters())
+    budget = 3 * 2 * p * 8 * (3 if mode == "full" else 1)  # two examples per block -> 4 blocks
+    blocked = empirical_ntk(model, x, mode, memory_budget=budget)
+    assert torch.allclose(whole, blocked, rtol=1e-12, atol=0)
+
+
+def test_kernel_is_symmetric_psd_and_ignores_train_mode():
+    model = tiny_model().train()
+    x = torch.randn(6, 3, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    k = empirical_ntk(model, x)
+    assert torch.equal(k, k.T)
+    assert torch.linalg.eigvalsh(k).min() > -1e-10 * k.norm()
+    assert model.training  # restored
+    assert torch.allclose(k, brute_force_ntk(model.eval(), x, "full"), rtol=1e-10)
+
+
+def test_sum_kernel_is_the_logit_sum_of_the_full_kernel():
+    model = tiny_model()
+    x = torch.randn(4, 3, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    full = empirical_ntk(model, x, "full").view(4, 3, 4, 3)
+    assert torch.allclose(full.sum((1, 3)), empirical_ntk(model, x, "sum"), rtol=1e-12)
+
+
+def test_jacobian_rows_are_example_major():
+    model = tiny_model()
+    x = torch.randn(2, 3, 6, 6, dtype=torch.float64)
+    j = jacobian(model, x)
+    out = model(x[1:2])[0, 2]
+    g = torch.cat([t.flatten() for t in torch.autograd.grad(out, list(model.parameters()))])
+    assert torch.allclose(j[1 * 3 + 2], g, rtol=1e-12)
+
+
+def test_kernel_distance_properties():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(6, 6, generator=g, dtype=torch.float64)
+    k = a @ a.T
+    assert kernel_distance(k, 3.5 * k) == pytest.approx(0.0, abs=1e-15)
+    e1, e2 = torch.zeros(4, 4), torch.zeros(4, 4)
+    e1[0, 0], e2[1, 1] = 1.0, 1.0
+    assert kernel_distance(e1, e2) == pytest.approx(1.0)
+    d = torch.diag(torch.arange(1.0, 7.0, dtype=torch.float64))
+    m = distance_matrix([k, 2 * k, d])
+    assert m.shape == (3, 3) and np.allclose(np.diag(m), 0) and np.allclose(m, m.T)
+    assert m[0, 1] == pytest.approx(0.0, abs=1e-12) and m[0, 2] == pytest.approx(kernel_distance(k, d))
+
+
+def test_kernel_velocity():
+    e = [torch.eye(3), torch.eye(3), torch.ones(3, 3)]
+    v = kernel_velocity(e, [0, 10, 30])
+    assert v[0] == 0.0 and v[1] == pytest.approx(kernel_distance(torch.eye(3), torch.ones(3, 3)) / 20)
+    with pytest.raises(ValueError):
+        kernel_velocity(e, [0, 1])
+
+
+def test_unknown_mode():
+    with pytest.raises(ValueError, match="unknown eNTK mode"):
+        jacobian(tiny_model(), torch.zeros(1, 3, 6, 6, dtype=torch.float64), "diag")
