@@ -33,7 +33,8 @@
 #   (in float32 it is all rounding noise at these scales), and $\|\theta-\theta'\|/\|\theta\|$;
 # * the **loss barrier** along the straight line between the twins:
 #   $\max_\alpha L(\alpha\theta + (1-\alpha)\theta') - [\alpha L(\theta) + (1-\alpha)L(\theta')]$,
-#   on a train subset and on the test set, 11 values of α.
+#   on a train subset and on the test set, for α on a uniform grid (its size per profile
+#   is in the design table below; 11 points at the `paper` profile).
 #
 # Every sweep also branches an **ε = 0 control**: a child that goes through the same
 # perturb-and-branch code with a zero perturbation. Its distance to the parent must be
@@ -46,7 +47,7 @@
 # |---|---|---|
 # | ‖ε‖ = 1e-7: total norm or per entry? | total L2 norm over all parameters (Gaussian direction); per-entry std 1e-7 as an ablation | the paper's notation reads as a norm; in float32 most of a 1e-7 total norm rounds away, so we report the realised ‖θ′ − θ‖ |
 # | what is perturbed | parameters only, not batch-norm buffers | buffers are statistics, not trained weights |
-# | batch norm on the interpolation path | running statistics recomputed on 10 training batches at every α, endpoints included | interpolated running statistics misstate the loss of the midpoints; mixing the two gives negative "barriers" |
+# | batch norm on the interpolation path | running statistics recomputed on unaugmented training batches at every α, endpoints included (batches per profile in the design table) | interpolated running statistics misstate the loss of the midpoints; mixing the two gives negative "barriers" |
 # | barrier baseline | the chord $\alpha L(\theta) + (1-\alpha)L(\theta')$ | as in PROTOCOL.md |
 # | where $t_1$ sits | the end of training, after both learning-rate drops | as in the paper's figures; the constant-lr ablation below separates the lr drop from the chaos effect |
 
@@ -62,7 +63,7 @@ import numpy as np
 from twophase_lib.cache import Cache
 from twophase_lib.chaos import ARCHS, bootstrap_inflection, preset, run_sweep
 from twophase_lib.plotting import chaos_figure, comparison_figure
-from twophase_lib.reporting import chaos_summary, sweep_table
+from twophase_lib.reporting import chaos_summary, lr_ablation_note, sweep_table
 
 cache = Cache()
 sweeps = {arch: preset(profile, arch) for arch in ARCHS}
@@ -70,11 +71,13 @@ print(sweep_table(sweeps))
 
 # %% [markdown]
 # The table above is the design of this profile. At `cpu` the networks are narrower
-# copies trained on the embedded real CIFAR-10 subset (5,170 training images), with the
-# paper's optimiser (SGD, momentum 0.9, weight decay 1e-4, batch 128, lr 0.1 divided by
-# 10 twice) compressed into a few hundred iterations. That is two orders of magnitude
-# fewer iterations than the paper's 62,560, so inflection points must be read relative
-# to this schedule, not compared in absolute iterations.
+# copies (half-width ResNet-20, quarter-width VGG-16) trained on the embedded real
+# CIFAR-10 subset (5,170 training images), with the paper's optimiser (SGD, momentum 0.9,
+# weight decay 1e-4, lr 0.1 divided by 10 twice) compressed into 400 iterations at batch
+# 64 (half the paper's batch, to halve the cost of a step on two CPU cores). That is over
+# a hundred times fewer iterations than the paper's, so inflection points must be read
+# relative to this schedule, not compared in absolute iterations. The ablations use two
+# seeds and four perturbation times to fit the profile's budget.
 #
 # ## Running the sweeps
 #
@@ -118,12 +121,13 @@ print(summary["table"])
 # ## Paper against ours
 #
 # The paper locates the inflection at about 100–500 iterations for ResNet-20 and about
-# 2,500 for VGG-16 (of 62,560); Frankle et al. (2020) find the same networks stable to
+# 2,500 for VGG-16 (of about 62,500: 160 epochs); Frankle et al. (2020) find the same networks stable to
 # SGD noise (test-error barrier below 2%) from about iteration 2,000 (ResNet-20) and
 # 1,000 (VGG-16), a cross-check on the same phenomenon with a larger perturbation (a
 # different data order rather than a tiny ε). The table below is computed from the runs
 # above; "fraction of training" places each inflection on the schedule, the only
-# comparison that survives the change of scale.
+# comparison that survives the change of scale. The lr drops are marked as grey dotted
+# lines in the figures: at our scale the last grid point lies after the first drop.
 
 # %% tags=["nbval-check-output"]
 print(summary["comparison"])
@@ -143,6 +147,7 @@ fig = comparison_figure({"step schedule": results["resnet20"], "constant lr 0.1"
                         "ResNet-20: disagreement at t1, step schedule against constant lr")
 plt.show()
 print(chaos_summary(profile, {"resnet20 (constant lr)": constant})["ablation"])
+print(lr_ablation_note(results["resnet20"], constant))
 
 # %% [markdown]
 # ## Ablation 2 — the two readings of "‖ε‖ = 1e-7"
@@ -171,3 +176,4 @@ print(chaos_summary(profile, {"resnet20 (per-entry ε)": entry})["ablation"])
 
 # %% tags=["nbval-check-output"]
 print(summary["verdict_text"])
+print(lr_ablation_note(results["resnet20"], constant))

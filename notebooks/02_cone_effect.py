@@ -87,6 +87,24 @@ cache.save("cone-summary", profile, summary)
 print(summary["table"])
 print()
 print(summary["verdict_text"])
+print(summary["lr_note"])
+
+# %% [markdown]
+# ## Ablation — the cone without learning-rate drops
+#
+# Small steps slow every kernel by themselves, so a plateau that begins at an lr drop
+# could be the schedule's doing rather than a cone. Chapter 1's constant-lr ResNet-20 runs
+# (lr 0.1 throughout, two seeds) answer this: the same checkpoints, the same kernels, no
+# drop. If $S(\tau, t)$ still flattens there, the cone is a property of the dynamics; if it
+# keeps rising, the plateau above is made by the schedule.
+
+# %% tags=["nbval-check-output"]
+constant = {"resnet20 (constant lr)": run_study(preset(profile, "resnet20", "constant-lr"), cache)}
+fig = cone_figure(constant, {"resnet20 (constant lr)": inflections["resnet20"]})
+plt.show()
+ablation = cone_summary(profile, constant)
+print(ablation["table"])
+print(ablation["verdict_text"].replace("Cone effect", "Cone effect without lr drops"))
 
 # %% [markdown]
 # ## What is different from the paper

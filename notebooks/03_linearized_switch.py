@@ -89,3 +89,11 @@ print(summary["verdict_text"])
 # holds for some architectures. The comparison with Fort et al. reads the same curve: the
 # fraction of the gap between fully linearized and fully standard training that is
 # recovered by switching at the earliest non-zero $t$.
+#
+# **The test loss column matters.** With the paper's learning rate (0.1), a model
+# linearized early can take steps too large for its frozen kernel: its loss can blow up
+# even where its accuracy does not collapse. A standard network escapes this by changing
+# its kernel (and its batch-norm statistics); the linear model cannot. So part of what the
+# switch-time curve measures at this lr is the stability of linearized training itself,
+# which the paper does not discuss; the paper's recipe, which we keep, uses the same
+# optimiser for both phases.

@@ -81,10 +81,13 @@ def run_study(study: ConeStudy, cache: Cache | None = None, progress: bool = Tru
     return ConeResult(study, np.stack(mats))
 
 
-def preset(profile: str, arch: str) -> ConeStudy:
-    """Chapter 2's study of a profile: chapter 1's parent runs, a checkpoint grid dense early, τ after the transition."""
+def preset(profile: str, arch: str, ablation: str | None = None) -> ConeStudy:
+    """Chapter 2's study of a profile: chapter 1's parent runs, a checkpoint grid dense early, τ after the transition.
+
+    ``ablation="constant-lr"`` studies chapter 1's constant-lr runs instead (no lr drops; its two seeds).
+    """
     check_profile(profile)
-    chaos = chaos_preset(profile, arch)
+    chaos = chaos_preset(profile, arch, ablation)
     run, t1 = chaos.run, chaos.run.optim.steps
     if profile == "paper":
         steps = (0, 100, 250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 10000, 12000, 16000, 20000,

@@ -33,6 +33,12 @@ def time_axis(ax: plt.Axes, label: str = "perturbation time t0 (iterations)") ->
     ax.grid(True, which="major", alpha=0.3)
 
 
+def mark_lr_drops(ax: plt.Axes, milestones: Sequence[int]) -> None:
+    """Grey dotted vertical lines at the learning-rate drops."""
+    for i, m in enumerate(milestones):
+        ax.axvline(m, color="gray", linestyle=":", linewidth=1, label="lr ÷ 10" if i == 0 else None)
+
+
 def chaos_figure(results: dict, metrics: Sequence[str], inflections: dict | None = None,
                  title: str = "Chaos effect: twins perturbed at t0, compared at t1") -> plt.Figure:
     """One row per architecture, one column per metric: mean and band over seeds, the ε = 0 control, the inflection."""
@@ -51,6 +57,7 @@ def chaos_figure(results: dict, metrics: Sequence[str], inflections: dict | None
                 ax.axvline(inf["estimate"], color="C3", linestyle="--", label="inflection estimate")
                 if math.isfinite(inf["low"]):
                     ax.axvspan(inf["low"], inf["high"], color="C3", alpha=0.08)
+            mark_lr_drops(ax, res.sweep.run.optim.milestones)
             time_axis(ax)
             ax.set_ylabel(LABELS.get(metric, metric))
             ax.set_title(f"{arch}: {LABELS.get(metric, metric)} at t1 = {res.sweep.t1}", fontsize=10)
@@ -65,6 +72,7 @@ def comparison_figure(curves: dict, metric: str, title: str) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for i, (label, res) in enumerate(curves.items()):
         band(ax, res.t0s, res.values[metric], label, color=f"C{i}", marker="os^"[i % 3])
+    mark_lr_drops(ax, sorted({m for res in curves.values() for m in res.sweep.run.optim.milestones}))
     time_axis(ax)
     ax.set_ylabel(LABELS.get(metric, metric))
     ax.set_title(title)
@@ -100,6 +108,7 @@ def cone_figure(results: dict, inflections: dict | None = None) -> plt.Figure:
             t, s = res.from_reference(tau)
             band(ax, t, s, f"τ = {tau}", color=f"C{i}")
         mark_inflection(ax, (inflections or {}).get(arch))
+        mark_lr_drops(ax, res.study.run.optim.milestones)
         ax.set_xlabel("iteration t")
         ax.set_ylabel("S(τ, t)")
         ax.set_title(f"{arch}: distance from reference checkpoints τ", fontsize=10)
@@ -108,8 +117,11 @@ def cone_figure(results: dict, inflections: dict | None = None) -> plt.Figure:
         ax = axes[r, 2]
         band(ax, steps[1:], res.velocity, "S(t_i, t_{i+1}) / Δt")
         mark_inflection(ax, (inflections or {}).get(arch))
+        mark_lr_drops(ax, res.study.run.optim.milestones)
         ax.set_yscale("log")
-        time_axis(ax, "iteration t (end of interval)")
+        ax.set_xscale("log")
+        ax.set_xlabel("iteration t (end of interval)")
+        ax.grid(True, alpha=0.3)
         ax.set_ylabel("kernel velocity (per iteration)")
         ax.set_title(f"{arch}: kernel velocity between adjacent checkpoints", fontsize=10)
         ax.legend(fontsize=7)
