@@ -3,7 +3,7 @@
 H(θ)_{(i,k),(j,l)} = ⟨∂f_k(x_i)/∂θ, ∂f_l(x_j)/∂θ⟩ for the model as it stands (eval mode, batch
 norm frozen at its running statistics). ``mode="full"`` keeps every logit (an nK × nK kernel),
 ``mode="sum"`` differentiates the summed logits (an n × n kernel). Per-example Jacobians come
-from ``vmap(jacrev(...))`` over the model made functional with ``torch.func.functional_call``;
+from ``vmap(grad(...))`` (one pass per logit) over the model made functional with ``torch.func.functional_call``;
 they are built in blocks of examples whose size follows a memory budget, so peak memory is set
 by the budget, not by n·K·P.
 """
@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 from torch import nn
-from torch.func import functional_call, jacrev, vmap
+from torch.func import functional_call, grad, vmap
 
 MODES = ("full", "sum")
 
@@ -38,17 +38,21 @@ def jacobian(model: nn.Module, x: torch.Tensor, mode: str = "full") -> torch.Ten
     buffers = {k: v.detach() for k, v in model.named_buffers()}
 
     def f(p: dict, xi: torch.Tensor) -> torch.Tensor:
-        out = functional_call(model, (p, buffers), (xi.unsqueeze(0),)).squeeze(0)
-        return out.sum() if mode == "sum" else out
+        return functional_call(model, (p, buffers), (xi.unsqueeze(0),)).squeeze(0)
 
     was_training = model.training
     model.eval()
     try:
-        jac = vmap(jacrev(f), in_dims=(None, 0))(params, x)
+        # One vmapped per-example gradient per output (the summed logits, or each logit in turn): on CPU this
+        # runs faster than jacrev's vmap over K cotangents, and each pass is a batched backward.
+        outputs = [None] if mode == "sum" else range(_rows_per_example(model, x, mode))
+        blocks = []
+        for k in outputs:
+            g = vmap(grad(lambda p, xi, k=k: f(p, xi).sum() if k is None else f(p, xi)[k]), in_dims=(None, 0))(params, x)
+            blocks.append(torch.cat([g[name].reshape(x.shape[0], -1) for name in params], dim=1))
     finally:
         model.train(was_training)
-    n = x.shape[0]
-    return torch.cat([jac[k].reshape(n * (1 if mode == "sum" else jac[k].shape[1]), -1) for k in params], dim=1)
+    return torch.stack(blocks, dim=1).reshape(-1, blocks[0].shape[1])  # example-major rows
 
 
 def block_size(model: nn.Module, x: torch.Tensor, mode: str, memory_budget: int) -> int:
