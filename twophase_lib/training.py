@@ -46,11 +46,6 @@ class Checkpoint:
     model: dict[str, torch.Tensor]
     optimizer: dict = field(default_factory=dict)
 
-    def parameters(self, model: nn.Module) -> dict[str, torch.Tensor]:
-        """The entries of the state that are trainable parameters of ``model`` (not BN buffers)."""
-        names = {n for n, _ in model.named_parameters()}
-        return {k: v for k, v in self.model.items() if k in names}
-
 
 @dataclass
 class TrainResult:
