@@ -2,15 +2,19 @@
 
 The floor is what any method must pay: n·K per-example backward passes at the trainer's measured
 backward throughput, plus one GEMM of 2·(nK)²·P flops at the measured matmul rate. Also reports
-the ``sum`` kernel's cost relative to ``full`` and the peak resident memory of a budgeted kernel.
+the ``sum`` kernel's cost relative to ``full``, float64 products against float32, and (``--memory-check``)
+the peak resident memory of a budgeted VGG-16 kernel, measured in a fresh subprocess.
 
-    python bench/bench_ntk.py [--n 50 200] [--width 1.0]
+    python bench/bench_ntk.py [--n 50 200] [--width 1.0] [--memory-check [--budget-gib 2]]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import subprocess
+import sys
 import time
 
 import torch
@@ -19,7 +23,7 @@ import torch.nn.functional as F
 from twophase_lib.config import ModelConfig
 from twophase_lib.data import DataConfig, load_data
 from twophase_lib.models import build_model
-from twophase_lib.ntk import empirical_ntk
+from twophase_lib.ntk import empirical_ntk, kernel_distance, plan_kernel
 
 
 def seconds(fn, repeat: int = 1) -> float:
@@ -61,29 +65,83 @@ def floor_seconds(model, x, k: int) -> tuple[float, float, float]:
     return n * k * per_example, gemm, rate
 
 
+def peak_rss() -> int:
+    """The process's peak resident set size in bytes (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def memory_child(arch: str, width: float, n: int, budget: int) -> None:
+    """In a fresh process: the rise of peak RSS while computing one budgeted float64-product kernel, as JSON."""
+    model = build_model(ModelConfig(arch, width)).eval()
+    x = load_data(DataConfig("cifar10-subset")).x_test[:n]
+    with torch.no_grad():
+        model(x[:2])
+    plan = plan_kernel(model, n, 10, budget)
+    before = peak_rss()
+    t = time.perf_counter()
+    k = empirical_ntk(model, x, "full", memory_budget=budget)
+    print(json.dumps({"seconds": time.perf_counter() - t, "before": before, "after": peak_rss(),
+                      "groups": len(plan.groups), "passes": plan.passes(n), "planned": plan.peak_bytes,
+                      "p": sum(v.numel() for v in model.parameters()), "shape": list(k.shape),
+                      "finite": bool(torch.isfinite(k).all())}))
+
+
+def memory_check(arch: str, width: float, n: int, budget_gib: float) -> None:
+    """Run :func:`memory_child` in a subprocess and compare the peak-RSS rise with the budget."""
+    budget = int(budget_gib * 2**30)
+    cmd = [sys.executable, __file__, "--child", arch, str(width), str(n), str(budget)]
+    r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    rise = r["after"] - r["before"]
+    whole = n * 10 * r["p"] * 4
+    print(f"\nmemory: {arch} width {width} (P = {r['p']:,}), n = {n}, K = 10: the whole float32 Jacobian would be "
+          f"{whole / 2**30:.1f} GiB; budget {budget / 2**30:.2f} GiB -> plan of {r['groups']} parameter groups, "
+          f"{r['passes']} example-Jacobians (vs {n} unblocked), planned peak {r['planned'] / 2**30:.2f} GiB")
+    print(f"  peak RSS rise during the kernel {rise / 2**30:.2f} GiB ({rise / budget:.2f}x the budget; "
+          f"process peak {r['after'] / 2**30:.2f} GiB, {r['before'] / 2**30:.2f} GiB before); {r['seconds']:.0f} s; "
+          f"kernel {r['shape']} finite: {r['finite']}")
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        arch, width, n, budget = sys.argv[2:6]
+        memory_child(arch, float(width), int(n), int(budget))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, nargs="+", default=[50, 200])
+    parser.add_argument("--n", type=int, nargs="*", default=[50, 200])
     parser.add_argument("--width", type=float, default=1.0)
     parser.add_argument("--loop-max-n", type=int, default=50, help="skip the slow per-output loop above this n")
+    parser.add_argument("--memory-check", action="store_true", help="VGG-16 at full width, n = 100, in a subprocess")
+    parser.add_argument("--budget-gib", type=float, default=2.0)
     args = parser.parse_args()
     model = build_model(ModelConfig("resnet20", args.width)).eval()
     data = load_data(DataConfig("cifar10-subset"))
     p = sum(v.numel() for v in model.parameters())
-    print(f"ResNet-20 width {args.width}: P = {p:,}, K = 10, {torch.get_num_threads()} threads")
+    print(f"ResNet-20 width {args.width}: P = {p:,}, K = 10, {torch.get_num_threads()} threads; times are the best "
+          f"of 3 warm calls (first call in brackets); default memory budget 2 GiB")
     for n in args.n:
         x = data.x_test[:n]
-        full = seconds(lambda: empirical_ntk(model, x, "full", accumulate_dtype=torch.float32))
-        summed = seconds(lambda: empirical_ntk(model, x, "sum", accumulate_dtype=torch.float32))
+        first = seconds(lambda: empirical_ntk(model, x, "full", accumulate_dtype=torch.float32))
+        full = seconds(lambda: empirical_ntk(model, x, "full", accumulate_dtype=torch.float32), 3)
+        full64 = seconds(lambda: empirical_ntk(model, x, "full"), 2)
+        summed = seconds(lambda: empirical_ntk(model, x, "sum", accumulate_dtype=torch.float32), 3)
         back, gemm, rate = floor_seconds(model, x, 10)
         floor = back + gemm
-        print(f"\nn = {n}: full kernel {full:.2f} s; floor {floor:.2f} s (backward {back:.2f} s + GEMM {gemm:.2f} s "
-              f"at {rate:.0f} GFLOP/s): ratio to floor {full / floor:.2f}x (target <= 1.25x)")
+        plan = plan_kernel(model, n, 10, 2 << 30, torch.float32)
+        print(f"\nn = {n}: full kernel {full:.2f} s [{first:.2f} s] ({len(plan.groups)} parameter group(s)); "
+              f"floor {floor:.2f} s (backward {back:.2f} s + GEMM {gemm:.2f} s at {rate:.0f} GFLOP/s): "
+              f"ratio to floor {full / floor:.2f}x (target <= 1.25x)")
         print(f"  sum kernel {summed:.2f} s: full/sum = {full / summed:.1f}x (target >= 5x)")
+        k32 = empirical_ntk(model, x, "full", accumulate_dtype=torch.float32)
+        k64 = empirical_ntk(model, x, "full")
+        print(f"  float64 products {full64:.2f} s ({full64 / full:.2f}x float32); S(float32 kernel, float64 kernel) = "
+              f"{kernel_distance(k32, k64):.1e}, max relative entry difference "
+              f"{float(((k32.double() - k64).abs().max() / k64.abs().max())):.1e}")
         if n <= args.loop_max_n:
-            loop = seconds(lambda: per_output_loop(model, x))
+            loop = seconds(lambda: per_output_loop(model, x), 2)
             print(f"  per-output autograd loop {loop:.2f} s: speed-up {loop / full:.2f}x")
-    print(f"\npeak resident memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB")
+    print(f"\npeak resident memory of this process: {peak_rss() / 2**30:.2f} GiB")
+    if args.memory_check:
+        memory_check("vgg16", 1.0, 100, args.budget_gib)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from twophase_lib.ntk import distance_matrix, empirical_ntk, jacobian, kernel_distance, kernel_velocity
+from twophase_lib.ntk import distance_matrix, empirical_ntk, jacobian, kernel_distance, kernel_velocity, plan_kernel
 
 
 class TinyBN(nn.Module):
@@ -55,13 +55,35 @@ def test_entk_matches_brute_force_in_float64(mode):
 
 @pytest.mark.parametrize("mode", ["full", "sum"])
 def test_blocked_equals_unblocked(mode):
+    """A budget that splits parameters into groups and the largest tensor's examples into outer/inner blocks."""
     model = tiny_model()
     x = torch.randn(7, 3, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     whole = empirical_ntk(model, x, mode)
-    p = sum(v.numel() for v in model.parameters())
-    budget = 3 * 2 * p * 8 * (3 if mode == "full" else 1)  # two examples per block -> 4 blocks
+    rows = 3 if mode == "full" else 1
+    budget = (7 * rows) ** 2 * 8 * 2 + 5 * rows * 108 * 8  # kernel + five examples of the conv weight's rows
+    plan = plan_kernel(model, 7, rows, budget)
+    assert len(plan.groups) >= 2 and min(plan.outer) < 7 and plan.peak_bytes <= budget
+    assert plan.passes(7) > 7 * len(plan.groups)  # inner blocks are recomputed
     blocked = empirical_ntk(model, x, mode, memory_budget=budget)
     assert torch.allclose(whole, blocked, rtol=1e-12, atol=0)
+
+
+def test_float32_jacobians_with_float64_products():
+    """float32 Jacobian entries multiply exactly in float64: the kernel matches the float64 one to float32 accuracy."""
+    model = tiny_model()
+    x = torch.randn(5, 3, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    ref = empirical_ntk(model, x)
+    model32 = tiny_model().float()
+    k64 = empirical_ntk(model32, x.float(), accumulate_dtype=torch.float64, memory_budget=1 << 20)
+    k32 = empirical_ntk(model32, x.float(), accumulate_dtype=torch.float32)
+    assert k64.dtype == torch.float64 and k32.dtype == torch.float32
+    assert ((k64 - ref).norm() / ref.norm()).item() < 1e-6
+    assert ((k32.double() - ref).norm() / ref.norm()).item() < 1e-5
+
+
+def test_budget_too_small_for_one_example():
+    with pytest.raises(MemoryError, match="raise memory_budget"):
+        empirical_ntk(tiny_model(), torch.zeros(3, 3, 6, 6, dtype=torch.float64), memory_budget=1000)
 
 
 def test_kernel_is_symmetric_psd_and_ignores_train_mode():

@@ -2,29 +2,82 @@
 
 H(θ)_{(i,k),(j,l)} = ⟨∂f_k(x_i)/∂θ, ∂f_l(x_j)/∂θ⟩ for the model as it stands (eval mode, batch
 norm frozen at its running statistics). ``mode="full"`` keeps every logit (an nK × nK kernel),
-``mode="sum"`` differentiates the summed logits (an n × n kernel). Per-example Jacobians come
-from ``vmap(grad(...))`` (one pass per logit) over the model made functional with ``torch.func.functional_call``;
-they are built in blocks of examples whose size follows a memory budget, so peak memory is set
-by the budget, not by n·K·P.
+``mode="sum"`` differentiates the summed logits (an n × n kernel).
+
+How it is computed (all with ``torch.func``): for a batch of examples, ``vmap`` over examples of one
+``vjp`` (one forward pass) whose pull-back is applied once per logit (K backward passes) gives the
+per-example Jacobian rows; they are copied once into a (rows, P) matrix and the kernel is its Gram
+matrix, built from upper-triangle blocks. The kernel is a sum over parameters,
+H = Σ_groups J_g J_gᵀ, so when the whole Jacobian does not fit the memory budget the parameters are
+split into groups (whole tensors, in order) and, for a tensor too large on its own, the examples into
+blocks: peak memory follows the budget, not n·K·P.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
-from torch.func import functional_call, grad, vmap
+from torch.func import functional_call, vjp, vmap
 
 MODES = ("full", "sum")
 
 
-def _rows_per_example(model: nn.Module, x: torch.Tensor, mode: str) -> int:
-    if mode == "sum":
-        return 1
-    with torch.no_grad():
-        return model(x[:1]).shape[1]
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"unknown eNTK mode {mode!r}; known modes: {', '.join(MODES)}")
+
+
+def _n_logits(model: nn.Module, x: torch.Tensor) -> int:
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return model(x[:1]).shape[1]
+    finally:
+        model.train(was_training)
+
+
+def _cotangents(model: nn.Module, x: torch.Tensor, mode: str) -> torch.Tensor:
+    """One cotangent per Jacobian row of an example: the unit vectors (``full``) or all-ones (``sum``)."""
+    _check_mode(mode)
+    k = _n_logits(model, x)
+    ones = torch.ones(1, k, dtype=x.dtype, device=x.device)
+    return ones if mode == "sum" else torch.eye(k, dtype=x.dtype, device=x.device)
+
+
+def _fill_jacobian(model: nn.Module, x: torch.Tensor, cotangents: torch.Tensor, names: Sequence[str],
+                   out: torch.Tensor, chunk: int) -> None:
+    """Write the per-example Jacobian of the outputs w.r.t. the parameters ``names`` into ``out`` (rows, P_names).
+
+    ``chunk`` examples go through ``vmap`` at a time (their gradients are the only temporary).
+    """
+    params = dict(model.named_parameters())
+    wrt = {k: params[k].detach() for k in names}
+    fixed = {k: v.detach() for k, v in params.items() if k not in wrt}
+    buffers = {k: v.detach() for k, v in model.named_buffers()}
+    rows = cotangents.shape[0]
+
+    def per_example(xi: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+        def f(p: dict) -> torch.Tensor:
+            return functional_call(model, ({**fixed, **p}, buffers), (xi.unsqueeze(0),)).squeeze(0)
+
+        _, pullback = vjp(f, wrt)  # one forward pass, then one backward pass per output row
+        return [pullback(c)[0] for c in cotangents]
+
+    view = out.view(x.shape[0], rows, -1)
+    for s in range(0, x.shape[0], chunk):
+        grads = vmap(per_example)(x[s : s + chunk])
+        for r, g in enumerate(grads):
+            offset = 0
+            for name in names:
+                size = wrt[name].numel()
+                view[s : s + chunk, r, offset : offset + size] = g[name].reshape(g[name].shape[0], -1)
+                offset += size
+        del grads
 
 
 def jacobian(model: nn.Module, x: torch.Tensor, mode: str = "full") -> torch.Tensor:
@@ -32,35 +85,116 @@ def jacobian(model: nn.Module, x: torch.Tensor, mode: str = "full") -> torch.Ten
 
     Rows are ordered example-major: (x_0, logit 0), (x_0, logit 1), ..., or one row per example for ``sum``.
     """
-    if mode not in MODES:
-        raise ValueError(f"unknown eNTK mode {mode!r}; known modes: {', '.join(MODES)}")
-    params = {k: v.detach() for k, v in model.named_parameters()}
-    buffers = {k: v.detach() for k, v in model.named_buffers()}
-
-    def f(p: dict, xi: torch.Tensor) -> torch.Tensor:
-        return functional_call(model, (p, buffers), (xi.unsqueeze(0),)).squeeze(0)
-
+    cotangents = _cotangents(model, x, mode)
+    rows = cotangents.shape[0]
+    names = [k for k, _ in model.named_parameters()]
+    p = sum(v.numel() for v in model.parameters())
+    out = torch.empty(x.shape[0] * rows, p, dtype=next(model.parameters()).dtype, device=x.device)
     was_training = model.training
     model.eval()
     try:
-        # One vmapped per-example gradient per output (the summed logits, or each logit in turn): on CPU this
-        # runs faster than jacrev's vmap over K cotangents, and each pass is a batched backward.
-        outputs = [None] if mode == "sum" else range(_rows_per_example(model, x, mode))
-        blocks = []
-        for k in outputs:
-            g = vmap(grad(lambda p, xi, k=k: f(p, xi).sum() if k is None else f(p, xi)[k]), in_dims=(None, 0))(params, x)
-            blocks.append(torch.cat([g[name].reshape(x.shape[0], -1) for name in params], dim=1))
+        _fill_jacobian(model, x, cotangents, names, out, chunk=x.shape[0])
     finally:
         model.train(was_training)
-    return torch.stack(blocks, dim=1).reshape(-1, blocks[0].shape[1])  # example-major rows
+    return out
 
 
-def block_size(model: nn.Module, x: torch.Tensor, mode: str, memory_budget: int) -> int:
-    """Examples per Jacobian block such that two blocks (and their work space) fit in ``memory_budget`` bytes."""
-    p = sum(v.numel() for v in model.parameters())
-    rows = _rows_per_example(model, x, mode)
-    per_example = rows * p * next(model.parameters()).element_size()
-    return max(1, int(memory_budget // (3 * per_example)))
+@dataclass(frozen=True)
+class KernelPlan:
+    """How a kernel is computed within a memory budget: parameter groups, and per group the example blocks."""
+
+    groups: tuple[tuple[str, ...], ...]  # parameter names, whole tensors, in model order
+    outer: tuple[int, ...]  # per group: examples whose Jacobian rows are held at once
+    chunk: tuple[int, ...]  # per group: examples through vmap at once (and the inner block size)
+    peak_bytes: int  # the planned peak of Jacobian storage, temporaries and the kernel itself
+    convert_bytes: int  # work space for column chunks converted to the accumulation dtype (0: same dtype)
+
+    def passes(self, n: int) -> int:
+        """How many example-Jacobians (forward + backward per row) the plan computes, over all groups."""
+        total = 0
+        for o, c in zip(self.outer, self.chunk):
+            total += n if o >= n else sum(n - min(n, i + o) for i in range(0, n, o)) + n
+        return total
+
+
+def plan_kernel(model: nn.Module, n: int, rows: int, memory_budget: int,
+                accumulate_dtype: torch.dtype = torch.float64) -> KernelPlan:
+    """Split parameters into groups and examples into blocks so Jacobian blocks, temporaries and kernel fit the budget.
+
+    Per group g with P_g parameters (bytes per example e = rows·P_g·itemsize): a vmap chunk of c examples
+    costs c·e of gradients; an outer block of o examples holds o·e; an inner block c·e more (plus its
+    gradients). With one block (o = n) the peak is n·e + c·e. Raises when one example of one tensor
+    cannot fit.
+    """
+    dtype = next(model.parameters()).dtype
+    item = dtype.itemsize
+    kernel_bytes = (n * rows) ** 2 * accumulate_dtype.itemsize * 2  # the kernel and one block of it
+    convert = 0 if accumulate_dtype == dtype else min(64 << 20, memory_budget // 16)
+    avail = memory_budget - kernel_bytes - convert
+    named = [(k, v.numel()) for k, v in model.named_parameters()]
+    biggest = max(p for _, p in named)
+    if avail < 3 * rows * biggest * item:
+        need = 3 * rows * biggest * item + kernel_bytes + convert
+        raise MemoryError(f"eNTK memory budget of {memory_budget / 2**20:.0f} MiB is below the {need / 2**20:.0f} MiB "
+                          f"needed for one example of the largest parameter tensor ({biggest:,} entries, "
+                          f"{rows} rows): raise memory_budget")
+    # Tensors too large for all n examples at once get a group of their own (their examples go in blocks); the
+    # others are packed in model order, so a group's backward passes stop at its earliest layer.
+    cap = avail // (rows * item * (n + 1))
+    groups: list[list[str]] = []
+    sizes: list[int] = []
+    open_group = None
+    for name, p in named:
+        if p > cap:
+            groups.append([name])
+            sizes.append(p)
+        elif open_group is not None and sizes[open_group] + p <= cap:
+            groups[open_group].append(name)
+            sizes[open_group] += p
+        else:
+            open_group = len(groups)
+            groups.append([name])
+            sizes.append(p)
+    outer, chunk, peak = [], [], 0
+    for size in sizes:
+        e = rows * size * item
+        if n * e + e <= avail:  # the whole group at once; the vmap chunk takes what is left, up to n
+            c = int(min(n, max(1, (avail - n * e) // e)))
+            o = n
+            use = n * e + c * e
+        else:  # outer block of o examples, inner blocks of c (each with c of gradients)
+            c = int(max(1, min(n, avail // (8 * e))))
+            o = int(min(n, (avail - 2 * c * e) // e))
+            use = o * e + 2 * c * e
+        outer.append(o)
+        chunk.append(c)
+        peak = max(peak, use)
+    return KernelPlan(tuple(tuple(g) for g in groups), tuple(outer), tuple(chunk), peak + kernel_bytes + convert,
+                      convert)
+
+
+def _gram_into(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, ra: slice, rb: slice, convert_bytes: int) -> None:
+    """out[ra, rb] += a bᵀ (and the mirrored block), in ``out``'s dtype: over converted column chunks if it differs."""
+    if a.dtype == out.dtype:
+        block = a @ b.T
+    else:
+        block = torch.zeros(a.shape[0], b.shape[0], dtype=out.dtype, device=out.device)
+        width = max(1, convert_bytes // ((a.shape[0] + b.shape[0]) * out.element_size()))
+        for c in range(0, a.shape[1], width):
+            block.addmm_(a[:, c : c + width].to(out.dtype), b[:, c : c + width].to(out.dtype).T)
+    out[ra, rb] += block
+    if ra != rb:
+        out[rb, ra] += block.T
+
+
+def _gram_of(out: torch.Tensor, j: torch.Tensor, offset: int, convert_bytes: int) -> None:
+    """Add j jᵀ to the diagonal block of ``out`` at ``offset``: three GEMMs over two row halves (¾ of the flops)."""
+    m = j.shape[0]
+    h = m // 2 if m >= 64 else m
+    halves = [(0, h), (h, m)] if h < m else [(0, m)]
+    for a, (i0, i1) in enumerate(halves):
+        for j0, j1 in halves[a:]:
+            _gram_into(out, j[i0:i1], j[j0:j1], slice(offset + i0, offset + i1), slice(offset + j0, offset + j1), convert_bytes)
 
 
 def empirical_ntk(
@@ -70,28 +204,39 @@ def empirical_ntk(
     memory_budget: int = 2 << 30,
     accumulate_dtype: torch.dtype = torch.float64,
 ) -> torch.Tensor:
-    """The eNTK of ``model`` on ``inputs``: (nK, nK) for ``full``, (n, n) for ``sum``; blocks bounded by the budget.
+    """The eNTK of ``model`` on ``inputs``: (nK, nK) for ``full``, (n, n) for ``sum``; peak memory within the budget.
 
-    The Jacobians are in the model's dtype (convert the model with ``.double()`` for a float64 kernel);
-    the Gram products are accumulated in ``accumulate_dtype``.
+    The Jacobians are in the model's dtype (convert the model with ``.double()`` for a float64 kernel); the
+    Gram products and their sums are computed in ``accumulate_dtype`` (float32 Jacobian entries multiply
+    exactly in float64).
     """
     n = inputs.shape[0]
-    b = min(n, block_size(model, inputs, mode, memory_budget))
-    starts = list(range(0, n, b))
-    if len(starts) == 1:
-        j = jacobian(model, inputs, mode).to(accumulate_dtype)
-        return _symmetrised(j @ j.T)
-    rows = _rows_per_example(model, inputs, mode)
-    out = torch.empty(n * rows, n * rows, dtype=accumulate_dtype)
-    for bi, i in enumerate(starts):
-        ji = jacobian(model, inputs[i : i + b], mode).to(accumulate_dtype)
-        ri = slice(i * rows, (i + ji.shape[0] // rows) * rows)
-        for j in starts[bi:]:
-            jj = ji if j == i else jacobian(model, inputs[j : j + b], mode).to(accumulate_dtype)
-            rj = slice(j * rows, (j + jj.shape[0] // rows) * rows)
-            block = ji @ jj.T
-            out[ri, rj] = block
-            out[rj, ri] = block.T
+    cotangents = _cotangents(model, inputs, mode)
+    rows = cotangents.shape[0]
+    plan = plan_kernel(model, n, rows, memory_budget, accumulate_dtype)
+    dtype = next(model.parameters()).dtype
+    params = dict(model.named_parameters())
+    out = torch.zeros(n * rows, n * rows, dtype=accumulate_dtype, device=inputs.device)
+    was_training = model.training
+    model.eval()
+    try:
+        for names, o, c in zip(plan.groups, plan.outer, plan.chunk):
+            size = sum(params[k].numel() for k in names)
+            for i in range(0, n, o):
+                xi = inputs[i : i + o]
+                ji = torch.empty(xi.shape[0] * rows, size, dtype=dtype, device=inputs.device)
+                _fill_jacobian(model, xi, cotangents, names, ji, c)
+                _gram_of(out, ji, i * rows, plan.convert_bytes)
+                for j in range(i + o, n, c):  # inner blocks after the outer one: recomputed, never stored whole
+                    xj = inputs[j : j + c]
+                    jj = torch.empty(xj.shape[0] * rows, size, dtype=dtype, device=inputs.device)
+                    _fill_jacobian(model, xj, cotangents, names, jj, c)
+                    _gram_into(out, ji, jj, slice(i * rows, (i + xi.shape[0]) * rows),
+                               slice(j * rows, (j + xj.shape[0]) * rows), plan.convert_bytes)
+                    del jj
+                del ji
+    finally:
+        model.train(was_training)
     return _symmetrised(out)
 
 
