@@ -71,7 +71,7 @@ def peak_rss() -> int:
 
 
 def memory_child(arch: str, width: float, n: int, budget: int) -> None:
-    """In a fresh process: the rise of peak RSS while computing one budgeted float64-product kernel, as JSON."""
+    """In a fresh process: the rise of peak RSS while computing one budgeted kernel (float32), as JSON."""
     model = build_model(ModelConfig(arch, width)).eval()
     x = load_data(DataConfig("cifar10-subset")).x_test[:n]
     with torch.no_grad():
@@ -120,19 +120,19 @@ def main() -> None:
           f"of 3 warm calls (first call in brackets); default memory budget 2 GiB")
     for n in args.n:
         x = data.x_test[:n]
-        first = seconds(lambda: empirical_ntk(model, x, "full", accumulate_dtype=torch.float32))
-        full = seconds(lambda: empirical_ntk(model, x, "full", accumulate_dtype=torch.float32), 3)
-        full64 = seconds(lambda: empirical_ntk(model, x, "full"), 2)
-        summed = seconds(lambda: empirical_ntk(model, x, "sum", accumulate_dtype=torch.float32), 3)
+        first = seconds(lambda: empirical_ntk(model, x, "full"))
+        full = seconds(lambda: empirical_ntk(model, x, "full"), 3)
+        full64 = seconds(lambda: empirical_ntk(model, x, "full", accumulate_dtype=torch.float64), 2)
+        summed = seconds(lambda: empirical_ntk(model, x, "sum"), 3)
         back, gemm, rate = floor_seconds(model, x, 10)
         floor = back + gemm
-        plan = plan_kernel(model, n, 10, 2 << 30, torch.float32)
+        plan = plan_kernel(model, n, 10, 2 << 30)
         print(f"\nn = {n}: full kernel {full:.2f} s [{first:.2f} s] ({len(plan.groups)} parameter group(s)); "
               f"floor {floor:.2f} s (backward {back:.2f} s + GEMM {gemm:.2f} s at {rate:.0f} GFLOP/s): "
               f"ratio to floor {full / floor:.2f}x (target <= 1.25x)")
         print(f"  sum kernel {summed:.2f} s: full/sum = {full / summed:.1f}x (target >= 5x)")
-        k32 = empirical_ntk(model, x, "full", accumulate_dtype=torch.float32)
-        k64 = empirical_ntk(model, x, "full")
+        k32 = empirical_ntk(model, x, "full")
+        k64 = empirical_ntk(model, x, "full", accumulate_dtype=torch.float64)
         print(f"  float64 products {full64:.2f} s ({full64 / full:.2f}x float32); S(float32 kernel, float64 kernel) = "
               f"{kernel_distance(k32, k64):.1e}, max relative entry difference "
               f"{float(((k32.double() - k64).abs().max() / k64.abs().max())):.1e}")

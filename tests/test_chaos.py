@@ -29,6 +29,27 @@ def test_sweep_control_is_exact_and_perturbations_move(tmp_path):
         assert r["perturbation"]["realised_norm"] == pytest.approx(1e-2, rel=1e-3)
 
 
+def test_twin_kernel_distance_is_zero_for_the_control_and_positive_for_perturbed_twins(tmp_path):
+    from twophase_lib.chaos import checkpoint_kernel, kernel_at
+    from twophase_lib.ntk import kernel_distance
+
+    cache = Cache(tmp_path)
+    sweep = small_sweep(kernel_inputs=4)
+    res = run_sweep(sweep, cache, progress=False)
+    assert res.values["kernel_distance"].shape == (2, 3)
+    assert all(c["kernel_distance"] == 0.0 for c in res.control) and res.control_is_exact
+    assert (res.values["kernel_distance"] > 0).all()
+    # the cached value is S(parent kernel at t1, child kernel at t1), recomputed here from the checkpoints
+    run = sweep.runs()[1]
+    from twophase_lib.chaos import branch_checkpoint
+
+    child, _ = branch_checkpoint(run, 2, 10, sweep.perturbation, cache, progress=False)
+    expect = kernel_distance(kernel_at(run, 10, 4, "full", cache, progress=False), checkpoint_kernel(run, child, 4, "full"))
+    assert res.values["kernel_distance"][1, 1] == expect
+    with pytest.raises(ValueError, match="unknown eNTK mode"):
+        small_sweep(kernel_inputs=4, kernel_mode="diag")
+
+
 def test_sweep_is_cached_and_resumes(tmp_path, monkeypatch):
     cache = Cache(tmp_path)
     first = run_sweep(small_sweep(), cache, progress=False)

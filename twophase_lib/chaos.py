@@ -5,7 +5,9 @@ Every unit of work is a pure function of its configuration and is cached under i
 * ``parent``: the unperturbed run's checkpoint at a step (trained 0 -> step in one go, saving
   every requested step on the way, so an interrupted sweep resumes from the last saved one);
 * ``branch``: the child started from the parent at t0 with a perturbation, trained to t1;
-* ``chaos-metrics``: the comparison of parent and child at t1.
+* ``chaos-metrics``: the comparison of parent and child at t1;
+* ``entk`` and ``twin-kernel``: a checkpoint's eNTK on the first test images, and the kernel distance
+  between the twins at t1.
 
 So any executor (this process, a pool, Ray) can compute any piece in any order.
 """
@@ -18,13 +20,15 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 import numpy as np
+import torch
 
 from .cache import Cache
 from .config import RunConfig, base_run_config, check_profile
 from .data import load_data
 from .metrics import BarrierConfig, compare
+from .ntk import MODES, empirical_ntk, kernel_distance
 from .perturbation import Perturbation, PerturbationReport, branch, parameter_names
-from .training import Checkpoint, progress_bar, train
+from .training import Checkpoint, materialise, progress_bar, train
 
 METRICS = ("disagreement", "dissimilarity", "relative_distance", "test_loss_barrier", "train_loss_barrier",
            "test_error_barrier")
@@ -41,8 +45,12 @@ class ChaosSweep:
     seeds: tuple[int, ...] = (0, 1, 2)
     control_t0: int | None = None  # where the ε = 0 control branches off; None: the first t0
     barrier: BarrierConfig = BarrierConfig()
+    kernel_inputs: int = 0  # the twins' eNTK distance at t1 on this many test images (0: not computed)
+    kernel_mode: str = "full"
 
     def __post_init__(self):
+        if self.kernel_mode not in MODES:
+            raise ValueError(f"unknown eNTK mode {self.kernel_mode!r}; known modes: {', '.join(MODES)}")
         if not self.t0s or any(t < 0 or t > self.t1 for t in self.t0s):
             raise ValueError(f"every t0 must lie in [0, t1={self.t1}], got {self.t0s}")
         if self.t1 > self.run.optim.steps:
@@ -110,6 +118,52 @@ def branch_metrics(run: RunConfig, t0: int, t1: int, pert: Perturbation, bc: Bar
     return cache.get_or_compute("chaos-metrics", (run, t0, t1, pert, bc), compute)
 
 
+#: Part of every cached kernel's key: how its Gram products were computed (earlier kernels used float64).
+KERNEL_PRODUCTS = "gram in the run's dtype"
+
+
+def checkpoint_kernel(run: RunConfig, checkpoint: Checkpoint, n_inputs: int, mode: str) -> torch.Tensor:
+    """The eNTK of a checkpoint on the run's first ``n_inputs`` test images (Jacobians and products in the run's dtype).
+
+    In float32 the GEMM's rounding moves a kernel distance by about 2e-13 against float64 products
+    (``bench/bench_ntk.py``), far below any distance the book reports.
+    """
+    data = load_data(run.data, run.device, run.dtype)
+    return empirical_ntk(materialise(run, checkpoint), data.x_test[:n_inputs], mode).cpu()
+
+
+def kernel_at(run: RunConfig, step: int, n_inputs: int, mode: str, cache: Cache, progress: bool = True) -> torch.Tensor:
+    """The eNTK of the parent run's checkpoint at ``step`` (cached under run, step, inputs and mode)."""
+
+    def compute():
+        ckpt = parent_checkpoints(run, [step], cache, progress)[step]
+        return checkpoint_kernel(run, ckpt, n_inputs, mode)
+
+    return cache.get_or_compute("entk", (run, step, n_inputs, mode, KERNEL_PRODUCTS), compute)
+
+
+def twin_kernel_distance(run: RunConfig, t0: int, t1: int, pert: Perturbation, n_inputs: int, mode: str,
+                         cache: Cache, progress: bool = True) -> dict:
+    """S(eNTK of the parent at t1, eNTK of the child branched at t0) for one branch (cached)."""
+
+    def compute():
+        child, _ = branch_checkpoint(run, t0, t1, pert, cache, progress=progress)
+        parent = kernel_at(run, t1, n_inputs, mode, cache, progress)
+        return {"kernel_distance": kernel_distance(parent, checkpoint_kernel(run, child, n_inputs, mode))}
+
+    return cache.get_or_compute("twin-kernel", (run, t0, t1, pert, n_inputs, mode), compute)
+
+
+def branch_task(sweep: ChaosSweep, run: RunConfig, t0: int, pert: Perturbation, cache: Cache,
+                progress: bool = True) -> dict:
+    """Every metric of one branch: the comparison at t1 and, if the sweep asks, the twins' kernel distance."""
+    out = branch_metrics(run, t0, sweep.t1, pert, sweep.barrier, cache, progress)
+    if sweep.kernel_inputs:
+        out = {**out, **twin_kernel_distance(run, t0, sweep.t1, pert, sweep.kernel_inputs, sweep.kernel_mode, cache,
+                                             progress)}
+    return out
+
+
 @dataclass
 class ChaosResult:
     """Per-seed metric curves over t0 and the ε = 0 control, as plain arrays."""
@@ -122,8 +176,9 @@ class ChaosResult:
 
     @property
     def control_is_exact(self) -> bool:
-        """True when every ε = 0 control ended bitwise on its parent (distance exactly zero)."""
-        return all(c["l2_distance"] == 0.0 and c["disagreement"] == 0.0 for c in self.control)
+        """True when every ε = 0 control ended bitwise on its parent (distances, and kernel distance if any, exactly zero)."""
+        return all(c["l2_distance"] == 0.0 and c["disagreement"] == 0.0 and c.get("kernel_distance", 0.0) == 0.0
+                   for c in self.control)
 
     def mean(self, metric: str) -> np.ndarray:
         """Mean over seeds of a metric, per t0."""
@@ -143,11 +198,9 @@ def run_sweep(sweep: ChaosSweep, cache: Cache | None = None, progress: bool = Tr
     tasks, labels = [], []
     for run in sweep.runs():
         for t0 in sweep.t0s:
-            tasks.append(lambda run=run, t0=t0: branch_metrics(run, t0, sweep.t1, sweep.perturbation, sweep.barrier,
-                                                               cache, progress))
+            tasks.append(lambda run=run, t0=t0: branch_task(sweep, run, t0, sweep.perturbation, cache, progress))
             labels.append(("branch", run.seed, t0))
-        tasks.append(lambda run=run: branch_metrics(run, sweep.control_at, sweep.t1, zero, sweep.barrier, cache,
-                                                    progress))
+        tasks.append(lambda run=run: branch_task(sweep, run, sweep.control_at, zero, cache, progress))
         labels.append(("control", run.seed, sweep.control_at))
     if executor is None:
         results = [task() for task in progress_bar(tasks, "chaos sweep", progress)]
@@ -156,7 +209,8 @@ def run_sweep(sweep: ChaosSweep, cache: Cache | None = None, progress: bool = Tr
     records = [r for r, (kind, _, _) in zip(results, labels) if kind == "branch"]
     control = [r for r, (kind, _, _) in zip(results, labels) if kind == "control"]
     t0s = np.array(sweep.t0s)
-    values = {m: np.array([[r[m] for r in records if r["seed"] == s] for s in sweep.seeds]) for m in METRICS}
+    metrics = METRICS + (("kernel_distance",) if sweep.kernel_inputs else ())
+    values = {m: np.array([[r[m] for r in records if r["seed"] == s] for s in sweep.seeds]) for m in metrics}
     return ChaosResult(sweep, t0s, values, control, records)
 
 
@@ -205,18 +259,18 @@ def preset(profile: str, arch: str, ablation: str | None = None) -> ChaosSweep:
     if profile == "paper":
         t1 = run.optim.steps
         sweep = ChaosSweep(run, t0s=(0, 50, 100, 250, 500, 1000, 2500, 5000, 10000), t1=t1, seeds=(0, 1, 2),
-                           control_t0=500, barrier=BarrierConfig(points=11, train_examples=10_000))
+                           control_t0=500, barrier=BarrierConfig(points=11, train_examples=10_000), kernel_inputs=100)
     elif profile == "cpu":
         t1 = 400
         run = run.replace(optim={"batch_size": 64, "steps": t1, "milestones": (200, 300)})
         sweep = ChaosSweep(run, t0s=(0, 4, 16, 50, 120, 250), t1=t1, seeds=(0, 1, 2), control_t0=120,
-                           barrier=BarrierConfig(points=5, bn_batches=5, train_examples=500))
+                           barrier=BarrierConfig(points=5, bn_batches=5, train_examples=500), kernel_inputs=50)
     else:
         t1 = 24
         run = run.replace(optim={"steps": t1, "milestones": (12, 18)})
         sweep = ChaosSweep(run, t0s=(0, 4, 16), t1=t1, seeds=(0, 1), control_t0=4,
                            barrier=BarrierConfig(points=3, bn_batches=2, bn_batch_size=64, train_examples=200,
-                                                 test_examples=200))
+                                                 test_examples=200), kernel_inputs=8)
     if ablation is None:
         return sweep
     # Ablations: two seeds, and at most four perturbation times (the first, the last and two between).

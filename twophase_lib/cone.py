@@ -1,7 +1,8 @@
 """The cone-effect study: eNTKs along one training run, their distance matrix, S(τ, t) and velocity.
 
 The runs are chapter 1's parent runs (same configurations, so their checkpoints are shared through
-the cache). The kernel of each checkpoint is cached under (run, step, inputs, mode).
+the cache). The kernel of each checkpoint is cached under (run, step, inputs, mode) by
+:func:`twophase_lib.chaos.kernel_at`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ import numpy as np
 import torch
 
 from .cache import Cache
-from .chaos import parent_checkpoints, preset as chaos_preset
+from .chaos import kernel_at, parent_checkpoints, preset as chaos_preset
 from .config import RunConfig, check_profile
-from .data import load_data
-from .ntk import distance_matrix, empirical_ntk, kernel_velocity
-from .training import materialise, progress_bar
+from .ntk import distance_matrix
+from .training import progress_bar
 
 
 @dataclass(frozen=True)
@@ -35,17 +35,6 @@ class ConeStudy:
             raise ValueError("checkpoint steps must be increasing and distinct")
         if not set(self.refs) <= set(self.steps):
             raise ValueError(f"every reference point τ must be a checkpoint step: {self.refs} vs {self.steps}")
-
-
-def kernel_at(run: RunConfig, step: int, n_inputs: int, mode: str, cache: Cache, progress: bool = True) -> torch.Tensor:
-    """The eNTK (float32 Jacobians, float64 products) of the run's checkpoint at ``step`` on the first test images."""
-
-    def compute():
-        ckpt = parent_checkpoints(run, [step], cache, progress)[step]
-        data = load_data(run.data, run.device, run.dtype)
-        return empirical_ntk(materialise(run, ckpt), data.x_test[:n_inputs], mode).cpu()
-
-    return cache.get_or_compute("entk", (run, step, n_inputs, mode), compute)
 
 
 @dataclass

@@ -15,6 +15,7 @@ LABELS = {
     "test_loss_barrier": "test loss barrier",
     "train_loss_barrier": "train loss barrier",
     "test_error_barrier": "test error barrier",
+    "kernel_distance": "eNTK distance S(K, K′)",
 }
 
 

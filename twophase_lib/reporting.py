@@ -71,7 +71,8 @@ def chaos_summary(profile: str, results: dict[str, ChaosResult], inflections: di
             continue
         inf = inflections[arch]
         steps = res.sweep.run.optim.steps
-        rows.append([arch, f"{d[0]:.3f}", f"{d[-1]:.3f}", f"{b[0]:.3f}", f"{b[-1]:.3f}",
+        k = res.mean("kernel_distance") if "kernel_distance" in res.values else np.full(len(res.t0s), np.nan)
+        rows.append([arch, f"{d[0]:.3f}", f"{d[-1]:.3f}", f"{b[0]:.3f}", f"{b[-1]:.3f}", f"{k[0]:.2e}", f"{k[-1]:.2e}",
                      f"{_fmt(inf['estimate'])} [{_fmt(inf['low'])}, {_fmt(inf['high'])}]",
                      "yes" if res.control_is_exact else "NO"])
         frac = inf["estimate"] / steps
@@ -81,13 +82,13 @@ def chaos_summary(profile: str, results: dict[str, ChaosResult], inflections: di
                      f"{_fmt(inf['estimate'])} of {steps}", "undefined" if not math.isfinite(frac) else f"{frac:.1%}"])
         per_arch[arch] = {"t0s": res.t0s.tolist(), "t1": res.sweep.t1, "steps": steps,
                           "disagreement_mean": d.tolist(), "test_loss_barrier_mean": b.tolist(),
-                          "inflection": inf, "control_exact": res.control_is_exact,
+                          "kernel_distance_mean": [None if math.isnan(v) else float(v) for v in k], "inflection": inf, "control_exact": res.control_is_exact,
                           "seeds": len(res.sweep.seeds), "width": res.sweep.run.model.width,
                           "dataset": res.sweep.run.data.dataset}
     out = {"profile": profile, "archs": per_arch, "ablation": "\n".join(abl)}
     if inflections is not None:
         out["table"] = table(["model", "disagr. t0=0", "disagr. last t0", "barrier t0=0", "barrier last t0",
-                              "inflection [90% CI]", "control exact"], rows)
+                              "eNTK dist. t0=0", "eNTK dist. last t0", "inflection [90% CI]", "control exact"], rows)
         out["comparison"] = table(["model", "paper inflection (of 62,560)", "paper, fraction of training",
                                    "Frankle et al. stability", f"ours ({profile})", "ours, fraction of training"], comp)
         out["verdict"] = chaos_verdict(results, inflections)
