@@ -26,12 +26,19 @@ from twophase_lib.models import build_model
 from twophase_lib.ntk import empirical_ntk, kernel_distance, plan_kernel
 
 
+def _sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def seconds(fn, repeat: int = 1) -> float:
-    """Best wall time of ``repeat`` calls."""
+    """Best wall time of ``repeat`` calls (the device synchronised around each)."""
     best = float("inf")
     for _ in range(repeat):
+        _sync()
         t = time.perf_counter()
         fn()
+        _sync()
         best = min(best, time.perf_counter() - t)
     return best
 
@@ -52,14 +59,14 @@ def floor_seconds(model, x, k: int) -> tuple[float, float, float]:
     """(backward part, GEMM part, GEMM rate in GFLOP/s) of the floor for n inputs and K logits."""
     n, p = len(x), sum(v.numel() for v in model.parameters())
     batch = x[:64].repeat((128 + 63) // 64, 1, 1, 1)[:128]
-    y = torch.zeros(len(batch), dtype=torch.long)
+    y = torch.zeros(len(batch), dtype=torch.long, device=x.device)
     model.train()
     for _ in range(2):
         F.cross_entropy(model(batch), y).backward()
     t = seconds(lambda: F.cross_entropy(model(batch), y).backward(), 3)
     model.eval()
     per_example = t / len(batch)
-    a = torch.randn(n * k, p)
+    a = torch.randn(n * k, p, device=x.device)
     gemm = seconds(lambda: a @ a.T, 2)
     rate = 2 * (n * k) ** 2 * p / gemm / 1e9
     return n * k * per_example, gemm, rate
@@ -112,11 +119,13 @@ def main() -> None:
     parser.add_argument("--loop-max-n", type=int, default=50, help="skip the slow per-output loop above this n")
     parser.add_argument("--memory-check", action="store_true", help="VGG-16 at full width, n = 100, in a subprocess")
     parser.add_argument("--budget-gib", type=float, default=2.0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (for the GPU target: >= 20x the per-output loop)")
     args = parser.parse_args()
-    model = build_model(ModelConfig("resnet20", args.width)).eval()
-    data = load_data(DataConfig("cifar10-subset"))
+    model = build_model(ModelConfig("resnet20", args.width)).to(args.device).eval()
+    data = load_data(DataConfig("cifar10-subset"), args.device)
     p = sum(v.numel() for v in model.parameters())
-    print(f"ResNet-20 width {args.width}: P = {p:,}, K = 10, {torch.get_num_threads()} threads; times are the best "
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"{torch.get_num_threads()} threads"
+    print(f"ResNet-20 width {args.width}: P = {p:,}, K = 10, {where}; times are the best "
           f"of 3 warm calls (first call in brackets); default memory budget 2 GiB")
     for n in args.n:
         x = data.x_test[:n]

@@ -65,3 +65,5 @@ def test_scorecard_lists_claims_and_only_profiles_run(tmp_path):
 def test_rerun_page_shows_measured_times_only():
     page = rerun_markdown({"01_chaos_effect": {"cpu": {"seconds": 90.0, "machine": "2 CPU cores, x86_64"}}})
     assert "1.5 min (2 CPU cores, x86_64)" in page and page.count("not measured yet") == 2
+    noted = rerun_markdown({"01_chaos_effect": {"cpu": {"seconds": 90.0, "machine": "2 CPU cores", "note": "a sum"}}})
+    assert "1.5 min (2 CPU cores; a sum)" in noted

@@ -290,7 +290,8 @@ def rerun_markdown(run_times: dict) -> str:
         cells = []
         for p in PROFILE_TEXT:
             r = run_times[ch].get(p)
-            cells.append(f"{r['seconds'] / 60:.1f} min ({r['machine']})" if r else "not measured yet")
+            note = f"; {r['note']}" if r and r.get("note") else ""
+            cells.append(f"{r['seconds'] / 60:.1f} min ({r['machine']}{note})" if r else "not measured yet")
         rows.append(f"| {ch} | " + " | ".join(cells) + " |")
     profiles = "\n".join(f"- **`{p}`**: {t}." for p, t in PROFILE_TEXT.items())
     return f"""# Re-run it yourself
@@ -301,8 +302,9 @@ Every chapter is a percent-format script in `notebooks/` with one parameter, `pr
 
 ## Cost
 
-Longest recorded wall time of each chapter (a cold cache: everything trained from scratch; with a warm
-cache a chapter re-renders in seconds), written by `scripts/run_chapters.py` to `book/run_times.json`:
+Longest recorded wall time of each chapter with its own work uncached (its training runs, branches and
+kernels computed from scratch; with a warm cache a chapter re-renders in seconds), written by
+`scripts/run_chapters.py` to `book/run_times.json`:
 
 {chr(10).join(rows)}
 
