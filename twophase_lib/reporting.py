@@ -237,7 +237,9 @@ def _measured(kind: str, summary: dict) -> str:
         if kind == "chaos":
             inf = s["inflection"]
             d = s["disagreement_mean"]
-            parts.append(f"{arch}: disagreement {d[0]:.3f} → {d[-1]:.3f} (t0 = 0 → {s['t0s'][-1]}), inflection "
+            k = s.get("kernel_distance_mean") or [None]
+            kernel = "" if k[0] is None else f"; twins' eNTK distance {k[0]:.1e} → {k[-1]:.1e}"
+            parts.append(f"{arch}: disagreement {d[0]:.3f} → {d[-1]:.3f} (t0 = 0 → {s['t0s'][-1]}){kernel}, inflection "
                          f"{_fmt(inf['estimate'])} [{_fmt(inf['low'])}, {_fmt(inf['high'])}] of {s['steps']} "
                          f"iterations; ε = 0 control exact: {'yes' if s['control_exact'] else 'NO'}")
         elif kind == "cone":
