@@ -1,6 +1,5 @@
 """Data (subset integrity, augmentation, errors) and models (shapes, parameter counts, registry)."""
 
-import numpy as np
 import pytest
 import torch
 

@@ -1,6 +1,5 @@
 """The linearized model: equal at θ_t, exactly affine in θ, gradient Jᵀg, trainable by the SGD recipe."""
 
-import pytest
 import torch
 
 from tests.conftest import tiny_config

@@ -1,6 +1,5 @@
 """Chaos metrics against brute-force references on tiny models (float64 where it matters)."""
 
-import math
 from fractions import Fraction
 
 import pytest
@@ -141,6 +140,8 @@ def test_compare_identical_and_perturbed():
     assert diff["l2_distance"] == pytest.approx(1.0, rel=1e-4)
     assert diff["relative_distance"] == pytest.approx(1.0 / va.norm().item(), rel=1e-4)
     assert diff["dissimilarity"] > 0
+    cos = (va.double() @ vb.double()) / (va.double().norm() * vb.double().norm())
+    assert diff["dissimilarity"] == pytest.approx(1 - cos.item(), rel=1e-3)
 
 
 def test_bad_barrier_config():

@@ -118,7 +118,7 @@ def branch_metrics(run: RunConfig, t0: int, t1: int, pert: Perturbation, bc: Bar
     return cache.get_or_compute("chaos-metrics", (run, t0, t1, pert, bc), compute)
 
 
-#: Part of every cached kernel's key: how its Gram products were computed (earlier kernels used float64).
+#: Recorded in every cached kernel's key, naming how its Gram products were computed (earlier kernels used float64).
 KERNEL_PRODUCTS = "gram in the run's dtype"
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from .cache import Cache
 from .chaos import kernel_at, parent_checkpoints, preset as chaos_preset
