@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -33,20 +34,25 @@ def _check_mode(mode: str) -> None:
         raise ValueError(f"unknown eNTK mode {mode!r}; known modes: {', '.join(MODES)}")
 
 
-def _n_logits(model: nn.Module, x: torch.Tensor) -> int:
+@contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """The model in eval mode (batch norm frozen) for the block, its mode restored after."""
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
-            return model(x[:1]).shape[1]
+        yield model
     finally:
         model.train(was_training)
 
 
 def _cotangents(model: nn.Module, x: torch.Tensor, mode: str) -> torch.Tensor:
-    """One cotangent per Jacobian row of an example: the unit vectors (``full``) or all-ones (``sum``)."""
+    """One cotangent per Jacobian row of an example: the unit vectors (``full``) or all-ones (``sum``).
+
+    Call it with the model in eval mode: a forward pass in train mode would move batch-norm statistics.
+    """
     _check_mode(mode)
-    k = _n_logits(model, x)
+    with torch.no_grad():
+        k = model(x[:1]).shape[1]
     ones = torch.ones(1, k, dtype=x.dtype, device=x.device)
     return ones if mode == "sum" else torch.eye(k, dtype=x.dtype, device=x.device)
 
@@ -104,17 +110,13 @@ def jacobian(model: nn.Module, x: torch.Tensor, mode: str = "full") -> torch.Ten
 
     Rows are ordered example-major: (x_0, logit 0), (x_0, logit 1), ..., or one row per example for ``sum``.
     """
-    cotangents = _cotangents(model, x, mode)
-    rows = cotangents.shape[0]
-    names = [k for k, _ in model.named_parameters()]
-    p = sum(v.numel() for v in model.parameters())
-    out = torch.empty(x.shape[0] * rows, p, dtype=next(model.parameters()).dtype, device=x.device)
-    was_training = model.training
-    model.eval()
-    try:
+    with _eval_mode(model):
+        cotangents = _cotangents(model, x, mode)
+        rows = cotangents.shape[0]
+        names = [k for k, _ in model.named_parameters()]
+        p = sum(v.numel() for v in model.parameters())
+        out = torch.empty(x.shape[0] * rows, p, dtype=next(model.parameters()).dtype, device=x.device)
         _fill_jacobian(model, x, cotangents, names, out, chunk=x.shape[0])
-    finally:
-        model.train(was_training)
     return out
 
 
@@ -236,15 +238,13 @@ def empirical_ntk(
     GEMM's rounding at about twice its cost.
     """
     n = inputs.shape[0]
-    cotangents = _cotangents(model, inputs, mode)
-    rows = cotangents.shape[0]
-    acc = accumulate_dtype or next(model.parameters()).dtype
-    plan = plan_kernel(model, n, rows, memory_budget, acc)
-    params = dict(model.named_parameters())
-    out = torch.zeros(n * rows, n * rows, dtype=acc, device=inputs.device)
-    was_training = model.training
-    model.eval()
-    try:
+    with _eval_mode(model):
+        cotangents = _cotangents(model, inputs, mode)
+        rows = cotangents.shape[0]
+        acc = accumulate_dtype or next(model.parameters()).dtype
+        plan = plan_kernel(model, n, rows, memory_budget, acc)
+        params = dict(model.named_parameters())
+        out = torch.zeros(n * rows, n * rows, dtype=acc, device=inputs.device)
         for names, o, c in zip(plan.groups, plan.outer, plan.chunk):
             size = sum(params[k].numel() for k in names)
             for i in range(0, n, o):
@@ -260,8 +260,6 @@ def empirical_ntk(
                                slice(j * rows, (j + xj.shape[0]) * rows))
                     del jj
                 del ji
-    finally:
-        model.train(was_training)
     return _symmetrised(out)
 
 
