@@ -1,7 +1,13 @@
 # twophase: build the book and run the tests on a fresh machine with Python 3.11.
-#   make book                                    set up .venv, run every chapter at the cpu profile, build _build/html
+#   make book                                    set up .venv, run every chapter at the cpu profile (a cold run:
+#                                                its wall times go to book/run_times.json), build _build/html
 #   make test                                    set up .venv, run pytest (the project's test command)
 #   make chapter NB=notebooks/01_chaos_effect.py PROFILE=smoke [PARAMS="-p key value"]
+#                                                one chapter; cpu -> book/chapters/, smoke -> _build/chapters/smoke/
+#                                                (never tests/baselines/), paper -> artifacts/paper/
+#   make baselines [NB=notebooks/01_chaos_effect.py]
+#                                                regenerate the smoke baselines in tests/baselines/ (every chapter,
+#                                                or NB only); the only target that writes them
 #   make html                                    build the HTML from the already executed notebooks only
 #   make clean                                   remove build outputs (keeps .venv and the result cache)
 
@@ -17,7 +23,7 @@ PARAMS  ?=
 export TWOPHASE_CACHE ?= $(CURDIR)/.cache/twophase
 export TQDM_DISABLE := 1
 
-.PHONY: all setup book html chapters chapter test clean chromium
+.PHONY: all setup book html chapters chapter baselines test clean chromium
 .DELETE_ON_ERROR:
 
 all: book
@@ -41,14 +47,20 @@ html: $(STAMP)
 	$(VPY) scripts/make_scorecard.py
 	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going
 
+# --record-time: make book is the cold run whose wall times the re-run page shows (book/run_times.json keeps
+# the last recorded run per chapter and profile).
 book: $(STAMP)
-	$(VPY) scripts/run_chapters.py --profile cpu
+	$(VPY) scripts/run_chapters.py --profile cpu --record-time
 	$(VPY) scripts/make_scorecard.py
 	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going
 
 chapter: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make chapter NB=notebooks/NN_name.py [PROFILE=smoke|cpu|paper] [PARAMS='-p key value']"; exit 2; }
 	$(VPY) scripts/run_chapters.py --profile $(PROFILE) $(PARAMS) $(NB)
+
+# The smoke baselines nbval re-executes are regenerated only here (make chapter PROFILE=smoke leaves them alone).
+baselines: $(STAMP)
+	$(VPY) scripts/run_chapters.py --profile smoke --update-baselines $(NB)
 
 # The browser check needs Debian's chromium; install it when we can (root + apt), else its test skips
 # (and fails under CI=true).
