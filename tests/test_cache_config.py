@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from twophase_lib.cache import Cache, CorruptCacheWarning
-from twophase_lib.config import DataConfig, RunConfig, base_run_config, check_profile, config_hash
+from twophase_lib.config import DataConfig, RunConfig, check_profile, config_hash
+from twophase_lib.presets import ARCHS, Design, check_arch, design, run_config, with_schedule
 
 
 def test_hash_is_stable_and_sensitive():
@@ -22,14 +23,52 @@ def test_hash_ignores_where_data_is_stored():
 
 
 def test_profiles():
-    paper = base_run_config("paper", "resnet20")
+    paper = run_config("paper", "resnet20")
     assert paper.optim.steps == 160 * 390 and paper.optim.milestones == (80 * 390, 120 * 390)
     assert paper.optim.batch_size == 128 and paper.data.dataset == "cifar10" and paper.model.width == 1.0
-    assert base_run_config("cpu", "vgg16").data.dataset == "cifar10-subset"
-    with pytest.raises(ValueError, match="unknown profile 'gpu'.*smoke, cpu, paper"):
-        check_profile("gpu")
+    assert run_config("cpu", "vgg16").data.dataset == "cifar10-subset"
+    with pytest.raises(ValueError, match="unknown profile 'laptop'.*smoke, cpu, gpu, paper"):
+        check_profile("laptop")
     with pytest.raises(ValueError, match="unknown profile"):
-        base_run_config("laptop", "resnet20")
+        run_config("laptop", "resnet20")
+    with pytest.raises(ValueError, match="unknown architecture 'resnet56'"):
+        check_arch("resnet56")
+
+
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "gpu", "paper"])
+def test_every_design_keeps_t0_and_tau_before_the_first_drop(profile):
+    for arch in ARCHS:
+        d = design(profile, arch)
+        assert max(d.t0s) < d.first_drop and max(d.cone_refs) < d.first_drop and d.control_t0 < d.first_drop
+        assert set(d.t0s) | set(d.cone_steps) | set(d.switches) <= set(d.parent_steps())
+        assert d.t1 == d.run.optim.steps and d.switches[-1] == d.t1
+
+
+def test_a_design_with_t0_after_the_drop_is_refused():
+    d = design("smoke", "resnet20")
+    fields = {f: getattr(d, f) for f in Design.__dataclass_fields__}
+    with pytest.raises(ValueError, match="before the first lr drop"):
+        Design(**{**fields, "t0s": (0, 4, 18)})
+
+
+def test_prefix_shares_what_the_first_steps_cannot_see():
+    step = run_config("cpu", "resnet20")
+    const = with_schedule(step, "constant")
+    assert const.optim.milestones == () and step.optim.milestones == (320, 380)
+    assert config_hash(step.prefix(320)) == config_hash(const.prefix(320))  # same run up to the first drop
+    assert config_hash(step.prefix(321)) != config_hash(const.prefix(321))  # the update at 320 differs
+    assert config_hash(step.prefix(100)) != config_hash(step.replace(seed=1).prefix(100))
+    assert step.prefix(440).optim.milestones == (320, 380)
+
+
+def test_data_seed_separates_batches_from_initialisation():
+    run = RunConfig()
+    assert run.batch_seed == 0 and run.replace(data_seed=5).batch_seed == 5
+    assert config_hash(run) != config_hash(run.replace(data_seed=0))
+    with pytest.raises(ValueError, match="memory format"):
+        RunConfig(memory_format="nhwc")
+    with pytest.raises(ValueError, match="milestones must increase"):
+        run.replace(optim={"milestones": (30, 20)})
 
 
 def test_cache_round_trip(tmp_path):

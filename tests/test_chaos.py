@@ -1,27 +1,33 @@
-"""The chaos sweep: exact ε = 0 control, caching and resumption, the inflection estimator."""
+"""The chaos sweep: exact ε = 0 control, schedules sharing their prefix, reference pairs, caching, the inflection."""
 
 import math
 
 import numpy as np
 import pytest
+import torch
 
 from tests.conftest import tiny_config
 from twophase_lib.cache import Cache
-from twophase_lib.chaos import (ChaosSweep, bootstrap_inflection, inflection_point, log_grid, parent_checkpoints,
-                                run_sweep)
+from twophase_lib.chaos import ChaosSweep, inflection_point, inflection_range, log_grid, run_sweep, run_sweeps
+from twophase_lib.executor import Executor
 from twophase_lib.metrics import BarrierConfig
 from twophase_lib.perturbation import Perturbation
+from twophase_lib.presets import with_schedule
+from twophase_lib.store import State, checkpoint_kernel, child_checkpoint, kernel_at, parent_checkpoints
+from twophase_lib.training import compute_threads
 
 BC = BarrierConfig(points=3, bn_batches=2, bn_batch_size=64, train_examples=100, test_examples=200)
+HERE = Executor(0)  # in this process: unit tests stay fast
 
 
-def small_sweep(**kw):
-    cfg = tiny_config(steps=10)
-    return ChaosSweep(run=cfg, t0s=(0, 2, 6), t1=10, perturbation=Perturbation(1e-2), seeds=(0, 1), barrier=BC, **kw)
+def small_sweep(schedule="step", **kw):
+    cfg = with_schedule(tiny_config(steps=10), schedule)  # step schedule: lr drop at 5
+    kw = {"control_t0": 2, "via": (5,), **kw}
+    return ChaosSweep(run=cfg, t0s=(0, 2, 4), t1=10, perturbation=Perturbation(1e-2), seeds=(0, 1), barrier=BC, **kw)
 
 
 def test_sweep_control_is_exact_and_perturbations_move(tmp_path):
-    res = run_sweep(small_sweep(), Cache(tmp_path), progress=False)
+    res = run_sweep(small_sweep(), Cache(tmp_path), HERE, progress=False)
     assert res.control_is_exact and len(res.control) == 2
     assert res.values["disagreement"].shape == (2, 3)
     assert (res.values["relative_distance"] > 0).all()
@@ -29,22 +35,61 @@ def test_sweep_control_is_exact_and_perturbations_move(tmp_path):
         assert r["perturbation"]["realised_norm"] == pytest.approx(1e-2, rel=1e-3)
 
 
+def test_a_sweep_without_control_is_not_called_exact(tmp_path):
+    res = run_sweep(small_sweep(control_t0=None), Cache(tmp_path), HERE, progress=False)
+    assert not res.control and not res.control_is_exact
+
+
+def test_schedules_share_the_child_before_the_drop_and_it_changes_nothing(tmp_path):
+    cache = Cache(tmp_path)
+    out = run_sweeps({"step": small_sweep("step"), "constant": small_sweep("constant")}, cache, HERE, progress=False)
+    shared = list((tmp_path / "child").glob("*.pt"))
+    # children cached at the shared step 5 (one per seed and t0 < 5, plus controls) and at t1 per schedule
+    assert len(shared) == 2 * (3 + 1) + 2 * 2 * (3 + 1)
+    # the constant-lr child at t1 via the shared step equals one trained straight from its t0 in a fresh cache
+    run = small_sweep("constant").runs()[1]
+    state = State(run, 10, 2, Perturbation(1e-2))
+    via, _ = child_checkpoint(state, cache, via=(5,))
+    direct, _ = child_checkpoint(state, Cache(tmp_path / "fresh"))
+    assert all(torch.equal(via.model[k], direct.model[k]) for k in direct.model)
+    assert not np.array_equal(out["step"].values["dissimilarity"], out["constant"].values["dissimilarity"])
+
+
+def test_reference_pairs_differ_in_what_they_say(tmp_path):
+    sw = small_sweep(reference_seeds=(0,))
+    others = sw.reference_runs(0)
+    init, order = others["independent init"], others["data order"]
+    assert init.seed != 0 and init.batch_seed == 0
+    assert order.seed == 0 and order.batch_seed != 0
+    res = run_sweep(sw, Cache(tmp_path), HERE, progress=False)
+    assert set(res.references) == {"independent init", "data order"}
+    assert res.reference("independent init", "dissimilarity") > 0 and res.reference("data order", "dissimilarity") > 0
+    assert math.isnan(run_sweep(small_sweep(), Cache(tmp_path), HERE, progress=False).reference("data order", "disagreement"))
+
+
+def test_pool_of_workers_gives_bitwise_the_same_results(tmp_path):
+    sweeps = {"step": small_sweep("step"), "constant": small_sweep("constant")}
+    here = run_sweeps(sweeps, Cache(tmp_path / "a"), HERE, progress=False)
+    with Executor(2) as pool:
+        there = run_sweeps(sweeps, Cache(tmp_path / "b"), pool, progress=False)
+    for name in sweeps:
+        for metric, values in here[name].values.items():
+            assert np.array_equal(values, there[name].values[metric]), (name, metric)
+
+
 def test_twin_kernel_distance_is_zero_for_the_control_and_positive_for_perturbed_twins(tmp_path):
-    from twophase_lib.chaos import checkpoint_kernel, kernel_at
     from twophase_lib.ntk import kernel_distance
 
     cache = Cache(tmp_path)
     sweep = small_sweep(kernel_inputs=4)
-    res = run_sweep(sweep, cache, progress=False)
+    res = run_sweep(sweep, cache, HERE, progress=False)
     assert res.values["kernel_distance"].shape == (2, 3)
     assert all(c["kernel_distance"] == 0.0 for c in res.control) and res.control_is_exact
     assert (res.values["kernel_distance"] > 0).all()
-    # the cached value is S(parent kernel at t1, child kernel at t1), recomputed here from the checkpoints
     run = sweep.runs()[1]
-    from twophase_lib.chaos import branch_checkpoint
-
-    child, _ = branch_checkpoint(run, 2, 10, sweep.perturbation, cache, progress=False)
-    expect = kernel_distance(kernel_at(run, 10, 4, "full", cache, progress=False), checkpoint_kernel(run, child, 4, "full"))
+    child, _ = child_checkpoint(State(run, 10, 2, sweep.perturbation), cache, via=(5,))
+    with compute_threads():  # as every cached computation
+        expect = kernel_distance(kernel_at(run, 10, 4, "full", cache), checkpoint_kernel(run, child, 4, "full"))
     assert res.values["kernel_distance"][1, 1] == expect
     with pytest.raises(ValueError, match="unknown eNTK mode"):
         small_sweep(kernel_inputs=4, kernel_mode="diag")
@@ -52,39 +97,35 @@ def test_twin_kernel_distance_is_zero_for_the_control_and_positive_for_perturbed
 
 def test_sweep_is_cached_and_resumes(tmp_path, monkeypatch):
     cache = Cache(tmp_path)
-    first = run_sweep(small_sweep(), cache, progress=False)
-    import twophase_lib.chaos as chaos
+    first = run_sweep(small_sweep(), cache, HERE, progress=False)
+    import twophase_lib.store as store
 
     def boom(*a, **k):
         raise AssertionError("nothing should be retrained")
 
-    monkeypatch.setattr(chaos, "train", boom)
-    monkeypatch.setattr(chaos, "branch", boom)
-    again = run_sweep(small_sweep(), cache, progress=False)
+    monkeypatch.setattr(store, "train", boom)
+    again = run_sweep(small_sweep(), cache, HERE, progress=False)
     assert np.array_equal(first.values["dissimilarity"], again.values["dissimilarity"])
 
 
-def test_interrupted_sweep_recomputes_only_missing_branches(tmp_path):
+def test_interrupted_sweep_recomputes_only_missing_comparisons(tmp_path):
     cache = Cache(tmp_path)
     sweep = small_sweep()
-    run_sweep(sweep, cache, progress=False)
-    files = sorted((tmp_path / "chaos-metrics").glob("*.pt"))
+    run_sweep(sweep, cache, HERE, progress=False)
+    files = sorted((tmp_path / "pair").glob("*.pt"))
     files[0].unlink()
-    assert any((tmp_path / "branch").iterdir())  # the branches themselves are stored too
     mtimes = {p: p.stat().st_mtime_ns for p in files[1:]}
-    run_sweep(sweep, cache, progress=False)
+    run_sweep(sweep, cache, HERE, progress=False)
     assert all(p.stat().st_mtime_ns == m for p, m in mtimes.items())
     assert files[0].exists()
 
 
 def test_parent_resumes_from_cached_checkpoint_bitwise(tmp_path):
-    import torch
-
     cfg = tiny_config(steps=10)
     cache = Cache(tmp_path)
-    direct = parent_checkpoints(cfg, [10], Cache(tmp_path / "other"), progress=False)[10]
-    parent_checkpoints(cfg, [4], cache, progress=False)
-    resumed = parent_checkpoints(cfg, [4, 10], cache, progress=False)[10]
+    direct = parent_checkpoints(cfg, [10], Cache(tmp_path / "other"))[10]
+    parent_checkpoints(cfg, [4], cache)
+    resumed = parent_checkpoints(cfg, [4, 10], cache)[10]
     assert all(torch.equal(direct.model[k], resumed.model[k]) for k in direct.model)
 
 
@@ -103,17 +144,14 @@ def test_log_grid():
 def test_inflection_point_interpolates_in_log_time():
     t0s = np.array([0, 9, 99, 999])
     assert inflection_point(t0s, np.array([1.0, 0.9, 0.5, 0.1])) == pytest.approx(99)
-    # halfway (in log(1 + t)) between 9 and 99 when the curve crosses 0.5 halfway between 0.7 and 0.3
     assert inflection_point(t0s, np.array([1.0, 0.7, 0.3, 0.1])) == pytest.approx(math.expm1((math.log(10) + math.log(100)) / 2))
     assert math.isnan(inflection_point(t0s, np.array([1.0, 0.9, 0.8, 0.7])))
     assert math.isnan(inflection_point(t0s, np.array([0.0, 0.0, 0.0, 0.0])))
 
 
-def test_bootstrap_interval_contains_estimate():
-    t0s = np.array([0, 10, 100, 1000])
-    rng = np.random.default_rng(0)
-    per_seed = np.array([1.0, 0.8, 0.3, 0.05]) + 0.05 * rng.standard_normal((5, 4))
-    out = bootstrap_inflection(t0s, per_seed, samples=300)
-    assert out["low"] <= out["estimate"] <= out["high"]
-    identical = bootstrap_inflection(t0s, np.tile([1.0, 0.8, 0.3, 0.05], (3, 1)), samples=50)
-    assert identical["low"] == pytest.approx(identical["high"])
+def test_inflection_range_spans_the_seeds():
+    t0s = np.array([0, 9, 99, 999])
+    per_seed = np.array([[1.0, 0.9, 0.5, 0.1], [1.0, 0.4, 0.2, 0.1], [1.0, 0.9, 0.8, 0.7]])
+    out = inflection_range(t0s, per_seed)
+    assert out["low"] < 9 and out["high"] == pytest.approx(99) and out["undefined_seeds"] == 1
+    assert out["estimate"] == inflection_point(t0s, per_seed.mean(0))

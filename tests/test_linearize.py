@@ -7,7 +7,8 @@ from twophase_lib.linearize import Linearized, linearized_model, train_linearize
 from twophase_lib.models import build_model
 from twophase_lib.config import ModelConfig
 from twophase_lib.data import load_data
-from twophase_lib.training import evaluate, materialise, train
+from twophase_lib.store import evaluation_model
+from twophase_lib.training import evaluate, initial_checkpoint, materialise, train
 
 
 def model64():
@@ -90,9 +91,23 @@ def test_train_linearized_runs_the_recipe_and_reduces_loss():
     assert not torch.equal(res.final.model["fc.weight"], base.model["fc.weight"])
     # no steps: θ stays θ_t and the model equals the network at θ_t
     same = train_linearized(cfg, base, until=10, progress=False).final
-    assert all(torch.equal(same.model[k], base.model[k]) for k in base.model)
+    params = dict(materialise(cfg, base).named_parameters())
+    assert all(torch.equal(same.model[k], base.model[k]) for k in params)
     x = x64().float()
-    assert torch.allclose(linearized_model(cfg, base, same)(x), materialise(cfg, base).eval()(x), atol=1e-5)
+    assert torch.allclose(linearized_model(cfg, base, same)(x), evaluation_model(cfg, base)(x), atol=1e-5)
+
+
+def test_batch_norm_is_re_estimated_before_linearizing_at_initialisation():
+    cfg = tiny_config(steps=4)
+    init = initial_checkpoint(cfg)
+    bn_vars = [k for k in init.model if k.endswith("running_var")]
+    assert all(torch.equal(init.model[k], torch.ones_like(init.model[k])) for k in bn_vars)  # the defaults
+    lin = linearized_model(cfg, init)
+    buffers = dict(lin.net.named_buffers())
+    assert all(not torch.allclose(buffers[k], torch.ones_like(buffers[k])) for k in bn_vars)
+    # the re-estimated statistics are those of the training batches: they normalise the first BN's input
+    model = evaluation_model(cfg, init)
+    assert torch.equal(dict(model.named_buffers())[bn_vars[0]], buffers[bn_vars[0]])
 
 
 def test_momentum_kept_or_reset():

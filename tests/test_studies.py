@@ -1,18 +1,23 @@
-"""Chapter 2 and 3 studies on tiny runs, and the generated report pages."""
+"""Chapter 2 and 3 studies on tiny runs, the reporting tables, and the generated pages."""
 
 import numpy as np
 import pytest
 
 from tests.conftest import tiny_config
 from twophase_lib.cache import Cache
-from twophase_lib.cone import ConeStudy, run_study
-from twophase_lib.linearize import SwitchStudy, run_switch_study
-from twophase_lib.reporting import cone_summary, rerun_markdown, scorecard_markdown, switch_summary
+from twophase_lib.cone import ConeStudy, run_studies, run_study
+from twophase_lib.executor import Executor
+from twophase_lib.linearize import SwitchStudy, run_switch_studies
+from twophase_lib.presets import with_schedule
+from twophase_lib.reporting import (Table, load_summary, rerun_markdown, save_summary, scorecard_markdown,
+                                    shared_before_drop)
+
+HERE = Executor(0)
 
 
 def test_cone_study_on_a_tiny_run(tmp_path):
     study = ConeStudy(tiny_config(steps=8), steps=(0, 2, 4, 8), refs=(2,), seeds=(0, 1), n_inputs=3)
-    res = run_study(study, Cache(tmp_path), progress=False)
+    res = run_study(study, Cache(tmp_path), HERE, progress=False)
     assert res.matrices.shape == (2, 4, 4)
     assert np.allclose(res.matrices[:, range(4), range(4)], 0, atol=1e-12)
     assert np.allclose(res.matrices, res.matrices.transpose(0, 2, 1))
@@ -21,8 +26,15 @@ def test_cone_study_on_a_tiny_run(tmp_path):
     assert res.velocity[0, 2] == pytest.approx(res.matrices[0, 2, 3] / 4)
     t, s = res.from_reference(2)
     assert list(t) == [2, 4, 8] and s.shape == (2, 3) and np.allclose(s[:, 0], 0, atol=1e-12)
-    summary = cone_summary("smoke", {"resnet20": res})
-    assert summary["verdict"] in ("reproduced", "partly", "not reproduced") and "S(τ, T)" in summary["table"]
+
+
+def test_two_schedules_give_the_same_kernels_before_the_drop_and_different_ones_after(tmp_path):
+    run = tiny_config(steps=8)  # lr drop at 4
+    studies = {("resnet20", sch): ConeStudy(with_schedule(run, sch), steps=(0, 2, 4, 6, 8), refs=(2,), seeds=(0,),
+                                            n_inputs=3) for sch in ("step", "constant")}
+    res = run_studies(studies, Cache(tmp_path), HERE, progress=False)
+    assert shared_before_drop(res) == {"resnet20": True}
+    assert not np.array_equal(res[("resnet20", "step")].matrices, res[("resnet20", "constant")].matrices)
 
 
 def test_cone_study_validates():
@@ -33,37 +45,47 @@ def test_cone_study_validates():
 
 
 def test_switch_study_on_a_tiny_run(tmp_path):
-    study = SwitchStudy(tiny_config(steps=8), switches=(0, 4, 8), seeds=(0,))
-    res = run_switch_study(study, Cache(tmp_path), progress=False)
+    study = SwitchStudy(tiny_config(steps=8), switches=(0, 4, 8), seeds=(0,), train_examples=100)
+    res = run_switch_studies({"resnet20": study}, Cache(tmp_path), HERE, progress=False)["resnet20"]
     assert res.accuracy.shape == (1, 3) and ((0 <= res.accuracy) & (res.accuracy <= 1)).all()
-    # t = T is the standard run itself: its accuracy is the parent's
-    from twophase_lib.chaos import parent_checkpoints
+    # t = T is the standard run itself, evaluated with batch norm re-estimated as every switch point is
     from twophase_lib.data import load_data
-    from twophase_lib.training import evaluate, materialise
+    from twophase_lib.store import evaluation_model, parent_at
+    from twophase_lib.training import compute_threads, evaluate
 
     run = study.run.replace(seed=0)
-    parent = parent_checkpoints(run, [8], Cache(tmp_path), progress=False)[8]
-    acc = evaluate(materialise(run, parent), load_data(run.data), "test")["accuracy"]
+    with compute_threads():
+        acc = evaluate(evaluation_model(run, parent_at(run, 8, Cache(tmp_path))), load_data(run.data), "test")["accuracy"]
     assert res.accuracy[0, -1] == pytest.approx(acc, abs=1e-9)
-    summary = switch_summary("smoke", {"resnet20": res})
-    assert "Spearman" in summary["table"]
     with pytest.raises(ValueError, match="end at T"):
         SwitchStudy(tiny_config(steps=8), switches=(0, 4))
 
 
-def test_scorecard_lists_claims_and_only_profiles_run(tmp_path):
+def test_table_renders_as_text_markdown_and_html():
+    t = Table(["a", "b|c"], [[1, "x<y"], [22, 3.5]], caption="cap")
+    assert str(t).splitlines()[2].startswith("a ") and "22" in str(t)
+    assert "b\\|c" in t.markdown() and "&lt;" in t._repr_html_() and "<caption>cap</caption>" in t._repr_html_()
+
+
+def test_summaries_are_keyed_by_design_and_the_scorecard_shows_them(tmp_path):
     cache = Cache(tmp_path)
     empty = scorecard_markdown(cache)
     assert empty.count("not run yet") == 3
-    cache.save("switch-summary", "cpu", {"verdict": "partly", "archs": {"resnet20": {
-        "accuracy_mean": [0.3, 0.4, 0.5], "switches": [0, 10, 20], "spearman": 1.0}}})
+    summary = {"profile": "cpu", "verdict": "partly", "archs": {"resnet20": {
+        "verdict": "partly", "checks": "✓ grows", "spearman": 1.0, "accuracy_mean": [0.3, 0.5], "switches": [0, 10]}},
+        "mismatches": ["resnet20: t = 10 is worse than t = 0"]}
+    save_summary(cache, "switch", "cpu", summary)
+    assert load_summary(cache, "switch", "cpu") == summary
+    assert load_summary(cache, "switch", "smoke") is None
+    # a summary saved under the profile's name alone (the old layout) is not found
+    cache.save("switch-summary", "smoke", summary)
+    assert load_summary(cache, "switch", "smoke") is None
     page = scorecard_markdown(cache)
     assert page.count("not run yet") == 2 and "**partly**" in page and "`cpu`" in page and "`paper`" not in page
-    assert "0.300" in page and "chapters/03_linearized_switch.ipynb" in page
+    assert "t = 10 is worse than t = 0" in page and "chapters/03_linearized_switch.ipynb" in page
 
 
 def test_rerun_page_shows_measured_times_only():
-    page = rerun_markdown({"01_chaos_effect": {"cpu": {"seconds": 90.0, "machine": "2 CPU cores, x86_64"}}})
-    assert "1.5 min (2 CPU cores, x86_64)" in page and page.count("not measured yet") == 2
-    noted = rerun_markdown({"01_chaos_effect": {"cpu": {"seconds": 90.0, "machine": "2 CPU cores", "note": "a sum"}}})
-    assert "1.5 min (2 CPU cores; a sum)" in noted
+    page = rerun_markdown({"01_chaos_effect": {"cpu": {"seconds": 90.0, "machine": "2 CPU cores, x86_64",
+                                                       "date": "2026-11-28"}}})
+    assert "1.5 min (2 CPU cores, x86_64, 2026-11-28)" in page and page.count("not measured yet") == 3

@@ -1,15 +1,11 @@
 """The chaos-effect sweep: perturb a run at t0, train the twin on identical batches to t1, compare.
 
-Every unit of work is a pure function of its configuration and is cached under its hash:
-
-* ``parent``: the unperturbed run's checkpoint at a step (trained 0 -> step in one go, saving
-  every requested step on the way, so an interrupted sweep resumes from the last saved one);
-* ``branch``: the child started from the parent at t0 with a perturbation, trained to t1;
-* ``chaos-metrics``: the comparison of parent and child at t1;
-* ``entk`` and ``twin-kernel``: a checkpoint's eNTK on the first test images, and the kernel distance
-  between the twins at t1.
-
-So any executor (this process, a pool, Ray) can compute any piece in any order.
+A sweep is one schedule's grid of t0 over seeds, with an ε = 0 control and, optionally, the
+reference levels a reader needs to read a distance: twins that differ from the start
+(independent initialisation, same batches) and twins that differ only in their data order.
+Several sweeps (the two schedules, an ε sweep) run together in three waves on one executor:
+parents up to the first drop; then the parents' continuations and the children up to the first
+drop (shared by both schedules); then every comparison at t1.
 """
 
 from __future__ import annotations
@@ -17,21 +13,25 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from functools import partial
 
 import numpy as np
-import torch
 
 from .cache import Cache
-from .config import RunConfig, base_run_config, check_profile
-from .data import load_data
-from .metrics import BarrierConfig, compare
-from .ntk import MODES, empirical_ntk, kernel_distance
-from .perturbation import Perturbation, PerturbationReport, branch, parameter_names
-from .training import Checkpoint, materialise, progress_bar, train
+from .config import RunConfig
+from .executor import Executor
+from .metrics import BarrierConfig
+from .ntk import MODES
+from .perturbation import Perturbation
+from .presets import ARCHS, SCHEDULES, Design, design
+from .store import State, child_checkpoint, pair_metrics, parent_checkpoints
 
 METRICS = ("disagreement", "dissimilarity", "relative_distance", "test_loss_barrier", "train_loss_barrier",
-           "test_error_barrier")
+           "test_error_barrier", "train_error_barrier")
+#: Reference pairs: what two networks that were never twins give on the same metrics.
+REFERENCES = {"independent init": "different initialisation, same batches",
+              "data order": "same initialisation, different data order"}
+REFERENCE_OFFSET = 1000  # the other network of a reference pair uses seed + 1000
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,13 @@ class ChaosSweep:
     t1: int
     perturbation: Perturbation = Perturbation()
     seeds: tuple[int, ...] = (0, 1, 2)
-    control_t0: int | None = None  # where the ε = 0 control branches off; None: the first t0
+    control_t0: int | None = None  # where the ε = 0 control branches off; None: no control
     barrier: BarrierConfig = BarrierConfig()
     kernel_inputs: int = 0  # the twins' eNTK distance at t1 on this many test images (0: not computed)
     kernel_mode: str = "full"
+    reference_seeds: tuple[int, ...] = ()  # seeds with reference pairs (see REFERENCES)
+    via: tuple[int, ...] = ()  # steps where children are cached on the way (shared between schedules)
+    parent_steps: tuple[int, ...] = ()  # further parent checkpoints to save on the way (other chapters read them)
 
     def __post_init__(self):
         if self.kernel_mode not in MODES:
@@ -56,162 +59,138 @@ class ChaosSweep:
         if self.t1 > self.run.optim.steps:
             raise ValueError(f"t1={self.t1} is past the run's last step {self.run.optim.steps}")
 
-    @property
-    def control_at(self) -> int:
-        """The t0 of the ε = 0 control branch."""
-        return self.t0s[0] if self.control_t0 is None else self.control_t0
-
     def runs(self) -> list[RunConfig]:
         """The run configuration of each seed."""
         return [self.run.replace(seed=s) for s in self.seeds]
 
-
-def log_grid(last: int, points: int, first: int = 1) -> tuple[int, ...]:
-    """0 followed by ``points - 1`` roughly log-spaced distinct integers from ``first`` to ``last``."""
-    values = np.unique(np.round(np.geomspace(first, last, points - 1)).astype(int))
-    return (0, *[int(v) for v in values])
-
-
-def parent_checkpoints(run: RunConfig, steps: Iterable[int], cache: Cache, progress: bool = True) -> dict[int, Checkpoint]:
-    """The parent run's checkpoints at ``steps``, from the cache or by training (resuming from the last cached one)."""
-    steps = sorted(set(steps))
-    found = {s: cache.load("parent", (run, s)) for s in steps}
-    missing = [s for s in steps if found[s] is None]
-    if missing:
-        before = [s for s in steps if s < missing[0] and found[s] is not None]
-        start = found[before[-1]] if before else None
-        result = train(run, until=missing[-1], start=start, save_at=missing, progress=progress,
-                       desc=f"parent seed {run.seed}")
-        for s in missing:
-            cache.save("parent", (run, s), result.checkpoints[s])
-            found[s] = result.checkpoints[s]
-    return found
+    def reference_runs(self, seed: int) -> dict[str, RunConfig]:
+        """The other network of each reference pair of a seed."""
+        run = self.run.replace(seed=seed)
+        return {"independent init": run.replace(seed=seed + REFERENCE_OFFSET, data_seed=seed),
+                "data order": run.replace(data_seed=seed + REFERENCE_OFFSET)}
 
 
-def branch_checkpoint(run: RunConfig, t0: int, t1: int, pert: Perturbation, cache: Cache,
-                      parent: Checkpoint | None = None, progress: bool = True) -> tuple[Checkpoint, PerturbationReport]:
-    """The child perturbed at t0 and trained to t1 (cached by run, t0, t1 and perturbation)."""
-    key = (run, t0, t1, pert)
-
-    def compute():
-        p = parent if parent is not None else parent_checkpoints(run, [t0], cache, progress)[t0]
-        result, report = branch(run, p, pert, t1, progress=progress)
-        return {"checkpoint": result.final, "report": dataclasses.asdict(report)}
-
-    value = cache.get_or_compute("branch", key, compute)
-    return value["checkpoint"], PerturbationReport(**value["report"])
+def sweep_from_design(d: Design, schedule: str, *, references: bool = True) -> ChaosSweep:
+    """Chapter 1's main sweep of a design under a schedule ("step" or "constant")."""
+    return ChaosSweep(d.schedule(schedule), d.t0s, d.t1, Perturbation(), d.seeds, d.control_t0, d.barrier,
+                      d.kernel_inputs, reference_seeds=d.reference_seeds if references else (), via=(d.first_drop,),
+                      parent_steps=d.parent_steps())
 
 
-def branch_metrics(run: RunConfig, t0: int, t1: int, pert: Perturbation, bc: BarrierConfig, cache: Cache,
-                   progress: bool = True) -> dict:
-    """Metrics between parent and child at t1 for one branch (cached)."""
-
-    def compute():
-        parents = parent_checkpoints(run, [t0, t1], cache, progress)
-        child, report = branch_checkpoint(run, t0, t1, pert, cache, parents[t0], progress)
-        data = load_data(run.data, run.device, run.dtype)
-        out = compare(run, parents[t1], child, data, parameter_names(run), bc)
-        out.update({"t0": t0, "t1": t1, "seed": run.seed, "perturbation": dataclasses.asdict(report),
-                    "perturbation_size": pert.size})
-        return out
-
-    return cache.get_or_compute("chaos-metrics", (run, t0, t1, pert, bc), compute)
-
-
-#: Recorded in every cached kernel's key, naming how its Gram products were computed (earlier kernels used float64).
-KERNEL_PRODUCTS = "gram in the run's dtype"
-
-
-def checkpoint_kernel(run: RunConfig, checkpoint: Checkpoint, n_inputs: int, mode: str) -> torch.Tensor:
-    """The eNTK of a checkpoint on the run's first ``n_inputs`` test images (Jacobians and products in the run's dtype).
-
-    In float32 the GEMM's rounding moves a kernel distance by about 2e-13 against float64 products
-    (``bench/bench_ntk.py``), far below any distance the book reports.
-    """
-    data = load_data(run.data, run.device, run.dtype)
-    return empirical_ntk(materialise(run, checkpoint), data.x_test[:n_inputs], mode).cpu()
-
-
-def kernel_at(run: RunConfig, step: int, n_inputs: int, mode: str, cache: Cache, progress: bool = True) -> torch.Tensor:
-    """The eNTK of the parent run's checkpoint at ``step`` (cached under run, step, inputs and mode)."""
-
-    def compute():
-        ckpt = parent_checkpoints(run, [step], cache, progress)[step]
-        return checkpoint_kernel(run, ckpt, n_inputs, mode)
-
-    return cache.get_or_compute("entk", (run, step, n_inputs, mode, KERNEL_PRODUCTS), compute)
-
-
-def twin_kernel_distance(run: RunConfig, t0: int, t1: int, pert: Perturbation, n_inputs: int, mode: str,
-                         cache: Cache, progress: bool = True) -> dict:
-    """S(eNTK of the parent at t1, eNTK of the child branched at t0) for one branch (cached)."""
-
-    def compute():
-        child, _ = branch_checkpoint(run, t0, t1, pert, cache, progress=progress)
-        parent = kernel_at(run, t1, n_inputs, mode, cache, progress)
-        return {"kernel_distance": kernel_distance(parent, checkpoint_kernel(run, child, n_inputs, mode))}
-
-    return cache.get_or_compute("twin-kernel", (run, t0, t1, pert, n_inputs, mode), compute)
-
-
-def branch_task(sweep: ChaosSweep, run: RunConfig, t0: int, pert: Perturbation, cache: Cache,
-                progress: bool = True) -> dict:
-    """Every metric of one branch: the comparison at t1 and, if the sweep asks, the twins' kernel distance."""
-    out = branch_metrics(run, t0, sweep.t1, pert, sweep.barrier, cache, progress)
-    if sweep.kernel_inputs:
-        out = {**out, **twin_kernel_distance(run, t0, sweep.t1, pert, sweep.kernel_inputs, sweep.kernel_mode, cache,
-                                             progress)}
-    return out
+def epsilon_sweeps(d: Design) -> dict[float, ChaosSweep]:
+    """The ε sweep of a design: total-norm perturbations of several sizes at a few t0, first seed, step schedule."""
+    return {size: ChaosSweep(d.run, d.eps_t0s, d.t1, Perturbation(size), d.seeds[:1], None, d.barrier,
+                             via=(d.first_drop,)) for size in d.eps_sizes}
 
 
 @dataclass
 class ChaosResult:
-    """Per-seed metric curves over t0 and the ε = 0 control, as plain arrays."""
+    """Per-seed metric curves over t0, the ε = 0 controls and the reference pairs, as plain values."""
 
     sweep: ChaosSweep
     t0s: np.ndarray
     values: dict[str, np.ndarray]  # metric -> (seeds, t0s)
     control: list[dict] = field(default_factory=list)
     records: list[dict] = field(default_factory=list)
+    references: dict[str, list[dict]] = field(default_factory=dict)  # kind -> one record per reference seed
 
     @property
     def control_is_exact(self) -> bool:
         """True when every ε = 0 control ended bitwise on its parent (distances, and kernel distance if any, exactly zero)."""
-        return all(c["l2_distance"] == 0.0 and c["disagreement"] == 0.0 and c.get("kernel_distance", 0.0) == 0.0
-                   for c in self.control)
+        return bool(self.control) and all(
+            c["l2_distance"] == 0.0 and c["disagreement"] == 0.0 and c.get("kernel_distance", 0.0) == 0.0
+            for c in self.control)
 
     def mean(self, metric: str) -> np.ndarray:
         """Mean over seeds of a metric, per t0."""
         return self.values[metric].mean(0)
 
+    def reference(self, kind: str, metric: str) -> float:
+        """Mean over reference seeds of a metric for one kind of reference pair (nan when not run)."""
+        recs = self.references.get(kind, [])
+        return float(np.mean([r[metric] for r in recs])) if recs else math.nan
 
-def run_sweep(sweep: ChaosSweep, cache: Cache | None = None, progress: bool = True,
-              executor: Callable[[list[Callable[[], dict]]], list[dict]] | None = None) -> ChaosResult:
-    """Compute (or load) every branch of the sweep and its ε = 0 control, seed by seed.
 
-    ``executor`` maps a list of zero-argument tasks to their results; the default runs them here, in order.
-    """
+def _keyed(tasks: dict, key, fn, *args, **kwargs) -> None:
+    if key not in tasks:
+        tasks[key] = partial(fn, *args, **kwargs)
+
+
+def _into_cache(fn, *args, **kwargs) -> None:
+    """Run a store function for its cached result only: tensors do not travel back from worker processes."""
+    fn(*args, **kwargs)
+
+
+def _task_waves(sweeps: dict, cache: Cache) -> tuple[list[list], list[tuple], list]:
+    """Three waves of tasks for a set of sweeps, duplicates removed; labels of the comparisons, and their keys."""
+    parents_early, parents_late, children, compare = {}, {}, {}, {}
+    labels = []
+    for name, sw in sweeps.items():
+        zero = dataclasses.replace(sw.perturbation, size=0.0)
+        others = [r for s in sw.reference_seeds for r in sw.reference_runs(s).values()]
+        for run in [*sw.runs(), *others]:
+            steps = sorted({sw.t1, *sw.via} if run in others else
+                           {*sw.t0s, *([sw.control_t0] if sw.control_t0 is not None else []), sw.t1, *sw.via,
+                            *sw.parent_steps})
+            early = [s for s in steps if s <= min(sw.via, default=0)]
+            if early:
+                _keyed(parents_early, ("parent", run.prefix(early[-1]), tuple(early)), _into_cache, parent_checkpoints,
+                       run, early, cache)
+            _keyed(parents_late, ("parent", run.prefix(steps[-1]), tuple(steps)), _into_cache, parent_checkpoints, run,
+                   steps, cache)
+        for run in sw.runs():
+            branches = [(t0, sw.perturbation, "branch") for t0 in sw.t0s]
+            if sw.control_t0 is not None:
+                branches.append((sw.control_t0, zero, "control"))
+            for t0, pert, kind in branches:
+                for v in sw.via:
+                    if t0 < v < sw.t1:
+                        state = State(run, v, t0, pert)
+                        _keyed(children, ("child", state.key()), _into_cache, child_checkpoint, state, cache, sw.via)
+                a, b = State(run, sw.t1), State(run, sw.t1, t0, pert)
+                _keyed(compare, (a.key(), b.key()), pair_metrics, a, b, sw.barrier, cache, sw.kernel_inputs,
+                       sw.kernel_mode, sw.via)
+                labels.append((name, kind, run.seed, t0, (a.key(), b.key())))
+        for seed in sw.reference_seeds:
+            a = State(sw.run.replace(seed=seed), sw.t1)
+            for kind, other in sw.reference_runs(seed).items():
+                b = State(other, sw.t1)
+                _keyed(compare, (a.key(), b.key()), pair_metrics, a, b, sw.barrier, cache, sw.kernel_inputs,
+                       sw.kernel_mode)
+                labels.append((name, kind, seed, None, (a.key(), b.key())))
+    waves = [list(parents_early.values()), [*parents_late.values(), *children.values()], list(compare.values())]
+    return waves, labels, list(compare)
+
+
+def run_sweeps(sweeps: dict, cache: Cache | None = None, executor: Executor | None = None, progress: bool = True,
+               desc: str = "chaos sweeps") -> dict:
+    """Compute (or load) every branch, control and reference pair of several sweeps; one result per sweep."""
     cache = cache or Cache()
-    zero = dataclasses.replace(sweep.perturbation, size=0.0)
-    for run in sweep.runs():  # one parent run per seed, saving every t0 and t1 on the way
-        parent_checkpoints(run, (*sweep.t0s, sweep.control_at, sweep.t1), cache, progress)
-    tasks, labels = [], []
-    for run in sweep.runs():
-        for t0 in sweep.t0s:
-            tasks.append(lambda run=run, t0=t0: branch_task(sweep, run, t0, sweep.perturbation, cache, progress))
-            labels.append(("branch", run.seed, t0))
-        tasks.append(lambda run=run: branch_task(sweep, run, sweep.control_at, zero, cache, progress))
-        labels.append(("control", run.seed, sweep.control_at))
-    if executor is None:
-        results = [task() for task in progress_bar(tasks, "chaos sweep", progress)]
-    else:
-        results = executor(tasks)
-    records = [r for r, (kind, _, _) in zip(results, labels) if kind == "branch"]
-    control = [r for r, (kind, _, _) in zip(results, labels) if kind == "control"]
-    t0s = np.array(sweep.t0s)
-    metrics = METRICS + (("kernel_distance",) if sweep.kernel_inputs else ())
-    values = {m: np.array([[r[m] for r in records if r["seed"] == s] for s in sweep.seeds]) for m in metrics}
-    return ChaosResult(sweep, t0s, values, control, records)
+    own = executor is None
+    executor = executor or Executor()
+    try:
+        waves, labels, keys = _task_waves(sweeps, cache)
+        results = executor.waves(waves, desc, progress)[-1]
+    finally:
+        if own:
+            executor.close()
+    by_key = dict(zip(keys, results))
+    out = {}
+    for name, sw in sweeps.items():
+        mine = [(kind, seed, t0, by_key[k]) for n, kind, seed, t0, k in labels if n == name]
+        records = [{**r, "t0": t0, "seed": seed} for kind, seed, t0, r in mine if kind == "branch"]
+        control = [{**r, "t0": t0, "seed": seed} for kind, seed, t0, r in mine if kind == "control"]
+        refs = {kind: [{**r, "seed": seed} for k, seed, _, r in mine if k == kind] for kind in REFERENCES}
+        metrics = METRICS + (("kernel_distance",) if sw.kernel_inputs else ())
+        values = {m: np.array([[r[m] for r in records if r["seed"] == s] for s in sw.seeds]) for m in metrics}
+        out[name] = ChaosResult(sw, np.array(sw.t0s), values, control, records, {k: v for k, v in refs.items() if v})
+    return out
+
+
+def run_sweep(sweep: ChaosSweep, cache: Cache | None = None, executor: Executor | None = None,
+              progress: bool = True) -> ChaosResult:
+    """One sweep (see :func:`run_sweeps`)."""
+    return run_sweeps({"sweep": sweep}, cache, executor, progress)["sweep"]
 
 
 def inflection_point(t0s: np.ndarray, curve: np.ndarray, fraction: float = 0.5) -> float:
@@ -232,52 +211,29 @@ def inflection_point(t0s: np.ndarray, curve: np.ndarray, fraction: float = 0.5) 
     return math.nan
 
 
-def bootstrap_inflection(t0s: np.ndarray, per_seed: np.ndarray, fraction: float = 0.5, samples: int = 2000,
-                         level: float = 0.9, seed: int = 0) -> dict:
-    """Inflection of the seed-mean curve and a percentile bootstrap interval from resampling seeds."""
-    rng = np.random.default_rng(seed)
-    n = per_seed.shape[0]
-    estimate = inflection_point(t0s, per_seed.mean(0), fraction)
-    draws = np.array([inflection_point(t0s, per_seed[rng.integers(0, n, n)].mean(0), fraction) for _ in range(samples)])
-    finite = draws[np.isfinite(draws)]
-    lo, hi = (np.quantile(finite, [(1 - level) / 2, (1 + level) / 2]) if len(finite) else (math.nan, math.nan))
-    return {"estimate": estimate, "low": float(lo), "high": float(hi), "level": level,
-            "undefined_fraction": float(1 - len(finite) / samples)}
+def inflection_range(t0s: np.ndarray, per_seed: np.ndarray, fraction: float = 0.5) -> dict:
+    """Inflection of the seed-mean curve and the range of the seeds' own inflections (nan where a seed has none).
 
-
-ARCHS = ("resnet20", "vgg16")
-
-
-def preset(profile: str, arch: str, ablation: str | None = None) -> ChaosSweep:
-    """The chapter-1 sweep of a profile for one architecture, optionally one of its ablations.
-
-    ``ablation``: None (the main sweep), ``"constant-lr"`` (no lr drops, compared at the same t1),
-    or ``"entry"`` (per-entry perturbation of standard deviation 1e-7 instead of total norm 1e-7).
+    With three seeds a bootstrap has ten distinct resamples and no honest interval: the book shows the range.
     """
-    check_profile(profile)
-    run = base_run_config(profile, arch)
-    if profile == "paper":
-        t1 = run.optim.steps
-        sweep = ChaosSweep(run, t0s=(0, 50, 100, 250, 500, 1000, 2500, 5000, 10000), t1=t1, seeds=(0, 1, 2),
-                           control_t0=500, barrier=BarrierConfig(points=11, train_examples=10_000), kernel_inputs=100)
-    elif profile == "cpu":
-        t1 = 400
-        run = run.replace(optim={"batch_size": 64, "steps": t1, "milestones": (200, 300)})
-        sweep = ChaosSweep(run, t0s=(0, 4, 16, 50, 120, 250), t1=t1, seeds=(0, 1, 2), control_t0=120,
-                           barrier=BarrierConfig(points=5, bn_batches=5, train_examples=500), kernel_inputs=50)
-    else:
-        t1 = 24
-        run = run.replace(optim={"steps": t1, "milestones": (12, 18)})
-        sweep = ChaosSweep(run, t0s=(0, 4, 16), t1=t1, seeds=(0, 1), control_t0=4,
-                           barrier=BarrierConfig(points=3, bn_batches=2, bn_batch_size=64, train_examples=200,
-                                                 test_examples=200), kernel_inputs=8)
-    if ablation is None:
-        return sweep
-    # Ablations: two seeds, and at most four perturbation times (the first, the last and two between).
-    lean = dict(seeds=sweep.seeds[:2], t0s=tuple(sorted({sweep.t0s[0], sweep.t0s[len(sweep.t0s) // 3],
-                                                        sweep.t0s[-2], sweep.t0s[-1]})))
-    if ablation == "constant-lr":
-        return dataclasses.replace(sweep, run=sweep.run.replace(optim={"milestones": ()}), **lean)
-    if ablation == "entry":
-        return dataclasses.replace(sweep, perturbation=Perturbation(sweep.perturbation.size, "entry"), **lean)
-    raise ValueError(f"unknown ablation {ablation!r}; known ablations: constant-lr, entry")
+    each = [inflection_point(t0s, row, fraction) for row in per_seed]
+    finite = [x for x in each if math.isfinite(x)]
+    return {"estimate": inflection_point(t0s, per_seed.mean(0), fraction), "per_seed": each,
+            "low": min(finite) if finite else math.nan, "high": max(finite) if finite else math.nan,
+            "seeds": len(each), "undefined_seeds": len(each) - len(finite)}
+
+
+def log_grid(last: int, points: int, first: int = 1) -> tuple[int, ...]:
+    """0 followed by ``points - 1`` roughly log-spaced distinct integers from ``first`` to ``last``."""
+    values = np.unique(np.round(np.geomspace(first, last, points - 1)).astype(int))
+    return (0, *[int(v) for v in values])
+
+
+def chapter_sweeps(profile: str) -> dict:
+    """Chapter 1's sweeps at a profile: every architecture under both schedules, keyed by (arch, schedule)."""
+    return {(arch, sch): sweep_from_design(design(profile, arch), sch) for arch in ARCHS for sch in SCHEDULES}
+
+
+def chapter_epsilon_sweeps(profile: str, arch: str = "resnet20") -> dict:
+    """Chapter 1's ε sweep at a profile, keyed by ε."""
+    return epsilon_sweeps(design(profile, arch))

@@ -1,21 +1,23 @@
 """The cone-effect study: eNTKs along one training run, their distance matrix, S(τ, t) and velocity.
 
 The runs are chapter 1's parent runs (same configurations, so their checkpoints are shared through
-the cache). The kernel of each checkpoint is cached under (run, step, inputs, mode) by
-:func:`twophase_lib.chaos.kernel_at`.
+the store). The kernel of each checkpoint is cached by :func:`twophase_lib.store.kernel_at`; before
+the first lr drop the step schedule and the constant lr share them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
 from .cache import Cache
-from .chaos import kernel_at, parent_checkpoints, preset as chaos_preset
-from .config import RunConfig, check_profile
+from .config import RunConfig
+from .executor import Executor
 from .ntk import distance_matrix
-from .training import progress_bar
+from .presets import ARCHS, SCHEDULES, Design, design
+from .store import kernel_at, parent_checkpoints
 
 
 @dataclass(frozen=True)
@@ -56,33 +58,45 @@ class ConeResult:
         return steps[i:], self.matrices[:, i, i:]
 
 
-def run_study(study: ConeStudy, cache: Cache | None = None, progress: bool = True) -> ConeResult:
-    """Kernels at every checkpoint of every seed (cached), and their distance matrices."""
+def _seed_kernels(run: RunConfig, steps: tuple[int, ...], n_inputs: int, mode: str, cache: Cache) -> np.ndarray:
+    """The kernel-distance matrix over one run's checkpoints (its kernels cached one by one)."""
+    parent_checkpoints(run, steps, cache)
+    return distance_matrix([kernel_at(run, s, n_inputs, mode, cache) for s in steps])
+
+
+def run_studies(studies: dict, cache: Cache | None = None, executor: Executor | None = None, progress: bool = True,
+                desc: str = "cone studies") -> dict:
+    """Kernels at every checkpoint of every seed of several studies (one task per run), and their distance matrices."""
     cache = cache or Cache()
-    mats = []
-    for seed in study.seeds:
-        run = study.run.replace(seed=seed)
-        parent_checkpoints(run, study.steps, cache, progress)
-        kernels = [kernel_at(run, s, study.n_inputs, study.mode, cache, progress)
-                   for s in progress_bar(study.steps, f"eNTK seed {seed}", progress)]
-        mats.append(distance_matrix(kernels))
-    return ConeResult(study, np.stack(mats))
+    own = executor is None
+    executor = executor or Executor()
+    # Runs with lr drops first: runs without them then find the kernels before the first drop cached.
+    waves, index = [[], []], [[], []]
+    for name, st in studies.items():
+        w = 0 if st.run.optim.milestones else 1
+        for seed in st.seeds:
+            waves[w].append(partial(_seed_kernels, st.run.replace(seed=seed), st.steps, st.n_inputs, st.mode, cache))
+            index[w].append(name)
+    try:
+        mats = [m for wave in executor.waves(waves, desc, progress) for m in wave]
+    finally:
+        if own:
+            executor.close()
+    names = index[0] + index[1]
+    return {name: ConeResult(st, np.stack([m for m, n in zip(mats, names) if n == name])) for name, st in studies.items()}
 
 
-def preset(profile: str, arch: str, ablation: str | None = None) -> ConeStudy:
-    """Chapter 2's study of a profile: chapter 1's parent runs, a checkpoint grid dense early, τ after the transition.
+def run_study(study: ConeStudy, cache: Cache | None = None, executor: Executor | None = None,
+              progress: bool = True) -> ConeResult:
+    """One study (see :func:`run_studies`)."""
+    return run_studies({"study": study}, cache, executor, progress)["study"]
 
-    ``ablation="constant-lr"`` studies chapter 1's constant-lr runs instead (no lr drops; its two seeds).
-    """
-    check_profile(profile)
-    chaos = chaos_preset(profile, arch, ablation)
-    run, t1 = chaos.run, chaos.run.optim.steps
-    if profile == "paper":
-        steps = (0, 100, 250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 10000, 12000, 16000, 20000,
-                 30000, 40000, 50000, run.optim.steps)
-        return ConeStudy(run, steps, refs=(2000, 4000, 6000, 8000), seeds=chaos.seeds, n_inputs=100)
-    if profile == "cpu":
-        steps = (0, 5, 10, 20, 30, 50, 75, 100, 125, 150, 200, 250, 300, 350, t1)
-        return ConeStudy(run, steps, refs=(50, 100, 150, 200), seeds=chaos.seeds, n_inputs=50)
-    steps = (0, 4, 8, 12, 16, 20, t1)
-    return ConeStudy(run, steps, refs=(4, 8), seeds=chaos.seeds, n_inputs=8)
+
+def study_from_design(d: Design, schedule: str) -> ConeStudy:
+    """Chapter 2's study of a design under a schedule: its parent runs, every cone checkpoint, its τ."""
+    return ConeStudy(d.schedule(schedule), d.cone_steps, d.cone_refs, d.seeds, d.kernel_inputs)
+
+
+def chapter_studies(profile: str) -> dict:
+    """Chapter 2's studies at a profile: every architecture under both schedules, keyed by (arch, schedule)."""
+    return {(arch, sch): study_from_design(design(profile, arch), sch) for arch in ARCHS for sch in SCHEDULES}

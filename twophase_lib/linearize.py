@@ -2,15 +2,18 @@
 
 The first-order Taylor expansion of the network around a checkpoint θ_t is evaluated with
 ``torch.func.jvp`` (one forward-mode pass, no Jacobian is stored), with batch norm frozen at θ_t's
-running statistics (eval mode). The trainable parameters θ start at θ_t. Choices (the paper is
-silent on them): the optimiser's momentum buffers are **kept** across the switch by default
-(``reset_momentum=True`` starts them from zero), and weight decay pulls θ toward **zero**, exactly
-as in standard training (not toward θ_t).
+statistics (eval mode), re-estimated on training batches at θ_t first
+(:func:`twophase_lib.store.evaluation_model`: at t = 0 the running statistics are the defaults and
+normalise nothing). The trainable parameters θ start at θ_t. Choices (the paper is silent on them):
+the optimiser's momentum buffers are **kept** across the switch by default (``reset_momentum=True``
+starts them from zero), and weight decay pulls θ toward **zero**, exactly as in standard training
+(not toward θ_t).
 """
 
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,12 +21,21 @@ import torch
 from torch import nn
 from torch.func import functional_call, jvp
 
+from functools import partial
+
 from .cache import Cache
-from .chaos import parent_checkpoints, preset as chaos_preset
-from .config import RunConfig, check_profile
+from .config import RunConfig
 from .data import load_data
-from .training import (Checkpoint, TrainResult, evaluate, make_optimizer, materialise, progress_bar, set_deterministic,
-                       sgd_step)
+from .executor import Executor
+from .presets import ARCHS, Design, design
+from .store import evaluation_model, parent_at, parent_checkpoints
+from .training import Checkpoint, TrainResult, compute_threads, evaluate, make_optimizer, progress_bar, set_deterministic, sgd_step
+
+
+# torch's forward-mode AD loads its jvp decompositions through torch.jit.script on first use, which warns
+# that torch.jit.script is deprecated (torch/_decomp/decompositions_for_jvp.py): torch's own call, not ours.
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning,
+                        module=r"torch\.jit\._script")
 
 
 class Linearized(nn.Module):
@@ -50,10 +62,14 @@ class Linearized(nn.Module):
 
 
 def linearized_model(cfg: RunConfig, base: Checkpoint, theta: Checkpoint | None = None) -> Linearized:
-    """The model linearized around ``base`` with parameters set to ``theta`` (default: θ = θ_t)."""
-    lin = Linearized(materialise(cfg, base))
+    """The model linearized around ``base`` (batch norm re-estimated there) with parameters ``theta`` (default: θ_t)."""
+    lin = Linearized(evaluation_model(cfg, base))
     if theta is not None:
-        lin.net.load_state_dict(theta.model)
+        params = dict(lin.net.named_parameters())
+        with torch.no_grad():
+            for name, value in theta.model.items():
+                if name in params:
+                    params[name].copy_(value)
     return lin
 
 
@@ -87,25 +103,30 @@ class SwitchStudy:
     switches: tuple[int, ...]
     seeds: tuple[int, ...] = (0, 1, 2)
     reset_momentum: bool = False
+    train_examples: int | None = 1000  # the final training loss/accuracy on this many training images (None: all)
 
     def __post_init__(self):
         if list(self.switches) != sorted(set(self.switches)) or self.switches[-1] != self.run.optim.steps:
             raise ValueError(f"switch times must increase and end at T = {self.run.optim.steps}: {self.switches}")
 
 
-def switch_outcome(run: RunConfig, t: int, reset_momentum: bool, cache: Cache, progress: bool = True) -> dict:
-    """Final test loss and accuracy of θ_std→lin(T; t) for one run (cached)."""
+def switch_outcome(run: RunConfig, t: int, reset_momentum: bool, cache: Cache, train_examples: int | None = 1000,
+                   progress: bool = False) -> dict:
+    """Final test and training loss and accuracy of θ_std→lin(T; t) for one run (cached)."""
 
     def compute():
-        base = parent_checkpoints(run, [t], cache, progress)[t]
-        result = train_linearized(run, base, reset_momentum=reset_momentum, progress=progress)
+        base = parent_at(run, t, cache, progress)
         data = load_data(run.data, run.device, run.dtype)
-        out = evaluate(linearized_model(run, base, result.final), data, "test")
-        train_metrics = evaluate(linearized_model(run, base, result.final), data, "train")
-        return {"t": t, "seed": run.seed, "test_accuracy": out["accuracy"], "test_loss": out["loss"],
-                "train_accuracy": train_metrics["accuracy"], "train_loss": train_metrics["loss"]}
+        with compute_threads():
+            result = train_linearized(run, base, reset_momentum=reset_momentum, progress=progress)
+            model = linearized_model(run, base, result.final)
+            test = evaluate(model, data, "test")
+            train = evaluate(model, data, "train", limit=train_examples)
+        return {"t": t, "seed": run.seed, "test_accuracy": test["accuracy"], "test_loss": test["loss"],
+                "train_accuracy": train["accuracy"], "train_loss": train["loss"],
+                "final_train_losses": [result.losses[s] for s in sorted(result.losses)[-20:]]}
 
-    return cache.get_or_compute("switch", (run, t, reset_momentum), compute)
+    return cache.get_or_compute("switch", (run.prefix(run.optim.steps), t, reset_momentum, train_examples), compute)
 
 
 @dataclass
@@ -119,26 +140,49 @@ class SwitchResult:
     records: list[dict]
 
 
-def run_switch_study(study: SwitchStudy, cache: Cache | None = None, progress: bool = True) -> SwitchResult:
-    """Every (seed, switch time) outcome of the study, from the cache or computed."""
+def run_switch_studies(studies: dict, cache: Cache | None = None, executor: Executor | None = None,
+                       progress: bool = True, desc: str = "switch studies") -> dict:
+    """Every (seed, switch time) outcome of several studies: parents first, then one task per linearized run."""
     cache = cache or Cache()
-    records = []
-    for seed in study.seeds:
-        run = study.run.replace(seed=seed)
-        parent_checkpoints(run, study.switches, cache, progress)
-        records += [switch_outcome(run, t, study.reset_momentum, cache, progress) for t in study.switches]
-    acc = np.array([[r["test_accuracy"] for r in records if r["seed"] == s] for s in study.seeds])
-    loss = np.array([[r["test_loss"] for r in records if r["seed"] == s] for s in study.seeds])
-    return SwitchResult(study, np.array(study.switches), acc, loss, records)
+    own = executor is None
+    executor = executor or Executor()
+    parents, tasks, index = {}, [], []
+    for name, st in studies.items():
+        for seed in st.seeds:
+            run = st.run.replace(seed=seed)
+            parents.setdefault((run, st.switches), partial(_parents, run, st.switches, cache))
+            for t in st.switches:
+                tasks.append(partial(switch_outcome, run, t, st.reset_momentum, cache, st.train_examples))
+                index.append(name)
+    # longest linearized runs first, so the pool does not end waiting on one
+    order = sorted(range(len(tasks)), key=lambda i: tasks[i].args[1])
+    try:
+        _, done = executor.waves([list(parents.values()), [tasks[i] for i in order]], desc, progress)
+    finally:
+        if own:
+            executor.close()
+    records = [None] * len(tasks)
+    for i, r in zip(order, done):
+        records[i] = r
+    out = {}
+    for name, st in studies.items():
+        recs = [r for r, n in zip(records, index) if n == name]
+        acc = np.array([[r["test_accuracy"] for r in recs if r["seed"] == s] for s in st.seeds])
+        loss = np.array([[r["test_loss"] for r in recs if r["seed"] == s] for s in st.seeds])
+        out[name] = SwitchResult(st, np.array(st.switches), acc, loss, recs)
+    return out
 
 
-def preset(profile: str, arch: str) -> SwitchStudy:
-    """Chapter 3's study of a profile: chapter 1's parent runs, switch times from 0 to T."""
-    check_profile(profile)
-    run = chaos_preset(profile, arch).run
-    T = run.optim.steps
-    if profile == "paper":
-        return SwitchStudy(run, (0, 500, 1000, 2000, 4000, 8000, 16000, 32000, T))
-    if profile == "cpu":
-        return SwitchStudy(run, (0, 10, 30, 100, 200, 300, T))
-    return SwitchStudy(run, (0, 8, 16, T), seeds=(0,))  # one seed: evaluating linear models dominates smoke time
+def _parents(run: RunConfig, steps: tuple[int, ...], cache: Cache) -> None:
+    """Train (or find) the parent checkpoints; return nothing, so no tensor travels back from a worker."""
+    parent_checkpoints(run, steps, cache)
+
+
+def study_from_design(d: Design, schedule: str = "step") -> SwitchStudy:
+    """Chapter 3's study of a design: its parent runs, switch times from 0 to T."""
+    return SwitchStudy(d.schedule(schedule), d.switches, d.seeds, train_examples=d.switch_train_examples)
+
+
+def chapter_studies(profile: str) -> dict:
+    """Chapter 3's studies at a profile: every architecture under the step schedule, keyed by architecture."""
+    return {arch: study_from_design(design(profile, arch)) for arch in ARCHS}

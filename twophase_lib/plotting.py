@@ -40,43 +40,50 @@ def mark_lr_drops(ax: plt.Axes, milestones: Sequence[int]) -> None:
         ax.axvline(m, color="gray", linestyle=":", linewidth=1, label="lr ÷ 10" if i == 0 else None)
 
 
+REFERENCE_STYLE = {"independent init": ("k", "--"), "data order": ("C7", "-.")}
+
+
 def chaos_figure(results: dict, metrics: Sequence[str], inflections: dict | None = None,
                  title: str = "Chaos effect: twins perturbed at t0, compared at t1") -> plt.Figure:
-    """One row per architecture, one column per metric: mean and band over seeds, the ε = 0 control, the inflection."""
-    archs = list(results)
-    fig, axes = plt.subplots(len(archs), len(metrics), figsize=(4.2 * len(metrics), 3.4 * len(archs)), squeeze=False)
-    for r, arch in enumerate(archs):
-        res = results[arch]
+    """One row per sweep, one column per metric: seed mean and range, ε = 0 control, reference levels, inflection."""
+    keys = list(results)
+    fig, axes = plt.subplots(len(keys), len(metrics), figsize=(4.1 * len(metrics), 3.2 * len(keys)), squeeze=False)
+    for r, key in enumerate(keys):
+        res = results[key]
+        name = ", ".join(key) if isinstance(key, tuple) else str(key)
         for c, metric in enumerate(metrics):
             ax = axes[r, c]
             band(ax, res.t0s, res.values[metric], "ε = 1e-7")
-            ctrl = [rec[metric] for rec in res.control]
-            ax.scatter([res.sweep.control_at] * len(ctrl), ctrl, marker="x", color="k", zorder=5,
-                       label="ε = 0 control")
-            if inflections and arch in inflections and math.isfinite(inflections[arch]["estimate"]):
-                inf = inflections[arch]
-                ax.axvline(inf["estimate"], color="C3", linestyle="--", label="inflection estimate")
+            if res.control:
+                ax.scatter([rec["t0"] for rec in res.control], [rec[metric] for rec in res.control], marker="x",
+                           color="k", zorder=5, label="ε = 0 control")
+            for kind, (color, style) in REFERENCE_STYLE.items():
+                level = res.reference(kind, metric)
+                if math.isfinite(level):
+                    ax.axhline(level, color=color, linestyle=style, linewidth=1, label=f"reference: {kind}")
+            inf = (inflections or {}).get(key)
+            if inf and math.isfinite(inf["estimate"]):
+                ax.axvline(inf["estimate"], color="C3", linestyle="--", label="inflection (seed range shaded)")
                 if math.isfinite(inf["low"]):
-                    ax.axvspan(inf["low"], inf["high"], color="C3", alpha=0.08)
+                    ax.axvspan(inf["low"], inf["high"], color="C3", alpha=0.1)
             mark_lr_drops(ax, res.sweep.run.optim.milestones)
             time_axis(ax)
             ax.set_ylabel(LABELS.get(metric, metric))
-            ax.set_title(f"{arch}: {LABELS.get(metric, metric)} at t1 = {res.sweep.t1}", fontsize=10)
-    axes[0, 0].legend(fontsize=8)
+            ax.set_title(f"{name}: {LABELS.get(metric, metric)}", fontsize=9)
+    axes[0, 0].legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-def comparison_figure(curves: dict, metric: str, title: str) -> plt.Figure:
-    """Several sweeps' curves of one metric on one axis (e.g. step schedule against constant lr)."""
+def epsilon_figure(curves: dict, title: str) -> plt.Figure:
+    """Disagreement at t1 against t0 for each perturbation size (one seed)."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    for i, (label, res) in enumerate(curves.items()):
-        band(ax, res.t0s, res.values[metric], label, color=f"C{i}", marker="os^"[i % 3])
-    mark_lr_drops(ax, sorted({m for res in curves.values() for m in res.sweep.run.optim.milestones}))
+    for i, (size, (t0s, d)) in enumerate(sorted(curves.items())):
+        ax.plot(t0s, d, marker="os^dv"[i % 5], label=f"‖ε‖ = {size:g}")
     time_axis(ax)
-    ax.set_ylabel(LABELS.get(metric, metric))
-    ax.set_title(title)
+    ax.set_ylabel(LABELS["disagreement"])
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -88,61 +95,92 @@ def mark_inflection(ax: plt.Axes, inflection: dict | None) -> None:
         ax.axvline(inflection["estimate"], color="C3", linestyle="--", label="chaos inflection (ch. 1)")
 
 
+def _edges(steps: np.ndarray) -> np.ndarray:
+    """Cell edges around unequally spaced checkpoints (midpoints), so a heatmap keeps the time axis true."""
+    mid = (steps[1:] + steps[:-1]) / 2
+    return np.concatenate([[steps[0] - (mid[0] - steps[0])], mid, [steps[-1] + (steps[-1] - mid[-1])]])
+
+
 def cone_figure(results: dict, inflections: dict | None = None) -> plt.Figure:
-    """Per architecture: the seed-mean kernel-distance heatmap, S(τ, t) for each τ, and kernel velocity."""
-    archs = list(results)
-    fig, axes = plt.subplots(len(archs), 3, figsize=(15, 4 * len(archs)), squeeze=False)
+    """Per architecture: the distance heatmap (step schedule), S(τ, t) and kernel velocity under both schedules."""
+    archs = list(dict.fromkeys(arch for arch, _ in results))
+    fig, axes = plt.subplots(len(archs), 3, figsize=(16, 4.4 * len(archs)), squeeze=False)
+    styles = {"step": ("-", "o", "step schedule"), "constant": ("--", "s", "constant lr")}
     for r, arch in enumerate(archs):
-        res = results[arch]
-        steps = np.array(res.study.steps)
+        main = results[(arch, "step")]
+        steps = np.array(main.study.steps)
+        drop = main.study.run.optim.first_drop
+        inf = (inflections or {}).get((arch, "step"))
         ax = axes[r, 0]
-        im = ax.imshow(res.matrices.mean(0), cmap="viridis", origin="lower")
-        ticks = np.arange(len(steps))[:: max(1, len(steps) // 8)]
-        ax.set_xticks(ticks, [str(s) for s in steps[ticks]], rotation=45)
-        ax.set_yticks(ticks, [str(s) for s in steps[ticks]])
+        e = _edges(steps.astype(float))
+        im = ax.pcolormesh(e, e, main.matrices.mean(0), cmap="viridis", shading="flat")
         ax.set_xlabel("checkpoint t′ (iterations)")
         ax.set_ylabel("checkpoint t (iterations)")
-        ax.set_title(f"{arch}: kernel distance S(t, t′), mean of {len(res.study.seeds)} seeds", fontsize=10)
+        ax.set_title(f"{arch}: S(t, t′), step schedule, mean of {len(main.study.seeds)} seeds", fontsize=9)
         fig.colorbar(im, ax=ax, fraction=0.046)
+        for m in main.study.run.optim.milestones:
+            ax.axvline(m, color="w", linestyle=":", linewidth=1)
+            ax.axhline(m, color="w", linestyle=":", linewidth=1)
         ax = axes[r, 1]
-        for i, tau in enumerate(res.study.refs):
-            t, s = res.from_reference(tau)
-            band(ax, t, s, f"τ = {tau}", color=f"C{i}")
-        mark_inflection(ax, (inflections or {}).get(arch))
-        mark_lr_drops(ax, res.study.run.optim.milestones)
+        for schedule, (ls, mk, name) in styles.items():
+            res = results.get((arch, schedule))
+            if res is None:
+                continue
+            for i, tau in enumerate(res.study.refs):
+                t, s_ = res.from_reference(tau)
+                keep = t >= drop if schedule == "constant" else np.ones(len(t), bool)
+                ax.plot(t[keep], s_.mean(0)[keep], linestyle=ls, marker=mk, markersize=3, color=f"C{i}",
+                        label=f"τ = {tau}" if schedule == "step" else None)
+                if schedule == "step":
+                    ax.fill_between(t, s_.min(0), s_.max(0), color=f"C{i}", alpha=0.15, linewidth=0)
+        ax.axvspan(drop, steps[-1], color="gray", alpha=0.08, label="after the first drop (dashed: constant lr)")
+        mark_inflection(ax, inf)
+        mark_lr_drops(ax, main.study.run.optim.milestones)
         ax.set_xlabel("iteration t")
         ax.set_ylabel("S(τ, t)")
-        ax.set_title(f"{arch}: distance from reference checkpoints τ", fontsize=10)
+        ax.set_title(f"{arch}: distance from reference checkpoints τ", fontsize=9)
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
         ax = axes[r, 2]
-        band(ax, steps[1:], res.velocity, "S(t_i, t_{i+1}) / Δt")
-        mark_inflection(ax, (inflections or {}).get(arch))
-        mark_lr_drops(ax, res.study.run.optim.milestones)
+        for schedule, (ls, mk, name) in styles.items():
+            res = results.get((arch, schedule))
+            if res is None:
+                continue
+            ax.plot(steps[1:], res.velocity.mean(0), linestyle=ls, marker=mk, markersize=3, color="C0" if
+                    schedule == "step" else "C1", label=name)
+        mark_inflection(ax, inf)
+        mark_lr_drops(ax, main.study.run.optim.milestones)
         ax.set_yscale("log")
-        ax.set_xscale("log")
+        ax.set_xscale("symlog", linthresh=10)
         ax.set_xlabel("iteration t (end of interval)")
         ax.grid(True, alpha=0.3)
-        ax.set_ylabel("kernel velocity (per iteration)")
-        ax.set_title(f"{arch}: kernel velocity between adjacent checkpoints", fontsize=10)
+        ax.set_ylabel("kernel velocity S(t_i, t_i+1) / Δt")
+        ax.set_title(f"{arch}: kernel velocity between adjacent checkpoints", fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
 
 def switch_figure(results: dict, inflections: dict | None = None) -> plt.Figure:
-    """Per architecture: final test accuracy of θ_std→lin(T; t) against the switch time t, with the two endpoints."""
+    """Per architecture: final test accuracy and test loss of θ_std→lin(T; t) against the switch time t."""
     archs = list(results)
-    fig, axes = plt.subplots(1, len(archs), figsize=(6 * len(archs), 4), squeeze=False)
+    fig, axes = plt.subplots(2, len(archs), figsize=(6.2 * len(archs), 7), squeeze=False)
     for c, arch in enumerate(archs):
-        res, ax = results[arch], axes[0, c]
-        band(ax, res.switches, res.accuracy, "switch to linearized at t")
-        ax.axhline(res.accuracy[:, -1].mean(), color="k", linestyle=":", label="standard training throughout")
-        ax.axhline(res.accuracy[:, 0].mean(), color="gray", linestyle="-.", label="linearized from initialisation")
-        mark_inflection(ax, (inflections or {}).get(arch))
-        time_axis(ax, "switch time t (iterations)")
-        ax.set_ylabel("final test accuracy")
-        ax.set_title(f"{arch}: θ_std→lin(T; t), T = {res.switches[-1]}", fontsize=10)
-        ax.legend(fontsize=7)
+        res = results[arch]
+        inf = (inflections or {}).get((arch, "step"))
+        for row, (values, ylabel, log) in enumerate(((res.accuracy, "final test accuracy", False),
+                                                       (res.loss, "final test loss", True))):
+            ax = axes[row, c]
+            band(ax, res.switches, values, "switch to linearized at t")
+            ax.axhline(values[:, -1].mean(), color="k", linestyle=":", label="standard training throughout")
+            ax.axhline(values[:, 0].mean(), color="gray", linestyle="-.", label="linearized from initialisation")
+            mark_inflection(ax, inf)
+            mark_lr_drops(ax, res.study.run.optim.milestones)
+            time_axis(ax, "switch time t (iterations)")
+            if log:
+                ax.set_yscale("log")
+            ax.set_ylabel(ylabel)
+            ax.set_title(f"{arch}: θ_std→lin(T; t), T = {res.switches[-1]}", fontsize=10)
+            ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -1,339 +1,497 @@
-"""Text tables and verdicts computed from results, so the book never states a number the code did not compute."""
+"""Tables, verdict texts and the book's generated pages, computed from results (never from a training run).
+
+Every number the book prints comes from here or from a figure; the rules that turn numbers into
+verdicts live in :mod:`twophase_lib.verdicts`. Chapter summaries are cached under the full design
+of their profile (:func:`twophase_lib.presets.profile_summary_key`), so a changed preset never
+feeds stale results to another chapter or to the scorecard.
+"""
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
 
 from .cache import Cache
-from .chaos import ARCHS, ChaosResult, ChaosSweep, bootstrap_inflection, run_sweep
-from .chaos import preset as chaos_preset
+from .chaos import REFERENCES, ChaosResult, inflection_range
+from .presets import ARCHS, SCHEDULE_NAMES, Design, design, profile_summary_key
+from .verdicts import chaos_verdict, combine, cone_verdict, recovered_share, spearman, switch_verdict
 
-#: The paper's inflection points (iterations, of 62,560) and Frankle et al.'s stability onsets.
-PAPER_INFLECTION = {"resnet20": "≈ 100–500", "vgg16": "≈ 2,500"}
-FRANKLE_STABILITY = {"resnet20": "≈ 2,000", "vgg16": "≈ 1,000"}
-PAPER_TOTAL_STEPS = 62_560  # 160 epochs of 391 batches of 128 (the last one partial)
-PAPER_INFLECTION_RANGE = {"resnet20": (100, 500), "vgg16": (2500, 2500)}
-
-
-def _fmt(x: float, digits: int = 3) -> str:
-    return "undefined" if not math.isfinite(x) else f"{x:.{digits}g}"
+# What the paper and its cross-checks report (PROTOCOL.md); the paper's schedule length comes from the presets.
+PAPER_INFLECTION = {"resnet20": (100, 500), "vgg16": (2500, 2500)}
+FRANKLE_STABILITY = {"resnet20": 2000, "vgg16": 1000}
+PAPER_TAUS = (2000, 4000, 6000, 8000)
+RECIPE_ACCURACY = {"resnet20": 0.917, "vgg16": 0.937}
 
 
-def table(header: list[str], rows: list[list[str]]) -> str:
-    """A plain-text table with aligned columns."""
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths))  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+class Table:
+    """A table that renders as HTML/Markdown in the book and as aligned text in a terminal or a test."""
+
+    def __init__(self, header: list[str], rows: list[list], caption: str = ""):
+        self.header, self.rows, self.caption = header, [[str(c) for c in r] for r in rows], caption
+
+    def __str__(self) -> str:
+        widths = [max(len(r[i]) for r in [self.header, *self.rows]) for i in range(len(self.header))]
+        line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+        text = [line(self.header), line(["-" * w for w in widths]), *map(line, self.rows)]
+        return "\n".join(([self.caption, ""] if self.caption else []) + text)
+
+    __repr__ = __str__
+
+    def markdown(self) -> str:
+        """The table in Markdown (pipes escaped)."""
+        esc = lambda c: str(c).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+        lines = ["| " + " | ".join(map(esc, self.header)) + " |", "|" + "---|" * len(self.header)]
+        lines += ["| " + " | ".join(map(esc, r)) + " |" for r in self.rows]
+        return "\n".join(([f"*{self.caption}*", ""] if self.caption else []) + lines)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in self.rows)
+        cap = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        return (f'<div style="overflow-x:auto"><table class="table">{cap}<thead><tr>{head}</tr></thead>'
+                f"<tbody>{body}</tbody></table></div>")
 
 
-def sweep_table(sweeps: dict[str, ChaosSweep]) -> str:
-    """The design of each sweep: model, width, data, schedule, t0 grid, t1, seeds, perturbation."""
+def fmt(x: float, digits: int = 3) -> str:
+    """A number with ``digits`` significant digits, or 'undefined' for nan/inf."""
+    return "undefined" if x is None or not math.isfinite(x) else f"{x:.{digits}g}"
+
+
+def fmt_range(inf: dict) -> str:
+    """'estimate [low, high]' of an inflection and its seed range."""
+    return f"{fmt(inf['estimate'])} [{fmt(inf['low'])}, {fmt(inf['high'])}]"
+
+
+# ----------------------------------------------------------------------------------------------- designs
+
+
+def design_table(profile: str) -> Table:
+    """The profile's design for every architecture: network, data, schedule, where each chapter looks."""
     rows = []
-    for arch, s in sweeps.items():
-        o = s.run.optim
-        rows.append([arch, f"{s.run.model.width:g}", s.run.data.dataset, f"{o.batch_size}", f"{o.steps}",
-                     ",".join(map(str, o.milestones)) or "none", ",".join(map(str, s.t0s)), f"{s.t1}",
-                     f"{len(s.seeds)}", f"{s.perturbation.kind} {s.perturbation.size:g}",
-                     f"{s.barrier.points} α, BN {s.barrier.bn_mode} ({s.barrier.bn_batches} batches)"])
-    return table(["model", "width", "data", "batch", "steps", "lr drops at", "t0 grid", "t1", "seeds", "ε", "barrier"],
-                 rows)
+    for arch in ARCHS:
+        d = design(profile, arch)
+        o = d.run.optim
+        rows.append([arch, f"{d.run.model.width:g}", d.run.data.dataset, o.batch_size,
+                     f"{o.steps} ({o.steps / d.epoch_steps:.3g} epochs)", ", ".join(map(str, o.milestones)),
+                     ", ".join(map(str, d.t0s)), d.t1, len(d.seeds), ", ".join(map(str, d.cone_refs)),
+                     ", ".join(map(str, d.switches))])
+    return Table(["model", "width", "data", "batch", "iterations", "lr ÷10 at (step schedule)", "t0 grid (ch. 1)",
+                  "t1", "seeds", "τ (ch. 2)", "switch times (ch. 3)"], rows)
 
 
-def lr_ablation_note(step: ChaosResult, constant: ChaosResult) -> str:
-    """How much of the late stability survives without lr drops: last-t0 disagreement as a fraction of t0 = 0's."""
-    a, b = step.mean("disagreement"), constant.mean("disagreement")
-    ra, rb = a[-1] / a[0], b[-1] / b[0]
-    share = "most of" if rb > 0.5 else "part of" if rb > 2 * ra + 0.05 else "little of"
-    return (f"At t0 = {step.t0s[-1]} the twins disagree on {ra:.1%} of what they do at t0 = 0 with the step "
-            f"schedule, and on {rb:.1%} with a constant lr: the lr drops account for {share} the late stability "
-            f"at this scale.")
+# ----------------------------------------------------------------------------------------------- chapter 1
 
 
-def chaos_verdict(results: dict[str, ChaosResult], inflections: dict[str, dict]) -> str:
-    """'reproduced', 'partly' or 'not reproduced' by the chapter's stated rule."""
-    ok = []
-    for arch, res in results.items():
-        d = res.mean("disagreement")
-        ok.append(bool(d[0] > 0 and d[-1] < d[0] / 4 and math.isfinite(inflections[arch]["estimate"])))
-    return "reproduced" if all(ok) else "partly" if any(ok) else "not reproduced"
+def chaos_inflections(results: dict) -> dict:
+    """The inflection (mean curve halves) and the seeds' range for every sweep of a result dict."""
+    return {k: inflection_range(r.t0s, r.values["disagreement"]) for k, r in results.items()}
 
 
-def chaos_summary(profile: str, results: dict[str, ChaosResult], inflections: dict[str, dict] | None = None) -> dict:
-    """Tables, verdict and the figures behind them, as a JSON-able dict (also stored for the scorecard)."""
-    rows, comp, abl, per_arch = [], [], [], {}
-    for arch, res in results.items():
-        d, b = res.mean("disagreement"), res.mean("test_loss_barrier")
-        abl.append(f"{arch}: disagreement {d[0]:.3f} at t0 = 0 -> {d[-1]:.3f} at t0 = {res.t0s[-1]}; "
-                   f"test loss barrier {b[0]:.3f} -> {b[-1]:.3f}")
-        if inflections is None:
-            continue
-        inf = inflections[arch]
-        steps = res.sweep.run.optim.steps
-        k = res.mean("kernel_distance") if "kernel_distance" in res.values else np.full(len(res.t0s), np.nan)
-        rows.append([arch, f"{d[0]:.3f}", f"{d[-1]:.3f}", f"{b[0]:.3f}", f"{b[-1]:.3f}", f"{k[0]:.2e}", f"{k[-1]:.2e}",
-                     f"{_fmt(inf['estimate'])} [{_fmt(inf['low'])}, {_fmt(inf['high'])}]",
-                     "yes" if res.control_is_exact else "NO"])
-        frac = inf["estimate"] / steps
-        lo, hi = PAPER_INFLECTION_RANGE.get(arch, (math.nan, math.nan))
-        paper_frac = f"{lo / PAPER_TOTAL_STEPS:.1%}" + ("" if lo == hi else f"–{hi / PAPER_TOTAL_STEPS:.1%}")
-        comp.append([arch, PAPER_INFLECTION.get(arch, "–"), paper_frac, FRANKLE_STABILITY.get(arch, "–"),
-                     f"{_fmt(inf['estimate'])} of {steps}", "undefined" if not math.isfinite(frac) else f"{frac:.1%}"])
-        per_arch[arch] = {"t0s": res.t0s.tolist(), "t1": res.sweep.t1, "steps": steps,
-                          "disagreement_mean": d.tolist(), "test_loss_barrier_mean": b.tolist(),
-                          "kernel_distance_mean": [None if math.isnan(v) else float(v) for v in k], "inflection": inf, "control_exact": res.control_is_exact,
-                          "seeds": len(res.sweep.seeds), "width": res.sweep.run.model.width,
-                          "dataset": res.sweep.run.data.dataset}
-    out = {"profile": profile, "archs": per_arch, "ablation": "\n".join(abl)}
-    if inflections is not None:
-        out["table"] = table(["model", "disagr. t0=0", "disagr. last t0", "barrier t0=0", "barrier last t0",
-                              "eNTK dist. t0=0", "eNTK dist. last t0", "inflection [90% CI]", "control exact"], rows)
-        out["comparison"] = table(["model", "paper inflection (of 62,560)", "paper, fraction of training",
-                                   "Frankle et al. stability", f"ours ({profile})", "ours, fraction of training"], comp)
-        out["verdict"] = chaos_verdict(results, inflections)
-        out["verdict_text"] = (f"Chaos effect at the {profile} profile: {out['verdict'].upper()}.\n"
-                               + out["ablation"])
+def chaos_verdicts(results: dict, inflections: dict) -> dict:
+    """Chapter 1's verdict for every (arch, schedule) sweep."""
+    out = {}
+    for key, res in results.items():
+        out[key] = chaos_verdict(res.t0s, res.values["disagreement"], res.reference("independent init", "disagreement"),
+                                 res.control_is_exact, _first_drop(res), inflections[key]["estimate"])
     return out
 
 
-def chaos_inflections(profile: str, cache: Cache) -> dict[str, dict]:
-    """Chapter 1's inflection estimates for a profile: from its cached summary, else recomputed from its sweeps."""
-    summary = cache.load("chaos-summary", profile)
-    if summary is not None:
-        return {arch: s["inflection"] for arch, s in summary["archs"].items()}
+def _first_drop(res: ChaosResult) -> int:
+    """The step schedule's first drop (a constant-lr sweep keeps it as the step ``via`` it shares with the step schedule)."""
+    return min(res.sweep.via) if res.sweep.via else res.sweep.run.optim.first_drop
+
+
+def _label(key) -> str:
+    arch, schedule = key
+    return f"{arch}, {SCHEDULE_NAMES[schedule]}"
+
+
+def chaos_table(results: dict, inflections: dict) -> Table:
+    """Per sweep: each metric at the first and last t0 next to the two reference levels, inflection, control."""
+    rows = []
+    for key, res in results.items():
+        for metric in ("disagreement", "test_loss_barrier", "dissimilarity", "kernel_distance"):
+            if metric not in res.values:
+                continue
+            m = res.mean(metric)
+            refs = [fmt(res.reference(kind, metric)) for kind in REFERENCES]
+            rows.append([_label(key), metric.replace("_", " "), fmt(m[0]), fmt(m[-1]), *refs])
+        rows.append([_label(key), "inflection [seed range]", fmt_range(inflections[key]), "", "", "", ""])
+        rows.append([_label(key), "ε = 0 control exact", "yes" if res.control_is_exact else "NO", "", "", "", ""])
+    t0s = next(iter(results.values())).t0s
+    return Table(["sweep", "metric at t1", f"t0 = {t0s[0]}", f"t0 = {t0s[-1]}",
+                  *[f"reference: {k} ({v})" for k, v in REFERENCES.items()]], rows)
+
+
+def other_metrics_table(results: dict) -> Table:
+    """The metrics the figure leaves out, seed means at the first and last t0."""
+    metrics = ("train_loss_barrier", "test_error_barrier", "train_error_barrier", "relative_distance")
+    rows = [[_label(k), *[f"{r.mean(m)[0]:.3g} → {r.mean(m)[-1]:.3g}" for m in metrics]] for k, r in results.items()]
+    return Table(["sweep", "train loss barrier", "test error barrier", "train error barrier", "‖θ − θ′‖ / ‖θ‖"], rows,
+                 caption="seed means, first t0 → last t0")
+
+
+def inflection_scales_table(profile: str, inflections: dict) -> Table:
+    """Each inflection in iterations, epochs, fraction of training and of the time before the first drop, with the paper's."""
+    rows = []
+    for arch in ARCHS:
+        p = design("paper", arch)
+        lo, hi = PAPER_INFLECTION[arch]
+        span = lambda a, b, f: f"{f(a)}" if a == b else f"{f(a)}–{f(b)}"  # noqa: E731
+        rows.append([f"{arch}, paper", span(lo, hi, lambda x: f"{x:,}"), span(lo, hi, lambda x: f"{x / p.epoch_steps:.2g}"),
+                     span(lo, hi, lambda x: f"{x / p.t1:.1%}"), span(lo, hi, lambda x: f"{x / p.first_drop:.1%}")])
+        rows.append([f"{arch}, Frankle et al. (stability to SGD noise)", f"{FRANKLE_STABILITY[arch]:,}",
+                     f"{FRANKLE_STABILITY[arch] / p.epoch_steps:.2g}", f"{FRANKLE_STABILITY[arch] / p.t1:.1%}",
+                     f"{FRANKLE_STABILITY[arch] / p.first_drop:.1%}"])
+        d = design(profile, arch)
+        for schedule in SCHEDULE_NAMES:
+            inf = inflections.get((arch, schedule))
+            if inf is None:
+                continue
+            scale = lambda f: " ".join([fmt(f(inf["estimate"])), f"[{fmt(f(inf['low']))}, {fmt(f(inf['high']))}]"])  # noqa: E731
+            rows.append([f"{arch}, ours ({profile}, {SCHEDULE_NAMES[schedule]})", scale(lambda x: x),
+                         scale(lambda x: x / d.epoch_steps), scale(lambda x: 100 * x / d.t1) + " %",
+                         scale(lambda x: 100 * x / d.first_drop) + " %"])
+    return Table(["where", "iterations", "epochs", "of training", "of the time before the first lr drop"], rows)
+
+
+def ordering_note(inflections: dict, schedule: str = "step") -> str:
+    """Whether ResNet-20's transition comes before VGG-16's, as in the paper, with the seed ranges."""
+    r, v = inflections.get(("resnet20", schedule)), inflections.get(("vgg16", schedule))
+    if r is None or v is None or not (math.isfinite(r["estimate"]) and math.isfinite(v["estimate"])):
+        return f"Ordering ({SCHEDULE_NAMES[schedule]}): undefined (an inflection is missing)."
+    same = r["estimate"] < v["estimate"]
+    apart = r["high"] < v["low"] or v["high"] < r["low"]
+    return (f"Ordering ({SCHEDULE_NAMES[schedule]}): ResNet-20 {fmt_range(r)} against VGG-16 {fmt_range(v)} — "
+            f"{'the same order as' if same else 'the reverse of'} the paper's (ResNet-20 first); the seed ranges "
+            f"{'do not overlap' if apart else 'overlap, so the order is not resolved by three seeds'}.")
+
+
+def epsilon_table(eps_results: dict, main: ChaosResult) -> tuple[Table, dict]:
+    """Disagreement at t1 against t0 for each ε (first seed), with the realised norm; and the curves by ε."""
+    curves = {}
+    seed = main.sweep.seeds[0]
+    main_by_t0 = {r["t0"]: r for r in main.records if r["seed"] == seed}
+    rows = []
+    for size, res in sorted({**eps_results, main.sweep.perturbation.size: None}.items()):
+        recs = res.records if res is not None else [main_by_t0[t] for t in sorted(main_by_t0)]
+        t0s = sorted({r["t0"] for r in recs})
+        if res is None:
+            eps_t0s = sorted(next(iter(eps_results.values())).sweep.t0s)
+            recs = [r for r in recs if r["t0"] in eps_t0s] if all(t in main_by_t0 for t in eps_t0s) else recs
+            t0s = sorted({r["t0"] for r in recs})
+        by = {r["t0"]: r for r in recs}
+        curves[size] = (np.array(t0s), np.array([by[t]["disagreement"] for t in t0s]))
+        rep = recs[0]["perturbation"]
+        rows.append([f"{size:g}", f"{rep['realised_norm']:.2e}", f"{rep['fraction_changed']:.1%}",
+                     *[f"{by[t]['disagreement']:.3f} (t0 = {t})" for t in t0s]])
+    width = max(len(r) for r in rows)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    return Table(["ε (total norm)", "realised ‖θ′ − θ‖", "entries changed",
+                  *[f"disagreement #{i + 1}" for i in range(width - 3)]], rows), curves
+
+
+def chaos_summary(profile: str, results: dict, inflections: dict, verdicts: dict, eps: dict | None = None) -> dict:
+    """Chapter 1's results as a JSON-able dict for the scorecard (stored under the profile's design)."""
+    per = {}
+    for key, res in results.items():
+        d = res.mean("disagreement")
+        per["/".join(key)] = {
+            "t0s": res.t0s.tolist(), "disagreement_mean": d.tolist(),
+            "reference_independent_init": res.reference("independent init", "disagreement"),
+            "reference_data_order": res.reference("data order", "disagreement"),
+            "inflection": inflections[key], "control_exact": res.control_is_exact,
+            "verdict": verdicts[key].outcome, "checks": verdicts[key].explain()}
+    step = [verdicts[(a, "step")].outcome for a in ARCHS if (a, "step") in verdicts]
+    const = [verdicts[(a, "constant")].outcome for a in ARCHS if (a, "constant") in verdicts]
+    mismatches = [ordering_note(inflections, "step")]
+    for arch in ARCHS:
+        inf = inflections.get((arch, "step"))
+        if inf is not None and math.isfinite(inf["estimate"]):
+            d = design(profile, arch)
+            p = design("paper", arch)
+            lo, hi = PAPER_INFLECTION[arch]
+            mismatches.append(f"{arch} position: {inf['estimate'] / d.first_drop:.1%} of the time before the first "
+                              f"drop ({inf['estimate'] / d.epoch_steps:.2g} epochs); paper "
+                              f"{lo / p.first_drop:.1%}" + ("" if lo == hi else f"–{hi / p.first_drop:.1%}")
+                              + f" ({lo / p.epoch_steps:.2g}" + ("" if lo == hi else f"–{hi / p.epoch_steps:.2g}")
+                              + " epochs)")
+    return {"profile": profile, "sweeps": per, "verdict": combine(step + const),
+            "step": combine(step) if step else None, "constant": combine(const) if const else None,
+            "mismatches": mismatches, "epsilon": eps or {}}
+
+
+# ----------------------------------------------------------------------------------------------- chapter 2
+
+
+def cone_verdicts(results: dict, inflections: dict) -> dict:
+    """Chapter 2's verdict per architecture on the windows before the first lr drop (step schedule's runs)."""
+    out = {}
+    for (arch, schedule), res in results.items():
+        if schedule != "step":
+            continue
+        out[arch] = cone_verdict(np.array(res.study.steps), res.matrices.mean(0), res.study.refs,
+                                 res.study.run.optim.first_drop, inflections[(arch, "step")]["estimate"])
+    return out
+
+
+def shared_before_drop(results: dict) -> dict:
+    """Per architecture: whether the two schedules' distance matrices agree exactly up to the first drop."""
     out = {}
     for arch in ARCHS:
-        res = run_sweep(chaos_preset(profile, arch), cache)
-        out[arch] = bootstrap_inflection(res.t0s, res.values["disagreement"])
+        a, b = results.get((arch, "step")), results.get((arch, "constant"))
+        if a is None or b is None:
+            continue
+        k = sum(s <= a.study.run.optim.first_drop for s in a.study.steps)
+        out[arch] = bool(np.array_equal(a.matrices[:, :k, :k], b.matrices[:, :k, :k]))
     return out
 
 
-def cone_design(studies: dict, inflections: dict[str, dict]) -> str:
-    """The design of chapter 2's studies, with chapter 1's inflection for reference."""
+def after_drop_table(results: dict) -> Table:
+    """What the drop does: S(τ, T) and the kernel velocity after the first drop, step schedule against constant lr."""
     rows = []
-    for arch, s in studies.items():
-        o = s.run.optim
-        rows.append([arch, f"{s.run.model.width:g}", f"{o.steps}", ",".join(map(str, o.milestones)) or "none",
-                     f"{len(s.steps)} ({s.steps[0]}..{s.steps[-1]})", ",".join(map(str, s.refs)),
-                     f"{s.n_inputs} x {s.mode}", f"{len(s.seeds)}", _fmt(inflections[arch]["estimate"])])
-    return table(["model", "width", "steps", "lr drops at", "checkpoints", "τ", "eNTK inputs", "seeds",
-                  "ch.1 inflection"], rows)
-
-
-def cone_lr_note(results: dict) -> str:
-    """Kernel velocity just before and just after the first lr drop: how much of the slow-down the schedule makes."""
-    lines = []
-    for arch, res in results.items():
-        milestones = res.study.run.optim.milestones
-        if not milestones:
-            lines.append(f"{arch}: no lr drop in this run")
-            continue
-        ends = np.array(res.study.steps[1:])
+    for (arch, schedule), res in results.items():
+        steps = np.array(res.study.steps)
+        i1 = int(np.where(steps == results[(arch, "step")].study.run.optim.first_drop)[0][0])
         v = res.velocity.mean(0)
-        before = v[ends <= milestones[0]][-1]
-        after = v[ends > milestones[0]][0]
-        lines.append(f"{arch}: kernel velocity {before:.2e} in the interval ending at the first lr drop "
-                     f"(iteration {milestones[0]}), {after:.2e} in the next: {before / after:.1f}x slower")
-    return "\n".join(lines)
+        m = res.matrices.mean(0)
+        tau = res.study.refs[-1]
+        it = int(np.where(steps == tau)[0][0])
+        rows.append([arch, SCHEDULE_NAMES[schedule], f"{m[it, i1]:.4f}", f"{m[it, -1]:.4f}",
+                     f"{v[:i1][-3:].mean():.2e}", f"{v[i1:].mean():.2e}"])
+    tau = next(iter(results.values())).study.refs[-1]
+    return Table(["model", "schedule", f"S(τ={tau}, first drop)", f"S(τ={tau}, T)", "velocity before the drop",
+                  "velocity after it"], rows)
 
 
-def cone_summary(profile: str, results: dict) -> dict:
-    """Plateau test of every S(τ, t) curve and early/late kernel velocity, with the chapter's verdict."""
-    rows, flags, per_arch = [], [], {}
+def cone_paper_table(profile: str, inflections: dict) -> Table:
+    """Where τ sits relative to the inflection and the first drop, in the paper and here."""
+    rows = []
+    for arch in ARCHS:
+        p, d = design("paper", arch), design(profile, arch)
+        lo, hi = PAPER_INFLECTION[arch]
+        rows.append([f"{arch}, paper", ", ".join(f"{t:,}" for t in PAPER_TAUS), f"{lo:,}" + ("" if lo == hi else f"–{hi:,}"),
+                     f"{p.first_drop:,}", ", ".join(f"{t / p.first_drop:.0%}" for t in PAPER_TAUS)])
+        inf = inflections.get((arch, "step"), {"estimate": math.nan})
+        rows.append([f"{arch}, ours ({profile})", ", ".join(map(str, d.cone_refs)), fmt(inf["estimate"]),
+                     str(d.first_drop), ", ".join(f"{t / d.first_drop:.0%}" for t in d.cone_refs)])
+    return Table(["where", "τ", "inflection", "first lr drop", "τ as a share of the time before the drop"], rows)
+
+
+def switch_paper_table(profile: str, results: dict, inflections: dict) -> Table:
+    """The switch times relative to the inflection and the first drop, and standard training's accuracy, paper vs ours."""
+    rows = []
     for arch, res in results.items():
-        v = res.velocity.mean(0)
-        early, late = float(v[:3].mean()), float(v[-3:].mean())
-        slow = 0 < late < early / 10
-        per_arch[arch] = {"velocity_early": early, "velocity_late": late, "curves": {}}
+        p, d = design("paper", arch), design(profile, arch)
+        lo, hi = PAPER_INFLECTION[arch]
+        rows.append([f"{arch}, paper", "t > 2,000 matters most; t = 0 worst", f"{lo:,}" + ("" if lo == hi else f"–{hi:,}"),
+                     f"{p.first_drop:,}", f"{RECIPE_ACCURACY[arch]:.1%} (recipe, Frankle et al.)"])
+        rows.append([f"{arch}, ours ({profile})", ", ".join(map(str, d.switches[:-1])),
+                     fmt(inflections[(arch, "step")]["estimate"]), str(d.first_drop), f"{res.accuracy[:, -1].mean():.1%}"])
+    return Table(["where", "switch times", "inflection", "first lr drop", "standard training, test accuracy"], rows)
+
+
+def cone_table(results: dict, verdicts: dict) -> Table:
+    """Per architecture and τ: growth of S(τ, t) over the two halves of its window before the first drop."""
+    rows = []
+    for arch, v in verdicts.items():
+        res = results[(arch, "step")]
+        steps = np.array(res.study.steps)
+        d1 = res.study.run.optim.first_drop
+        m = res.matrices.mean(0)
         for tau in res.study.refs:
-            t, s = res.from_reference(tau)
-            m = s.mean(0)
-            mid = len(t) // 2
-            first, second = float(m[mid] - m[0]), float(m[-1] - m[mid])
-            plateau = bool(first > 0 and second < first / 4 and slow)
-            flags.append(plateau)
-            per_arch[arch]["curves"][int(tau)] = {"S_end": float(m[-1]), "growth_first_half": first,
-                                                  "growth_second_half": second, "plateau": plateau}
-            rows.append([arch, str(tau), f"{m[-1]:.4f}", f"{first:.4f}", f"{second:.4f}", f"{early:.2e}",
-                         f"{late:.2e}", "yes" if plateau else "no"])
-    verdict = "reproduced" if all(flags) else "partly" if any(flags) else "not reproduced"
-    return {"profile": profile, "archs": per_arch, "verdict": verdict, "lr_note": cone_lr_note(results),
-            "table": table(["model", "τ", "S(τ, T)", "growth 1st half", "growth 2nd half", "velocity early",
-                            "velocity late", "plateau"], rows),
-            "verdict_text": f"Cone effect at the {profile} profile: {verdict.upper()} "
-                            f"({sum(flags)} of {len(flags)} curves plateau)."}
+            i = int(np.where(steps == tau)[0][0])
+            window = [j for j in range(i, len(steps)) if steps[j] <= d1]
+            s = m[i, window]
+            mid = len(window) // 2
+            first, second = s[mid] - s[0], s[-1] - s[mid]
+            rows.append([arch, tau, f"{steps[window[0]]}–{steps[window[-1]]}", f"{s[-1]:.4f}", f"{first:.4f}",
+                         f"{second:.4f}", fmt(second / first if first > 0 else math.nan, 2)])
+    return Table(["model", "τ", "window", "S(τ, first drop)", "growth, 1st half", "growth, 2nd half",
+                  "2nd / 1st (rule: ≤ 0.33)"], rows)
 
 
-def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
-    if rx.std() == 0 or ry.std() == 0:
-        return math.nan
-    return float(np.corrcoef(rx, ry)[0, 1])
+def cone_summary(profile: str, verdicts: dict, shared: dict) -> dict:
+    """Chapter 2's results for the scorecard."""
+    return {"profile": profile, "verdict": combine([v.outcome for v in verdicts.values()]),
+            "archs": {a: {"verdict": v.outcome, "checks": v.explain()} for a, v in verdicts.items()},
+            "shared_before_drop": shared}
 
 
-def linear_step_cost(studies: dict, steps: int = 5) -> str:
-    """Seconds per standard and per linearized SGD step for each study's network, measured here, and their ratio."""
-    import time
+# ----------------------------------------------------------------------------------------------- chapter 3
 
-    from .data import load_data
-    from .linearize import Linearized
-    from .training import initial_checkpoint, make_optimizer, materialise, sgd_step
 
+def switch_verdicts(results: dict, inflections: dict) -> dict:
+    """Chapter 3's verdict per architecture."""
+    return {arch: switch_verdict(res.switches, res.accuracy, inflections[(arch, "step")]["estimate"])
+            for arch, res in results.items()}
+
+
+def switch_table(results: dict) -> Table:
+    """Per architecture and switch time: test accuracy (mean, seed range), share of the gap recovered, test loss."""
     rows = []
-    for arch, study in studies.items():
-        run = study.run
-        data = load_data(run.data, run.device, run.dtype)
-        costs = []
-        for wrap in (lambda m: m, Linearized):
-            model = wrap(materialise(run, initial_checkpoint(run)))
-            opt = make_optimizer(run, model)
-            sgd_step(run, model, opt, data, 0)
-            t = time.perf_counter()
-            for s in range(1, steps + 1):
-                sgd_step(run, model, opt, data, s)
-            costs.append((time.perf_counter() - t) / steps)
-        rows.append([arch, f"{costs[0] * 1e3:.0f} ms", f"{costs[1] * 1e3:.0f} ms", f"{costs[1] / costs[0]:.2f}x"])
-    return table(["model", "standard step", "linearized step", "ratio"], rows)
-
-
-def switch_summary(profile: str, results: dict) -> dict:
-    """Accuracy of θ_std→lin(T; t) per switch time, rank correlation, recovered fraction, and the verdict."""
-    rows, flags, per_arch = [], [], {}
     for arch, res in results.items():
         acc = res.accuracy.mean(0)
-        rho = _spearman(res.switches, acc)
-        gap = acc[-1] - acc[0]
-        recovered = (acc[1] - acc[0]) / gap if gap > 0 else math.nan
-        ok = bool(acc[-2] > acc[0] and rho >= 0.7)
-        flags.append(ok)
-        per_arch[arch] = {"switches": res.switches.tolist(), "accuracy_mean": acc.tolist(), "spearman": rho,
-                          "recovered_at_first_switch": recovered, "reproduced": ok}
-        for t, a, lo, hi, loss in zip(res.switches, acc, res.accuracy.min(0), res.accuracy.max(0), res.loss.mean(0)):
-            rows.append([arch, str(t), f"{a:.3f}", f"[{lo:.3f}, {hi:.3f}]", f"{loss:.4g}"])
-        rows.append([arch, "Spearman(t, acc)", _fmt(rho), f"recovered at t={res.switches[1]}: {_fmt(recovered)}", ""])
-    verdict = "reproduced" if all(flags) else "partly" if any(flags) else "not reproduced"
-    return {"profile": profile, "archs": per_arch, "verdict": verdict,
-            "table": table(["model", "switch t", "test acc (mean)", "seed range", "test loss (mean)"], rows),
-            "verdict_text": f"Value of the cone phase at the {profile} profile: {verdict.upper()}."}
+        share = recovered_share(acc)
+        for j, t in enumerate(res.switches):
+            label = "standard training" if j == len(res.switches) - 1 else str(t)
+            rows.append([arch, label, f"{acc[j]:.3f}", f"[{res.accuracy[:, j].min():.3f}, {res.accuracy[:, j].max():.3f}]",
+                         fmt(share[j], 2), f"{res.loss.mean(0)[j]:.3g}"])
+    return Table(["model", "switch t", "test accuracy", "seed range", "share of the gap recovered", "test loss"], rows)
+
+
+def switch_summary(profile: str, results: dict, verdicts: dict) -> dict:
+    """Chapter 3's results for the scorecard, with the mismatches against the paper."""
+    mismatches = []
+    for arch, res in results.items():
+        acc = res.accuracy.mean(0)
+        share = recovered_share(acc)
+        v = verdicts[arch]
+        if "t = 0 is worst" in v.failed():
+            j = 1 + int(np.argmin(acc[1:]))
+            mismatches.append(f"{arch}: t = {res.switches[j]} ({acc[j]:.3f}) is worse than t = 0 ({acc[0]:.3f})")
+        big = [t for t, s in zip(res.switches[:-1], share[:-1]) if math.isfinite(s) and s >= 0.9]
+        if big:
+            mismatches.append(f"{arch}: switching at t = {big[0]} already recovers {share[list(res.switches).index(big[0])]:.0%} "
+                              "of the gap (closer to Fort et al.'s picture than to the claim)")
+        mismatches.append(f"{arch}: standard training reaches {acc[-1]:.1%} test accuracy here against the recipe's "
+                          f"{RECIPE_ACCURACY[arch]:.1%} at full scale")
+    return {"profile": profile, "verdict": combine([v.outcome for v in verdicts.values()]),
+            "archs": {a: {"verdict": v.outcome, "checks": v.explain(), "spearman": spearman(r.switches, r.accuracy.mean(0)),
+                          "accuracy_mean": r.accuracy.mean(0).tolist(), "switches": r.switches.tolist()}
+                      for (a, v), r in zip(verdicts.items(), results.values())},
+            "mismatches": mismatches}
+
+
+# ----------------------------------------------------------------------------------------------- pages
+
+
+def save_summary(cache: Cache, kind: str, profile: str, summary: dict) -> None:
+    """Store a chapter's summary under its profile's full design."""
+    cache.save(f"{kind}-summary", profile_summary_key(profile), summary)
+
+
+def load_summary(cache: Cache, kind: str, profile: str) -> dict | None:
+    """A chapter's summary for the profile's current design, or None."""
+    return cache.load(f"{kind}-summary", profile_summary_key(profile))
 
 
 CLAIMS = (
-    ("chaos", "chaos-summary", "1. Chaos effect", "01_chaos_effect",
-     "A 1e-7 perturbation early in training sends the twin elsewhere (high disagreement, loss barrier); after an "
-     "inflection point (≈ 100–500 iterations for ResNet-20, ≈ 2,500 for VGG-16, of 62,560) it changes almost nothing."),
-    ("cone", "cone-summary", "2. Cone effect", "02_cone_effect",
-     "After the transition the eNTK keeps moving but inside a narrow cone: S(τ, t) rises then plateaus for "
-     "τ ∈ {2000, …, 8000}; adjacent-checkpoint kernel distance drops to a small non-zero value."),
-    ("switch", "switch-summary", "3. Value of the cone phase", "03_linearized_switch",
-     "Final test accuracy of θ_std→lin(T; t) grows with the switch time t, especially for t > 2000; "
-     "fully linearized training (t = 0) is worst."),
+    ("chaos", "1. Chaos effect", "01_chaos_effect",
+     "A 1e-7 perturbation early in training sends the twin elsewhere; after an inflection point (≈ 100–500 "
+     "iterations for ResNet-20, ≈ 2,500 for VGG-16) it changes almost nothing."),
+    ("cone", "2. Cone effect", "02_cone_effect",
+     "After the transition the eNTK keeps moving inside a narrow cone: S(τ, t) rises then plateaus for "
+     "τ ∈ {2000, …, 8000}; the adjacent-checkpoint kernel distance drops to a small non-zero value."),
+    ("switch", "3. Value of the cone phase", "03_linearized_switch",
+     "Final test accuracy of θ_std→lin(T; t) grows with the switch time t, especially for t > 2000; fully "
+     "linearized training (t = 0) is worst."),
 )
 
 
-def _measured(kind: str, summary: dict) -> str:
-    parts = []
-    for arch, s in summary["archs"].items():
-        if kind == "chaos":
-            inf = s["inflection"]
-            d = s["disagreement_mean"]
-            k = s.get("kernel_distance_mean") or [None]
-            kernel = "" if k[0] is None else f"; twins' eNTK distance {k[0]:.1e} → {k[-1]:.1e}"
-            parts.append(f"{arch}: disagreement {d[0]:.3f} → {d[-1]:.3f} (t0 = 0 → {s['t0s'][-1]}){kernel}, inflection "
-                         f"{_fmt(inf['estimate'])} [{_fmt(inf['low'])}, {_fmt(inf['high'])}] of {s['steps']} "
-                         f"iterations; ε = 0 control exact: {'yes' if s['control_exact'] else 'NO'}")
-        elif kind == "cone":
-            n = sum(c["plateau"] for c in s["curves"].values())
-            parts.append(f"{arch}: {n} of {len(s['curves'])} S(τ, t) curves plateau; kernel velocity "
-                         f"{s['velocity_early']:.1e} → {s['velocity_late']:.1e} per iteration")
-        else:
-            acc = s["accuracy_mean"]
-            parts.append(f"{arch}: test accuracy {acc[0]:.3f} (t = 0) → {acc[-2]:.3f} (t = {s['switches'][-2]}) → "
-                         f"{acc[-1]:.3f} (standard); Spearman {_fmt(s['spearman'])}")
-    return "<br>".join(parts)
+def _measured(kind: str, s: dict) -> tuple[str, str, str]:
+    """(per-setting outcomes, ablations, mismatches) cells of a scorecard row."""
+    if kind == "chaos":
+        main = "<br>".join(f"{k.replace('/', ', ')}: **{v['verdict']}** (inflection {fmt_range(v['inflection'])}; "
+                           f"disagreement {v['disagreement_mean'][0]:.3f} → {v['disagreement_mean'][-1]:.3f}, "
+                           f"unrelated networks {fmt(v['reference_independent_init'])})"
+                           for k, v in s["sweeps"].items())
+        abl = f"step schedule: **{s['step']}**; constant lr: **{s['constant']}**"
+        if s.get("epsilon"):
+            abl += "<br>ε sweep (resnet20, seed 0): " + "; ".join(f"ε = {k}: {v}" for k, v in s["epsilon"].items())
+        return main, abl, "<br>".join(s["mismatches"])
+    if kind == "cone":
+        main = "<br>".join(f"{a}: **{v['verdict']}** — " + v["checks"].replace("\n", "; ") for a, v in s["archs"].items())
+        abl = "windows before the first drop are the same run under both schedules: " + ", ".join(
+            f"{a} {'bitwise identical' if same else 'DIFFERENT'}" for a, same in s["shared_before_drop"].items())
+        return main, abl, s.get("mismatch", "")
+    main = "<br>".join(f"{a}: **{v['verdict']}** (Spearman {fmt(v['spearman'], 2)})" for a, v in s["archs"].items())
+    return main, "step schedule only", "<br>".join(s["mismatches"])
 
 
-def scorecard_markdown(cache: Cache, profiles: tuple[str, ...] = ("smoke", "cpu", "paper")) -> str:
-    """The book's scorecard page: per claim, the paper's report, what we measured at each profile run, the verdict."""
+def scorecard_markdown(cache: Cache, profiles: tuple[str, ...] = ("smoke", "cpu", "gpu", "paper")) -> str:
+    """The scorecard page: per claim and profile run, the verdict, each setting's outcome, ablations and mismatches."""
     lines = ["# Scorecard", "",
-             "Generated by `scripts/make_scorecard.py` from the results cached by the chapters "
-             "(`twophase_lib.reporting.scorecard_markdown`); nothing on this page is typed by hand. "
-             "A profile appears once its chapter has been executed at it. The `smoke` profile only checks that "
-             "the code runs: its networks train for a few dozen iterations, so its verdicts mean nothing.", "",
-             "| claim | the paper | profile | what we measured | verdict |", "|---|---|---|---|---|"]
-    for kind, key, title, page, paper in CLAIMS:
-        found = [(p, cache.load(key, p)) for p in profiles]
+             "Generated by `scripts/make_scorecard.py` from the chapters' cached summaries "
+             "(`twophase_lib.reporting.scorecard_markdown`); nothing on this page is typed by hand. The rules behind "
+             "each verdict are in `twophase_lib.verdicts` and stated in each chapter. A claim is *reproduced* only when "
+             "it holds for both networks under both schedules (step and constant lr), *not reproduced* when it fails "
+             "for all, *partly* otherwise. The `smoke` profile only checks that the code runs; its verdicts mean "
+             "nothing.", "",
+             "| claim | the paper | profile | verdict | per setting | ablations | mismatches with the paper |",
+             "|---|---|---|---|---|---|---|"]
+    for kind, title, page, paper in CLAIMS:
+        found = [(p, load_summary(cache, kind, p)) for p in profiles]
         found = [(p, s) for p, s in found if s is not None]
         link = f"[{title}](chapters/{page}.ipynb)"
         if not found:
-            lines.append(f"| {link} | {paper} | – | not run yet | – |")
+            lines.append(f"| {link} | {paper} | – | not run yet | | | |")
         for i, (p, s) in enumerate(found):
-            lines.append(f"| {link if i == 0 else ''} | {paper if i == 0 else ''} | `{p}` | {_measured(kind, s)} | "
-                         f"**{s['verdict']}** |")
+            main, abl, mis = _measured(kind, s)
+            lines.append(f"| {link if i == 0 else ''} | {paper if i == 0 else ''} | `{p}` | **{s['verdict']}** | "
+                         f"{main} | {abl} | {mis} |")
     return "\n".join(lines) + "\n"
 
 
 PROFILE_TEXT = {
-    "smoke": "tiny networks, a few dozen iterations, two seeds: checks that the code runs (CI executes every "
-             "chapter at it); its numbers mean nothing",
-    "cpu": "narrow ResNet-20 / VGG-16 on the embedded real CIFAR-10 subset (5,170 train / 1,017 test images), "
-           "400 iterations, three seeds: the results this book shows",
-    "paper": "full-width networks, full CIFAR-10 (downloaded by torchvision), the paper's 160-epoch recipe "
-             "(62,560 iterations): needs a GPU",
+    "smoke": "tiny networks, a few dozen iterations: checks that the code runs (CI executes every chapter at it); "
+             "its numbers mean nothing",
+    "cpu": "half-width ResNet-20 and quarter-width VGG-16 on the embedded real CIFAR-10 subset (5,170 train / 1,017 "
+           "test images), 440 iterations at batch 64 with the first lr drop at 320, three seeds: the results this "
+           "book shows",
+    "gpu": "full-width networks on the subset (full CIFAR-10 when present), 2,400 iterations at batch 128: one GPU "
+           "(designed, not yet measured)",
+    "paper": "full-width networks, full CIFAR-10, the paper's 160-epoch recipe (62,400 iterations): needs GPUs",
 }
 
 
 def rerun_markdown(run_times: dict) -> str:
     """The 're-run it yourself' page: profiles, measured cost of each chapter, commands, where results are cached."""
     chapters = sorted(run_times)
-    rows = ["| chapter | " + " | ".join(f"`{p}`" for p in PROFILE_TEXT) + " |",
-            "|---|" + "---|" * len(PROFILE_TEXT)]
+    rows = ["| chapter | " + " | ".join(f"`{p}`" for p in PROFILE_TEXT) + " |", "|---|" + "---|" * len(PROFILE_TEXT)]
     for ch in chapters:
         cells = []
         for p in PROFILE_TEXT:
             r = run_times[ch].get(p)
-            note = f"; {r['note']}" if r and r.get("note") else ""
-            cells.append(f"{r['seconds'] / 60:.1f} min ({r['machine']}{note})" if r else "not measured yet")
+            when = f", {r['date']}" if r and r.get("date") else ""
+            cells.append(f"{r['seconds'] / 60:.1f} min ({r['machine']}{when})" if r else "not measured yet")
         rows.append(f"| {ch} | " + " | ".join(cells) + " |")
     profiles = "\n".join(f"- **`{p}`**: {t}." for p, t in PROFILE_TEXT.items())
     return f"""# Re-run it yourself
 
-Every chapter is a percent-format script in `notebooks/` with one parameter, `profile`.
+Every chapter is a percent-format script in `notebooks/`; its first code cell names its parameters
+(`profile`, and `workers`: the number of worker processes).
 
 {profiles}
 
 ## Cost
 
-Longest recorded wall time of each chapter with its own work uncached (its training runs, branches and
-kernels computed from scratch; with a warm cache a chapter re-renders in seconds), written by
+Wall time of the last recorded cold run of each chapter (its training runs, branches and kernels
+computed from scratch; with a warm cache a chapter re-renders in seconds), written by
 `scripts/run_chapters.py` to `book/run_times.json`:
 
 {chr(10).join(rows)}
 
-The chapters share their training runs through the cache: chapters 2 and 3 reuse chapter 1's parent runs,
-so run them after chapter 1 (as `make book` does) or they retrain those runs themselves. GPU times have
-not been measured yet.
+The chapters share their training runs through the cache: chapters 2 and 3 read chapter 1's
+parent runs, so run them after chapter 1 (as `make book` does) or they train those runs themselves.
 
 ## Commands
 
 ```bash
 make book                                                     # every chapter at cpu, then the HTML book
 make chapter NB=notebooks/01_chaos_effect.py PROFILE=smoke    # one chapter at one profile
-make chapter NB=notebooks/02_cone_effect.py PROFILE=paper     # the paper's scale (GPU, full CIFAR-10)
+make chapter NB=notebooks/02_cone_effect.py PROFILE=paper     # the paper's scale (GPUs, full CIFAR-10)
 ```
-
-`make chapter` writes the executed notebook to `book/chapters/` (cpu), `tests/baselines/` (smoke) or
-`artifacts/paper/` (paper). Outside the Makefile, the same runs are
-`python scripts/run_chapters.py --profile PROFILE notebooks/NN_name.py`.
 
 ## Where results live
 
-Every trained checkpoint, branch, kernel and summary is stored under a hash of its full configuration
-(`twophase_lib.cache`), in `$TWOPHASE_CACHE` (the Makefile sets `.cache/twophase/` in the repository).
-Files are written atomically and carry a checksum: an interrupted sweep resumes where it stopped, and a
-damaged file is recomputed, never loaded. Delete the folder to recompute everything. A unit of work is a
-pure function of its configuration, so any executor can compute it; the library runs them in this
-process by default (`twophase_lib.chaos.run_sweep(..., executor=...)` takes another).
+Every trained checkpoint, branch, kernel and summary is stored under a hash of the configuration
+that determines it (`twophase_lib.store`, `twophase_lib.cache`), in `$TWOPHASE_CACHE` (the Makefile
+sets `.cache/twophase/` in the repository). Files are written atomically and carry a checksum: an
+interrupted sweep resumes where it stopped, and a damaged file is recomputed, never loaded. Work
+runs in `$TWOPHASE_WORKERS` one-thread worker processes (default: one per core).
 
 The full CIFAR-10 for the `paper` profile is downloaded by torchvision into `$TWOPHASE_DATA`
 (default `~/.cache/twophase/data`); without internet access, place `cifar-10-batches-py` there.

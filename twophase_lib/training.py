@@ -9,8 +9,9 @@ resuming at ``s`` give bitwise the same parameters on CPU.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +29,23 @@ def progress_bar(iterable: Iterable, desc: str, enabled: bool = True, **kwargs) 
     """A tqdm bar, off when ``enabled`` is false or $TQDM_DISABLE is set (as for executed notebooks)."""
     off = not enabled or os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes")
     return tqdm(iterable, desc=desc, disable=off, leave=False, **kwargs)
+
+
+#: Torch threads every cached computation runs with. On CPU the number of threads changes how convolutions and
+#: matrix products split their sums, hence their rounding, hence (through the chaos this book studies) every
+#: result: a result must not depend on which executor computed it.
+COMPUTE_THREADS = 1
+
+
+@contextmanager
+def compute_threads() -> Iterator[None]:
+    """Run the block with ``COMPUTE_THREADS`` torch threads, restoring the caller's count after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(COMPUTE_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def set_deterministic(device: str | torch.device) -> None:
@@ -80,8 +98,10 @@ def initial_checkpoint(cfg: RunConfig) -> Checkpoint:
 
 
 def materialise(cfg: RunConfig, ckpt: Checkpoint) -> nn.Module:
-    """A model on ``cfg.device`` holding the state of ``ckpt``."""
+    """A model on ``cfg.device``, in the configuration's memory format, holding the state of ``ckpt``."""
     model = build_model(cfg.model, cfg.seed, cfg.device, cfg.dtype)
+    if cfg.memory_format == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
     model.load_state_dict(ckpt.model)
     return model
 
@@ -132,7 +152,7 @@ def train(
 
 def sgd_step(cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, data: Cifar10, step: int) -> float:
     """One update at ``step``: the step's batch and augmentation, cross-entropy, the step's learning rate."""
-    x, y = data.train_batch(cfg.seed, step, cfg.optim.batch_size, cfg.data.augment)
+    x, y = data.train_batch(cfg.batch_seed, step, cfg.optim.batch_size, cfg.data.augment)
     for group in optimizer.param_groups:
         group["lr"] = cfg.optim.lr_at(step)
     loss = F.cross_entropy(model(x), y)

@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Compute every result the book's chapters read at a profile, on one pool of worker processes.
+
+    python scripts/compute.py --profile cpu [--workers N]
+
+The chapters call the same study functions and find everything in the cache; running this first
+keeps both cores busy across chapter boundaries. Results go to $TWOPHASE_CACHE (see README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from twophase_lib.cache import Cache
+from twophase_lib.chaos import chapter_epsilon_sweeps, chapter_sweeps, run_sweeps
+from twophase_lib.cone import chapter_studies as cone_studies, run_studies
+from twophase_lib.config import PROFILES
+from twophase_lib.executor import Executor
+from twophase_lib.linearize import chapter_studies as switch_studies, run_switch_studies
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="cpu", choices=PROFILES)
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: $TWOPHASE_WORKERS or the cores)")
+    args = parser.parse_args(argv)
+    cache, times = Cache(), {}
+    with Executor(args.workers) as ex:
+        for name, work in (
+            ("chaos", lambda: run_sweeps(chapter_sweeps(args.profile), cache, ex, desc="chapter 1: chaos sweeps")),
+            ("epsilon", lambda: run_sweeps(chapter_epsilon_sweeps(args.profile), cache, ex, desc="chapter 1: ε sweep")),
+            ("cone", lambda: run_studies(cone_studies(args.profile), cache, ex, desc="chapter 2: eNTK along the runs")),
+            ("switch", lambda: run_switch_studies(switch_studies(args.profile), cache, ex,
+                                                  desc="chapter 3: linearized runs")),
+        ):
+            start = time.perf_counter()
+            work()
+            times[name] = round(time.perf_counter() - start, 1)
+            print(f"compute: {name} done in {times[name]:.0f} s", flush=True)
+    print(json.dumps({"profile": args.profile, "workers": ex.workers, "seconds": times}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

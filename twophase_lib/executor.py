@@ -1,0 +1,150 @@
+"""Run lists of independent tasks, here or in a pool of worker processes, with progress a person can follow.
+
+A task is a zero-argument picklable callable (a :func:`functools.partial` of a module-level
+function) whose result is cached by the store, so any executor may run it, twice if it must.
+Tasks return small values (numbers, arrays) or nothing: checkpoints stay in the cache, since
+tensors sent back from worker processes travel as file descriptors and exhaust them.
+Studies hand their tasks over in *waves*: every task of a wave may depend on results of earlier
+waves only (parents, then children to the first lr drop, then what follows).
+
+The default executor is a process pool of ``$TWOPHASE_WORKERS`` workers (default: the number of
+CPU cores, at most 2 per core of work worth having) with one torch thread each: on two cores, two
+one-thread processes train 1.16x the steps per second of one two-thread process
+(``bench/bench_speed.py``). ``TWOPHASE_WORKERS=0`` runs everything in the calling process.
+
+Progress: a tqdm bar when enabled, and one line per finished task appended to the file named by
+``$TWOPHASE_PROGRESS`` (``scripts/run_chapters.py`` prints those lines during ``make book``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any, Callable, Sequence
+
+import torch
+
+from .training import progress_bar
+
+Task = Callable[[], Any]
+
+
+def default_workers() -> int:
+    """Worker processes to use: ``$TWOPHASE_WORKERS`` if set, else the number of CPU cores available."""
+    env = os.environ.get("TWOPHASE_WORKERS")
+    if env is not None:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"TWOPHASE_WORKERS must be an integer, got {env!r}") from None
+        if n < 0:
+            raise ValueError(f"TWOPHASE_WORKERS must be >= 0, got {n}")
+        return n
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def check_workers(workers: int | None) -> int | None:
+    """Return ``workers`` if it is None or a non-negative integer, else raise ValueError."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
+        raise ValueError(f"workers must be None or an integer >= 0, got {workers!r}")
+    return workers
+
+
+def _init_worker(threads: int) -> None:
+    torch.set_num_threads(threads)
+    os.environ["TQDM_DISABLE"] = "1"  # bars from several processes would interleave; the parent reports
+
+
+def _format_seconds(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+class Progress:
+    """Counts finished tasks of a named study; writes lines to ``$TWOPHASE_PROGRESS`` and drives a tqdm bar."""
+
+    def __init__(self, desc: str, total: int, enabled: bool = True):
+        self.desc, self.total, self.done, self.start = desc, total, 0, time.perf_counter()
+        self.bar = progress_bar(range(total), desc, enabled)
+        self.path = os.environ.get("TWOPHASE_PROGRESS")
+
+    def line(self) -> str:
+        """'desc: done/total tasks, elapsed, estimate of what remains'."""
+        elapsed = time.perf_counter() - self.start
+        text = f"{self.desc}: {self.done}/{self.total} tasks, {_format_seconds(elapsed)} elapsed"
+        if 0 < self.done < self.total:
+            text += f", ~{_format_seconds(elapsed / self.done * (self.total - self.done))} left"
+        return text
+
+    def advance(self) -> None:
+        """Record one finished task."""
+        self.done += 1
+        self.bar.update(1)
+        if self.path:
+            with open(self.path, "a") as f:
+                f.write(self.line() + "\n")
+
+    def close(self) -> None:
+        """Close the bar."""
+        self.bar.close()
+
+
+class Executor:
+    """Runs waves of tasks in a pool of one-thread worker processes (or in this process with ``workers=0``)."""
+
+    def __init__(self, workers: int | None = None):
+        self.workers = default_workers() if workers is None else workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            threads = max(1, (os.cpu_count() or 1) // max(self.workers, 1))
+            # spawn: safe inside a Jupyter kernel and with torch's threads (fork is not).
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_init_worker, initargs=(threads,))
+        return self._pool
+
+    def map(self, tasks: Sequence[Task], desc: str = "tasks", progress: bool = True) -> list:
+        """Results of ``tasks`` in their order; the first task that raises stops the wave and re-raises."""
+        bar = Progress(desc, len(tasks), progress)
+        try:
+            if self.workers <= 1 or len(tasks) <= 1:
+                out = []
+                for task in tasks:
+                    out.append(task())
+                    bar.advance()
+                return out
+            pool = self._get_pool()
+            futures = {pool.submit(task): i for i, task in enumerate(tasks)}
+            results: list = [None] * len(tasks)
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    results[futures[f]] = f.result()
+                    bar.advance()
+            return results
+        except BaseException:
+            self.close(cancel=True)
+            raise
+        finally:
+            bar.close()
+
+    def waves(self, waves: Sequence[Sequence[Task]], desc: str, progress: bool = True) -> list[list]:
+        """Run each wave after the previous one has finished; the results of every wave."""
+        label = (lambda i: f"{desc}, stage {i + 1} of {len(waves)}") if len(waves) > 1 else (lambda i: desc)
+        return [self.map(w, label(i), progress) if w else [] for i, w in enumerate(waves)]
+
+    def close(self, cancel: bool = False) -> None:
+        """Shut the pool down (its processes exit)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+            self._pool = None
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

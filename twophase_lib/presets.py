@@ -1,0 +1,165 @@
+"""Every profile's design in one place: the training recipe, and where each chapter looks at it.
+
+The same rules hold at every profile (issue "verdicts that can fail"):
+
+* every perturbation time t0 of the chaos grid and every reference point τ of the cone study lies
+  strictly before the first lr drop, so what a chapter calls the late phase is not the drop;
+* the schedule is long enough that the inflection can sit in the first quarter of the time
+  before the first drop (the chapters check it and say so when it does not);
+* two schedules are first-class: the ``step`` schedule (lr ÷10 twice, inferred from Frankle et
+  al.'s open_lth recipe) and a ``constant`` lr of 0.1 (what the first author's public fork of
+  open_lth trains with). Before the first drop they are the same run, bitwise: the store shares
+  those checkpoints, so the constant-lr protocol costs only what follows the drop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import DataConfig, ModelConfig, OptimConfig, RunConfig, check_profile
+from .metrics import BarrierConfig
+
+ARCHS = ("resnet20", "vgg16")
+SCHEDULES = ("step", "constant")
+SCHEDULE_NAMES = {"step": "step schedule", "constant": "constant lr"}
+
+#: CIFAR-10 at the paper's scale: 50,000 training images in batches of 128, last partial batch dropped.
+PAPER_STEPS_PER_EPOCH = 50_000 // 128
+
+
+def check_arch(arch: str) -> str:
+    """Return ``arch`` if the chapters know it, else raise ValueError listing the known ones."""
+    if arch not in ARCHS:
+        raise ValueError(f"unknown architecture {arch!r}; the chapters know: {', '.join(ARCHS)}")
+    return arch
+
+
+def check_schedule(schedule: str) -> str:
+    """Return ``schedule`` if known, else raise ValueError listing the known ones."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; known schedules: {', '.join(SCHEDULES)}")
+    return schedule
+
+
+def with_schedule(run: RunConfig, schedule: str) -> RunConfig:
+    """The run under a schedule: ``step`` as configured, ``constant`` without lr drops."""
+    check_schedule(schedule)
+    return run if schedule == "step" else run.replace(optim={"milestones": ()})
+
+
+@dataclass(frozen=True)
+class Design:
+    """One profile's design for one architecture: the recipe (step schedule) and what each chapter measures."""
+
+    profile: str
+    arch: str
+    run: RunConfig
+    # chapter 1
+    t0s: tuple[int, ...]
+    control_t0: int
+    seeds: tuple[int, ...]
+    barrier: BarrierConfig
+    kernel_inputs: int
+    reference_seeds: tuple[int, ...]
+    eps_sizes: tuple[float, ...]
+    eps_t0s: tuple[int, ...]
+    # chapter 2
+    cone_steps: tuple[int, ...]
+    cone_refs: tuple[int, ...]
+    # chapter 3
+    switches: tuple[int, ...]
+    switch_train_examples: int
+
+    def __post_init__(self):
+        d1 = self.first_drop
+        late = [t for t in (*self.t0s, self.control_t0, *self.cone_refs, *self.eps_t0s) if t >= d1]
+        if late:
+            raise ValueError(f"{self.profile}/{self.arch}: t0 and τ must lie before the first lr drop ({d1}): {late}")
+        if list(self.t0s) != sorted(set(self.t0s)) or self.t0s[0] != 0:
+            raise ValueError(f"the t0 grid must increase from 0: {self.t0s}")
+        if not set(self.cone_refs) <= set(self.cone_steps) or d1 not in self.cone_steps:
+            raise ValueError("every τ and the first drop must be cone checkpoints")
+
+    @property
+    def t1(self) -> int:
+        """Where the twins are compared: the end of training, after every lr drop."""
+        return self.run.optim.steps
+
+    @property
+    def first_drop(self) -> int:
+        """The first iteration at a lowered lr under the step schedule."""
+        return self.run.optim.first_drop
+
+    def schedule(self, name: str) -> RunConfig:
+        """The recipe under the ``step`` or ``constant`` schedule."""
+        return with_schedule(self.run, name)
+
+    def parent_steps(self) -> tuple[int, ...]:
+        """Every checkpoint any chapter reads from a parent run (saved in one pass)."""
+        return tuple(sorted({*self.t0s, self.control_t0, *self.eps_t0s, *self.cone_steps, *self.switches,
+                             self.first_drop, self.t1}))
+
+    @property
+    def epoch_steps(self) -> float:
+        """Iterations per pass over the training set."""
+        return {"cifar10-subset": 5170, "cifar10": 50_000}[self.run.data.dataset] / self.run.optim.batch_size
+
+
+def run_config(profile: str, arch: str) -> RunConfig:
+    """The training recipe of a profile (step schedule) for one architecture."""
+    check_profile(profile)
+    check_arch(arch)
+    if profile == "paper":  # PROTOCOL.md: full CIFAR-10, full width, 160 epochs, lr ÷10 at epochs 80 and 120
+        e = PAPER_STEPS_PER_EPOCH
+        return RunConfig(ModelConfig(arch, 1.0), DataConfig("cifar10"),
+                         OptimConfig(batch_size=128, steps=160 * e, milestones=(80 * e, 120 * e)))
+    if profile == "gpu":  # full width on the embedded subset (40 steps per epoch): 60 epochs, drops at 40 and 50
+        return RunConfig(ModelConfig(arch, 1.0), DataConfig("cifar10-subset"),
+                         OptimConfig(batch_size=128, steps=2400, milestones=(1600, 2000)))
+    if profile == "cpu":  # narrow networks on the subset at batch 64 (80 steps per epoch): drops at epochs 4 and 4.75
+        width = {"resnet20": 0.5, "vgg16": 0.25}[arch]
+        return RunConfig(ModelConfig(arch, width), DataConfig("cifar10-subset"),
+                         OptimConfig(batch_size=64, steps=440, milestones=(320, 380)))
+    width = {"resnet20": 0.25, "vgg16": 0.125}[arch]
+    return RunConfig(ModelConfig(arch, width), DataConfig("cifar10-subset"),
+                     OptimConfig(batch_size=32, steps=24, milestones=(16, 20)))
+
+
+def design(profile: str, arch: str) -> Design:
+    """The design of every chapter at a profile, for one architecture."""
+    run = run_config(profile, arch)
+    if profile == "paper":
+        return Design(profile, arch, run, t0s=(0, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 20000), control_t0=1000,
+                      seeds=(0, 1, 2), barrier=BarrierConfig(points=11, train_examples=10_000), kernel_inputs=100,
+                      reference_seeds=(0, 1, 2), eps_sizes=(1e-9, 1e-5, 1e-3), eps_t0s=(0, 1000, 20000),
+                      cone_steps=(0, 100, 250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 10000,
+                                  12000, 16000, 20000, 25000, 31200, 40000, 50000, 62400),
+                      cone_refs=(2000, 4000, 6000, 8000),
+                      switches=(0, 500, 1000, 2000, 4000, 8000, 16000, 31200, 62400), switch_train_examples=10_000)
+    if profile == "gpu":
+        return Design(profile, arch, run, t0s=(0, 10, 25, 50, 100, 200, 400, 800, 1400), control_t0=100,
+                      seeds=(0, 1, 2), barrier=BarrierConfig(points=11, bn_batches=8, train_examples=2000),
+                      kernel_inputs=100, reference_seeds=(0, 1, 2), eps_sizes=(1e-9, 1e-5, 1e-3),
+                      eps_t0s=(0, 100, 1400),
+                      cone_steps=(0, 10, 25, 50, 100, 200, 300, 400, 500, 600, 700, 800, 1000, 1200, 1400, 1600,
+                                  1800, 2000, 2200, 2400),
+                      cone_refs=(200, 400, 600, 800), switches=(0, 25, 100, 200, 400, 800, 1400, 2400),
+                      switch_train_examples=2000)
+    if profile == "cpu":
+        return Design(profile, arch, run, t0s=(0, 10, 30, 70, 150, 300), control_t0=70, seeds=(0, 1, 2),
+                      barrier=BarrierConfig(points=5, bn_batches=4, train_examples=500), kernel_inputs=50,
+                      reference_seeds=(0, 1), eps_sizes=(1e-9, 1e-5, 1e-3), eps_t0s=(0, 70, 300),
+                      cone_steps=(0, 5, 10, 20, 30, 50, 70, 95, 120, 145, 170, 195, 220, 245, 270, 295, 320, 350,
+                                  380, 410, 440),
+                      cone_refs=(70, 120, 170, 220), switches=(0, 10, 30, 70, 150, 300, 440),
+                      switch_train_examples=1000)
+    return Design(profile, arch, run, t0s=(0, 4, 12), control_t0=4, seeds=(0, 1),
+                  barrier=BarrierConfig(points=3, bn_batches=2, bn_batch_size=64, train_examples=200, test_examples=200),
+                  kernel_inputs=8, reference_seeds=(0,), eps_sizes=(1e-5,), eps_t0s=(0, 12),
+                  cone_steps=(0, 4, 8, 12, 16, 20, 24), cone_refs=(4, 8), switches=(0, 8, 16, 24),
+                  switch_train_examples=200)
+
+
+def profile_summary_key(profile: str) -> tuple:
+    """What a chapter summary is keyed by: the whole design of both architectures, not the profile's name."""
+    return tuple(design(profile, a) for a in ARCHS)

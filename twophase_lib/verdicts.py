@@ -1,0 +1,214 @@
+"""The verdict rules: pure functions of measured curves, each able to say "reproduced", "partly" or "not reproduced".
+
+The rules were written before the cpu results they judge were computed, and each is tested on
+synthetic curves that reach every outcome (``tests/test_verdicts.py``). A rule is a list of named
+checks; the outcome is "reproduced" when every check passes, "not reproduced" when the checks
+that carry the claim's core fail, and "partly" otherwise. Every check reports its numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+OUTCOMES = ("reproduced", "partly", "not reproduced")
+
+
+@dataclass
+class Check:
+    """One named condition of a rule, whether it held, and the numbers behind it."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass
+class Verdict:
+    """The outcome of a rule and the checks it was decided by."""
+
+    outcome: str
+    checks: list[Check] = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {self.outcome!r}")
+
+    def failed(self) -> list[str]:
+        """Names of the checks that failed."""
+        return [c.name for c in self.checks if not c.passed]
+
+    def explain(self) -> str:
+        """One line per check: ✓ or ✗, its name and its numbers."""
+        return "\n".join(f"{'✓' if c.passed else '✗'} {c.name}: {c.detail}" for c in self.checks)
+
+
+def _decide(checks: list[Check], necessary: list[str]) -> Verdict:
+    """Reproduced if every check passes; not reproduced if any ``necessary`` check fails; partly otherwise."""
+    if all(c.passed for c in checks):
+        return Verdict("reproduced", checks)
+    if any(not c.passed for c in checks if c.name in necessary):
+        return Verdict("not reproduced", checks)
+    return Verdict("partly", checks)
+
+
+def combine(outcomes: list[str]) -> str:
+    """One outcome from several (architectures, schedules): all reproduced, none reproduced, or partly."""
+    if not outcomes:
+        raise ValueError("no outcomes to combine")
+    if all(o == "reproduced" for o in outcomes):
+        return "reproduced"
+    if all(o == "not reproduced" for o in outcomes):
+        return "not reproduced"
+    return "partly"
+
+
+def chaos_verdict(t0s: np.ndarray, per_seed: np.ndarray, reference: float, control_exact: bool, first_drop: int,
+                  inflection: float) -> Verdict:
+    """Chapter 1's rule on the test disagreement at t1 (seeds × t0, every t0 before the first lr drop).
+
+    * **control exact**: every ε = 0 control ended bitwise on its parent (else nothing can be read);
+    * **chaotic early**: twins split at t0 = 0 disagree at least half as much as two networks with
+      independent initialisations (``reference``) — "very different networks";
+    * **stable late**: at the last t0 the disagreement is at most a quarter of its t0 = 0 value;
+    * **seeds separate**: every seed's value at the last t0 is below every seed's value at t0 = 0;
+    * **early transition**: the inflection (the mean curve halves) exists and lies in the first
+      quarter of the time before the first lr drop.
+
+    Necessary (either failing → not reproduced): chaotic early, and a mean curve that at least halves.
+    """
+    t0s, per_seed = np.asarray(t0s), np.asarray(per_seed, dtype=float)
+    mean = per_seed.mean(0)
+    d0, dl = float(mean[0]), float(mean[-1])
+    ratio = dl / d0 if d0 > 0 else math.nan
+    checks = [
+        Check("control exact", bool(control_exact), "ε = 0 twins bitwise equal to their parents" if control_exact
+              else "an ε = 0 twin drifted from its parent: branching leaks randomness"),
+        Check("chaotic early", bool(math.isfinite(reference) and reference > 0 and d0 >= 0.5 * reference),
+              f"disagreement at t0 = 0 is {d0:.3f}; independent initialisations give {reference:.3f}"),
+        Check("stable late", bool(d0 > 0 and dl <= 0.25 * d0),
+              f"at t0 = {int(t0s[-1])} it is {dl:.3f}, {ratio:.0%} of its t0 = 0 value (rule: ≤ 25%)"),
+        Check("seeds separate", bool(per_seed[:, -1].max() < per_seed[:, 0].min()),
+              f"seed range at t0 = {int(t0s[-1])}: [{per_seed[:, -1].min():.3f}, {per_seed[:, -1].max():.3f}], "
+              f"at t0 = 0: [{per_seed[:, 0].min():.3f}, {per_seed[:, 0].max():.3f}]"),
+        Check("early transition", bool(math.isfinite(inflection) and inflection <= first_drop / 4),
+              f"inflection {inflection:.4g} against a quarter of the {first_drop} iterations before the first lr drop"
+              if math.isfinite(inflection) else "the mean curve never halves: no inflection"),
+    ]
+    checks.append(Check("curve halves", bool(d0 > 0 and dl <= 0.5 * d0), f"last/first = {ratio:.0%} (≤ 50%)"))
+    if not control_exact:
+        return Verdict("not reproduced", checks)
+    return _decide(checks, necessary=["chaotic early", "curve halves"])
+
+
+#: A curve "levels off" when its growth over the second half of a window is at most this share of the first
+#: half's. A random walk of the kernel's direction gives S ∝ t (share 1), a drift S ∝ t² (share 3); a curve
+#: that saturates gives a share near 0.
+LEVEL_SHARE = 1 / 3
+
+
+def cone_verdict(steps: np.ndarray, distance: np.ndarray, refs: tuple[int, ...], first_drop: int,
+                 inflection: float) -> Verdict:
+    """Chapter 2's rule on the seed-mean kernel-distance matrix, using only checkpoints up to the first lr drop.
+
+    * **after the transition**: every τ lies after chapter 1's inflection;
+    * **rises**: for every τ, S(τ, t) grows over the first half of the window [τ, first drop];
+    * **levels off**: for every τ, its growth over the second half is at most ``LEVEL_SHARE`` of the first half's;
+    * **velocity falls, not to zero**: the adjacent-checkpoint kernel velocity over the last three
+      intervals before the drop is positive and below a tenth of its mean over the intervals before the inflection.
+
+    Necessary (failing → not reproduced): at least one τ's window levels off.
+    """
+    steps, distance = np.asarray(steps), np.asarray(distance, dtype=float)
+    rises, levels, details = [], [], []
+    for tau in refs:
+        i = int(np.where(steps == tau)[0][0])
+        window = [j for j in range(i, len(steps)) if steps[j] <= first_drop]
+        s = distance[i, window]
+        mid = len(window) // 2
+        first, second = float(s[mid] - s[0]), float(s[-1] - s[mid])
+        rises.append(first > 0)
+        levels.append(first > 0 and second <= LEVEL_SHARE * first)
+        details.append(f"τ = {tau}: +{first:.3g} then +{second:.3g}")
+    vel = np.array([distance[j, j + 1] / (steps[j + 1] - steps[j]) for j in range(len(steps) - 1)])
+    ends = steps[1:]
+    before = vel[ends <= inflection] if math.isfinite(inflection) else vel[:0]
+    late = vel[ends <= first_drop][-3:]
+    v_early = float(before.mean()) if len(before) else math.nan
+    v_late = float(late.mean())
+    checks = [
+        Check("after the transition", bool(math.isfinite(inflection) and min(refs) > inflection),
+              f"τ ∈ {{{', '.join(map(str, refs))}}}, inflection {inflection:.4g}"),
+        Check("rises", all(rises), "; ".join(details)),
+        Check("levels off", all(levels), f"{sum(levels)} of {len(levels)} windows (second-half growth ≤ "
+                                         f"{LEVEL_SHARE:.2f} × first-half growth)"),
+        Check("velocity falls, not to zero", bool(math.isfinite(v_early) and 0 < v_late < v_early / 10),
+              f"{v_early:.2e} per iteration before the inflection, {v_late:.2e} just before the first lr drop"),
+    ]
+    if not any(levels):
+        return Verdict("not reproduced", checks)
+    return _decide(checks, necessary=[])
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks from 0, ties sharing their average rank."""
+    x = np.asarray(x, dtype=float)
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(len(x))
+    for value in np.unique(x):
+        tied = x == value
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman rank correlation with average ranks for ties (nan when a variable is constant)."""
+    rx, ry = _ranks(x), _ranks(y)
+    if rx.std() == 0 or ry.std() == 0:
+        return math.nan
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def recovered_share(accuracy_mean: np.ndarray) -> np.ndarray:
+    """Share of the gap between fully linearized (first) and standard training (last) recovered at each switch."""
+    acc = np.asarray(accuracy_mean, dtype=float)
+    gap = acc[-1] - acc[0]
+    return (acc - acc[0]) / gap if gap > 0 else np.full(len(acc), math.nan)
+
+
+def switch_verdict(switches: np.ndarray, accuracy: np.ndarray, inflection: float) -> Verdict:
+    """Chapter 3's rule on final test accuracy (seeds × switch times; the last switch time T is standard training).
+
+    * **t = 0 is worst**: fully linearized training has the lowest mean accuracy of all switch times;
+    * **grows with t**: Spearman(t, mean accuracy) ≥ 0.7;
+    * **the cone phase matters**: between the first switch after the inflection and the last switch
+      before T, mean accuracy still rises by more than 1 point and more than half the larger seed range there.
+
+    Not reproduced when accuracy neither grows with t nor rises in the cone phase.
+    """
+    switches, accuracy = np.asarray(switches), np.asarray(accuracy, dtype=float)
+    mean = accuracy.mean(0)
+    rho = spearman(switches, mean)
+    after = [j for j in range(len(switches) - 1) if math.isfinite(inflection) and switches[j] > inflection]
+    if len(after) >= 2:
+        a, b = after[0], after[-1]
+        gain = float(mean[b] - mean[a])
+        noise = float(max(np.ptp(accuracy[:, a]), np.ptp(accuracy[:, b])) / 2)
+        late = Check("the cone phase matters", gain > max(0.01, noise),
+                     f"accuracy {mean[a]:.3f} at t = {switches[a]} → {mean[b]:.3f} at t = {switches[b]} "
+                     f"(+{gain:.3f}; half the seed range {noise:.3f})")
+    else:
+        late = Check("the cone phase matters", False, "fewer than two switch times after the inflection")
+    checks = [
+        Check("t = 0 is worst", bool(mean[0] < mean[1:].min()),
+              f"accuracy {mean[0]:.3f} at t = 0; lowest elsewhere {mean[1:].min():.3f} at t = "
+              f"{switches[1 + int(np.argmin(mean[1:]))]}"),
+        Check("grows with t", bool(math.isfinite(rho) and rho >= 0.7), f"Spearman {rho:.2f} (rule: ≥ 0.7)"),
+        late,
+    ]
+    if not checks[1].passed and not late.passed:
+        return Verdict("not reproduced", checks)
+    return _decide(checks, necessary=[])
