@@ -26,165 +26,187 @@
 # (0 included). From each checkpoint a child is branched with a perturbation of
 # ‖ε‖ = 1e-7 and trained to $t_1$ with the parent's batches (the batch and the
 # augmentation at step $s$ are drawn from generators seeded by (seed, $s$), so a child
-# cannot see anything else). At $t_1$ we compare child and parent with four metrics:
+# cannot see anything else). At $t_1$ we compare child and parent:
 #
 # * the **test disagreement**: the fraction of test images whose predicted class differs;
-# * the **parameter dissimilarity** $1-\cos(\theta,\theta')$, accumulated in float64
-#   (in float32 it is all rounding noise at these scales), and $\|\theta-\theta'\|/\|\theta\|$;
-# * the **loss barrier** along the straight line between the twins:
+# * the **parameter dissimilarity** $1-\cos(\theta,\theta')$, accumulated in float64,
+#   and $\|\theta-\theta'\|/\|\theta\|$;
+# * the **loss and error barriers** along the straight line between the twins:
 #   $\max_\alpha L(\alpha\theta + (1-\alpha)\theta') - [\alpha L(\theta) + (1-\alpha)L(\theta')]$,
-#   on a train subset and on the test set, for α on a uniform grid (its size per profile
-#   is in the design table below; 11 points at the `paper` profile).
+#   on a train subset and on the test set;
 # * the **eNTK distance** $S(K, K') = 1 - \langle K, K'\rangle_F / (\|K\|_F \|K'\|_F)$
-#   between the twins' empirical NTKs at $t_1$ (all logits, on the same first test images
-#   as chapter 2: 50 at `cpu`, 100 at `paper`) — the paper lists it among the chaos
-#   metrics; it says whether the twins also *learn* alike, not only predict alike.
+#   between the twins' empirical NTKs at $t_1$.
 #
-# Every sweep also branches an **ε = 0 control**: a child that goes through the same
+# Three things make these numbers readable.
+#
+# 1. **Every $t_0$ lies before the first learning-rate drop**, and the schedule is long
+#    enough that a transition like the paper's would sit in the first quarter of that
+#    time. What this chapter calls "late" is late in the high-lr phase, not the drop.
+# 2. **Two schedules, both first-class.** The *step schedule* (lr 0.1, divided by 10
+#    twice) is the open_lth recipe that PROTOCOL.md infers from Frankle et al.; the
+#    *constant lr* of 0.1 is what the first author's public fork of open_lth trains with
+#    (it deletes every scheduler step). We do not know which the paper used. Before the
+#    first drop both are the same run, bitwise (the library shares those checkpoints), so
+#    the difference between the two rows of every figure below is exactly what the drops
+#    do to twins split earlier. Under a constant lr of 0.1 SGD noise keeps moving both
+#    twins at $t_1$; under the step schedule both go through the same drops.
+# 3. **Reference levels.** Next to each metric: what two networks that were never twins
+#    give — *independent initialisations* trained on the same batches, and the *same
+#    initialisation* trained on a different data order (Frankle et al.'s instability
+#    test). A disagreement of 0.3 means little until one sees what two unrelated networks
+#    give.
+#
+# Every sweep also branches an **ε = 0 control** that goes through the same
 # perturb-and-branch code with a zero perturbation. Its distance to the parent must be
-# exactly zero on CPU; anything else means the branching leaks randomness, and then
-# nothing below could be trusted — the chapter stops if that happens.
+# exactly zero on CPU; the chapter stops if it is not.
 #
 # **Choices the paper leaves open, and ours.**
 #
 # | question | our default | why |
 # |---|---|---|
-# | ‖ε‖ = 1e-7: total norm or per entry? | total L2 norm over all parameters (Gaussian direction); per-entry std 1e-7 as an ablation | the paper's notation reads as a norm; in float32 most of a 1e-7 total norm rounds away, so we report the realised ‖θ′ − θ‖ |
+# | ‖ε‖ = 1e-7: total norm or per entry? | total L2 norm over all parameters (Gaussian direction); an ε sweep from 1e-9 to 1e-3 below | the paper's notation reads as a norm; a per-entry standard deviation σ has total norm ≈ σ√P, inside the sweep's range |
 # | what is perturbed | parameters only, not batch-norm buffers | buffers are statistics, not trained weights |
-# | batch norm on the interpolation path | running statistics recomputed on unaugmented training batches at every α, endpoints included (batches per profile in the design table) | interpolated running statistics misstate the loss of the midpoints; mixing the two gives negative "barriers" |
-# | barrier baseline | the chord $\alpha L(\theta) + (1-\alpha)L(\theta')$ | as in PROTOCOL.md |
-# | where $t_1$ sits | the end of training, after both learning-rate drops | as in the paper's figures; the constant-lr ablation below separates the lr drop from the chaos effect |
+# | batch norm on the interpolation path | running statistics recomputed on unaugmented training batches at every α, endpoints included | interpolated statistics misstate the loss of the midpoints |
+# | batch norm for the eNTK | statistics re-estimated on training batches at every checkpoint, then frozen | at t = 0 the running statistics are the defaults (mean 0, variance 1) and normalise nothing |
+# | where $t_1$ sits | the end of training (after both drops under the step schedule) | as in the paper's figures |
+# | VGG-16 | the CIFAR variant with batch norm | the fork's VGG-16 is torchvision-style without batch norm; PROTOCOL.md names the BN variant |
 
 # %% tags=["parameters"]
-profile = "cpu"
+profile = "cpu"  # smoke | cpu | gpu | paper
+workers = None  # worker processes (None: $TWOPHASE_WORKERS or one per CPU core; 0: run in this process)
 
 # %% tags=["nbval-check-output"]
-import math
-
 import matplotlib.pyplot as plt
-import numpy as np
 
 from twophase_lib.cache import Cache
-from twophase_lib.chaos import ARCHS, bootstrap_inflection, preset, run_sweep
-from twophase_lib.plotting import chaos_figure, comparison_figure
-from twophase_lib.reporting import chaos_summary, lr_ablation_note, sweep_table
+from twophase_lib.chaos import chapter_epsilon_sweeps, chapter_sweeps, run_sweeps
+from twophase_lib.executor import Executor, check_workers
+from twophase_lib.plotting import chaos_figure, epsilon_figure
+from twophase_lib.presets import check_profile
+from twophase_lib.reporting import (chaos_inflections, chaos_summary, chaos_table, chaos_verdicts, design_note,
+                                    design_table, epsilon_table, inflection_scales_table, ordering_note,
+                                    other_metrics_table, save_summary)
 
-cache = Cache()
-sweeps = {arch: preset(profile, arch) for arch in ARCHS}
-print(sweep_table(sweeps))
+check_profile(profile)
+cache, executor = Cache(), Executor(check_workers(workers))
+design_table(profile)
+
+# %% tags=["nbval-check-output"]
+design_note(profile)
 
 # %% [markdown]
 # The table above is the design of this profile. At `cpu` the networks are narrower
 # copies (half-width ResNet-20, quarter-width VGG-16) trained on the embedded real
-# CIFAR-10 subset (5,170 training images), with the paper's optimiser (SGD, momentum 0.9,
-# weight decay 1e-4, lr 0.1 divided by 10 twice) compressed into 400 iterations at batch
-# 64 (half the paper's batch, to halve the cost of a step on two CPU cores). That is over
-# a hundred times fewer iterations than the paper's, so inflection points must be read
-# relative to this schedule, not compared in absolute iterations. The ablations use two
-# seeds and four perturbation times to fit the profile's budget.
+# CIFAR-10 subset, on a schedule two orders of magnitude shorter than the paper's, so the
+# inflection is compared on several scales below, never in raw iterations alone.
 #
 # ## Running the sweeps
 #
-# Each branch is cached under a hash of its configuration; a second execution of this
-# chapter loads everything from disk, and an interrupted sweep resumes where it stopped.
+# Every unit of work — a parent run, a child up to the first drop, a comparison at
+# $t_1$ — is cached under a hash of the configuration that determines it, and runs in a
+# pool of one-thread worker processes. A second execution of this chapter loads
+# everything from disk; an interrupted one resumes.
 
 # %% tags=["nbval-check-output"]
-results = {arch: run_sweep(sweep, cache) for arch, sweep in sweeps.items()}
-for arch, res in results.items():
+sweeps = chapter_sweeps(profile)
+eps_sweeps = chapter_epsilon_sweeps(profile)
+results = run_sweeps(sweeps, cache, executor, desc="chapter 1: chaos sweeps")
+eps_results = run_sweeps(eps_sweeps, cache, executor, desc="chapter 1: ε sweep")
+for key, res in results.items():
     rep = res.records[0]["perturbation"]
-    print(f"{arch}: ε = 0 control exact: {res.control_is_exact}; "
-          f"ε = 1e-7 realised ‖θ′ − θ‖ = {rep['realised_norm']:.2e} "
-          f"({100 * rep['fraction_changed']:.1f}% of {rep['num_parameters']:,} parameters changed)")
+    print(f"{', '.join(key)}: ε = 0 control exact: {res.control_is_exact}; ε = 1e-7 realised ‖θ′ − θ‖ = "
+          f"{rep['realised_norm']:.2e} ({rep['fraction_changed']:.1%} of {rep['num_parameters']:,} parameters changed)")
 if not all(res.control_is_exact for res in results.values()):
     raise RuntimeError("BRANCHING IS BROKEN: an ε = 0 control drifted from its parent; the figures would be meaningless")
 
 # %% [markdown]
 # ## What we measured
 #
-# Each panel shows one metric at $t_1$ against the perturbation time $t_0$ (symmetric-log
-# axis so that $t_0 = 0$ appears). Lines are means over seeds, bands span the seeds, the
-# crosses are the ε = 0 controls, and the dashed line is the inflection estimate with its
-# bootstrap interval shaded.
-#
-# **Inflection rule.** The inflection is the first $t_0$ at which the seed-mean test
-# disagreement has fallen to half its value at $t_0 = 0$, interpolated linearly in
-# $\log(1+t_0)$ between grid points; the interval is a 90% percentile bootstrap over
-# seeds (2,000 resamples). It is undefined (nan) when the curve never halves.
+# One row per network and schedule, one column per metric at $t_1$, against the
+# perturbation time $t_0$ (symmetric-log axis so that $t_0 = 0$ appears). Lines are
+# means over seeds, bands span the seeds, crosses are the ε = 0 controls, the black
+# dashed and grey dash-dotted lines are the two reference levels, and the red dashed
+# line is the inflection — the first $t_0$ at which the seed-mean disagreement has fallen
+# to half its $t_0 = 0$ value, interpolated in $\log(1+t_0)$ — with the range of the
+# seeds' own inflections shaded (three seeds give no honest confidence interval, so we
+# show their range and call it that). The dotted grey line is the step schedule's first
+# lr drop.
 
 # %%
-inflections = {arch: bootstrap_inflection(res.t0s, res.values["disagreement"]) for arch, res in results.items()}
+inflections = chaos_inflections(results)
 fig = chaos_figure(results, ["disagreement", "test_loss_barrier", "dissimilarity", "kernel_distance"], inflections)
 plt.show()
 
 # %% [markdown]
-# The last column is the eNTK distance between the twins at $t_1$ (computed with the
-# library's exact kernel of chapter 2; the ε = 0 controls sit at exactly zero). If the
-# transition is what the paper says, it falls with $t_0$ together with the
-# disagreement: twins split late share not only their predictions but the kernel that
-# drives their learning. The table gives its seed mean at the first and last $t_0$.
+# The table gives each metric's seed mean at the first and last $t_0$ next to the two
+# reference levels; the train-set barrier, the error barriers and the relative distance
+# are in the cached records and follow the same pattern (the second table).
 
 # %% tags=["nbval-check-output"]
-summary = chaos_summary(profile, results, inflections)
-cache.save("chaos-summary", profile, summary)
-print(summary["table"])
-
-# %% [markdown]
-# ## Paper against ours
-#
-# The paper locates the inflection at about 100–500 iterations for ResNet-20 and about
-# 2,500 for VGG-16 (of about 62,500: 160 epochs); Frankle et al. (2020) find the same networks stable to
-# SGD noise (test-error barrier below 2%) from about iteration 2,000 (ResNet-20) and
-# 1,000 (VGG-16), a cross-check on the same phenomenon with a larger perturbation (a
-# different data order rather than a tiny ε). The table below is computed from the runs
-# above; "fraction of training" places each inflection on the schedule, the only
-# comparison that survives the change of scale. The lr drops are marked as grey dotted
-# lines in the figures: at our scale the last grid point lies after the first drop.
+chaos_table(results, inflections)
 
 # %% tags=["nbval-check-output"]
-print(summary["comparison"])
+other_metrics_table(results)
 
 # %% [markdown]
-# ## Ablation 1 — is the late stability just the learning-rate drop?
+# ## Where the transition sits, on three scales
 #
-# With a step schedule, every twin compared at $t_1$ has lived through the same lr drops,
-# and a small lr damps divergence by itself. Here ResNet-20 is trained with the lr held
-# at 0.1 throughout and the twins are compared at the same $t_1$. If the transition is a
-# property of the early dynamics, disagreement should still fall with $t_0$; if it is
-# made by the lr drop, the constant-lr curve stays high at every $t_0$.
+# Our schedule is not the paper's, so a position in iterations alone means little. The
+# table places each inflection in iterations, in epochs (examples seen ÷ training-set
+# size), as a fraction of training and as a fraction of the time before the first lr
+# drop. *Fraction of training* is not comparable: the length of our schedule is a choice
+# we made to fit two CPU cores. If the transition is set by how many SGD updates the
+# network has taken at a high lr, *iterations* compare; if by how often it has seen each
+# image, *epochs* do. Our subset is much smaller than CIFAR-10, so the two scales
+# disagree here (the note under the design table gives by how much), and the reader can
+# see on which scale our numbers land near the paper's.
 
-# %%
-constant = run_sweep(preset(profile, "resnet20", "constant-lr"), cache)
-fig = comparison_figure({"step schedule": results["resnet20"], "constant lr 0.1": constant}, "disagreement",
-                        "ResNet-20: disagreement at t1, step schedule against constant lr")
-plt.show()
-print(chaos_summary(profile, {"resnet20 (constant lr)": constant})["ablation"])
-print(lr_ablation_note(results["resnet20"], constant))
+# %% tags=["nbval-check-output"]
+print(ordering_note(inflections, "step"))
+inflection_scales_table(profile, inflections)
 
 # %% [markdown]
-# ## Ablation 2 — the two readings of "‖ε‖ = 1e-7"
+# ## How the transition depends on the size of ε
 #
-# A total norm of 1e-7 spread over all parameters leaves most float32 entries
-# unchanged (the table above gives the fraction that moved); a per-entry standard
-# deviation of 1e-7 moves every entry and has a total norm about √P times larger.
+# For the first seed under the step schedule, twins split at three $t_0$ with total
+# perturbation norms from 1e-9 to 1e-3. In float32 a total norm of 1e-9 spread over all
+# weights changes almost no entry (the table gives the fraction); 1e-3 is a per-entry
+# scale of about 4e-6. If the chaos effect is what the paper says, early twins diverge
+# whatever ε is, and the late ones stay together unless ε is large.
 
-# %%
-entry = run_sweep(preset(profile, "resnet20", "entry"), cache)
-rep = entry.records[0]["perturbation"]
-print(f"per-entry ε: realised ‖θ′ − θ‖ = {rep['realised_norm']:.2e}, {100 * rep['fraction_changed']:.1f}% of entries changed")
-fig = comparison_figure({"total norm 1e-7": results["resnet20"], "per-entry std 1e-7": entry}, "disagreement",
-                        "ResNet-20: disagreement at t1 for the two perturbation definitions")
+# %% tags=["nbval-check-output"]
+eps_tab, eps_curves = epsilon_table(eps_results, results[("resnet20", "step")])
+fig = epsilon_figure(eps_curves, "ResNet-20, seed 0, step schedule: disagreement at t1 for each ε")
 plt.show()
-print(chaos_summary(profile, {"resnet20 (per-entry ε)": entry})["ablation"])
+eps_tab
 
 # %% [markdown]
 # ## Verdict
 #
-# The verdict below is computed from the runs, by the rule stated in
-# `twophase_lib.reporting.chaos_verdict`: *reproduced* when, for every architecture, the
-# seed-mean disagreement at the latest $t_0$ is below a quarter of its value at $t_0 = 0$
-# and the inflection is defined; *partly* when that holds for some architectures;
-# *not reproduced* otherwise. The constant-lr ablation qualifies it.
+# The rule, in `twophase_lib.verdicts.chaos_verdict`, was written before the numbers it
+# judges and is tested on synthetic curves that reach each outcome. For each network and
+# schedule:
+#
+# * **control exact** — every ε = 0 twin ends bitwise on its parent;
+# * **chaotic early** — twins split at $t_0 = 0$ disagree at least half as much as two
+#   independent initialisations;
+# * **stable late** — at the last $t_0$ (before the first drop) the disagreement is at
+#   most a quarter of its $t_0 = 0$ value;
+# * **seeds separate** — every seed's value at the last $t_0$ lies below every seed's
+#   value at $t_0 = 0$;
+# * **early transition** — the inflection lies in the first quarter of the time before
+#   the first lr drop.
+#
+# *Reproduced* when all hold; *not reproduced* when the twins are not chaotic early or
+# the mean curve does not even halve; *partly* otherwise. The claim is reproduced only
+# if it holds for both networks under both schedules.
 
 # %% tags=["nbval-check-output"]
-print(summary["verdict_text"])
-print(lr_ablation_note(results["resnet20"], constant))
+verdicts = chaos_verdicts(results, inflections)
+eps_note = {f"{size:g}": " → ".join(f"{d:.3f}" for d in curve[1]) for size, curve in eps_curves.items()}
+summary = chaos_summary(profile, results, inflections, verdicts, eps_note)
+save_summary(cache, "chaos", profile, summary)
+for key, v in verdicts.items():
+    print(f"{', '.join(key)}: {v.outcome.upper()}\n{v.explain()}\n")
+print(f"Chaos effect at the {profile} profile: {summary['verdict'].upper()} "
+      f"(step schedule: {summary['step']}; constant lr: {summary['constant']})")

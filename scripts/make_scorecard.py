@@ -8,14 +8,14 @@ import json
 from pathlib import Path
 
 from twophase_lib.cache import Cache
-from twophase_lib.reporting import CLAIMS, rerun_markdown, scorecard_markdown
+from twophase_lib.reporting import CLAIMS, load_summary, rerun_markdown, scorecard_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 
 if __name__ == "__main__":
     cache = Cache()
     scorecard = ROOT / "book" / "scorecard.md"
-    if any(cache.contains(key, p) for _, key, *_ in CLAIMS for p in ("smoke", "cpu", "paper")):
+    if any(load_summary(cache, kind, p) is not None for kind, *_ in CLAIMS for p in ("smoke", "cpu", "gpu", "paper")):
         scorecard.write_text(scorecard_markdown(cache))
         print(f"make_scorecard: wrote book/scorecard.md from {cache.root}")
     else:

@@ -42,8 +42,8 @@ with ``chapter i of n`` and ends with its wall time and the total so far.
 Run times: with ``--record-time`` (or ``TWOPHASE_COLD_RUN=1`` in the environment) the caller
 declares the runs cold (nothing cached), and each successful chapter's wall time is written to
 ``book/run_times.json`` as the latest measurement for that chapter and profile (seconds, machine,
-ISO date), replacing the previous one. ``make book`` passes it. Runs with ``-p`` parameters are
-never recorded.
+ISO date), replacing the previous one. ``make book`` passes it. A chapter that computed no new
+result (everything came from the cache) is not recorded, nor are runs with ``-p`` parameters.
 """
 
 from __future__ import annotations
@@ -69,10 +69,11 @@ PROGRESS_DIR = ROOT / "_build" / "progress"
 PROGRESS_ENV = "TWOPHASE_PROGRESS"
 COLD_RUN_ENV = "TWOPHASE_COLD_RUN"
 KERNEL = "python3"
-PROFILES = ("smoke", "cpu", "paper")
+PROFILES = ("smoke", "cpu", "gpu", "paper")
 OUT_DIRS = {
     "cpu": ROOT / "book" / "chapters",
     "smoke": ROOT / "_build" / "chapters" / "smoke",
+    "gpu": ROOT / "artifacts" / "gpu",
     "paper": ROOT / "artifacts" / "paper",
 }
 BASELINES = ROOT / "tests" / "baselines"
@@ -426,6 +427,17 @@ def record_run_time(chapter: str, profile: str, seconds: float, path: Path | Non
     return record
 
 
+def count_results(root: Path | None = None) -> int:
+    """Result files in the cache (``$TWOPHASE_CACHE``), chapter summaries excluded: what a chapter computed."""
+    from twophase_lib.cache import default_root
+
+    root = Path(root) if root is not None else default_root()
+    if not root.is_dir():
+        return 0
+    return sum(1 for kind in root.iterdir() if kind.is_dir() and not kind.name.endswith("-summary")
+               for _ in kind.glob("*.pt"))
+
+
 def cold_run_requested(flag: bool) -> bool:
     """``--record-time`` given, or ``TWOPHASE_COLD_RUN=1`` in the environment."""
     return flag or os.environ.get(COLD_RUN_ENV, "").strip() == "1"
@@ -470,16 +482,19 @@ def main(argv: list[str] | None = None) -> int:
         total_start = time.perf_counter()
         n = len(chapters)
         for i, path in enumerate(chapters, 1):
-            start = time.perf_counter()
+            start, before = time.perf_counter(), count_results()
             print(f"run_chapters: chapter {i} of {n}: {path.name} (profile {args.profile}), "
                   f"{format_duration(start - total_start)} elapsed so far ...", flush=True)
             out = run_chapter(path, args.profile, extra, out_dir)
             seconds = time.perf_counter() - start
-            if record:
+            computed = count_results() - before
+            # a chapter that found everything in the cache is not a cold run, whatever the caller says
+            recorded = record and computed > 0
+            if recorded:
                 record_run_time(path.stem, args.profile, seconds)
             print(f"run_chapters: chapter {i} of {n}: {path.name} -> {os.path.relpath(out, ROOT)} in "
-                  f"{format_duration(seconds)} ({format_duration(time.perf_counter() - total_start)} elapsed)"
-                  + (", time recorded" if record else ""), flush=True)
+                  f"{format_duration(seconds)} ({format_duration(time.perf_counter() - total_start)} elapsed; "
+                  f"{computed} results computed)" + (", time recorded" if recorded else ""), flush=True)
     except ChapterError as exc:
         print(f"run_chapters: ERROR: {exc}", file=sys.stderr)
         return 1

@@ -186,11 +186,21 @@ def test_record_run_time_starts_afresh_from_a_missing_or_unreadable_file(tmp_pat
     assert record["date"] == datetime.date.today().isoformat()
 
 
-def _fake_main(monkeypatch, tmp_path):
-    """main() with run_chapter faked (nothing executes) and run times recorded under tmp_path."""
+def _fake_main(monkeypatch, tmp_path, computes: bool = True):
+    """main() with run_chapter faked (no kernel; it stores one new result file in the cache if ``computes``)
+    and run times recorded under tmp_path."""
     path = tmp_path / "run_times.json"
+    cache = tmp_path / "cache" / "parent"
+    cache.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("TWOPHASE_CACHE", str(cache.parent))
     monkeypatch.setattr(rc, "RUN_TIMES", path)
-    monkeypatch.setattr(rc, "run_chapter", lambda p, profile, extra, out: out / f"{p.stem}.ipynb")
+
+    def fake_run(p, profile, extra, out):
+        if computes:
+            (cache / f"{len(list(cache.iterdir()))}.pt").write_bytes(b"x")
+        return out / f"{p.stem}.ipynb"
+
+    monkeypatch.setattr(rc, "run_chapter", fake_run)
     monkeypatch.setattr(rc, "check_kernel", lambda: None)
     return path
 
@@ -209,6 +219,12 @@ def test_times_are_recorded_only_when_the_caller_says_the_run_is_cold(chapter, t
     path.unlink()
     assert rc.main(["--record-time", "-p", "seeds", "2", *out]) == 0
     assert not path.exists(), "a run with -p parameters is not the chapter's standard run"
+
+
+def test_a_chapter_that_computed_nothing_is_not_recorded(chapter, tmp_path, monkeypatch):
+    path = _fake_main(monkeypatch, tmp_path, computes=False)
+    assert rc.main(["--record-time", "--out-dir", str(tmp_path / "out"), str(chapter)]) == 0
+    assert not path.exists(), "a warm run (everything cached) is not a cold run"
 
 
 # --- progress -------------------------------------------------------------------------------------------------
@@ -302,3 +318,13 @@ def test_strip_volatile_keeps_the_parameters_cell_when_nothing_was_injected(chap
     nb = nbformat.reads(jupytext.writes(jupytext.read(chapter), fmt="ipynb"), as_version=4)
     rc.strip_volatile(nb)
     assert not any("remove-cell" in c.metadata.get("tags", []) for c in nb.cells)
+
+
+def test_count_results_ignores_summaries(tmp_path):
+    (tmp_path / "parent").mkdir()
+    (tmp_path / "parent" / "a.pt").write_bytes(b"x")
+    (tmp_path / "parent" / "b.pt").write_bytes(b"x")
+    (tmp_path / "chaos-summary").mkdir()
+    (tmp_path / "chaos-summary" / "c.pt").write_bytes(b"x")
+    assert rc.count_results(tmp_path) == 2
+    assert rc.count_results(tmp_path / "missing") == 0

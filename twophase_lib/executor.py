@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable, Sequence
@@ -53,6 +54,9 @@ def check_workers(workers: int | None) -> int | None:
 
 
 def _init_worker(threads: int) -> None:
+    # Ctrl-C (or a Jupyter kernel's interrupt) reaches the whole process group: the parent handles it and shuts
+    # the pool down; workers that caught it too would only print tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
     os.environ["TQDM_DISABLE"] = "1"  # bars from several processes would interleave; the parent reports
 

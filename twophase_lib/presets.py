@@ -77,6 +77,8 @@ class Design:
             raise ValueError(f"{self.profile}/{self.arch}: t0 and τ must lie before the first lr drop ({d1}): {late}")
         if list(self.t0s) != sorted(set(self.t0s)) or self.t0s[0] != 0:
             raise ValueError(f"the t0 grid must increase from 0: {self.t0s}")
+        if not set(self.eps_t0s) <= set(self.t0s):
+            raise ValueError(f"the ε sweep's t0 must be on the main grid: {self.eps_t0s} vs {self.t0s}")
         if not set(self.cone_refs) <= set(self.cone_steps) or d1 not in self.cone_steps:
             raise ValueError("every τ and the first drop must be cone checkpoints")
 
@@ -100,9 +102,9 @@ class Design:
                              self.first_drop, self.t1}))
 
     @property
-    def epoch_steps(self) -> float:
-        """Iterations per pass over the training set."""
-        return {"cifar10-subset": 5170, "cifar10": 50_000}[self.run.data.dataset] / self.run.optim.batch_size
+    def epoch_steps(self) -> int:
+        """Iterations per pass over the training set (the last partial batch is dropped, as the data module does)."""
+        return {"cifar10-subset": 5170, "cifar10": 50_000}[self.run.data.dataset] // self.run.optim.batch_size
 
 
 def run_config(profile: str, arch: str) -> RunConfig:

@@ -54,6 +54,19 @@ class Table:
                 f"<tbody>{body}</tbody></table></div>")
 
 
+class Note:
+    """Prose computed by the code: renders as Markdown in the book and as plain text elsewhere."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+
 def fmt(x: float, digits: int = 3) -> str:
     """A number with ``digits`` significant digits, or 'undefined' for nan/inf."""
     return "undefined" if x is None or not math.isfinite(x) else f"{x:.{digits}g}"
@@ -79,6 +92,21 @@ def design_table(profile: str) -> Table:
                      ", ".join(map(str, d.switches))])
     return Table(["model", "width", "data", "batch", "iterations", "lr ÷10 at (step schedule)", "t0 grid (ch. 1)",
                   "t1", "seeds", "τ (ch. 2)", "switch times (ch. 3)"], rows)
+
+
+def design_note(profile: str) -> Note:
+    """The numbers a reader needs to place this profile's schedule next to the paper's, computed from the presets."""
+    d, p = design(profile, "resnet20"), design("paper", "resnet20")
+    images = {"cifar10-subset": 5170, "cifar10": 50_000}
+    return Note(
+        f"At `{profile}` the training set has {images[d.run.data.dataset]:,} images, so one epoch is "
+        f"{d.epoch_steps:.3g} iterations at batch {d.run.optim.batch_size}; the paper's is {p.epoch_steps:.3g} "
+        f"({images[p.run.data.dataset]:,} images at batch {p.run.optim.batch_size}). We train {d.t1:,} iterations "
+        f"({d.t1 / d.epoch_steps:.3g} epochs) with the first lr drop at {d.first_drop:,} "
+        f"({d.first_drop / d.epoch_steps:.3g} epochs); the paper trains {p.t1:,} ({p.t1 / p.epoch_steps:.3g} epochs) "
+        f"with the first drop at {p.first_drop:,}. An inflection at the same number of epochs as the paper's would "
+        f"sit at {p.epoch_steps / d.epoch_steps:.3g} times fewer iterations here. The eNTK uses the first "
+        f"{d.kernel_inputs} test images (the paper's scale: {p.kernel_inputs}).")
 
 
 # ----------------------------------------------------------------------------------------------- chapter 1
@@ -122,7 +150,8 @@ def chaos_table(results: dict, inflections: dict) -> Table:
         rows.append([_label(key), "ε = 0 control exact", "yes" if res.control_is_exact else "NO", "", "", "", ""])
     t0s = next(iter(results.values())).t0s
     return Table(["sweep", "metric at t1", f"t0 = {t0s[0]}", f"t0 = {t0s[-1]}",
-                  *[f"reference: {k} ({v})" for k, v in REFERENCES.items()]], rows)
+                  *[f"unrelated: {k}" for k in REFERENCES]], rows,
+                 caption="seed means at t1; unrelated pairs: " + "; ".join(f"{k} = {v}" for k, v in REFERENCES.items()))
 
 
 def other_metrics_table(results: dict) -> Table:
@@ -164,33 +193,27 @@ def ordering_note(inflections: dict, schedule: str = "step") -> str:
         return f"Ordering ({SCHEDULE_NAMES[schedule]}): undefined (an inflection is missing)."
     same = r["estimate"] < v["estimate"]
     apart = r["high"] < v["low"] or v["high"] < r["low"]
+    ranges = "do not overlap" if apart else f"overlap, so {r['seeds']} seeds do not resolve the order"
     return (f"Ordering ({SCHEDULE_NAMES[schedule]}): ResNet-20 {fmt_range(r)} against VGG-16 {fmt_range(v)} — "
             f"{'the same order as' if same else 'the reverse of'} the paper's (ResNet-20 first); the seed ranges "
-            f"{'do not overlap' if apart else 'overlap, so the order is not resolved by three seeds'}.")
+            f"{ranges}.")
 
 
 def epsilon_table(eps_results: dict, main: ChaosResult) -> tuple[Table, dict]:
-    """Disagreement at t1 against t0 for each ε (first seed), with the realised norm; and the curves by ε."""
-    curves = {}
+    """Disagreement at t1 against t0 for each ε (the main sweep's first seed gives ε = 1e-7), with the realised norm."""
     seed = main.sweep.seeds[0]
-    main_by_t0 = {r["t0"]: r for r in main.records if r["seed"] == seed}
-    rows = []
-    for size, res in sorted({**eps_results, main.sweep.perturbation.size: None}.items()):
-        recs = res.records if res is not None else [main_by_t0[t] for t in sorted(main_by_t0)]
-        t0s = sorted({r["t0"] for r in recs})
-        if res is None:
-            eps_t0s = sorted(next(iter(eps_results.values())).sweep.t0s)
-            recs = [r for r in recs if r["t0"] in eps_t0s] if all(t in main_by_t0 for t in eps_t0s) else recs
-            t0s = sorted({r["t0"] for r in recs})
-        by = {r["t0"]: r for r in recs}
+    t0s = sorted(next(iter(eps_results.values())).sweep.t0s)
+    records = {size: [r for r in res.records if r["seed"] == seed] for size, res in eps_results.items()}
+    records[main.sweep.perturbation.size] = [r for r in main.records if r["seed"] == seed and r["t0"] in t0s]
+    rows, curves = [], {}
+    for size in sorted(records):
+        by = {r["t0"]: r for r in records[size]}
         curves[size] = (np.array(t0s), np.array([by[t]["disagreement"] for t in t0s]))
-        rep = recs[0]["perturbation"]
+        rep = by[t0s[0]]["perturbation"]
         rows.append([f"{size:g}", f"{rep['realised_norm']:.2e}", f"{rep['fraction_changed']:.1%}",
-                     *[f"{by[t]['disagreement']:.3f} (t0 = {t})" for t in t0s]])
-    width = max(len(r) for r in rows)
-    rows = [r + [""] * (width - len(r)) for r in rows]
-    return Table(["ε (total norm)", "realised ‖θ′ − θ‖", "entries changed",
-                  *[f"disagreement #{i + 1}" for i in range(width - 3)]], rows), curves
+                     *[f"{by[t]['disagreement']:.3f}" for t in t0s]])
+    return Table(["ε (total norm)", "realised ‖θ′ − θ‖", "entries changed", *[f"disagreement, t0 = {t}" for t in t0s]],
+                 rows, caption=f"seed {seed}, {SCHEDULE_NAMES['step']}"), curves
 
 
 def chaos_summary(profile: str, results: dict, inflections: dict, verdicts: dict, eps: dict | None = None) -> dict:

@@ -117,7 +117,8 @@ def cone_verdict(steps: np.ndarray, distance: np.ndarray, refs: tuple[int, ...],
     * **rises**: for every τ, S(τ, t) grows over the first half of the window [τ, first drop];
     * **levels off**: for every τ, its growth over the second half is at most ``LEVEL_SHARE`` of the first half's;
     * **velocity falls, not to zero**: the adjacent-checkpoint kernel velocity over the last three
-      intervals before the drop is positive and below a tenth of its mean over the intervals before the inflection.
+      intervals before the drop is positive and below a tenth of its mean over the intervals that end by the
+      inflection (at least the first interval).
 
     Necessary (failing → not reproduced): at least one τ's window levels off.
     """
@@ -131,10 +132,11 @@ def cone_verdict(steps: np.ndarray, distance: np.ndarray, refs: tuple[int, ...],
         first, second = float(s[mid] - s[0]), float(s[-1] - s[mid])
         rises.append(first > 0)
         levels.append(first > 0 and second <= LEVEL_SHARE * first)
-        details.append(f"τ = {tau}: +{first:.3g} then +{second:.3g}")
+        details.append(f"τ = {tau}: {first:+.3g} then {second:+.3g}")
     vel = np.array([distance[j, j + 1] / (steps[j + 1] - steps[j]) for j in range(len(steps) - 1)])
     ends = steps[1:]
-    before = vel[ends <= inflection] if math.isfinite(inflection) else vel[:0]
+    # the intervals that end by the inflection (at least the first one)
+    before = vel[ends <= max(inflection, ends[0])] if math.isfinite(inflection) else vel[:0]
     late = vel[ends <= first_drop][-3:]
     v_early = float(before.mean()) if len(before) else math.nan
     v_late = float(late.mean())
@@ -199,7 +201,7 @@ def switch_verdict(switches: np.ndarray, accuracy: np.ndarray, inflection: float
         noise = float(max(np.ptp(accuracy[:, a]), np.ptp(accuracy[:, b])) / 2)
         late = Check("the cone phase matters", gain > max(0.01, noise),
                      f"accuracy {mean[a]:.3f} at t = {switches[a]} → {mean[b]:.3f} at t = {switches[b]} "
-                     f"(+{gain:.3f}; half the seed range {noise:.3f})")
+                     f"({gain:+.3f}; half the seed range {noise:.3f})")
     else:
         late = Check("the cone phase matters", False, "fewer than two switch times after the inflection")
     checks = [

@@ -1,0 +1,200 @@
+"""Run a study's waves of tasks on Ray: on this machine (``ray.init()``) or on a cluster (``ray.init(address=...)``).
+
+:class:`RayExecutor` has the interface of :class:`twophase_lib.executor.Executor` (``map``, ``waves``,
+``close``, a context manager, ``workers``), so every study (``chaos.run_sweeps``, ``cone.run_studies``,
+``linearize.run_switch_studies``) takes it unchanged. Each task is one Ray task:
+
+* one torch thread and no tqdm bars in the worker (``torch.set_num_threads(1)``, ``TQDM_DISABLE=1``),
+  as in the process pool; the store's cached computations enforce one thread anyway
+  (:func:`twophase_lib.training.compute_threads`), so a result is bitwise the same whichever executor
+  computed it;
+* ``num_cpus_per_task`` and ``num_gpus_per_task`` CPUs and GPUs reserved per task; a fractional
+  ``num_gpus_per_task`` (0.25) lets several small runs share one device. Tasks run on the device their
+  :class:`~twophase_lib.config.RunConfig` names (``device="cuda"`` for the ``gpu`` and ``paper``
+  profiles); Ray sets ``CUDA_VISIBLE_DEVICES`` for each;
+* retried up to ``max_retries`` times when its worker dies (killed, out of memory, a node lost). A
+  retry is safe: every result is a pure function of its configuration, stored under its hash and
+  written atomically (a temporary file and a rename), so a task run twice writes the same bytes and a
+  half-written file is never read. Exceptions raised by a task itself are not retried: they are bugs,
+  raised in the driver as by the process pool.
+
+Waves run one after the other, as in the process pool: every task of a wave may read what earlier
+waves stored. Results travel two ways: a task's small return value (numbers, metric dicts) comes back
+to the driver through Ray's object store, and every checkpoint and kernel stays in the cache folder.
+The tasks carry a :class:`~twophase_lib.cache.Cache` whose root is a path, resolved on the worker: on a
+cluster it must be a shared filesystem mounted at the same path on every node (set ``TWOPHASE_CACHE``
+to an NFS folder before the chapter builds its ``Cache()``), or later waves will not find the
+parents earlier waves trained on another node.
+
+``pip install 'twophase_lib[ray]'`` installs Ray; importing :mod:`twophase_lib` never needs it.
+:func:`executor_from_env` picks this executor when ``$TWOPHASE_RAY_ADDRESS`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+from .executor import Executor, Progress, Task
+
+MISSING_RAY = ("RayExecutor needs Ray, which is an optional dependency of twophase_lib: "
+               "pip install 'twophase_lib[ray]'")
+
+
+def _import_ray():
+    """The ``ray`` module, or ImportError saying how to install it."""
+    try:
+        import ray
+    except ImportError as e:
+        raise ImportError(MISSING_RAY) from e
+    return ray
+
+
+def _devices(task: Task) -> set[str]:
+    """The devices named by the runs a task's arguments carry (RunConfig, or anything with a ``run``: State, sweeps)."""
+    from functools import partial
+
+    from .config import RunConfig
+
+    out, seen = set(), 0
+    while isinstance(task, partial) and seen < 4:  # partial(_into_cache, store_fn, run, ...) nests no deeper
+        for arg in (*task.args, *task.keywords.values()):
+            run = arg if isinstance(arg, RunConfig) else getattr(arg, "run", None)
+            if isinstance(run, RunConfig):
+                out.add(torch_device_type(run.device))
+        task, seen = task.func, seen + 1
+    return out
+
+
+def torch_device_type(device: str) -> str:
+    """'cuda' for 'cuda:1', 'cpu' for 'cpu'."""
+    return str(device).split(":")[0]
+
+
+def run_task(task: Task) -> Any:
+    """Run one task as the process pool's workers do: one torch thread, no progress bars (the driver reports)."""
+    import torch
+
+    os.environ["TQDM_DISABLE"] = "1"
+    torch.set_num_threads(1)
+    return task()
+
+
+class RayExecutor:
+    """Runs waves of tasks as Ray tasks, with the interface of :class:`twophase_lib.executor.Executor`.
+
+    ``address``: None starts (or joins, if this process already called ``ray.init``) a local Ray
+    instance; otherwise the address of a running cluster (``"auto"``, ``"ray://head:10001"``, ...).
+    ``runtime_env`` and ``init_kwargs`` go to ``ray.init`` (``init_kwargs`` e.g. ``{"num_cpus": 2}`` for a
+    local instance). ``close()`` shuts down Ray only if this executor started it.
+    """
+
+    def __init__(self, address: str | None = None, num_cpus_per_task: float = 1, num_gpus_per_task: float = 0,
+                 max_retries: int = 3, runtime_env: dict | None = None, init_kwargs: dict | None = None):
+        if num_cpus_per_task < 0 or num_gpus_per_task < 0:
+            raise ValueError("num_cpus_per_task and num_gpus_per_task must be >= 0")
+        if num_gpus_per_task > 1 and num_gpus_per_task != int(num_gpus_per_task):
+            raise ValueError(f"num_gpus_per_task above 1 must be a whole number, got {num_gpus_per_task}")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < -1:
+            raise ValueError(f"max_retries must be an integer >= -1 (-1: retry forever), got {max_retries!r}")
+        ray = _import_ray()
+        self._ray = ray
+        self.address = address
+        self.num_cpus_per_task, self.num_gpus_per_task, self.max_retries = num_cpus_per_task, num_gpus_per_task, max_retries
+        self._started = False
+        if not ray.is_initialized():
+            kwargs = dict(init_kwargs or {})
+            kwargs.setdefault("log_to_driver", True)
+            if runtime_env is not None:
+                kwargs["runtime_env"] = runtime_env
+            ray.init(address=address, **kwargs)
+            self._started = True
+        elif runtime_env is not None or init_kwargs:
+            raise RuntimeError("Ray is already initialised in this process: runtime_env and init_kwargs would be "
+                               "ignored; pass them to the ray.init call that started it instead")
+        self._remote = ray.remote(run_task).options(
+            num_cpus=num_cpus_per_task, num_gpus=num_gpus_per_task, max_retries=max_retries, retry_exceptions=False)
+
+    @property
+    def workers(self) -> int:
+        """How many tasks the cluster can run at once (its CPUs, or GPUs, over what one task reserves)."""
+        resources = self._ray.cluster_resources()
+        fits = []
+        if self.num_cpus_per_task:
+            fits.append(resources.get("CPU", 0) / self.num_cpus_per_task)
+        if self.num_gpus_per_task:
+            fits.append(resources.get("GPU", 0) / self.num_gpus_per_task)
+        return max(1, int(min(fits))) if fits else max(1, int(resources.get("CPU", 1)))
+
+    def map(self, tasks: Sequence[Task], desc: str = "tasks", progress: bool = True) -> list:
+        """Results of ``tasks`` in their order; the first task that raises cancels the rest and re-raises."""
+        ray = self._ray
+        if not self.num_gpus_per_task and any("cuda" in _devices(t) for t in tasks):
+            # Ray hides every GPU (CUDA_VISIBLE_DEVICES="") from a task that reserves none
+            raise ValueError(f"{desc}: these tasks train on cuda but the RayExecutor reserves no GPU per task; "
+                             "pass num_gpus_per_task (e.g. 0.25 to share one GPU between four runs) or set "
+                             "$TWOPHASE_RAY_GPUS_PER_TASK")
+        bar = Progress(desc, len(tasks), progress)
+        refs: list = []
+        try:
+            refs = [self._remote.remote(task) for task in tasks]
+            index = {ref: i for i, ref in enumerate(refs)}
+            results: list = [None] * len(tasks)
+            pending = list(refs)
+            while pending:
+                finished, pending = ray.wait(pending, num_returns=1)
+                for ref in finished:
+                    # raises the task's own exception type (a RayTaskError subclass of it), or
+                    # WorkerCrashedError once max_retries is spent
+                    results[index[ref]] = ray.get(ref)
+                    bar.advance()
+            return results
+        except BaseException:
+            for ref in refs:
+                try:
+                    ray.cancel(ref, force=True)
+                except Exception:  # already finished, or the cluster is gone
+                    pass
+            raise
+        finally:
+            bar.close()
+
+    def waves(self, waves: Sequence[Sequence[Task]], desc: str, progress: bool = True) -> list[list]:
+        """Run each wave after the previous one has finished; the results of every wave."""
+        label = (lambda i: f"{desc}, stage {i + 1} of {len(waves)}") if len(waves) > 1 else (lambda i: desc)
+        return [self.map(w, label(i), progress) if w else [] for i, w in enumerate(waves)]
+
+    def close(self, cancel: bool = False) -> None:
+        """Shut Ray down if this executor started it (a cluster it joined keeps running)."""
+        if self._started and self._ray.is_initialized():
+            self._ray.shutdown()
+        self._started = False
+
+    def __enter__(self) -> "RayExecutor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def executor_from_env(workers: int | None = None, **ray_options) -> Executor | RayExecutor:
+    """A :class:`RayExecutor` when ``$TWOPHASE_RAY_ADDRESS`` is set, else the process pool ``Executor(workers)``.
+
+    ``TWOPHASE_RAY_ADDRESS=local`` starts a local Ray instance; any other value is a cluster address
+    (``auto``, ``ray://head:10001``). ``$TWOPHASE_RAY_GPUS_PER_TASK`` (default 0; fractions allowed) and
+    ``$TWOPHASE_RAY_CPUS_PER_TASK`` (default 1) set what each task reserves; keyword arguments override
+    them and go to :class:`RayExecutor`. ``workers`` is used by the process pool only.
+    """
+    address = os.environ.get("TWOPHASE_RAY_ADDRESS", "").strip()
+    if not address:
+        return Executor(workers)
+    options = {}
+    for name, key in (("TWOPHASE_RAY_CPUS_PER_TASK", "num_cpus_per_task"),
+                      ("TWOPHASE_RAY_GPUS_PER_TASK", "num_gpus_per_task")):
+        if os.environ.get(name):
+            try:
+                options[key] = float(os.environ[name])
+            except ValueError:
+                raise ValueError(f"{name} must be a number, got {os.environ[name]!r}") from None
+    options.update(ray_options)
+    return RayExecutor(None if address == "local" else address, **options)
