@@ -1,0 +1,54 @@
+"""The executor: results in order, waves after each other, progress lines, worker-count validation."""
+
+from functools import partial
+
+import pytest
+
+from twophase_lib.executor import Executor, Progress, check_workers, default_workers
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def fail(x: int) -> int:
+    raise ValueError(f"task {x} failed")
+
+
+def test_in_process_map_keeps_order_and_writes_progress_lines(tmp_path, monkeypatch):
+    log = tmp_path / "progress.log"
+    monkeypatch.setenv("TWOPHASE_PROGRESS", str(log))
+    out = Executor(0).map([partial(square, i) for i in range(4)], "squares", progress=False)
+    assert out == [0, 1, 4, 9]
+    lines = log.read_text().splitlines()
+    assert len(lines) == 4 and lines[0].startswith("squares: 1/4 tasks") and "left" in lines[0]
+    assert lines[-1].startswith("squares: 4/4 tasks") and "left" not in lines[-1]
+
+
+def test_pool_map_keeps_order_and_reraises():
+    with Executor(2) as ex:
+        assert ex.map([partial(square, i) for i in range(5)], "pool", progress=False) == [0, 1, 4, 9, 16]
+        waves = ex.waves([[partial(square, 2)], [], [partial(square, 3), partial(square, 4)]], "w", progress=False)
+        assert waves == [[4], [], [9, 16]]
+        with pytest.raises(ValueError, match="task 1 failed"):
+            ex.map([partial(square, 0), partial(fail, 1)], "failing", progress=False)
+
+
+def test_progress_line_estimates_what_remains():
+    p = Progress("study", 4, enabled=False)
+    p.done = 2
+    assert p.line().startswith("study: 2/4 tasks") and "left" in p.line()
+
+
+def test_worker_counts_are_validated(monkeypatch):
+    assert check_workers(None) is None and check_workers(0) == 0 and check_workers(3) == 3
+    for bad in (-1, 1.5, "2", True):
+        with pytest.raises(ValueError, match="workers"):
+            check_workers(bad)
+    monkeypatch.setenv("TWOPHASE_WORKERS", "3")
+    assert default_workers() == 3
+    monkeypatch.setenv("TWOPHASE_WORKERS", "many")
+    with pytest.raises(ValueError, match="TWOPHASE_WORKERS"):
+        default_workers()
+    monkeypatch.delenv("TWOPHASE_WORKERS")
+    assert default_workers() >= 1
