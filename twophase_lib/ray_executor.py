@@ -104,7 +104,6 @@ class RayExecutor:
         self._started = False
         if not ray.is_initialized():
             kwargs = dict(init_kwargs or {})
-            kwargs.setdefault("log_to_driver", True)
             if runtime_env is not None:
                 kwargs["runtime_env"] = runtime_env
             ray.init(address=address, **kwargs)
