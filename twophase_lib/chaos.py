@@ -28,7 +28,7 @@ from .store import State, child_checkpoint, pair_metrics, parent_checkpoints
 
 METRICS = ("disagreement", "dissimilarity", "relative_distance", "test_loss_barrier", "train_loss_barrier",
            "test_error_barrier", "train_error_barrier")
-#: Reference pairs: what two networks that were never twins give on the same metrics.
+#: The reference pairs, two networks that were never twins, measured with the same metrics.
 REFERENCES = {"independent init": "different initialisation, same batches",
               "data order": "same initialisation, different data order"}
 REFERENCE_OFFSET = 1000  # the other network of a reference pair uses seed + 1000

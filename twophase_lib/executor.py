@@ -1,6 +1,6 @@
 """Run lists of independent tasks, here or in a pool of worker processes, with progress a person can follow.
 
-A task is a zero-argument picklable callable (a :func:`functools.partial` of a module-level
+A task is a zero-argument picklable callable (a ``functools.partial`` of a module-level
 function) whose result is cached by the store, so any executor may run it, twice if it must.
 Tasks return small values (numbers, arrays) or nothing: checkpoints stay in the cache, since
 tensors sent back from worker processes travel as file descriptors and exhaust them.

@@ -23,7 +23,7 @@ ARCHS = ("resnet20", "vgg16")
 SCHEDULES = ("step", "constant")
 SCHEDULE_NAMES = {"step": "step schedule", "constant": "constant lr"}
 
-#: CIFAR-10 at the paper's scale: 50,000 training images in batches of 128, last partial batch dropped.
+#: Iterations per epoch of CIFAR-10 at the paper's scale (50,000 training images in batches of 128, last one dropped).
 PAPER_STEPS_PER_EPOCH = 50_000 // 128
 
 
@@ -84,7 +84,7 @@ class Design:
 
     @property
     def t1(self) -> int:
-        """Where the twins are compared: the end of training, after every lr drop."""
+        """The iteration at which the twins are compared (the end of training, after every lr drop)."""
         return self.run.optim.steps
 
     @property

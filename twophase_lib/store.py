@@ -2,7 +2,7 @@
 
 Every computation here runs with one torch thread (:func:`twophase_lib.training.compute_threads`), so a
 result is the same whichever executor or machine computed it. Every state is cached under the part of its run's configuration that determines it
-(:meth:`RunConfig.prefix`): a step schedule and a constant lr share every checkpoint before the
+(:meth:`twophase_lib.config.RunConfig.prefix`): a step schedule and a constant lr share every checkpoint before the
 first lr drop, and so does a perturbed child branched before it. Each function here is a pure
 function of its arguments and is safe to run in any process, in any order, any number of times:
 two processes computing the same result write the same bytes, atomically.
