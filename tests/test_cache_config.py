@@ -123,3 +123,27 @@ def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         cache.save("k", RunConfig(), Boom())
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_results_export_as_flat_rows(tmp_path):
+    import csv
+    import subprocess
+    import sys
+
+    cache = Cache(tmp_path / "cache")
+    cache.save("pair", (RunConfig(), 5), {"disagreement": 0.25, "path": {"alpha": list(range(30))},
+                                          "kernel": torch.zeros(3), "tags": [1, 2]})
+    [row] = cache.table("pair")
+    assert row["value.disagreement"] == 0.25 and row["value.tags"] == "1 2"
+    assert row["config.0.model.width"] == "1.0" and row["config.1"] == 5  # config floats are exact repr text
+    assert not any(k.startswith(("value.path", "value.kernel")) for k in row)
+    out = tmp_path / "pairs.csv"
+    script = __import__("pathlib").Path(__file__).resolve().parents[1] / "scripts" / "export_results.py"
+    done = subprocess.run([sys.executable, str(script), "--cache", str(cache.root), "--kind", "pair", "--out", str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 1 and rows[0]["value.disagreement"] == "0.25"
+    bad = subprocess.run([sys.executable, str(script), "--cache", str(cache.root), "--kind", "nope"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "stored kinds: pair" in bad.stderr

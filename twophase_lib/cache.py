@@ -47,6 +47,27 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def flatten(value: Any, prefix: str) -> dict[str, Any]:
+    """Scalars of nested dicts and lists keyed by dotted paths; short lists of scalars joined by spaces, tensors and
+    long lists of numbers dropped."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k != "__type__":
+                out.update(flatten(v, f"{prefix}.{k}"))
+        return out
+    if isinstance(value, (list, tuple)):
+        if all(isinstance(v, (int, float, str, bool, type(None))) for v in value):
+            return {prefix: " ".join(map(str, value))} if len(value) <= 16 else {}
+        out = {}
+        for i, v in enumerate(value):
+            out.update(flatten(v, f"{prefix}.{i}"))
+        return out
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return {prefix: value}
+    return {}
+
+
 class Cache:
     """A folder of results, one file per (kind, configuration hash)."""
 
@@ -98,6 +119,19 @@ class Cache:
             value = compute()
             self.save(kind, config, value)
         return value
+
+    def kinds(self) -> list[str]:
+        """The kinds of result stored."""
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() else []
+
+    def table(self, kind: str) -> list[dict]:
+        """Every stored result of ``kind`` as one flat row: configuration and value, nested keys joined by dots.
+
+        Tensors and long lists (checkpoints, kernels, interpolation paths) are left out: a row holds the numbers
+        a table can hold. ``scripts/export_results.py`` writes these rows as CSV.
+        """
+        return [{"kind": kind, **flatten(r["config"], "config"), **flatten(r["value"], "value")}
+                for r in self.records(kind)]
 
     def records(self, kind: str) -> list[dict]:
         """Every valid stored record of ``kind`` (dicts with 'config' and 'value'), for reports."""
