@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from twophase_lib.verdicts import (chaos_verdict, combine, cone_verdict, recovered_share, spearman,
+from twophase_lib.verdicts import (chaos_verdict, combine, cone_verdict, late_t0, recovered_share, spearman,
                                    switch_verdict)
 
 T0S = np.array([0, 10, 30, 70, 150, 300])
@@ -25,10 +25,10 @@ def test_chaos_reproduced_when_early_chaos_late_stability_and_early_transition()
 
 def test_chaos_slow_decay_is_only_partly():
     # a curve that decays steadily and reaches a quarter only at the end: its inflection sits late
-    v = chaos_verdict(T0S, seeds([0.40, 0.39, 0.37, 0.33, 0.25, 0.09]), reference=0.45, control_exact=True,
-                      first_drop=DROP, inflection=160.0)
+    v = chaos_verdict(T0S, seeds([0.40, 0.39, 0.37, 0.33, 0.09, 0.05]), reference=0.45, control_exact=True,
+                      first_drop=DROP, inflection=110.0)
     assert v.outcome == "partly"
-    assert "early transition" in v.failed()
+    assert v.failed() == ["early transition"]
 
 
 def test_chaos_not_reproduced_when_the_curve_does_not_halve():
@@ -53,8 +53,19 @@ def test_chaos_broken_control_is_never_reproduced():
     assert "control exact" in v.failed()
 
 
+def test_chaos_stability_is_judged_where_the_twin_still_has_high_lr_time():
+    # stable only at t0 = 300, 20 iterations before the drop: the drop, not the dynamics
+    curve = [0.40, 0.35, 0.30, 0.28, 0.20, 0.01]
+    v = chaos_verdict(T0S, seeds(curve), reference=0.45, control_exact=True, first_drop=DROP, inflection=200.0)
+    assert late_t0(T0S, DROP) == 150 and v.outcome == "partly"
+    assert "stable late" in v.failed() and "at t0 = 150" in v.explain()
+    as_first_written = chaos_verdict(T0S, seeds(curve), reference=0.45, control_exact=True, first_drop=DROP,
+                                     inflection=200.0, judge_t0=300)
+    assert "stable late" not in as_first_written.failed()
+
+
 def test_chaos_overlapping_seeds_fail_their_check():
-    per_seed = np.array([[0.40, 0.3, 0.1, 0.05, 0.03, 0.02], [0.05, 0.04, 0.03, 0.02, 0.01, 0.06],
+    per_seed = np.array([[0.40, 0.3, 0.1, 0.05, 0.03, 0.02], [0.05, 0.04, 0.03, 0.02, 0.06, 0.06],
                          [0.75, 0.5, 0.2, 0.05, 0.02, 0.0]])
     v = chaos_verdict(T0S, per_seed, reference=0.45, control_exact=True, first_drop=DROP, inflection=30.0)
     assert "seeds separate" in v.failed() and v.outcome == "partly"

@@ -117,12 +117,13 @@ def chaos_inflections(results: dict) -> dict:
     return {k: inflection_range(r.t0s, r.values["disagreement"]) for k, r in results.items()}
 
 
-def chaos_verdicts(results: dict, inflections: dict) -> dict:
-    """Chapter 1's verdict for every (arch, schedule) sweep."""
+def chaos_verdicts(results: dict, inflections: dict, as_first_written: bool = False) -> dict:
+    """Chapter 1's verdict for every (arch, schedule) sweep; ``as_first_written`` judges stability at the last t0."""
     out = {}
     for key, res in results.items():
         out[key] = chaos_verdict(res.t0s, res.values["disagreement"], res.reference("independent init", "disagreement"),
-                                 res.control_is_exact, _first_drop(res), inflections[key]["estimate"])
+                                 res.control_is_exact, _first_drop(res), inflections[key]["estimate"],
+                                 judge_t0=int(res.t0s[-1]) if as_first_written else None)
     return out
 
 
@@ -216,7 +217,8 @@ def epsilon_table(eps_results: dict, main: ChaosResult) -> tuple[Table, dict]:
                  rows, caption=f"seed {seed}, {SCHEDULE_NAMES['step']}"), curves
 
 
-def chaos_summary(profile: str, results: dict, inflections: dict, verdicts: dict, eps: dict | None = None) -> dict:
+def chaos_summary(profile: str, results: dict, inflections: dict, verdicts: dict, eps: dict | None = None,
+                  first_written: dict | None = None) -> dict:
     """Chapter 1's results as a JSON-able dict for the scorecard (stored under the profile's design)."""
     per = {}
     for key, res in results.items():
@@ -241,6 +243,9 @@ def chaos_summary(profile: str, results: dict, inflections: dict, verdicts: dict
                               f"{lo / p.first_drop:.1%}" + ("" if lo == hi else f"–{hi / p.first_drop:.1%}")
                               + f" ({lo / p.epoch_steps:.2g}" + ("" if lo == hi else f"–{hi / p.epoch_steps:.2g}")
                               + " epochs)")
+    if first_written:
+        mismatches.append("judged at the last t0, as the rule was first written: " + "; ".join(
+            f"{_label(k)} {v.outcome}" for k, v in first_written.items()))
     return {"profile": profile, "sweeps": per, "verdict": combine(step + const),
             "step": combine(step) if step else None, "constant": combine(const) if const else None,
             "mismatches": mismatches, "epsilon": eps or {}}
