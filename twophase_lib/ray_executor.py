@@ -100,7 +100,8 @@ class RayExecutor:
         ray = _import_ray()
         self._ray = ray
         self.address = address
-        self.num_cpus_per_task, self.num_gpus_per_task, self.max_retries = num_cpus_per_task, num_gpus_per_task, max_retries
+        self.num_cpus_per_task, self.num_gpus_per_task = num_cpus_per_task, num_gpus_per_task
+        self.max_retries = max_retries
         self._started = False
         if not ray.is_initialized():
             kwargs = dict(init_kwargs or {})

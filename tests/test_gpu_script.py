@@ -1,0 +1,57 @@
+"""bench/gpu_measure.py, the one-shot GPU measurement script, runs end to end on tiny CPU models.
+
+It is meant to run once, blind, on a GPU machine: this checks that every section comes back (each
+measurement a value, an error string or a budget skip), that the JSON lines and the JSON file agree,
+and that the essential measurements give values on a CPU.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTIONS = ("a_step_rates", "b_determinism", "c_entk", "d_book_time")
+
+
+@pytest.mark.slow  # about 35-40 s on two busy cores (spawned processes, two sweeps, eNTK loops)
+def test_gpu_measure_runs_tiny_on_cpu_and_reports_every_section(tmp_path):
+    env = {**os.environ, "OUT": str(tmp_path), "TQDM_DISABLE": "1"}
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_measure.py"), "--device", "cpu", "--tiny",
+                           "--budget-s", "60"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "gpu_measure.json").read_text())
+    assert report["meta"]["device"] == "cpu" and report["meta"]["tiny"] is True
+    assert report["meta"]["elapsed_s"] <= 60 + 30  # the budget, and the estimates made after it
+
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    printed = {(r["section"], r["name"]) for r in lines if "name" in r}
+    for section in SECTIONS:
+        assert report[section], f"section {section} is empty"
+        for name, rec in report[section].items():
+            assert (section, name) in printed, f"{section}/{name} was not printed as a JSON line"
+            # each measurement: a value, or an error string, or a skip for lack of time
+            for key in ("error", "skipped"):
+                assert key not in rec or (isinstance(rec[key], str) and rec[key]), (section, name, rec)
+            if "error" not in rec and "skipped" not in rec:
+                assert len(rec) > 1, (section, name, rec)
+
+    value = lambda section, name: report[section].get(name, {})  # noqa: E731
+    eager = value("a_step_rates", "resnet20/eager")
+    assert eager.get("steps_per_s", 0) > 0 and eager["ratio_to_eager"] == 1.0, eager
+    det = value("b_determinism", "resnet20")
+    assert det.get("control_is_exact") is True and det.get("two_runs_bitwise_equal") is True, det
+    entk = [r for n, r in report["c_entk"].items() if n.startswith("resnet20/n=")]
+    assert entk and all(r.get("speedup", 0) > 0 and r["max_relative_difference"] < 1e-4 for r in entk), entk
+    est = value("d_book_time", "estimates")
+    for profile in ("gpu", "paper"):
+        assert est[profile]["complete"] is True, est[profile]["missing"]
+        best = est[profile]["by_path"][est[profile]["best_library_path"]]
+        hours = best["hours_n_gpus_ideal"]
+        assert set(hours) == {"1", "2", "4", "8"} and hours["1"] > 0
+        assert hours["8"] == pytest.approx(hours["1"] / 8)
+        assert all(best["hours_n_gpus_bounded"][n] >= hours[n] for n in hours)
+    assert "gpu profile, best path the library runs today" in proc.stdout
