@@ -73,14 +73,15 @@
 
 # %% tags=["parameters"]
 profile = "cpu"  # smoke | cpu | gpu | paper
-workers = None  # worker processes (None: $TWOPHASE_WORKERS or one per CPU core; 0: run in this process)
+workers = None  # worker processes (None: $TWOPHASE_WORKERS or one per CPU core; 0: this process; Ray: README)
 
 # %% tags=["nbval-check-output"]
 import matplotlib.pyplot as plt
 
 from twophase_lib.cache import Cache
 from twophase_lib.chaos import chapter_epsilon_sweeps, chapter_sweeps, run_sweeps
-from twophase_lib.executor import Executor, check_workers
+from twophase_lib.executor import check_workers
+from twophase_lib.ray_executor import executor_from_env
 from twophase_lib.plotting import chaos_figure, epsilon_figure
 from twophase_lib.presets import check_profile
 from twophase_lib.reporting import (chaos_inflections, chaos_summary, chaos_table, chaos_verdicts, design_note,
@@ -88,7 +89,7 @@ from twophase_lib.reporting import (chaos_inflections, chaos_summary, chaos_tabl
                                     other_metrics_table, save_summary)
 
 check_profile(profile)
-cache, executor = Cache(), Executor(check_workers(workers))
+cache, executor = Cache(), executor_from_env(check_workers(workers))
 design_table(profile)
 
 # %% tags=["nbval-check-output"]

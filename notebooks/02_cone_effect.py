@@ -40,7 +40,7 @@
 
 # %% tags=["parameters"]
 profile = "cpu"  # smoke | cpu | gpu | paper
-workers = None  # worker processes (None: $TWOPHASE_WORKERS or one per CPU core; 0: run in this process)
+workers = None  # worker processes (None: $TWOPHASE_WORKERS or one per CPU core; 0: this process; Ray: README)
 
 # %% tags=["nbval-check-output"]
 import matplotlib.pyplot as plt
@@ -48,14 +48,15 @@ import matplotlib.pyplot as plt
 from twophase_lib.cache import Cache
 from twophase_lib.chaos import chapter_sweeps, run_sweeps
 from twophase_lib.cone import chapter_studies, run_studies
-from twophase_lib.executor import Executor, check_workers
+from twophase_lib.executor import check_workers
+from twophase_lib.ray_executor import executor_from_env
 from twophase_lib.plotting import cone_figure
 from twophase_lib.presets import check_profile
 from twophase_lib.reporting import (after_drop_table, chaos_inflections, cone_paper_table, cone_summary, cone_table,
                                     cone_verdicts, design_note, design_table, save_summary, shared_before_drop)
 
 check_profile(profile)
-cache, executor = Cache(), Executor(check_workers(workers))
+cache, executor = Cache(), executor_from_env(check_workers(workers))
 design_table(profile)
 
 # %% tags=["nbval-check-output"]

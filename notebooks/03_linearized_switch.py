@@ -44,14 +44,15 @@
 
 # %% tags=["parameters"]
 profile = "cpu"  # smoke | cpu | gpu | paper
-workers = None  # worker processes (None: $TWOPHASE_WORKERS or one per CPU core; 0: run in this process)
+workers = None  # worker processes (None: $TWOPHASE_WORKERS or one per CPU core; 0: this process; Ray: README)
 
 # %% tags=["nbval-check-output"]
 import matplotlib.pyplot as plt
 
 from twophase_lib.cache import Cache
 from twophase_lib.chaos import chapter_sweeps, run_sweeps
-from twophase_lib.executor import Executor, check_workers
+from twophase_lib.executor import check_workers
+from twophase_lib.ray_executor import executor_from_env
 from twophase_lib.linearize import chapter_studies, run_switch_studies
 from twophase_lib.plotting import switch_figure
 from twophase_lib.presets import check_profile
@@ -59,7 +60,7 @@ from twophase_lib.reporting import (chaos_inflections, design_table, save_summar
                                     switch_table, switch_verdicts)
 
 check_profile(profile)
-cache, executor = Cache(), Executor(check_workers(workers))
+cache, executor = Cache(), executor_from_env(check_workers(workers))
 design_table(profile)
 
 # %% [markdown]

@@ -18,7 +18,7 @@ from twophase_lib.cache import Cache
 from twophase_lib.chaos import chapter_epsilon_sweeps, chapter_sweeps, run_sweeps
 from twophase_lib.cone import chapter_studies as cone_studies, run_studies
 from twophase_lib.config import PROFILES
-from twophase_lib.executor import Executor
+from twophase_lib.ray_executor import executor_from_env
 from twophase_lib.linearize import chapter_studies as switch_studies, run_switch_studies
 
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: $TWOPHASE_WORKERS or the cores)")
     args = parser.parse_args(argv)
     cache, times = Cache(), {}
-    with Executor(args.workers) as ex:
+    with executor_from_env(args.workers) as ex:
         for name, work in (
             ("chaos", lambda: run_sweeps(chapter_sweeps(args.profile), cache, ex, desc="chapter 1: chaos sweeps")),
             ("epsilon", lambda: run_sweeps(chapter_epsilon_sweeps(args.profile), cache, ex, desc="chapter 1: ε sweep")),

@@ -114,10 +114,10 @@ def run_config(profile: str, arch: str) -> RunConfig:
     if profile == "paper":  # PROTOCOL.md: full CIFAR-10, full width, 160 epochs, lr ÷10 at epochs 80 and 120
         e = PAPER_STEPS_PER_EPOCH
         return RunConfig(ModelConfig(arch, 1.0), DataConfig("cifar10"),
-                         OptimConfig(batch_size=128, steps=160 * e, milestones=(80 * e, 120 * e)))
+                         OptimConfig(batch_size=128, steps=160 * e, milestones=(80 * e, 120 * e)), device="cuda")
     if profile == "gpu":  # full width on the embedded subset (40 steps per epoch): 60 epochs, drops at 40 and 50
         return RunConfig(ModelConfig(arch, 1.0), DataConfig("cifar10-subset"),
-                         OptimConfig(batch_size=128, steps=2400, milestones=(1600, 2000)))
+                         OptimConfig(batch_size=128, steps=2400, milestones=(1600, 2000)), device="cuda")
     if profile == "cpu":  # narrow networks on the subset at batch 64 (80 steps per epoch): drops at epochs 4 and 4.75
         width = {"resnet20": 0.5, "vgg16": 0.25}[arch]
         return RunConfig(ModelConfig(arch, width), DataConfig("cifar10-subset"),

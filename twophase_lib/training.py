@@ -50,6 +50,9 @@ def compute_threads() -> Iterator[None]:
 
 def set_deterministic(device: str | torch.device) -> None:
     """Ask PyTorch for deterministic kernels (needed on GPU, where non-determinism acts as a perturbation)."""
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"this run is configured for device {device!r} but no CUDA device is available: the gpu "
+                           "and paper profiles need a GPU (use profile 'cpu' on a CPU)")
     torch.use_deterministic_algorithms(True, warn_only=True)
     if torch.device(device).type == "cuda":
         torch.backends.cudnn.benchmark = False
