@@ -32,9 +32,9 @@ setup: $(STAMP)
 
 # (Re)install when pyproject.toml changes. The python3 kernelspec is written into the venv
 # (--sys-prefix) with the venv's interpreter, so papermill and nbval run chapters in this venv.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install -e '.[book,test,ray]'
+	$(VPY) -m pip install -c constraints.txt -e '.[book,test,ray]'
 	$(VPY) -m ipykernel install --sys-prefix --name python3
 	touch $@
 

@@ -1,8 +1,11 @@
-"""pyproject.toml and environment.yml describe the same environment.
+"""pyproject.toml (compatible ranges), constraints.txt (exact pins) and environment.yml describe one environment.
 
+The library declares ranges so that it installs into a researcher's own environment; the versions that
+build and test the book are pinned in constraints.txt (``make`` installs with ``-c constraints.txt``).
 There is no conda on the build machines, so environment.yml cannot be tested by creating the
-environment; instead it must name exactly the packages and pins of pyproject.toml (all core
-dependencies and all extras), and the running environment must have those versions installed.
+environment; instead it must name exactly the packages and pins of constraints.txt, every requirement of
+pyproject.toml (core and every extra) must have a pin there that satisfies its range, and the running
+environment must have the pinned versions installed.
 """
 
 from __future__ import annotations
@@ -46,6 +49,12 @@ def pyproject_requirements(path: Path = ROOT / "pyproject.toml") -> dict[str, st
     return _as_dict(reqs, path.name)
 
 
+def constraints(path: Path = ROOT / "constraints.txt") -> dict[str, str]:
+    """The exact pins of constraints.txt (comments and blank lines skipped)."""
+    lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+    return _as_dict([line for line in lines if line], path.name)
+
+
 def environment_yml(path: Path = ROOT / "environment.yml") -> tuple[list[str], dict[str, str]]:
     """(conda dependencies as strings, pip requirements as a dict) of environment.yml.
 
@@ -76,9 +85,30 @@ def compare(a: dict[str, str], b: dict[str, str], name_a: str, name_b: str) -> l
     return problems
 
 
-def test_environment_yml_matches_pyproject():
-    problems = compare(pyproject_requirements(), environment_yml()[1], "pyproject.toml", "environment.yml")
-    assert not problems, "pyproject.toml and environment.yml disagree:\n" + "\n".join(problems)
+def test_environment_yml_matches_constraints():
+    problems = compare(constraints(), environment_yml()[1], "constraints.txt", "environment.yml")
+    assert not problems, "constraints.txt and environment.yml disagree:\n" + "\n".join(problems)
+
+
+def test_every_requirement_has_a_pin_inside_its_range():
+    pins = constraints()
+    problems = []
+    for name, spec in pyproject_requirements().items():
+        if name not in pins:
+            problems.append(f"{name}{spec} (pyproject.toml) has no pin in constraints.txt")
+            continue
+        version = pins[name].removeprefix("==")
+        if not Requirement(f"{name}{spec}").specifier.contains(version, prereleases=True):
+            problems.append(f"{name}: the pin {version} is outside pyproject.toml's range {spec}")
+    extra = sorted(set(pins) - set(pyproject_requirements()))
+    problems += [f"{name} is pinned in constraints.txt but required nowhere" for name in extra]
+    assert not problems, "\n".join(problems)
+
+
+def test_library_requirements_are_ranges_not_pins():
+    """pip install of the library must not force its exact torch onto a researcher's environment."""
+    exact = {n: s for n, s in pyproject_requirements().items() if s.startswith("==")}
+    assert not exact, f"pyproject.toml pins exactly (use a range; the pin goes to constraints.txt): {exact}"
 
 
 def test_python_version_agrees():
@@ -91,9 +121,9 @@ def test_python_version_agrees():
     assert "pip" in conda, "environment.yml needs pip in its conda dependencies for the pip section"
 
 
-def test_every_requirement_is_pinned_exactly():
-    loose = {n: s for n, s in pyproject_requirements().items() if not re.fullmatch(r"==[^,;]+", s)}
-    assert not loose, f"requirements without an exact == pin: {loose}"
+def test_every_constraint_is_pinned_exactly():
+    loose = {n: s for n, s in constraints().items() if not re.fullmatch(r"==[^,;]+", s)}
+    assert not loose, f"constraints.txt entries without an exact == pin: {loose}"
 
 
 def test_compare_reports_differences():
@@ -108,13 +138,13 @@ def test_compare_reports_differences():
     ]
 
 
-@pytest.mark.parametrize("name,spec", sorted(pyproject_requirements().items()))
+@pytest.mark.parametrize("name,spec", sorted(constraints().items()))
 def test_installed_version_matches_pin(name, spec):
     """The environment running the tests is the pinned one (``make test`` installs it)."""
     try:
         installed = importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
-        pytest.fail(f"{name} is not installed; run `make test` (it installs .[book,test] into .venv)")
+        pytest.fail(f"{name} is not installed; run `make test` (it installs -c constraints.txt .[book,test,ray])")
     assert Requirement(f"{name}{spec}").specifier.contains(installed, prereleases=True), (
-        f"{name} {installed} is installed but pyproject.toml pins {spec}"
+        f"{name} {installed} is installed but constraints.txt pins {spec}"
     )
