@@ -86,7 +86,7 @@ from twophase_lib.plotting import chaos_figure, epsilon_figure
 from twophase_lib.presets import check_profile
 from twophase_lib.reporting import (chaos_inflections, chaos_summary, chaos_table, chaos_verdicts, design_note,
                                     design_table, epsilon_table, inflection_scales_table, ordering_note,
-                                    other_metrics_table, save_summary)
+                                    other_metrics_table, save_summary, schedule_note)
 
 check_profile(profile)
 cache, executor = Cache(), executor_from_env(check_workers(workers))
@@ -145,6 +145,16 @@ plt.show()
 
 # %% tags=["nbval-check-output"]
 chaos_table(results, inflections)
+
+# %% [markdown]
+# **What the drops do.** Before the first drop the two schedules are one run, so the
+# difference between a twin's two outcomes at $t_1$ is what the drops did to it. The
+# note below compares, for each network, how much of the $t_0 = 0$ disagreement is left
+# for a twin split at the *late* $t_0$ (the last one that leaves half of the pre-drop
+# time at the high lr; see the verdict) and at the last $t_0$, just before the drop.
+
+# %% tags=["nbval-check-output"]
+schedule_note(results)
 
 # %% tags=["nbval-check-output"]
 other_metrics_table(results)

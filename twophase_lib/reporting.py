@@ -73,8 +73,11 @@ def fmt(x: float, digits: int = 3) -> str:
 
 
 def fmt_range(inf: dict) -> str:
-    """'estimate [low, high]' of an inflection and its seed range."""
-    return f"{fmt(inf['estimate'])} [{fmt(inf['low'])}, {fmt(inf['high'])}]"
+    """'estimate [low, high]' of an inflection and its seed range, saying how many seeds never halve."""
+    text = f"{fmt(inf['estimate'])} [{fmt(inf['low'])}, {fmt(inf['high'])}]"
+    if inf.get("undefined_seeds"):
+        text += f" ({inf['undefined_seeds']} of {inf['seeds']} seeds never halve)"
+    return text
 
 
 # ----------------------------------------------------------------------------------------------- designs
@@ -180,11 +183,32 @@ def inflection_scales_table(profile: str, inflections: dict) -> Table:
             inf = inflections.get((arch, schedule))
             if inf is None:
                 continue
-            scale = lambda f: " ".join([fmt(f(inf["estimate"])), f"[{fmt(f(inf['low']))}, {fmt(f(inf['high']))}]"])  # noqa: E731
+            undefined = f" ({inf['undefined_seeds']} of {inf['seeds']} seeds never halve)" if inf.get("undefined_seeds") else ""
+            scale = lambda f: " ".join([fmt(f(inf["estimate"])), f"[{fmt(f(inf['low']))}, {fmt(f(inf['high']))}]"]) + undefined  # noqa: E731
             rows.append([f"{arch}, ours ({profile}, {SCHEDULE_NAMES[schedule]})", scale(lambda x: x),
                          scale(lambda x: x / d.epoch_steps), scale(lambda x: 100 * x / d.t1) + " %",
                          scale(lambda x: 100 * x / d.first_drop) + " %"])
     return Table(["where", "iterations", "epochs", "of training", "of the time before the first lr drop"], rows)
+
+
+def schedule_note(results: dict) -> Note:
+    """What the lr drops do, per network: disagreement at the late and the last t0 relative to t0 = 0, both schedules."""
+    from .verdicts import late_t0
+
+    lines = []
+    for arch in ARCHS:
+        step, const = results.get((arch, "step")), results.get((arch, "constant"))
+        if step is None or const is None:
+            continue
+        late = late_t0(step.t0s, _first_drop(step))
+        j = int(np.where(step.t0s == late)[0][0])
+        share = lambda r, i: r.mean("disagreement")[i] / r.mean("disagreement")[0]  # noqa: E731
+        lines.append(f"- **{arch}**: twins split at t0 = {late} disagree at t1 {share(step, j):.0%} as much as twins "
+                     f"split at t0 = 0 under the step schedule and {share(const, j):.0%} under a constant lr; split at "
+                     f"t0 = {int(step.t0s[-1])}, {share(step, -1):.0%} and {share(const, -1):.0%}. Unrelated networks "
+                     f"(independent initialisations) disagree {step.reference('independent init', 'disagreement'):.3f} "
+                     f"and {const.reference('independent init', 'disagreement'):.3f}.")
+    return Note("\n".join(lines))
 
 
 def ordering_note(inflections: dict, schedule: str = "step") -> str:
