@@ -98,7 +98,7 @@ plt.show()
 
 # %% tags=["nbval-check-output"]
 verdicts = switch_verdicts(results, inflections)
-summary = switch_summary(profile, results, verdicts)
+summary = switch_summary(profile, results, verdicts, inflections)
 save_summary(cache, "switch", profile, summary)
 for arch, v in verdicts.items():
     print(f"{arch}: {v.outcome.upper()}\n{v.explain()}\n")
