@@ -80,8 +80,9 @@ def run_task(task: Task) -> Any:
     return task()
 
 
-class RayExecutor:
-    """Runs waves of tasks as Ray tasks, with the interface of :class:`twophase_lib.executor.Executor`.
+class RayExecutor(Executor):
+    """Runs waves of tasks as Ray tasks, with the interface of :class:`twophase_lib.executor.Executor` (``waves``
+    and the context manager are inherited; ``map`` and ``close`` are Ray's).
 
     ``address``: None starts (or joins, if this process already called ``ray.init``) a local Ray
     instance; otherwise the address of a running cluster (``"auto"``, ``"ray://head:10001"``, ...).
@@ -159,22 +160,11 @@ class RayExecutor:
         finally:
             bar.close()
 
-    def waves(self, waves: Sequence[Sequence[Task]], desc: str, progress: bool = True) -> list[list]:
-        """Run each wave after the previous one has finished; the results of every wave."""
-        label = (lambda i: f"{desc}, stage {i + 1} of {len(waves)}") if len(waves) > 1 else (lambda i: desc)
-        return [self.map(w, label(i), progress) if w else [] for i, w in enumerate(waves)]
-
     def close(self, cancel: bool = False) -> None:
         """Shut Ray down if this executor started it (a cluster it joined keeps running)."""
         if self._started and self._ray.is_initialized():
             self._ray.shutdown()
         self._started = False
-
-    def __enter__(self) -> "RayExecutor":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def executor_from_env(workers: int | None = None, **ray_options) -> Executor | RayExecutor:
