@@ -16,7 +16,7 @@ import numpy as np
 from .cache import Cache
 from .chaos import REFERENCES, ChaosResult, inflection_range
 from .presets import ARCHS, SCHEDULE_NAMES, Design, design, profile_summary_key
-from .verdicts import chaos_verdict, combine, cone_verdict, recovered_share, spearman, switch_verdict
+from .verdicts import chaos_verdict, combine, cone_verdict, late_t0, recovered_share, spearman, switch_verdict
 
 # What the paper and its cross-checks report (PROTOCOL.md); the paper's schedule length comes from the presets.
 PAPER_INFLECTION = {"resnet20": (100, 500), "vgg16": (2500, 2500)}
@@ -193,8 +193,6 @@ def inflection_scales_table(profile: str, inflections: dict) -> Table:
 
 def schedule_note(results: dict) -> Note:
     """What the lr drops do, per network: disagreement at the late and the last t0 relative to t0 = 0, both schedules."""
-    from .verdicts import late_t0
-
     lines = []
     for arch in ARCHS:
         step, const = results.get((arch, "step")), results.get((arch, "constant"))
@@ -248,7 +246,7 @@ def chaos_summary(profile: str, results: dict, inflections: dict, verdicts: dict
     for key, res in results.items():
         d = res.mean("disagreement")
         per["/".join(key)] = {
-            "t0s": res.t0s.tolist(), "disagreement_mean": d.tolist(),
+            "t0s": res.t0s.tolist(), "disagreement_mean": d.tolist(), "late_t0": late_t0(res.t0s, _first_drop(res)),
             "reference_independent_init": res.reference("independent init", "disagreement"),
             "reference_data_order": res.reference("data order", "disagreement"),
             "inflection": inflections[key], "control_exact": res.control_is_exact,
@@ -458,10 +456,15 @@ CLAIMS = (
 def _measured(kind: str, s: dict) -> tuple[str, str, str]:
     """(per-setting outcomes, ablations, mismatches) cells of a scorecard row."""
     if kind == "chaos":
+        def late(v: dict) -> str:
+            if "late_t0" not in v:
+                return ""
+            return f" → {v['disagreement_mean'][v['t0s'].index(v['late_t0'])]:.3f} (t0 = {v['late_t0']})"
+
         main = "<br>".join(f"{k.replace('/', ', ')}: **{v['verdict']}** (inflection {fmt_range(v['inflection'])}; "
-                           f"disagreement {v['disagreement_mean'][0]:.3f} → {v['disagreement_mean'][-1]:.3f}, "
-                           f"unrelated networks {fmt(v['reference_independent_init'])})"
-                           for k, v in s["sweeps"].items())
+                           f"disagreement {v['disagreement_mean'][0]:.3f} (t0 = 0){late(v)} → "
+                           f"{v['disagreement_mean'][-1]:.3f} (t0 = {v['t0s'][-1]}), unrelated networks "
+                           f"{fmt(v['reference_independent_init'])})" for k, v in s["sweeps"].items())
         abl = f"step schedule: **{s['step']}**; constant lr: **{s['constant']}**"
         if s.get("epsilon"):
             abl += "<br>ε sweep (resnet20, seed 0): " + "; ".join(f"ε = {k}: {v}" for k, v in s["epsilon"].items())

@@ -163,12 +163,13 @@ def pair_metrics(a: State, b: State, barrier: BarrierConfig, cache: Cache, kerne
         raise ValueError(f"cannot compare different architectures: {a.run.model} vs {b.run.model}")
 
     def compute():
-        ca, cb = load_state(a, cache, via, progress), load_state(b, cache, via, progress)
+        ca = load_state(a, cache, via, progress)
+        cb, report = child_checkpoint(b, cache, via, progress) if b.t0 is not None else (
+            load_state(b, cache, via, progress), None)
         data = load_data(a.run.data, a.run.device, a.run.dtype)
         with compute_threads():
             out = compare(a.run, ca, cb, data, parameter_names(a.run), barrier)
-        if b.t0 is not None:
-            _, report = child_checkpoint(b, cache, via, progress)
+        if report is not None:
             out["perturbation"] = dataclasses.asdict(report)
         if kernel_inputs:
             ka = state_kernel(a, kernel_inputs, kernel_mode, cache, via, progress)
