@@ -209,6 +209,33 @@ def schedule_note(results: dict) -> Note:
     return Note("\n".join(lines))
 
 
+def _distance_to_range(x: float, lo: float, hi: float) -> float:
+    """How many times x lies outside [lo, hi] (1 when inside; > 1 above or below)."""
+    return 1.0 if lo <= x <= hi else (lo / x if x < lo else x / hi)
+
+
+def scales_note(profile: str, inflections: dict, schedule: str = "step") -> Note:
+    """On which scale (iterations or epochs) each of our inflections comes closest to the paper's, computed."""
+    lines = []
+    for arch in ARCHS:
+        inf = inflections.get((arch, schedule))
+        if inf is None or not math.isfinite(inf["estimate"]) or inf["estimate"] <= 0:
+            lines.append(f"- **{arch}**: no inflection under the {SCHEDULE_NAMES[schedule]}.")
+            continue
+        d, p = design(profile, arch), design("paper", arch)
+        lo, hi = PAPER_INFLECTION[arch]
+        parts = []
+        for name, ours, (a, b) in (("iterations", inf["estimate"], (lo, hi)),
+                                   ("epochs", inf["estimate"] / d.epoch_steps, (lo / p.epoch_steps, hi / p.epoch_steps))):
+            k = _distance_to_range(ours, a, b)
+            where = "inside the paper's range" if k == 1 else f"{k:.2g}× {'below' if ours < a else 'above'} the paper's range"
+            parts.append((k, name, f"{ours:.3g} {name} ({where})"))
+        closest = min(parts)[1]
+        lines.append(f"- **{arch}** ({SCHEDULE_NAMES[schedule]}): " + "; ".join(text for *_, text in parts)
+                     + f". Closer on the {closest} scale.")
+    return Note("\n".join(lines))
+
+
 def ordering_note(inflections: dict, schedule: str = "step") -> str:
     """Whether ResNet-20's transition comes before VGG-16's, as in the paper, with the seed ranges."""
     r, v = inflections.get(("resnet20", schedule)), inflections.get(("vgg16", schedule))
