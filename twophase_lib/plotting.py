@@ -30,6 +30,7 @@ def band(ax: plt.Axes, x: np.ndarray, per_seed: np.ndarray, label: str, color: s
 def time_axis(ax: plt.Axes, label: str = "perturbation time t0 (iterations)") -> None:
     """Symmetric-log x axis (linear near 0, so t0 = 0 is shown) labelled in iterations."""
     ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlim(left=-0.5)  # times are never negative: no "-10^0" ticks
     ax.set_xlabel(label)
     ax.grid(True, which="major", alpha=0.3)
 
