@@ -23,6 +23,9 @@ ARCHS = ("resnet20", "vgg16")
 SCHEDULES = ("step", "constant")
 SCHEDULE_NAMES = {"step": "step schedule", "constant": "constant lr"}
 
+#: Training images of each dataset (the embedded subset, the full CIFAR-10).
+TRAIN_IMAGES = {"cifar10-subset": 5170, "cifar10": 50_000}
+
 #: Iterations per epoch of CIFAR-10 at the paper's scale (50,000 training images in batches of 128, last one dropped).
 PAPER_STEPS_PER_EPOCH = 50_000 // 128
 
@@ -102,9 +105,14 @@ class Design:
                              self.first_drop, self.t1}))
 
     @property
+    def train_images(self) -> int:
+        """Size of the training set the design trains on."""
+        return TRAIN_IMAGES[self.run.data.dataset]
+
+    @property
     def epoch_steps(self) -> int:
         """Iterations per pass over the training set (the last partial batch is dropped, as the data module does)."""
-        return {"cifar10-subset": 5170, "cifar10": 50_000}[self.run.data.dataset] // self.run.optim.batch_size
+        return self.train_images // self.run.optim.batch_size
 
 
 def run_config(profile: str, arch: str) -> RunConfig:

@@ -100,11 +100,10 @@ def design_table(profile: str) -> Table:
 def design_note(profile: str) -> Note:
     """The numbers a reader needs to place this profile's schedule next to the paper's, computed from the presets."""
     d, p = design(profile, "resnet20"), design("paper", "resnet20")
-    images = {"cifar10-subset": 5170, "cifar10": 50_000}
     return Note(
-        f"At `{profile}` the training set has {images[d.run.data.dataset]:,} images, so one epoch is "
+        f"At `{profile}` the training set has {d.train_images:,} images, so one epoch is "
         f"{d.epoch_steps:.3g} iterations at batch {d.run.optim.batch_size}; the paper's is {p.epoch_steps:.3g} "
-        f"({images[p.run.data.dataset]:,} images at batch {p.run.optim.batch_size}). We train {d.t1:,} iterations "
+        f"({p.train_images:,} images at batch {p.run.optim.batch_size}). We train {d.t1:,} iterations "
         f"({d.t1 / d.epoch_steps:.3g} epochs) with the first lr drop at {d.first_drop:,} "
         f"({d.first_drop / d.epoch_steps:.3g} epochs); the paper trains {p.t1:,} ({p.t1 / p.epoch_steps:.3g} epochs) "
         f"with the first drop at {p.first_drop:,}. An inflection at the same number of epochs as the paper's would "
@@ -450,7 +449,7 @@ def switch_summary(profile: str, results: dict, verdicts: dict, inflections: dic
     return {"profile": profile, "verdict": combine([v.outcome for v in verdicts.values()]),
             "archs": {a: {"verdict": v.outcome, "checks": v.explain(), "spearman": spearman(r.switches, r.accuracy.mean(0)),
                           "accuracy_mean": r.accuracy.mean(0).tolist(), "switches": r.switches.tolist()}
-                      for (a, v), r in zip(verdicts.items(), results.values())},
+                      for a, v in verdicts.items() for r in [results[a]]},
             "mismatches": mismatches}
 
 
