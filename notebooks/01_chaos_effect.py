@@ -97,7 +97,7 @@ design_note(profile)
 
 # %% [markdown]
 # The table above is the design of this profile. At `cpu` the networks are narrower
-# copies (half-width ResNet-20, quarter-width VGG-16) trained on the embedded real
+# copies (half-width ResNet-20, eighth-width VGG-16) trained on the embedded real
 # CIFAR-10 subset, on a schedule two orders of magnitude shorter than the paper's, so the
 # inflection is compared on several scales below, never in raw iterations alone.
 #

@@ -54,11 +54,11 @@ def test_a_design_with_t0_after_the_drop_is_refused():
 def test_prefix_shares_what_the_first_steps_cannot_see():
     step = run_config("cpu", "resnet20")
     const = with_schedule(step, "constant")
-    assert const.optim.milestones == () and step.optim.milestones == (320, 380)
+    assert const.optim.milestones == () and step.optim.milestones == (320, 360)
     assert config_hash(step.prefix(320)) == config_hash(const.prefix(320))  # same run up to the first drop
     assert config_hash(step.prefix(321)) != config_hash(const.prefix(321))  # the update at 320 differs
     assert config_hash(step.prefix(100)) != config_hash(step.replace(seed=1).prefix(100))
-    assert step.prefix(440).optim.milestones == (320, 380)
+    assert step.prefix(400).optim.milestones == (320, 360)
 
 
 def test_data_seed_separates_batches_from_initialisation():

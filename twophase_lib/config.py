@@ -38,10 +38,18 @@ class DataConfig:
     root: str | None = field(default=None, metadata={"hash": False})
 
 
+ALGORITHMS = ("sgd", "adamw")
+
+
 @dataclass(frozen=True)
 class OptimConfig:
-    """SGD with momentum, weight decay and a step learning-rate schedule, all in iterations."""
+    """SGD with momentum (or AdamW), weight decay and a step learning-rate schedule, all in iterations.
 
+    ``algorithm="adamw"`` uses ``momentum`` as β1 and ``beta2`` as β2 (decoupled weight decay); the
+    chapters' recipe is SGD.
+    """
+
+    algorithm: str = "sgd"
     lr: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 1e-4
@@ -50,8 +58,11 @@ class OptimConfig:
     milestones: tuple[int, ...] = (80 * 390, 120 * 390)
     gamma: float = 0.1
     warmup_steps: int = 0
+    beta2: float = 0.999
 
     def __post_init__(self):
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"unknown optimiser {self.algorithm!r}; known: {', '.join(ALGORITHMS)}")
         if list(self.milestones) != sorted(set(self.milestones)):
             raise ValueError(f"lr milestones must increase: {self.milestones}")
 
@@ -76,6 +87,8 @@ class RunConfig:
     setting ``data_seed`` gives twins that share an initialisation but not their batches (or the reverse).
     ``memory_format="channels_last"`` is 0.78-0.82x the step time of contiguous tensors on CPU
     (``bench/bench_speed.py``); it changes rounding, so it is part of a result's identity.
+    ``task`` (a :class:`twophase_lib.task.Task`) replaces ``model`` and ``data`` with a user's network, data
+    and loss; its identity digest enters the hash.
     """
 
     model: ModelConfig = ModelConfig()
@@ -86,6 +99,7 @@ class RunConfig:
     dtype: str = "float32"
     data_seed: int | None = None
     memory_format: str = "channels_last"
+    task: Any = None
 
     def __post_init__(self):
         if self.memory_format not in MEMORY_FORMATS:
@@ -119,6 +133,8 @@ class RunConfig:
 
 def to_dict(obj: Any, *, for_hash: bool = False) -> Any:
     """A dataclass tree as plain JSON-able values; with ``for_hash`` drop fields marked hash=False."""
+    if hasattr(obj, "cache_identity"):  # a Task: its digest, not its functions and tensors
+        return {"__type__": type(obj).__name__, **obj.cache_identity()}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         out = {"__type__": type(obj).__name__}
         for f in dataclasses.fields(obj):

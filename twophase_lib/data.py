@@ -12,6 +12,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,15 +44,44 @@ def generator(*parts: object) -> torch.Generator:
     return torch.Generator().manual_seed(derive_seed(*parts))
 
 
-@dataclass
-class Cifar10:
-    """Normalised images (N, 3, 32, 32) and integer labels, train and test, on one device."""
+@dataclass(eq=False)
+class TensorData:
+    """A training and a test split as tensors on one device, with batches (and augmentation) drawn per step.
+
+    ``augmenter(x, generator)`` transforms a whole batch with randomness drawn from ``generator`` (CIFAR-10:
+    random crops and flips); None: no augmentation. Any inputs and integer labels work (images, table rows,
+    token sequences).
+    """
 
     name: str
     x_train: torch.Tensor
     y_train: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
+    augmenter: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
+
+    def __post_init__(self):
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if len(x) != len(y):
+                raise ValueError(f"{self.name}: {len(x)} {split} inputs but {len(y)} labels")
+        if len(self.x_train) == 0:
+            raise ValueError(f"{self.name}: the training split is empty")
+
+    def to(self, device: str | torch.device, dtype: torch.dtype) -> "TensorData":
+        """The same data on ``device``, floating-point inputs cast to ``dtype`` (labels and integer inputs kept)."""
+        cast = lambda x: x.to(device=device, dtype=dtype) if x.is_floating_point() else x.to(device)  # noqa: E731
+        return TensorData(self.name, cast(self.x_train), self.y_train.to(device), cast(self.x_test),
+                          self.y_test.to(device), self.augmenter)
+
+    def fingerprint(self) -> str:
+        """sha256 of every tensor's dtype, shape and bytes: what identifies this data in a cache key."""
+        h = hashlib.sha256()
+        for t in (self.x_train, self.y_train, self.x_test, self.y_test):
+            t = t.detach().cpu().contiguous()
+            h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        return h.hexdigest()
 
     @property
     def device(self) -> torch.device:
@@ -75,9 +105,13 @@ class Cifar10:
         """The (images, labels) batch of ``step``, augmented with randomness drawn from (seed, step)."""
         idx = self.batch_indices(seed, step, batch_size).to(self.device)
         x, y = self.x_train[idx], self.y_train[idx]
-        if augment:
-            x = augment_batch(x, generator("augment", seed, step))
+        if augment and self.augmenter is not None:
+            x = self.augmenter(x, generator("augment", seed, step))
         return x, y
+
+
+#: The CIFAR-10 data of the chapters is one TensorData, with random crops and flips.
+Cifar10 = TensorData
 
 
 def _pad_value(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -160,7 +194,7 @@ def load_full_arrays(root: str | os.PathLike | None = None) -> dict[str, np.ndar
 
 
 @lru_cache(maxsize=4)
-def _load(dataset: str, root: str | None, device: str, dtype: str) -> Cifar10:
+def _load(dataset: str, root: str | None, device: str, dtype: str) -> TensorData:
     if dataset == "cifar10-subset":
         arrays = load_subset_arrays()
     elif dataset == "cifar10":
@@ -172,10 +206,10 @@ def _load(dataset: str, root: str | None, device: str, dtype: str) -> Cifar10:
     for split in ("train", "test"):
         tensors[f"x_{split}"] = normalise(arrays[f"x_{split}"]).to(device=device, dtype=dt)
         tensors[f"y_{split}"] = torch.as_tensor(arrays[f"y_{split}"].astype(np.int64)).to(device)
-    return Cifar10(name=dataset, **tensors)
+    return TensorData(name=dataset, augmenter=augment_batch, **tensors)
 
 
-def load_data(cfg: DataConfig, device: str | torch.device = "cpu", dtype: str = "float32") -> Cifar10:
+def load_data(cfg: DataConfig, device: str | torch.device = "cpu", dtype: str = "float32") -> TensorData:
     """Load (once per process) the dataset named by ``cfg`` onto ``device``."""
     if cfg.dataset not in DATASETS:
         raise ValueError(f"unknown dataset {cfg.dataset!r}; known datasets: {', '.join(DATASETS)}")

@@ -25,10 +25,10 @@ from functools import partial
 
 from .cache import Cache
 from .config import RunConfig
-from .data import load_data
 from .executor import Executor
 from .presets import ARCHS, Design, design
 from .store import evaluation_model, parent_at, parent_checkpoints
+from .task import run_data, run_loss
 from .training import Checkpoint, TrainResult, compute_threads, evaluate, make_optimizer, progress_bar, set_deterministic, sgd_step
 
 
@@ -82,7 +82,7 @@ def train_linearized(cfg: RunConfig, base: Checkpoint, until: int | None = None,
     """
     set_deterministic(cfg.device)
     until = cfg.optim.steps if until is None else until
-    data = load_data(cfg.data, cfg.device, cfg.dtype)
+    data = run_data(cfg)
     model = linearized_model(cfg, base)
     optimizer = make_optimizer(cfg, model)
     if base.optimizer and not reset_momentum:
@@ -116,12 +116,12 @@ def switch_outcome(run: RunConfig, t: int, reset_momentum: bool, cache: Cache, t
 
     def compute():
         base = parent_at(run, t, cache, progress)
-        data = load_data(run.data, run.device, run.dtype)
+        data = run_data(run)
         with compute_threads():
             result = train_linearized(run, base, reset_momentum=reset_momentum, progress=progress)
             model = linearized_model(run, base, result.final)
-            test = evaluate(model, data, "test")
-            train = evaluate(model, data, "train", limit=train_examples)
+            test = evaluate(model, data, "test", loss=run_loss(run))
+            train = evaluate(model, data, "train", limit=train_examples, loss=run_loss(run))
         return {"t": t, "seed": run.seed, "test_accuracy": test["accuracy"], "test_loss": test["loss"],
                 "train_accuracy": train["accuracy"], "train_loss": train["loss"],
                 "final_train_losses": [result.losses[s] for s in sorted(result.losses)[-20:]]}

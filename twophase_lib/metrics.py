@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import RunConfig
-from .data import Cifar10, generator
+from .data import TensorData, generator
+from .task import run_loss
 from .training import Checkpoint, materialise, predict
 
 BN_MODES = ("recompute", "interpolate")
@@ -51,7 +52,7 @@ def interpolate_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], al
 
 
 @torch.no_grad()
-def recompute_bn_statistics(model: nn.Module, data: Cifar10, batches: int, batch_size: int, seed: int = 0) -> None:
+def recompute_bn_statistics(model: nn.Module, data: TensorData, batches: int, batch_size: int, seed: int = 0) -> None:
     """Reset every BatchNorm's running statistics and re-estimate them (cumulative average) on unaugmented training batches."""
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not bns:
@@ -88,11 +89,11 @@ class BarrierConfig:
             raise ValueError("a barrier needs at least the two endpoints (points >= 2)")
 
 
-def _loss_and_error(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    return F.cross_entropy(logits, y).item(), float((logits.argmax(1) != y).double().mean())
+def _loss_and_error(logits: torch.Tensor, y: torch.Tensor, loss=F.cross_entropy) -> tuple[float, float]:
+    return loss(logits, y).item(), float((logits.argmax(1) != y).double().mean())
 
 
-def linear_path(cfg: RunConfig, a: Checkpoint, b: Checkpoint, data: Cifar10, bc: BarrierConfig = BarrierConfig()) -> dict:
+def linear_path(cfg: RunConfig, a: Checkpoint, b: Checkpoint, data: TensorData, bc: BarrierConfig = BarrierConfig()) -> dict:
     """Loss and error along θ(α) = α·θ_a + (1 − α)·θ_b on train and test subsets, for α on a uniform grid."""
     alphas = torch.linspace(0, 1, bc.points, dtype=torch.float64).tolist()
     splits = {
@@ -105,7 +106,7 @@ def linear_path(cfg: RunConfig, a: Checkpoint, b: Checkpoint, data: Cifar10, bc:
         if bc.bn_mode == "recompute":
             recompute_bn_statistics(model, data, bc.bn_batches, bc.bn_batch_size)
         for split, (x, y) in splits.items():
-            loss, err = _loss_and_error(predict(model, x), y)
+            loss, err = _loss_and_error(predict(model, x), y, run_loss(cfg))
             out[f"{split}_loss"].append(loss)
             out[f"{split}_error"].append(err)
     return out
@@ -117,7 +118,7 @@ def barrier_height(values: list[float], alphas: list[float]) -> float:
     return max(v - (al * v1 + (1 - al) * v0) for v, al in zip(values, alphas))
 
 
-def loss_barrier(cfg: RunConfig, a: Checkpoint, b: Checkpoint, data: Cifar10, bc: BarrierConfig = BarrierConfig()) -> dict:
+def loss_barrier(cfg: RunConfig, a: Checkpoint, b: Checkpoint, data: TensorData, bc: BarrierConfig = BarrierConfig()) -> dict:
     """Loss and error barriers (train and test) between two checkpoints, plus the path they come from."""
     path = linear_path(cfg, a, b, data, bc)
     out = {f"{k}_barrier": barrier_height(path[k], path["alpha"]) for k in path if k != "alpha"}
@@ -125,7 +126,7 @@ def loss_barrier(cfg: RunConfig, a: Checkpoint, b: Checkpoint, data: Cifar10, bc
     return out
 
 
-def compare(cfg: RunConfig, a: Checkpoint, b: Checkpoint, data: Cifar10, param_names: list[str],
+def compare(cfg: RunConfig, a: Checkpoint, b: Checkpoint, data: TensorData, param_names: list[str],
             bc: BarrierConfig = BarrierConfig()) -> dict:
     """All chaos metrics between two checkpoints of the same architecture."""
     va, vb = flat_parameters(a.model, param_names), flat_parameters(b.model, param_names)

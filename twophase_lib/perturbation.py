@@ -20,7 +20,6 @@ import torch
 
 from .config import RunConfig
 from .data import generator
-from .models import build_model
 from .training import Checkpoint, TrainResult, train
 
 KINDS = ("total", "entry")
@@ -88,7 +87,9 @@ def perturb(ckpt: Checkpoint, param_names: Iterable[str], pert: Perturbation) ->
 
 def parameter_names(cfg: RunConfig) -> list[str]:
     """Names of the trainable parameters of the configuration's model (batch-norm buffers excluded)."""
-    return [n for n, _ in build_model(cfg.model, cfg.seed).named_parameters()]
+    from .task import run_model
+
+    return [n for n, _ in run_model(cfg, "cpu").named_parameters()]
 
 
 def branch(

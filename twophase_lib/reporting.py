@@ -531,13 +531,28 @@ def scorecard_markdown(cache: Cache, profiles: tuple[str, ...] = ("smoke", "cpu"
 PROFILE_TEXT = {
     "smoke": "tiny networks, a few dozen iterations: checks that the code runs (CI executes every chapter at it); "
              "its numbers mean nothing",
-    "cpu": "half-width ResNet-20 and quarter-width VGG-16 on the embedded real CIFAR-10 subset (5,170 train / 1,017 "
-           "test images), 440 iterations at batch 64 with the first lr drop at 320, three seeds: the results this "
-           "book shows",
+    "cpu": "{resnet20} ResNet-20 and {vgg16} VGG-16 on the embedded real CIFAR-10 subset (5,170 train / 1,017 "
+           "test images), {steps} iterations at batch {batch} with the first lr drop at {drop}, three seeds: the "
+           "results this book shows",
     "gpu": "full-width networks on the subset (full CIFAR-10 when present), 2,400 iterations at batch 128: one GPU "
            "(designed, not yet measured)",
     "paper": "full-width networks, full CIFAR-10, the paper's 160-epoch recipe (62,400 iterations): needs GPUs",
 }
+
+
+def _width_name(width: float) -> str:
+    names = {1.0: "full-width", 0.5: "half-width", 0.25: "quarter-width", 0.125: "eighth-width"}
+    return names.get(width, f"{width:g}-width")
+
+
+def profile_text(profile: str) -> str:
+    """One sentence on what a profile runs (the cpu one read off its design)."""
+    if profile != "cpu":
+        return PROFILE_TEXT[profile]
+    d = {a: design("cpu", a) for a in ARCHS}
+    r = d["resnet20"].run
+    return PROFILE_TEXT["cpu"].format(**{a: _width_name(d[a].run.model.width) for a in ARCHS}, steps=r.optim.steps,
+                                      batch=r.optim.batch_size, drop=r.optim.first_drop)
 
 
 def rerun_markdown(run_times: dict) -> str:
@@ -551,7 +566,7 @@ def rerun_markdown(run_times: dict) -> str:
             when = f", {r['date']}" if r and r.get("date") else ""
             cells.append(f"{r['seconds'] / 60:.1f} min ({r['machine']}{when})" if r else "not measured yet")
         rows.append(f"| {ch} | " + " | ".join(cells) + " |")
-    profiles = "\n".join(f"- **`{p}`**: {t}." for p, t in PROFILE_TEXT.items())
+    profiles = "\n".join(f"- **`{p}`**: {profile_text(p)}." for p in PROFILE_TEXT)
     return f"""# Re-run it yourself
 
 Every chapter is a percent-format script in `notebooks/`; its first code cell names its parameters

@@ -22,9 +22,9 @@ from torch import nn
 
 from .cache import Cache
 from .config import RunConfig
-from .data import load_data
 from .metrics import BarrierConfig, compare, recompute_bn_statistics
 from .ntk import empirical_ntk, kernel_distance
+from .task import run_data
 from .perturbation import Perturbation, PerturbationReport, parameter_names, perturb
 from .training import Checkpoint, compute_threads, materialise, train
 
@@ -128,13 +128,13 @@ BN_REESTIMATE_BATCHES = 8
 def evaluation_model(run: RunConfig, checkpoint: Checkpoint) -> nn.Module:
     """The checkpoint's network in eval mode with batch-norm statistics re-estimated on training batches."""
     model = materialise(run, checkpoint)
-    recompute_bn_statistics(model, load_data(run.data, run.device, run.dtype), BN_REESTIMATE_BATCHES, 128)
+    recompute_bn_statistics(model, run_data(run), BN_REESTIMATE_BATCHES, 128)
     return model.eval()
 
 
 def checkpoint_kernel(run: RunConfig, checkpoint: Checkpoint, n_inputs: int, mode: str) -> torch.Tensor:
     """The eNTK of a checkpoint (batch norm re-estimated, then frozen) on the run's first ``n_inputs`` test images."""
-    data = load_data(run.data, run.device, run.dtype)
+    data = run_data(run)
     return empirical_ntk(evaluation_model(run, checkpoint), data.x_test[:n_inputs], mode).cpu()
 
 
@@ -166,7 +166,7 @@ def pair_metrics(a: State, b: State, barrier: BarrierConfig, cache: Cache, kerne
         ca = load_state(a, cache, via, progress)
         cb, report = child_checkpoint(b, cache, via, progress) if b.t0 is not None else (
             load_state(b, cache, via, progress), None)
-        data = load_data(a.run.data, a.run.device, a.run.dtype)
+        data = run_data(a.run)
         with compute_threads():
             out = compare(a.run, ca, cb, data, parameter_names(a.run), barrier)
         if report is not None:

@@ -19,8 +19,8 @@ from torch import nn
 from tqdm import tqdm
 
 from .config import RunConfig
-from .data import Cifar10, load_data
-from .models import build_model
+from .data import TensorData
+from .task import run_data, run_loss, run_model
 
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
@@ -97,21 +97,23 @@ def snapshot(step: int, model: nn.Module, optimizer: torch.optim.Optimizer | Non
 
 def initial_checkpoint(cfg: RunConfig) -> Checkpoint:
     """The checkpoint at step 0: freshly initialised weights (from ``cfg.seed``), empty optimiser state."""
-    return snapshot(0, build_model(cfg.model, cfg.seed, "cpu", cfg.dtype))
+    return snapshot(0, run_model(cfg, "cpu"))
 
 
 def materialise(cfg: RunConfig, ckpt: Checkpoint) -> nn.Module:
     """A model on ``cfg.device``, in the configuration's memory format, holding the state of ``ckpt``."""
-    model = build_model(cfg.model, cfg.seed, cfg.device, cfg.dtype)
+    model = run_model(cfg)
     if cfg.memory_format == "channels_last":
         model = model.to(memory_format=torch.channels_last)
     model.load_state_dict(ckpt.model)
     return model
 
 
-def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.SGD:
-    """SGD with the configuration's momentum and weight decay (lr is set per step)."""
+def make_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """SGD (or AdamW) with the configuration's momentum and weight decay (lr is set per step)."""
     o = cfg.optim
+    if o.algorithm == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=o.lr, betas=(o.momentum, o.beta2), weight_decay=o.weight_decay)
     return torch.optim.SGD(model.parameters(), lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
 
 
@@ -134,7 +136,7 @@ def train(
     start = start if start is not None else initial_checkpoint(cfg)
     if until < start.step:
         raise ValueError(f"cannot train backwards: start step {start.step} > until {until}")
-    data = load_data(cfg.data, cfg.device, cfg.dtype)
+    data = run_data(cfg)
     model = materialise(cfg, start)
     optimizer = make_optimizer(cfg, model)
     if start.optimizer:
@@ -153,12 +155,12 @@ def train(
     return TrainResult(saved, losses)
 
 
-def sgd_step(cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, data: Cifar10, step: int) -> float:
-    """One update at ``step``: the step's batch and augmentation, cross-entropy, the step's learning rate."""
+def sgd_step(cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, data: TensorData, step: int) -> float:
+    """One update at ``step``: the step's batch and augmentation, the task's loss, the step's learning rate."""
     x, y = data.train_batch(cfg.batch_seed, step, cfg.optim.batch_size, cfg.data.augment)
     for group in optimizer.param_groups:
         group["lr"] = cfg.optim.lr_at(step)
-    loss = F.cross_entropy(model(x), y)
+    loss = run_loss(cfg)(model(x), y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -176,14 +178,15 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: Cifar10, split: str = "test", limit: int | None = None) -> dict[str, float]:
-    """Mean cross-entropy and accuracy of ``model`` (eval mode) on a split of ``data``."""
+def evaluate(model: nn.Module, data: TensorData, split: str = "test", limit: int | None = None,
+             loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy) -> dict[str, float]:
+    """Mean loss (default cross-entropy) and accuracy of ``model`` (eval mode) on a split of ``data``."""
     if split not in ("train", "test"):
         raise ValueError(f"unknown split {split!r}; use 'train' or 'test'")
     x, y = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
     x, y = x[:limit], y[:limit]
     logits = predict(model, x)
     return {
-        "loss": F.cross_entropy(logits, y).item(),
+        "loss": loss(logits, y).item(),
         "accuracy": (logits.argmax(1) == y).double().mean().item(),
     }

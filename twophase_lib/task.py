@@ -1,0 +1,170 @@
+"""A learning task: the network, the data and the loss that a run trains, with an identity for the cache.
+
+Every study of this library (training, branching, the comparison metrics, the chaos sweep, the cone
+study, the switch study) reads these three things from a run's task. A run without a task
+(``RunConfig.task is None``) trains the chapters' CIFAR-10 recipe: a registered architecture
+(``RunConfig.model``) on a named dataset (``RunConfig.data``), with cross-entropy, which
+:func:`task_of` turns into a :class:`Task` like any other.
+
+A user's task enters every cache key through :meth:`Task.identity`: a digest of its name, its
+version, the data's bytes, the network's initial parameters (names, shapes and values at a fixed
+seed) and the loss's qualified name. Change the network or the data and the key changes; a
+network re-registered under an old name cannot hit old results. (A change inside ``forward`` that
+keeps the parameters is invisible to the digest: bump ``version`` when you make one.)
+
+To run a task in worker processes (``workers > 1``) its model factory, data loader and loss must
+be picklable: module-level functions or classes, or ``functools.partial`` of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import RunConfig
+from .data import TensorData, derive_seed, load_data
+from .models import MODELS, build_model
+
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of logits (N, classes) against integer labels (N,): the default loss."""
+    return F.cross_entropy(logits, labels)
+
+
+def _qualname(fn: Callable) -> str:
+    inner = getattr(fn, "func", fn)  # functools.partial
+    return f"{getattr(inner, '__module__', '?')}.{getattr(inner, '__qualname__', type(inner).__name__)}"
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """A network factory, its data (a TensorData or a function returning one) and a loss on (logits, labels).
+
+    ``model()`` returns a freshly initialised network; the library seeds torch's generator before each
+    call (seed ``RunConfig.seed``), so initialisations are reproducible. The outputs are logits of shape
+    (N, classes) and the labels integers: disagreement and error are argmax-based.
+    """
+
+    name: str
+    model: Callable[[], nn.Module]
+    data: TensorData | Callable[[], TensorData]
+    loss: Loss = cross_entropy
+    version: str = ""
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self):
+        if not callable(self.model):
+            raise TypeError(f"task {self.name!r}: model must be a function returning a fresh nn.Module")
+        if not (isinstance(self.data, TensorData) or callable(self.data)):
+            raise TypeError(f"task {self.name!r}: data must be a TensorData or a function returning one")
+
+    def tensors(self) -> TensorData:
+        """The task's data on the CPU (loaded once per process)."""
+        if "data" not in self._memo:
+            data = self.data if isinstance(self.data, TensorData) else self.data()
+            if not isinstance(data, TensorData):
+                raise TypeError(f"task {self.name!r}: the data function returned {type(data).__name__}, not TensorData")
+            self._memo["data"] = data
+        return self._memo["data"]
+
+    def build(self, seed: int, device: str | torch.device = "cpu", dtype: str = "float32") -> nn.Module:
+        """The network initialised from ``seed`` (torch's global generator is left as it was)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed("init", seed))
+            model = self.model()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"task {self.name!r}: model() returned {type(model).__name__}, not an nn.Module")
+        return model.to(device=device, dtype=getattr(torch, dtype))
+
+    def identity(self) -> str:
+        """Digest of name, version, data bytes, initial parameters and loss: what enters the cache hash."""
+        if "identity" not in self._memo:
+            h = hashlib.sha256(f"{self.name}\0{self.version}\0{_qualname(self.loss)}\0".encode())
+            h.update(self.tensors().fingerprint().encode())
+            for k, v in self.build(0).state_dict().items():
+                v = v.detach().cpu().contiguous()
+                h.update(f"{k}{v.dtype}{tuple(v.shape)}".encode())
+                h.update(v.view(torch.uint8).numpy().tobytes() if v.numel() else b"")
+            self._memo["identity"] = h.hexdigest()
+        return self._memo["identity"]
+
+    def cache_identity(self) -> dict:
+        """What :func:`twophase_lib.config.to_dict` writes for this task in a cache key."""
+        return {"name": self.name, "identity": self.identity()}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Task) and self.identity() == other.identity()
+
+    def __hash__(self) -> int:
+        return hash(self.identity())
+
+    def __getstate__(self) -> dict:
+        # Workers receive the recipe and its identity, not tensors loaded by a data function (called again there).
+        memo = {k: v for k, v in self._memo.items() if k == "identity"}
+        return {"name": self.name, "model": self.model, "data": self.data, "loss": self.loss, "version": self.version,
+                "_memo": memo}
+
+    def __setstate__(self, state: dict) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+
+
+def cifar_task(run: RunConfig) -> Task:
+    """The chapters' recipe as a Task: the registered architecture ``run.model`` on ``run.data``, cross-entropy."""
+    if run.model.name not in MODELS:
+        raise ValueError(f"unknown model {run.model.name!r}; known models: {', '.join(sorted(MODELS))}")
+    return Task(f"{run.model.name}/{run.data.dataset}", _RegisteredModel(run.model), _NamedData(run.data))
+
+
+@dataclass(frozen=True)
+class _RegisteredModel:
+    cfg: object
+
+    def __call__(self) -> nn.Module:
+        return MODELS[self.cfg.name](self.cfg)
+
+
+@dataclass(frozen=True)
+class _NamedData:
+    cfg: object
+
+    def __call__(self) -> TensorData:
+        return load_data(self.cfg)
+
+
+def task_of(run: RunConfig) -> Task:
+    """The task a run trains: ``run.task``, or the CIFAR-10 recipe named by ``run.model`` and ``run.data``."""
+    return run.task if run.task is not None else cifar_task(run)
+
+
+def run_model(run: RunConfig, device: str | torch.device | None = None) -> nn.Module:
+    """The run's network at initialisation (seed ``run.seed``), on ``device`` (default: the run's)."""
+    device = run.device if device is None else device
+    if run.task is None:
+        return build_model(run.model, run.seed, device, run.dtype)
+    return run.task.build(run.seed, device, run.dtype)
+
+
+def run_data(run: RunConfig) -> TensorData:
+    """The run's data on its device and dtype (loaded once per process)."""
+    if run.task is None:
+        return load_data(run.data, run.device, run.dtype)
+    return _task_data(run.task, str(run.device), run.dtype)
+
+
+@lru_cache(maxsize=8)
+def _task_data(task: Task, device: str, dtype: str) -> TensorData:
+    return task.tensors().to(device, getattr(torch, dtype))
+
+
+def run_loss(run: RunConfig) -> Loss:
+    """The run's training and evaluation loss on (logits, labels)."""
+    return cross_entropy if run.task is None else run.task.loss
