@@ -34,7 +34,7 @@ setup: $(STAMP)
 # (--sys-prefix) with the venv's interpreter, so papermill and nbval run chapters in this venv.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install -c constraints.txt -e '.[book,test,ray]'
+	$(VPY) -m pip install -c constraints.txt -e '.[book,test,ray,beyond]'
 	$(VPY) -m ipykernel install --sys-prefix --name python3
 	touch $@
 

@@ -8,7 +8,10 @@ Levers (the protocol's steps: ResNet-20 ×½ and VGG-16 ×¼ at batch 64):
 * evaluation: a twin comparison (barrier with batch-norm recomputation, disagreement) at the cpu
   design's settings against the old ones (5 α and 5 BN batches, and 11 α / 10 BN batches), with
   the barrier values each gives on the same pair;
-* eNTK: one checkpoint's kernel on the cpu design's 50 inputs.
+* eNTK: one checkpoint's kernel on the cpu design's 50 inputs;
+* torch.compile: the compiled training step against the eager one (one thread), and the compile time
+  (lost at this scale: 1.02x for ResNet-20 x1/2, not adopted);
+* width: VGG-16 at the design's width against twice that width (the session-3 design), step and eNTK.
 
 Then a cost model: the number of SGD steps, linearized steps, comparisons and kernels each chapter's
 design asks for (counted from the presets, with the sharing between schedules), times the unit
@@ -61,6 +64,27 @@ def _worker(args) -> float:
     return step_seconds(run, steps, 1, repeat=1)
 
 
+def compiled_step_seconds(run, steps: int, repeat: int = 2) -> tuple[float, float]:
+    """(seconds per compiled step after warm-up, seconds spent compiling), one thread."""
+    torch.set_num_threads(1)
+    data = load_data(run.data)
+    model = torch.compile(materialise(run, initial_checkpoint(run)))
+    opt = make_optimizer(run, model)
+    model.train()
+    t = time.perf_counter()
+    sgd_step(run, model, opt, data, 0)
+    compile_time = time.perf_counter() - t
+    for s in range(1, 3):
+        sgd_step(run, model, opt, data, s)
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for s in range(3, 3 + steps):
+            sgd_step(run, model, opt, data, s)
+        best = min(best, (time.perf_counter() - t) / steps)
+    return best, compile_time
+
+
 def pair_of_processes(run, steps: int) -> float:
     """Seconds per step per process when two one-thread processes train at once (wall time of the pair / steps)."""
     ctx = multiprocessing.get_context("spawn")
@@ -110,6 +134,8 @@ def main() -> None:
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--steps", type=int, default=15)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--no-compile", dest="compile", action="store_false",
+                        help="skip the torch.compile lever (about 40 s of compiling per network)")
     args = parser.parse_args()
     report = {"cores": os.cpu_count(), "levers": {}, "cost_model": {}}
     workers = min(2, os.cpu_count() or 1)
@@ -139,6 +165,16 @@ def main() -> None:
         t = time.perf_counter()
         checkpoint_kernel(run, a, d.kernel_inputs, "full")
         kernel = time.perf_counter() - t
+        compiled, compile_time = compiled_step_seconds(run, args.steps, args.repeat) if args.compile else (None, None)
+        width = {}
+        if arch == "vgg16":
+            wide = run.replace(model={"width": 2 * run.model.width})
+            t = time.perf_counter()
+            checkpoint_kernel(wide, initial_checkpoint(wide), d.kernel_inputs, "full")
+            wide_kernel = time.perf_counter() - t
+            width = {f"step, width {run.model.width:g} / width {wide.model.width:g} (1 thread)":
+                     round(t1 / step_seconds(wide, args.steps, 1, repeat=args.repeat), 3),
+                     f"eNTK, width {run.model.width:g} / width {wide.model.width:g}": round(kernel / wide_kernel, 3)}
         report["levers"][arch] = {
             "step, 1 process x 2 threads, contiguous (s)": round(t2, 4),
             "step, 1 thread, contiguous (s)": round(t1c, 4),
@@ -148,6 +184,9 @@ def main() -> None:
             "linearized step / standard step (1 thread)": round(lin / t1, 3),
             "comparison": evals,
             "kernel (s, 1 thread)": round(kernel, 3),
+            **({"torch.compile step / eager step (1 thread)": round(compiled / t1, 3),
+                "torch.compile: compile time (s)": round(compile_time, 1)} if compiled else {}),
+            **width,
         }
         counts = work_counts(args.profile, arch)
         per_step = pair  # wall seconds per step with both workers busy

@@ -74,6 +74,11 @@
 # %% tags=["parameters"]
 profile = "cpu"  # smoke | cpu | gpu | paper
 workers = None  # worker processes (None: $TWOPHASE_WORKERS or one per CPU core; 0: this process; Ray: README)
+archs = ("resnet20", "vgg16")  # any of twophase_lib.presets.ARCHS (a list, or "resnet20,vgg16")
+seeds = None  # None: the profile's seeds (cpu: 0, 1, 2); or a list such as [0, 1, 2, 3, 4]
+device = None  # None: the profile's device (cpu; cuda for gpu and paper); or "cuda:1", ...
+epsilon = 1e-7  # the perturbation's total L2 norm (the paper's 1e-7)
+cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 
 # %% tags=["nbval-check-output"]
 import matplotlib.pyplot as plt
@@ -83,14 +88,14 @@ from twophase_lib.chaos import chapter_epsilon_sweeps, chapter_sweeps, run_sweep
 from twophase_lib.executor import check_workers
 from twophase_lib.ray_executor import executor_from_env
 from twophase_lib.plotting import chaos_figure, epsilon_figure
-from twophase_lib.presets import check_profile
+from twophase_lib.presets import chapter_designs
 from twophase_lib.reporting import (chaos_inflections, chaos_summary, chaos_table, chaos_verdicts, design_note,
                                     design_table, epsilon_table, inflection_scales_table, ordering_note,
                                     other_metrics_table, save_summary, scales_note, schedule_note)
 
-check_profile(profile)
-cache, executor = Cache(), executor_from_env(check_workers(workers))
-design_table(profile)
+designs = chapter_designs(profile, archs, seeds, device, epsilon)  # validated: unknown values fail here
+cache, executor = Cache(cache_dir), executor_from_env(check_workers(workers))
+design_table(profile, designs)
 
 # %% tags=["nbval-check-output"]
 design_note(profile)
@@ -109,13 +114,14 @@ design_note(profile)
 # everything from disk; an interrupted one resumes.
 
 # %% tags=["nbval-check-output"]
-sweeps = chapter_sweeps(profile)
-eps_sweeps = chapter_epsilon_sweeps(profile)
+sweeps = chapter_sweeps(profile, designs)
+eps_sweeps = chapter_epsilon_sweeps(profile, designs=designs)
 results = run_sweeps(sweeps, cache, executor, desc="chapter 1: chaos sweeps")
-eps_results = run_sweeps(eps_sweeps, cache, executor, desc="chapter 1: ε sweep")
+eps_results = run_sweeps(eps_sweeps, cache, executor, desc="chapter 1: ε sweep") if eps_sweeps else {}
 for key, res in results.items():
     rep = res.records[0]["perturbation"]
-    print(f"{', '.join(key)}: ε = 0 control exact: {res.control_is_exact}; ε = 1e-7 realised ‖θ′ − θ‖ = "
+    print(f"{', '.join(key)}: ε = 0 control exact: {res.control_is_exact}; ε = {res.sweep.perturbation.size:g} "
+          f"realised ‖θ′ − θ‖ = "
           f"{rep['realised_norm']:.2e} ({rep['fraction_changed']:.1%} of {rep['num_parameters']:,} parameters changed)")
 if not all(res.control_is_exact for res in results.values()):
     raise RuntimeError("BRANCHING IS BROKEN: an ε = 0 control drifted from its parent; the figures would be meaningless")
@@ -191,9 +197,12 @@ scales_note(profile, inflections)
 # whatever ε is, and the late ones stay together unless ε is large.
 
 # %% tags=["nbval-check-output"]
-eps_tab, eps_curves = epsilon_table(eps_results, results[("resnet20", "step")])
-fig = epsilon_figure(eps_curves, "ResNet-20, seed 0, step schedule: disagreement at t1 for each ε")
-plt.show()
+if eps_results:
+    eps_tab, eps_curves = epsilon_table(eps_results, results[("resnet20", "step")])
+    fig = epsilon_figure(eps_curves, "ResNet-20, seed 0, step schedule: disagreement at t1 for each ε")
+    plt.show()
+else:
+    eps_tab, eps_curves = "no ε sweep: ResNet-20 is not among this run's architectures", {}
 eps_tab
 
 # %% [markdown]
@@ -227,7 +236,7 @@ verdicts = chaos_verdicts(results, inflections)
 first_written = chaos_verdicts(results, inflections, as_first_written=True)
 eps_note = {f"{size:g}": " → ".join(f"{d:.3f}" for d in curve[1]) for size, curve in eps_curves.items()}
 summary = chaos_summary(profile, results, inflections, verdicts, eps_note, first_written)
-save_summary(cache, "chaos", profile, summary)
+save_summary(cache, "chaos", profile, summary, designs)
 for key, v in verdicts.items():
     print(f"{', '.join(key)}: {v.outcome.upper()}\n{v.explain()}\n")
 print(f"Chaos effect at the {profile} profile: {summary['verdict'].upper()} "

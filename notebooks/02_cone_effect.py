@@ -41,6 +41,10 @@
 # %% tags=["parameters"]
 profile = "cpu"  # smoke | cpu | gpu | paper
 workers = None  # worker processes (None: $TWOPHASE_WORKERS or one per CPU core; 0: this process; Ray: README)
+archs = ("resnet20", "vgg16")  # any of twophase_lib.presets.ARCHS (a list, or "resnet20,vgg16")
+seeds = None  # None: the profile's seeds (cpu: 0, 1, 2); or a list such as [0, 1, 2, 3, 4]
+device = None  # None: the profile's device (cpu; cuda for gpu and paper); or "cuda:1", ...
+cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 
 # %% tags=["nbval-check-output"]
 import matplotlib.pyplot as plt
@@ -51,13 +55,13 @@ from twophase_lib.cone import chapter_studies, run_studies
 from twophase_lib.executor import check_workers
 from twophase_lib.ray_executor import executor_from_env
 from twophase_lib.plotting import cone_figure
-from twophase_lib.presets import check_profile
+from twophase_lib.presets import chapter_designs
 from twophase_lib.reporting import (after_drop_table, chaos_inflections, cone_paper_table, cone_summary, cone_table,
                                     cone_verdicts, design_note, design_table, save_summary, shared_before_drop)
 
-check_profile(profile)
-cache, executor = Cache(), executor_from_env(check_workers(workers))
-design_table(profile)
+designs = chapter_designs(profile, archs, seeds, device)  # validated: unknown values fail here
+cache, executor = Cache(cache_dir), executor_from_env(check_workers(workers))
+design_table(profile, designs)
 
 # %% tags=["nbval-check-output"]
 design_note(profile)
@@ -69,8 +73,8 @@ design_note(profile)
 # ## Kernels along training
 
 # %% tags=["nbval-check-output"]
-inflections = chaos_inflections(run_sweeps(chapter_sweeps(profile), cache, executor, progress=False))
-results = run_studies(chapter_studies(profile), cache, executor, desc="chapter 2: eNTK along the runs")
+inflections = chaos_inflections(run_sweeps(chapter_sweeps(profile, designs), cache, executor, progress=False))
+results = run_studies(chapter_studies(profile, designs), cache, executor, desc="chapter 2: eNTK along the runs")
 shared = shared_before_drop(results)
 print("kernel distances before the first drop identical under both schedules:", shared)
 
@@ -107,7 +111,7 @@ cone_table(results, verdicts)
 
 # %% tags=["nbval-check-output"]
 summary = cone_summary(profile, verdicts, shared)
-save_summary(cache, "cone", profile, summary)
+save_summary(cache, "cone", profile, summary, designs)
 for arch, v in verdicts.items():
     print(f"{arch}: {v.outcome.upper()}\n{v.explain()}\n")
 print(f"Cone effect at the {profile} profile: {summary['verdict'].upper()}")

@@ -45,6 +45,10 @@
 # %% tags=["parameters"]
 profile = "cpu"  # smoke | cpu | gpu | paper
 workers = None  # worker processes (None: $TWOPHASE_WORKERS or one per CPU core; 0: this process; Ray: README)
+archs = ("resnet20", "vgg16")  # any of twophase_lib.presets.ARCHS (a list, or "resnet20,vgg16")
+seeds = None  # None: the profile's seeds (cpu: 0, 1, 2); or a list such as [0, 1, 2, 3, 4]
+device = None  # None: the profile's device (cpu; cuda for gpu and paper); or "cuda:1", ...
+cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 
 # %% tags=["nbval-check-output"]
 import matplotlib.pyplot as plt
@@ -55,20 +59,20 @@ from twophase_lib.executor import check_workers
 from twophase_lib.ray_executor import executor_from_env
 from twophase_lib.linearize import chapter_studies, run_switch_studies
 from twophase_lib.plotting import switch_figure
-from twophase_lib.presets import check_profile
+from twophase_lib.presets import chapter_designs
 from twophase_lib.reporting import (chaos_inflections, design_table, save_summary, switch_paper_table, switch_summary,
                                     switch_table, switch_verdicts)
 
-check_profile(profile)
-cache, executor = Cache(), executor_from_env(check_workers(workers))
-design_table(profile)
+designs = chapter_designs(profile, archs, seeds, device)  # validated: unknown values fail here
+cache, executor = Cache(cache_dir), executor_from_env(check_workers(workers))
+design_table(profile, designs)
 
 # %% [markdown]
 # ## Final accuracy against the switch time
 
 # %% tags=["nbval-check-output"]
-inflections = chaos_inflections(run_sweeps(chapter_sweeps(profile), cache, executor, progress=False))
-results = run_switch_studies(chapter_studies(profile), cache, executor, desc="chapter 3: linearized runs")
+inflections = chaos_inflections(run_sweeps(chapter_sweeps(profile, designs), cache, executor, progress=False))
+results = run_switch_studies(chapter_studies(profile, designs), cache, executor, desc="chapter 3: linearized runs")
 switch_table(results)
 
 # %%
@@ -99,7 +103,7 @@ plt.show()
 # %% tags=["nbval-check-output"]
 verdicts = switch_verdicts(results, inflections)
 summary = switch_summary(profile, results, verdicts, inflections)
-save_summary(cache, "switch", profile, summary)
+save_summary(cache, "switch", profile, summary, designs)
 for arch, v in verdicts.items():
     print(f"{arch}: {v.outcome.upper()}\n{v.explain()}\n")
 print(f"Value of the cone phase at the {profile} profile: {summary['verdict'].upper()}")

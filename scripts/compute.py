@@ -14,12 +14,21 @@ import json
 import sys
 import time
 
+from twophase_lib import beyond
 from twophase_lib.cache import Cache
 from twophase_lib.chaos import chapter_epsilon_sweeps, chapter_sweeps, run_sweeps
 from twophase_lib.cone import chapter_studies as cone_studies, run_studies
 from twophase_lib.config import PROFILES
 from twophase_lib.ray_executor import executor_from_env
 from twophase_lib.linearize import chapter_studies as switch_studies, run_switch_studies
+
+
+def beyond_all(profile: str, cache: Cache, ex) -> None:
+    """Chapter 4's three analyses on its two tasks."""
+    designs = beyond.chapter_designs(profile)
+    run_sweeps(beyond.chaos_sweeps(designs), cache, ex, desc="chapter 4: chaos sweeps")
+    run_studies(beyond.cone_studies(designs), cache, ex, desc="chapter 4: kernels")
+    run_switch_studies(beyond.switch_studies(designs), cache, ex, desc="chapter 4: linearized runs")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             ("cone", lambda: run_studies(cone_studies(args.profile), cache, ex, desc="chapter 2: eNTK along the runs")),
             ("switch", lambda: run_switch_studies(switch_studies(args.profile), cache, ex,
                                                   desc="chapter 3: linearized runs")),
+            ("beyond", lambda: beyond_all(args.profile, cache, ex)),
         ):
             start = time.perf_counter()
             work()

@@ -147,3 +147,21 @@ def test_results_export_as_flat_rows(tmp_path):
     bad = subprocess.run([sys.executable, str(script), "--cache", str(cache.root), "--kind", "nope"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "stored kinds: pair" in bad.stderr
+
+
+def test_chapter_parameters_are_validated_and_key_their_own_summary():
+    from twophase_lib.presets import chapter_designs, profile_summary_key
+
+    default = chapter_designs("cpu")
+    assert tuple(default.values()) == profile_summary_key("cpu")  # the book's run keys the scorecard
+    assert tuple(chapter_designs("cpu", epsilon=1e-7).values()) == profile_summary_key("cpu")
+    mine = chapter_designs("cpu", "vgg16", "0, 3,4", "cpu", 1e-5)
+    assert list(mine) == ["vgg16"] and mine["vgg16"].seeds == (0, 3, 4) and mine["vgg16"].epsilon == 1e-5
+    assert mine["vgg16"].reference_seeds == (0,)
+    for bad, match in ((dict(archs="resnet50"), "unknown architecture"), (dict(seeds="0, x"), "cannot read seeds"),
+                       (dict(seeds=[1, 1]), "distinct"), (dict(seeds=[-1]), "non-negative"),
+                       (dict(device="tpu"), "device"), (dict(epsilon=0), "epsilon"), (dict(archs=[]), "non-empty")):
+        with pytest.raises(ValueError, match=match):
+            chapter_designs("cpu", **bad)
+    with pytest.raises(ValueError, match="unknown profile"):
+        chapter_designs("laptop")

@@ -70,7 +70,7 @@ def test_table_renders_as_text_markdown_and_html():
 def test_summaries_are_keyed_by_design_and_the_scorecard_shows_them(tmp_path):
     cache = Cache(tmp_path)
     empty = scorecard_markdown(cache)
-    assert empty.count("not run yet") == 3
+    assert empty.count("not run yet") == 4  # three claims and chapter 4
     summary = {"profile": "cpu", "verdict": "partly", "archs": {"resnet20": {
         "verdict": "partly", "checks": "✓ grows", "spearman": 1.0, "accuracy_mean": [0.3, 0.5], "switches": [0, 10]}},
         "mismatches": ["resnet20: t = 10 is worse than t = 0"]}

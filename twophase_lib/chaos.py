@@ -72,7 +72,7 @@ class ChaosSweep:
 
 def sweep_from_design(d: Design, schedule: str, *, references: bool = True) -> ChaosSweep:
     """Chapter 1's main sweep of a design under a schedule ("step" or "constant")."""
-    return ChaosSweep(d.schedule(schedule), d.t0s, d.t1, Perturbation(), d.seeds, d.control_t0, d.barrier,
+    return ChaosSweep(d.schedule(schedule), d.t0s, d.t1, Perturbation(d.epsilon), d.seeds, d.control_t0, d.barrier,
                       d.kernel_inputs, reference_seeds=d.reference_seeds if references else (), via=(d.first_drop,),
                       parent_steps=d.parent_steps())
 
@@ -229,11 +229,14 @@ def log_grid(last: int, points: int, first: int = 1) -> tuple[int, ...]:
     return (0, *[int(v) for v in values])
 
 
-def chapter_sweeps(profile: str) -> dict:
-    """Chapter 1's sweeps at a profile: every architecture under both schedules, keyed by (arch, schedule)."""
-    return {(arch, sch): sweep_from_design(design(profile, arch), sch) for arch in ARCHS for sch in SCHEDULES}
+def chapter_sweeps(profile: str, designs: dict | None = None) -> dict:
+    """Chapter 1's sweeps at a profile (or for ``designs``, see :func:`twophase_lib.presets.chapter_designs`):
+    every architecture under both schedules, keyed by (arch, schedule)."""
+    designs = designs or {arch: design(profile, arch) for arch in ARCHS}
+    return {(arch, sch): sweep_from_design(d, sch) for arch, d in designs.items() for sch in SCHEDULES}
 
 
-def chapter_epsilon_sweeps(profile: str, arch: str = "resnet20") -> dict:
-    """Chapter 1's ε sweep at a profile, keyed by ε."""
-    return epsilon_sweeps(design(profile, arch))
+def chapter_epsilon_sweeps(profile: str, arch: str = "resnet20", designs: dict | None = None) -> dict:
+    """Chapter 1's ε sweep at a profile, keyed by ε (empty when ``designs`` leave ``arch`` out)."""
+    designs = designs or {arch: design(profile, arch)}
+    return epsilon_sweeps(designs[arch]) if arch in designs else {}

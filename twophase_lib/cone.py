@@ -97,6 +97,8 @@ def study_from_design(d: Design, schedule: str) -> ConeStudy:
     return ConeStudy(d.schedule(schedule), d.cone_steps, d.cone_refs, d.seeds, d.kernel_inputs)
 
 
-def chapter_studies(profile: str) -> dict:
-    """Chapter 2's studies at a profile: every architecture under both schedules, keyed by (arch, schedule)."""
-    return {(arch, sch): study_from_design(design(profile, arch), sch) for arch in ARCHS for sch in SCHEDULES}
+def chapter_studies(profile: str, designs: dict | None = None) -> dict:
+    """Chapter 2's studies at a profile (or for ``designs``): every architecture under both schedules,
+    keyed by (arch, schedule)."""
+    designs = designs or {arch: design(profile, arch) for arch in ARCHS}
+    return {(arch, sch): study_from_design(d, sch) for arch, d in designs.items() for sch in SCHEDULES}

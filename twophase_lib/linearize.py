@@ -183,6 +183,8 @@ def study_from_design(d: Design, schedule: str = "step") -> SwitchStudy:
     return SwitchStudy(d.schedule(schedule), d.switches, d.seeds, train_examples=d.switch_train_examples)
 
 
-def chapter_studies(profile: str) -> dict:
-    """Chapter 3's studies at a profile: every architecture under the step schedule, keyed by architecture."""
-    return {arch: study_from_design(design(profile, arch)) for arch in ARCHS}
+def chapter_studies(profile: str, designs: dict | None = None) -> dict:
+    """Chapter 3's studies at a profile (or for ``designs``): every architecture under the step schedule,
+    keyed by architecture."""
+    designs = designs or {arch: design(profile, arch) for arch in ARCHS}
+    return {arch: study_from_design(d) for arch, d in designs.items()}

@@ -186,3 +186,23 @@ def switch_figure(results: dict, inflections: dict | None = None) -> plt.Figure:
             ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def accuracy_figure(curves: dict, milestones: dict) -> plt.Figure:
+    """Per task: the parent runs' test accuracy along training under each schedule (seed mean and range), with the
+    step schedule's lr drops (``milestones``: task -> iterations)."""
+    names = list(dict.fromkeys(name for name, _ in curves))
+    fig, axes = plt.subplots(1, len(names), figsize=(6.2 * len(names), 3.6), squeeze=False)
+    for c, name in enumerate(names):
+        ax = axes[0, c]
+        for i, (schedule, label) in enumerate((("step", "step schedule"), ("constant", "constant lr"))):
+            if (name, schedule) in curves:
+                steps, acc = curves[(name, schedule)]
+                band(ax, steps, acc, label, color=f"C{i}")
+        mark_lr_drops(ax, milestones.get(name, ()))
+        time_axis(ax, "training iteration")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"{name}: the parent runs", fontsize=10)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -14,6 +14,7 @@ The same rules hold at every profile (issue "verdicts that can fail"):
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from .config import DataConfig, ModelConfig, OptimConfig, RunConfig, check_profile
@@ -72,6 +73,8 @@ class Design:
     # chapter 3
     switches: tuple[int, ...]
     switch_train_examples: int
+    # chapter 1's perturbation size (total L2 norm)
+    epsilon: float = 1e-7
 
     def __post_init__(self):
         d1 = self.first_drop
@@ -107,6 +110,8 @@ class Design:
     @property
     def train_images(self) -> int:
         """Size of the training set the design trains on."""
+        if self.run.task is not None:
+            return len(self.run.task.tensors().x_train)
         return TRAIN_IMAGES[self.run.data.dataset]
 
     @property
@@ -169,6 +174,62 @@ def design(profile: str, arch: str) -> Design:
                   kernel_inputs=8, reference_seeds=(0,), eps_sizes=(1e-5,), eps_t0s=(0, 12),
                   cone_steps=(0, 4, 8, 12, 16, 20, 24), cone_refs=(4, 8), switches=(0, 8, 16, 24),
                   switch_train_examples=200)
+
+
+def _as_tuple(value, cast, what: str) -> tuple:
+    """A papermill parameter as a tuple: a list, a tuple, one value, or a comma-separated string."""
+    if isinstance(value, str):
+        value = [v for v in value.replace(",", " ").split() if v]
+    elif not isinstance(value, (list, tuple)):
+        value = [value]
+    try:
+        out = tuple(cast(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"cannot read {what} from {value!r}") from None
+    if not out or len(set(out)) != len(out):
+        raise ValueError(f"{what} must be a non-empty list of distinct values, got {value!r}")
+    return out
+
+
+def chapter_designs(profile: str, archs=ARCHS, seeds=None, device: str | None = None,
+                    epsilon: float | None = None) -> dict[str, Design]:
+    """The designs a chapter runs: the profile's, for ``archs``, with a re-runner's overrides (validated).
+
+    ``seeds`` replaces the seeds (the reference pairs use the first ones, as many as the profile's);
+    ``device`` the device (``cpu``, ``cuda``, ``cuda:1``, ...); ``epsilon`` chapter 1's perturbation size.
+    """
+    check_profile(profile)
+    archs = tuple(check_arch(a) for a in _as_tuple(archs, str, "archs"))
+    changes: dict = {}
+    if seeds is not None:
+        seeds = _as_tuple(seeds, int, "seeds")
+        if min(seeds) < 0:
+            raise ValueError(f"seeds must be non-negative integers, got {seeds}")
+        changes["seeds"] = seeds
+    if epsilon is not None:
+        epsilon = float(epsilon)
+        if not (epsilon > 0 and epsilon < 1):
+            raise ValueError(f"epsilon must lie in (0, 1) (ε = 0 is the control every sweep runs), got {epsilon}")
+        changes["epsilon"] = epsilon
+    if device is not None:
+        import torch
+
+        try:
+            kind = torch.device(device).type
+        except (RuntimeError, TypeError):
+            raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'") from None
+        if kind not in ("cpu", "cuda"):
+            raise ValueError(f"unsupported device {device!r}; use 'cpu', 'cuda' or 'cuda:N'")
+    out = {}
+    for a in archs:
+        d = design(profile, a)
+        extra = dict(changes)
+        if "seeds" in extra:
+            extra["reference_seeds"] = extra["seeds"][: len(d.reference_seeds)]
+        if device is not None:
+            extra["run"] = d.run.replace(device=str(device))
+        out[a] = dataclasses.replace(d, **extra)
+    return out
 
 
 def profile_summary_key(profile: str) -> tuple:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .cache import Cache
 from .chaos import REFERENCES, ChaosResult, inflection_range
-from .presets import ARCHS, SCHEDULE_NAMES, Design, design, profile_summary_key
+from .presets import ARCHS, SCHEDULE_NAMES, SCHEDULES, Design, design, profile_summary_key
 from .verdicts import chaos_verdict, combine, cone_verdict, late_t0, recovered_share, spearman, switch_verdict
 
 # What the paper and its cross-checks report (PROTOCOL.md); the paper's schedule length comes from the presets.
@@ -83,11 +83,10 @@ def fmt_range(inf: dict) -> str:
 # ----------------------------------------------------------------------------------------------- designs
 
 
-def design_table(profile: str) -> Table:
-    """The profile's design for every architecture: network, data, schedule, where each chapter looks."""
+def design_table(profile: str, designs: dict | None = None) -> Table:
+    """The profile's design (or ``designs``) for every architecture: network, data, schedule, where each chapter looks."""
     rows = []
-    for arch in ARCHS:
-        d = design(profile, arch)
+    for arch, d in (designs or {a: design(profile, a) for a in ARCHS}).items():
         o = d.run.optim
         rows.append([arch, f"{d.run.model.width:g}", d.run.data.dataset, o.batch_size,
                      f"{o.steps} ({o.steps / d.epoch_steps:.3g} epochs)", ", ".join(map(str, o.milestones)),
@@ -453,17 +452,89 @@ def switch_summary(profile: str, results: dict, verdicts: dict, inflections: dic
             "mismatches": mismatches}
 
 
+# ----------------------------------------------------------------------------------------------- chapter 4
+
+
+def beyond_design_table(designs: dict) -> Table:
+    """Chapter 4's design for every task: network, data, optimiser, schedule, where each analysis looks."""
+    rows = []
+    for name, d in designs.items():
+        o, data = d.run.optim, d.run.task.tensors()
+        params = sum(p.numel() for p in d.run.task.build(0).parameters())
+        rows.append([name, f"{type(d.run.task.build(0)).__name__} ({params:,} parameters)",
+                     f"{data.name} ({len(data.x_train):,} / {len(data.x_test):,})", f"{o.algorithm}, lr {o.lr:g}",
+                     o.batch_size, f"{o.steps} ({o.steps / d.epoch_steps:.3g} epochs)", ", ".join(map(str, o.milestones)),
+                     ", ".join(map(str, d.t0s)), len(d.seeds), ", ".join(map(str, d.cone_refs)),
+                     ", ".join(map(str, d.switches))])
+    return Table(["task", "network", "data (train / test)", "optimiser", "batch", "iterations",
+                  "lr ÷10 at (step schedule)", "t0 grid", "seeds", "τ", "switch times"], rows)
+
+
+def accuracy_note(curves: dict, designs: dict) -> Note:
+    """Per task and schedule: parents' test accuracy (seed mean) at the first drop, its largest rise over one
+    checkpoint interval before it (a late jump is a qualitative change of the function, not a settled phase), and
+    at the end."""
+    lines = []
+    for (name, schedule), (steps, acc) in curves.items():
+        d1 = designs[name].first_drop
+        mean = acc.mean(0)
+        before = [j for j in range(1, len(steps)) if steps[j] <= d1]
+        jump = max(before, key=lambda j: mean[j] - mean[j - 1])
+        lines.append(f"- **{name}**, {SCHEDULE_NAMES[schedule]}: test accuracy {mean[steps.tolist().index(d1)]:.3f} at the "
+                     f"first drop ({d1}) and {mean[-1]:.3f} at the end ({steps[-1]}, {mean[-1] - mean[steps.tolist().index(d1)]:+.3f} "
+                     f"after the drop's iteration); its largest rise before the drop, "
+                     f"{mean[jump] - mean[jump - 1]:+.3f}, is between iterations {steps[jump - 1]} and {steps[jump]}.")
+    return Note("\n".join(lines))
+
+
+def beyond_summary(profile: str, chaos: dict, inflections: dict, chaos_v: dict, cone_v: dict, switch: dict,
+                   switch_v: dict) -> dict:
+    """Chapter 4's results for the scorecard: per task, the three claims' verdicts and the numbers behind them."""
+    tasks = {}
+    for name in cone_v:
+        res = chaos[(name, "step")]
+        d = res.mean("disagreement")
+        tasks[name] = {
+            "chaos": {sch: chaos_v[(name, sch)].outcome for sch in SCHEDULES if (name, sch) in chaos_v},
+            "cone": cone_v[name].outcome, "switch": switch_v[name].outcome,
+            "inflection": inflections[(name, "step")],
+            "disagreement": f"{d[0]:.3f} (t0 = 0) → {d[-1]:.3f} (t0 = {res.t0s[-1]}), unrelated networks "
+                            f"{fmt(res.reference('independent init', 'disagreement'))}",
+            "accuracy": [round(float(a), 4) for a in switch[name].accuracy.mean(0)],
+            "switches": switch[name].switches.tolist(),
+            "checks": {"chaos": chaos_v[(name, "step")].explain(), "cone": cone_v[name].explain(),
+                       "switch": switch_v[name].explain()}}
+    claims = {"chaos": combine([o for t in tasks.values() for o in t["chaos"].values()]),
+              "cone": combine([t["cone"] for t in tasks.values()]),
+              "switch": combine([t["switch"] for t in tasks.values()])}
+    return {"profile": profile, "tasks": tasks, "claims": claims, "verdict": combine(list(claims.values()))}
+
+
 # ----------------------------------------------------------------------------------------------- pages
 
 
-def save_summary(cache: Cache, kind: str, profile: str, summary: dict) -> None:
-    """Store a chapter's summary under its profile's full design."""
-    cache.save(f"{kind}-summary", profile_summary_key(profile), summary)
+def _summary_key(kind: str, profile: str, designs: dict | None = None) -> tuple:
+    if designs is not None:
+        return tuple(designs.values())
+    if kind == "beyond":
+        from .beyond import summary_key
+
+        return summary_key(profile)
+    return profile_summary_key(profile)
+
+
+def save_summary(cache: Cache, kind: str, profile: str, summary: dict, designs: dict | None = None) -> None:
+    """Store a chapter's summary under the designs it ran (default: the profile's; chapter 4: its tasks').
+
+    A re-run with other seeds, architectures, device or ε is stored under its own designs, so the scorecard
+    (which reads the profile's designs) never shows it in place of the book's run.
+    """
+    cache.save(f"{kind}-summary", _summary_key(kind, profile, designs), summary)
 
 
 def load_summary(cache: Cache, kind: str, profile: str) -> dict | None:
     """A chapter's summary for the profile's current design, or None."""
-    return cache.load(f"{kind}-summary", profile_summary_key(profile))
+    return cache.load(f"{kind}-summary", _summary_key(kind, profile))
 
 
 CLAIMS = (
@@ -476,6 +547,9 @@ CLAIMS = (
     ("switch", "3. Value of the cone phase", "03_linearized_switch",
      "Final test accuracy of θ_std→lin(T; t) grows with the switch time t, especially for t > 2000; fully "
      "linearized training (t = 0) is worst."),
+    ("beyond", "4. Beyond CIFAR-10", "04_beyond_cifar",
+     "Open question (§6): do the chaos and cone effects hold for other architectures and modalities, such as "
+     "transformers or MLPs on tabular data? Not answered in the paper."),
 )
 
 
@@ -500,6 +574,13 @@ def _measured(kind: str, s: dict) -> tuple[str, str, str]:
         abl = "windows before the first drop are the same run under both schedules: " + ", ".join(
             f"{a} {'bitwise identical' if same else 'DIFFERENT'}" for a, same in s["shared_before_drop"].items())
         return main, abl, "<br>".join(s.get("mismatches", []))
+    if kind == "beyond":
+        main = "<br>".join(
+            f"{name}: chaos " + ", ".join(f"{sch} **{o}**" for sch, o in t["chaos"].items())
+            + f"; cone **{t['cone']}**; switch **{t['switch']}** (inflection {fmt_range(t['inflection'])}; "
+              f"disagreement {t['disagreement']})" for name, t in s["tasks"].items())
+        abl = "; ".join(f"{c}: **{o}**" for c, o in s["claims"].items())
+        return main, abl, "not a claim of the paper: an answer to its open question, by the same rules"
     main = "<br>".join(f"{a}: **{v['verdict']}** (Spearman {fmt(v['spearman'], 2)})" for a, v in s["archs"].items())
     return main, "step schedule only", "<br>".join(s["mismatches"])
 
@@ -569,8 +650,10 @@ def rerun_markdown(run_times: dict) -> str:
     profiles = "\n".join(f"- **`{p}`**: {profile_text(p)}." for p in PROFILE_TEXT)
     return f"""# Re-run it yourself
 
-Every chapter is a percent-format script in `notebooks/`; its first code cell names its parameters
-(`profile`, and `workers`: the number of worker processes).
+Every chapter is a percent-format script in `notebooks/`; its first code cell names its parameters:
+`profile`, `workers` (the number of worker processes), `archs` (chapter 4: `tasks`), `seeds`, `device`,
+`cache_dir` and, in chapter 1, `epsilon`. The chapter validates them; a run with other values stores its
+verdicts under its own design and leaves this book's scorecard alone.
 
 {profiles}
 

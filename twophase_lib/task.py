@@ -61,8 +61,9 @@ class Task:
     _memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
-        if not callable(self.model):
-            raise TypeError(f"task {self.name!r}: model must be a function returning a fresh nn.Module")
+        if isinstance(self.model, nn.Module) or not callable(self.model):
+            raise TypeError(f"task {self.name!r}: model must be a function returning a fresh nn.Module "
+                            f"(got {type(self.model).__name__}; pass the class or a factory, not an instance)")
         if not (isinstance(self.data, TensorData) or callable(self.data)):
             raise TypeError(f"task {self.name!r}: data must be a TensorData or a function returning one")
 

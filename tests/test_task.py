@@ -1,0 +1,187 @@
+"""The task abstraction: a user's model on user tensors through training, branching, metrics, eNTK and linearization."""
+
+from __future__ import annotations
+
+import functools
+import pickle
+
+import pytest
+import torch
+from torch import nn
+
+from twophase_lib import OptimConfig, RunConfig, Task, TensorData
+from twophase_lib import beyond
+from twophase_lib.analyses import chaos_curve, cone_curves, switch_curve
+from twophase_lib.cache import Cache
+from twophase_lib.chaos import ChaosSweep, run_sweep
+from twophase_lib.config import config_hash
+from twophase_lib.executor import Executor
+from twophase_lib.linearize import Linearized
+from twophase_lib.ntk import empirical_ntk
+from twophase_lib.reporting import _measured
+from twophase_lib.training import materialise, train
+
+
+def user_data(n: int = 96, seed: int = 0) -> TensorData:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 5, generator=g)
+    y = (x[:, 0] + x[:, 1] > 0).long()
+    return TensorData("user", x[: n * 3 // 4], y[: n * 3 // 4], x[n * 3 // 4 :], y[n * 3 // 4 :])
+
+
+def user_model() -> nn.Module:
+    return nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.LayerNorm(16), nn.Linear(16, 3))
+
+
+def user_run(steps: int = 24, **task_kwargs) -> RunConfig:
+    task = Task("user-mlp", task_kwargs.pop("model", user_model), task_kwargs.pop("data", user_data()), **task_kwargs)
+    return RunConfig(task=task, optim=OptimConfig(lr=0.05, batch_size=16, steps=steps, milestones=(16, 20)),
+                     memory_format="contiguous")
+
+
+def test_training_a_user_task_is_deterministic_and_resumes_bitwise():
+    run = user_run()
+    once = train(run, progress=False).final
+    half = train(run, until=12, progress=False).final
+    resumed = train(run, start=half, progress=False).final
+    for k in once.model:
+        assert torch.equal(once.model[k], resumed.model[k])
+    again = train(run, progress=False).final
+    assert all(torch.equal(once.model[k], again.model[k]) for k in once.model)
+
+
+def test_adamw_recipe_trains_and_resumes_bitwise():
+    run = user_run().replace(optim={"algorithm": "adamw", "lr": 1e-2, "weight_decay": 0.1})
+    once = train(run, progress=False).final
+    resumed = train(run, start=train(run, until=10, progress=False).final, progress=False).final
+    assert all(torch.equal(once.model[k], resumed.model[k]) for k in once.model)
+    assert "exp_avg_sq" in next(iter(once.optimizer["state"].values()))
+    with pytest.raises(ValueError, match="unknown optimiser"):
+        OptimConfig(algorithm="lbfgs")
+
+
+def test_identity_follows_model_and_data_not_the_object(tmp_path):
+    a, b = user_run(), user_run()
+    assert a.task is not b.task and a == b and config_hash(a) == config_hash(b)
+    other_data = user_run(data=user_data(seed=1))
+    wider = user_run(model=lambda: nn.Sequential(nn.Linear(5, 32), nn.Tanh(), nn.LayerNorm(32), nn.Linear(32, 3)))
+    versioned = user_run(version="forward changed")
+    hashes = {config_hash(r) for r in (a, other_data, wider, versioned)}
+    assert len(hashes) == 4
+    # a cached result is found again by an equal task built anew, never by a changed one
+    cache = Cache(tmp_path)
+    cache.save("parent", (a, 0), 1)
+    assert cache.load("parent", (b, 0)) == 1 and cache.load("parent", (wider, 0)) is None
+
+
+def test_bad_tasks_fail_clearly():
+    with pytest.raises(TypeError, match="model must be a function"):
+        Task("x", nn.Linear(2, 2), user_data())
+    with pytest.raises(TypeError, match="TensorData"):
+        Task("x", user_model, {"x": 1})
+    with pytest.raises(TypeError, match="not an nn.Module"):
+        Task("x", lambda: 3, user_data()).build(0)
+    with pytest.raises(ValueError, match="labels"):
+        TensorData("bad", torch.zeros(4, 2), torch.zeros(3).long(), torch.zeros(2, 2), torch.zeros(2).long())
+
+
+def test_epsilon_zero_control_is_exact_on_a_user_task(tmp_path):
+    run = user_run()
+    sweep = ChaosSweep(run, (0, 4, 12), 24, seeds=(0,), control_t0=4, reference_seeds=(0,), kernel_inputs=4)
+    res = run_sweep(sweep, Cache(tmp_path), Executor(0), progress=False)
+    assert res.control_is_exact
+    assert min(r["l2_distance"] for r in res.records) > 0  # a real perturbation moves the twin
+
+
+def test_user_task_ntk_equals_brute_force_jacobian():
+    run = user_run().replace(dtype="float64")
+    model = materialise(run, train(run, until=8, progress=False).final).eval()
+    x = run.task.tensors().x_test[:6].double()
+    kernel = empirical_ntk(model, x, "full")
+    rows = []
+    for i in range(len(x)):
+        for c in range(3):
+            model.zero_grad()
+            model(x[i : i + 1])[0, c].backward()
+            rows.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    jac = torch.stack(rows)
+    assert torch.allclose(kernel.double(), jac @ jac.T, rtol=1e-10, atol=1e-12)
+
+
+def test_linearized_user_model_is_affine_in_its_parameters():
+    torch.manual_seed(0)
+    net = user_model().double()
+    lin = Linearized(net)
+    x = torch.randn(7, 5, dtype=torch.float64)
+    theta0 = {k: v.detach().clone() for k, v in lin.net.named_parameters()}
+    direction = {k: torch.randn_like(v) for k, v in theta0.items()}
+
+    def at(a: float) -> torch.Tensor:
+        with torch.no_grad():
+            for k, p in lin.net.named_parameters():
+                p.copy_(theta0[k] + a * direction[k])
+            return lin(x)
+
+    f0, f1, f2, f3 = at(0.0), at(1.0), at(2.0), at(-0.5)
+    assert torch.allclose(f0, net(x))  # the expansion point is the network itself
+    assert torch.allclose(f2 - f0, 2 * (f1 - f0), atol=1e-12)
+    assert torch.allclose(f3 - f0, -0.5 * (f1 - f0), atol=1e-12)
+    assert not torch.allclose(f1 - f0, torch.zeros_like(f1))
+
+
+def test_the_three_analyses_run_on_a_user_task(tmp_path):
+    run = user_run()
+    cache = Cache(tmp_path)
+    chaos = chaos_curve(run, t0s=(0, 4, 12), seeds=(0, 1), cache=cache)
+    cone = cone_curves(run, steps=(0, 4, 8, 12, 16, 24), refs=(4, 8), seeds=(0, 1), n_inputs=6, cache=cache)
+    switch = switch_curve(run, switches=(0, 8, 16), seeds=(0, 1), cache=cache)
+    assert chaos.control_is_exact and chaos.values["disagreement"].shape == (2, 3)
+    assert cone.matrices.shape == (2, 6, 6) and (cone.matrices.diagonal(axis1=1, axis2=2) == 0).all()
+    assert switch.accuracy.shape == (2, 4) and list(switch.switches) == [0, 8, 16, 24]
+
+
+def small_transformer_task() -> Task:
+    return Task("tiny-modadd", functools.partial(beyond.TinyTransformer, 7, 2, 16, 2, 32),
+                functools.partial(beyond.modular_addition_data, 7))
+
+
+def test_a_picklable_task_gives_the_same_results_in_worker_processes(tmp_path):
+    task = small_transformer_task()
+    task.identity()  # loads the data and digests it once, here
+    clone = pickle.loads(pickle.dumps(task))
+    assert "data" not in clone._memo and "identity" in clone._memo  # workers reload the data from its function
+    assert clone == task
+    run = RunConfig(task=task, optim=OptimConfig(algorithm="adamw", lr=3e-3, batch_size=16, steps=12,
+                                                 milestones=(8,)), memory_format="contiguous")
+    sweep = ChaosSweep(run, (0, 4), 12, seeds=(0,), control_t0=4)
+    here = run_sweep(sweep, Cache(tmp_path / "here"), Executor(0), progress=False)
+    pool = Executor(2)
+    try:
+        there = run_sweep(sweep, Cache(tmp_path / "pool"), pool, progress=False)
+    finally:
+        pool.close()
+    assert here.records == there.records and here.control_is_exact
+
+
+def test_chapter4_designs_are_valid_and_tasks_checked():
+    for profile in ("smoke", "cpu", "paper"):
+        for name in beyond.TASKS:
+            d = beyond.design(profile, name)
+            assert max(d.t0s) < d.first_drop < d.t1 and len([t for t in d.t0s if t <= d.first_drop / 2]) > 1
+            assert d.switches[-1] == d.t1
+    with pytest.raises(ValueError, match="unknown task"):
+        beyond.check_task("resnet-on-imagenet")
+    data = beyond.modular_addition_data(23)
+    assert len(data.x_train) + len(data.x_test) == 23 * 23
+    assert torch.equal(data.y_train, (data.x_train[:, 0] + data.x_train[:, 1]) % 23)
+
+
+def test_scorecard_row_of_chapter4_says_each_claim():
+    summary = {"tasks": {"mlp-tabular": {"chaos": {"step": "partly", "constant": "not reproduced"}, "cone": "reproduced",
+                                         "switch": "not reproduced", "disagreement": "0.2 → 0.0",
+                                         "inflection": {"estimate": 40.0, "low": 30.0, "high": 50.0, "seeds": 3,
+                                                        "undefined_seeds": 0}}},
+               "claims": {"chaos": "partly", "cone": "reproduced", "switch": "not reproduced"}}
+    main, claims, _ = _measured("beyond", summary)
+    assert "constant **not reproduced**" in main and "cone **reproduced**" in main
+    assert "switch: **not reproduced**" in claims

@@ -1,0 +1,220 @@
+"""Chapter 4: the paper's open question — do the chaos and cone effects appear beyond image classification?
+
+Two tasks, each a :class:`twophase_lib.task.Task`, studied with chapters 1-3's code and judged by
+their verdict rules:
+
+* ``mlp-tabular``: a ReLU perceptron on a real tabular data set that statsmodels ships for offline use
+  (Fair's 1978 survey of 6,366 women: eight numeric columns; the label is whether the respondent reported
+  any extramarital affair, 32% positive), features standardised with the training split's statistics;
+* ``transformer-modadd``: a one-block pre-LN transformer on a synthetic algorithmic task, modular
+  addition: from the two tokens (a, b), predict (a + b) mod 23, trained on 60% of the 529 pairs and
+  tested on the rest (the task of the "grokking" literature, where a fixed kernel is known to fail).
+
+The MLP trains with the chapters' SGD recipe at half their lr (0.05); the transformer with AdamW and
+weight decay 1.0, the usual recipe of the modular-arithmetic literature. Both have a step schedule
+(two drops) and a constant-lr twin, as in chapters 1-3.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import OptimConfig, RunConfig, check_profile
+from .data import TensorData, generator
+from .metrics import BarrierConfig
+from .presets import Design
+from .task import Task
+
+TASKS = ("mlp-tabular", "transformer-modadd")
+TASK_TEXT = {"mlp-tabular": "MLP, tabular data (Fair's affairs survey, statsmodels)",
+             "transformer-modadd": "transformer, modular addition mod 23 (synthetic)"}
+
+FAIR_FEATURES = ("rate_marriage", "age", "yrs_married", "children", "religious", "educ", "occupation",
+                 "occupation_husb")
+
+
+def check_task(name: str) -> str:
+    """Return ``name`` if chapter 4 knows the task, else raise ValueError listing the known ones."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; chapter 4 knows: {', '.join(TASKS)}")
+    return name
+
+
+def fair_data(test_fraction: float = 0.2) -> TensorData:
+    """Fair's affairs survey (statsmodels, offline): 8 standardised features, label 1 when affairs > 0."""
+    try:
+        from statsmodels.datasets import fair
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("chapter 4's tabular task reads Fair's data from statsmodels: "
+                          "pip install 'twophase_lib[beyond]' (or statsmodels)") from exc
+    frame = fair.load_pandas().data
+    x = torch.tensor(frame[list(FAIR_FEATURES)].to_numpy(dtype=np.float64))
+    y = torch.tensor((frame["affairs"].to_numpy() > 0).astype(np.int64))
+    order = torch.randperm(len(x), generator=generator("fair-split"))
+    n_test = int(round(test_fraction * len(x)))
+    test, train = order[:n_test], order[n_test:]
+    mean, std = x[train].mean(0), x[train].std(0)
+    x = ((x - mean) / std).float()
+    return TensorData("fair-affairs", x[train], y[train], x[test], y[test])
+
+
+class TabularMLP(nn.Module):
+    """Two hidden ReLU layers of ``width`` units on a feature vector."""
+
+    def __init__(self, features: int = len(FAIR_FEATURES), width: int = 128, classes: int = 2):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(features, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
+                                 nn.Linear(width, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def modular_addition_data(p: int = 23, train_fraction: float = 0.6) -> TensorData:
+    """All pairs (a, b) of residues mod ``p`` as two-token inputs, label (a + b) mod p; a seeded train/test split."""
+    a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
+    x = torch.stack([a.flatten(), b.flatten()], 1)
+    y = (x[:, 0] + x[:, 1]) % p
+    order = torch.randperm(len(x), generator=generator("modular-addition", p))
+    n = int(round(train_fraction * len(x)))
+    return TensorData(f"modular-addition-{p}", x[order[:n]], y[order[:n]], x[order[n:]], y[order[n:]])
+
+
+class TinyTransformer(nn.Module):
+    """Token and position embeddings, one pre-LN block (multi-head self-attention, ReLU MLP), mean pool, linear head."""
+
+    def __init__(self, symbols: int = 23, length: int = 2, dim: int = 64, heads: int = 4, hidden: int = 128):
+        super().__init__()
+        self.heads = heads
+        self.embed = nn.Embedding(symbols, dim)
+        self.position = nn.Parameter(0.02 * torch.randn(length, dim))
+        self.norm1, self.norm2, self.norm_out = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, dim))
+        self.head = nn.Linear(dim, symbols)
+
+    def attention(self, h: torch.Tensor) -> torch.Tensor:
+        """Multi-head scaled dot-product self-attention, written out (works under torch.func transforms)."""
+        b, n, d = h.shape
+        q, k, v = self.qkv(h).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // self.heads), dim=-1)
+        return self.proj((weights @ v).transpose(1, 2).reshape(b, n, d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.embed(x) + self.position
+        h = h + self.attention(self.norm1(h))
+        h = h + self.mlp(self.norm2(h))
+        return self.head(self.norm_out(h).mean(1))
+
+
+def task(name: str) -> Task:
+    """Chapter 4's task by name (its data loaded lazily, in whichever process trains it)."""
+    check_task(name)
+    if name == "mlp-tabular":
+        return Task(name, TabularMLP, fair_data)
+    return Task(name, TinyTransformer, modular_addition_data)
+
+
+def run_config(profile: str, name: str) -> RunConfig:
+    """A task's training recipe at a profile (step schedule)."""
+    check_profile(profile)
+    check_task(name)
+    steps, drops = {"smoke": (60, (40, 50)), "cpu": (1200, (960, 1080))}.get(profile, (4000, (3200, 3600)))
+    if name == "mlp-tabular":
+        optim = OptimConfig(lr=0.05, batch_size=64, steps=steps, milestones=drops)
+    else:
+        optim = OptimConfig(algorithm="adamw", lr=3e-3, momentum=0.9, beta2=0.98, weight_decay=1.0, batch_size=64,
+                            steps=steps, milestones=drops)
+    device = "cuda" if profile in ("gpu", "paper") else "cpu"
+    return RunConfig(optim=optim, device=device, memory_format="contiguous", task=task(name))
+
+
+def design(profile: str, name: str) -> Design:
+    """Chapter 4's design of a task at a profile: the chaos grid, cone checkpoints and switch times of chapters 1-3."""
+    run = run_config(profile, name)
+    t1, d1 = run.optim.steps, run.optim.first_drop
+    if profile == "smoke":
+        return Design(profile, name, run, t0s=(0, 4, 12), control_t0=4, seeds=(0, 1),
+                      barrier=BarrierConfig(points=3, train_examples=200, test_examples=200), kernel_inputs=8,
+                      reference_seeds=(0,), eps_sizes=(), eps_t0s=(),
+                      cone_steps=(0, 4, 8, 16, 24, 32, 40, 50, 60), cone_refs=(8, 16), switches=(0, 8, 24, 60),
+                      switch_train_examples=200)
+    scale = d1 / 960  # the cpu grid, stretched for longer profiles
+    grid = lambda ts: tuple(int(round(t * scale)) for t in ts)  # noqa: E731
+    return Design(profile, name, run, t0s=grid((0, 10, 30, 100, 250, 480, 800)), control_t0=grid((100,))[0],
+                  seeds=(0, 1, 2), barrier=BarrierConfig(points=5, train_examples=1000), kernel_inputs=50,
+                  reference_seeds=(0,), eps_sizes=(), eps_t0s=(),
+                  cone_steps=(*grid((0, 10, 20, 40, 70, 100, 150, 200, 250, 320, 400, 480, 560, 640, 720, 800,
+                                     880)), d1, *[d1 + (t1 - d1) * k // 4 for k in (1, 2, 3, 4)]),
+                  cone_refs=grid((250, 320, 400, 480)),
+                  switches=(*grid((0, 30, 100, 250, 480, 800)), t1), switch_train_examples=1000)
+
+
+def chapter_designs(profile: str, tasks=TASKS, seeds=None, device: str | None = None) -> dict[str, Design]:
+    """The tasks' designs at a profile, keyed by task name, with a re-runner's overrides (validated as in
+    :func:`twophase_lib.presets.chapter_designs`)."""
+    from .presets import _as_tuple, chapter_designs as cifar_designs
+
+    names = tuple(check_task(t) for t in _as_tuple(tasks, str, "tasks"))
+    # the CIFAR helper validates seeds and device the same way; its designs are not used
+    check = cifar_designs(profile, ("resnet20",), seeds, device)["resnet20"]
+    out = {}
+    for name in names:
+        d = design(profile, name)
+        changes = {}
+        if seeds is not None:
+            changes.update(seeds=check.seeds, reference_seeds=check.seeds[: len(d.reference_seeds)])
+        if device is not None:
+            changes["run"] = d.run.replace(device=str(device))
+        out[name] = dataclasses.replace(d, **changes)
+    return out
+
+
+def chaos_sweeps(designs: dict[str, Design]) -> dict:
+    """Chapter 4's chaos sweeps: every task under both schedules, keyed by (task, schedule)."""
+    from .chaos import sweep_from_design
+
+    return {(n, s): sweep_from_design(d, s) for n, d in designs.items() for s in ("step", "constant")}
+
+
+def cone_studies(designs: dict[str, Design]) -> dict:
+    """Chapter 4's cone studies (step schedule), keyed by (task, "step")."""
+    from .cone import study_from_design
+
+    return {(n, "step"): study_from_design(d, "step") for n, d in designs.items()}
+
+
+def switch_studies(designs: dict[str, Design]) -> dict:
+    """Chapter 4's switch studies (step schedule), keyed by task."""
+    from .linearize import study_from_design
+
+    return {n: study_from_design(d) for n, d in designs.items()}
+
+
+def accuracy_along_training(d: Design, schedule: str, cache) -> tuple[np.ndarray, np.ndarray]:
+    """Test accuracy of the parent runs at every cone checkpoint (seeds × steps), from the cached checkpoints."""
+    from .store import evaluation_model, parent_checkpoints
+    from .task import run_data, run_loss
+    from .training import compute_threads, evaluate
+
+    run = d.schedule(schedule)
+    steps = np.array(d.cone_steps)
+    acc = np.zeros((len(d.seeds), len(steps)))
+    for i, seed in enumerate(d.seeds):
+        r = run.replace(seed=seed)
+        checkpoints = parent_checkpoints(r, d.cone_steps, cache)
+        with compute_threads():
+            for j, s in enumerate(d.cone_steps):
+                acc[i, j] = evaluate(evaluation_model(r, checkpoints[s]), run_data(r), "test", loss=run_loss(r))["accuracy"]
+    return steps, acc
+
+
+def summary_key(profile: str) -> tuple:
+    """What chapter 4's summary is keyed by: both tasks' designs (their task identities included)."""
+    return tuple(chapter_designs(profile).values())
