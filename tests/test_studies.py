@@ -81,7 +81,7 @@ def test_summaries_are_keyed_by_design_and_the_scorecard_shows_them(tmp_path):
     cache.save("switch-summary", "smoke", summary)
     assert load_summary(cache, "switch", "smoke") is None
     page = scorecard_markdown(cache)
-    assert page.count("not run yet") == 2 and "**partly**" in page and "`cpu`" in page and "`paper`" not in page
+    assert page.count("not run yet") == 3 and "**partly**" in page and "`cpu`" in page and "`paper`" not in page
     assert "t = 10 is worse than t = 0" in page and "chapters/03_linearized_switch.ipynb" in page
 
 
