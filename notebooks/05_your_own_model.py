@@ -37,7 +37,7 @@ check_profile(profile)
 steps = {"smoke": 100}.get(profile, 600)  # iterations of training
 
 
-def spirals(n: int, noise: float = 0.25, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def spirals(n: int, noise: float = 0.6, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Two interleaved spirals in the plane, ``n`` points each, labels 0 and 1."""
     g = torch.Generator().manual_seed(seed)
     r = torch.linspace(0.3, 3.5, n).repeat(2)

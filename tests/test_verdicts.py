@@ -158,3 +158,11 @@ def test_combine_and_helpers():
     assert spearman(np.arange(5), np.arange(5) ** 2) == pytest.approx(1.0)
     assert math.isnan(spearman(np.arange(3), np.ones(3)))
     assert np.allclose(recovered_share(np.array([0.2, 0.3, 0.4])), [0, 0.5, 1])
+
+
+def test_a_flat_zero_curve_is_not_reproduced_and_explained_without_nan():
+    v = chaos_verdict(np.array([0, 10, 30, 70]), np.zeros((2, 4)), 0.02, True, 160, math.nan)
+    assert v.outcome == "not reproduced" and "nan" not in v.explain() and "undefined" in v.explain()
+    c = cone_verdict(np.array([0, 10, 20, 40, 80, 160]), np.abs(np.subtract.outer(np.arange(6.0), np.arange(6.0))) / 10,
+                     (20,), 160, math.nan)
+    assert "nan" not in c.explain()

@@ -76,6 +76,11 @@ def late_t0(t0s: np.ndarray, first_drop: int) -> int:
     return early[-1] if len(early) > 1 else int(t0s[-1])
 
 
+def _share(ratio: float) -> str:
+    """A ratio as a percentage, or why there is none (the t0 = 0 value is zero)."""
+    return f"{ratio:.0%}" if math.isfinite(ratio) else "undefined (zero at t0 = 0)"
+
+
 def chaos_verdict(t0s: np.ndarray, per_seed: np.ndarray, reference: float, control_exact: bool, first_drop: int,
                   inflection: float, judge_t0: int | None = None) -> Verdict:
     """Chapter 1's rule on the test disagreement at t1 (seeds × t0, every t0 before the first lr drop).
@@ -103,14 +108,14 @@ def chaos_verdict(t0s: np.ndarray, per_seed: np.ndarray, reference: float, contr
         Check("chaotic early", bool(math.isfinite(reference) and reference > 0 and d0 >= 0.5 * reference),
               f"disagreement at t0 = 0 is {d0:.3f}; independent initialisations give {reference:.3f}"),
         Check("stable late", bool(d0 > 0 and dl <= 0.25 * d0),
-              f"at t0 = {judge} it is {dl:.3f}, {ratio:.0%} of its t0 = 0 value (rule: ≤ 25%)"),
+              f"at t0 = {judge} it is {dl:.3f}, {_share(ratio)} of its t0 = 0 value (rule: ≤ 25%)"),
         Check("seeds separate", bool(per_seed[:, j].max() < per_seed[:, 0].min()),
               f"seed range at t0 = {judge}: [{per_seed[:, j].min():.3f}, {per_seed[:, j].max():.3f}], "
               f"at t0 = 0: [{per_seed[:, 0].min():.3f}, {per_seed[:, 0].max():.3f}]"),
         Check("early transition", bool(math.isfinite(inflection) and inflection <= first_drop / 4),
               f"inflection {inflection:.4g} against a quarter of the {first_drop} iterations before the first lr drop"
               if math.isfinite(inflection) else "the mean curve never halves: no inflection"),
-        Check("curve halves", bool(d0 > 0 and dl <= 0.5 * d0), f"at t0 = {judge}: {ratio:.0%} of t0 = 0 (≤ 50%)"),
+        Check("curve halves", bool(d0 > 0 and dl <= 0.5 * d0), f"at t0 = {judge}: {_share(ratio)} of t0 = 0 (≤ 50%)"),
     ]
     if not control_exact:
         return Verdict("not reproduced", checks)
@@ -156,12 +161,14 @@ def cone_verdict(steps: np.ndarray, distance: np.ndarray, refs: tuple[int, ...],
     v_late = float(late.mean())
     checks = [
         Check("after the transition", bool(math.isfinite(inflection) and min(refs) > inflection),
-              f"τ ∈ {{{', '.join(map(str, refs))}}}, inflection {inflection:.4g}"),
+              f"τ ∈ {{{', '.join(map(str, refs))}}}, inflection "
+              + (f"{inflection:.4g}" if math.isfinite(inflection) else "none (the chaos curve never halves)")),
         Check("rises", all(rises), "; ".join(details)),
         Check("levels off", all(levels), f"{sum(levels)} of {len(levels)} windows (second-half growth ≤ "
                                          f"{LEVEL_SHARE:.2f} × first-half growth)"),
         Check("velocity falls, not to zero", bool(math.isfinite(v_early) and 0 < v_late < v_early / 10),
-              f"{v_early:.2e} per iteration before the inflection, {v_late:.2e} just before the first lr drop"),
+              (f"{v_early:.2e} per iteration before the inflection" if math.isfinite(v_early)
+               else "no inflection, so no velocity before it") + f", {v_late:.2e} just before the first lr drop"),
     ]
     if not any(levels):
         return Verdict("not reproduced", checks)
