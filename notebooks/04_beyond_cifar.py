@@ -55,7 +55,7 @@ from twophase_lib.executor import check_workers
 from twophase_lib.linearize import run_switch_studies
 from twophase_lib.plotting import accuracy_figure, chaos_figure, cone_figure, switch_figure
 from twophase_lib.ray_executor import executor_from_env
-from twophase_lib.reporting import (accuracy_note, beyond_design_table, beyond_summary, chaos_inflections, chaos_table, chaos_verdicts,
+from twophase_lib.reporting import (accuracy_note, beyond_answer, beyond_design_table, beyond_summary, chaos_inflections, chaos_table, chaos_verdicts,
                                     cone_table, cone_verdicts, save_summary, switch_table, switch_verdicts)
 
 designs = beyond.chapter_designs(profile, tasks, seeds, device)  # validated: unknown values fail here
@@ -136,6 +136,12 @@ for name, t in summary["tasks"].items():
     for claim, text in t["checks"].items():
         print(f"  [{claim}] " + text.replace("\n", "\n  "))
 print(f"\nAt the {profile} profile: " + "; ".join(f"{c} {o.upper()}" for c, o in summary["claims"].items()))
+
+# %% [markdown]
+# The answer, claim by claim, as the rules give it:
+
+# %% tags=["nbval-check-output"]
+beyond_answer(summary)
 
 # %% [markdown]
 # ## What this answers, and what it does not

@@ -185,3 +185,13 @@ def test_scorecard_row_of_chapter4_says_each_claim():
     main, claims, _ = _measured("beyond", summary)
     assert "constant **not reproduced**" in main and "cone **reproduced**" in main
     assert "switch: **not reproduced**" in claims
+
+
+def test_chapter4_answer_names_every_claim_and_task():
+    from twophase_lib.reporting import beyond_answer
+
+    summary = {"tasks": {"a": {"chaos": {"step": "partly"}, "cone": "reproduced", "switch": "not reproduced"}},
+               "claims": {"chaos": "partly", "cone": "reproduced", "switch": "not reproduced"}}
+    text = beyond_answer(summary).text
+    assert "**Chaos effect**: partly" in text and "a: step schedule partly" in text
+    assert "**Value of the cone phase**: not reproduced" in text

@@ -487,6 +487,18 @@ def accuracy_note(curves: dict, designs: dict) -> Note:
     return Note("\n".join(lines))
 
 
+def beyond_answer(summary: dict) -> Note:
+    """Chapter 4's answer, one line per claim: the outcome over the tasks and each task's verdict."""
+    titles = {"chaos": "Chaos effect", "cone": "Cone effect", "switch": "Value of the cone phase"}
+    lines = []
+    for claim, outcome in summary["claims"].items():
+        per = "; ".join(
+            f"{name}: " + (", ".join(f"{SCHEDULE_NAMES[s]} {o}" for s, o in t["chaos"].items()) if claim == "chaos"
+                           else t[claim]) for name, t in summary["tasks"].items())
+        lines.append(f"- **{titles[claim]}**: {outcome} over the {len(summary['tasks'])} task(s) ({per}).")
+    return Note("\n".join(lines))
+
+
 def beyond_summary(profile: str, chaos: dict, inflections: dict, chaos_v: dict, cone_v: dict, switch: dict,
                    switch_v: dict) -> dict:
     """Chapter 4's results for the scorecard: per task, the three claims' verdicts and the numbers behind them."""
