@@ -39,17 +39,26 @@ from twophase_lib.store import checkpoint_kernel
 from twophase_lib.training import initial_checkpoint, make_optimizer, materialise, sgd_step, train
 
 
-def step_seconds(run, steps: int, threads: int, linearized: bool = False, repeat: int = 3) -> float:
-    """Best mean seconds per SGD step of the run's network (after warm-up) with ``threads`` torch threads."""
+def step_seconds(run, steps: int, threads: int, linearized: bool = False, repeat: int = 3, compiled: bool = False,
+                 warm_up: dict | None = None) -> float:
+    """Best mean seconds per SGD step of the run's network (after warm-up) with ``threads`` torch threads.
+
+    ``compiled`` wraps the network in ``torch.compile``; ``warm_up["seconds"]`` receives the warm-up's time
+    (for a compiled network, mostly compiling)."""
     torch.set_num_threads(threads)
     data = load_data(run.data)
     model = materialise(run, initial_checkpoint(run))
     if linearized:
         model = Linearized(model)
+    if compiled:
+        model = torch.compile(model)
     opt = make_optimizer(run, model)
     model.train()
+    t = time.perf_counter()
     for s in range(3):
         sgd_step(run, model, opt, data, s)
+    if warm_up is not None:
+        warm_up["seconds"] = time.perf_counter() - t
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
@@ -62,27 +71,6 @@ def step_seconds(run, steps: int, threads: int, linearized: bool = False, repeat
 def _worker(args) -> float:
     run, steps = args
     return step_seconds(run, steps, 1, repeat=1)
-
-
-def compiled_step_seconds(run, steps: int, repeat: int = 2) -> tuple[float, float]:
-    """(seconds per compiled step after warm-up, seconds spent compiling), one thread."""
-    torch.set_num_threads(1)
-    data = load_data(run.data)
-    model = torch.compile(materialise(run, initial_checkpoint(run)))
-    opt = make_optimizer(run, model)
-    model.train()
-    t = time.perf_counter()
-    sgd_step(run, model, opt, data, 0)
-    compile_time = time.perf_counter() - t
-    for s in range(1, 3):
-        sgd_step(run, model, opt, data, s)
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        for s in range(3, 3 + steps):
-            sgd_step(run, model, opt, data, s)
-        best = min(best, (time.perf_counter() - t) / steps)
-    return best, compile_time
 
 
 def pair_of_processes(run, steps: int) -> float:
@@ -165,7 +153,9 @@ def main() -> None:
         t = time.perf_counter()
         checkpoint_kernel(run, a, d.kernel_inputs, "full")
         kernel = time.perf_counter() - t
-        compiled, compile_time = compiled_step_seconds(run, args.steps, args.repeat) if args.compile else (None, None)
+        warm_up: dict = {}
+        compiled = step_seconds(run, args.steps, 1, repeat=args.repeat, compiled=True, warm_up=warm_up) \
+            if args.compile else None
         width = {}
         if arch == "vgg16":
             wide = run.replace(model={"width": 2 * run.model.width})
@@ -185,7 +175,7 @@ def main() -> None:
             "comparison": evals,
             "kernel (s, 1 thread)": round(kernel, 3),
             **({"torch.compile step / eager step (1 thread)": round(compiled / t1, 3),
-                "torch.compile: compile time (s)": round(compile_time, 1)} if compiled else {}),
+                "torch.compile: compile time (s)": round(warm_up["seconds"], 1)} if compiled else {}),
             **width,
         }
         counts = work_counts(args.profile, arch)

@@ -17,7 +17,6 @@ weight decay 1.0, the usual recipe of the modular-arithmetic literature. Both ha
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
@@ -27,12 +26,10 @@ from torch import nn
 from .config import OptimConfig, RunConfig, check_profile
 from .data import TensorData, generator
 from .metrics import BarrierConfig
-from .presets import Design
+from .presets import Design, _as_tuple, with_overrides
 from .task import Task
 
 TASKS = ("mlp-tabular", "transformer-modadd")
-TASK_TEXT = {"mlp-tabular": "MLP, tabular data (Fair's affairs survey, statsmodels)",
-             "transformer-modadd": "transformer, modular addition mod 23 (synthetic)"}
 
 FAIR_FEATURES = ("rate_marriage", "age", "yrs_married", "children", "religious", "educ", "occupation",
                  "occupation_husb")
@@ -157,23 +154,10 @@ def design(profile: str, name: str) -> Design:
 
 
 def chapter_designs(profile: str, tasks=TASKS, seeds=None, device: str | None = None) -> dict[str, Design]:
-    """The tasks' designs at a profile, keyed by task name, with a re-runner's overrides (validated as in
-    :func:`twophase_lib.presets.chapter_designs`)."""
-    from .presets import _as_tuple, chapter_designs as cifar_designs
-
+    """The tasks' designs at a profile, keyed by task name, with a re-runner's overrides
+    (:func:`twophase_lib.presets.with_overrides`)."""
     names = tuple(check_task(t) for t in _as_tuple(tasks, str, "tasks"))
-    # the CIFAR helper validates seeds and device the same way; its designs are not used
-    check = cifar_designs(profile, ("resnet20",), seeds, device)["resnet20"]
-    out = {}
-    for name in names:
-        d = design(profile, name)
-        changes = {}
-        if seeds is not None:
-            changes.update(seeds=check.seeds, reference_seeds=check.seeds[: len(d.reference_seeds)])
-        if device is not None:
-            changes["run"] = d.run.replace(device=str(device))
-        out[name] = dataclasses.replace(d, **changes)
-    return out
+    return with_overrides({name: design(profile, name) for name in names}, seeds, device)
 
 
 def chaos_sweeps(designs: dict[str, Design]) -> dict:

@@ -110,10 +110,6 @@ class TensorData:
         return x, y
 
 
-#: The CIFAR-10 data of the chapters is one TensorData, with random crops and flips.
-Cifar10 = TensorData
-
-
 def _pad_value(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Per-channel value of a black (zero) pixel after normalisation, shape (1, 3, 1, 1)."""
     mean = torch.tensor(CIFAR10_MEAN, device=device, dtype=dtype)

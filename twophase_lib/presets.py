@@ -191,15 +191,10 @@ def _as_tuple(value, cast, what: str) -> tuple:
     return out
 
 
-def chapter_designs(profile: str, archs=ARCHS, seeds=None, device: str | None = None,
-                    epsilon: float | None = None) -> dict[str, Design]:
-    """The designs a chapter runs: the profile's, for ``archs``, with a re-runner's overrides (validated).
-
-    ``seeds`` replaces the seeds (the reference pairs use the first ones, as many as the profile's);
-    ``device`` the device (``cpu``, ``cuda``, ``cuda:1``, ...); ``epsilon`` chapter 1's perturbation size.
-    """
-    check_profile(profile)
-    archs = tuple(check_arch(a) for a in _as_tuple(archs, str, "archs"))
+def with_overrides(designs: dict[str, Design], seeds=None, device: str | None = None,
+                   epsilon: float | None = None) -> dict[str, Design]:
+    """``designs`` with a re-runner's overrides, validated: ``seeds`` (the reference pairs use the first ones, as
+    many as each design had), ``device`` (``cpu``, ``cuda``, ``cuda:1``, ...), ``epsilon`` (chapter 1's ε)."""
     changes: dict = {}
     if seeds is not None:
         seeds = _as_tuple(seeds, int, "seeds")
@@ -221,15 +216,22 @@ def chapter_designs(profile: str, archs=ARCHS, seeds=None, device: str | None = 
         if kind not in ("cpu", "cuda"):
             raise ValueError(f"unsupported device {device!r}; use 'cpu', 'cuda' or 'cuda:N'")
     out = {}
-    for a in archs:
-        d = design(profile, a)
+    for name, d in designs.items():
         extra = dict(changes)
-        if "seeds" in extra:
-            extra["reference_seeds"] = extra["seeds"][: len(d.reference_seeds)]
+        if seeds is not None:
+            extra["reference_seeds"] = seeds[: len(d.reference_seeds)]
         if device is not None:
             extra["run"] = d.run.replace(device=str(device))
-        out[a] = dataclasses.replace(d, **extra)
+        out[name] = dataclasses.replace(d, **extra)
     return out
+
+
+def chapter_designs(profile: str, archs=ARCHS, seeds=None, device: str | None = None,
+                    epsilon: float | None = None) -> dict[str, Design]:
+    """The designs a chapter runs: the profile's, for ``archs``, with a re-runner's overrides (:func:`with_overrides`)."""
+    check_profile(profile)
+    archs = tuple(check_arch(a) for a in _as_tuple(archs, str, "archs"))
+    return with_overrides({a: design(profile, a) for a in archs}, seeds, device, epsilon)
 
 
 def profile_summary_key(profile: str) -> tuple:

@@ -459,9 +459,9 @@ def beyond_design_table(designs: dict) -> Table:
     """Chapter 4's design for every task: network, data, optimiser, schedule, where each analysis looks."""
     rows = []
     for name, d in designs.items():
-        o, data = d.run.optim, d.run.task.tensors()
-        params = sum(p.numel() for p in d.run.task.build(0).parameters())
-        rows.append([name, f"{type(d.run.task.build(0)).__name__} ({params:,} parameters)",
+        o, data, model = d.run.optim, d.run.task.tensors(), d.run.task.build(0)
+        params = sum(p.numel() for p in model.parameters())
+        rows.append([name, f"{type(model).__name__} ({params:,} parameters)",
                      f"{data.name} ({len(data.x_train):,} / {len(data.x_test):,})", f"{o.algorithm}, lr {o.lr:g}",
                      o.batch_size, f"{o.steps} ({o.steps / d.epoch_steps:.3g} epochs)", ", ".join(map(str, o.milestones)),
                      ", ".join(map(str, d.t0s)), len(d.seeds), ", ".join(map(str, d.cone_refs)),
@@ -478,10 +478,11 @@ def accuracy_note(curves: dict, designs: dict) -> Note:
     for (name, schedule), (steps, acc) in curves.items():
         d1 = designs[name].first_drop
         mean = acc.mean(0)
+        at_drop = mean[steps.tolist().index(d1)]
         before = [j for j in range(1, len(steps)) if steps[j] <= d1]
         jump = max(before, key=lambda j: mean[j] - mean[j - 1])
-        lines.append(f"- **{name}**, {SCHEDULE_NAMES[schedule]}: test accuracy {mean[steps.tolist().index(d1)]:.3f} at the "
-                     f"first drop ({d1}) and {mean[-1]:.3f} at the end ({steps[-1]}, {mean[-1] - mean[steps.tolist().index(d1)]:+.3f} "
+        lines.append(f"- **{name}**, {SCHEDULE_NAMES[schedule]}: test accuracy {at_drop:.3f} at the "
+                     f"first drop ({d1}) and {mean[-1]:.3f} at the end ({steps[-1]}, {mean[-1] - at_drop:+.3f} "
                      f"after the drop's iteration); its largest rise before the drop, "
                      f"{mean[jump] - mean[jump - 1]:+.3f}, is between iterations {steps[jump - 1]} and {steps[jump]}.")
     return Note("\n".join(lines))

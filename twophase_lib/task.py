@@ -1,10 +1,10 @@
 """A learning task: the network, the data and the loss that a run trains, with an identity for the cache.
 
 Every study of this library (training, branching, the comparison metrics, the chaos sweep, the cone
-study, the switch study) reads these three things from a run's task. A run without a task
-(``RunConfig.task is None``) trains the chapters' CIFAR-10 recipe: a registered architecture
-(``RunConfig.model``) on a named dataset (``RunConfig.data``), with cross-entropy, which
-:func:`task_of` turns into a :class:`Task` like any other.
+study, the switch study) reads these three things through :func:`run_model`, :func:`run_data` and
+:func:`run_loss`. A run without a task (``RunConfig.task is None``) trains the chapters' CIFAR-10 recipe:
+a registered architecture (``RunConfig.model``) on a named dataset (``RunConfig.data``), with
+cross-entropy; its cache key is those configurations, read directly (no data digest on the hot path).
 
 A user's task enters every cache key through :meth:`Task.identity`: a digest of its name, its
 version, the data's bytes, the network's initial parameters (names, shapes and values at a fixed
@@ -29,7 +29,7 @@ from torch import nn
 
 from .config import RunConfig
 from .data import TensorData, derive_seed, load_data
-from .models import MODELS, build_model
+from .models import build_model
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -116,34 +116,6 @@ class Task:
     def __setstate__(self, state: dict) -> None:
         for k, v in state.items():
             object.__setattr__(self, k, v)
-
-
-def cifar_task(run: RunConfig) -> Task:
-    """The chapters' recipe as a Task: the registered architecture ``run.model`` on ``run.data``, cross-entropy."""
-    if run.model.name not in MODELS:
-        raise ValueError(f"unknown model {run.model.name!r}; known models: {', '.join(sorted(MODELS))}")
-    return Task(f"{run.model.name}/{run.data.dataset}", _RegisteredModel(run.model), _NamedData(run.data))
-
-
-@dataclass(frozen=True)
-class _RegisteredModel:
-    cfg: object
-
-    def __call__(self) -> nn.Module:
-        return MODELS[self.cfg.name](self.cfg)
-
-
-@dataclass(frozen=True)
-class _NamedData:
-    cfg: object
-
-    def __call__(self) -> TensorData:
-        return load_data(self.cfg)
-
-
-def task_of(run: RunConfig) -> Task:
-    """The task a run trains: ``run.task``, or the CIFAR-10 recipe named by ``run.model`` and ``run.data``."""
-    return run.task if run.task is not None else cifar_task(run)
 
 
 def run_model(run: RunConfig, device: str | torch.device | None = None) -> nn.Module:
