@@ -29,7 +29,7 @@ from .executor import Executor
 from .presets import ARCHS, Design, design
 from .store import evaluation_model, parent_at, parent_checkpoints
 from .task import run_data, run_loss
-from .training import Checkpoint, TrainResult, compute_threads, evaluate, make_optimizer, progress_bar, set_deterministic, sgd_step
+from .training import Checkpoint, TrainResult, compute_threads, evaluate, make_optimizer, progress_bar, set_deterministic, step_function
 
 
 # torch's forward-mode AD loads its jvp decompositions through torch.jit.script on first use, which warns
@@ -89,8 +89,9 @@ def train_linearized(cfg: RunConfig, base: Checkpoint, until: int | None = None,
         optimizer.load_state_dict(base.optimizer)
     model.train()
     losses = {}
+    step_fn = step_function(cfg, model, optimizer, data, until - base.step)
     for step in progress_bar(range(base.step, until), f"linearized from {base.step}", progress and until > base.step):
-        losses[step] = sgd_step(cfg, model, optimizer, data, step)
+        losses[step] = step_fn(step)
     state = {k: v.detach().to("cpu", copy=True) for k, v in model.net.state_dict().items()}
     return TrainResult({until: Checkpoint(until, state)}, losses)
 

@@ -9,6 +9,7 @@ resuming at ``s`` give bitwise the same parameters on CPU.
 from __future__ import annotations
 
 import os
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
@@ -141,6 +142,7 @@ def train(
     optimizer = make_optimizer(cfg, model)
     if start.optimizer:
         optimizer.load_state_dict(start.optimizer)
+    step_fn = step_function(cfg, model, optimizer, data, until - start.step)
     wanted = {s for s in save_at if start.step <= s <= until} | {until}
     saved: dict[int, Checkpoint] = {}
     losses: dict[int, float] = {}
@@ -150,7 +152,7 @@ def train(
             saved[step] = snapshot(step, model, optimizer)
         if on_step is not None:
             on_step(step, model)
-        losses[step] = sgd_step(cfg, model, optimizer, data, step)
+        losses[step] = step_fn(step)
     saved[until] = snapshot(until, model, optimizer)
     return TrainResult(saved, losses)
 
@@ -165,6 +167,98 @@ def sgd_step(cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer,
     loss.backward()
     optimizer.step()
     return loss.item()
+
+
+#: Updates a run must take on a GPU before its steps are replayed from CUDA graphs (fewer are not worth a capture).
+GRAPH_MIN_STEPS = 20
+
+
+def uses_cuda_graphs(cfg: RunConfig, optimizer: torch.optim.Optimizer, steps: int) -> bool:
+    """Whether a run's updates are replayed from CUDA graphs: on a GPU, with SGD, for enough steps, unless
+    $TWOPHASE_CUDA_GRAPHS is 0."""
+    return (torch.device(cfg.device).type == "cuda" and type(optimizer) is torch.optim.SGD
+            and steps >= GRAPH_MIN_STEPS and os.environ.get("TWOPHASE_CUDA_GRAPHS", "1") != "0")
+
+
+def step_function(cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, data: TensorData,
+                  steps: int) -> Callable[[int], float]:
+    """``step -> loss``: :func:`sgd_step`, or the same update replayed from CUDA graphs where those are used."""
+    if uses_cuda_graphs(cfg, optimizer, steps):
+        return GraphedSteps(cfg, model, optimizer, data)
+    return lambda step: sgd_step(cfg, model, optimizer, data, step)
+
+
+class GraphedSteps:
+    """:func:`sgd_step` replayed from CUDA graphs, one captured per learning rate.
+
+    The same kernels run on the same memory in the same order as in eager mode, so the parameters are
+    bitwise those of :func:`sgd_step` (checked on a GPU by ``bench/gpu_measure.py``); what goes away is
+    the cost of launching a few hundred small kernels one by one from Python, which bounds a small network
+    on a large GPU. The batch is drawn and augmented eagerly and copied into the graph's input; the
+    learning rate is a constant of each graph (``torch.optim.SGD`` reads it as a number), hence one graph
+    per value of the schedule. The first ``eager_steps`` updates run eagerly, on the capture stream, to
+    create the optimiser's momentum buffers and the libraries' lazy state before anything is captured.
+    """
+
+    def __init__(self, cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, data: TensorData,
+                 eager_steps: int = 3):
+        self.cfg, self.model, self.optimizer, self.data = cfg, model, optimizer, data
+        self.eager_left = eager_steps
+        self.stream = torch.cuda.Stream(device=torch.device(cfg.device))
+        self.graphs: dict[float, tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
+        self.x: torch.Tensor | None = None
+        self.y: torch.Tensor | None = None
+
+    def _eager(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> float:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        loss = run_loss(self.cfg)(self.model(x), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+    def _capture(self, lr: float) -> tuple[torch.cuda.CUDAGraph, torch.Tensor]:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        graph = torch.cuda.CUDAGraph()
+        self.optimizer.zero_grad(set_to_none=True)  # gradients are allocated (and written, not added) in the graph
+        self.stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.graph(graph, stream=self.stream):
+            loss = run_loss(self.cfg)(self.model(self.x), self.y)
+            loss.backward()
+            self.optimizer.step()
+        torch.cuda.current_stream().wait_stream(self.stream)
+        return graph, loss
+
+    def __call__(self, step: int) -> float:
+        """The update at ``step``; returns its training loss."""
+        cfg = self.cfg
+        x, y = self.data.train_batch(cfg.batch_seed, step, cfg.optim.batch_size, cfg.data.augment)
+        lr = cfg.optim.lr_at(step)
+        if self.eager_left > 0:
+            self.eager_left -= 1
+            self.stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(self.stream):
+                loss = self._eager(x, y, lr)
+            torch.cuda.current_stream().wait_stream(self.stream)
+            return loss
+        if self.x is None:
+            self.x, self.y = x.clone(), y.clone()
+        else:
+            self.x.copy_(x)
+            self.y.copy_(y)
+        if lr not in self.graphs:
+            try:
+                self.graphs[lr] = self._capture(lr)
+            except RuntimeError as e:  # an operation that cannot be captured: this run goes on eagerly
+                warnings.warn(f"CUDA graph capture failed ({e}); the run continues without graphs", RuntimeWarning)
+                self.eager_left = 1 << 62
+                torch.cuda.synchronize()
+                return self._eager(x, y, lr)
+        graph, loss = self.graphs[lr]
+        graph.replay()
+        return loss.item()
 
 
 @torch.no_grad()
