@@ -11,6 +11,12 @@ def square(x: int) -> int:
     return x * x
 
 
+def gpu_share(_: int) -> str | None:
+    import os
+
+    return os.environ.get("TWOPHASE_GPU_MEMORY_SHARE")
+
+
 def fail(x: int) -> int:
     raise ValueError(f"task {x} failed")
 
@@ -34,6 +40,12 @@ def test_pool_map_keeps_order_and_reraises():
             ex.map([partial(square, 0), partial(fail, 1)], "failing", progress=False)
 
 
+def test_pool_workers_split_the_gpu_memory_an_entk_may_take(monkeypatch):
+    monkeypatch.delenv("TWOPHASE_GPU_MEMORY_SHARE", raising=False)
+    with Executor(2) as ex:
+        assert ex.map([partial(gpu_share, i) for i in range(2)], "share", progress=False) == ["0.25", "0.25"]
+
+
 def test_progress_line_estimates_what_remains():
     p = Progress("study", 4, enabled=False)
     p.done = 2
@@ -52,3 +64,18 @@ def test_worker_counts_are_validated(monkeypatch):
         default_workers()
     monkeypatch.delenv("TWOPHASE_WORKERS")
     assert default_workers() >= 1
+
+
+def test_gpu_waves_run_in_process_unless_workers_were_chosen(monkeypatch):
+    from twophase_lib.config import RunConfig
+
+    gpu, cpu = RunConfig(device="cuda"), RunConfig()
+    tasks = [partial(square, gpu), partial(square, gpu)]
+    monkeypatch.delenv("TWOPHASE_WORKERS", raising=False)
+    ex = Executor()
+    assert ex.workers >= 1 and ex.automatic
+    if ex.workers > 1:
+        assert ex.in_process(tasks) and not ex.in_process([partial(square, cpu), partial(square, gpu)])
+    assert not Executor(2).in_process(tasks)  # asked for: the pool
+    monkeypatch.setenv("TWOPHASE_WORKERS", "2")
+    assert not Executor().in_process(tasks)

@@ -53,6 +53,25 @@ def test_entk_matches_brute_force_in_float64(mode):
     assert ((got - ref).norm() / ref.norm()).item() < 1e-10
 
 
+@pytest.mark.parametrize("blocked", [False, True])
+@pytest.mark.parametrize("mode", ["full", "sum"])
+def test_batched_rows_match_brute_force(mode, blocked):
+    """The GPU default (an example's K pull-backs in one vmap), forced on the CPU, with and without blocks."""
+    model = tiny_model()
+    x = torch.randn(7, 3, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    ref = brute_force_ntk(model, x, mode)
+    rows = 3 if mode == "full" else 1
+    budget = int(((7 * rows) ** 2 * 16 + 7 * rows * 108 * 8) * 8 / 7) if blocked else None
+    got = empirical_ntk(model, x, mode, memory_budget=budget, batched_rows=True)
+    assert ((got - ref).norm() / ref.norm()).item() < 1e-10
+
+
+def test_default_memory_budget():
+    from twophase_lib.ntk import CPU_MEMORY_BUDGET, default_memory_budget
+
+    assert default_memory_budget("cpu") == CPU_MEMORY_BUDGET == 2 << 30
+
+
 @pytest.mark.parametrize("mode", ["full", "sum"])
 def test_blocked_equals_unblocked(mode):
     """A budget that splits parameters into groups and the largest tensor's examples into outer/inner blocks."""
@@ -147,3 +166,16 @@ def test_kernel_velocity():
 def test_unknown_mode():
     with pytest.raises(ValueError, match="unknown eNTK mode"):
         jacobian(tiny_model(), torch.zeros(1, 3, 6, 6, dtype=torch.float64), "diag")
+
+
+def test_gpu_memory_share_from_the_environment(monkeypatch):
+    from twophase_lib.ntk import gpu_memory_share
+
+    monkeypatch.delenv("TWOPHASE_GPU_MEMORY_SHARE", raising=False)
+    assert gpu_memory_share() == 0.5
+    monkeypatch.setenv("TWOPHASE_GPU_MEMORY_SHARE", "0.125")
+    assert gpu_memory_share() == 0.125
+    for bad in ("0", "1.5", "half"):
+        monkeypatch.setenv("TWOPHASE_GPU_MEMORY_SHARE", bad)
+        with pytest.raises(ValueError, match="TWOPHASE_GPU_MEMORY_SHARE"):
+            gpu_memory_share()

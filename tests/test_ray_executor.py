@@ -140,7 +140,8 @@ def test_missing_ray_says_how_to_install_it(monkeypatch):
 def test_cuda_tasks_need_a_gpu_reservation(ray):
     """Ray hides the GPUs from tasks that reserve none: a cuda study on such an executor fails before it starts."""
     from twophase_lib.chaos import _task_waves
-    from twophase_lib.ray_executor import RayExecutor, _devices
+    from twophase_lib.executor import task_devices as _devices
+    from twophase_lib.ray_executor import RayExecutor
 
     sweep = small_sweep(seeds=(0,), t0s=(0, 4))
     cuda = {"s": dataclasses.replace(sweep, run=sweep.run.replace(device="cuda"))}

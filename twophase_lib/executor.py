@@ -10,7 +10,9 @@ waves only (parents, then children to the first lr drop, then what follows).
 The default executor is a process pool of ``$TWOPHASE_WORKERS`` workers (default: the number of
 CPU cores, at most 2 per core of work worth having) with one torch thread each: on two cores, two
 one-thread processes train 1.16x the steps per second of one two-thread process
-(``bench/bench_speed.py``). ``TWOPHASE_WORKERS=0`` runs everything in the calling process.
+(``bench/bench_speed.py``). ``TWOPHASE_WORKERS=0`` runs everything in the calling process. When
+nobody chose the number of workers, a wave whose tasks all train on a GPU runs in the calling
+process (see :meth:`Executor.in_process`).
 
 Progress: a tqdm bar when enabled, and one line per finished task appended to the file named by
 ``$TWOPHASE_PROGRESS`` (``scripts/run_chapters.py`` prints those lines during ``make book``).
@@ -23,6 +25,7 @@ import os
 import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from functools import partial
 from typing import Any, Callable, Sequence
 
 import torch
@@ -46,6 +49,21 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def task_devices(task: Task) -> set[str]:
+    """Device types ('cpu', 'cuda') named by the runs a task's arguments carry (a RunConfig, or anything with a
+    ``run``: states, sweeps, studies)."""
+    from .config import RunConfig
+
+    out, seen = set(), 0
+    while isinstance(task, partial) and seen < 4:  # partial(_into_cache, store_fn, run, ...) nests no deeper
+        for arg in (*task.args, *task.keywords.values()):
+            run = arg if isinstance(arg, RunConfig) else getattr(arg, "run", None)
+            if isinstance(run, RunConfig):
+                out.add(str(run.device).split(":")[0])
+        task, seen = task.func, seen + 1
+    return out
+
+
 def check_workers(workers: int | None) -> int | None:
     """Return ``workers`` if it is None or a non-negative integer, else raise ValueError."""
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
@@ -53,12 +71,14 @@ def check_workers(workers: int | None) -> int | None:
     return workers
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, workers: int = 1) -> None:
     # Ctrl-C (or a Jupyter kernel's interrupt) reaches the whole process group: the parent handles it and shuts
     # the pool down; workers that caught it too would only print tracebacks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
     os.environ["TQDM_DISABLE"] = "1"  # bars from several processes would interleave; the parent reports
+    # the workers may share one GPU: each eNTK takes its part of half the device's free memory
+    os.environ.setdefault("TWOPHASE_GPU_MEMORY_SHARE", str(0.5 / max(workers, 1)))
 
 
 def _format_seconds(seconds: float) -> str:
@@ -99,22 +119,33 @@ class Executor:
     """Runs waves of tasks in a pool of one-thread worker processes (or in this process with ``workers=0``)."""
 
     def __init__(self, workers: int | None = None):
+        # chosen by nobody (no argument, no $TWOPHASE_WORKERS): waves of GPU tasks then run in this process
+        self.automatic = workers is None and os.environ.get("TWOPHASE_WORKERS") is None
         self.workers = default_workers() if workers is None else workers
         self._pool: ProcessPoolExecutor | None = None
+
+    def in_process(self, tasks: Sequence[Task]) -> bool:
+        """Whether a wave runs in this process: one worker or one task, or (workers chosen automatically) a wave
+        of GPU tasks. Measured on an H200 (bench/results/): with CUDA graphs, four processes sharing the GPU
+        trained at 1.00x the rate of one, and one process lets each eNTK take the device's memory; several GPUs
+        are used through Ray (README)."""
+        if self.workers <= 1 or len(tasks) <= 1:
+            return True
+        return self.automatic and all(task_devices(t) == {"cuda"} for t in tasks)
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             threads = max(1, (os.cpu_count() or 1) // max(self.workers, 1))
             # spawn: safe inside a Jupyter kernel and with torch's threads (fork is not).
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_init_worker, initargs=(threads,))
+                                             initializer=_init_worker, initargs=(threads, self.workers))
         return self._pool
 
     def map(self, tasks: Sequence[Task], desc: str = "tasks", progress: bool = True) -> list:
         """Results of ``tasks`` in their order; the first task that raises stops the wave and re-raises."""
         bar = Progress(desc, len(tasks), progress)
         try:
-            if self.workers <= 1 or len(tasks) <= 1:
+            if self.in_process(tasks):
                 out = []
                 for task in tasks:
                     out.append(task())

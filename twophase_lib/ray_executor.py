@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 from typing import Any, Sequence
 
-from .executor import Executor, Progress, Task
+from .executor import Executor, Progress, Task, task_devices
 
 MISSING_RAY = ("RayExecutor needs Ray, which is an optional dependency of twophase_lib: "
                "pip install 'twophase_lib[ray]'")
@@ -50,32 +50,13 @@ def _import_ray():
     return ray
 
 
-def _devices(task: Task) -> set[str]:
-    """The devices named by the runs a task's arguments carry (RunConfig, or anything with a ``run``: State, sweeps)."""
-    from functools import partial
-
-    from .config import RunConfig
-
-    out, seen = set(), 0
-    while isinstance(task, partial) and seen < 4:  # partial(_into_cache, store_fn, run, ...) nests no deeper
-        for arg in (*task.args, *task.keywords.values()):
-            run = arg if isinstance(arg, RunConfig) else getattr(arg, "run", None)
-            if isinstance(run, RunConfig):
-                out.add(torch_device_type(run.device))
-        task, seen = task.func, seen + 1
-    return out
-
-
-def torch_device_type(device: str) -> str:
-    """'cuda' for 'cuda:1', 'cpu' for 'cpu'."""
-    return str(device).split(":")[0]
-
-
-def run_task(task: Task) -> Any:
-    """Run one task as the process pool's workers do: one torch thread, no progress bars (the driver reports)."""
+def run_task(task: Task, gpu_share: float = 1.0) -> Any:
+    """Run one task as the process pool's workers do: one torch thread, no progress bars (the driver reports), and
+    an eNTK's part of the GPU's memory in proportion to the GPU the task reserved."""
     import torch
 
     os.environ["TQDM_DISABLE"] = "1"
+    os.environ["TWOPHASE_GPU_MEMORY_SHARE"] = str(0.5 * min(max(gpu_share, 1e-3), 1.0))
     torch.set_num_threads(1)
     return task()
 
@@ -130,7 +111,7 @@ class RayExecutor(Executor):
     def map(self, tasks: Sequence[Task], desc: str = "tasks", progress: bool = True) -> list:
         """Results of ``tasks`` in their order; the first task that raises cancels the rest and re-raises."""
         ray = self._ray
-        if not self.num_gpus_per_task and any("cuda" in _devices(t) for t in tasks):
+        if not self.num_gpus_per_task and any("cuda" in task_devices(t) for t in tasks):
             # Ray hides every GPU (CUDA_VISIBLE_DEVICES="") from a task that reserves none
             raise ValueError(f"{desc}: these tasks train on cuda but the RayExecutor reserves no GPU per task; "
                              "pass num_gpus_per_task (e.g. 0.25 to share one GPU between four runs) or set "
@@ -138,7 +119,8 @@ class RayExecutor(Executor):
         bar = Progress(desc, len(tasks), progress)
         refs: list = []
         try:
-            refs = [self._remote.remote(task) for task in tasks]
+            share = self.num_gpus_per_task if 0 < self.num_gpus_per_task < 1 else 1.0
+            refs = [self._remote.remote(task, share) for task in tasks]
             index = {ref: i for i, ref in enumerate(refs)}
             results: list = [None] * len(tasks)
             pending = list(refs)
