@@ -11,21 +11,24 @@ Sections (keys of the JSON):
 
 * ``a_step_rates``: SGD steps per second of each training path for ResNet-20 and VGG-16 at full width,
   batch 128, on the embedded subset, as a ratio against one eager model (contiguous tensors, the
-  library's deterministic settings): channels_last (the library's default), ``torch.compile`` (its
-  compile time separately), 4 and 8 processes sharing the device (aggregate), a ``vmap``-ped ensemble
-  of K = 4 and 8 models on the same batch (aggregate, and whether a member matches the same network
-  trained alone), and eager with ``cudnn.benchmark`` (not deterministic, so not for the library).
+  library's deterministic settings): channels_last, the library's CUDA-graph path (and whether it is
+  bitwise the eager path through two lr drops), ``torch.compile`` (its compile time separately), 4 and 8
+  processes sharing the device (aggregate; with and without graphs), a ``vmap``-ped ensemble of K = 4
+  and 8 models on the same batch (aggregate, and whether a member matches the same network trained
+  alone), and eager with ``cudnn.benchmark`` (not deterministic, so not for the library).
   Every path pays what the library's ``sgd_step`` pays per step (the batch drawn and augmented, the
   loss read back with ``.item()``);
 * ``b_determinism``: a small chaos sweep with an ε = 0 control, run twice on the device: is the
   control exact, are the two runs bitwise equal, which non-deterministic operations torch warned of;
 * ``c_entk``: ``twophase_lib.ntk.empirical_ntk`` against the per-output autograd loop
   (``bench/bench_ntk.py``), ResNet-20 width 1, n = 50 and 100, synchronised timings (target >= 20x);
-* ``d_book_time``: unit costs (linearized step, one checkpoint's eNTK, one twin comparison) and the
+* ``d_book_time``: unit costs (linearized step eager and graphed, one checkpoint's eNTK, one twin
+  comparison, a whole parent run of the ``gpu`` design) and the
   ``gpu`` and ``paper`` profiles' whole-book time from ``bench/bench_speed.py``'s work counts, on
   1, 2, 4 and 8 GPUs (ideal scaling, and the longest serial chain that bounds it).
 
     python bench/gpu_measure.py [--device cuda] [--budget-s 420]
+    python bench/gpu_measure.py --only "cuda graphs" c_entk --merge earlier.json   # re-measure a part
     python bench/gpu_measure.py --device cpu --tiny --budget-s 60     # the same code on tiny CPU models
 """
 
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import dataclasses
 import gc
 import json
 import math
@@ -100,7 +104,7 @@ class Settings:
     def run(self, arch: str, memory_format: str = "contiguous", seed: int = 0) -> RunConfig:
         """The ``gpu`` profile's recipe (full width, batch 128, subset) on the device; tiny widths with --tiny."""
         return RunConfig(ModelConfig(arch, self.width), DataConfig("cifar10-subset"),
-                         OptimConfig(batch_size=self.batch, steps=2400, milestones=(1600, 2000)),
+                         OptimConfig(batch_size=self.batch, steps=1200, milestones=(800, 1000)),
                          seed=seed, device=self.device, memory_format=memory_format)
 
 
@@ -150,8 +154,9 @@ def _jsonable(value):
 class Report:
     """Runs measurements within a global time budget and records each result, error or skip."""
 
-    def __init__(self, budget_s: float, out: Path | None, device: str, need_scale: float = 1.0):
-        self.start, self.need_scale = time.monotonic(), need_scale
+    def __init__(self, budget_s: float, out: Path | None, device: str, need_scale: float = 1.0,
+                 only: tuple[str, ...] = ()):
+        self.start, self.need_scale, self.only = time.monotonic(), need_scale, only
         self.deadline = self.start + budget_s
         self.out, self.device = out, device
         self.data: dict = {"meta": {}, **{s: {} for s in SECTIONS}}
@@ -166,6 +171,8 @@ class Report:
 
     def measure(self, section: str, name: str, fn, need_s: float, cap_s: float) -> dict | None:
         """Run ``fn()`` (a dict) unless fewer than ``need_s`` seconds are left; at most ``cap_s`` or what is left."""
+        if self.only and name != "estimates" and not any(o in f"{section}:{name}" for o in self.only):
+            return self.value(section, name)  # not asked for this time (a merged earlier record stays)
         left, need_s = self.left(), need_s * self.need_scale
         if left < need_s:
             rec = {"skipped": f"time budget: {max(left, 0):.0f} s left, this needs about {need_s:.0f} s"}
@@ -259,6 +266,74 @@ def single_model(s: Settings, arch: str, memory_format: str, compiled: bool = Fa
             torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+def _train_twice(fn) -> tuple:
+    """``fn()`` with CUDA graphs off, then on (the library's switch $TWOPHASE_CUDA_GRAPHS)."""
+    before = os.environ.get("TWOPHASE_CUDA_GRAPHS")
+    try:
+        out = []
+        for flag in ("0", "1"):
+            os.environ["TWOPHASE_CUDA_GRAPHS"] = flag
+            out.append(fn())
+        return tuple(out)
+    finally:
+        if before is None:
+            os.environ.pop("TWOPHASE_CUDA_GRAPHS", None)
+        else:
+            os.environ["TWOPHASE_CUDA_GRAPHS"] = before
+
+
+def _state_diff(a: dict, b: dict) -> tuple[bool, float]:
+    """(bitwise equal, max abs difference) of two state dicts (floating entries)."""
+    diff = max(float((a[k].double() - b[k].double()).abs().max()) for k in a if a[k].is_floating_point())
+    return all(torch.equal(a[k], b[k]) for k in a), diff
+
+
+def graphed(s: Settings, arch: str, memory_format: str) -> dict:
+    """The library's CUDA-graph path (training.GraphedSteps): bitwise against eager through two lr drops, and its rate."""
+    from twophase_lib.training import GraphedSteps, train
+
+    steps = 12 if s.tiny else 60
+    run = s.run(arch, memory_format)
+    run = run.replace(optim=OptimConfig(batch_size=s.batch, steps=steps, milestones=(steps // 3, 2 * steps // 3)))
+    eager, graph = _train_twice(lambda: train(run, progress=False))
+    equal, diff = _state_diff(eager.final.model, graph.final.model)
+    mom = [(eager.final.optimizer["state"][i]["momentum_buffer"], graph.final.optimizer["state"][i]["momentum_buffer"])
+           for i in eager.final.optimizer["state"]]
+    losses_equal = eager.losses == graph.losses
+    set_deterministic(run.device)
+    data = load_data(run.data, run.device)
+    model = materialise(run, initial_checkpoint(run))
+    opt = make_optimizer(run, model)
+    model.train()
+    stepper = GraphedSteps(run, model, opt, data)
+    res = timed_steps(stepper, run.device, s.warmup, s.seconds, s.min_steps)
+    return {"memory_format": memory_format, "bitwise_equal_to_eager_after_steps": steps, "bitwise_equal": equal,
+            "momentum_bitwise_equal": all(torch.equal(a, b) for a, b in mom), "losses_equal": losses_equal,
+            "max_abs_param_diff": diff, "graphs_captured": len(stepper.graphs), **res}
+
+
+def graphed_linearized(s: Settings, arch: str) -> dict:
+    """Linearized training through the CUDA-graph path: bitwise against eager, and its step rate."""
+    from twophase_lib.linearize import train_linearized
+    from twophase_lib.training import GraphedSteps
+
+    steps = 10 if s.tiny else 40
+    run = s.run(arch, "channels_last")
+    run = run.replace(optim=OptimConfig(batch_size=s.batch, steps=steps, milestones=(steps // 2,)))
+    base = initial_checkpoint(run)
+    eager, graph = _train_twice(lambda: train_linearized(run, base, progress=False))
+    equal, diff = _state_diff(eager.final.model, graph.final.model)
+    set_deterministic(run.device)
+    data = load_data(run.data, run.device)
+    model = Linearized(materialise(run, base))
+    opt = make_optimizer(run, model)
+    model.train()
+    stepper = GraphedSteps(run, model, opt, data)
+    res = timed_steps(stepper, run.device, s.warmup, s.seconds, s.min_steps)
+    return {"bitwise_equal_to_eager_after_steps": steps, "bitwise_equal": equal, "max_abs_param_diff": diff,
+            "losses_equal": eager.losses == graph.losses, "graphs_captured": len(stepper.graphs), **res}
+
+
 def ensemble(s: Settings, arch: str, k: int) -> dict:
     """K models stacked (torch.func.stack_module_state) and stepped together with vmap(functional_call) on one batch."""
     from torch.func import functional_call, stack_module_state, vmap
@@ -313,7 +388,7 @@ def ensemble(s: Settings, arch: str, k: int) -> dict:
             "member_vs_alone_bitwise": diff == 0.0}
 
 
-def _process_worker(run: RunConfig, warmup: int, seconds: float, barrier, queue) -> None:
+def _process_worker(run: RunConfig, warmup: int, seconds: float, barrier, queue, graphs: bool = False) -> None:
     """One of several processes sharing the device: warm up, wait for the others, train for ``seconds``."""
     try:
         torch.set_num_threads(1)
@@ -322,13 +397,20 @@ def _process_worker(run: RunConfig, warmup: int, seconds: float, barrier, queue)
         model = materialise(run, initial_checkpoint(run))
         opt = make_optimizer(run, model)
         model.train()
+        if graphs:
+            from twophase_lib.training import GraphedSteps
+
+            step = GraphedSteps(run, model, opt, data)
+        else:
+            def step(i):
+                return sgd_step(run, model, opt, data, i)
         for i in range(warmup):
-            sgd_step(run, model, opt, data, i)
+            step(i)
         sync(run.device)
         barrier.wait(timeout=300)
         t, n = time.perf_counter(), 0
         while time.perf_counter() - t < seconds:
-            sgd_step(run, model, opt, data, warmup + n)
+            step(warmup + n)
             n += 1
         sync(run.device)
         queue.put({"steps": n, "seconds": time.perf_counter() - t})
@@ -338,13 +420,13 @@ def _process_worker(run: RunConfig, warmup: int, seconds: float, barrier, queue)
             barrier.abort()
 
 
-def processes(s: Settings, arch: str, count: int, memory_format: str) -> dict:
+def processes(s: Settings, arch: str, count: int, memory_format: str, graphs: bool = False) -> dict:
     """``count`` spawned processes each training its own model on the device at once: aggregate steps per second."""
     run = s.run(arch, memory_format)
     ctx = multiprocessing.get_context("spawn")
     barrier, queue = ctx.Barrier(count), ctx.Queue()
     seconds = 0.5 if s.tiny else 5.0
-    procs = [ctx.Process(target=_process_worker, args=(run.replace(seed=i), s.warmup, seconds, barrier, queue),
+    procs = [ctx.Process(target=_process_worker, args=(run.replace(seed=i), s.warmup, seconds, barrier, queue, graphs),
                          daemon=True) for i in range(count)]
     t = time.perf_counter()
     try:
@@ -360,7 +442,7 @@ def processes(s: Settings, arch: str, count: int, memory_format: str) -> dict:
     if errors:
         raise RuntimeError(f"{len(errors)} of {count} processes failed: {errors[0]}")
     window = max(r["seconds"] for r in results)
-    return {"processes": count, "memory_format": memory_format,
+    return {"processes": count, "memory_format": memory_format, "cuda_graphs": graphs,
             "aggregate_steps_per_s": sum(r["steps"] for r in results) / window,
             "per_process_steps_per_s": [r["steps"] / r["seconds"] for r in results],
             "window_s": window, "start_to_end_s": time.perf_counter() - t}
@@ -413,16 +495,23 @@ def entk_speedup(s: Settings, n: int) -> dict:
     from bench_ntk import per_output_loop, seconds  # synchronises the device around each call
     from twophase_lib.ntk import empirical_ntk
 
+    from twophase_lib.ntk import _no_tf32, default_memory_budget, plan_kernel
+
     model = build_model(ModelConfig("resnet20", s.width), 0, s.device).eval()
     x = load_data(DataConfig("cifar10-subset"), s.device).x_test[:n]
+    budget = default_memory_budget(x.device)
+    plan = plan_kernel(model, n, 10, budget)
     first = seconds(lambda: empirical_ntk(model, x, "full"))
     fast = seconds(lambda: empirical_ntk(model, x, "full"), 3)
-    loop = seconds(lambda: per_output_loop(model, x), s.loop_repeat)
-    k_fast, k_loop = empirical_ntk(model, x, "full"), per_output_loop(model, x)
+    with _no_tf32():  # the reference in full float32, as the library's kernel
+        loop = seconds(lambda: per_output_loop(model, x), s.loop_repeat)
+        k_loop = per_output_loop(model, x)
+    k_fast = empirical_ntk(model, x, "full")
     rel = float((k_fast.double() - k_loop.double()).abs().max() / k_loop.double().abs().max())
     return {"n": n, "width": s.width, "parameters": count_parameters(model), "entk_s": fast, "entk_first_call_s": first,
             "per_output_loop_s": loop, "speedup": loop / fast, "target": 20.0, "meets_target": loop / fast >= 20.0,
-            "max_relative_difference": rel}
+            "max_relative_difference": rel, "memory_budget_gib": budget / 2**30, "groups": len(plan.groups),
+            "passes": plan.passes(n), "tf32_off": True}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -451,8 +540,29 @@ def kernel_cost(s: Settings, arch: str) -> dict:
     t = time.perf_counter()
     k = checkpoint_kernel(run, ckpt, n, "full")
     sync(run.device)
+    from twophase_lib.ntk import default_memory_budget
+
     return {"n_inputs": n, "kernel_s": time.perf_counter() - t, "shape": list(k.shape),
+            "memory_budget_gib": default_memory_budget(run.device) / 2**30,
             "finite": bool(torch.isfinite(k).all())}
+
+
+def parent_run(s: Settings, arch: str) -> dict:
+    """A whole parent run of the gpu profile through the library's train() (checkpoints saved): seconds per step."""
+    from twophase_lib.training import train
+
+    d = design("gpu", arch)
+    run = s.run(arch).replace(optim=OptimConfig(batch_size=s.batch, steps=40, milestones=(20, 30))) if s.tiny else d.run
+    if s.tiny:
+        d = dataclasses.replace(d, run=run, t0s=(0, 10), control_t0=10, eps_t0s=(0,), cone_steps=(0, 10, 20),
+                                cone_refs=(10,), switches=(0, 20))
+    t = time.perf_counter()
+    res = train(run, save_at=d.parent_steps(), progress=False)
+    sync(run.device)
+    sec = time.perf_counter() - t
+    steps = run.optim.steps
+    return {"steps": steps, "seconds": sec, "seconds_per_step": sec / steps, "checkpoints": len(res.checkpoints),
+            "final_loss": res.losses[steps - 1]}
 
 
 def evaluated_images(bc: BarrierConfig, test_n: int, train_n: int) -> int:
@@ -502,13 +612,16 @@ def step_paths(report: Report, arch: str) -> dict[str, float]:
             continue
         kind = name.split("/", 1)[1]
         if "aggregate_steps_per_s" in rec:
-            label = (f"{rec['processes']} processes sharing the GPU ({rec['memory_format']})" if "processes" in rec
+            label = (f"{rec['processes']} processes sharing the GPU ({rec['memory_format']}"
+                     f"{', CUDA graphs' if rec.get('cuda_graphs') else ''})" if "processes" in rec
                      else f"vmap ensemble of {rec['k']} (not in the library)")
             paths[label] = 1 / rec["aggregate_steps_per_s"]
         elif kind == "eager":
             paths["eager, 1 process (reference)"] = rec["step_s"]
         elif kind == "channels_last":
             paths["channels_last, 1 process (library default)"] = rec["step_s"]
+        elif kind.startswith("cuda graphs") and rec.get("bitwise_equal"):
+            paths[f"CUDA graphs, 1 process ({rec['memory_format']}, library default on a GPU)"] = rec["step_s"]
         elif kind == "compile":
             paths["torch.compile, 1 process (not in the library)"] = rec["step_s"]
     return paths  # cudnn.benchmark is left out: not deterministic, so the library cannot use it
@@ -539,6 +652,9 @@ def book_estimates(report: Report, s: Settings) -> dict:
         for arch in s.archs:
             paths = step_paths(report, arch)
             lin = report.value("d_book_time", f"{arch}/linearized step")
+            glin = report.value("d_book_time", f"{arch}/linearized step, cuda graphs")
+            if glin and glin.get("bitwise_equal") and (not lin or glin["step_s"] < lin["step_s"]):
+                lin = glin  # the library's path on a GPU
             ker = report.value("d_book_time", f"{arch}/kernel")
             cmp_ = report.value("d_book_time", f"{arch}/comparison")
             if not paths:
@@ -639,13 +755,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="numbers of processes sharing the device (default 4 8; tiny 2)")
     parser.add_argument("--ensemble", type=int, nargs="+", default=None, help="vmap ensemble sizes (default 4 8)")
     parser.add_argument("--compile-backend", default=None, help="torch.compile backend (default inductor; tiny eager)")
+    parser.add_argument("--only", nargs="+", default=(),
+                        help="measure only what 'section:name' contains one of these strings for (e.g. 'cuda graphs')")
+    parser.add_argument("--merge", type=Path, default=None,
+                        help="an earlier report whose records stand where this run does not measure (with --only)")
     args = parser.parse_args(argv)
     out = args.out or (Path(os.environ["OUT"]) / "gpu_measure.json" if os.environ.get("OUT") else None)
     s = Settings(args)
     if s.tiny:  # tiny models: one thread is fastest, and steadier on a busy machine
         torch.set_num_threads(1)
     # the needs given below are seconds on an H200-class GPU; tiny CPU models need a fraction of them
-    report = Report(args.budget_s, out, s.device, need_scale=0.15 if s.tiny else 1.0)
+    report = Report(args.budget_s, out, s.device, need_scale=0.15 if s.tiny else 1.0, only=tuple(args.only))
+    if args.merge is not None:
+        earlier = json.loads(args.merge.read_text())
+        for section in SECTIONS:
+            report.data[section].update({k: v for k, v in earlier.get(section, {}).items() if k != "estimates"})
+        report.data["merged_from"] = {"file": str(args.merge), "meta": earlier.get("meta")}
     try:
         report.data["meta"] = meta(s, args)
     except Exception as e:
@@ -662,14 +787,18 @@ def main(argv: list[str] | None = None) -> int:
     for arch in s.archs:
         report.measure(A, f"{arch}/eager", lambda: single_model(s, arch, "contiguous"), 10, 90)
         report.measure(A, f"{arch}/channels_last", lambda: single_model(s, arch, "channels_last"), 8, 90)
+    for arch in s.archs:  # the library's path on a GPU
+        report.measure(A, f"{arch}/cuda graphs", lambda: graphed(s, arch, "channels_last"), 12, 90)
     for arch in s.slow_archs:
         report.measure(B, arch, lambda: determinism(s, arch), 25, 150)
     for n in s.ntk_n:
         report.measure(C, f"resnet20/n={n}", lambda: entk_speedup(s, n), 15 if n <= 50 else 30, 150)
     for arch in s.archs:
         report.measure(D, f"{arch}/linearized step", lambda: linearized_step(s, arch), 8, 90)
+        report.measure(D, f"{arch}/linearized step, cuda graphs", lambda: graphed_linearized(s, arch), 10, 90)
         report.measure(D, f"{arch}/kernel", lambda: kernel_cost(s, arch), 10, 120)
         report.measure(D, f"{arch}/comparison", lambda: comparison_cost(s, arch), 8, 90)
+        report.measure(D, f"{arch}/parent run", lambda: parent_run(s, arch), 15, 60)
     for arch in s.archs:
         for k in s.ensembles:
             report.measure(A, f"{arch}/vmap ensemble k={k}", lambda: ensemble(s, arch, k), 12, 90)
@@ -687,6 +816,8 @@ def main(argv: list[str] | None = None) -> int:
             compiled()
         for arch in s.slow_archs:
             report.measure(A, f"{arch}/{count} processes", lambda: processes(s, arch, count, fmt[arch]), 30, 150)
+            report.measure(A, f"{arch}/{count} processes, cuda graphs",
+                           lambda: processes(s, arch, count, "channels_last", graphs=True), 30, 150)
     if len(s.procs) < 2:
         compiled()
     for arch in s.archs:

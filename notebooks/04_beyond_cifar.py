@@ -41,7 +41,7 @@ profile = "cpu"  # smoke | cpu | gpu | paper
 workers = None  # worker processes (None: $TWOPHASE_WORKERS or one per CPU core; 0: this process; Ray: README)
 tasks = ("mlp-tabular", "transformer-modadd")  # any of twophase_lib.beyond.TASKS (a list, or "a,b")
 seeds = None  # None: the profile's seeds (cpu: 0, 1, 2); or a list such as [0, 1, 2, 3, 4]
-device = None  # None: the profile's device (cpu; cuda for gpu and paper); or "cuda:1", ...
+device = None  # None: the profile's device (cpu; cuda for paper); or "cuda:1", ...
 cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 
 # %% tags=["nbval-check-output"]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compute every result the book's chapters read at a profile, on one pool of worker processes.
 
-    python scripts/compute.py --profile cpu [--workers N]
+    python scripts/compute.py --profile cpu [--workers N] [--only cone switch]
 
 The chapters call the same study functions and find everything in the cache; running this first
 keeps both cores busy across chapter boundaries. Results go to $TWOPHASE_CACHE (see README).
@@ -23,6 +23,9 @@ from twophase_lib.ray_executor import executor_from_env
 from twophase_lib.linearize import chapter_studies as switch_studies, run_switch_studies
 
 
+STAGES = ("chaos", "epsilon", "cone", "switch", "beyond")
+
+
 def beyond_all(profile: str, cache: Cache, ex) -> None:
     """Chapter 4's three analyses on its two tasks."""
     designs = beyond.chapter_designs(profile)
@@ -35,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="cpu", choices=PROFILES)
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: $TWOPHASE_WORKERS or the cores)")
+    parser.add_argument("--only", nargs="+", choices=STAGES, default=STAGES, help="compute only these stages")
     args = parser.parse_args(argv)
     cache, times = Cache(), {}
     with executor_from_env(args.workers) as ex:
@@ -46,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                                                   desc="chapter 3: linearized runs")),
             ("beyond", lambda: beyond_all(args.profile, cache, ex)),
         ):
+            if name not in args.only:
+                continue
             start = time.perf_counter()
             work()
             times[name] = round(time.perf_counter() - start, 1)

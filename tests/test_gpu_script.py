@@ -55,3 +55,25 @@ def test_gpu_measure_runs_tiny_on_cpu_and_reports_every_section(tmp_path):
         assert hours["8"] == pytest.approx(hours["1"] / 8)
         assert all(best["hours_n_gpus_bounded"][n] >= hours[n] for n in hours)
     assert "gpu profile, best path the library runs today" in proc.stdout
+
+
+def test_estimates_from_the_h200_measurements_pick_the_graph_path(tmp_path):
+    """--merge an earlier report, measure nothing (--only estimates): the estimates come from the merged records.
+
+    The report is the one measured on an H200 (bench/results/); the gpu profile's chapters 1-3 must model
+    within the issue's 15 minutes on the library's path, and that path must be the bitwise CUDA-graph one.
+    """
+    measured = ROOT / "bench" / "results" / "gpu_measure_h200_2026-11-30_run3.json"
+    out = tmp_path / "estimates.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_measure.py"), "--device", "cpu", "--merge",
+                           str(measured), "--only", "estimates", "--out", str(out)], cwd=ROOT,
+                          env={**os.environ, "TQDM_DISABLE": "1"}, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    merged = json.loads(measured.read_text())
+    assert report["a_step_rates"] == {k: v for k, v in merged["a_step_rates"].items()}  # nothing re-measured
+    gpu = report["d_book_time"]["estimates"]["gpu"]
+    assert gpu["complete"] and gpu["best_library_path"].startswith("CUDA graphs, 1 process")
+    assert gpu["by_path"][gpu["best_library_path"]]["hours_1_gpu"] * 60 < 15
+    paper = report["d_book_time"]["estimates"]["paper"]
+    assert paper["complete"] and paper["by_path"][paper["best_library_path"]]["hours_n_gpus_ideal"]["8"] > 1

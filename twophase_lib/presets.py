@@ -128,9 +128,9 @@ def run_config(profile: str, arch: str) -> RunConfig:
         e = PAPER_STEPS_PER_EPOCH
         return RunConfig(ModelConfig(arch, 1.0), DataConfig("cifar10"),
                          OptimConfig(batch_size=128, steps=160 * e, milestones=(80 * e, 120 * e)), device="cuda")
-    if profile == "gpu":  # full width on the embedded subset (40 steps per epoch): 60 epochs, drops at 40 and 50
+    if profile == "gpu":  # full width on the embedded subset (40 steps per epoch): 30 epochs, drops at 20 and 25
         return RunConfig(ModelConfig(arch, 1.0), DataConfig("cifar10-subset"),
-                         OptimConfig(batch_size=128, steps=2400, milestones=(1600, 2000)), device="cuda")
+                         OptimConfig(batch_size=128, steps=1200, milestones=(800, 1000)), device="cuda")
     if profile == "cpu":  # narrow networks on the subset at batch 64 (80 steps per epoch): drops at epochs 4 and 4.5
         # VGG-16 at 1/8 width: 0.43x the step time and 0.18x the eNTK time of 1/4 width (bench/bench_speed.py)
         width = {"resnet20": 0.5, "vgg16": 0.125}[arch]
@@ -152,15 +152,14 @@ def design(profile: str, arch: str) -> Design:
                                   12000, 16000, 20000, 25000, 31200, 40000, 50000, 62400),
                       cone_refs=(2000, 4000, 6000, 8000),
                       switches=(0, 500, 1000, 2000, 4000, 8000, 16000, 31200, 62400), switch_train_examples=10_000)
-    if profile == "gpu":
-        return Design(profile, arch, run, t0s=(0, 10, 25, 50, 100, 200, 400, 800, 1400), control_t0=100,
-                      seeds=(0, 1, 2), barrier=BarrierConfig(points=11, bn_batches=8, train_examples=2000),
-                      kernel_inputs=100, reference_seeds=(0, 1, 2), eps_sizes=(1e-9, 1e-5, 1e-3),
-                      eps_t0s=(0, 100, 1400),
-                      cone_steps=(0, 10, 25, 50, 100, 200, 300, 400, 500, 600, 700, 800, 1000, 1200, 1400, 1600,
-                                  1800, 2000, 2200, 2400),
-                      cone_refs=(200, 400, 600, 800), switches=(0, 25, 100, 200, 400, 800, 1400, 2400),
-                      switch_train_examples=2000)
+    if profile == "gpu":  # sized from costs measured on an H200 (bench/results/README.md): ~14 min for the book
+        return Design(profile, arch, run, t0s=(0, 10, 50, 100, 200, 400, 700), control_t0=100,
+                      seeds=(0, 1), barrier=BarrierConfig(points=5, bn_batches=8, train_examples=1000),
+                      kernel_inputs=50, reference_seeds=(0,), eps_sizes=(1e-9, 1e-5, 1e-3), eps_t0s=(0, 100, 700),
+                      cone_steps=(0, 10, 25, 50, 100, 150, 200, 300, 400, 450, 500, 600, 700, 800, 900, 1000, 1100,
+                                  1200),
+                      cone_refs=(150, 300, 450, 600), switches=(0, 50, 200, 400, 800, 1200),
+                      switch_train_examples=1000)
     if profile == "cpu":
         return Design(profile, arch, run, t0s=(0, 10, 30, 70, 150, 300), control_t0=70, seeds=(0, 1, 2),
                       barrier=BarrierConfig(points=5, bn_batches=4, train_examples=500), kernel_inputs=50,
