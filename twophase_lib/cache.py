@@ -32,13 +32,15 @@ def default_root() -> Path:
     return Path(os.environ.get("TWOPHASE_CACHE", Path.home() / ".cache" / "twophase" / "results"))
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+def atomic_write_bytes(path: Path, data: bytes | list[bytes | memoryview]) -> None:
+    """Write ``data`` (bytes, or pieces written one after the other) to ``path`` through a temporary file in the
+    same folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for piece in [data] if isinstance(data, bytes) else data:
+                f.write(piece)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -82,9 +84,9 @@ class Cache:
         """Store ``value`` as the result of ``kind`` for ``config`` (atomically)."""
         buf = io.BytesIO()
         torch.save({"kind": kind, "config": to_dict(config), "value": value}, buf)
-        body = buf.getvalue()
+        body = buf.getbuffer()  # no copy: a full-width VGG-16 checkpoint is 112 MiB
         path = self.path(kind, config)
-        atomic_write_bytes(path, MAGIC + hashlib.sha256(body).digest() + body)
+        atomic_write_bytes(path, [MAGIC, hashlib.sha256(body).digest(), body])
         return path
 
     def _read(self, path: Path) -> dict | None:
