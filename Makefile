@@ -55,7 +55,7 @@ book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going
 
 chapter: $(STAMP)
-	@test -n "$(NB)" || { echo "usage: make chapter NB=notebooks/NN_name.py [PROFILE=smoke|cpu|paper] [PARAMS='-p key value']"; exit 2; }
+	@test -n "$(NB)" || { echo "usage: make chapter NB=notebooks/NN_name.py [PROFILE=smoke|cpu|gpu|paper] [PARAMS='-p key value']"; exit 2; }
 	$(VPY) scripts/run_chapters.py --profile $(PROFILE) $(PARAMS) $(NB)
 
 # The smoke baselines nbval re-executes are regenerated only here (make chapter PROFILE=smoke leaves them alone).

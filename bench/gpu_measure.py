@@ -230,6 +230,17 @@ def timed_steps(step, device: str, warmup: int, seconds: float, min_steps: int) 
     return {"step_s": per, "steps_per_s": 1 / per, "timed_steps": n, "warmup_s": first}
 
 
+def trainable(run: RunConfig, linearized: bool = False) -> tuple:
+    """(data, network at initialisation in train mode — linearized around it if asked — and its optimiser)."""
+    data = load_data(run.data, run.device)
+    model = materialise(run, initial_checkpoint(run))
+    if linearized:
+        model = Linearized(model)
+    opt = make_optimizer(run, model)
+    model.train()
+    return data, model, opt
+
+
 def single_model(s: Settings, arch: str, memory_format: str, compiled: bool = False, benchmark: bool = False) -> dict:
     """One model trained with the library's sgd_step (deterministic settings unless ``benchmark``)."""
     run = s.run(arch, memory_format)
@@ -238,10 +249,7 @@ def single_model(s: Settings, arch: str, memory_format: str, compiled: bool = Fa
         torch.use_deterministic_algorithms(False)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = False, True
     try:
-        data = load_data(run.data, run.device)
-        model = materialise(run, initial_checkpoint(run))
-        opt = make_optimizer(run, model)
-        model.train()
+        data, model, opt = trainable(run)
         out = {"memory_format": memory_format, "parameters": count_parameters(model),
                "deterministic": not benchmark}
         if compiled:
@@ -301,10 +309,7 @@ def graphed(s: Settings, arch: str, memory_format: str) -> dict:
            for i in eager.final.optimizer["state"]]
     losses_equal = eager.losses == graph.losses
     set_deterministic(run.device)
-    data = load_data(run.data, run.device)
-    model = materialise(run, initial_checkpoint(run))
-    opt = make_optimizer(run, model)
-    model.train()
+    data, model, opt = trainable(run)
     stepper = GraphedSteps(run, model, opt, data)
     res = timed_steps(stepper, run.device, s.warmup, s.seconds, s.min_steps)
     return {"memory_format": memory_format, "bitwise_equal_to_eager_after_steps": steps, "bitwise_equal": equal,
@@ -320,14 +325,10 @@ def graphed_linearized(s: Settings, arch: str) -> dict:
     steps = 10 if s.tiny else 40
     run = s.run(arch, "channels_last")
     run = run.replace(optim=OptimConfig(batch_size=s.batch, steps=steps, milestones=(steps // 2,)))
-    base = initial_checkpoint(run)
-    eager, graph = _train_twice(lambda: train_linearized(run, base, progress=False))
+    eager, graph = _train_twice(lambda: train_linearized(run, initial_checkpoint(run), progress=False))
     equal, diff = _state_diff(eager.final.model, graph.final.model)
     set_deterministic(run.device)
-    data = load_data(run.data, run.device)
-    model = Linearized(materialise(run, base))
-    opt = make_optimizer(run, model)
-    model.train()
+    data, model, opt = trainable(run, linearized=True)
     stepper = GraphedSteps(run, model, opt, data)
     res = timed_steps(stepper, run.device, s.warmup, s.seconds, s.min_steps)
     return {"bitwise_equal_to_eager_after_steps": steps, "bitwise_equal": equal, "max_abs_param_diff": diff,
@@ -393,10 +394,7 @@ def _process_worker(run: RunConfig, warmup: int, seconds: float, barrier, queue,
     try:
         torch.set_num_threads(1)
         set_deterministic(run.device)
-        data = load_data(run.data, run.device)
-        model = materialise(run, initial_checkpoint(run))
-        opt = make_optimizer(run, model)
-        model.train()
+        data, model, opt = trainable(run)
         if graphs:
             from twophase_lib.training import GraphedSteps
 
@@ -522,10 +520,7 @@ def linearized_step(s: Settings, arch: str) -> dict:
     """One SGD step of the model linearized around its initialisation, against a standard step, same settings."""
     run = s.run(arch, "channels_last")  # the library's default format, in which chapter 3's runs train
     set_deterministic(run.device)
-    data = load_data(run.data, run.device)
-    model = Linearized(materialise(run, initial_checkpoint(run)))
-    opt = make_optimizer(run, model)
-    model.train()
+    data, model, opt = trainable(run, linearized=True)
     return timed_steps(lambda i: sgd_step(run, model, opt, data, i), run.device, s.warmup // 2 + 1, s.seconds,
                        s.min_steps)
 

@@ -140,13 +140,13 @@ def test_missing_ray_says_how_to_install_it(monkeypatch):
 def test_cuda_tasks_need_a_gpu_reservation(ray):
     """Ray hides the GPUs from tasks that reserve none: a cuda study on such an executor fails before it starts."""
     from twophase_lib.chaos import _task_waves
-    from twophase_lib.executor import task_devices as _devices
+    from twophase_lib.executor import task_devices
     from twophase_lib.ray_executor import RayExecutor
 
     sweep = small_sweep(seeds=(0,), t0s=(0, 4))
     cuda = {"s": dataclasses.replace(sweep, run=sweep.run.replace(device="cuda"))}
     waves, _, _ = _task_waves(cuda, Cache("unused"))
-    assert all(_devices(t) == {"cuda"} for w in waves for t in w)
-    assert all(_devices(t) == {"cpu"} for w in _task_waves({"s": sweep}, Cache("unused"))[0] for t in w)
+    assert all(task_devices(t) == {"cuda"} for w in waves for t in w)
+    assert all(task_devices(t) == {"cpu"} for w in _task_waves({"s": sweep}, Cache("unused"))[0] for t in w)
     with pytest.raises(ValueError, match="reserves no GPU"):
         RayExecutor().waves(waves, "cuda sweep", progress=False)

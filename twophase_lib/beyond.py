@@ -165,9 +165,9 @@ def chapter_designs(profile: str, tasks=TASKS, seeds=None, device: str | None = 
 
 def chaos_sweeps(designs: dict[str, Design]) -> dict:
     """Chapter 4's chaos sweeps: every task under both schedules, keyed by (task, schedule)."""
-    from .chaos import sweep_from_design
+    from .chaos import design_sweeps
 
-    return {(n, s): sweep_from_design(d, s) for n, d in designs.items() for s in ("step", "constant")}
+    return design_sweeps(designs)
 
 
 def cone_studies(designs: dict[str, Design]) -> dict:
@@ -179,9 +179,9 @@ def cone_studies(designs: dict[str, Design]) -> dict:
 
 def switch_studies(designs: dict[str, Design]) -> dict:
     """Chapter 4's switch studies (step schedule), keyed by task."""
-    from .linearize import study_from_design
+    from .linearize import design_studies
 
-    return {n: study_from_design(d) for n, d in designs.items()}
+    return design_studies(designs)
 
 
 def accuracy_along_training(d: Design, schedule: str, cache) -> tuple[np.ndarray, np.ndarray]:

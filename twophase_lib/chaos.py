@@ -23,7 +23,7 @@ from .executor import Executor
 from .metrics import BarrierConfig
 from .ntk import MODES
 from .perturbation import Perturbation
-from .presets import ARCHS, SCHEDULES, Design, design
+from .presets import SCHEDULES, Design, chapter_designs
 from .store import State, child_checkpoint, pair_metrics, parent_checkpoints
 
 METRICS = ("disagreement", "dissimilarity", "relative_distance", "test_loss_barrier", "train_loss_barrier",
@@ -229,14 +229,19 @@ def log_grid(last: int, points: int, first: int = 1) -> tuple[int, ...]:
     return (0, *[int(v) for v in values])
 
 
+def design_sweeps(designs: dict[str, Design]) -> dict:
+    """Chapter 1's sweeps of ``designs`` (architectures, or chapter 4's tasks) under both schedules, keyed by
+    (name, schedule)."""
+    return {(name, sch): sweep_from_design(d, sch) for name, d in designs.items() for sch in SCHEDULES}
+
+
 def chapter_sweeps(profile: str, designs: dict | None = None) -> dict:
     """Chapter 1's sweeps at a profile (or for ``designs``, see :func:`twophase_lib.presets.chapter_designs`):
     every architecture under both schedules, keyed by (arch, schedule)."""
-    designs = designs or {arch: design(profile, arch) for arch in ARCHS}
-    return {(arch, sch): sweep_from_design(d, sch) for arch, d in designs.items() for sch in SCHEDULES}
+    return design_sweeps(designs or chapter_designs(profile))
 
 
 def chapter_epsilon_sweeps(profile: str, arch: str = "resnet20", designs: dict | None = None) -> dict:
     """Chapter 1's ε sweep at a profile, keyed by ε (empty when ``designs`` leave ``arch`` out)."""
-    designs = designs or {arch: design(profile, arch)}
+    designs = designs or chapter_designs(profile, archs=(arch,))
     return epsilon_sweeps(designs[arch]) if arch in designs else {}

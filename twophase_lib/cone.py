@@ -16,7 +16,7 @@ from .cache import Cache
 from .config import RunConfig
 from .executor import Executor
 from .ntk import distance_matrix
-from .presets import ARCHS, SCHEDULES, Design, design
+from .presets import SCHEDULES, Design, chapter_designs
 from .store import kernel_at, parent_checkpoints
 
 
@@ -100,5 +100,5 @@ def study_from_design(d: Design, schedule: str) -> ConeStudy:
 def chapter_studies(profile: str, designs: dict | None = None) -> dict:
     """Chapter 2's studies at a profile (or for ``designs``): every architecture under both schedules,
     keyed by (arch, schedule)."""
-    designs = designs or {arch: design(profile, arch) for arch in ARCHS}
+    designs = designs or chapter_designs(profile)
     return {(arch, sch): study_from_design(d, sch) for arch, d in designs.items() for sch in SCHEDULES}

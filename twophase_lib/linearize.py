@@ -26,7 +26,7 @@ from functools import partial
 from .cache import Cache
 from .config import RunConfig
 from .executor import Executor
-from .presets import ARCHS, Design, design
+from .presets import Design, chapter_designs
 from .store import evaluation_model, parent_at, parent_checkpoints
 from .task import run_data, run_loss
 from .training import Checkpoint, TrainResult, compute_threads, evaluate, make_optimizer, progress_bar, set_deterministic, step_function
@@ -184,8 +184,13 @@ def study_from_design(d: Design, schedule: str = "step") -> SwitchStudy:
     return SwitchStudy(d.schedule(schedule), d.switches, d.seeds, train_examples=d.switch_train_examples)
 
 
+def design_studies(designs: dict[str, Design]) -> dict:
+    """Chapter 3's studies of ``designs`` (architectures, or chapter 4's tasks) under the step schedule, keyed
+    by name."""
+    return {name: study_from_design(d) for name, d in designs.items()}
+
+
 def chapter_studies(profile: str, designs: dict | None = None) -> dict:
     """Chapter 3's studies at a profile (or for ``designs``): every architecture under the step schedule,
     keyed by architecture."""
-    designs = designs or {arch: design(profile, arch) for arch in ARCHS}
-    return {arch: study_from_design(d) for arch, d in designs.items()}
+    return design_studies(designs or chapter_designs(profile))

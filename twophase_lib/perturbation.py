@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable
 
 import torch
 
-from .config import RunConfig
+from .config import ModelConfig, RunConfig
 from .data import generator
 from .training import Checkpoint, TrainResult, train
 
@@ -87,9 +88,15 @@ def perturb(ckpt: Checkpoint, param_names: Iterable[str], pert: Perturbation) ->
 
 def parameter_names(cfg: RunConfig) -> list[str]:
     """Names of the trainable parameters of the configuration's model (batch-norm buffers excluded)."""
+    return list(_parameter_names(cfg.model, cfg.task))
+
+
+@lru_cache(maxsize=32)
+def _parameter_names(model: ModelConfig, task) -> tuple[str, ...]:
+    # the names depend on the architecture alone: built once per process, not once per comparison
     from .task import run_model
 
-    return [n for n, _ in run_model(cfg, "cpu").named_parameters()]
+    return tuple(n for n, _ in run_model(RunConfig(model=model, task=task), "cpu").named_parameters())
 
 
 def branch(

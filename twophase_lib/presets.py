@@ -235,4 +235,4 @@ def chapter_designs(profile: str, archs=ARCHS, seeds=None, device: str | None = 
 
 def profile_summary_key(profile: str) -> tuple:
     """What a chapter summary is keyed by: the whole design of both architectures, not the profile's name."""
-    return tuple(design(profile, a) for a in ARCHS)
+    return tuple(chapter_designs(profile).values())

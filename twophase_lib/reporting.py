@@ -15,7 +15,7 @@ import numpy as np
 
 from .cache import Cache
 from .chaos import REFERENCES, ChaosResult, inflection_range
-from .presets import ARCHS, SCHEDULE_NAMES, SCHEDULES, Design, design, profile_summary_key
+from .presets import ARCHS, SCHEDULE_NAMES, SCHEDULES, chapter_designs, design, profile_summary_key
 from .verdicts import chaos_verdict, combine, cone_verdict, late_t0, recovered_share, spearman, switch_verdict
 
 # What the paper and its cross-checks report (PROTOCOL.md); the paper's schedule length comes from the presets.
@@ -86,7 +86,7 @@ def fmt_range(inf: dict) -> str:
 def design_table(profile: str, designs: dict | None = None) -> Table:
     """The profile's design (or ``designs``) for every architecture: network, data, schedule, where each chapter looks."""
     rows = []
-    for arch, d in (designs or {a: design(profile, a) for a in ARCHS}).items():
+    for arch, d in (designs or chapter_designs(profile)).items():
         o = d.run.optim
         rows.append([arch, f"{d.run.model.width:g}", d.run.data.dataset, o.batch_size,
                      f"{o.steps} ({o.steps / d.epoch_steps:.3g} epochs)", ", ".join(map(str, o.milestones)),
@@ -626,7 +626,7 @@ PROFILE_TEXT = {
     "smoke": "tiny networks, a few dozen iterations: checks that the code runs (CI executes every chapter at it); "
              "its numbers mean nothing",
     "cpu": "{resnet20} ResNet-20 and {vgg16} VGG-16 on the embedded real CIFAR-10 subset (5,170 train / 1,017 "
-           "test images), {steps} iterations at batch {batch} with the first lr drop at {drop}, three seeds: the "
+           "test images), {steps} iterations at batch {batch} with the first lr drop at {drop}, {seeds} seeds: the "
            "results this book shows",
     "gpu": "full-width networks on the embedded subset, {steps:,} iterations at batch {batch} with lr drops at "
            "{drops}, {seeds} seeds, on one GPU, where training replays CUDA graphs (bitwise the eager result). Costs "
@@ -643,17 +643,14 @@ def _width_name(width: float) -> str:
 
 
 def profile_text(profile: str) -> str:
-    """One sentence on what a profile runs (the cpu one read off its design)."""
-    if profile == "gpu":
-        o = design("gpu", "resnet20").run.optim
-        return PROFILE_TEXT["gpu"].format(steps=o.steps, batch=o.batch_size, seeds=len(design("gpu", "resnet20").seeds),
-                                          drops=" and ".join(f"{m:,}" for m in o.milestones))
-    if profile != "cpu":
+    """One sentence on what a profile runs (the cpu and gpu ones read off their designs)."""
+    if profile not in ("cpu", "gpu"):
         return PROFILE_TEXT[profile]
-    d = {a: design("cpu", a) for a in ARCHS}
-    r = d["resnet20"].run
-    return PROFILE_TEXT["cpu"].format(**{a: _width_name(d[a].run.model.width) for a in ARCHS}, steps=r.optim.steps,
-                                      batch=r.optim.batch_size, drop=r.optim.first_drop)
+    d = chapter_designs(profile)
+    o = d["resnet20"].run.optim
+    return PROFILE_TEXT[profile].format(**{a: _width_name(d[a].run.model.width) for a in ARCHS}, steps=o.steps,
+                                        batch=o.batch_size, drop=o.first_drop, seeds=len(d["resnet20"].seeds),
+                                        drops=" and ".join(f"{m:,}" for m in o.milestones))
 
 
 def rerun_markdown(run_times: dict) -> str:

@@ -157,16 +157,22 @@ def train(
     return TrainResult(saved, losses)
 
 
-def sgd_step(cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, data: TensorData, step: int) -> float:
-    """One update at ``step``: the step's batch and augmentation, the task's loss, the step's learning rate."""
-    x, y = data.train_batch(cfg.batch_seed, step, cfg.optim.batch_size, cfg.data.augment)
+def update(cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+           lr: float) -> torch.Tensor:
+    """One optimiser update on the batch (x, y) at learning rate ``lr``; the loss, left on the device."""
     for group in optimizer.param_groups:
-        group["lr"] = cfg.optim.lr_at(step)
+        group["lr"] = lr
     loss = run_loss(cfg)(model(x), y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    return loss.item()
+    return loss
+
+
+def sgd_step(cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, data: TensorData, step: int) -> float:
+    """One update at ``step``: the step's batch and augmentation, the task's loss, the step's learning rate."""
+    x, y = data.train_batch(cfg.batch_seed, step, cfg.optim.batch_size, cfg.data.augment)
+    return update(cfg, model, optimizer, x, y, cfg.optim.lr_at(step)).item()
 
 
 #: Updates a run must take on a GPU before its steps are replayed from CUDA graphs (fewer are not worth a capture).
@@ -210,24 +216,15 @@ class GraphedSteps:
         self.y: torch.Tensor | None = None
 
     def _eager(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> float:
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        loss = run_loss(self.cfg)(self.model(x), y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return loss.item()
+        return update(self.cfg, self.model, self.optimizer, x, y, lr).item()
 
     def _capture(self, lr: float) -> tuple[torch.cuda.CUDAGraph, torch.Tensor]:
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        # the update's zero_grad(set_to_none) runs no kernel: the gradients are allocated (and written, not added)
+        # inside the graph, and the learning rate is read as a number, a constant of the graph
         graph = torch.cuda.CUDAGraph()
-        self.optimizer.zero_grad(set_to_none=True)  # gradients are allocated (and written, not added) in the graph
         self.stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.graph(graph, stream=self.stream):
-            loss = run_loss(self.cfg)(self.model(self.x), self.y)
-            loss.backward()
-            self.optimizer.step()
+            loss = update(self.cfg, self.model, self.optimizer, self.x, self.y, lr)
         torch.cuda.current_stream().wait_stream(self.stream)
         return graph, loss
 
