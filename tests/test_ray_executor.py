@@ -150,3 +150,31 @@ def test_cuda_tasks_need_a_gpu_reservation(ray):
     assert all(task_devices(t) == {"cpu"} for w in _task_waves({"s": sweep}, Cache("unused"))[0] for t in w)
     with pytest.raises(ValueError, match="reserves no GPU"):
         RayExecutor().waves(waves, "cuda sweep", progress=False)
+
+
+def test_nodes_are_chosen_by_numerics_fingerprint():
+    from twophase_lib.ray_executor import choose_nodes
+
+    uniform = {"node-a": "cpu-avx512-1", "node-b": "cpu-avx512-1"}
+    assert choose_nodes(uniform) is None and choose_nodes(uniform, "cpu-avx512-1") is None
+    mixed = {"node-a": "cpu-avx512-1", "node-b": "cpu-avx2-2", "node-c": "cpu-avx512-1"}
+    with pytest.raises(ValueError, match="2 numerics fingerprints.*cpu-avx2-2: 1 node"):
+        choose_nodes(mixed)
+    assert choose_nodes(mixed, "cpu-avx512-1") == ["node-a", "node-c"]
+    assert choose_nodes(mixed, "cpu-avx2-2") == ["node-b"]
+    with pytest.raises(ValueError, match="no node .* 'cpu-default-3'"):
+        choose_nodes(mixed, "cpu-default-3")
+
+
+def test_the_executor_probes_every_node_and_pins_tasks_to_the_chosen_group(ray, tmp_path):
+    from twophase_lib.numerics import fingerprint
+    from twophase_lib.ray_executor import RayExecutor
+
+    ex = RayExecutor()
+    assert list(ex.node_fingerprints.values()) == [fingerprint().id] and ex._nodes is None
+    with pytest.raises(ValueError, match="no node"):
+        RayExecutor(numerics="cpu-none-0")
+    # a cluster of two groups, seen as one node of each: tasks go to the chosen group's node only
+    node = next(iter(ex.node_fingerprints))
+    ex._nodes = [node]
+    assert ex.map([threads_and_bars, threads_and_bars], progress=False) == [(1, "1")] * 2

@@ -166,3 +166,16 @@ def test_a_flat_zero_curve_is_not_reproduced_and_explained_without_nan():
     c = cone_verdict(np.array([0, 10, 20, 40, 80, 160]), np.abs(np.subtract.outer(np.arange(6.0), np.arange(6.0))) / 10,
                      (20,), 160, math.nan)
     assert "nan" not in c.explain()
+
+
+def test_a_verdict_that_flips_across_machines_is_inconclusive():
+    from twophase_lib.verdicts import across_machines
+
+    assert across_machines({"cpu-avx512-a": "partly", "cpu-avx2-b": "partly", "cpu-default-c": "partly"}) == "partly"
+    assert across_machines({"cpu-avx512-a": "reproduced"}) == "reproduced"
+    assert across_machines({"a": "not reproduced", "b": "not reproduced"}) == "not reproduced"
+    assert across_machines({"cpu-avx512-a": "partly", "cpu-avx2-b": "reproduced"}) == "inconclusive"
+    with pytest.raises(ValueError, match="no outcomes"):
+        across_machines({})
+    with pytest.raises(ValueError, match="unknown outcome"):
+        across_machines({"a": "inconclusive"})

@@ -1,8 +1,14 @@
 """Results on disk, keyed by a hash of the full configuration, written atomically, checked on load.
 
 File layout: a magic line, the sha256 of the body, then the body (``torch.save`` of a dict
-holding the kind, the configuration as JSON-able values, and the value). A truncated or
-corrupted file fails the digest check and is recomputed, never loaded.
+holding the kind, the configuration as JSON-able values, the numerics fingerprint and the value). A
+truncated or corrupted file fails the digest check and is recomputed, never loaded.
+
+Every key holds the numerics fingerprint of the device the configuration runs on
+(:mod:`twophase_lib.numerics`): a result computed by other kernels (another CPU, another
+``ATEN_CPU_CAPABILITY``, another torch) is never found, so a study never pairs results of two
+fingerprints, even when they share a cache folder. A cache pinned to another fingerprint
+(``Cache(root, numerics=...)``) reads that machine's results and refuses to write.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any, Callable, TypeVar
 import torch
 
 from .config import config_hash, to_dict
+from .numerics import Fingerprint, NoDeviceError, device_of, fingerprint
 
 MAGIC = b"TWOPHASE-CACHE-1\n"
 T = TypeVar("T")
@@ -70,20 +77,45 @@ def flatten(value: Any, prefix: str) -> dict[str, Any]:
     return {}
 
 
-class Cache:
-    """A folder of results, one file per (kind, configuration hash)."""
+class NumericsMismatchError(RuntimeError):
+    """A cache pinned to another machine's numerics fingerprint was asked to store a result computed here."""
 
-    def __init__(self, root: str | os.PathLike | None = None):
+
+class Cache:
+    """A folder of results, one file per (kind, configuration hash, numerics fingerprint).
+
+    Args:
+        root: the folder (default ``$TWOPHASE_CACHE``, see :func:`default_root`).
+        numerics: read the results of this fingerprint instead of this process's own (a machine's results
+            shown beside another's); such a cache refuses to save.
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None, numerics: Fingerprint | None = None):
         self.root = Path(root) if root is not None else default_root()
+        self.numerics = numerics
+
+    def numerics_for(self, config: Any) -> Fingerprint:
+        """The fingerprint results of ``config`` are keyed by: the pinned one, else this process's for the device
+        the configuration's run names (:func:`twophase_lib.numerics.device_of`)."""
+        return self.numerics if self.numerics is not None else fingerprint(device_of(config))
 
     def path(self, kind: str, config: Any) -> Path:
-        """Where the result of ``kind`` for ``config`` lives."""
-        return self.root / kind / f"{config_hash(kind, config)}.pt"
+        """Where the result of ``kind`` for ``config`` lives (under this process's fingerprint, or the pinned one)."""
+        return self.root / kind / f"{config_hash(kind, config, self.numerics_for(config).digest)}.pt"
 
     def save(self, kind: str, config: Any, value: Any) -> Path:
-        """Store ``value`` as the result of ``kind`` for ``config`` (atomically)."""
+        """Store ``value`` as the result of ``kind`` for ``config`` (atomically), with its numerics fingerprint.
+
+        Raises:
+            NumericsMismatchError: this cache is pinned to a fingerprint other than the one computing here.
+        """
+        here = fingerprint(device_of(config))
+        if self.numerics is not None and self.numerics != here:
+            raise NumericsMismatchError(
+                f"this cache reads results of {self.numerics.id}, but this process computes with {here.id}: "
+                f"it cannot store a {kind!r} result under another machine's numerics")
         buf = io.BytesIO()
-        torch.save({"kind": kind, "config": to_dict(config), "value": value}, buf)
+        torch.save({"kind": kind, "config": to_dict(config), "numerics": here.as_dict(), "value": value}, buf)
         body = buf.getbuffer()  # no copy: a full-width VGG-16 checkpoint is 112 MiB
         path = self.path(kind, config)
         atomic_write_bytes(path, [MAGIC, hashlib.sha256(body).digest(), body])
@@ -97,8 +129,12 @@ class Cache:
         return torch.load(io.BytesIO(body), map_location="cpu", weights_only=False)
 
     def load(self, kind: str, config: Any, default: Any = None) -> Any:
-        """The stored value, or ``default`` when absent or corrupt (a corrupt file is removed)."""
-        path = self.path(kind, config)
+        """The stored value, or ``default`` when absent or corrupt (a corrupt file is removed); also ``default`` for
+        a configuration on a device this process does not have (no result of this machine's can exist)."""
+        try:
+            path = self.path(kind, config)
+        except NoDeviceError:
+            return default
         if not path.exists():
             return default
         record = self._read(path)
@@ -132,11 +168,22 @@ class Cache:
         Tensors and long lists (checkpoints, kernels, interpolation paths) are left out: a row holds the numbers
         a table can hold. ``scripts/export_results.py`` writes these rows as CSV.
         """
-        return [{"kind": kind, **flatten(r["config"], "config"), **flatten(r["value"], "value")}
-                for r in self.records(kind)]
+        return [{"kind": kind, "numerics": r.get("numerics", {}).get("id"), **flatten(r["config"], "config"),
+                 **flatten(r["value"], "value")} for r in self.records(kind)]
+
+    def fingerprints(self, kind: str) -> list[Fingerprint]:
+        """The distinct numerics fingerprints of the stored results of ``kind``, in order of first appearance."""
+        out: list[Fingerprint] = []
+        for record in self.records(kind):
+            if "numerics" in record:
+                fp = Fingerprint.from_dict(record["numerics"])
+                if fp not in out:
+                    out.append(fp)
+        return out
 
     def records(self, kind: str) -> list[dict]:
-        """Every valid stored record of ``kind`` (dicts with 'config' and 'value'), for reports."""
+        """Every valid stored record of ``kind`` (dicts with 'config', 'numerics' and 'value'), of every
+        fingerprint, for reports."""
         out = []
         for path in sorted((self.root / kind).glob("*.pt")):
             record = self._read(path)

@@ -26,6 +26,14 @@ cluster it must be a shared filesystem mounted at the same path on every node (s
 to an NFS folder before the chapter builds its ``Cache()``), or later waves will not find the
 parents earlier waves trained on another node.
 
+Numerics: a parent trained on one CPU and its twin branched on another would differ by rounding, which the
+chaos experiment would read as chaos. The cache keys every result by the numerics fingerprint of the process
+that computed it (:mod:`twophase_lib.numerics`), so that can never be paired; and so that a study's tasks do
+not recompute each other's results on nodes with other kernels, the executor probes every node's fingerprint
+when it starts and runs tasks only on nodes of one fingerprint: all of them when the cluster is uniform, else
+the group named by ``numerics`` (a fingerprint id; a cluster with several groups and none named is refused,
+with the groups listed).
+
 ``pip install 'twophase_lib[ray]'`` installs Ray; importing :mod:`twophase_lib` never needs it.
 :func:`executor_from_env` picks this executor when ``$TWOPHASE_RAY_ADDRESS`` is set.
 """
@@ -61,6 +69,38 @@ def run_task(task: Task, gpu_share: float = 1.0) -> Any:
     return task()
 
 
+def _node_fingerprint() -> dict:
+    from .numerics import fingerprint
+
+    return fingerprint("cpu").as_dict()
+
+
+def choose_nodes(node_fingerprints: dict[str, str], wanted: str | None = None) -> list[str] | None:
+    """The nodes a study may run on: None (no restriction) when every node has the same numerics fingerprint,
+    else the nodes whose fingerprint id is ``wanted``.
+
+    Args:
+        node_fingerprints: {node id: fingerprint id} of the cluster's alive nodes.
+        wanted: the fingerprint id to run on (required when the nodes differ).
+
+    Raises:
+        ValueError: the nodes differ and ``wanted`` is None, or no node has ``wanted``.
+    """
+    groups: dict[str, list[str]] = {}
+    for node, fp in sorted(node_fingerprints.items()):
+        groups.setdefault(fp, []).append(node)
+    listing = "; ".join(f"{fp}: {len(nodes)} node(s) ({', '.join(n[:8] for n in nodes)})" for fp, nodes in groups.items())
+    if wanted is None:
+        if len(groups) <= 1:
+            return None
+        raise ValueError(f"the Ray cluster's nodes compute with {len(groups)} numerics fingerprints ({listing}); "
+                         f"results of different kernels are never paired, so name the group to run on: "
+                         f"RayExecutor(numerics=<id>) or $TWOPHASE_RAY_NUMERICS")
+    if wanted not in groups:
+        raise ValueError(f"no node of the Ray cluster computes with fingerprint {wanted!r}; the cluster has {listing}")
+    return None if len(groups) == 1 else groups[wanted]
+
+
 class RayExecutor(Executor):
     """Runs waves of tasks as Ray tasks, with the interface of :class:`twophase_lib.executor.Executor` (``waves``
     and the context manager are inherited; ``map`` and ``close`` are Ray's).
@@ -68,11 +108,14 @@ class RayExecutor(Executor):
     ``address``: None starts (or joins, if this process already called ``ray.init``) a local Ray
     instance; otherwise the address of a running cluster (``"auto"``, ``"ray://head:10001"``, ...).
     ``runtime_env`` and ``init_kwargs`` go to ``ray.init`` (``init_kwargs`` e.g. ``{"num_cpus": 2}`` for a
-    local instance). ``close()`` shuts down Ray only if this executor started it.
+    local instance). ``numerics``: the fingerprint id whose nodes run the tasks when the cluster's nodes differ
+    (:func:`choose_nodes`; ``node_fingerprints`` holds what the probe found). ``close()`` shuts down Ray only if
+    this executor started it.
     """
 
     def __init__(self, address: str | None = None, num_cpus_per_task: float = 1, num_gpus_per_task: float = 0,
-                 max_retries: int = 3, runtime_env: dict | None = None, init_kwargs: dict | None = None):
+                 max_retries: int = 3, runtime_env: dict | None = None, init_kwargs: dict | None = None,
+                 numerics: str | None = None):
         if num_cpus_per_task < 0 or num_gpus_per_task < 0:
             raise ValueError("num_cpus_per_task and num_gpus_per_task must be >= 0")
         if num_gpus_per_task > 1 and num_gpus_per_task != int(num_gpus_per_task):
@@ -96,6 +139,28 @@ class RayExecutor(Executor):
                                "ignored; pass them to the ray.init call that started it instead")
         self._remote = ray.remote(run_task).options(
             num_cpus=num_cpus_per_task, num_gpus=num_gpus_per_task, max_retries=max_retries, retry_exceptions=False)
+        self.node_fingerprints = self._probe_nodes()
+        self._nodes = choose_nodes(self.node_fingerprints, numerics or os.environ.get("TWOPHASE_RAY_NUMERICS") or None)
+
+    def _probe_nodes(self) -> dict[str, str]:
+        """{node id: numerics fingerprint id} of every alive node, from a tiny task pinned to each."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        probe = self._ray.remote(_node_fingerprint).options(num_cpus=0)
+        nodes = [n["NodeID"] for n in self._ray.nodes() if n.get("Alive")]
+        refs = [probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)).remote()
+                for n in nodes]
+        return {n: fp["id"] for n, fp in zip(nodes, self._ray.get(refs))}
+
+    def _submit(self, i: int, task: Task, share: float):
+        """Submit one task: anywhere, or (several fingerprints in the cluster) on the chosen group's nodes in turn."""
+        if self._nodes is None:
+            return self._remote.remote(task, share)
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        node = self._nodes[i % len(self._nodes)]
+        return self._remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(
+            task, share)
 
     @property
     def workers(self) -> int:
@@ -120,7 +185,7 @@ class RayExecutor(Executor):
         refs: list = []
         try:
             share = self.num_gpus_per_task if 0 < self.num_gpus_per_task < 1 else 1.0
-            refs = [self._remote.remote(task, share) for task in tasks]
+            refs = [self._submit(i, task, share) for i, task in enumerate(tasks)]
             index = {ref: i for i, ref in enumerate(refs)}
             results: list = [None] * len(tasks)
             pending = list(refs)

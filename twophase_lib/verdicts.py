@@ -65,6 +65,32 @@ def combine(outcomes: list[str]) -> str:
     return "partly"
 
 
+#: What a verdict that differs between machines (numerics fingerprints) counts as.
+INCONCLUSIVE = "inconclusive"
+
+
+def across_machines(outcomes: dict[str, str]) -> str:
+    """One verdict from the same rule applied to results of several numerics fingerprints (issue 18).
+
+    Args:
+        outcomes: {fingerprint id: outcome} for one claim and setting, each in :data:`OUTCOMES`.
+
+    Returns:
+        The common outcome when every fingerprint gives the same one; ``"inconclusive"`` when they differ: a
+        verdict that rounding differences between CPUs can flip is decided inside the noise.
+
+    Raises:
+        ValueError: no outcomes, or one outside :data:`OUTCOMES`.
+    """
+    if not outcomes:
+        raise ValueError("no outcomes to compare across machines")
+    unknown = sorted({o for o in outcomes.values() if o not in OUTCOMES})
+    if unknown:
+        raise ValueError(f"unknown outcome(s) {unknown}; known: {', '.join(OUTCOMES)}")
+    found = set(outcomes.values())
+    return found.pop() if len(found) == 1 else INCONCLUSIVE
+
+
 def late_t0(t0s: np.ndarray, first_drop: int) -> int:
     """Where late stability is judged: the last t0 that leaves its twin at least half the pre-drop time at the high lr.
 
