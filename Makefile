@@ -8,6 +8,9 @@
 #   make baselines [NB=notebooks/01_chaos_effect.py]
 #                                                regenerate the smoke baselines in tests/baselines/ (every chapter,
 #                                                or NB only); the only target that writes them
+#   make across-machines [CAPABILITIES="native avx2 default"]
+#                                                chapters 1-3 at cpu under several numerics fingerprints (ATen
+#                                                dispatch levels) -> book/across_machines.json (the "Across machines" page)
 #   make html                                    build the HTML from the already executed notebooks only
 #   make clean                                   remove build outputs (keeps .venv and the result cache)
 
@@ -18,12 +21,16 @@ STAMP   := $(VENV)/.installed
 PROFILE ?= cpu
 NB      ?=
 PARAMS  ?=
+CAPABILITIES ?= native avx2 default
+# The tests that depend on rounding run a second time under another ATen dispatch level than this CPU's own
+# (avx2 on an AVX-512 machine, default otherwise): the suite must hold on any CPU (README, "Numerics").
+VARIANT_TESTS := tests/test_smoke_chapters.py tests/test_numerics.py tests/test_training.py tests/test_perturbation.py
 
 # Results cache of twophase_lib, and no tqdm progress bars in executed notebooks.
 export TWOPHASE_CACHE ?= $(CURDIR)/.cache/twophase
 export TQDM_DISABLE := 1
 
-.PHONY: all setup book html chapters chapter baselines test clean chromium
+.PHONY: all setup book html chapters chapter baselines test clean chromium across-machines
 .DELETE_ON_ERROR:
 
 all: book
@@ -31,7 +38,7 @@ all: book
 setup: $(STAMP)
 
 # (Re)install when pyproject.toml changes. The python3 kernelspec is written into the venv
-# (--sys-prefix) with the venv's interpreter, so papermill and nbval run chapters in this venv.
+# (--sys-prefix) with the venv's interpreter, so papermill and the smoke test run chapters in this venv.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -c constraints.txt -e '.[book,test,ray,beyond]'
@@ -58,7 +65,7 @@ chapter: $(STAMP)
 	@test -n "$(NB)" || { echo "usage: make chapter NB=notebooks/NN_name.py [PROFILE=smoke|cpu|gpu|paper] [PARAMS='-p key value']"; exit 2; }
 	$(VPY) scripts/run_chapters.py --profile $(PROFILE) $(PARAMS) $(NB)
 
-# The smoke baselines nbval re-executes are regenerated only here (make chapter PROFILE=smoke leaves them alone).
+# The smoke baselines tests/test_smoke_chapters.py re-executes are regenerated only here (make chapter PROFILE=smoke leaves them alone).
 baselines: $(STAMP)
 	$(VPY) scripts/run_chapters.py --profile smoke --update-baselines $(NB)
 
@@ -70,6 +77,13 @@ chromium:
 
 test: $(STAMP) chromium
 	$(VPY) -m pytest
+	@variant=$$($(VPY) -c "import torch; print('avx2' if torch.backends.cpu.get_cpu_capability() == 'AVX512' else 'default')"); \
+	  echo "make test: again under ATEN_CPU_CAPABILITY=$$variant (other kernels, other rounding)"; \
+	  ATEN_CPU_CAPABILITY=$$variant $(VPY) -m pytest $(VARIANT_TESTS)
+
+across-machines: $(STAMP)
+	$(VPY) scripts/across_machines.py --profile cpu --capabilities $(CAPABILITIES)
+	$(VPY) scripts/make_scorecard.py
 
 clean:
 	rm -rf _build .pytest_cache *.egg-info

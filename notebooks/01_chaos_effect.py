@@ -80,7 +80,7 @@ device = None  # None: the profile's device (cpu; cuda for gpu and paper); or "c
 epsilon = 1e-7  # the perturbation's total L2 norm (the paper's 1e-7)
 cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output", "exact-everywhere"]
 import matplotlib.pyplot as plt
 
 from twophase_lib.cache import Cache
@@ -91,14 +91,24 @@ from twophase_lib.plotting import chaos_figure, epsilon_figure
 from twophase_lib.presets import chapter_designs
 from twophase_lib.reporting import (chaos_inflections, chaos_summary, chaos_table, chaos_verdicts, design_note,
                                     design_table, epsilon_table, inflection_scales_table, ordering_note,
-                                    other_metrics_table, save_summary, scales_note, schedule_note)
+                                    numerics_note, other_metrics_table, save_summary, scales_note,
+                                    schedule_note)
 
 designs = chapter_designs(profile, archs, seeds, device, epsilon)  # validated: unknown values fail here
 cache, executor = Cache(cache_dir), executor_from_env(check_workers(workers))
 design_table(profile, designs)
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output", "exact-everywhere"]
 design_note(profile)
+
+
+# %% [markdown]
+# The line below names the kernels that computed this page (its *numerics fingerprint*);
+# the page [Across machines](../across_machines.md) shows how far the headline numbers move
+# on machines with other kernels.
+
+# %%
+numerics_note(designs)
 
 # %% [markdown]
 # The table above is the design of this profile. At `cpu` the networks are narrower
@@ -113,7 +123,7 @@ design_note(profile)
 # pool of one-thread worker processes. A second execution of this chapter loads
 # everything from disk; an interrupted one resumes.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 sweeps = chapter_sweeps(profile, designs)
 eps_sweeps = chapter_epsilon_sweeps(profile, designs=designs)
 results = run_sweeps(sweeps, cache, executor, desc="chapter 1: chaos sweeps")
@@ -149,7 +159,7 @@ plt.show()
 # reference levels; the train-set barrier, the error barriers and the relative distance
 # are in the cached records and follow the same pattern (the second table).
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 chaos_table(results, inflections)
 
 # %% [markdown]
@@ -159,10 +169,10 @@ chaos_table(results, inflections)
 # for a twin split at the *late* $t_0$ (the last one that leaves half of the pre-drop
 # time at the high lr; see the verdict) and at the last $t_0$, just before the drop.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 schedule_note(results)
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 other_metrics_table(results)
 
 # %% [markdown]
@@ -180,11 +190,11 @@ other_metrics_table(results)
 # each scale: the scale on which ours land inside or nearer is the one that makes the
 # numbers comparable, and it need not be the same for both networks.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 print(ordering_note(inflections, "step"))
 inflection_scales_table(profile, inflections)
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 scales_note(profile, inflections)
 
 # %% [markdown]
@@ -196,7 +206,7 @@ scales_note(profile, inflections)
 # scale of about 4e-6. If the chaos effect is what the paper says, early twins diverge
 # whatever ε is, and the late ones stay together unless ε is large.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 if eps_results:
     eps_tab, eps_curves = epsilon_table(eps_results, results[("resnet20", "step")])
     fig = epsilon_figure(eps_curves, "ResNet-20, seed 0, step schedule: disagreement at t1 for each ε")
@@ -231,7 +241,7 @@ eps_tab
 # the mean curve has not even halved by the late $t_0$; *partly* otherwise. The claim is reproduced only
 # if it holds for both networks under both schedules.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 verdicts = chaos_verdicts(results, inflections)
 first_written = chaos_verdicts(results, inflections, as_first_written=True)
 eps_note = {f"{size:g}": " → ".join(f"{d:.3f}" for d in curve[1]) for size, curve in eps_curves.items()}

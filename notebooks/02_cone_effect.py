@@ -46,7 +46,7 @@ seeds = None  # None: the profile's seeds (cpu: 0, 1, 2); or a list such as [0, 
 device = None  # None: the profile's device (cpu; cuda for gpu and paper); or "cuda:1", ...
 cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output", "exact-everywhere"]
 import matplotlib.pyplot as plt
 
 from twophase_lib.cache import Cache
@@ -57,14 +57,24 @@ from twophase_lib.ray_executor import executor_from_env
 from twophase_lib.plotting import cone_figure
 from twophase_lib.presets import chapter_designs
 from twophase_lib.reporting import (after_drop_table, chaos_inflections, cone_paper_table, cone_summary, cone_table,
-                                    cone_verdicts, design_note, design_table, save_summary, shared_before_drop)
+                                    cone_verdicts, design_note, design_table, numerics_note, save_summary,
+                                    shared_before_drop)
 
 designs = chapter_designs(profile, archs, seeds, device)  # validated: unknown values fail here
 cache, executor = Cache(cache_dir), executor_from_env(check_workers(workers))
 design_table(profile, designs)
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output", "exact-everywhere"]
 design_note(profile)
+
+
+# %% [markdown]
+# The line below names the kernels that computed this page (its *numerics fingerprint*);
+# the page [Across machines](../across_machines.md) shows how far the headline numbers move
+# on machines with other kernels.
+
+# %%
+numerics_note(designs)
 
 # %% [markdown]
 # The inflections come from chapter 1's sweeps (loaded from the cache; computed here if
@@ -72,7 +82,7 @@ design_note(profile)
 #
 # ## Kernels along training
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 inflections = chaos_inflections(run_sweeps(chapter_sweeps(profile, designs), cache, executor, progress=False))
 results = run_studies(chapter_studies(profile, designs), cache, executor, desc="chapter 2: eNTK along the runs")
 shared = shared_before_drop(results)
@@ -105,12 +115,12 @@ plt.show()
 # *Reproduced* when all hold for both networks; *not reproduced* when no window levels
 # off; *partly* otherwise.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 verdicts = cone_verdicts(results, inflections)
 cone_table(results, verdicts)
 
-# %% tags=["nbval-check-output"]
-summary = cone_summary(profile, verdicts, shared)
+# %% tags=["check-output"]
+summary = cone_summary(profile, verdicts, shared, results)
 save_summary(cache, "cone", profile, summary, designs)
 for arch, v in verdicts.items():
     print(f"{arch}: {v.outcome.upper()}\n{v.explain()}\n")
@@ -123,13 +133,13 @@ print(f"Cone effect at the {profile} profile: {summary['verdict'].upper()}")
 # every kernel by themselves; under a constant lr the kernel keeps the pace it had. The
 # table compares $S$ from the last τ and the velocity just before and after the drop.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 after_drop_table(results)
 
 # %% [markdown]
 # ## Paper against ours
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 cone_paper_table(profile, inflections)
 
 # %% [markdown]

@@ -50,7 +50,7 @@ seeds = None  # None: the profile's seeds (cpu: 0, 1, 2); or a list such as [0, 
 device = None  # None: the profile's device (cpu; cuda for gpu and paper); or "cuda:1", ...
 cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output", "exact-everywhere"]
 import matplotlib.pyplot as plt
 
 from twophase_lib.cache import Cache
@@ -60,17 +60,26 @@ from twophase_lib.ray_executor import executor_from_env
 from twophase_lib.linearize import chapter_studies, run_switch_studies
 from twophase_lib.plotting import switch_figure
 from twophase_lib.presets import chapter_designs
-from twophase_lib.reporting import (chaos_inflections, design_table, save_summary, switch_paper_table, switch_summary,
+from twophase_lib.reporting import (chaos_inflections, design_table, numerics_note, save_summary, switch_paper_table, switch_summary,
                                     switch_table, switch_verdicts)
 
 designs = chapter_designs(profile, archs, seeds, device)  # validated: unknown values fail here
 cache, executor = Cache(cache_dir), executor_from_env(check_workers(workers))
 design_table(profile, designs)
 
+
+# %% [markdown]
+# The line below names the kernels that computed this page (its *numerics fingerprint*);
+# the page [Across machines](../across_machines.md) shows how far the headline numbers move
+# on machines with other kernels.
+
+# %%
+numerics_note(designs)
+
 # %% [markdown]
 # ## Final accuracy against the switch time
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 inflections = chaos_inflections(run_sweeps(chapter_sweeps(profile, designs), cache, executor, progress=False))
 results = run_switch_studies(chapter_studies(profile, designs), cache, executor, desc="chapter 3: linearized runs")
 switch_table(results)
@@ -100,7 +109,7 @@ plt.show()
 # *Reproduced* when all hold for both networks; *not reproduced* when accuracy neither
 # grows with $t$ nor rises in the cone phase; *partly* otherwise.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 verdicts = switch_verdicts(results, inflections)
 summary = switch_summary(profile, results, verdicts, inflections)
 save_summary(cache, "switch", profile, summary, designs)
@@ -117,7 +126,7 @@ print("\n".join(summary["mismatches"]))
 # claim is about the *shape* of the curve — whether switching later helps and whether
 # the help continues after the transition — and that is what the verdict reads.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 switch_paper_table(profile, results, inflections)
 
 # %% [markdown]

@@ -44,7 +44,7 @@ seeds = None  # None: the profile's seeds (cpu: 0, 1, 2); or a list such as [0, 
 device = None  # None: the profile's device (cpu; cuda for paper); or "cuda:1", ...
 cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output", "exact-everywhere"]
 import matplotlib.pyplot as plt
 
 from twophase_lib import beyond
@@ -56,11 +56,20 @@ from twophase_lib.linearize import run_switch_studies
 from twophase_lib.plotting import accuracy_figure, chaos_figure, cone_figure, switch_figure
 from twophase_lib.ray_executor import executor_from_env
 from twophase_lib.reporting import (accuracy_note, beyond_answer, beyond_design_table, beyond_summary, chaos_inflections, chaos_table, chaos_verdicts,
-                                    cone_table, cone_verdicts, save_summary, switch_table, switch_verdicts)
+                                    cone_table, cone_verdicts, numerics_note, save_summary, switch_table, switch_verdicts)
 
 designs = beyond.chapter_designs(profile, tasks, seeds, device)  # validated: unknown values fail here
 cache, executor = Cache(cache_dir), executor_from_env(check_workers(workers))
 beyond_design_table(designs)
+
+
+# %% [markdown]
+# The line below names the kernels that computed this page (its *numerics fingerprint*);
+# the page [Across machines](../across_machines.md) shows how far the headline numbers move
+# on machines with other kernels.
+
+# %%
+numerics_note(designs)
 
 # %% [markdown]
 # ## The parent runs
@@ -72,7 +81,7 @@ beyond_design_table(designs)
 # phase; the note gives, per task, the accuracy at the first drop, its largest rise over
 # one checkpoint interval before it, and the accuracy at the end.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 chaos = run_sweeps(beyond.chaos_sweeps(designs), cache, executor, desc="chapter 4: chaos sweeps")
 curves = {(name, sch): beyond.accuracy_along_training(d, sch, cache) for name, d in designs.items()
           for sch in ("step", "constant")}
@@ -85,7 +94,7 @@ plt.show()
 # %% [markdown]
 # ## Chaos: twins perturbed at $t_0$ (‖ε‖ = 1e-7), compared at the end
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 inflections = chaos_inflections(chaos)
 chaos_table(chaos, inflections)
 
@@ -97,7 +106,7 @@ plt.show()
 # %% [markdown]
 # ## Cone: the eNTK along the step-schedule runs (50 test inputs, all outputs)
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 cone = run_studies(beyond.cone_studies(designs), cache, executor, desc="chapter 4: kernels")
 cone_v = cone_verdicts(cone, inflections)
 cone_table(cone, cone_v)
@@ -109,7 +118,7 @@ plt.show()
 # %% [markdown]
 # ## The value of the cone phase: switching to the linearized model at $t$
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 switch = run_switch_studies(beyond.switch_studies(designs), cache, executor, desc="chapter 4: linearized runs")
 switch_table(switch)
 
@@ -126,7 +135,7 @@ plt.show()
 # the cone rule on the windows before the first drop, the switch rule on final test
 # accuracy.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 chaos_v = chaos_verdicts(chaos, inflections)
 switch_v = switch_verdicts(switch, inflections)
 summary = beyond_summary(profile, chaos, inflections, chaos_v, cone_v, switch, switch_v)
@@ -140,7 +149,7 @@ print(f"\nAt the {profile} profile: " + "; ".join(f"{c} {o.upper()}" for c, o in
 # %% [markdown]
 # The answer, claim by claim, as the rules give it:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 beyond_answer(summary)
 
 # %% [markdown]

@@ -59,7 +59,7 @@ def my_model() -> nn.Module:
 # analyses and their figure. `t0s`, the cone checkpoints and the switch times are
 # iterations, scaled here to the run's length.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 from twophase_lib import OptimConfig, RunConfig, Task, TensorData
 from twophase_lib.analyses import analyses_figure, chaos_curve, cone_curves, switch_curve
 
@@ -82,7 +82,7 @@ fig = analyses_figure(chaos, cone, switch)
 # The numbers behind the figure are plain arrays (`chaos.values["disagreement"]`,
 # `cone.matrices`, `switch.accuracy`), and chapters 1–3's verdict rules apply to them:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 from twophase_lib.chaos import inflection_range
 from twophase_lib.verdicts import chaos_verdict, cone_verdict, switch_verdict
 
@@ -95,3 +95,13 @@ verdicts = {
 }
 for name, v in verdicts.items():
     print(f"{name}: {v.outcome}\n  " + v.explain().replace("\n", "\n  "))
+
+
+# %% [markdown]
+# The kernels that computed this page (its *numerics fingerprint*; see
+# [Across machines](../across_machines.md)):
+
+# %%
+from twophase_lib.reporting import numerics_note
+
+numerics_note(run)

@@ -13,8 +13,8 @@ Usage (from the repository root, inside .venv; ``make book``, ``make baselines``
 Each ``notebooks/NN_name.py`` is converted to a notebook in memory (``jupytext.read``), its
 ``parameters`` cell is overridden with ``profile`` (and any ``-p KEY VALUE``), and it is executed
 by papermill with the ``python3`` kernel of the running interpreter's environment, in the
-repository root as working directory. Chapters must not depend on the working directory anyway:
-nbval runs the smoke baselines in their own folder. A ``-p`` name that the chapter's parameters
+repository root as working directory. The smoke test (tests/test_smoke_chapters.py) runs the
+baselines there too. A ``-p`` name that the chapter's parameters
 cell does not assign is an error (the message lists the names it does assign); every chapter to
 run is checked before the first one starts.
 
@@ -22,13 +22,14 @@ Where the executed notebook goes (``--out-dir`` overrides):
 
 * ``cpu``   -> ``book/chapters/NN_name.ipynb``     (the notebooks the book renders)
 * ``smoke`` -> ``_build/chapters/smoke/NN_name.ipynb`` (a scratch copy, git-ignored); with
-  ``--update-baselines`` -> ``tests/baselines/NN_name.ipynb`` (the baselines nbval re-executes).
+  ``--update-baselines`` -> ``tests/baselines/NN_name.ipynb`` (the baselines tests/test_smoke_chapters.py re-executes).
   Regenerating the baselines is an explicit act: ``make baselines``.
 * ``paper`` -> ``artifacts/paper/NN_name.ipynb``   (git-ignored; long GPU runs)
 
 Timing and machine-specific metadata (papermill's start/end times and durations, nbclient's
 per-cell ``execution`` timestamps, absolute input/output paths, random cell ids) are stripped, so
-re-running a deterministic chapter gives a byte-identical file. The chapter's own ``parameters``
+re-running a deterministic chapter gives a byte-identical file. The notebook's metadata records the numerics
+fingerprints it was computed with (``twophase.numerics``; the chapter also prints its fingerprint). The chapter's own ``parameters``
 cell is tagged ``remove-cell``, so the book shows only papermill's ``injected-parameters`` cell
 (the values the chapter actually ran with). The script stops at the first failing chapter and
 exits non-zero, naming it; the failed notebook, with its traceback, is kept under
@@ -230,7 +231,7 @@ def hide_original_parameters(nb) -> None:
     """Tag the chapter's own ``parameters`` cell ``remove-cell`` when papermill injected the values it ran with.
 
     Jupyter Book 1.x drops cells tagged ``remove-cell`` from the page, so the book shows the parameters once:
-    in the ``injected-parameters`` cell right after it, which stays visible (and keeps its tag, which nbval's
+    in the ``injected-parameters`` cell right after it, which stays visible (and keeps its tag, which the
     guards in tests/test_notebooks.py look for). Without an injected cell nothing is hidden.
     """
     if not any(_is_tagged(c, "injected-parameters") for c in nb.cells):
@@ -380,6 +381,7 @@ def run_chapter(path: Path, profile: str, extra: dict, out_dir: Path) -> Path:
     except Exception as exc:  # kernel died, timeout, bad notebook ...
         raise ChapterError(f"chapter {path.name} failed at profile {profile!r}: {type(exc).__name__}: {exc}") from exc
     strip_volatile(executed)
+    executed.metadata["twophase"] = {"profile": profile, "numerics": numerics_metadata(profile, extra)}
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{path.stem}.ipynb"
     tmp = out.with_name(f".{out.name}.tmp")
@@ -387,6 +389,19 @@ def run_chapter(path: Path, profile: str, extra: dict, out_dir: Path) -> Path:
     os.replace(tmp, out)
     partial.unlink(missing_ok=True)
     source.unlink(missing_ok=True)
+    return out
+
+
+def numerics_metadata(profile: str, extra: dict) -> dict:
+    """The numerics fingerprints (twophase_lib.numerics) a chapter computed with, by device kind: the CPU's always,
+    a GPU's when the chapter ran on one. Stored in the executed notebook's metadata (``twophase.numerics``)."""
+    import torch
+    from twophase_lib.numerics import fingerprint
+
+    device = str(extra.get("device") or ("cuda" if profile in ("gpu", "paper") else "cpu"))
+    out = {"cpu": fingerprint("cpu").as_dict()}
+    if device.startswith("cuda") and torch.cuda.is_available():
+        out["cuda"] = fingerprint(device).as_dict()
     return out
 
 
@@ -453,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, help="where executed notebooks go (default depends on the profile: "
                                                      "book/chapters, _build/chapters/smoke, artifacts/paper)")
     parser.add_argument("--update-baselines", action="store_true",
-                        help="with --profile smoke: write to tests/baselines/ (the notebooks nbval re-executes)")
+                        help="with --profile smoke: write to tests/baselines/ (the notebooks tests/test_smoke_chapters.py re-executes)")
     parser.add_argument("--record-time", action="store_true",
                         help=f"these are cold runs: record each chapter's wall time in book/run_times.json "
                              f"(also when {COLD_RUN_ENV}=1)")

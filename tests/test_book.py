@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "artifacts" / "screenshots"
 PAGES = ["book/intro", "book/chapters/01_chaos_effect", "book/chapters/02_cone_effect",
-         "book/chapters/03_linearized_switch", "book/scorecard", "book/rerun", "book/api"]
+         "book/chapters/03_linearized_switch", "book/scorecard", "book/across_machines", "book/rerun", "book/api"]
 FIGURE_PAGES = {p for p in PAGES if "/chapters/" in p}
 # Pages whose prose has formulas ($t_0$, $1-\cos(\theta,\theta')$ ...): MathJax must typeset them.
 MATH_PAGES = {"book/intro", *FIGURE_PAGES}

@@ -28,11 +28,24 @@ def test_every_chapter_has_an_executed_smoke_baseline(chapter):
     assert not unexecuted, f"{path.name}: code cells {unexecuted} were never executed"
     params = [c for c in code if "injected-parameters" in c.metadata.get("tags", [])]
     assert params and 'profile = "smoke"' in params[0].source, f"{path.name} was not executed at the smoke profile"
-    checked = [c for c in code if "nbval-check-output" in c.metadata.get("tags", [])]
-    assert checked, f"{path.name}: no cell is tagged nbval-check-output, so nbval would compare nothing"
+    checked = [c for c in code if "check-output" in c.metadata.get("tags", [])]
+    assert checked, f"{path.name}: no cell is tagged check-output, so the smoke test would compare nothing"
     assert all(c.outputs for c in checked), f"{path.name}: a checked cell has no output"
     errors = [o for c in code for o in c.outputs if o.get("output_type") == "error"]
     assert not errors, f"{path.name}: the baseline holds an error output"
+    check_numerics_recorded(nb, path.name)
+
+
+def check_numerics_recorded(nb, name: str) -> None:
+    """The notebook's metadata holds the numerics fingerprint it was computed with, and the page prints it."""
+    from test_smoke_chapters import printed_fingerprint
+
+    recorded = nb.metadata.get("twophase", {}).get("numerics", {}).get("cpu", {}).get("id")
+    assert recorded, f"{name}: no numerics fingerprint in its metadata (twophase.numerics); re-run it"
+    printed = printed_fingerprint(nb)
+    assert printed is not None, f"{name}: the page does not print its numerics fingerprint"
+    assert printed.split("-")[0] != "cpu" or printed == recorded, \
+        f"{name}: prints fingerprint {printed} but its metadata records {recorded}"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
@@ -46,6 +59,7 @@ def test_every_chapter_has_an_executed_cpu_notebook_with_figures(chapter):
     assert params and 'profile = "cpu"' in params[0].source, f"{path.name} was not executed at the cpu profile"
     pngs = sum("image/png" in o.get("data", {}) for c in code for o in c.outputs)
     assert pngs > 0, f"{path.name} shows no figure"
+    check_numerics_recorded(nb, path.name)
 
 
 # --- the executed notebooks are executions of the current percent scripts ---------------------------------------
@@ -140,7 +154,7 @@ PERCENT = '''# ---
 # %% tags=["parameters"]
 profile = "cpu"
 
-# %% tags=["nbval-check-output"]
+# %% tags=["check-output"]
 x = 1 + 1
 print(profile, x)
 

@@ -103,3 +103,56 @@ def test_scales_note_says_which_scale_is_closer():
     at_iterations = {("resnet20", "step"): {"estimate": 300.0}, ("vgg16", "step"): {"estimate": 2500.0}}
     text = repr(scales_note("cpu", at_iterations))
     assert text.count("Closer on the iterations scale") == 2
+
+
+def _summaries(chaos_verdict: str, switch_acc: float) -> dict:
+    """Chapters 1-3's summaries as the notebooks save them, reduced to what the across-machines page reads."""
+    inf = {"estimate": 80.0, "low": 60.0, "high": 120.0, "seeds": 3}
+    chaos = {"profile": "cpu", "verdict": chaos_verdict, "sweeps": {"resnet20/step": {
+        "t0s": [0, 150, 300], "late_t0": 150, "disagreement_mean": [0.33, 0.12, 0.004],
+        "disagreement_range": [[0.3, 0.36], [0.1, 0.15], [0.0, 0.01]], "inflection": inf, "verdict": chaos_verdict,
+        "reference_independent_init": 0.34}}, "step": chaos_verdict, "constant": None, "mismatches": []}
+    cone = {"profile": "cpu", "verdict": "partly", "archs": {"resnet20": {
+        "verdict": "partly", "s_first_drop": {"70": [0.3, 0.25, 0.35]}}}}
+    switch = {"profile": "cpu", "verdict": "reproduced", "archs": {"resnet20": {
+        "verdict": "reproduced", "switches": [0, 150, 400], "accuracy_mean": [0.2, switch_acc, 0.46],
+        "accuracy_range": [[0.19, 0.21], [0.4, 0.44], [0.45, 0.47]]}}}
+    return {"chaos": chaos, "cone": cone, "switch": switch}
+
+
+def _fp_dict(capability: str) -> dict:
+    import dataclasses
+
+    from twophase_lib.numerics import fingerprint
+
+    return dataclasses.replace(fingerprint(), cpu_capability=capability).as_dict()
+
+
+def test_across_machines_page_shows_spreads_and_flipped_verdicts_are_inconclusive(tmp_path):
+    from twophase_lib.reporting import across_machines_markdown, across_verdicts, headline_numbers
+
+    rows = headline_numbers("chaos", _summaries("partly", 0.42)["chaos"])
+    assert [r[1] for r in rows] == ["disagreement, t0 = 0", "disagreement, t0 = 150", "disagreement, t0 = 300",
+                                    "inflection (iterations)"]
+    assert rows[0][2:] == (0.33, 0.3, 0.36)
+    with pytest.raises(ValueError, match="no headline numbers"):
+        headline_numbers("beyond", {})
+
+    a, b = _fp_dict("AVX512"), _fp_dict("AVX2")
+    same = {"profile": "cpu", "runs": [{"fingerprint": a, "summaries": _summaries("partly", 0.42)},
+                                       {"fingerprint": b, "summaries": _summaries("partly", 0.40)}]}
+    assert across_verdicts(same["runs"])["chaos"] == {"chapter": "partly", "resnet20, step": "partly"}
+    flipped = {"profile": "cpu", "runs": [same["runs"][0],
+                                          {"fingerprint": b, "summaries": _summaries("reproduced", 0.40)}]}
+    assert across_verdicts(flipped["runs"])["chaos"]["chapter"] == "inconclusive"
+    page = across_machines_markdown(flipped, a["id"])
+    assert f"`{a['id']}`" in page and f"`{b['id']}`" in page and "**inconclusive**" in page
+    # switch at t = 150: means 0.42 and 0.40 -> spread 0.02 against a seed range of 0.04 -> ratio 0.5
+    assert "| test accuracy, switch at t = 150 | 0.42 | 0.4 | 0.02 | 0.04 | 0.5 |" in page
+    assert "2 of 6 verdicts differ between fingerprints" in page
+    assert "No run recorded yet" in across_machines_markdown({})
+
+    cache = Cache(tmp_path)
+    save_summary(cache, "chaos", "cpu", flipped["runs"][0]["summaries"]["chaos"])
+    assert "**inconclusive** (this machine: partly" in scorecard_markdown(cache, across=flipped)
+    assert "**inconclusive** (this machine" not in scorecard_markdown(cache, across=same)
