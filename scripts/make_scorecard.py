@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Write the book's generated pages: book/scorecard.md (from the chapters' cached summaries) and book/rerun.md
-(from the run times recorded by run_chapters.py). See twophase_lib.reporting.
+"""Write the book's generated pages: book/scorecard.md (from the chapters' cached summaries), book/across_machines.md
+(from book/across_machines.json, written by scripts/across_machines.py) and book/rerun.md (from the run times recorded
+by run_chapters.py). See twophase_lib.reporting.
 
 With an empty cache (a fresh clone before any chapter ran) the committed scorecard is kept, not blanked."""
 
@@ -8,18 +9,35 @@ import json
 from pathlib import Path
 
 from twophase_lib.cache import Cache
-from twophase_lib.reporting import CLAIMS, load_summary, rerun_markdown, scorecard_markdown
+from twophase_lib.numerics import fingerprint
+from twophase_lib.reporting import (CLAIMS, across_machines_markdown, load_summary, rerun_markdown,
+                                    scorecard_markdown)
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
+def book_fingerprint() -> str | None:
+    """The numerics fingerprint id the book's cpu chapters were computed with (their notebooks' metadata)."""
+    for path in sorted((ROOT / "book" / "chapters").glob("0[1-3]_*.ipynb")):
+        meta = json.loads(path.read_text()).get("metadata", {}).get("twophase", {})
+        if "numerics" in meta:
+            return meta["numerics"]["cpu"]["id"]
+    return None
+
+
 if __name__ == "__main__":
     cache = Cache()
+    across_path = ROOT / "book" / "across_machines.json"
+    across = json.loads(across_path.read_text()) if across_path.exists() else {}
     scorecard = ROOT / "book" / "scorecard.md"
     if any(load_summary(cache, kind, p) is not None for kind, *_ in CLAIMS for p in ("smoke", "cpu", "gpu", "paper")):
-        scorecard.write_text(scorecard_markdown(cache))
-        print(f"make_scorecard: wrote book/scorecard.md from {cache.root}")
+        scorecard.write_text(scorecard_markdown(cache, across=across))
+        print(f"make_scorecard: wrote book/scorecard.md from {cache.root} ({fingerprint().id})")
     else:
-        print(f"make_scorecard: no chapter results in {cache.root}; kept the existing book/scorecard.md")
+        print(f"make_scorecard: no chapter results of {fingerprint().id} in {cache.root}; kept the existing "
+              f"book/scorecard.md")
+    (ROOT / "book" / "across_machines.md").write_text(across_machines_markdown(across, book_fingerprint()))
+    print("make_scorecard: wrote book/across_machines.md")
     times = ROOT / "book" / "run_times.json"
     (ROOT / "book" / "rerun.md").write_text(rerun_markdown(json.loads(times.read_text()) if times.exists() else {}))
     print("make_scorecard: wrote book/rerun.md")

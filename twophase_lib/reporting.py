@@ -15,6 +15,7 @@ import numpy as np
 
 from .cache import Cache
 from .chaos import REFERENCES, ChaosResult, inflection_range
+from .numerics import device_of, fingerprint
 from .presets import ARCHS, SCHEDULE_NAMES, SCHEDULES, chapter_designs, design, profile_summary_key
 from .verdicts import chaos_verdict, combine, cone_verdict, late_t0, recovered_share, spearman, switch_verdict
 
@@ -65,6 +66,16 @@ class Note:
 
     def _repr_markdown_(self) -> str:
         return self.text
+
+
+def numerics_note(where=None) -> Note:
+    """What computed a chapter's numbers: the numerics fingerprint (:mod:`twophase_lib.numerics`) of the device
+    the designs ``where`` run on (any object holding a RunConfig; None: the CPU)."""
+    fp = fingerprint(device_of(where))
+    return Note(f"**Numerics.** Computed with {fp.describe()}. Every result this page shows is cached under "
+                f"this fingerprint: nothing computed by other kernels (another CPU, another ATen capability, another "
+                f"torch) enters it. Other machines round differently and the chaos amplifies it; the page "
+                f"*Across machines* shows how far the headline numbers move.")
 
 
 def fmt(x: float, digits: int = 3) -> str:
@@ -272,6 +283,8 @@ def chaos_summary(profile: str, results: dict, inflections: dict, verdicts: dict
         d = res.mean("disagreement")
         per["/".join(key)] = {
             "t0s": res.t0s.tolist(), "disagreement_mean": d.tolist(), "late_t0": late_t0(res.t0s, _first_drop(res)),
+            "disagreement_range": np.stack([res.values["disagreement"].min(0), res.values["disagreement"].max(0)],
+                                           1).tolist(),
             "reference_independent_init": res.reference("independent init", "disagreement"),
             "reference_data_order": res.reference("data order", "disagreement"),
             "inflection": inflections[key], "control_exact": res.control_is_exact,
@@ -388,8 +401,9 @@ def cone_table(results: dict, verdicts: dict) -> Table:
                   "2nd / 1st (rule: ≤ 0.33)"], rows)
 
 
-def cone_summary(profile: str, verdicts: dict, shared: dict) -> dict:
-    """Chapter 2's results for the scorecard, with the mismatches against the paper the code can compute."""
+def cone_summary(profile: str, verdicts: dict, shared: dict, results: dict | None = None) -> dict:
+    """Chapter 2's results for the scorecard, with the mismatches against the paper the code can compute; with
+    ``results``, also S(τ, first drop) per τ (step schedule: seed mean, min, max)."""
     p = design("paper", "resnet20")
     mismatches = []
     for arch, v in verdicts.items():
@@ -399,8 +413,22 @@ def cone_summary(profile: str, verdicts: dict, shared: dict) -> dict:
         mismatches.append(f"{arch}: τ at {share} of the time before the first drop (paper: {paper})")
         mismatches += [f"{arch}: fails '{name}'" for name in v.failed()]
     return {"profile": profile, "verdict": combine([v.outcome for v in verdicts.values()]),
-            "archs": {a: {"verdict": v.outcome, "checks": v.explain()} for a, v in verdicts.items()},
+            "archs": {a: {"verdict": v.outcome, "checks": v.explain(),
+                          **({"s_first_drop": _s_first_drop(results[(a, "step")])} if results else {})}
+                      for a, v in verdicts.items()},
             "shared_before_drop": shared, "mismatches": mismatches}
+
+
+def _s_first_drop(res) -> dict:
+    """{τ: [mean, min, max] over seeds of S(τ, t) at the last checkpoint before the first drop}."""
+    steps = np.array(res.study.steps)
+    last = int(np.where(steps <= res.study.run.optim.first_drop)[0][-1])
+    out = {}
+    for tau in res.study.refs:
+        i = int(np.where(steps == tau)[0][0])
+        v = res.matrices[:, i, last]
+        out[str(tau)] = [float(v.mean()), float(v.min()), float(v.max())]
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- chapter 3
@@ -447,7 +475,9 @@ def switch_summary(profile: str, results: dict, verdicts: dict, inflections: dic
                           f"{RECIPE_ACCURACY[arch]:.1%} at full scale")
     return {"profile": profile, "verdict": combine([v.outcome for v in verdicts.values()]),
             "archs": {a: {"verdict": v.outcome, "checks": v.explain(), "spearman": spearman(r.switches, r.accuracy.mean(0)),
-                          "accuracy_mean": r.accuracy.mean(0).tolist(), "switches": r.switches.tolist()}
+                          "accuracy_mean": r.accuracy.mean(0).tolist(), "switches": r.switches.tolist(),
+                          "accuracy_range": np.stack([r.accuracy.min(0), r.accuracy.max(0)], 1).tolist(),
+                          "recovered_share": recovered_share(r.accuracy.mean(0)).tolist()}
                       for a, v in verdicts.items() for r in [results[a]]},
             "mismatches": mismatches}
 
@@ -598,15 +628,24 @@ def _measured(kind: str, s: dict) -> tuple[str, str, str]:
     return main, "step schedule only", "<br>".join(s["mismatches"])
 
 
-def scorecard_markdown(cache: Cache, profiles: tuple[str, ...] = ("smoke", "cpu", "gpu", "paper")) -> str:
-    """The scorecard page: per claim and profile run, the verdict, each setting's outcome, ablations and mismatches."""
+def scorecard_markdown(cache: Cache, profiles: tuple[str, ...] = ("smoke", "cpu", "gpu", "paper"),
+                       across: dict | None = None) -> str:
+    """The scorecard page: per claim and profile run, the verdict, each setting's outcome, ablations and mismatches.
+
+    ``across`` (``book/across_machines.json``): where the same rule gives different verdicts under different
+    numerics fingerprints for that profile, the claim's verdict is "inconclusive" (:func:`across_verdicts`)."""
+    flipped = {}
+    if across and across.get("runs"):
+        flipped = {(kind, across["profile"]): v["chapter"] for kind, v in across_verdicts(across["runs"]).items()
+                   if v.get("chapter") == "inconclusive"}
     lines = ["# Scorecard", "",
              "Generated by `scripts/make_scorecard.py` from the chapters' cached summaries "
              "(`twophase_lib.reporting.scorecard_markdown`); nothing on this page is typed by hand. The rules behind "
              "each verdict are in `twophase_lib.verdicts` and stated in each chapter. A claim is *reproduced* only when "
              "it holds for both networks under both schedules (step and constant lr), *not reproduced* when it fails "
-             "for all, *partly* otherwise. The `smoke` profile only checks that the code runs; its verdicts mean "
-             "nothing.", "",
+             "for all, *partly* otherwise, and *inconclusive* when the rule gives different verdicts on machines "
+             "with other kernels ([Across machines](across_machines.md)). The `smoke` profile only checks that the "
+             "code runs; its verdicts mean nothing.", "",
              "| claim | the paper | profile | verdict | per setting | ablations | mismatches with the paper |",
              "|---|---|---|---|---|---|---|"]
     for kind, title, page, paper in CLAIMS:
@@ -617,7 +656,11 @@ def scorecard_markdown(cache: Cache, profiles: tuple[str, ...] = ("smoke", "cpu"
             lines.append(f"| {link} | {paper} | – | not run yet | | | |")
         for i, (p, s) in enumerate(found):
             main, abl, mis = _measured(kind, s)
-            lines.append(f"| {link if i == 0 else ''} | {paper if i == 0 else ''} | `{p}` | **{s['verdict']}** | "
+            verdict = f"**{s['verdict']}**"
+            if (kind, p) in flipped:
+                verdict = (f"**inconclusive** (this machine: {s['verdict']}; the verdict differs across machines, see "
+                           f"[Across machines](across_machines.md))")
+            lines.append(f"| {link if i == 0 else ''} | {paper if i == 0 else ''} | `{p}` | {verdict} | "
                          f"{main} | {abl} | {mis} |")
     return "\n".join(lines) + "\n"
 
@@ -704,3 +747,137 @@ runs in `$TWOPHASE_WORKERS` one-thread worker processes (default: one per core).
 The full CIFAR-10 for the `paper` profile is downloaded by torchvision into `$TWOPHASE_DATA`
 (default `~/.cache/twophase/data`); without internet access, place `cifar-10-batches-py` there.
 """
+
+
+# ----------------------------------------------------------------------------------------------- across machines
+
+
+def headline_numbers(kind: str, summary: dict) -> list[tuple[str, str, float, float, float]]:
+    """The numbers a chapter's verdict rests on, with their seed ranges: (setting, quantity, seed mean, seed min,
+    seed max) rows read from a chapter summary (``kind``: chaos, cone or switch; nan where no range is stored).
+
+    Chaos: disagreement at t0 = 0, at the late t0 and at the last t0, and the inflection, per architecture and
+    schedule. Cone: S(τ, first drop) per τ. Switch: test accuracy per switch time and of standard training.
+    """
+    rows: list[tuple[str, str, float, float, float]] = []
+    nan = math.nan
+    if kind == "chaos":
+        for key, v in summary["sweeps"].items():
+            setting = key.replace("/", ", ")
+            rng = v.get("disagreement_range") or [[nan, nan]] * len(v["t0s"])
+            for t0 in dict.fromkeys([v["t0s"][0], v.get("late_t0", v["t0s"][-1]), v["t0s"][-1]]):
+                i = v["t0s"].index(t0)
+                rows.append((setting, f"disagreement, t0 = {t0}", v["disagreement_mean"][i], *rng[i]))
+            inf = v["inflection"]
+            rows.append((setting, "inflection (iterations)", inf["estimate"], inf["low"], inf["high"]))
+    elif kind == "cone":
+        for arch, v in summary["archs"].items():
+            for tau, (mean, lo, hi) in v.get("s_first_drop", {}).items():
+                rows.append((arch, f"S(τ = {tau}, first drop)", mean, lo, hi))
+    elif kind == "switch":
+        for arch, v in summary["archs"].items():
+            rng = v.get("accuracy_range") or [[nan, nan]] * len(v["switches"])
+            for j, t in enumerate(v["switches"]):
+                label = "standard training" if j == len(v["switches"]) - 1 else f"switch at t = {t}"
+                rows.append((arch, f"test accuracy, {label}", v["accuracy_mean"][j], *rng[j]))
+    else:
+        raise ValueError(f"no headline numbers for {kind!r}; known: chaos, cone, switch")
+    return [(s, q, float(m), float(lo), float(hi)) for s, q, m, lo, hi in rows]
+
+
+def setting_verdicts(kind: str, summary: dict) -> dict[str, str]:
+    """{setting: outcome} of a chapter summary, with the chapter's own verdict under ``"chapter"``."""
+    per = summary["sweeps"] if kind == "chaos" else summary["archs"]
+    return {"chapter": summary["verdict"], **{k.replace("/", ", "): v["verdict"] for k, v in per.items()}}
+
+
+ACROSS_KINDS = (("chaos", "1. Chaos effect"), ("cone", "2. Cone effect"), ("switch", "3. Value of the cone phase"))
+
+
+def across_verdicts(runs: list[dict]) -> dict[str, dict[str, str]]:
+    """{kind: {setting: verdict across the runs' fingerprints}} (:func:`twophase_lib.verdicts.across_machines`):
+    the common verdict, or "inconclusive" where fingerprints disagree. Settings missing from a run are skipped."""
+    from .verdicts import across_machines
+
+    out: dict[str, dict[str, str]] = {}
+    for kind, _ in ACROSS_KINDS:
+        per_fp = {r["fingerprint"]["id"]: setting_verdicts(kind, r["summaries"][kind])
+                  for r in runs if r["summaries"].get(kind)}
+        settings = list(dict.fromkeys(s for v in per_fp.values() for s in v))
+        out[kind] = {s: across_machines({fp: v[s] for fp, v in per_fp.items() if s in v}) for s in settings}
+    return out
+
+
+def across_machines_markdown(data: dict, book_id: str | None = None) -> str:
+    """The page "Across machines": the headline numbers of chapters 1–3 computed under several numerics
+    fingerprints (``book/across_machines.json``, written by ``scripts/across_machines.py``), their spread across
+    fingerprints beside the seed spread, and each verdict across fingerprints (inconclusive where it flips)."""
+    runs = data.get("runs", [])
+    lines = ["# Across machines", "",
+             "Generated by `scripts/make_scorecard.py` from `book/across_machines.json`, which "
+             "`scripts/across_machines.py` writes by running chapters 1–3 under several *numerics fingerprints* "
+             "(`twophase_lib.numerics`: the CPU's instruction sets and ATen dispatch level, the torch, oneDNN and "
+             "MKL versions). On one machine every number of this book is bitwise reproducible. Another machine "
+             "takes other kernels, which round the last bit differently, and the chaos this book studies "
+             "amplifies that into different networks — so the numbers move. Lowering ATen's dispatch level "
+             "(`ATEN_CPU_CAPABILITY=avx2` or `default`) on one machine gives such other kernels without another "
+             "machine. Results of different fingerprints are never mixed: the cache keys every result by its "
+             "fingerprint, and each column below is a complete run of its own.", ""]
+    if not runs:
+        return "\n".join(lines + ["No run recorded yet: `python scripts/across_machines.py --profile cpu`.", ""])
+    ids = [r["fingerprint"]["id"] for r in runs]
+    lines += [f"Profile `{data.get('profile')}`. The book's chapters were computed with "
+              f"`{book_id or 'an unrecorded fingerprint'}`"
+              + ("" if book_id in ids else " (not among the runs below)") + ".", "",
+              "| fingerprint | what | computed |", "|---|---|---|"]
+    from .numerics import Fingerprint
+
+    for r in runs:
+        fp = Fingerprint.from_dict(r["fingerprint"])
+        lines.append(f"| `{fp.id}` | {fp.describe().rsplit(' (fingerprint', 1)[0]} | {r.get('date', '')} |")
+
+    verdicts = across_verdicts(runs)
+    lines += ["", "## Verdicts", "",
+              "The same rules on each fingerprint's results. A verdict that differs between fingerprints is "
+              "decided by rounding, not by the dynamics: it counts as **inconclusive** (the scorecard shows it "
+              "so).", "",
+              "| claim | setting | " + " | ".join(f"`{i}`" for i in ids) + " | across machines |",
+              "|---|---|" + "---|" * len(ids) + "---|"]
+    flips = total = 0
+    for kind, title in ACROSS_KINDS:
+        per = {r["fingerprint"]["id"]: setting_verdicts(kind, r["summaries"][kind]) for r in runs
+               if r["summaries"].get(kind)}
+        for setting, across in verdicts[kind].items():
+            total += 1
+            flips += across == "inconclusive"
+            cells = " | ".join(per.get(i, {}).get(setting, "–") for i in ids)
+            lines.append(f"| {title} | {setting} | {cells} | **{across}** |")
+
+    lines += ["", "## Headline numbers", "",
+              "Seed means; *across machines*: max − min of the seed means over the fingerprints; *seed range*: "
+              "max − min over the seeds, largest among the fingerprints. A ratio near or above 1 means the machine "
+              "moves a number as much as the choice of seed does.", "",
+              "| claim | setting | quantity | " + " | ".join(f"`{i}`" for i in ids)
+              + " | across machines | seed range | ratio |", "|---|---|---|" + "---|" * len(ids) + "---|---|---|"]
+    ratios = []
+    for kind, title in ACROSS_KINDS:
+        table: dict[tuple[str, str], dict[str, tuple]] = {}
+        for r in runs:
+            if r["summaries"].get(kind):
+                for s, q, m, lo, hi in headline_numbers(kind, r["summaries"][kind]):
+                    table.setdefault((s, q), {})[r["fingerprint"]["id"]] = (m, lo, hi)
+        for (s, q), vals in table.items():
+            means = [v[0] for v in vals.values() if math.isfinite(v[0])]
+            spread = max(means) - min(means) if len(means) > 1 else math.nan
+            seed = max((v[2] - v[1] for v in vals.values() if math.isfinite(v[2] - v[1])), default=math.nan)
+            ratio = spread / seed if seed > 0 and math.isfinite(spread) else math.nan
+            if math.isfinite(ratio):
+                ratios.append(ratio)
+            cells = " | ".join(fmt(vals[i][0]) if i in vals else "–" for i in ids)
+            lines.append(f"| {title} | {s} | {q} | {cells} | {fmt(spread)} | {fmt(seed)} | {fmt(ratio, 2)} |")
+    if ratios:
+        r = np.array(ratios)
+        lines += ["", f"Over {len(r)} numbers with a seed range, the spread across machines is a median "
+                      f"{np.median(r):.2f} of the seed range (largest {r.max():.2f}; {int((r >= 1).sum())} at or "
+                      f"above it). {flips} of {total} verdicts differ between fingerprints."]
+    return "\n".join(lines) + "\n"

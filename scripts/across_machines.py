@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Run chapters 1–3 under several numerics fingerprints and record their headline results for the book's page
+"Across machines" (book/across_machines.json; scripts/make_scorecard.py renders it).
+
+    python scripts/across_machines.py --profile cpu --capabilities native avx2 default
+
+Each capability is one complete run in its own processes: ``native`` as the machine comes, the others with
+``ATEN_CPU_CAPABILITY`` set (ATen then takes its kernels of that level, which round differently: a stand-in for
+another CPU). The cache keys every result by its numerics fingerprint (twophase_lib.numerics), so the runs share a
+cache folder without ever reading each other's results. For each: ``scripts/compute.py`` (chapters 1–3's stages,
+both cores busy), then chapters 1–3 executed into ``_build/chapters/<profile>-<capability>/`` (they save their
+summaries), then the summaries are read back under that fingerprint and stored, replacing an earlier record of the
+same fingerprint and profile. ``--skip-compute`` goes straight to the chapters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "book" / "across_machines.json"
+CAPABILITIES = ("native", "default", "avx2", "avx512")
+CHAPTERS = ("notebooks/01_chaos_effect.py", "notebooks/02_cone_effect.py", "notebooks/03_linearized_switch.py")
+READ = """
+import json, sys
+from twophase_lib.cache import Cache
+from twophase_lib.numerics import fingerprint
+from twophase_lib.reporting import load_summary
+profile = sys.argv[1]
+print(json.dumps({"fingerprint": fingerprint().as_dict(),
+                  "summaries": {k: load_summary(Cache(), k, profile) for k in ("chaos", "cone", "switch")}}))
+"""
+
+
+def environment(capability: str) -> dict:
+    """This process's environment with ATEN_CPU_CAPABILITY set for ``capability`` (removed for ``native``)."""
+    env = dict(os.environ)
+    env.pop("ATEN_CPU_CAPABILITY", None)
+    if capability != "native":
+        env["ATEN_CPU_CAPABILITY"] = capability
+    return env
+
+
+def merge(data: dict, profile: str, run: dict) -> dict:
+    """``data`` with ``run`` stored for ``profile``, replacing a run of the same fingerprint; a file of another
+    profile is replaced whole (its runs would not compare)."""
+    if data.get("profile") != profile:
+        data = {"profile": profile, "runs": []}
+    runs = [r for r in data.get("runs", []) if r["fingerprint"]["id"] != run["fingerprint"]["id"]]
+    return {"profile": profile, "runs": runs + [run]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "gpu", "paper"))
+    parser.add_argument("--capabilities", nargs="+", default=["native", "avx2", "default"], choices=CAPABILITIES)
+    parser.add_argument("--skip-compute", action="store_true", help="do not run scripts/compute.py first")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"the JSON file (default {OUT.relative_to(ROOT)})")
+    args = parser.parse_args(argv)
+    for cap in args.capabilities:
+        env = environment(cap)
+        print(f"across_machines: {cap}", flush=True)
+        if not args.skip_compute:
+            subprocess.run([sys.executable, "scripts/compute.py", "--profile", args.profile, "--only", "chaos",
+                            "epsilon", "cone", "switch"], cwd=ROOT, env=env, check=True)
+        subprocess.run([sys.executable, "scripts/run_chapters.py", "--profile", args.profile, "--out-dir",
+                        f"_build/chapters/{args.profile}-{cap}", *CHAPTERS], cwd=ROOT, env=env, check=True)
+        out = subprocess.run([sys.executable, "-c", READ, args.profile], cwd=ROOT, env=env, check=True,
+                             capture_output=True, text=True).stdout
+        run = {**json.loads(out), "capability": cap, "date": datetime.date.today().isoformat()}
+        missing = [k for k, v in run["summaries"].items() if v is None]
+        if missing:
+            raise SystemExit(f"across_machines: no {missing} summary under {run['fingerprint']['id']} after the "
+                             f"chapters ran")
+        data = json.loads(args.out.read_text()) if args.out.exists() else {}
+        args.out.write_text(json.dumps(merge(data, args.profile, run), indent=1, sort_keys=True) + "\n")
+        print(f"across_machines: {cap} = {run['fingerprint']['id']} recorded in {args.out}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
