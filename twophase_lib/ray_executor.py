@@ -137,8 +137,10 @@ class RayExecutor(Executor):
         elif runtime_env is not None or init_kwargs:
             raise RuntimeError("Ray is already initialised in this process: runtime_env and init_kwargs would be "
                                "ignored; pass them to the ray.init call that started it instead")
-        self._remote = ray.remote(run_task).options(
-            num_cpus=num_cpus_per_task, num_gpus=num_gpus_per_task, max_retries=max_retries, retry_exceptions=False)
+        self._task_options = dict(num_cpus=num_cpus_per_task, num_gpus=num_gpus_per_task, max_retries=max_retries,
+                                  retry_exceptions=False)
+        self._remote_function = ray.remote(run_task)
+        self._remote = self._remote_function.options(**self._task_options)
         self.node_fingerprints = self._probe_nodes()
         self._nodes = choose_nodes(self.node_fingerprints, numerics or os.environ.get("TWOPHASE_RAY_NUMERICS") or None)
 
@@ -146,9 +148,9 @@ class RayExecutor(Executor):
         """{node id: numerics fingerprint id} of every alive node, from a tiny task pinned to each."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        probe = self._ray.remote(_node_fingerprint).options(num_cpus=0)
+        probe = self._ray.remote(_node_fingerprint)
         nodes = [n["NodeID"] for n in self._ray.nodes() if n.get("Alive")]
-        refs = [probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)).remote()
+        refs = [probe.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)).remote()
                 for n in nodes]
         return {n: fp["id"] for n, fp in zip(nodes, self._ray.get(refs))}
 
@@ -159,8 +161,8 @@ class RayExecutor(Executor):
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         node = self._nodes[i % len(self._nodes)]
-        return self._remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(
-            task, share)
+        return self._remote_function.options(
+            **self._task_options, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(task, share)
 
     @property
     def workers(self) -> int:
