@@ -77,7 +77,7 @@ class Fingerprint:
 
     @property
     def id(self) -> str:
-        """Short readable name: device, ATen capability and digest, e.g. ``cpu-avx512-1a2b3c4d``."""
+        """The short readable name (device, ATen capability and digest), e.g. ``cpu-avx512-1a2b3c4d``."""
         return f"{self.device}-{self.cpu_capability.lower()}-{self.digest[:8]}"
 
     def as_dict(self) -> dict:

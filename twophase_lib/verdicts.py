@@ -73,14 +73,14 @@ def across_machines(outcomes: dict[str, str]) -> str:
     """One verdict from the same rule applied to results of several numerics fingerprints (issue 18).
 
     Args:
-        outcomes: {fingerprint id: outcome} for one claim and setting, each in :data:`OUTCOMES`.
+        outcomes: {fingerprint id: outcome} for one claim and setting, each in ``OUTCOMES``.
 
     Returns:
         The common outcome when every fingerprint gives the same one; ``"inconclusive"`` when they differ: a
         verdict that rounding differences between CPUs can flip is decided inside the noise.
 
     Raises:
-        ValueError: no outcomes, or one outside :data:`OUTCOMES`.
+        ValueError: no outcomes, or one outside ``OUTCOMES``.
     """
     if not outcomes:
         raise ValueError("no outcomes to compare across machines")
