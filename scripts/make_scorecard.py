@@ -1,20 +1,27 @@
 #!/usr/bin/env python3
 """Write the book's generated pages: book/scorecard.md (from the chapters' cached summaries), book/across_machines.md
-(from book/across_machines.json, written by scripts/across_machines.py) and book/rerun.md (from the run times recorded
+and its figure book/figures/across_machines.png (from book/across_machines.json, written by
+scripts/across_machines.py) and book/rerun.md (from the run times recorded
 by run_chapters.py). See twophase_lib.reporting.
 
 With an empty cache (a fresh clone before any chapter ran) the committed scorecard is kept, not blanked."""
 
 import json
+import re
 from pathlib import Path
 
 from twophase_lib.cache import Cache
 from twophase_lib.numerics import fingerprint
-from twophase_lib.reporting import (CLAIMS, across_machines_markdown, load_summary, rerun_markdown,
+from twophase_lib.reporting import (CLAIMS, across_machines_markdown, across_rows, load_summary, rerun_markdown,
                                     scorecard_markdown)
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK_PROFILES = ("cpu", "gpu", "paper")
+# the figure's panels: (pattern of a headline quantity, the panel's name); the pattern's group is the tick label
+PANELS = ((r"disagreement, (t0 = \d+)", "test disagreement at t1 of twins split at t0"),
+          (r"inflection \(iterations\)()", "inflection (iterations)"),
+          (r"S\((τ = \d+), first drop\)", "S(τ, t) at the first lr drop, per τ"),
+          (r"test accuracy, (switch at t = \d+|standard training)", "final test accuracy after switching at t"))
 
 
 def book_fingerprint() -> str | None:
@@ -38,8 +45,28 @@ if __name__ == "__main__":
     else:
         print(f"make_scorecard: no chapter results of {fingerprint().id} in {cache.root}; kept the existing "
               f"book/scorecard.md")
-    (ROOT / "book" / "across_machines.md").write_text(across_machines_markdown(across, book_fingerprint()))
-    print("make_scorecard: wrote book/across_machines.md")
+    figure = None
+    if across.get("runs"):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from twophase_lib.plotting import across_machines_figure
+
+        panels: dict = {}
+        for title, items in across_rows(across["runs"]).items():
+            for setting, quantity, vals in items:  # one quantity per panel, named in its title
+                for pattern, name in PANELS:
+                    m = re.fullmatch(pattern, quantity)
+                    if m:
+                        short = m.group(1).replace("switch at ", "").replace("standard training", "standard")
+                        panels.setdefault(f"{title}: {name}", []).append((setting, short, vals))
+                        break
+        fig = across_machines_figure(panels, [r["fingerprint"]["id"] for r in across["runs"]])
+        (ROOT / "book" / "figures").mkdir(exist_ok=True)
+        fig.savefig(ROOT / "book" / "figures" / "across_machines.png", dpi=110, metadata={"Software": None})
+        figure = "figures/across_machines.png"
+    (ROOT / "book" / "across_machines.md").write_text(across_machines_markdown(across, book_fingerprint(), figure))
+    print("make_scorecard: wrote book/across_machines.md" + (f" and book/{figure}" if figure else ""))
     times = ROOT / "book" / "run_times.json"
     (ROOT / "book" / "rerun.md").write_text(rerun_markdown(json.loads(times.read_text()) if times.exists() else {}))
     print("make_scorecard: wrote book/rerun.md")

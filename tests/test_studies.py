@@ -156,3 +156,20 @@ def test_across_machines_page_shows_spreads_and_flipped_verdicts_are_inconclusiv
     save_summary(cache, "chaos", "cpu", flipped["runs"][0]["summaries"]["chaos"])
     assert "**inconclusive** (this machine: partly" in scorecard_markdown(cache, across=flipped)
     assert "**inconclusive** (this machine" not in scorecard_markdown(cache, across=same)
+
+
+def test_across_machines_figure_has_a_panel_per_quantity_and_a_series_per_fingerprint():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from twophase_lib.plotting import across_machines_figure
+    from twophase_lib.reporting import across_rows
+
+    runs = [{"fingerprint": _fp_dict("AVX512"), "summaries": _summaries("partly", 0.42)},
+            {"fingerprint": _fp_dict("AVX2"), "summaries": _summaries("partly", 0.40)}]
+    rows = across_rows(runs)
+    assert [len(v) for v in rows.values()] == [4, 1, 3]
+    ids = [r["fingerprint"]["id"] for r in runs]
+    fig = across_machines_figure({**rows, "empty": []}, ids)
+    assert len(fig.axes) == 3
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ids

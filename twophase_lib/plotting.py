@@ -206,3 +206,40 @@ def accuracy_figure(curves: dict, milestones: dict) -> plt.Figure:
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def across_machines_figure(rows: dict[str, list[tuple[str, str, dict[str, tuple[float, float, float]]]]],
+                           fingerprints: Sequence[str]) -> plt.Figure:
+    """Headline numbers under several numerics fingerprints (the page "Across machines").
+
+    Args:
+        rows: {panel title: [(setting, quantity, {fingerprint id: (seed mean, seed min, seed max)})]}, e.g. from
+            :func:`twophase_lib.reporting.across_rows`.
+        fingerprints: the fingerprint ids, in the order of the legend.
+
+    Returns:
+        The figure, with one panel per title, showing each number's seed mean (marker) and seed range (bar) under
+        each fingerprint side by side, so the spread across machines reads against the spread across seeds.
+    """
+    panels = [(title, r) for title, r in rows.items() if r]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 2.4 * len(panels) + 0.6), squeeze=False)
+    markers = "os^Dv<>"
+    width = 0.7 / max(len(fingerprints), 1)
+    for ax, (title, items) in zip(axes[:, 0], panels):
+        for k, fp in enumerate(fingerprints):
+            x, mean, lo, hi = [], [], [], []
+            for i, (_, _, vals) in enumerate(items):
+                if fp in vals:
+                    m, a, b = vals[fp]
+                    x.append(i + (k - (len(fingerprints) - 1) / 2) * width)
+                    mean.append(m)
+                    lo.append(m - a if math.isfinite(a) else 0.0)
+                    hi.append(b - m if math.isfinite(b) else 0.0)
+            ax.errorbar(x, mean, yerr=[lo, hi], fmt=markers[k % len(markers)], capsize=2, label=fp, markersize=4)
+        ax.set_xticks(range(len(items)))
+        ax.set_xticklabels([f"{s}\n{q}".strip() for s, q, _ in items], fontsize=6, rotation=0)
+        ax.set_title(title, fontsize=9)
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0, 0].legend(fontsize=7, title="numerics fingerprint (bars: seed range)", title_fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -772,7 +772,7 @@ def headline_numbers(kind: str, summary: dict) -> list[tuple[str, str, float, fl
             rows.append((setting, "inflection (iterations)", inf["estimate"], inf["low"], inf["high"]))
     elif kind == "cone":
         for arch, v in summary["archs"].items():
-            for tau, (mean, lo, hi) in v.get("s_first_drop", {}).items():
+            for tau, (mean, lo, hi) in sorted(v.get("s_first_drop", {}).items(), key=lambda kv: int(kv[0])):
                 rows.append((arch, f"S(τ = {tau}, first drop)", mean, lo, hi))
     elif kind == "switch":
         for arch, v in summary["archs"].items():
@@ -808,7 +808,21 @@ def across_verdicts(runs: list[dict]) -> dict[str, dict[str, str]]:
     return out
 
 
-def across_machines_markdown(data: dict, book_id: str | None = None) -> str:
+def across_rows(runs: list[dict]) -> dict[str, list[tuple[str, str, dict[str, tuple[float, float, float]]]]]:
+    """{claim title: [(setting, quantity, {fingerprint id: (seed mean, min, max)})]} of the runs' headline numbers
+    (:func:`headline_numbers`), in the order the first run lists them."""
+    out = {}
+    for kind, title in ACROSS_KINDS:
+        table: dict[tuple[str, str], dict[str, tuple]] = {}
+        for r in runs:
+            if r["summaries"].get(kind):
+                for s, q, m, lo, hi in headline_numbers(kind, r["summaries"][kind]):
+                    table.setdefault((s, q), {})[r["fingerprint"]["id"]] = (m, lo, hi)
+        out[title] = [(s, q, vals) for (s, q), vals in table.items()]
+    return out
+
+
+def across_machines_markdown(data: dict, book_id: str | None = None, figure: str | None = None) -> str:
     """The page "Across machines": the headline numbers of chapters 1–3 computed under several numerics
     fingerprints (``book/across_machines.json``, written by ``scripts/across_machines.py``), their spread across
     fingerprints beside the seed spread, and each verdict across fingerprints (inconclusive where it flips)."""
@@ -853,20 +867,19 @@ def across_machines_markdown(data: dict, book_id: str | None = None) -> str:
             cells = " | ".join(per.get(i, {}).get(setting, "–") for i in ids)
             lines.append(f"| {title} | {setting} | {cells} | **{across}** |")
 
-    lines += ["", "## Headline numbers", "",
+    lines += ["", "## Headline numbers", ""]
+    if figure:
+        lines += [f"![Headline numbers under each fingerprint, with their seed ranges]({figure})", "",
+                  "Each number's seed mean (marker) and seed range (bar) under each fingerprint, side by side.", ""]
+    lines += [
               "Seed means; *across machines*: max − min of the seed means over the fingerprints; *seed range*: "
               "max − min over the seeds, largest among the fingerprints. A ratio near or above 1 means the machine "
               "moves a number as much as the choice of seed does.", "",
               "| claim | setting | quantity | " + " | ".join(f"`{i}`" for i in ids)
               + " | across machines | seed range | ratio |", "|---|---|---|" + "---|" * len(ids) + "---|---|---|"]
     ratios = []
-    for kind, title in ACROSS_KINDS:
-        table: dict[tuple[str, str], dict[str, tuple]] = {}
-        for r in runs:
-            if r["summaries"].get(kind):
-                for s, q, m, lo, hi in headline_numbers(kind, r["summaries"][kind]):
-                    table.setdefault((s, q), {})[r["fingerprint"]["id"]] = (m, lo, hi)
-        for (s, q), vals in table.items():
+    for title, items in across_rows(runs).items():
+        for s, q, vals in items:
             means = [v[0] for v in vals.values() if math.isfinite(v[0])]
             spread = max(means) - min(means) if len(means) > 1 else math.nan
             seed = max((v[2] - v[1] for v in vals.values() if math.isfinite(v[2] - v[1])), default=math.nan)
