@@ -233,11 +233,12 @@ def across_machines_figure(rows: dict[str, list[tuple[str, str, dict[str, tuple[
                     m, a, b = vals[fp]
                     x.append(i + (k - (len(fingerprints) - 1) / 2) * width)
                     mean.append(m)
-                    lo.append(m - a if math.isfinite(a) else 0.0)
-                    hi.append(b - m if math.isfinite(b) else 0.0)
+                    # an inflection of the seed-mean curve may lie outside its seeds' range: the bar then ends at it
+                    lo.append(max(m - a, 0.0) if math.isfinite(a) else 0.0)
+                    hi.append(max(b - m, 0.0) if math.isfinite(b) else 0.0)
             ax.errorbar(x, mean, yerr=[lo, hi], fmt=markers[k % len(markers)], capsize=2, label=fp, markersize=4)
         ax.set_xticks(range(len(items)))
-        ax.set_xticklabels([f"{s}\n{q}".strip() for s, q, _ in items], fontsize=6, rotation=0)
+        ax.set_xticklabels([f"{s.replace(', ', chr(10))}\n{q}".strip() for s, q, _ in items], fontsize=6, rotation=0)
         ax.set_title(title, fontsize=9)
         ax.grid(True, axis="y", alpha=0.3)
     axes[0, 0].legend(fontsize=7, title="numerics fingerprint (bars: seed range)", title_fontsize=7)

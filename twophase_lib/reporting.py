@@ -867,6 +867,17 @@ def across_machines_markdown(data: dict, book_id: str | None = None, figure: str
             cells = " | ".join(per.get(i, {}).get(setting, "–") for i in ids)
             lines.append(f"| {title} | {setting} | {cells} | **{across}** |")
 
+    order = []
+    for r in runs:
+        sweeps = (r["summaries"].get("chaos") or {}).get("sweeps", {})
+        if "resnet20/step" in sweeps and "vgg16/step" in sweeps:
+            a, b = sweeps["resnet20/step"]["inflection"]["estimate"], sweeps["vgg16/step"]["inflection"]["estimate"]
+            if math.isfinite(a) and math.isfinite(b):
+                order.append(f"`{r['fingerprint']['id']}`: ResNet-20 {fmt(a)} against VGG-16 {fmt(b)} — "
+                             + ("the paper's order" if a < b else "the reverse of the paper's"))
+    if order:
+        lines += ["", "Which network's transition comes first (step schedule; the paper: ResNet-20's): "
+                  + "; ".join(order) + "."]
     lines += ["", "## Headline numbers", ""]
     if figure:
         lines += [f"![Headline numbers under each fingerprint, with their seed ranges]({figure})", "",
