@@ -69,7 +69,7 @@ class Fingerprint:
     cuda: str = ""
     cudnn: str = ""
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
         """sha256 of the fields (hex, 16 characters)."""
         payload = json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -160,6 +160,12 @@ def fingerprint(device: str | torch.device = "cpu") -> Fingerprint:
     Raises:
         ValueError: an unknown device kind. NoDeviceError: a CUDA device in a process that has none.
     """
+    return _fingerprint(str(device))
+
+
+@functools.lru_cache(maxsize=None)
+def _fingerprint(device: str) -> Fingerprint:
+    """:func:`fingerprint`, built once per device: the cache asks for it on every lookup."""
     dev = torch.device(device)
     if dev.type not in DEVICE_KINDS:
         raise ValueError(f"unknown device {str(device)!r}; the fingerprint knows {', '.join(DEVICE_KINDS)}")
