@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -209,7 +210,8 @@ scales_note(profile, inflections)
 # %% tags=["check-output"]
 if eps_results:
     eps_tab, eps_curves = epsilon_table(eps_results, results[("resnet20", "step")])
-    fig = epsilon_figure(eps_curves, "ResNet-20, seed 0, step schedule: disagreement at t1 for each ε")
+    fig = epsilon_figure(eps_curves, f"ResNet-20, seed {designs['resnet20'].seeds[0]}, step schedule: "
+                                     "disagreement at t1 for each ε")
     plt.show()
 else:
     eps_tab, eps_curves = "no ε sweep: ResNet-20 is not among this run's architectures", {}

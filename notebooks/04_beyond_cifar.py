@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -92,7 +93,7 @@ fig = accuracy_figure(curves, {name: d.run.optim.milestones for name, d in desig
 plt.show()
 
 # %% [markdown]
-# ## Chaos: twins perturbed at $t_0$ (‖ε‖ = 1e-7), compared at the end
+# ## Chaos: twins perturbed at $t_0$ (‖ε‖ as in the design table), compared at the end
 
 # %% tags=["check-output"]
 inflections = chaos_inflections(chaos)
@@ -104,7 +105,7 @@ fig = chaos_figure(chaos, ["disagreement", "test_loss_barrier", "kernel_distance
 plt.show()
 
 # %% [markdown]
-# ## Cone: the eNTK along the step-schedule runs (50 test inputs, all outputs)
+# ## Cone: the eNTK along the step-schedule runs (on the design's test inputs, all outputs)
 
 # %% tags=["check-output"]
 cone = run_studies(beyond.cone_studies(designs), cache, executor, desc="chapter 4: kernels")

@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -18,62 +19,67 @@
 # `twophase_lib.Task` is a function that builds your model, your tensors and (optionally)
 # your loss. Everything below runs in this process (`workers=0`), so a model defined in a
 # notebook works, and every result is cached under the task's identity — a digest of
-# your data's bytes and your model's initial parameters, so changing either never hits an
-# old result.
+# everything that can change a result: your data's bytes, your model's structure, code and
+# initial parameters, your loss and its arguments. Change any of them and no old result is
+# found; what cannot be identified (a loss that reads a lock, an open file) is refused with
+# a message.
 #
-# Here the "user" data are two interleaved noisy spirals in the plane and the model a
-# small MLP; replace both with yours.
+# Here the "user" brings a small CNN with batch norm and their own tensors: CIFAR-10 images
+# (the real subset embedded in the package), downsampled to 16 × 16 pixels, 2,500 for
+# training and 500 for testing, without augmentation. Replace both with yours. What any
+# model gets, and what is refused, is in the README's "Use it on your own model".
 
 # %% tags=["parameters"]
 profile = "cpu"  # smoke (a few iterations, for CI) | cpu
 
 # %%
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from twophase_lib import DataConfig, load_data
 from twophase_lib.presets import check_profile
 
 check_profile(profile)
-steps = {"smoke": 100}.get(profile, 600)  # iterations of training
+smoke = profile == "smoke"
+steps = 60 if smoke else 600  # iterations of training
+seeds = (0, 1) if smoke else (0, 1, 2)
+n_inputs = 6 if smoke else 30  # test inputs of the eNTK
 
-
-def spirals(n: int, noise: float = 0.6, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two interleaved spirals in the plane, ``n`` points each, labels 0 and 1."""
-    g = torch.Generator().manual_seed(seed)
-    r = torch.linspace(0.3, 3.5, n).repeat(2)
-    angle = r * 2.2 + torch.cat([torch.zeros(n), torch.full((n,), torch.pi)])
-    x = torch.stack([r * torch.cos(angle), r * torch.sin(angle)], 1) + noise * torch.randn(2 * n, 2, generator=g)
-    return x, torch.cat([torch.zeros(n), torch.ones(n)]).long()
+cifar = load_data(DataConfig("cifar10-subset", augment=False))
+x_train, y_train = F.avg_pool2d(cifar.x_train[:2500], 2), cifar.y_train[:2500]
+x_test, y_test = F.avg_pool2d(cifar.x_test[:500], 2), cifar.y_test[:500]
 
 
 def my_model() -> nn.Module:
-    return nn.Sequential(nn.Linear(2, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 2))
+    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
 
-
-(x_train, y_train), (x_test, y_test) = spirals(500, seed=0), spirals(250, seed=1)
 
 # %% [markdown]
 # ## The ten lines
 #
-# One task, one training recipe (SGD, lr ÷10 at 80% and 90% of training), then the three
-# analyses and their figure. `t0s`, the cone checkpoints and the switch times are
-# iterations, scaled here to the run's length.
+# One task, one training recipe (SGD at lr 0.4 with momentum, lr ÷10 at 80% and 90% of
+# training), then the three analyses and their figure. `t0s`, the cone checkpoints and the
+# switch times are iterations, scaled here to the run's length.
 
 # %% tags=["check-output"]
 from twophase_lib import OptimConfig, RunConfig, Task, TensorData
 from twophase_lib.analyses import analyses_figure, chaos_curve, cone_curves, switch_curve
 
-task = Task("spirals-mlp", my_model, TensorData("spirals", x_train, y_train, x_test, y_test))
-run = RunConfig(task=task, optim=OptimConfig(lr=0.05, batch_size=32, steps=steps,
+task = Task("cifar16-bn-cnn", my_model, TensorData("cifar16", x_train, y_train, x_test, y_test))
+run = RunConfig(task=task, optim=OptimConfig(lr=0.4, batch_size=64, steps=steps,
                                              milestones=(steps * 8 // 10, steps * 9 // 10)))
 at = lambda *fractions: tuple(sorted({int(f * steps) for f in fractions}))  # noqa: E731
-chaos = chaos_curve(run, t0s=at(0, 0.02, 0.05, 0.15, 0.4))
-cone = cone_curves(run, steps=at(0, 0.02, 0.05, 0.1, 0.15, 0.25, 0.4, 0.55, 0.7, 0.8), refs=at(0.1, 0.25))
-switch = switch_curve(run, switches=at(0, 0.05, 0.15, 0.4, 0.8))
+chaos = chaos_curve(run, t0s=at(0, 0.02, 0.05, 0.15, 0.4), seeds=seeds)
+cone = cone_curves(run, steps=at(0, 0.02, 0.05, 0.1, 0.15, 0.25, 0.4, 0.55, 0.7, 0.8), refs=at(0.1, 0.25),
+                   seeds=seeds, n_inputs=n_inputs)
+switch = switch_curve(run, switches=at(0, 0.05, 0.15, 0.4, 0.8), seeds=seeds)
 fig = analyses_figure(chaos, cone, switch)
 
 # %% [markdown]
-# Left: how much two twins, split by a 1e-7 perturbation at $t_0$ and trained on the same
+# Left: how much two twins, split by a perturbation of total norm 1e-7 at $t_0$ and trained on the same
 # batches, disagree on the test set at the end (dashed: two independently initialised
 # networks). Middle: the distance $S(\tau, t)$ of the eNTK at $t$ from its value at each
 # reference point $\tau$ (a cone is a curve that levels off). Right: final test accuracy

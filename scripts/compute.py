@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cache, times = Cache(), {}
     with executor_from_env(args.workers) as ex:
+        workers = ex.workers  # read while the executor is open: a Ray executor asks its cluster
         for name, work in (
             ("chaos", lambda: run_sweeps(chapter_sweeps(args.profile), cache, ex, desc="chapter 1: chaos sweeps")),
             ("epsilon", lambda: run_sweeps(chapter_epsilon_sweeps(args.profile), cache, ex, desc="chapter 1: ε sweep")),
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             work()
             times[name] = round(time.perf_counter() - start, 1)
             print(f"compute: {name} done in {times[name]:.0f} s", flush=True)
-    print(json.dumps({"profile": args.profile, "workers": ex.workers, "seconds": times}))
+    print(json.dumps({"profile": args.profile, "workers": workers, "seconds": times}))
     return 0
 
 

@@ -117,7 +117,8 @@ def output_dir(profile: str, update_baselines: bool = False, out_dir: Path | Non
 
 
 def parse_value(text: str):
-    """A ``-p`` value as papermill's CLI reads it: bool/None/int/float literals, else the string."""
+    """A ``-p`` value as papermill's CLI reads it: bool/None/int/float literals, lists (``"0,1,2"`` and
+    ``"(0, 1, 2)"`` give ``[0, 1, 2]``, which papermill injects as a list), else the string."""
     lowered = text.strip().lower()
     if lowered in ("true", "false"):
         return lowered == "true"
@@ -127,7 +128,9 @@ def parse_value(text: str):
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
-    return value if isinstance(value, (int, float, list, tuple, dict, str)) else text
+    if isinstance(value, tuple):  # "0,1,2" reads as a tuple, which papermill would inject as the text "(0, 1, 2)"
+        value = list(value)
+    return value if isinstance(value, (int, float, list, dict, str)) else text
 
 
 def _is_tagged(cell, tag: str) -> bool:

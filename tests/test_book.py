@@ -13,8 +13,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "artifacts" / "screenshots"
-PAGES = ["book/intro", "book/chapters/01_chaos_effect", "book/chapters/02_cone_effect",
-         "book/chapters/03_linearized_switch", "book/scorecard", "book/across_machines", "book/rerun", "book/api"]
+
+
+def toc_pages() -> list[str]:
+    """Every page of the table of contents (_toc.yml): the root and each part's chapters, in order."""
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"], *[c["file"] for part in toc.get("parts", []) for c in part["chapters"]]]
+
+
+PAGES = toc_pages()
 FIGURE_PAGES = {p for p in PAGES if "/chapters/" in p}
 # Pages whose prose has formulas ($t_0$, $1-\cos(\theta,\theta')$ ...): MathJax must typeset them.
 MATH_PAGES = {"book/intro", *FIGURE_PAGES}

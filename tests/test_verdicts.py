@@ -162,7 +162,7 @@ def test_combine_and_helpers():
 
 def test_a_flat_zero_curve_is_not_reproduced_and_explained_without_nan():
     v = chaos_verdict(np.array([0, 10, 30, 70]), np.zeros((2, 4)), 0.02, True, 160, math.nan)
-    assert v.outcome == "not reproduced" and "nan" not in v.explain() and "undefined" in v.explain()
+    assert v.outcome == "not reproduced" and "nan" not in v.explain() and "no dynamic range" in v.explain()
     c = cone_verdict(np.array([0, 10, 20, 40, 80, 160]), np.abs(np.subtract.outer(np.arange(6.0), np.arange(6.0))) / 10,
                      (20,), 160, math.nan)
     assert "nan" not in c.explain()
@@ -179,3 +179,25 @@ def test_a_verdict_that_flips_across_machines_is_inconclusive():
         across_machines({})
     with pytest.raises(ValueError, match="unknown outcome"):
         across_machines({"a": "inconclusive"})
+
+
+def test_a_chaos_curve_without_dynamic_range_says_so_instead_of_failing_checks():
+    """Twins that never diverge (disagreement 0 at every t0): 'stable late' is not failed, it is undecidable."""
+    flat = np.zeros((3, 5))
+    v = chaos_verdict(np.array([0, 10, 30, 100, 300]), flat, 0.2, True, 1000, math.nan)
+    assert v.outcome == "not reproduced"
+    assert v.failed() == ["chaotic early"]
+    assert v.not_applicable() == ["stable late", "seeds separate", "early transition", "curve halves"]
+    assert "– stable late: no dynamic range" in v.explain()
+    # a curve that moves at all is judged as before
+    moving = flat.copy()
+    moving[:, 0] = 0.2
+    assert chaos_verdict(np.array([0, 10, 30, 100, 300]), moving, 0.2, True, 1000, 5.0).not_applicable() == []
+
+
+def test_flat_cone_and_switch_curves_are_not_reproduced_for_want_of_dynamic_range():
+    steps = np.array([0, 10, 20, 40])
+    v = cone_verdict(steps, np.zeros((4, 4)), (10,), 40, 5.0)
+    assert v.outcome == "not reproduced" and v.failed() == [] and len(v.not_applicable()) == 4
+    s = switch_verdict(np.array([0, 10, 20]), np.full((2, 3), 0.5), 5.0)
+    assert s.outcome == "not reproduced" and "no dynamic range" in s.explain() and s.failed() == []

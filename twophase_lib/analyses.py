@@ -52,11 +52,21 @@ def switch_curve(run: RunConfig, switches: tuple[int, ...], seeds: tuple[int, ..
     return run_switch_studies({"run": study}, cache, Executor(workers))["run"]
 
 
+def _no_range(ax: plt.Axes, what: str) -> None:
+    """Say on the panel that its curve is flat, so a reader does not look for an effect in rounding."""
+    ax.text(0.5, 0.5, f"no dynamic range:\n{what}", transform=ax.transAxes, ha="center", va="center",
+            fontsize=10, color="C3", bbox={"facecolor": "white", "edgecolor": "C3", "alpha": 0.9})
+
+
 def analyses_figure(chaos: ChaosResult, cone: ConeResult, switch: SwitchResult) -> plt.Figure:
-    """The three curves side by side: disagreement against t0, S(τ, t) from each τ, accuracy against t."""
+    """The three curves side by side: disagreement against t0, S(τ, t) from each τ, accuracy against t.
+
+    Distances are drawn from 0; a panel whose curve is flat (no dynamic range) says so on the panel."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     ax = axes[0]
     band(ax, chaos.t0s, chaos.values["disagreement"], "twins (seed range shaded)")
+    if np.ptp(chaos.values["disagreement"]) == 0:
+        _no_range(ax, "the twins agree equally at every t0")
     ref = chaos.reference("independent init", "disagreement")
     ax.axhline(ref, color="0.4", linestyle="--", linewidth=1, label="independent initialisations")
     inf = inflection_range(chaos.t0s, chaos.values["disagreement"])["estimate"]
@@ -64,6 +74,7 @@ def analyses_figure(chaos: ChaosResult, cone: ConeResult, switch: SwitchResult) 
         ax.axvline(inf, color="C3", linestyle="--", label=f"inflection ≈ {inf:.3g}")
     mark_lr_drops(ax, chaos.sweep.run.optim.milestones)
     time_axis(ax)
+    ax.set_ylim(bottom=0)
     ax.set_ylabel("test disagreement at the end")
     ax.set_title("chaos: twins split at t0", fontsize=10)
     ax.legend(fontsize=7)
@@ -71,13 +82,18 @@ def analyses_figure(chaos: ChaosResult, cone: ConeResult, switch: SwitchResult) 
     for i, tau in enumerate(cone.study.refs):
         t, s = cone.from_reference(tau)
         band(ax, t, s, f"τ = {tau}", color=f"C{i}")
+    if not np.any(cone.matrices):
+        _no_range(ax, "the eNTK never moves")
     mark_lr_drops(ax, cone.study.run.optim.milestones)
     time_axis(ax, "training iteration t")
+    ax.set_ylim(bottom=0)
     ax.set_ylabel("kernel distance S(τ, t)")
     ax.set_title("cone: eNTK distance from τ", fontsize=10)
     ax.legend(fontsize=7)
     ax = axes[2]
     band(ax, switch.switches, switch.accuracy, "linearized from t")
+    if np.ptp(switch.accuracy.mean(0)) == 0:
+        _no_range(ax, "the same accuracy at every switch time")
     mark_lr_drops(ax, switch.study.run.optim.milestones)
     time_axis(ax, "switch time t")
     ax.set_ylabel("final test accuracy")

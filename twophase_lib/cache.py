@@ -39,12 +39,28 @@ def default_root() -> Path:
     return Path(os.environ.get("TWOPHASE_CACHE", Path.home() / ".cache" / "twophase" / "results"))
 
 
+def current_umask() -> int:
+    """This process's umask (read from /proc where it can be, else set and restored)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes | list[bytes | memoryview]) -> None:
     """Write ``data`` (bytes, or pieces written one after the other) to ``path`` through a temporary file in the
-    same folder and a rename."""
+    same folder and a rename. The file gets the mode a plain ``open`` would give it (0666 less the umask), not
+    the temporary file's 0600, so a cache folder shared by a group stays readable by it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as f:
             for piece in [data] if isinstance(data, bytes) else data:
                 f.write(piece)

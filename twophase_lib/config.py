@@ -10,8 +10,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import operator
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 #: Bump when a code change alters results for an unchanged configuration.
 CACHE_VERSION = 2
@@ -102,6 +105,16 @@ class RunConfig:
     task: Any = None
 
     def __post_init__(self):
+        for name in ("seed", "data_seed"):  # numpy integers (np.arange) are accepted and stored as Python ints
+            value = getattr(self, name)
+            if value is None and name == "data_seed":
+                continue
+            try:
+                if isinstance(value, bool):
+                    raise TypeError
+                object.__setattr__(self, name, operator.index(value))
+            except TypeError:
+                raise TypeError(f"RunConfig.{name} must be an integer, got {value!r}") from None
         if self.memory_format not in MEMORY_FORMATS:
             raise ValueError(f"unknown memory format {self.memory_format!r}; known: {', '.join(MEMORY_FORMATS)}")
 
@@ -146,9 +159,16 @@ def to_dict(obj: Any, *, for_hash: bool = False) -> Any:
         return [to_dict(v, for_hash=for_hash) for v in obj]
     if isinstance(obj, dict):
         return {str(k): to_dict(v, for_hash=for_hash) for k, v in sorted(obj.items())}
+    if isinstance(obj, np.generic):  # a numpy scalar (np.int64 from np.arange, np.float32): its Python value
+        return to_dict(obj.item(), for_hash=for_hash)
+    if isinstance(obj, np.ndarray):
+        return to_dict(obj.tolist(), for_hash=for_hash)
     if isinstance(obj, float):
         return repr(obj)  # exact round-trip text, so 0.1 and 0.1000000001 never collide
-    return obj
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    raise TypeError(f"a {type(obj).__module__}.{type(obj).__qualname__} cannot enter a cache key ({obj!r:.80}): "
+                    "use numbers, strings, tuples, dicts or the library's configurations")
 
 
 def config_hash(*parts: Any, length: int = 16) -> str:

@@ -35,6 +35,8 @@ class DatasetUnavailableError(RuntimeError):
 
 def derive_seed(*parts: object) -> int:
     """A 63-bit seed from any tuple of values (stable across processes and platforms)."""
+    # numpy scalars (np.int64(3)) repr differently from Python's (3): the same seed must give the same stream
+    parts = tuple(p.item() if isinstance(p, np.generic) else p for p in parts)
     digest = hashlib.sha256(repr(parts).encode()).digest()
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
@@ -75,12 +77,18 @@ class TensorData:
                           self.y_test.to(device), self.augmenter)
 
     def fingerprint(self) -> str:
-        """sha256 of every tensor's dtype, shape and bytes: what identifies this data in a cache key."""
+        """sha256 of every tensor's dtype, shape and bytes and of the augmenter's identity
+        (:func:`twophase_lib.identity.identify`): what identifies this data in a cache key.
+
+        Raises:
+            twophase_lib.identity.UnidentifiableError: the augmenter holds something that cannot be identified.
+        """
+        from .identity import identity_digest, tensor_digest
+
         h = hashlib.sha256()
         for t in (self.x_train, self.y_train, self.x_test, self.y_test):
-            t = t.detach().cpu().contiguous()
-            h.update(f"{t.dtype}{tuple(t.shape)}".encode())
-            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+            h.update(f"{tuple(t.shape)}{tensor_digest(t)}".encode())
+        h.update(identity_digest(self.augmenter, f"data {self.name!r}: the augmenter").encode())
         return h.hexdigest()
 
     @property

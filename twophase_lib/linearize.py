@@ -29,7 +29,8 @@ from .executor import Executor
 from .presets import Design, chapter_designs
 from .store import evaluation_model, parent_at, parent_checkpoints
 from .task import run_data, run_loss
-from .training import Checkpoint, TrainResult, compute_threads, evaluate, make_optimizer, progress_bar, set_deterministic, step_function
+from .training import (Checkpoint, TrainResult, check_device, compute_threads, deterministic, evaluate, make_optimizer,
+                       progress_bar, step_function, step_randomness)
 
 
 # torch's forward-mode AD loads its jvp decompositions through torch.jit.script on first use, which warns
@@ -53,12 +54,38 @@ class Linearized(nn.Module):
         self.net.eval()
         return self
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    #: Whether the expansion runs with oneDNN and cuDNN off: set on the first forward pass for networks whose
+    #: fused kernels have no forward-mode derivative (an LSTM's ``mkldnn_rnn_layer`` on a CPU), whose
+    #: reference kernels do; fixed from then on, so every step of a run computes the same way.
+    plain_kernels: bool | None = None
+
+    def _expansion(self, x: torch.Tensor) -> torch.Tensor:
         theta = dict(self.net.named_parameters())
         tangent = {k: theta[k] - self._theta0[k] for k in theta}
         f = lambda p: functional_call(self.net, (p, self._buffers0), (x,))  # noqa: E731
         out, delta = jvp(f, (self._theta0,), (tangent,))
         return out + delta
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.plain_kernels is None:
+            try:
+                out = self._expansion(x)
+                self.plain_kernels = False
+                return out
+            except NotImplementedError:  # no forward-mode rule for a fused kernel: try the reference kernels
+                self.plain_kernels = True
+        if not self.plain_kernels:
+            return self._expansion(x)
+        from .ntk import KernelError, _module_tracker, _where
+
+        with torch.backends.mkldnn.flags(enabled=False), torch.backends.cudnn.flags(enabled=False):
+            with _module_tracker(self.net) as stack:
+                try:
+                    return self._expansion(x)
+                except NotImplementedError as e:
+                    error = e
+        raise KernelError(f"{type(self.net).__name__} cannot be linearized: forward-mode differentiation fails "
+                          f"{_where(stack)}, with oneDNN and cuDNN off too: {error}") from error
 
 
 def linearized_model(cfg: RunConfig, base: Checkpoint, theta: Checkpoint | None = None) -> Linearized:
@@ -80,8 +107,13 @@ def train_linearized(cfg: RunConfig, base: Checkpoint, until: int | None = None,
     Returns the inner parameters θ (a standard-layout checkpoint: evaluate it with
     :func:`linearized_model`, never as a plain network) and the per-step training losses.
     """
-    set_deterministic(cfg.device)
-    until = cfg.optim.steps if until is None else until
+    check_device(cfg.device)
+    with deterministic(cfg.device), step_randomness(cfg.device):
+        return _train_linearized(cfg, base, cfg.optim.steps if until is None else until, reset_momentum, progress)
+
+
+def _train_linearized(cfg: RunConfig, base: Checkpoint, until: int, reset_momentum: bool, progress: bool
+                      ) -> TrainResult:
     data = run_data(cfg)
     model = linearized_model(cfg, base)
     optimizer = make_optimizer(cfg, model)

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import RunConfig
-from .data import TensorData, generator
+from .data import TensorData, derive_seed, generator
 from .task import run_loss
 from .training import Checkpoint, materialise, predict
 
@@ -53,7 +53,9 @@ def interpolate_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], al
 
 @torch.no_grad()
 def recompute_bn_statistics(model: nn.Module, data: TensorData, batches: int, batch_size: int, seed: int = 0) -> None:
-    """Reset every BatchNorm's running statistics and re-estimate them (cumulative average) on unaugmented training batches."""
+    """Reset every BatchNorm's running statistics and re-estimate them (cumulative average) on unaugmented training
+    batches. The forward passes run in train mode: dropout draws from torch's generator seeded from ``seed``
+    (the caller's generator state is restored)."""
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not bns:
         return
@@ -64,8 +66,11 @@ def recompute_bn_statistics(model: nn.Module, data: TensorData, batches: int, ba
     idx = torch.randperm(len(data.x_train), generator=generator("bn-recompute", seed))[: batches * batch_size]
     was_training = model.training
     model.train()
-    for i in range(0, len(idx), batch_size):
-        model(data.x_train[idx[i : i + batch_size].to(data.device)])
+    device = data.device
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+        torch.manual_seed(derive_seed("bn-recompute-forward", seed))  # a model's own randomness (dropout), seeded
+        for i in range(0, len(idx), batch_size):
+            model(data.x_train[idx[i : i + batch_size].to(data.device)])
     model.train(was_training)
     for m, momentum in saved:
         m.momentum = momentum

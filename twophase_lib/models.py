@@ -131,5 +131,5 @@ def build_model(cfg: ModelConfig, seed: int = 0, device: str | torch.device = "c
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
+    """Number of parameters training moves (``requires_grad``; a tied tensor counted once, frozen ones not)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

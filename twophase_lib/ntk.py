@@ -4,9 +4,15 @@ H(θ)_{(i,k),(j,l)} = ⟨∂f_k(x_i)/∂θ, ∂f_l(x_j)/∂θ⟩ for the model a
 norm frozen at its running statistics). ``mode="full"`` keeps every logit (an nK × nK kernel),
 ``mode="sum"`` differentiates the summed logits (an n × n kernel).
 
+Only the parameters training moves enter (``requires_grad``; a tied tensor once): frozen parameters
+are constants of the kernel, as they are of training.
+
 How it is computed (all with ``torch.func``): for a batch of examples, ``vmap`` over examples of one
 ``vjp`` (one forward pass) whose pull-back is applied once per logit (K backward passes) gives the
-per-example Jacobian rows; they are copied once into a (rows, P) matrix and the kernel is its Gram
+per-example Jacobian rows (:class:`JacobianMethod`: where ``vmap`` cannot go, as through a forward
+that accumulates in place into a tensor it created, the same rows are computed one example at a
+time; a model that couples the examples of a batch, as batch norm without running statistics does,
+is differentiated as it computes, on the whole batch); they are copied once into a (rows, P) matrix and the kernel is its Gram
 matrix, built from upper-triangle blocks. The kernel is a sum over parameters,
 H = Σ_groups J_g J_gᵀ, so when the whole Jacobian does not fit the memory budget the parameters are
 split into groups (whole tensors, in order) and, for a tensor too large on its own, the examples into
@@ -17,7 +23,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import enum
 import os
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -33,6 +41,90 @@ MODES = ("full", "sum")
 def _check_mode(mode: str) -> None:
     if mode not in MODES:
         raise ValueError(f"unknown eNTK mode {mode!r}; known modes: {', '.join(MODES)}")
+
+
+class JacobianMethod(str, enum.Enum):
+    """How the Jacobian rows of the eNTK's inputs are computed; all give the same kernel up to rounding.
+
+    ``VMAP``: per example, batched with ``torch.func.vmap`` (the fastest). ``LOOP``: per example, one at a
+    time (any forward autograd can differentiate, e.g. one that accumulates in place into a tensor it created,
+    which ``vmap`` refuses). ``BATCH``: the whole batch through one forward pass and its rows pulled back one
+    by one (n·K backward passes of the batch): for models whose output on an example depends on the other
+    examples of the batch, such as batch norm without running statistics, differentiated as they compute.
+    ``AUTO`` picks ``BATCH`` for such models (:func:`couples_examples`), else ``VMAP``, falling back to ``LOOP``
+    with a :class:`VmapFallbackWarning` when ``vmap`` fails.
+    """
+
+    AUTO = "auto"
+    VMAP = "vmap"
+    LOOP = "loop"
+    BATCH = "batch"
+
+
+class VmapFallbackWarning(UserWarning):
+    """``vmap`` could not run through a model: its eNTK is computed one example at a time (same kernel, slower)."""
+
+
+class KernelError(RuntimeError):
+    """The eNTK cannot be computed for a model; the message names the module that failed and why."""
+
+
+@contextmanager
+def _module_tracker(model: nn.Module) -> Iterator[list]:
+    """Record the modules whose forward has started and not finished (the innermost last): where a failure is."""
+    stack: list = []
+    names = {id(m): n for n, m in model.named_modules()}
+    handles = []
+    def enter(mod: nn.Module, args) -> None:
+        stack.append(mod)
+
+    def leave(mod: nn.Module, args, out) -> None:  # returns None: the output is left as it is
+        if stack:
+            stack.pop()
+
+    for m in model.modules():
+        handles.append(m.register_forward_pre_hook(enter))
+        handles.append(m.register_forward_hook(leave))
+    try:
+        yield stack
+    finally:
+        for h in handles:
+            h.remove()
+        stack[:] = [f"{names.get(id(m), '?') or 'the model'} ({type(m).__name__})" for m in stack]
+
+
+def _where(stack: list) -> str:
+    return f"in module {stack[-1]}" if stack else "outside any module's forward"
+
+
+def couples_examples(model: nn.Module, inputs: torch.Tensor) -> bool:
+    """Whether ``model`` (in eval mode) computes an example's output from other examples of the batch.
+
+    True when it holds a batch norm without running statistics (it normalises by the batch's statistics even
+    in eval mode), or when its outputs on the first examples alone differ from theirs in a batch of up to 8
+    (beyond float rounding: relative 1e-3), or when it fails on one example alone.
+    """
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and (m.training or m.running_mean is None):
+            return True
+    if inputs.shape[0] < 2:
+        return False
+    with torch.no_grad():
+        batch = model(inputs[:8])
+        for i in range(2):
+            try:
+                alone = model(inputs[i : i + 1])[0]
+            except RuntimeError:
+                return True
+            scale = batch[i].abs().max().clamp_min(1e-6)
+            if not torch.allclose(alone, batch[i], rtol=1e-3, atol=1e-3 * float(scale)):
+                return True
+    return False
+
+
+def kernel_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """(name, tensor) of the parameters the eNTK differentiates: those training moves, each tensor once."""
+    return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
 
 
 @contextmanager
@@ -53,7 +145,7 @@ def _cotangents(model: nn.Module, x: torch.Tensor, mode: str) -> torch.Tensor:
     """
     _check_mode(mode)
     with torch.no_grad():
-        k = model(x[:1]).shape[1]
+        k = model(x[:2]).shape[1]  # two: a model normalising by its batch's statistics fails on one
     ones = torch.ones(1, k, dtype=x.dtype, device=x.device)
     return ones if mode == "sum" else torch.eye(k, dtype=x.dtype, device=x.device)
 
@@ -118,12 +210,14 @@ def release_memory() -> None:
 
 
 def _fill_jacobian(model: nn.Module, x: torch.Tensor, cotangents: torch.Tensor, names: Sequence[str],
-                   out: torch.Tensor, chunk: int, batched_rows: bool = False) -> None:
+                   out: torch.Tensor, chunk: int, batched_rows: bool = False,
+                   method: JacobianMethod = JacobianMethod.VMAP) -> None:
     """Write the per-example Jacobian of the outputs w.r.t. the parameters ``names`` into ``out`` (rows, P_names).
 
     ``chunk`` examples go through ``vmap`` at a time (their gradients are the only temporary). With
     ``batched_rows`` the K pull-backs of an example are one ``vmap`` over the cotangents as well (K times
-    fewer, larger kernels: faster where launches cost, as on a GPU; slower on a CPU).
+    fewer, larger kernels: faster where launches cost, as on a GPU; slower on a CPU). ``method=LOOP`` takes
+    the examples one at a time without ``vmap``.
     """
     params = dict(model.named_parameters())
     wrt = {k: params[k].detach() for k in names}
@@ -140,9 +234,13 @@ def _fill_jacobian(model: nn.Module, x: torch.Tensor, cotangents: torch.Tensor, 
             return [vmap(pullback)(cotangents)[0]]  # every row at once: (rows, *shape) per tensor
         return [pullback(c)[0] for c in cotangents]
 
+    def looped(xs: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+        each = [per_example(xi) for xi in xs]
+        return [{k: torch.stack([e[r][k] for e in each]) for k in names} for r in range(len(each[0]))]
+
     view = out.view(x.shape[0], rows, -1)
     for s in range(0, x.shape[0], chunk):
-        grads = vmap(per_example)(x[s : s + chunk])
+        grads = looped(x[s : s + chunk]) if method == JacobianMethod.LOOP else vmap(per_example)(x[s : s + chunk])
         for r, g in enumerate(grads):
             offset = 0
             for name in names:
@@ -156,19 +254,88 @@ def _fill_jacobian(model: nn.Module, x: torch.Tensor, cotangents: torch.Tensor, 
         release_memory()
 
 
-def jacobian(model: nn.Module, x: torch.Tensor, mode: str = "full") -> torch.Tensor:
-    """Per-example Jacobian of the outputs w.r.t. all parameters, as a (rows, P) matrix in the model's dtype.
+def _fill_jacobian_batch(model: nn.Module, inputs: torch.Tensor, start: int, stop: int, cotangents: torch.Tensor,
+                         names: Sequence[str], out: torch.Tensor) -> None:
+    """Write the Jacobian rows of examples ``start:stop`` into ``out``, the whole of ``inputs`` going through one
+    forward pass (:attr:`JacobianMethod.BATCH`): row (i, k) is the pull-back of cotangent k at example i."""
+    params = dict(model.named_parameters())
+    wrt = {k: params[k].detach() for k in names}
+    fixed = {k: v.detach() for k, v in params.items() if k not in wrt}
+    buffers = {k: v.detach() for k, v in model.named_buffers()}
+    out_all, pullback = vjp(lambda p: functional_call(model, ({**fixed, **p}, buffers), (inputs,)), wrt)
+    rows = cotangents.shape[0]
+    view = out.view(stop - start, rows, -1)
+    for i in range(start, stop):
+        for r in range(rows):
+            seed = torch.zeros_like(out_all)
+            seed[i] = cotangents[r]
+            g = pullback(seed)[0]
+            view[i - start, r] = torch.cat([g[k].reshape(-1) for k in names])
 
-    Rows are ordered example-major: (x_0, logit 0), (x_0, logit 1), ..., or one row per example for ``sum``.
+
+def choose_method(model: nn.Module, inputs: torch.Tensor, method: JacobianMethod | str = JacobianMethod.AUTO
+                  ) -> JacobianMethod:
+    """The :class:`JacobianMethod` the eNTK of ``model`` (in eval mode) on ``inputs`` uses: ``method`` unless AUTO;
+    AUTO gives BATCH for models that couple a batch's examples (:func:`couples_examples`), else VMAP."""
+    method = JacobianMethod(method)
+    if method != JacobianMethod.AUTO:
+        return method
+    return JacobianMethod.BATCH if couples_examples(model, inputs) else JacobianMethod.VMAP
+
+
+def jacobian(model: nn.Module, x: torch.Tensor, mode: str = "full",
+             method: JacobianMethod | str = JacobianMethod.AUTO) -> torch.Tensor:
+    """Per-example Jacobian of the outputs w.r.t. the trainable parameters, as a (rows, P) matrix in the model's dtype.
+
+    Rows are ordered example-major: (x_0, logit 0), (x_0, logit 1), ..., or one row per example for ``sum``;
+    columns follow :func:`kernel_parameters`.
     """
     with _eval_mode(model):
         cotangents = _cotangents(model, x, mode)
         rows = cotangents.shape[0]
-        names = [k for k, _ in model.named_parameters()]
-        p = sum(v.numel() for v in model.parameters())
-        out = torch.empty(x.shape[0] * rows, p, dtype=next(model.parameters()).dtype, device=x.device)
-        _fill_jacobian(model, x, cotangents, names, out, chunk=x.shape[0])
+        named = kernel_parameters(model)
+        names = [k for k, _ in named]
+        p = sum(v.numel() for _, v in named)
+        out = torch.empty(x.shape[0] * rows, p, dtype=named[0][1].dtype, device=x.device)
+        filler = _Filler(model, x, cotangents, choose_method(model, x, method), batched_rows=False)
+        filler(0, x.shape[0], names, out, chunk=x.shape[0])
     return out
+
+
+class _Filler:
+    """Fills Jacobian blocks by one method, switching once from VMAP to LOOP (with a warning) where vmap fails, and
+    naming the failing module when even the loop cannot differentiate the model."""
+
+    def __init__(self, model: nn.Module, inputs: torch.Tensor, cotangents: torch.Tensor, method: JacobianMethod,
+                 batched_rows: bool):
+        self.model, self.inputs, self.cotangents, self.method = model, inputs, cotangents, method
+        self.batched_rows = batched_rows
+
+    def __call__(self, start: int, stop: int, names: Sequence[str], out: torch.Tensor, chunk: int) -> None:
+        if self.method == JacobianMethod.VMAP:
+            with _module_tracker(self.model) as stack:
+                try:
+                    _fill_jacobian(self.model, self.inputs[start:stop], self.cotangents, names, out, chunk,
+                                   self.batched_rows)
+                    return
+                except (RuntimeError, NotImplementedError, ValueError) as e:
+                    error = e
+            warnings.warn(f"eNTK: torch.func.vmap cannot run through {type(self.model).__name__} "
+                          f"({_where(stack)}: {str(error).splitlines()[0]}); computing its Jacobian one example at a "
+                          "time (the same kernel, slower)", VmapFallbackWarning, stacklevel=3)
+            self.method = JacobianMethod.LOOP
+        with _module_tracker(self.model) as stack:
+            try:
+                if self.method == JacobianMethod.BATCH:
+                    _fill_jacobian_batch(self.model, self.inputs, start, stop, self.cotangents, names, out)
+                else:
+                    _fill_jacobian(self.model, self.inputs[start:stop], self.cotangents, names, out, chunk,
+                                   self.batched_rows, JacobianMethod.LOOP)
+                return
+            except (RuntimeError, NotImplementedError, ValueError) as e:
+                error = e
+        raise KernelError(f"the eNTK of {type(self.model).__name__} cannot be computed ({self.method.value} method): "
+                          f"autograd failed {_where(stack)}: {error}") from error
 
 
 #: vmap's per-example gradients cost about this many times their own size while they are computed (measured:
@@ -204,12 +371,15 @@ def plan_kernel(model: nn.Module, n: int, rows: int, memory_budget: int,
     an outer block of o examples and an inner block of c need o·b + c·(b + g). Raises when one example of
     the largest tensor cannot fit.
     """
-    dtype = next(model.parameters()).dtype
+    named = [(k, v.numel()) for k, v in kernel_parameters(model)]
+    if not named:
+        raise KernelError(f"{type(model).__name__} has no parameter that training moves (requires_grad): its eNTK is "
+                          "empty")
+    dtype = kernel_parameters(model)[0][1].dtype
     acc = accumulate_dtype or dtype
     kernel_bytes = (n * rows) ** 2 * acc.itemsize * 2  # the kernel and one block of it
     workspace = min(WORKSPACE_BYTES, memory_budget // 8)
     avail = memory_budget - kernel_bytes - workspace
-    named = [(k, v.numel()) for k, v in model.named_parameters()]
 
     def per_example(size: int) -> tuple[int, int]:
         return rows * size * acc.itemsize, int(GRADIENT_OVERHEAD * rows * size * dtype.itemsize)
@@ -281,6 +451,7 @@ def empirical_ntk(
     memory_budget: int | None = None,
     accumulate_dtype: torch.dtype | None = None,
     batched_rows: bool | None = None,
+    method: JacobianMethod | str = JacobianMethod.AUTO,
 ) -> torch.Tensor:
     """The eNTK of ``model`` on ``inputs``: (nK, nK) for ``full``, (n, n) for ``sum``; peak memory within the budget.
 
@@ -289,7 +460,21 @@ def empirical_ntk(
     multiply exactly in float64, so ``accumulate_dtype=torch.float64`` on a float32 model removes the
     GEMM's rounding at about twice its cost. ``memory_budget`` defaults to :func:`default_memory_budget`;
     on a GPU, TF32 is off while the kernel is computed. ``batched_rows`` (default: on a GPU only) takes
-    an example's K pull-backs in one ``vmap``.
+    an example's K pull-backs in one ``vmap``. ``method`` chooses how the Jacobian rows are computed
+    (:class:`JacobianMethod`; AUTO: what the model allows).
+
+    Args:
+        model: any network autograd can differentiate, outputs of shape (N, K); evaluated in eval mode.
+        inputs: (n, ...) on the model's device; for a model that couples a batch's examples (batch norm
+            without running statistics) the kernel is that of the model's output on this batch.
+
+    Returns:
+        The kernel, symmetric, over the parameters of :func:`kernel_parameters`.
+
+    Raises:
+        KernelError: autograd cannot differentiate the model (the message names the module), or it has no
+            trainable parameter.
+        MemoryError: the budget cannot hold one example's Jacobian of the largest parameter tensor.
     """
     n = inputs.shape[0]
     if memory_budget is None:
@@ -299,23 +484,23 @@ def empirical_ntk(
     with _eval_mode(model), _no_tf32():
         cotangents = _cotangents(model, inputs, mode)
         rows = cotangents.shape[0]
-        acc = accumulate_dtype or next(model.parameters()).dtype
+        params = dict(kernel_parameters(model))
+        acc = accumulate_dtype or next(iter(params.values())).dtype
         plan = plan_kernel(model, n, rows, memory_budget, acc)
-        params = dict(model.named_parameters())
+        fill = _Filler(model, inputs, cotangents, choose_method(model, inputs, method), batched_rows)
         out = torch.zeros(n * rows, n * rows, dtype=acc, device=inputs.device)
         for names, o, c in zip(plan.groups, plan.outer, plan.chunk):
             size = sum(params[k].numel() for k in names)
             for i in range(0, n, o):
-                xi = inputs[i : i + o]
-                ji = torch.empty(xi.shape[0] * rows, size, dtype=acc, device=inputs.device)
-                _fill_jacobian(model, xi, cotangents, names, ji, c, batched_rows)
+                ni = min(n, i + o) - i
+                ji = torch.empty(ni * rows, size, dtype=acc, device=inputs.device)
+                fill(i, i + ni, names, ji, c)
                 _gram_of(out, ji, i * rows)
                 for j in range(i + o, n, c):  # inner blocks after the outer one: recomputed, never stored whole
-                    xj = inputs[j : j + c]
-                    jj = torch.empty(xj.shape[0] * rows, size, dtype=acc, device=inputs.device)
-                    _fill_jacobian(model, xj, cotangents, names, jj, c, batched_rows)
-                    _gram_into(out, ji, jj, slice(i * rows, (i + xi.shape[0]) * rows),
-                               slice(j * rows, (j + xj.shape[0]) * rows))
+                    nj = min(n, j + c) - j
+                    jj = torch.empty(nj * rows, size, dtype=acc, device=inputs.device)
+                    fill(j, j + nj, names, jj, c)
+                    _gram_into(out, ji, jj, slice(i * rows, (i + ni) * rows), slice(j * rows, (j + nj) * rows))
                     del jj
                 del ji
     return _symmetrised(out)

@@ -6,8 +6,10 @@ Two definitions of the paper's "‖ε‖ = 1e-7" are supported (the paper does n
 * ``"entry"`` — i.i.d. Gaussian entries of standard deviation ``size`` (‖ε‖ ≈ size·√P).
 
 The noise is drawn in float64 from its own generator (seeded by ``Perturbation.seed``), so the
-training data stream is untouched; only parameters move, never batch-norm buffers. In float32
-much of a tiny total-norm perturbation rounds away, so the realised ‖θ′ − θ‖ is measured.
+training data stream is untouched; only the parameters training moves are perturbed (never
+batch-norm buffers, never frozen parameters), and a tied tensor once, under all its names. In
+float32 much of a tiny total-norm perturbation rounds away, so the realised ‖θ′ − θ‖ is measured,
+on the network the child trains as.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from functools import lru_cache
 from typing import Iterable
 
 import torch
+from torch import nn
 
 from .config import ModelConfig, RunConfig
 from .data import generator
@@ -63,40 +66,93 @@ def noise(shapes: dict[str, torch.Size], pert: Perturbation) -> dict[str, torch.
     return {name: e * scale for name, e in eps.items()}
 
 
-def perturb(ckpt: Checkpoint, param_names: Iterable[str], pert: Perturbation) -> tuple[Checkpoint, PerturbationReport]:
-    """A copy of ``ckpt`` with ε added to the named parameters (rounded once to their dtype), and a report."""
-    wanted = set(param_names)
-    names = [n for n in ckpt.model if n in wanted]
-    missing = wanted - set(ckpt.model)
+def perturb(ckpt: Checkpoint, param_names: Iterable[str], pert: Perturbation,
+            aliases: dict[str, tuple[str, ...]] | None = None,
+            model: nn.Module | None = None) -> tuple[Checkpoint, PerturbationReport]:
+    """A copy of ``ckpt`` with ε added to the named parameters (rounded once to their dtype), and a report.
+
+    Args:
+        ckpt: the parent's state (a state dict holding every name of ``param_names``).
+        param_names: the parameters to perturb, each tensor once (tied weights under one name).
+        pert: size, definition and seed of ε.
+        aliases: other state-dict names of a perturbed tensor (tied weights): they receive the same value, so
+            loading the state dict cannot copy an unperturbed duplicate over the perturbed one.
+        model: the network the child trains as; when given, the child's state is read back from it after
+            loading, and the report measures the perturbation that network actually holds.
+
+    Returns:
+        The child checkpoint and a :class:`PerturbationReport` (intended and realised ‖θ′ − θ‖, in float64).
+
+    Raises:
+        KeyError: a name is not in the checkpoint.
+    """
+    wanted = list(dict.fromkeys(param_names))
+    names = [n for n in ckpt.model if n in set(wanted)]
+    missing = set(wanted) - set(ckpt.model)
     if missing:
         raise KeyError(f"parameters not in the checkpoint: {sorted(missing)}")
     eps = noise({n: ckpt.model[n].shape for n in names}, pert)
-    model = dict(ckpt.model)
-    sq_diff, changed, total = 0.0, 0, 0
+    state = dict(ckpt.model)
     for n in names:
         old = ckpt.model[n]
         new = (old.double() + eps[n]).to(old.dtype)
+        for alias in (n, *(aliases or {}).get(n, ())):
+            state[alias] = new
+    if model is not None:  # what the network holds once loaded (state dicts can alias, hooks can rewrite)
+        model.load_state_dict(state)
+        state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    sq_diff, changed, total = 0.0, 0, 0
+    for n in names:
+        old, new = ckpt.model[n], state[n]
         diff = new.double() - old.double()
         sq_diff += float((diff * diff).sum())
         changed += int((new != old).sum())
         total += old.numel()
-        model[n] = new
     intended = float(torch.sqrt(sum((e * e).sum() for e in eps.values()))) if eps else 0.0
-    child = dataclasses.replace(ckpt, model=model)
+    child = dataclasses.replace(ckpt, model=state)
     return child, PerturbationReport(intended, sq_diff**0.5, changed / max(total, 1), total)
 
 
 def parameter_names(cfg: RunConfig) -> list[str]:
-    """Names of the trainable parameters of the configuration's model (batch-norm buffers excluded)."""
-    return list(_parameter_names(cfg.model, cfg.task))
+    """Names of the parameters training moves (``requires_grad``), each tensor once: what is perturbed, compared,
+    counted and differentiated. Frozen parameters and buffers (batch-norm statistics) are left out; a tied tensor
+    appears under the first name ``named_parameters`` gives it."""
+    return list(_parameter_names(cfg.model, cfg.task)[0])
+
+
+def parameter_aliases(cfg: RunConfig) -> dict[str, tuple[str, ...]]:
+    """For each tied parameter of :func:`parameter_names`, the other state-dict names of the same tensor."""
+    return dict(_parameter_names(cfg.model, cfg.task)[1])
 
 
 @lru_cache(maxsize=32)
-def _parameter_names(model: ModelConfig, task) -> tuple[str, ...]:
+def _parameter_names(model: ModelConfig, task) -> tuple[tuple[str, ...], tuple]:
     # the names depend on the architecture alone: built once per process, not once per comparison
     from .task import run_model
 
-    return tuple(n for n, _ in run_model(RunConfig(model=model, task=task), "cpu").named_parameters())
+    net = run_model(RunConfig(model=model, task=task), "cpu")
+    return trainable_names(net), tuple(tied_names(net).items())
+
+
+def trainable_names(model: nn.Module) -> tuple[str, ...]:
+    """The names of a network's parameters that training moves (``requires_grad``), each tensor once."""
+    return tuple(n for n, p in model.named_parameters() if p.requires_grad)
+
+
+def tied_names(model: nn.Module) -> dict[str, tuple[str, ...]]:
+    """For each parameter tensor held under several names, its first name -> the other names."""
+    groups: dict[int, list[str]] = {}
+    for n, p in model.named_parameters(remove_duplicate=False):
+        groups.setdefault(id(p), []).append(n)
+    return {names[0]: tuple(names[1:]) for names in groups.values() if len(names) > 1}
+
+
+def perturb_run(cfg: RunConfig, ckpt: Checkpoint, pert: Perturbation) -> tuple[Checkpoint, PerturbationReport]:
+    """:func:`perturb` for a run's checkpoint: its trainable parameters, tied names kept together, measured on the
+    network the child trains as."""
+    from .task import run_model
+
+    return perturb(ckpt, parameter_names(cfg), pert, parameter_aliases(cfg), run_model(cfg, "cpu"))
 
 
 def branch(
@@ -108,6 +164,6 @@ def branch(
     progress: bool = True,
 ) -> tuple[TrainResult, PerturbationReport]:
     """Perturb ``parent`` and train the child to ``until`` on exactly the parent's batches."""
-    child, report = perturb(parent, parameter_names(cfg), pert)
+    child, report = perturb_run(cfg, parent, pert)
     result = train(cfg, until, start=child, save_at=save_at, progress=progress, desc=f"branch@{parent.step}")
     return result, report

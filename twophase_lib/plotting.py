@@ -54,7 +54,7 @@ def chaos_figure(results: dict, metrics: Sequence[str], inflections: dict | None
         name = ", ".join(key) if isinstance(key, tuple) else str(key)
         for c, metric in enumerate(metrics):
             ax = axes[r, c]
-            band(ax, res.t0s, res.values[metric], "ε = 1e-7")
+            band(ax, res.t0s, res.values[metric], f"ε = {res.sweep.perturbation.size:g}")
             if res.control:
                 ax.scatter([rec["t0"] for rec in res.control], [rec[metric] for rec in res.control], marker="x",
                            color="k", zorder=5, label="ε = 0 control")

@@ -176,9 +176,10 @@ def design(profile: str, arch: str) -> Design:
 
 
 def _as_tuple(value, cast, what: str) -> tuple:
-    """A papermill parameter as a tuple: a list, a tuple, one value, or a comma-separated string."""
-    if isinstance(value, str):
-        value = [v for v in value.replace(",", " ").split() if v]
+    """A papermill parameter as a tuple: a list, a tuple, one value, or a string of values separated by commas or
+    spaces, in brackets or not."""
+    if isinstance(value, str):  # "0,1,2", "0 1 2", "[0, 1, 2]" or "(0, 1, 2)"
+        value = [v for v in value.strip().strip("[]()").replace(",", " ").split() if v]
     elif not isinstance(value, (list, tuple)):
         value = [value]
     try:

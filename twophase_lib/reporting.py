@@ -15,6 +15,7 @@ import numpy as np
 
 from .cache import Cache
 from .chaos import REFERENCES, ChaosResult, inflection_range
+from .models import count_parameters
 from .numerics import device_of, fingerprint
 from .presets import ARCHS, SCHEDULE_NAMES, SCHEDULES, chapter_designs, design, profile_summary_key
 from .verdicts import chaos_verdict, combine, cone_verdict, late_t0, recovered_share, spearman, switch_verdict
@@ -490,14 +491,15 @@ def beyond_design_table(designs: dict) -> Table:
     rows = []
     for name, d in designs.items():
         o, data, model = d.run.optim, d.run.task.tensors(), d.run.task.build(0)
-        params = sum(p.numel() for p in model.parameters())
+        params = count_parameters(model)
         rows.append([name, f"{type(model).__name__} ({params:,} parameters)",
                      f"{data.name} ({len(data.x_train):,} / {len(data.x_test):,})", f"{o.algorithm}, lr {o.lr:g}",
                      o.batch_size, f"{o.steps} ({o.steps / d.epoch_steps:.3g} epochs)", ", ".join(map(str, o.milestones)),
-                     ", ".join(map(str, d.t0s)), len(d.seeds), ", ".join(map(str, d.cone_refs)),
-                     ", ".join(map(str, d.switches))])
+                     ", ".join(map(str, d.t0s)), f"{d.epsilon:g}", ", ".join(map(str, d.seeds)), d.kernel_inputs,
+                     ", ".join(map(str, d.cone_refs)), ", ".join(map(str, d.switches))])
     return Table(["task", "network", "data (train / test)", "optimiser", "batch", "iterations",
-                  "lr ÷10 at (step schedule)", "t0 grid", "seeds", "τ", "switch times"], rows)
+                  "lr ÷10 at (step schedule)", "t0 grid", "ε (total norm)", "seeds", "eNTK inputs", "τ",
+                  "switch times"], rows)
 
 
 def accuracy_note(curves: dict, designs: dict) -> Note:

@@ -25,7 +25,7 @@ from .config import RunConfig
 from .metrics import BarrierConfig, compare, recompute_bn_statistics
 from .ntk import empirical_ntk, kernel_distance
 from .task import run_data
-from .perturbation import Perturbation, PerturbationReport, parameter_names, perturb
+from .perturbation import Perturbation, PerturbationReport, parameter_names, perturb_run
 from .training import Checkpoint, compute_threads, materialise, train
 
 
@@ -97,7 +97,7 @@ def child_checkpoint(state: State, cache: Cache, via: Iterable[int] = (), progre
             break
     if start is None:
         parent = parent_at(state.run, state.t0, cache, progress)
-        start, report = perturb(parent, parameter_names(state.run), state.perturbation)
+        start, report = perturb_run(state.run, parent, state.perturbation)
     later = [v for v in stops if v > start.step]
     with compute_threads():
         result = train(state.run, until=state.step, start=start, save_at=later, progress=progress,

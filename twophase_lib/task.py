@@ -7,10 +7,12 @@ a registered architecture (``RunConfig.model``) on a named dataset (``RunConfig.
 cross-entropy; its cache key is those configurations, read directly (no data digest on the hot path).
 
 A user's task enters every cache key through :meth:`Task.identity`: a digest of its name, its
-version, the data's bytes, the network's initial parameters (names, shapes and values at a fixed
-seed) and the loss's qualified name. Change the network or the data and the key changes; a
-network re-registered under an old name cannot hit old results. (A change inside ``forward`` that
-keeps the parameters is invisible to the digest: bump ``version`` when you make one.)
+version, the data's bytes and augmenter, the network at a fixed seed (its structure, the code of its
+own module classes, every parameter and buffer, which are frozen and which tied), and the loss and
+model factory as :mod:`twophase_lib.identity` identifies functions (a ``functools.partial``'s
+arguments, a lambda's code and captured values). Change any of them and the key changes; what cannot
+be identified is refused with :class:`twophase_lib.identity.UnidentifiableError`. (Code the network
+reaches in other modules of yours, through attributes, is not followed: bump ``version`` when you change it.)
 
 To run a task in worker processes (``workers > 1``) its model factory, data loader and loss must
 be picklable: module-level functions or classes, or ``functools.partial`` of them.
@@ -29,6 +31,7 @@ from torch import nn
 
 from .config import RunConfig
 from .data import TensorData, derive_seed, load_data
+from .identity import identity_digest
 from .models import build_model
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -37,11 +40,6 @@ Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy of logits (N, classes) against integer labels (N,): the default loss."""
     return F.cross_entropy(logits, labels)
-
-
-def _qualname(fn: Callable) -> str:
-    inner = getattr(fn, "func", fn)  # functools.partial
-    return f"{getattr(inner, '__module__', '?')}.{getattr(inner, '__qualname__', type(inner).__name__)}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,14 +84,25 @@ class Task:
         return model.to(device=device, dtype=getattr(torch, dtype))
 
     def identity(self) -> str:
-        """Digest of name, version, data bytes, initial parameters and loss: what enters the cache hash."""
+        """Digest of everything of the task that can change a result: what enters the cache hash.
+
+        Name and version; the data's bytes and augmenter; the loss and the model factory as
+        :func:`twophase_lib.identity.identify` sees them (a ``functools.partial``'s arguments, a lambda's code
+        and captured values); the network built at seed 0: its ``repr``, the code of its user-written module
+        classes, every state entry (parameters and buffers, 0-dim ones included), which parameters are frozen
+        and which are tied.
+
+        Raises:
+            twophase_lib.identity.UnidentifiableError: the loss, the model factory or the augmenter holds
+                something that cannot be identified (the message names it).
+        """
         if "identity" not in self._memo:
-            h = hashlib.sha256(f"{self.name}\0{self.version}\0{_qualname(self.loss)}\0".encode())
+            where = f"task {self.name!r}:"
+            h = hashlib.sha256(f"{self.name}\0{self.version}\0".encode())
+            h.update(identity_digest(self.loss, f"{where} the loss").encode())
+            h.update(identity_digest(self.model, f"{where} the model factory").encode())
             h.update(self.tensors().fingerprint().encode())
-            for k, v in self.build(0).state_dict().items():
-                v = v.detach().cpu().contiguous()
-                h.update(f"{k}{v.dtype}{tuple(v.shape)}".encode())
-                h.update(v.view(torch.uint8).numpy().tobytes() if v.numel() else b"")
+            h.update(identity_digest(self.build(0), f"{where} the network").encode())
             self._memo["identity"] = h.hexdigest()
         return self._memo["identity"]
 

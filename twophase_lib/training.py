@@ -20,7 +20,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .config import RunConfig
-from .data import TensorData
+from .data import TensorData, derive_seed
 from .task import run_data, run_loss, run_model
 
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -49,15 +49,55 @@ def compute_threads() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def set_deterministic(device: str | torch.device) -> None:
-    """Ask PyTorch for deterministic kernels (needed on GPU, where non-determinism acts as a perturbation)."""
+def check_device(device: str | torch.device) -> None:
+    """Raise a clear error when a run names a CUDA device this machine does not have."""
     if torch.device(device).type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"this run is configured for device {device!r} but no CUDA device is available: the gpu "
                            "and paper profiles need a GPU (use profile 'cpu' on a CPU)")
-    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def set_deterministic(device: str | torch.device) -> None:
+    """Ask PyTorch for deterministic kernels (needed on GPU, where non-determinism acts as a perturbation).
+
+    Prefer :func:`deterministic`, which restores the caller's settings; this sets them for good. A caller that
+    already asked for strict determinism (errors, not warnings) keeps it.
+    """
+    check_device(device)
+    strict = torch.are_deterministic_algorithms_enabled() and not torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=not strict)
     if torch.device(device).type == "cuda":
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
+
+
+@contextmanager
+def deterministic(device: str | torch.device) -> Iterator[None]:
+    """Deterministic kernels for the block (:func:`set_deterministic`); the caller's settings restored after."""
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+              torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
+    set_deterministic(device)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = before[2], before[3]
+
+
+@contextmanager
+def step_randomness(device: str | torch.device) -> Iterator[None]:
+    """A block whose draws from torch's global generators (dropout masks, ``torch.rand`` in a forward) are
+    re-seeded per step by :func:`seed_step`; the caller's generator states are restored after."""
+    device = torch.device(device)
+    devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        yield
+
+
+def seed_step(cfg: RunConfig, step: int) -> None:
+    """Seed torch's global generators (CPU and CUDA) for the update at ``step`` from (batch seed, step): a model's
+    own randomness (dropout) is drawn per step, as batches are, so a twin branched at t0 sees its parent's masks,
+    a resumed run those of an uninterrupted one, and the ε = 0 control is exact."""
+    torch.manual_seed(derive_seed("step", cfg.batch_seed, step))
 
 
 @dataclass
@@ -130,13 +170,22 @@ def train(
     """Train from ``start`` (default: initialisation) to step ``until`` (default: ``cfg.optim.steps``).
 
     Returns the checkpoints at every step of ``save_at`` inside [start.step, until] and at ``until``.
-    ``on_step(step, model)`` is called with the state at each step before its update.
+    ``on_step(step, model)`` is called with the state at each step before its update. Deterministic kernels
+    are on during the run and the caller's settings restored after (:func:`deterministic`); the model's own
+    randomness (dropout) is drawn per step from seeded generators (:func:`seed_step`), and torch's global
+    generators are left as the caller had them.
     """
-    set_deterministic(cfg.device)
+    check_device(cfg.device)
     until = cfg.optim.steps if until is None else until
     start = start if start is not None else initial_checkpoint(cfg)
     if until < start.step:
         raise ValueError(f"cannot train backwards: start step {start.step} > until {until}")
+    with deterministic(cfg.device), step_randomness(cfg.device):
+        return _train(cfg, until, start, save_at, progress, on_step, desc)
+
+
+def _train(cfg: RunConfig, until: int, start: Checkpoint, save_at: Iterable[int], progress: bool,
+           on_step: Callable[[int, nn.Module], None] | None, desc: str) -> TrainResult:
     data = run_data(cfg)
     model = materialise(cfg, start)
     optimizer = make_optimizer(cfg, model)
@@ -172,6 +221,7 @@ def update(cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, x
 def sgd_step(cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, data: TensorData, step: int) -> float:
     """One update at ``step``: the step's batch and augmentation, the task's loss, the step's learning rate."""
     x, y = data.train_batch(cfg.batch_seed, step, cfg.optim.batch_size, cfg.data.augment)
+    seed_step(cfg, step)
     return update(cfg, model, optimizer, x, y, cfg.optim.lr_at(step)).item()
 
 
@@ -233,6 +283,7 @@ class GraphedSteps:
         cfg = self.cfg
         x, y = self.data.train_batch(cfg.batch_seed, step, cfg.optim.batch_size, cfg.data.augment)
         lr = cfg.optim.lr_at(step)
+        seed_step(cfg, step)  # outside any capture: a replay reads the generator's seed and offset as it starts
         if self.eager_left > 0:
             self.eager_left -= 1
             self.stream.wait_stream(torch.cuda.current_stream())

@@ -18,11 +18,29 @@ OUTCOMES = ("reproduced", "partly", "not reproduced")
 
 @dataclass
 class Check:
-    """One named condition of a rule, whether it held, and the numbers behind it."""
+    """One named condition of a rule, whether it held, and the numbers behind it.
+
+    ``applicable=False`` marks a check the measured curve cannot decide (it has no dynamic range: twins that
+    never diverge cannot show a decay); it neither passes nor fails, and the explanation says why.
+    """
 
     name: str
     passed: bool
     detail: str
+    applicable: bool = True
+
+    def __post_init__(self):
+        if not self.applicable:
+            self.passed = False
+
+    @property
+    def mark(self) -> str:
+        """✓ passed, ✗ failed, – not applicable."""
+        return "–" if not self.applicable else ("✓" if self.passed else "✗")
+
+
+#: What a check says of a curve that is the same at every point.
+NO_DYNAMIC_RANGE = "no dynamic range"
 
 
 @dataclass
@@ -37,16 +55,21 @@ class Verdict:
             raise ValueError(f"unknown outcome {self.outcome!r}")
 
     def failed(self) -> list[str]:
-        """Names of the checks that failed."""
-        return [c.name for c in self.checks if not c.passed]
+        """Names of the checks that failed (not those the curve could not decide)."""
+        return [c.name for c in self.checks if c.applicable and not c.passed]
+
+    def not_applicable(self) -> list[str]:
+        """Names of the checks the curve could not decide (no dynamic range)."""
+        return [c.name for c in self.checks if not c.applicable]
 
     def explain(self) -> str:
-        """One line per check: ✓ or ✗, its name and its numbers."""
-        return "\n".join(f"{'✓' if c.passed else '✗'} {c.name}: {c.detail}" for c in self.checks)
+        """One line per check: ✓, ✗ or – (not applicable), its name and its numbers."""
+        return "\n".join(f"{c.mark} {c.name}: {c.detail}" for c in self.checks)
 
 
 def _decide(checks: list[Check], necessary: list[str]) -> Verdict:
-    """Reproduced if every check passes; not reproduced if any ``necessary`` check fails; partly otherwise."""
+    """Reproduced if every check passes; not reproduced if any ``necessary`` check fails or cannot be decided;
+    partly otherwise."""
     if all(c.passed for c in checks):
         return Verdict("reproduced", checks)
     if any(not c.passed for c in checks if c.name in necessary):
@@ -121,6 +144,8 @@ def chaos_verdict(t0s: np.ndarray, per_seed: np.ndarray, reference: float, contr
       quarter of the time before the first lr drop.
 
     Necessary (either failing → not reproduced): chaotic early, and a mean curve that at least halves by the late t0.
+    A curve with no dynamic range (the same value at every t0 and seed) leaves the last four checks undecided
+    (``applicable=False``, "no dynamic range"): it is not reproduced, with that reason, not "unstable late".
     """
     t0s, per_seed = np.asarray(t0s), np.asarray(per_seed, dtype=float)
     judge = late_t0(t0s, first_drop) if judge_t0 is None else int(judge_t0)
@@ -128,20 +153,25 @@ def chaos_verdict(t0s: np.ndarray, per_seed: np.ndarray, reference: float, contr
     mean = per_seed.mean(0)
     d0, dl = float(mean[0]), float(mean[j])
     ratio = dl / d0 if d0 > 0 else math.nan
+    flat = bool(np.ptp(per_seed) == 0)  # the same value at every t0 and seed (twins that never diverge)
+    why = (f"{NO_DYNAMIC_RANGE}: the disagreement is {d0:.3f} at every t0 and seed, so there is no decay to judge")
     checks = [
         Check("control exact", bool(control_exact), "ε = 0 twins bitwise equal to their parents" if control_exact
               else "an ε = 0 twin drifted from its parent: branching leaks randomness"),
         Check("chaotic early", bool(math.isfinite(reference) and reference > 0 and d0 >= 0.5 * reference),
               f"disagreement at t0 = 0 is {d0:.3f}; independent initialisations give {reference:.3f}"),
         Check("stable late", bool(d0 > 0 and dl <= 0.25 * d0),
-              f"at t0 = {judge} it is {dl:.3f}, {_share(ratio)} of its t0 = 0 value (rule: ≤ 25%)"),
+              why if flat else f"at t0 = {judge} it is {dl:.3f}, {_share(ratio)} of its t0 = 0 value (rule: ≤ 25%)",
+              applicable=not flat),
         Check("seeds separate", bool(per_seed[:, j].max() < per_seed[:, 0].min()),
-              f"seed range at t0 = {judge}: [{per_seed[:, j].min():.3f}, {per_seed[:, j].max():.3f}], "
-              f"at t0 = 0: [{per_seed[:, 0].min():.3f}, {per_seed[:, 0].max():.3f}]"),
+              why if flat else f"seed range at t0 = {judge}: [{per_seed[:, j].min():.3f}, {per_seed[:, j].max():.3f}], "
+              f"at t0 = 0: [{per_seed[:, 0].min():.3f}, {per_seed[:, 0].max():.3f}]", applicable=not flat),
         Check("early transition", bool(math.isfinite(inflection) and inflection <= first_drop / 4),
+              why if flat else
               f"inflection {inflection:.4g} against a quarter of the {first_drop} iterations before the first lr drop"
-              if math.isfinite(inflection) else "the mean curve never halves: no inflection"),
-        Check("curve halves", bool(d0 > 0 and dl <= 0.5 * d0), f"at t0 = {judge}: {_share(ratio)} of t0 = 0 (≤ 50%)"),
+              if math.isfinite(inflection) else "the mean curve never halves: no inflection", applicable=not flat),
+        Check("curve halves", bool(d0 > 0 and dl <= 0.5 * d0),
+              why if flat else f"at t0 = {judge}: {_share(ratio)} of t0 = 0 (≤ 50%)", applicable=not flat),
     ]
     if not control_exact:
         return Verdict("not reproduced", checks)
@@ -165,7 +195,8 @@ def cone_verdict(steps: np.ndarray, distance: np.ndarray, refs: tuple[int, ...],
       intervals before the drop is positive and below a tenth of its mean over the intervals that end by the
       inflection (at least the first interval).
 
-    Necessary (failing → not reproduced): at least one τ's window levels off.
+    Necessary (failing → not reproduced): at least one τ's window levels off. A kernel that never moves (every
+    distance 0) has no dynamic range: not reproduced, every check undecided.
     """
     steps, distance = np.asarray(steps), np.asarray(distance, dtype=float)
     rises, levels, details = [], [], []
@@ -178,6 +209,10 @@ def cone_verdict(steps: np.ndarray, distance: np.ndarray, refs: tuple[int, ...],
         rises.append(first > 0)
         levels.append(first > 0 and second <= LEVEL_SHARE * first)
         details.append(f"τ = {tau}: {first:+.3g} then {second:+.3g}")
+    if not np.any(distance):
+        why = f"{NO_DYNAMIC_RANGE}: the kernel distance is 0 between every pair of checkpoints (the eNTK never moves)"
+        return Verdict("not reproduced", [Check(name, False, why, applicable=False) for name in
+                                          ("after the transition", "rises", "levels off", "velocity falls, not to zero")])
     vel = np.array([distance[j, j + 1] / (steps[j + 1] - steps[j]) for j in range(len(steps) - 1)])
     ends = steps[1:]
     # the intervals that end by the inflection (at least the first one)
@@ -236,7 +271,8 @@ def switch_verdict(switches: np.ndarray, accuracy: np.ndarray, inflection: float
     * **the cone phase matters**: between the first switch after the inflection and the last switch
       before T, mean accuracy still rises by more than 1 point and more than half the larger seed range there.
 
-    Not reproduced when accuracy neither grows with t nor rises in the cone phase.
+    Not reproduced when accuracy neither grows with t nor rises in the cone phase, or when it is the same at every
+    switch time (no dynamic range: every check undecided).
     """
     switches, accuracy = np.asarray(switches), np.asarray(accuracy, dtype=float)
     mean = accuracy.mean(0)
@@ -251,6 +287,10 @@ def switch_verdict(switches: np.ndarray, accuracy: np.ndarray, inflection: float
                      f"({gain:+.3f}; half the seed range {noise:.3f})")
     else:
         late = Check("the cone phase matters", False, "fewer than two switch times after the inflection")
+    if np.ptp(mean) == 0:
+        why = f"{NO_DYNAMIC_RANGE}: mean accuracy is {mean[0]:.3f} at every switch time"
+        return Verdict("not reproduced", [Check(name, False, why, applicable=False) for name in
+                                          ("t = 0 is worst", "grows with t", "the cone phase matters")])
     checks = [
         Check("t = 0 is worst", bool(mean[0] < mean[1:].min()),
               f"accuracy {mean[0]:.3f} at t = 0; lowest elsewhere {mean[1:].min():.3f} at t = "
