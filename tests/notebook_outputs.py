@@ -31,7 +31,8 @@ SANITIZE = ((re.compile(r"0x[0-9a-fA-F]+"), "0xADDRESS"),
 
 VERDICT = re.compile(r"\b(?:NOT REPRODUCED|not reproduced|Not reproduced|REPRODUCED|reproduced|Reproduced|"
                      r"PARTLY|partly|Partly|INCONCLUSIVE|inconclusive|Inconclusive)\b")
-CHECK = re.compile(r"[✓✗]")
+# ✓ passed, ✗ failed, – not applicable (a curve with no dynamic range; only as a mark: whitespace on both sides)
+CHECK = re.compile(r"[✓✗]|(?<!\S)–(?=\s)")
 # a number: optional sign, digits with thousands commas or decimals, an exponent; not part of a word (resnet20)
 NUMBER = re.compile(r"(?<![\w.])[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w])|"
                     r"(?<![\w.])[-+−]?\.\d+(?![\w])|\bnan\b|\binf\b")
@@ -78,7 +79,8 @@ def _invariants(text: str) -> list[str]:
     out = []
     for line in text.splitlines():
         if INVARIANT.search(line):
-            skeleton, _ = split(CHECK.sub(lambda m: "CHECK-YES" if m.group(0) == "✓" else "CHECK-NO", line))
+            marks = {"✓": "CHECK-YES", "✗": "CHECK-NO", "–": "CHECK-NA"}
+            skeleton, _ = split(CHECK.sub(lambda m: marks[m.group(0)], line))
             out.append(SPACES.sub(" ", skeleton).strip())
     return out
 

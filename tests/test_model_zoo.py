@@ -273,3 +273,21 @@ def test_a_model_autograd_cannot_differentiate_is_refused_naming_the_module():
 
     with pytest.raises(KernelError, match="Rounding"):
         empirical_ntk(Rounding(), torch.randn(4, 5))
+
+
+def test_identity_survives_modules_and_objects_that_refer_back_to_themselves():
+    class Holder:
+        pass
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(5, 3)
+            self.note = Holder()
+            self.note.owner = self.note  # a cycle through a plain object
+
+        def forward(self, x):
+            return self.fc(x)
+
+    a, b = Task("cyclic", Net, table_data), Task("cyclic", Net, table_data)
+    assert a.identity() == b.identity()

@@ -62,3 +62,10 @@ def test_cells_compare_output_types_and_skip_stderr_and_images():
     assert "outputs" in compare_cell(base, base[:2], True)
     err = [out("error", ename="ValueError", evalue="boom", traceback=[])]
     assert "outputs" in compare_cell(base, err, False)
+
+
+def test_a_check_without_dynamic_range_is_a_mark_like_the_others():
+    flat = "  – stable late: no dynamic range: the disagreement is 0.000 at every t0 and seed\n"
+    moving = "  ✗ stable late: no dynamic range: the disagreement is 0.000 at every t0 and seed\n"
+    assert split(flat)[0] == split(moving)[0]  # the same structure on a machine where the curve moves
+    assert split("inflection ≈ 100–500")[1] == [("number", "100"), ("number", "500")]  # an en dash in a range is text

@@ -197,10 +197,14 @@ def _plain(value: Any, where: str, seen: set) -> Any:
         module = getattr(value, "__module__", None) or getattr(type(getattr(value, "__self__", None)), "__module__", "")
         return {"builtin": f"{module}.{getattr(value, '__qualname__', getattr(value, '__name__', repr(value)))}"}
     if isinstance(value, nn.Module):
-        return module_identity(value, seen)
+        if id(value) in seen:  # a module that refers back to one being identified
+            return {"module_ref": f"{type(value).__module__}.{type(value).__qualname__}"}
+        return module_identity(value, seen | {id(value)})
     if _is_library(type(value).__module__) and hasattr(value, "__qualname__"):
         return {"library": f"{type(value).__module__}.{value.__qualname__}"}  # e.g. a torch._ops operator
-    if hasattr(value, "__dict__") and id(value) not in seen:
+    if hasattr(value, "__dict__"):
+        if id(value) in seen:  # a cycle: the object is already being identified higher up
+            return {"object_ref": f"{type(value).__module__}.{type(value).__qualname__}"}
         return {"object": class_identity(type(value), seen),
                 "attributes": _plain(dict(vars(value)), f"{where} (an attribute of a {type(value).__name__})",
                                      seen | {id(value)})}
