@@ -1,7 +1,8 @@
 # twophase: build the book and run the tests on a fresh machine with Python 3.11.
 #   make book                                    set up .venv, run every chapter at the cpu profile (a cold run:
 #                                                its wall times go to book/run_times.json), build _build/html
-#   make test                                    set up .venv, run pytest (the project's test command)
+#   make test                                    set up .venv, check the style (ruff), run pytest (the project's
+#                                                test command)
 #   make chapter NB=notebooks/01_chaos_effect.py PROFILE=smoke [PARAMS="-p key value"]
 #                                                one chapter; cpu -> book/chapters/, smoke -> _build/chapters/smoke/
 #                                                (never tests/baselines/), paper -> artifacts/paper/
@@ -76,6 +77,7 @@ chromium:
 	  || echo "make: could not install chromium; the browser test will be skipped"; }
 
 test: $(STAMP) chromium
+	$(VENV)/bin/ruff check .
 	$(VPY) -m pytest
 	@variant=$$($(VPY) -c "import torch; print('avx2' if torch.backends.cpu.get_cpu_capability() == 'AVX512' else 'default')"); \
 	  echo "make test: again under ATEN_CPU_CAPABILITY=$$variant (other kernels, other rounding)"; \

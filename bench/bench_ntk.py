@@ -56,7 +56,8 @@ def per_output_loop(model, x) -> torch.Tensor:
 
 
 def tutorial_ntk(model, x) -> torch.Tensor:
-    """The torch.func NTK tutorial's method, the simplest peer: ``vmap(jacrev)`` Jacobians and an ``einsum`` per tensor."""
+    """The torch.func NTK tutorial's method, the simplest peer: ``vmap(jacrev)`` Jacobians and an ``einsum`` per
+    tensor."""
     from torch.func import functional_call, jacrev, vmap
 
     params = {k: v.detach() for k, v in model.named_parameters()}
@@ -104,10 +105,21 @@ def memory_child(arch: str, width: float, n: int, budget: int) -> None:
     before = peak_rss()
     t = time.perf_counter()
     k = empirical_ntk(model, x, "full", memory_budget=budget)
-    print(json.dumps({"seconds": time.perf_counter() - t, "before": before, "after": peak_rss(),
-                      "groups": len(plan.groups), "passes": plan.passes(n), "planned": plan.peak_bytes,
-                      "p": sum(v.numel() for v in model.parameters()), "shape": list(k.shape),
-                      "finite": bool(torch.isfinite(k).all())}))
+    print(
+        json.dumps(
+            {
+                "seconds": time.perf_counter() - t,
+                "before": before,
+                "after": peak_rss(),
+                "groups": len(plan.groups),
+                "passes": plan.passes(n),
+                "planned": plan.peak_bytes,
+                "p": sum(v.numel() for v in model.parameters()),
+                "shape": list(k.shape),
+                "finite": bool(torch.isfinite(k).all()),
+            }
+        )
+    )
 
 
 def memory_check(arch: str, width: float, n: int, budget_gib: float) -> None:
@@ -117,12 +129,16 @@ def memory_check(arch: str, width: float, n: int, budget_gib: float) -> None:
     r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
     rise = r["after"] - r["before"]
     whole = n * 10 * r["p"] * 4
-    print(f"\nmemory: {arch} width {width} (P = {r['p']:,}), n = {n}, K = 10: the whole float32 Jacobian would be "
-          f"{whole / 2**30:.1f} GiB; budget {budget / 2**30:.2f} GiB -> plan of {r['groups']} parameter groups, "
-          f"{r['passes']} example-Jacobians (vs {n} unblocked), planned peak {r['planned'] / 2**30:.2f} GiB")
-    print(f"  peak RSS rise during the kernel {rise / 2**30:.2f} GiB ({rise / budget:.2f}x the budget; "
-          f"process peak {r['after'] / 2**30:.2f} GiB, {r['before'] / 2**30:.2f} GiB before); {r['seconds']:.0f} s; "
-          f"kernel {r['shape']} finite: {r['finite']}")
+    print(
+        f"\nmemory: {arch} width {width} (P = {r['p']:,}), n = {n}, K = 10: the whole float32 Jacobian would be "
+        f"{whole / 2**30:.1f} GiB; budget {budget / 2**30:.2f} GiB -> plan of {r['groups']} parameter groups, "
+        f"{r['passes']} example-Jacobians (vs {n} unblocked), planned peak {r['planned'] / 2**30:.2f} GiB"
+    )
+    print(
+        f"  peak RSS rise during the kernel {rise / 2**30:.2f} GiB ({rise / budget:.2f}x the budget; "
+        f"process peak {r['after'] / 2**30:.2f} GiB, {r['before'] / 2**30:.2f} GiB before); {r['seconds']:.0f} s; "
+        f"kernel {r['shape']} finite: {r['finite']}"
+    )
 
 
 def main() -> None:
@@ -143,8 +159,10 @@ def main() -> None:
     data = load_data(DataConfig("cifar10-subset"), args.device)
     p = sum(v.numel() for v in model.parameters())
     where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"{torch.get_num_threads()} threads"
-    print(f"ResNet-20 width {args.width}: P = {p:,}, K = 10, {where}; times are the best "
-          f"of 3 warm calls (first call in brackets); default memory budget 2 GiB")
+    print(
+        f"ResNet-20 width {args.width}: P = {p:,}, K = 10, {where}; times are the best "
+        f"of 3 warm calls (first call in brackets); default memory budget 2 GiB"
+    )
     for n in args.n:
         x = data.x_test[:n]
         first = seconds(lambda: empirical_ntk(model, x, "full"))
@@ -154,20 +172,26 @@ def main() -> None:
         back, gemm, rate = floor_seconds(model, x, 10)
         floor = back + gemm
         plan = plan_kernel(model, n, 10, 2 << 30)
-        print(f"\nn = {n}: full kernel {full:.2f} s [{first:.2f} s] ({len(plan.groups)} parameter group(s)); "
-              f"floor {floor:.2f} s (backward {back:.2f} s + GEMM {gemm:.2f} s at {rate:.0f} GFLOP/s): "
-              f"ratio to floor {full / floor:.2f}x (target <= 1.25x)")
+        print(
+            f"\nn = {n}: full kernel {full:.2f} s [{first:.2f} s] ({len(plan.groups)} parameter group(s)); "
+            f"floor {floor:.2f} s (backward {back:.2f} s + GEMM {gemm:.2f} s at {rate:.0f} GFLOP/s): "
+            f"ratio to floor {full / floor:.2f}x (target <= 1.25x)"
+        )
         print(f"  sum kernel {summed:.2f} s: full/sum = {full / summed:.1f}x (target >= 5x)")
         k32 = empirical_ntk(model, x, "full")
         k64 = empirical_ntk(model, x, "full", accumulate_dtype=torch.float64)
-        print(f"  float64 products {full64:.2f} s ({full64 / full:.2f}x float32); S(float32 kernel, float64 kernel) = "
-              f"{kernel_distance(k32, k64):.1e}, max relative entry difference "
-              f"{float(((k32.double() - k64).abs().max() / k64.abs().max())):.1e}")
+        print(
+            f"  float64 products {full64:.2f} s ({full64 / full:.2f}x float32); S(float32 kernel, float64 kernel) = "
+            f"{kernel_distance(k32, k64):.1e}, max relative entry difference "
+            f"{float(((k32.double() - k64).abs().max() / k64.abs().max())):.1e}"
+        )
         if n <= args.tutorial_max_n:
             tut = seconds(lambda: tutorial_ntk(model, x), 2)
             agree = kernel_distance(tutorial_ntk(model, x), k32)
-            print(f"  torch.func tutorial (vmap(jacrev) + einsum) {tut:.2f} s: ours is {tut / full:.2f}x faster "
-                  f"(target >= 1); S(tutorial, ours) = {agree:.1e}")
+            print(
+                f"  torch.func tutorial (vmap(jacrev) + einsum) {tut:.2f} s: ours is {tut / full:.2f}x faster "
+                f"(target >= 1); S(tutorial, ours) = {agree:.1e}"
+            )
         if n <= args.loop_max_n:
             loop = seconds(lambda: per_output_loop(model, x), 2)
             print(f"  per-output autograd loop {loop:.2f} s: speed-up {loop / full:.2f}x")

@@ -30,11 +30,11 @@ import time
 
 import torch
 
+from twophase_book.profiles import ARCHS, design
 from twophase_lib.data import load_data
 from twophase_lib.linearize import Linearized
 from twophase_lib.metrics import BarrierConfig, compare
 from twophase_lib.perturbation import Perturbation, parameter_names, perturb
-from twophase_lib.presets import ARCHS, design
 from twophase_lib.store import checkpoint_kernel
 from twophase_lib.training import initial_checkpoint, make_optimizer, materialise, sgd_step, train
 
@@ -107,14 +107,22 @@ def work_counts(profile: str, arch: str) -> dict:
     children = seeds * (sum(drop - t for t in branches) + 2 * len(branches) * (t1 - drop))
     eps = (len(d.eps_sizes) * (sum(drop - t for t in d.eps_t0s) + len(d.eps_t0s) * (t1 - drop))
            if arch == "resnet20" else 0)
-    comparisons = 2 * seeds * len(branches) + 2 * 2 * refs + (len(d.eps_sizes) * len(d.eps_t0s) if arch == "resnet20" else 0)
+    comparisons = (
+        2 * seeds * len(branches) + 2 * 2 * refs + (len(d.eps_sizes) * len(d.eps_t0s) if arch == "resnet20" else 0)
+    )
     # kernels at t1: per schedule and seed the parent's (shared by its twins) and each child's; each reference
     # pair adds its other network's
     twin_kernels = 2 * seeds * (1 + len(branches)) + 2 * 2 * refs
     cone_kernels = seeds * (len(d.cone_steps) + sum(s > drop for s in d.cone_steps))
     linear = seeds * sum(t1 - t for t in d.switches)
-    return {"ch1 steps": parent + children + eps, "ch1 comparisons": comparisons, "ch1 kernels": twin_kernels,
-            "ch2 kernels": cone_kernels, "ch3 linearized steps": linear, "ch3 evaluations": seeds * len(d.switches)}
+    return {
+        "ch1 steps": parent + children + eps,
+        "ch1 comparisons": comparisons,
+        "ch1 kernels": twin_kernels,
+        "ch2 kernels": cone_kernels,
+        "ch3 linearized steps": linear,
+        "ch3 evaluations": seeds * len(d.switches),
+    }
 
 
 def main() -> None:
@@ -122,8 +130,12 @@ def main() -> None:
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--steps", type=int, default=15)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--no-compile", dest="compile", action="store_false",
-                        help="skip the torch.compile lever (about 40 s of compiling per network)")
+    parser.add_argument(
+        "--no-compile",
+        dest="compile",
+        action="store_false",
+        help="skip the torch.compile lever (about 40 s of compiling per network)",
+    )
     args = parser.parse_args()
     report = {"cores": os.cpu_count(), "levers": {}, "cost_model": {}}
     workers = min(2, os.cpu_count() or 1)
@@ -142,29 +154,42 @@ def main() -> None:
         a = train(run, until=80, start=base, progress=False).final
         b = train(run, until=80, start=child, progress=False).final
         evals = {}
-        for name, bc in (("cpu design", d.barrier), ("session 2 (5 α, 5 BN batches)",
-                         BarrierConfig(points=5, bn_batches=5, train_examples=500)),
-                         ("paper-like (11 α, 10 BN batches, 1000 train)", BarrierConfig(points=11, bn_batches=10,
-                                                                                        train_examples=1000))):
+        for name, bc in (
+            ("cpu design", d.barrier),
+            ("session 2 (5 α, 5 BN batches)", BarrierConfig(points=5, bn_batches=5, train_examples=500)),
+            (
+                "paper-like (11 α, 10 BN batches, 1000 train)",
+                BarrierConfig(points=11, bn_batches=10, train_examples=1000),
+            ),
+        ):
             sec, out = comparison_seconds(run, bc, a, b, args.repeat)
-            evals[name] = {"seconds": round(sec, 3), "test_loss_barrier": out["test_loss_barrier"],
-                           "train_loss_barrier": out["train_loss_barrier"]}
+            evals[name] = {
+                "seconds": round(sec, 3),
+                "test_loss_barrier": out["test_loss_barrier"],
+                "train_loss_barrier": out["train_loss_barrier"],
+            }
         torch.set_num_threads(1)
         t = time.perf_counter()
         checkpoint_kernel(run, a, d.kernel_inputs, "full")
         kernel = time.perf_counter() - t
         warm_up: dict = {}
-        compiled = step_seconds(run, args.steps, 1, repeat=args.repeat, compiled=True, warm_up=warm_up) \
-            if args.compile else None
+        compiled = (
+            step_seconds(run, args.steps, 1, repeat=args.repeat, compiled=True, warm_up=warm_up)
+            if args.compile
+            else None
+        )
         width = {}
         if arch == "vgg16":
             wide = run.replace(model={"width": 2 * run.model.width})
             t = time.perf_counter()
             checkpoint_kernel(wide, initial_checkpoint(wide), d.kernel_inputs, "full")
             wide_kernel = time.perf_counter() - t
-            width = {f"step, width {run.model.width:g} / width {wide.model.width:g} (1 thread)":
-                     round(t1 / step_seconds(wide, args.steps, 1, repeat=args.repeat), 3),
-                     f"eNTK, width {run.model.width:g} / width {wide.model.width:g}": round(kernel / wide_kernel, 3)}
+            width = {
+                f"step, width {run.model.width:g} / width {wide.model.width:g} (1 thread)": round(
+                    t1 / step_seconds(wide, args.steps, 1, repeat=args.repeat), 3
+                ),
+                f"eNTK, width {run.model.width:g} / width {wide.model.width:g}": round(kernel / wide_kernel, 3),
+            }
         report["levers"][arch] = {
             "step, 1 process x 2 threads, contiguous (s)": round(t2, 4),
             "step, 1 thread, contiguous (s)": round(t1c, 4),
@@ -174,24 +199,37 @@ def main() -> None:
             "linearized step / standard step (1 thread)": round(lin / t1, 3),
             "comparison": evals,
             "kernel (s, 1 thread)": round(kernel, 3),
-            **({"torch.compile step / eager step (1 thread)": round(compiled / t1, 3),
-                "torch.compile: compile time (s)": round(warm_up["seconds"], 1)} if compiled else {}),
+            **(
+                {
+                    "torch.compile step / eager step (1 thread)": round(compiled / t1, 3),
+                    "torch.compile: compile time (s)": round(warm_up["seconds"], 1),
+                }
+                if compiled
+                else {}
+            ),
             **width,
         }
         counts = work_counts(args.profile, arch)
         per_step = pair  # wall seconds per step with both workers busy
-        cost = {"ch1 train": counts["ch1 steps"] * per_step,
-                "ch1 evaluate": counts["ch1 comparisons"] * evals["cpu design"]["seconds"] / workers,
-                "ch1 eNTK": counts["ch1 kernels"] * kernel / workers,
-                "ch2 eNTK": counts["ch2 kernels"] * kernel / workers,
-                "ch3 train": counts["ch3 linearized steps"] * per_step * lin / t1}
-        report["cost_model"][arch] = {"counts": counts, "seconds": {k: round(v) for k, v in cost.items()},
-                                      "total minutes": round(sum(cost.values()) / 60, 1)}
+        cost = {
+            "ch1 train": counts["ch1 steps"] * per_step,
+            "ch1 evaluate": counts["ch1 comparisons"] * evals["cpu design"]["seconds"] / workers,
+            "ch1 eNTK": counts["ch1 kernels"] * kernel / workers,
+            "ch2 eNTK": counts["ch2 kernels"] * kernel / workers,
+            "ch3 train": counts["ch3 linearized steps"] * per_step * lin / t1,
+        }
+        report["cost_model"][arch] = {
+            "counts": counts,
+            "seconds": {k: round(v) for k, v in cost.items()},
+            "total minutes": round(sum(cost.values()) / 60, 1),
+        }
         print(json.dumps({arch: report["levers"][arch]}, indent=2, ensure_ascii=False), flush=True)
         print(json.dumps({arch: report["cost_model"][arch]}, indent=2, ensure_ascii=False), flush=True)
     total = sum(v["total minutes"] for v in report["cost_model"].values())
-    print(f"cost model, profile {args.profile}: {total:.1f} minutes of work on {workers} workers "
-          f"(chapter overheads and the first-drop waves' idle time not included)")
+    print(
+        f"cost model, profile {args.profile}: {total:.1f} minutes of work on {workers} workers "
+        f"(chapter overheads and the first-drop waves' idle time not included)"
+    )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,12 @@ class PILCifar(Dataset):
         self.images = [Image.fromarray(im.transpose(1, 2, 0)) for im in arrays["x_train"]]
         self.labels = arrays["y_train"].astype("int64")
         self.transform = T.Compose(
-            [T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(CIFAR10_MEAN, CIFAR10_STD)]
+            [
+                T.RandomCrop(32, padding=4),
+                T.RandomHorizontalFlip(),
+                T.ToTensor(),
+                T.Normalize(CIFAR10_MEAN, CIFAR10_STD),
+            ]
         )
 
     def __len__(self) -> int:
@@ -61,18 +66,24 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
     args = parser.parse_args()
 
-    cfg = RunConfig(model=ModelConfig("resnet20", args.width), data=DataConfig("cifar10-subset"),
-                    optim=OptimConfig(batch_size=args.batch, milestones=()))
+    cfg = RunConfig(
+        model=ModelConfig("resnet20", args.width),
+        data=DataConfig("cifar10-subset"),
+        optim=OptimConfig(batch_size=args.batch, milestones=()),
+    )
     data = load_data(cfg.data)
-    print(f"ResNet-20 width {args.width}, batch {args.batch}, {torch.get_num_threads()} threads, {args.steps} timed steps")
+    print(
+        f"ResNet-20 width {args.width}, batch {args.batch}, {torch.get_num_threads()} threads, {args.steps} timed steps"
+    )
 
     # Data path alone.
     lib_data = images_per_second(lambda s: data.train_batch(cfg.seed, s, args.batch), args.steps * 4, args.batch)
     ds = PILCifar()
     ref_data = {}
     for workers in args.workers:
-        loader = DataLoader(ds, batch_size=args.batch, shuffle=True, drop_last=True, num_workers=workers,
-                            persistent_workers=workers > 0)
+        loader = DataLoader(
+            ds, batch_size=args.batch, shuffle=True, drop_last=True, num_workers=workers, persistent_workers=workers > 0
+        )
         it = iter(loader)
 
         def next_batch(_s, it=it, loader=loader):
@@ -91,8 +102,14 @@ def main() -> None:
 
     model = build_model(cfg.model, cfg.seed)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    loader = DataLoader(ds, batch_size=args.batch, shuffle=True, drop_last=True, num_workers=best_workers,
-                        persistent_workers=best_workers > 0)
+    loader = DataLoader(
+        ds,
+        batch_size=args.batch,
+        shuffle=True,
+        drop_last=True,
+        num_workers=best_workers,
+        persistent_workers=best_workers > 0,
+    )
     state = {"it": iter(loader)}
 
     def ref_step(_s):
@@ -114,7 +131,10 @@ def main() -> None:
         print(f"  DataLoader, {w} workers          : {v:10.0f}   ratio lib/ref = {lib_data / v:6.1f}x")
     print("training step (images/s):")
     print(f"  twophase_lib trainer           : {lib_train:10.0f}")
-    print(f"  plain loop + DataLoader ({best_workers} wk) : {ref_train:10.0f}   ratio lib/ref = {lib_train / ref_train:6.2f}x")
+    print(
+        f"  plain loop + DataLoader ({best_workers} wk) : {ref_train:10.0f}"
+        f"   ratio lib/ref = {lib_train / ref_train:6.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from twophase_book.profiles import ARCHS, design
 from twophase_lib.cache import Cache  # noqa: E402
 from twophase_lib.chaos import ChaosSweep, run_sweeps  # noqa: E402
 from twophase_lib.config import DataConfig, ModelConfig, OptimConfig, RunConfig  # noqa: E402
@@ -69,10 +70,8 @@ from twophase_lib.linearize import Linearized  # noqa: E402
 from twophase_lib.metrics import BarrierConfig, compare  # noqa: E402
 from twophase_lib.models import build_model, count_parameters  # noqa: E402
 from twophase_lib.perturbation import Perturbation, parameter_names  # noqa: E402
-from twophase_lib.presets import ARCHS, design  # noqa: E402
 from twophase_lib.store import BN_REESTIMATE_BATCHES, checkpoint_kernel  # noqa: E402
-from twophase_lib.training import (initial_checkpoint, make_optimizer, materialise, set_deterministic,  # noqa: E402
-                                   sgd_step)
+from twophase_lib.training import initial_checkpoint, make_optimizer, materialise, set_deterministic, sgd_step  # noqa: E402
 
 SECTIONS = ("a_step_rates", "b_determinism", "c_entk", "d_book_time")
 GPU_COUNTS = (1, 2, 4, 8)
@@ -297,7 +296,8 @@ def _state_diff(a: dict, b: dict) -> tuple[bool, float]:
 
 
 def graphed(s: Settings, arch: str, memory_format: str) -> dict:
-    """The library's CUDA-graph path (training.GraphedSteps): bitwise against eager through two lr drops, and its rate."""
+    """The library's CUDA-graph path (training.GraphedSteps): bitwise against eager through two lr drops, and its
+    rate."""
     from twophase_lib.training import GraphedSteps, train
 
     steps = 12 if s.tiny else 60
@@ -305,16 +305,25 @@ def graphed(s: Settings, arch: str, memory_format: str) -> dict:
     run = run.replace(optim=OptimConfig(batch_size=s.batch, steps=steps, milestones=(steps // 3, 2 * steps // 3)))
     eager, graph = _train_twice(lambda: train(run, progress=False))
     equal, diff = _state_diff(eager.final.model, graph.final.model)
-    mom = [(eager.final.optimizer["state"][i]["momentum_buffer"], graph.final.optimizer["state"][i]["momentum_buffer"])
-           for i in eager.final.optimizer["state"]]
+    mom = [
+        (eager.final.optimizer["state"][i]["momentum_buffer"], graph.final.optimizer["state"][i]["momentum_buffer"])
+        for i in eager.final.optimizer["state"]
+    ]
     losses_equal = eager.losses == graph.losses
     set_deterministic(run.device)
     data, model, opt = trainable(run)
     stepper = GraphedSteps(run, model, opt, data)
     res = timed_steps(stepper, run.device, s.warmup, s.seconds, s.min_steps)
-    return {"memory_format": memory_format, "bitwise_equal_to_eager_after_steps": steps, "bitwise_equal": equal,
-            "momentum_bitwise_equal": all(torch.equal(a, b) for a, b in mom), "losses_equal": losses_equal,
-            "max_abs_param_diff": diff, "graphs_captured": len(stepper.graphs), **res}
+    return {
+        "memory_format": memory_format,
+        "bitwise_equal_to_eager_after_steps": steps,
+        "bitwise_equal": equal,
+        "momentum_bitwise_equal": all(torch.equal(a, b) for a, b in mom),
+        "losses_equal": losses_equal,
+        "max_abs_param_diff": diff,
+        "graphs_captured": len(stepper.graphs),
+        **res,
+    }
 
 
 def graphed_linearized(s: Settings, arch: str) -> dict:
@@ -331,8 +340,14 @@ def graphed_linearized(s: Settings, arch: str) -> dict:
     data, model, opt = trainable(run, linearized=True)
     stepper = GraphedSteps(run, model, opt, data)
     res = timed_steps(stepper, run.device, s.warmup, s.seconds, s.min_steps)
-    return {"bitwise_equal_to_eager_after_steps": steps, "bitwise_equal": equal, "max_abs_param_diff": diff,
-            "losses_equal": eager.losses == graph.losses, "graphs_captured": len(stepper.graphs), **res}
+    return {
+        "bitwise_equal_to_eager_after_steps": steps,
+        "bitwise_equal": equal,
+        "max_abs_param_diff": diff,
+        "losses_equal": eager.losses == graph.losses,
+        "graphs_captured": len(stepper.graphs),
+        **res,
+    }
 
 
 def ensemble(s: Settings, arch: str, k: int) -> dict:
@@ -383,10 +398,16 @@ def ensemble(s: Settings, arch: str, k: int) -> dict:
         sgd_step(run, alone, aopt, data, i)
     mine = alone.state_dict()
     diff = max(float((p[0].detach() - mine[n]).abs().max()) for n, p in state[0].items())
-    return {"k": k, "aggregate_steps_per_s": k * res["steps_per_s"], "ensemble_step_s": res["step_s"],
-            "timed_steps": res["timed_steps"], "warmup_s": res["warmup_s"],
-            "member_vs_alone_after_steps": check, "member_vs_alone_max_abs_param_diff": diff,
-            "member_vs_alone_bitwise": diff == 0.0}
+    return {
+        "k": k,
+        "aggregate_steps_per_s": k * res["steps_per_s"],
+        "ensemble_step_s": res["step_s"],
+        "timed_steps": res["timed_steps"],
+        "warmup_s": res["warmup_s"],
+        "member_vs_alone_after_steps": check,
+        "member_vs_alone_max_abs_param_diff": diff,
+        "member_vs_alone_bitwise": diff == 0.0,
+    }
 
 
 def _process_worker(run: RunConfig, warmup: int, seconds: float, barrier, queue, graphs: bool = False) -> None:
@@ -400,8 +421,10 @@ def _process_worker(run: RunConfig, warmup: int, seconds: float, barrier, queue,
 
             step = GraphedSteps(run, model, opt, data)
         else:
+
             def step(i):
                 return sgd_step(run, model, opt, data, i)
+
         for i in range(warmup):
             step(i)
         sync(run.device)
@@ -424,8 +447,12 @@ def processes(s: Settings, arch: str, count: int, memory_format: str, graphs: bo
     ctx = multiprocessing.get_context("spawn")
     barrier, queue = ctx.Barrier(count), ctx.Queue()
     seconds = 0.5 if s.tiny else 5.0
-    procs = [ctx.Process(target=_process_worker, args=(run.replace(seed=i), s.warmup, seconds, barrier, queue, graphs),
-                         daemon=True) for i in range(count)]
+    procs = [
+        ctx.Process(
+            target=_process_worker, args=(run.replace(seed=i), s.warmup, seconds, barrier, queue, graphs), daemon=True
+        )
+        for i in range(count)
+    ]
     t = time.perf_counter()
     try:
         for p in procs:
@@ -440,10 +467,15 @@ def processes(s: Settings, arch: str, count: int, memory_format: str, graphs: bo
     if errors:
         raise RuntimeError(f"{len(errors)} of {count} processes failed: {errors[0]}")
     window = max(r["seconds"] for r in results)
-    return {"processes": count, "memory_format": memory_format, "cuda_graphs": graphs,
-            "aggregate_steps_per_s": sum(r["steps"] for r in results) / window,
-            "per_process_steps_per_s": [r["steps"] / r["seconds"] for r in results],
-            "window_s": window, "start_to_end_s": time.perf_counter() - t}
+    return {
+        "processes": count,
+        "memory_format": memory_format,
+        "cuda_graphs": graphs,
+        "aggregate_steps_per_s": sum(r["steps"] for r in results) / window,
+        "per_process_steps_per_s": [r["steps"] / r["seconds"] for r in results],
+        "window_s": window,
+        "start_to_end_s": time.perf_counter() - t,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -453,12 +485,28 @@ def processes(s: Settings, arch: str, count: int, memory_format: str, graphs: bo
 def determinism(s: Settings, arch: str) -> dict:
     """A sweep with an ε = 0 control on the device, twice in fresh caches: is the control exact, are the runs equal?"""
     steps = 6 if s.tiny else 30
-    run = RunConfig(ModelConfig(arch, s.width), DataConfig("cifar10-subset"),
-                    OptimConfig(batch_size=s.batch, steps=steps, milestones=(steps // 2,)), device=s.device)
-    barrier = (BarrierConfig(points=2, bn_batches=1, bn_batch_size=32, train_examples=64, test_examples=64)
-               if s.tiny else BarrierConfig(points=3, bn_batches=4, train_examples=1000))
-    sweep = ChaosSweep(run=run, t0s=(0, steps // 5), t1=steps, perturbation=Perturbation(1e-3), seeds=(0,),
-                       control_t0=steps // 5, barrier=barrier, via=(steps // 2,), kernel_inputs=0 if s.tiny else 10)
+    run = RunConfig(
+        ModelConfig(arch, s.width),
+        DataConfig("cifar10-subset"),
+        OptimConfig(batch_size=s.batch, steps=steps, milestones=(steps // 2,)),
+        device=s.device,
+    )
+    barrier = (
+        BarrierConfig(points=2, bn_batches=1, bn_batch_size=32, train_examples=64, test_examples=64)
+        if s.tiny
+        else BarrierConfig(points=3, bn_batches=4, train_examples=1000)
+    )
+    sweep = ChaosSweep(
+        run=run,
+        t0s=(0, steps // 5),
+        t1=steps,
+        perturbation=Perturbation(1e-3),
+        seeds=(0,),
+        control_t0=steps // 5,
+        barrier=barrier,
+        via=(steps // 2,),
+        kernel_inputs=0 if s.tiny else 10,
+    )
     results, parents = [], []
     with warnings.catch_warnings(record=True) as caught, tempfile.TemporaryDirectory() as tmp:
         warnings.simplefilter("always")
@@ -469,20 +517,31 @@ def determinism(s: Settings, arch: str) -> dict:
     a, b = results
     metrics_equal = all(np.array_equal(a.values[m], b.values[m]) for m in a.values)
     controls_equal = a.control == b.control
-    params_equal = parents[0] is not None and parents[1] is not None and all(
-        torch.equal(parents[0].model[k], parents[1].model[k]) for k in parents[0].model)
+    params_equal = (
+        parents[0] is not None
+        and parents[1] is not None
+        and all(torch.equal(parents[0].model[k], parents[1].model[k]) for k in parents[0].model)
+    )
     nondeterministic = sorted({str(w.message)[:300] for w in caught if "determinis" in str(w.message)})
-    return {"control_is_exact": a.control_is_exact,
-            "control": [{k: c[k] for k in ("l2_distance", "disagreement", "dissimilarity", "kernel_distance") if k in c}
-                        for c in a.control],
-            "two_runs_bitwise_equal": bool(metrics_equal and controls_equal and params_equal),
-            "metrics_equal": metrics_equal, "controls_equal": controls_equal, "parent_parameters_equal": params_equal,
-            "perturbed_relative_distance": a.values["relative_distance"].tolist(),
-            "nondeterministic_op_warnings": nondeterministic,
-            "settings": {"use_deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
-                         "cudnn.deterministic": torch.backends.cudnn.deterministic,
-                         "cudnn.benchmark": torch.backends.cudnn.benchmark,
-                         "CUBLAS_WORKSPACE_CONFIG": os.environ.get("CUBLAS_WORKSPACE_CONFIG")}}
+    return {
+        "control_is_exact": a.control_is_exact,
+        "control": [
+            {k: c[k] for k in ("l2_distance", "disagreement", "dissimilarity", "kernel_distance") if k in c}
+            for c in a.control
+        ],
+        "two_runs_bitwise_equal": bool(metrics_equal and controls_equal and params_equal),
+        "metrics_equal": metrics_equal,
+        "controls_equal": controls_equal,
+        "parent_parameters_equal": params_equal,
+        "perturbed_relative_distance": a.values["relative_distance"].tolist(),
+        "nondeterministic_op_warnings": nondeterministic,
+        "settings": {
+            "use_deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+            "cudnn.deterministic": torch.backends.cudnn.deterministic,
+            "cudnn.benchmark": torch.backends.cudnn.benchmark,
+            "CUBLAS_WORKSPACE_CONFIG": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+        },
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -491,9 +550,8 @@ def determinism(s: Settings, arch: str) -> dict:
 
 def entk_speedup(s: Settings, n: int) -> dict:
     from bench_ntk import per_output_loop, seconds  # synchronises the device around each call
-    from twophase_lib.ntk import empirical_ntk
 
-    from twophase_lib.ntk import _no_tf32, default_memory_budget, plan_kernel
+    from twophase_lib.ntk import _no_tf32, default_memory_budget, empirical_ntk, plan_kernel
 
     model = build_model(ModelConfig("resnet20", s.width), 0, s.device).eval()
     x = load_data(DataConfig("cifar10-subset"), s.device).x_test[:n]
@@ -506,10 +564,22 @@ def entk_speedup(s: Settings, n: int) -> dict:
         k_loop = per_output_loop(model, x)
     k_fast = empirical_ntk(model, x, "full")
     rel = float((k_fast.double() - k_loop.double()).abs().max() / k_loop.double().abs().max())
-    return {"n": n, "width": s.width, "parameters": count_parameters(model), "entk_s": fast, "entk_first_call_s": first,
-            "per_output_loop_s": loop, "speedup": loop / fast, "target": 20.0, "meets_target": loop / fast >= 20.0,
-            "max_relative_difference": rel, "memory_budget_gib": budget / 2**30, "groups": len(plan.groups),
-            "passes": plan.passes(n), "tf32_off": True}
+    return {
+        "n": n,
+        "width": s.width,
+        "parameters": count_parameters(model),
+        "entk_s": fast,
+        "entk_first_call_s": first,
+        "per_output_loop_s": loop,
+        "speedup": loop / fast,
+        "target": 20.0,
+        "meets_target": loop / fast >= 20.0,
+        "max_relative_difference": rel,
+        "memory_budget_gib": budget / 2**30,
+        "groups": len(plan.groups),
+        "passes": plan.passes(n),
+        "tf32_off": True,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -521,8 +591,9 @@ def linearized_step(s: Settings, arch: str) -> dict:
     run = s.run(arch, "channels_last")  # the library's default format, in which chapter 3's runs train
     set_deterministic(run.device)
     data, model, opt = trainable(run, linearized=True)
-    return timed_steps(lambda i: sgd_step(run, model, opt, data, i), run.device, s.warmup // 2 + 1, s.seconds,
-                       s.min_steps)
+    return timed_steps(
+        lambda i: sgd_step(run, model, opt, data, i), run.device, s.warmup // 2 + 1, s.seconds, s.min_steps
+    )
 
 
 def kernel_cost(s: Settings, arch: str) -> dict:
@@ -537,9 +608,13 @@ def kernel_cost(s: Settings, arch: str) -> dict:
     sync(run.device)
     from twophase_lib.ntk import default_memory_budget
 
-    return {"n_inputs": n, "kernel_s": time.perf_counter() - t, "shape": list(k.shape),
-            "memory_budget_gib": default_memory_budget(run.device) / 2**30,
-            "finite": bool(torch.isfinite(k).all())}
+    return {
+        "n_inputs": n,
+        "kernel_s": time.perf_counter() - t,
+        "shape": list(k.shape),
+        "memory_budget_gib": default_memory_budget(run.device) / 2**30,
+        "finite": bool(torch.isfinite(k).all()),
+    }
 
 
 def parent_run(s: Settings, arch: str) -> dict:
@@ -549,15 +624,28 @@ def parent_run(s: Settings, arch: str) -> dict:
     d = design("gpu", arch)
     run = s.run(arch).replace(optim=OptimConfig(batch_size=s.batch, steps=40, milestones=(20, 30))) if s.tiny else d.run
     if s.tiny:
-        d = dataclasses.replace(d, run=run, t0s=(0, 10), control_t0=10, eps_t0s=(0,), cone_steps=(0, 10, 20),
-                                cone_refs=(10,), switches=(0, 20))
+        d = dataclasses.replace(
+            d,
+            run=run,
+            t0s=(0, 10),
+            control_t0=10,
+            eps_t0s=(0,),
+            cone_steps=(0, 10, 20),
+            cone_refs=(10,),
+            switches=(0, 20),
+        )
     t = time.perf_counter()
     res = train(run, save_at=d.parent_steps(), progress=False)
     sync(run.device)
     sec = time.perf_counter() - t
     steps = run.optim.steps
-    return {"steps": steps, "seconds": sec, "seconds_per_step": sec / steps, "checkpoints": len(res.checkpoints),
-            "final_loss": res.losses[steps - 1]}
+    return {
+        "steps": steps,
+        "seconds": sec,
+        "seconds_per_step": sec / steps,
+        "checkpoints": len(res.checkpoints),
+        "final_loss": res.losses[steps - 1],
+    }
 
 
 def evaluated_images(bc: BarrierConfig, test_n: int, train_n: int) -> int:
@@ -571,8 +659,11 @@ def evaluated_images(bc: BarrierConfig, test_n: int, train_n: int) -> int:
 def comparison_cost(s: Settings, arch: str) -> dict:
     """One twin comparison (distances, disagreement, barriers) at the gpu design's settings (a tiny one with --tiny)."""
     run = s.run(arch, "channels_last")
-    bc = (BarrierConfig(points=2, bn_batches=1, bn_batch_size=32, train_examples=64, test_examples=64) if s.tiny
-          else design("gpu", arch).barrier)
+    bc = (
+        BarrierConfig(points=2, bn_batches=1, bn_batch_size=32, train_examples=64, test_examples=64)
+        if s.tiny
+        else design("gpu", arch).barrier
+    )
     data = load_data(run.data, run.device)
     a = initial_checkpoint(run)
     b = initial_checkpoint(run.replace(seed=1))
@@ -607,9 +698,12 @@ def step_paths(report: Report, arch: str) -> dict[str, float]:
             continue
         kind = name.split("/", 1)[1]
         if "aggregate_steps_per_s" in rec:
-            label = (f"{rec['processes']} processes sharing the GPU ({rec['memory_format']}"
-                     f"{', CUDA graphs' if rec.get('cuda_graphs') else ''})" if "processes" in rec
-                     else f"vmap ensemble of {rec['k']} (not in the library)")
+            label = (
+                f"{rec['processes']} processes sharing the GPU ({rec['memory_format']}"
+                f"{', CUDA graphs' if rec.get('cuda_graphs') else ''})"
+                if "processes" in rec
+                else f"vmap ensemble of {rec['k']} (not in the library)"
+            )
             paths[label] = 1 / rec["aggregate_steps_per_s"]
         elif kind == "eager":
             paths["eager, 1 process (reference)"] = rec["step_s"]
@@ -626,17 +720,20 @@ def book_estimates(report: Report, s: Settings) -> dict:
     """The gpu and paper profiles' whole-book time from the work counts and the measured unit costs."""
     from bench_speed import work_counts
 
-    out: dict = {"assumptions": [
-        "time = SGD steps x step time of the path + linearized steps x linearized step time + (chapter 1 and 2 "
-        "kernels) x one kernel's time + comparisons x one comparison's time + chapter 3 evaluations "
-        "(counts: bench/bench_speed.py work_counts)",
-        "steps: aggregate step time of the path (one GPU shared by several processes or ensemble members); the "
-        "other units measured in one process (conservative)",
-        "N GPUs: ideal scaling, work / N ('ideal'), and never below the longest serial chain of tasks through the "
-        "waves at the single-process step time ('bounded')",
-        "paper profile: full CIFAR-10 (not on this machine): a step costs what it costs on the subset (same batch "
-        "size); a comparison or evaluation scales with the images it runs through the network (measured per image)",
-        "cudnn.benchmark is not used: the library needs deterministic kernels"]}
+    out: dict = {
+        "assumptions": [
+            "time = SGD steps x step time of the path + linearized steps x linearized step time + (chapter 1 and 2 "
+            "kernels) x one kernel's time + comparisons x one comparison's time + chapter 3 evaluations "
+            "(counts: bench/bench_speed.py work_counts)",
+            "steps: aggregate step time of the path (one GPU shared by several processes or ensemble members); the "
+            "other units measured in one process (conservative)",
+            "N GPUs: ideal scaling, work / N ('ideal'), and never below the longest serial chain of tasks through the "
+            "waves at the single-process step time ('bounded')",
+            "paper profile: full CIFAR-10 (not on this machine): a step costs what it costs on the subset (same batch "
+            "size); a comparison or evaluation scales with the images it runs through the network (measured per image)",
+            "cudnn.benchmark is not used: the library needs deterministic kernels",
+        ]
+    }
     if s.tiny:
         out["assumptions"].append("--tiny: unit costs of tiny CPU models; the numbers exercise the code, nothing more")
     data_sizes = {"gpu": (1017, 5170), "paper": (10_000, 50_000)}  # (test, train) images of each profile's data
@@ -655,54 +752,85 @@ def book_estimates(report: Report, s: Settings) -> dict:
             if not paths:
                 missing.append(f"{arch}: every step rate")
                 continue
-            single = paths.get("eager, 1 process (reference)",
-                               paths.get("channels_last, 1 process (library default)", min(paths.values())))
-            missing += [f"{arch}: {n}" for n, v in (("linearized step", lin), ("kernel", ker), ("comparison", cmp_))
-                        if not v]
+            single = paths.get(
+                "eager, 1 process (reference)",
+                paths.get("channels_last, 1 process (library default)", min(paths.values())),
+            )
+            missing += [
+                f"{arch}: {n}" for n, v in (("linearized step", lin), ("kernel", ker), ("comparison", cmp_)) if not v
+            ]
             counts, dd = work_counts(profile, arch), design(profile, arch)
             per_image = cmp_["seconds_per_image"] if cmp_ else None
             cmp_s = per_image * evaluated_images(dd.barrier, test_n, train_n) if cmp_ else 0.0
             lin_s = lin["step_s"] if lin else 0.0
             ker_s = ker["kernel_s"] if ker else 0.0
-            eval_s = (per_image * (BN_REESTIMATE_BATCHES * 128 + test_n + min(dd.switch_train_examples, train_n))
-                      * lin_s / single) if cmp_ and lin else 0.0
-            fixed = {"ch1 evaluate": counts["ch1 comparisons"] * cmp_s,
-                     "eNTK (ch1 + ch2)": (counts["ch1 kernels"] + counts["ch2 kernels"]) * ker_s,
-                     "ch3 linearized train": counts["ch3 linearized steps"] * lin_s,
-                     "ch3 evaluate": counts["ch3 evaluations"] * eval_s}
+            eval_s = (
+                (
+                    per_image
+                    * (BN_REESTIMATE_BATCHES * 128 + test_n + min(dd.switch_train_examples, train_n))
+                    * lin_s
+                    / single
+                )
+                if cmp_ and lin
+                else 0.0
+            )
+            fixed = {
+                "ch1 evaluate": counts["ch1 comparisons"] * cmp_s,
+                "eNTK (ch1 + ch2)": (counts["ch1 kernels"] + counts["ch2 kernels"]) * ker_s,
+                "ch3 linearized train": counts["ch3 linearized steps"] * lin_s,
+                "ch3 evaluate": counts["ch3 evaluations"] * eval_s,
+            }
             for name, step_s in paths.items():
                 per_path.setdefault(name, {})[arch] = {"ch1 train": counts["ch1 steps"] * step_s, **fixed}
             chains[arch] = critical_path(profile, arch, single, lin_s, ker_s, cmp_s)
-            per_arch[arch] = {"counts": counts, "step_s": paths, "comparison_s": cmp_s, "kernel_s": ker_s,
-                              "linearized_step_s": lin_s, "longest_serial_chain_hours": chains[arch] / 3600}
+            per_arch[arch] = {
+                "counts": counts,
+                "step_s": paths,
+                "comparison_s": cmp_s,
+                "kernel_s": ker_s,
+                "linearized_step_s": lin_s,
+                "longest_serial_chain_hours": chains[arch] / 3600,
+            }
         chain = max(chains.values(), default=0.0)  # the waves hold both architectures: their chains overlap
         totals = {}
         for name, by_arch in per_path.items():
             if set(by_arch) != set(per_arch):
                 continue  # a path measured for one architecture only
             total = sum(sum(v.values()) for v in by_arch.values())
-            totals[name] = {"hours_1_gpu": total / 3600,
-                            "split_hours": {k: sum(v[k] for v in by_arch.values()) / 3600
-                                            for k in next(iter(by_arch.values()))},
-                            "hours_n_gpus_ideal": {n: total / n / 3600 for n in GPU_COUNTS},
-                            "hours_n_gpus_bounded": {n: max(total / n, chain) / 3600 for n in GPU_COUNTS}}
-        res = {"per_arch": per_arch, "by_path": totals, "longest_serial_chain_hours": chain / 3600,
-               "complete": not missing and set(per_arch) == set(ARCHS), "missing": missing}
+            totals[name] = {
+                "hours_1_gpu": total / 3600,
+                "split_hours": {k: sum(v[k] for v in by_arch.values()) / 3600 for k in next(iter(by_arch.values()))},
+                "hours_n_gpus_ideal": {n: total / n / 3600 for n in GPU_COUNTS},
+                "hours_n_gpus_bounded": {n: max(total / n, chain) / 3600 for n in GPU_COUNTS},
+            }
+        res = {
+            "per_arch": per_arch,
+            "by_path": totals,
+            "longest_serial_chain_hours": chain / 3600,
+            "complete": not missing and set(per_arch) == set(ARCHS),
+            "missing": missing,
+        }
         if totals:
             res["best_path"] = min(totals, key=lambda k: totals[k]["hours_1_gpu"])
             library = [k for k in totals if "not in the library" not in k]
             res["best_library_path"] = min(library, key=lambda k: totals[k]["hours_1_gpu"]) if library else None
-            for label, key in (("best measured path", res["best_path"]),
-                               ("best path the library runs today", res["best_library_path"])):
+            for label, key in (
+                ("best measured path", res["best_path"]),
+                ("best path the library runs today", res["best_library_path"]),
+            ):
                 if key is None:
                     continue
                 hrs, ideal = totals[key]["hours_n_gpus_bounded"], totals[key]["hours_n_gpus_ideal"]
                 note = "" if res["complete"] else f" PARTIAL, missing {'; '.join(missing) or 'an architecture'}"
-                print(f"{profile} profile, {label} ({key}):{note} " + ", ".join(
-                    f"{n} GPU{'s' if n > 1 else ''} {ideal[n]:.2f} h ideal / {hrs[n]:.2f} h bounded"
-                    for n in GPU_COUNTS)
+                print(
+                    f"{profile} profile, {label} ({key}):{note} "
+                    + ", ".join(
+                        f"{n} GPU{'s' if n > 1 else ''} {ideal[n]:.2f} h ideal / {hrs[n]:.2f} h bounded"
+                        for n in GPU_COUNTS
+                    )
                     + f" (ideal scaling = work / N; bounded by the longest serial chain, {chain / 3600:.2f} h)",
-                    flush=True)
+                    flush=True,
+                )
         out[profile] = res
     return out
 
@@ -721,21 +849,46 @@ def _try(fn):
 def meta(s: Settings, args) -> dict:
     import subprocess
 
-    out = {"argv": sys.argv[1:], "torch": torch.__version__, "python": platform.python_version(),
-           "device": s.device, "tiny": s.tiny, "budget_s": args.budget_s, "cpu_count": os.cpu_count(),
-           "archs": list(s.archs), "width": s.width, "batch": s.batch, "procs": list(s.procs),
-           "ensembles": list(s.ensembles), "compile_backend": s.compile_backend,
-           "commit": _try(lambda: subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                                                 text=True, timeout=10).stdout.strip())}
+    out = {
+        "argv": sys.argv[1:],
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": s.device,
+        "tiny": s.tiny,
+        "budget_s": args.budget_s,
+        "cpu_count": os.cpu_count(),
+        "archs": list(s.archs),
+        "width": s.width,
+        "batch": s.batch,
+        "procs": list(s.procs),
+        "ensembles": list(s.ensembles),
+        "compile_backend": s.compile_backend,
+        "commit": _try(
+            lambda: subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+        ),
+    }
     if s.device.startswith("cuda"):
-        out.update({"cuda_available": _try(torch.cuda.is_available), "cuda": torch.version.cuda,
-                    "cudnn": _try(torch.backends.cudnn.version)})
+        out.update(
+            {
+                "cuda_available": _try(torch.cuda.is_available),
+                "cuda": torch.version.cuda,
+                "cudnn": _try(torch.backends.cudnn.version),
+            }
+        )
         if torch.cuda.is_available():
             p = torch.cuda.get_device_properties(0)
-            out.update({"gpu": p.name, "gpu_memory_gib": p.total_memory / 2**30, "gpus": torch.cuda.device_count(),
-                        "capability": _try(lambda: list(torch.cuda.get_device_capability(0))),
-                        "tf32_matmul": _try(lambda: torch.backends.cuda.matmul.allow_tf32),
-                        "tf32_cudnn": _try(lambda: torch.backends.cudnn.allow_tf32)})
+            out.update(
+                {
+                    "gpu": p.name,
+                    "gpu_memory_gib": p.total_memory / 2**30,
+                    "gpus": torch.cuda.device_count(),
+                    "capability": _try(lambda: list(torch.cuda.get_device_capability(0))),
+                    "tf32_matmul": _try(lambda: torch.backends.cuda.matmul.allow_tf32),
+                    "tf32_cudnn": _try(lambda: torch.backends.cudnn.allow_tf32),
+                }
+            )
     return out
 
 
@@ -746,14 +899,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-s", type=float, default=420.0, help="skip what would not fit in this many seconds")
     parser.add_argument("--out", type=Path, default=None, help="JSON report (default: $OUT/gpu_measure.json if $OUT)")
     parser.add_argument("--arch", nargs="+", default=list(ARCHS), choices=ARCHS)
-    parser.add_argument("--procs", type=int, nargs="+", default=None,
-                        help="numbers of processes sharing the device (default 4 8; tiny 2)")
+    parser.add_argument(
+        "--procs",
+        type=int,
+        nargs="+",
+        default=None,
+        help="numbers of processes sharing the device (default 4 8; tiny 2)",
+    )
     parser.add_argument("--ensemble", type=int, nargs="+", default=None, help="vmap ensemble sizes (default 4 8)")
     parser.add_argument("--compile-backend", default=None, help="torch.compile backend (default inductor; tiny eager)")
-    parser.add_argument("--only", nargs="+", default=(),
-                        help="measure only what 'section:name' contains one of these strings for (e.g. 'cuda graphs')")
-    parser.add_argument("--merge", type=Path, default=None,
-                        help="an earlier report whose records stand where this run does not measure (with --only)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=(),
+        help="measure only what 'section:name' contains one of these strings for (e.g. 'cuda graphs')",
+    )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        default=None,
+        help="an earlier report whose records stand where this run does not measure (with --only)",
+    )
     args = parser.parse_args(argv)
     out = args.out or (Path(os.environ["OUT"]) / "gpu_measure.json" if os.environ.get("OUT") else None)
     s = Settings(args)
@@ -811,13 +977,23 @@ def main(argv: list[str] | None = None) -> int:
             compiled()
         for arch in s.slow_archs:
             report.measure(A, f"{arch}/{count} processes", lambda: processes(s, arch, count, fmt[arch]), 30, 150)
-            report.measure(A, f"{arch}/{count} processes, cuda graphs",
-                           lambda: processes(s, arch, count, "channels_last", graphs=True), 30, 150)
+            report.measure(
+                A,
+                f"{arch}/{count} processes, cuda graphs",
+                lambda: processes(s, arch, count, "channels_last", graphs=True),
+                30,
+                150,
+            )
     if len(s.procs) < 2:
         compiled()
     for arch in s.archs:
-        report.measure(A, f"{arch}/eager, cudnn.benchmark (not deterministic)",
-                       lambda: single_model(s, arch, "contiguous", benchmark=True), 8, 60)
+        report.measure(
+            A,
+            f"{arch}/eager, cudnn.benchmark (not deterministic)",
+            lambda: single_model(s, arch, "contiguous", benchmark=True),
+            8,
+            60,
+        )
     # ratios against one eager model
     for arch in s.archs:
         ref = report.value(A, f"{arch}/eager")
@@ -828,8 +1004,11 @@ def main(argv: list[str] | None = None) -> int:
                 rate = rec.get("aggregate_steps_per_s", rec.get("steps_per_s"))
                 if rate:
                     rec["ratio_to_eager"] = rate / ref["steps_per_s"]
-    report.data["ratios"] = {name: rec.get("ratio_to_eager") for name, rec in report.data[A].items()
-                             if isinstance(rec, dict) and "ratio_to_eager" in rec}
+    report.data["ratios"] = {
+        name: rec.get("ratio_to_eager")
+        for name, rec in report.data[A].items()
+        if isinstance(rec, dict) and "ratio_to_eager" in rec
+    }
     print(json.dumps({"section": "ratios", **report.data["ratios"]}), flush=True)
     report.deadline = max(report.deadline, time.monotonic() + 30)  # the estimates are arithmetic: always made
     report.measure(D, "estimates", lambda: book_estimates(report, s), 0, 30)

@@ -75,7 +75,7 @@
 # %% tags=["parameters"]
 profile = "cpu"  # smoke | cpu | gpu | paper
 workers = None  # worker processes (None: $TWOPHASE_WORKERS or one per CPU core; 0: this process; Ray: README)
-archs = ("resnet20", "vgg16")  # any of twophase_lib.presets.ARCHS (a list, or "resnet20,vgg16")
+archs = ("resnet20", "vgg16")  # any of twophase_book.profiles.ARCHS (a list, or "resnet20,vgg16")
 seeds = None  # None: the profile's seeds (cpu: 0, 1, 2); or a list such as [0, 1, 2, 3, 4]
 device = None  # None: the profile's device (cpu; cuda for gpu and paper); or "cuda:1", ...
 epsilon = 1e-7  # the perturbation's total L2 norm (the paper's 1e-7)
@@ -84,16 +84,30 @@ cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 # %% tags=["check-output", "exact-everywhere"]
 import matplotlib.pyplot as plt
 
+from twophase_book.chaos import (
+    chaos_figure,
+    chaos_inflections,
+    chaos_summary,
+    chaos_table,
+    chaos_verdicts,
+    chapter_epsilon_sweeps,
+    chapter_sweeps,
+    epsilon_figure,
+    epsilon_table,
+    inflection_scales_table,
+    ordering_note,
+    other_metrics_table,
+    scales_note,
+    schedule_note,
+)
+from twophase_book.designs import design_note, design_table
+from twophase_book.pages import save_summary
+from twophase_book.profiles import chapter_designs
+from twophase_book.render import numerics_note
 from twophase_lib.cache import Cache
-from twophase_lib.chaos import chapter_epsilon_sweeps, chapter_sweeps, run_sweeps
+from twophase_lib.chaos import run_sweeps
 from twophase_lib.executor import check_workers
 from twophase_lib.ray_executor import executor_from_env
-from twophase_lib.plotting import chaos_figure, epsilon_figure
-from twophase_lib.presets import chapter_designs
-from twophase_lib.reporting import (chaos_inflections, chaos_summary, chaos_table, chaos_verdicts, design_note,
-                                    design_table, epsilon_table, inflection_scales_table, ordering_note,
-                                    numerics_note, other_metrics_table, save_summary, scales_note,
-                                    schedule_note)
 
 designs = chapter_designs(profile, archs, seeds, device, epsilon)  # validated: unknown values fail here
 cache, executor = Cache(cache_dir), executor_from_env(check_workers(workers))

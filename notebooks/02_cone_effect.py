@@ -42,7 +42,7 @@
 # %% tags=["parameters"]
 profile = "cpu"  # smoke | cpu | gpu | paper
 workers = None  # worker processes (None: $TWOPHASE_WORKERS or one per CPU core; 0: this process; Ray: README)
-archs = ("resnet20", "vgg16")  # any of twophase_lib.presets.ARCHS (a list, or "resnet20,vgg16")
+archs = ("resnet20", "vgg16")  # any of twophase_book.profiles.ARCHS (a list, or "resnet20,vgg16")
 seeds = None  # None: the profile's seeds (cpu: 0, 1, 2); or a list such as [0, 1, 2, 3, 4]
 device = None  # None: the profile's device (cpu; cuda for gpu and paper); or "cuda:1", ...
 cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
@@ -50,16 +50,26 @@ cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 # %% tags=["check-output", "exact-everywhere"]
 import matplotlib.pyplot as plt
 
+from twophase_book.chaos import chaos_inflections, chapter_sweeps
+from twophase_book.cone import (
+    after_drop_table,
+    chapter_studies,
+    cone_figure,
+    cone_paper_table,
+    cone_summary,
+    cone_table,
+    cone_verdicts,
+    shared_before_drop,
+)
+from twophase_book.designs import design_note, design_table
+from twophase_book.pages import save_summary
+from twophase_book.profiles import chapter_designs
+from twophase_book.render import numerics_note
 from twophase_lib.cache import Cache
-from twophase_lib.chaos import chapter_sweeps, run_sweeps
-from twophase_lib.cone import chapter_studies, run_studies
+from twophase_lib.chaos import run_sweeps
+from twophase_lib.cone import run_studies
 from twophase_lib.executor import check_workers
 from twophase_lib.ray_executor import executor_from_env
-from twophase_lib.plotting import cone_figure
-from twophase_lib.presets import chapter_designs
-from twophase_lib.reporting import (after_drop_table, chaos_inflections, cone_paper_table, cone_summary, cone_table,
-                                    cone_verdicts, design_note, design_table, numerics_note, save_summary,
-                                    shared_before_drop)
 
 designs = chapter_designs(profile, archs, seeds, device)  # validated: unknown values fail here
 cache, executor = Cache(cache_dir), executor_from_env(check_workers(workers))

@@ -40,7 +40,7 @@
 # %% tags=["parameters"]
 profile = "cpu"  # smoke | cpu | gpu | paper
 workers = None  # worker processes (None: $TWOPHASE_WORKERS or one per CPU core; 0: this process; Ray: README)
-tasks = ("mlp-tabular", "transformer-modadd")  # any of twophase_lib.beyond.TASKS (a list, or "a,b")
+tasks = ("mlp-tabular", "transformer-modadd")  # any of twophase_book.beyond.TASKS (a list, or "a,b")
 seeds = None  # None: the profile's seeds (cpu: 0, 1, 2); or a list such as [0, 1, 2, 3, 4]
 device = None  # None: the profile's device (cpu; cuda for paper); or "cuda:1", ...
 cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
@@ -48,16 +48,19 @@ cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 # %% tags=["check-output", "exact-everywhere"]
 import matplotlib.pyplot as plt
 
-from twophase_lib import beyond
+from twophase_book import beyond
+from twophase_book.beyond import accuracy_figure, accuracy_note, beyond_answer, beyond_design_table, beyond_summary
+from twophase_book.chaos import chaos_figure, chaos_inflections, chaos_table, chaos_verdicts
+from twophase_book.cone import cone_figure, cone_table, cone_verdicts
+from twophase_book.pages import save_summary
+from twophase_book.render import numerics_note
+from twophase_book.switch import switch_figure, switch_table, switch_verdicts
 from twophase_lib.cache import Cache
 from twophase_lib.chaos import run_sweeps
 from twophase_lib.cone import run_studies
 from twophase_lib.executor import check_workers
-from twophase_lib.linearize import run_switch_studies
-from twophase_lib.plotting import accuracy_figure, chaos_figure, cone_figure, switch_figure
 from twophase_lib.ray_executor import executor_from_env
-from twophase_lib.reporting import (accuracy_note, beyond_answer, beyond_design_table, beyond_summary, chaos_inflections, chaos_table, chaos_verdicts,
-                                    cone_table, cone_verdicts, numerics_note, save_summary, switch_table, switch_verdicts)
+from twophase_lib.switch import run_switch_studies
 
 designs = beyond.chapter_designs(profile, tasks, seeds, device)  # validated: unknown values fail here
 cache, executor = Cache(cache_dir), executor_from_env(check_workers(workers))

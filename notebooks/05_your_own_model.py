@@ -33,12 +33,11 @@
 profile = "cpu"  # smoke (a few iterations, for CI) | cpu
 
 # %%
-import torch
 import torch.nn.functional as F
 from torch import nn
 
+from twophase_book.profiles import check_profile
 from twophase_lib import DataConfig, load_data
-from twophase_lib.presets import check_profile
 
 check_profile(profile)
 smoke = profile == "smoke"
@@ -108,6 +107,6 @@ for name, v in verdicts.items():
 # [Across machines](../across_machines.md)):
 
 # %%
-from twophase_lib.reporting import numerics_note
+from twophase_book.render import numerics_note
 
 numerics_note(run)

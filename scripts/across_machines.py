@@ -31,7 +31,7 @@ READ = """
 import json, sys
 from twophase_lib.cache import Cache
 from twophase_lib.numerics import fingerprint
-from twophase_lib.reporting import load_summary
+from twophase_book.pages import load_summary
 profile = sys.argv[1]
 print(json.dumps({"fingerprint": fingerprint().as_dict(),
                   "summaries": {k: load_summary(Cache(), k, profile) for k in ("chaos", "cone", "switch")}}))

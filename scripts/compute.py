@@ -14,14 +14,16 @@ import json
 import sys
 import time
 
-from twophase_lib import beyond
+from twophase_book import beyond
+from twophase_book.chaos import chapter_epsilon_sweeps, chapter_sweeps
+from twophase_book.cone import chapter_studies as cone_studies
+from twophase_book.profiles import PROFILES
+from twophase_book.switch import chapter_studies as switch_studies
 from twophase_lib.cache import Cache
-from twophase_lib.chaos import chapter_epsilon_sweeps, chapter_sweeps, run_sweeps
-from twophase_lib.cone import chapter_studies as cone_studies, run_studies
-from twophase_lib.config import PROFILES
+from twophase_lib.chaos import run_sweeps
+from twophase_lib.cone import run_studies
 from twophase_lib.ray_executor import executor_from_env
-from twophase_lib.linearize import chapter_studies as switch_studies, run_switch_studies
-
+from twophase_lib.switch import run_switch_studies
 
 STAGES = ("chaos", "epsilon", "cone", "switch", "beyond")
 
@@ -37,7 +39,9 @@ def beyond_all(profile: str, cache: Cache, ex) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="cpu", choices=PROFILES)
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: $TWOPHASE_WORKERS or the cores)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: $TWOPHASE_WORKERS or the cores)"
+    )
     parser.add_argument("--only", nargs="+", choices=STAGES, default=STAGES, help="compute only these stages")
     args = parser.parse_args(argv)
     cache, times = Cache(), {}
@@ -47,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
             ("chaos", lambda: run_sweeps(chapter_sweeps(args.profile), cache, ex, desc="chapter 1: chaos sweeps")),
             ("epsilon", lambda: run_sweeps(chapter_epsilon_sweeps(args.profile), cache, ex, desc="chapter 1: ε sweep")),
             ("cone", lambda: run_studies(cone_studies(args.profile), cache, ex, desc="chapter 2: eNTK along the runs")),
-            ("switch", lambda: run_switch_studies(switch_studies(args.profile), cache, ex,
-                                                  desc="chapter 3: linearized runs")),
+            (
+                "switch",
+                lambda: run_switch_studies(switch_studies(args.profile), cache, ex, desc="chapter 3: linearized runs"),
+            ),
             ("beyond", lambda: beyond_all(args.profile, cache, ex)),
         ):
             if name not in args.only:

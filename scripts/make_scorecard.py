@@ -2,7 +2,7 @@
 """Write the book's generated pages: book/scorecard.md (from the chapters' cached summaries), book/across_machines.md
 and its figure book/figures/across_machines.png (from book/across_machines.json, written by
 scripts/across_machines.py) and book/rerun.md (from the run times recorded
-by run_chapters.py). See twophase_lib.reporting.
+by run_chapters.py). See twophase_book.pages.
 
 With an empty cache (a fresh clone before any chapter ran) the committed scorecard is kept, not blanked."""
 
@@ -10,10 +10,10 @@ import json
 import re
 from pathlib import Path
 
+from twophase_book.pages import across_machines_markdown, across_rows, load_summary, rerun_markdown, scorecard_markdown
+from twophase_book.paper import CLAIMS
 from twophase_lib.cache import Cache
 from twophase_lib.numerics import fingerprint
-from twophase_lib.reporting import (CLAIMS, across_machines_markdown, across_rows, load_summary, rerun_markdown,
-                                    scorecard_markdown)
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK_PROFILES = ("cpu", "gpu", "paper")
@@ -50,7 +50,7 @@ if __name__ == "__main__":
         import matplotlib
 
         matplotlib.use("Agg")
-        from twophase_lib.plotting import across_machines_figure
+        from twophase_book.pages import across_machines_figure
 
         panels: dict = {}
         for title, items in across_rows(across["runs"]).items():

@@ -29,7 +29,8 @@ Where the executed notebook goes (``--out-dir`` overrides):
 Timing and machine-specific metadata (papermill's start/end times and durations, nbclient's
 per-cell ``execution`` timestamps, absolute input/output paths, random cell ids) are stripped, so
 re-running a deterministic chapter gives a byte-identical file. The notebook's metadata records the numerics
-fingerprints it was computed with (``twophase.numerics``; the chapter also prints its fingerprint). The chapter's own ``parameters``
+fingerprints it was computed with (``twophase.numerics``; the chapter also prints its fingerprint). The chapter's
+own ``parameters``
 cell is tagged ``remove-cell``, so the book shows only papermill's ``injected-parameters`` cell
 (the values the chapter actually ran with). The script stops at the first failing chapter and
 exits non-zero, naming it; the failed notebook, with its traceback, is kept under
@@ -109,7 +110,9 @@ def output_dir(profile: str, update_baselines: bool = False, out_dir: Path | Non
     """
     if update_baselines:
         if profile != "smoke":
-            raise ValueError(f"--update-baselines writes the smoke baselines; it cannot be used with --profile {profile}")
+            raise ValueError(
+                f"--update-baselines writes the smoke baselines; it cannot be used with --profile {profile}"
+            )
         if out_dir is not None:
             raise ValueError("--update-baselines writes to tests/baselines/; it cannot be combined with --out-dir")
         return BASELINES
@@ -221,9 +224,11 @@ def _cell_ids(nb) -> None:
     seen: dict[str, int] = {}
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
-        base = "injected-parameters" if "injected-parameters" in tags else hashlib.sha1(
-            (cell.cell_type + "\0" + cell.source).encode()
-        ).hexdigest()[:12]
+        base = (
+            "injected-parameters"
+            if "injected-parameters" in tags
+            else hashlib.sha1((cell.cell_type + "\0" + cell.source).encode()).hexdigest()[:12]
+        )
         n = seen.get(base, 0)
         seen[base] = n + 1
         if "id" in cell or nb.nbformat_minor >= 5:
@@ -295,8 +300,7 @@ def read_new_lines(path: Path, offset: int) -> tuple[list[str], int]:
     return [line.decode("utf-8", "replace").rstrip("\r") for line in lines], offset + end + 1
 
 
-def follow(path: Path, prefix: str, stop: threading.Event, out: TextIO | None = None,
-           interval: float = 0.5) -> None:
+def follow(path: Path, prefix: str, stop: threading.Event, out: TextIO | None = None, interval: float = 0.5) -> None:
     """Print each line appended to ``path`` as ``prefix + line`` until ``stop`` is set, then what is left."""
     offset = 0
     while True:
@@ -327,8 +331,12 @@ class ProgressTail:
         self.path.write_text("")
         self._previous = os.environ.get(PROGRESS_ENV)
         os.environ[PROGRESS_ENV] = str(self.path)
-        self._thread = threading.Thread(target=follow, name=f"progress {self.path.stem}", daemon=True,
-                                        args=(self.path, self.prefix, self._stop, self.out, self.interval))
+        self._thread = threading.Thread(
+            target=follow,
+            name=f"progress {self.path.stem}",
+            daemon=True,
+            args=(self.path, self.prefix, self._stop, self.out, self.interval),
+        )
         self._thread.start()
         return self
 
@@ -399,6 +407,7 @@ def numerics_metadata(profile: str, extra: dict) -> dict:
     """The numerics fingerprints (twophase_lib.numerics) a chapter computed with, by device kind: the CPU's always,
     a GPU's when the chapter ran on one. Stored in the executed notebook's metadata (``twophase.numerics``)."""
     import torch
+
     from twophase_lib.numerics import fingerprint
 
     device = str(extra.get("device") or ("cuda" if profile in ("gpu", "paper") else "cpu"))
@@ -422,12 +431,19 @@ def load_run_times(path: Path | None = None) -> dict:
         return {}
     if not isinstance(data, dict):
         return {}
-    return {ch: {p: r for p, r in per.items() if isinstance(r, dict)}
-            for ch, per in data.items() if isinstance(per, dict)}
+    return {
+        ch: {p: r for p, r in per.items() if isinstance(r, dict)} for ch, per in data.items() if isinstance(per, dict)
+    }
 
 
-def record_run_time(chapter: str, profile: str, seconds: float, path: Path | None = None,
-                    machine: str | None = None, day: datetime.date | None = None) -> dict:
+def record_run_time(
+    chapter: str,
+    profile: str,
+    seconds: float,
+    path: Path | None = None,
+    machine: str | None = None,
+    day: datetime.date | None = None,
+) -> dict:
     """Store the wall time of a cold run as the latest one of ``chapter`` at ``profile``; return the record.
 
     The record replaces the previous one whole (a longer or shorter time, an old ``note``): the re-run page
@@ -435,8 +451,11 @@ def record_run_time(chapter: str, profile: str, seconds: float, path: Path | Non
     ``path`` (default: ``book/run_times.json``).
     """
     path = path or RUN_TIMES
-    record = {"seconds": round(float(seconds), 1), "machine": machine or machine_description(),
-              "date": (day or datetime.date.today()).isoformat()}
+    record = {
+        "seconds": round(float(seconds), 1),
+        "machine": machine or machine_description(),
+        "date": (day or datetime.date.today()).isoformat(),
+    }
     times = load_run_times(path)
     times.setdefault(chapter, {})[profile] = record
     tmp = path.with_name(f".{path.name}.tmp")
@@ -452,8 +471,9 @@ def count_results(root: Path | None = None) -> int:
     root = Path(root) if root is not None else default_root()
     if not root.is_dir():
         return 0
-    return sum(1 for kind in root.iterdir() if kind.is_dir() and not kind.name.endswith("-summary")
-               for _ in kind.glob("*.pt"))
+    return sum(
+        1 for kind in root.iterdir() if kind.is_dir() and not kind.name.endswith("-summary") for _ in kind.glob("*.pt")
+    )
 
 
 def cold_run_requested(flag: bool) -> bool:
@@ -465,16 +485,33 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chapters", nargs="*", help="chapter .py files (default: every notebooks/NN_*.py)")
     parser.add_argument("--profile", default="cpu", choices=PROFILES, help="value of the `profile` parameter")
-    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
-                        help="extra notebook parameter (repeatable), as in papermill's -p; it must be assigned "
-                             "in the chapter's parameters cell")
-    parser.add_argument("--out-dir", type=Path, help="where executed notebooks go (default depends on the profile: "
-                                                     "book/chapters, _build/chapters/smoke, artifacts/paper)")
-    parser.add_argument("--update-baselines", action="store_true",
-                        help="with --profile smoke: write to tests/baselines/ (the notebooks tests/test_smoke_chapters.py re-executes)")
-    parser.add_argument("--record-time", action="store_true",
-                        help=f"these are cold runs: record each chapter's wall time in book/run_times.json "
-                             f"(also when {COLD_RUN_ENV}=1)")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("KEY", "VALUE"),
+        help="extra notebook parameter (repeatable), as in papermill's -p; it must be assigned "
+        "in the chapter's parameters cell",
+    )
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        help="where executed notebooks go (default depends on the profile: "
+        "book/chapters, _build/chapters/smoke, artifacts/paper)",
+    )
+    parser.add_argument(
+        "--update-baselines",
+        action="store_true",
+        help="with --profile smoke: write to tests/baselines/ (the notebooks tests/test_smoke_chapters.py re-executes)",
+    )
+    parser.add_argument(
+        "--record-time",
+        action="store_true",
+        help=f"these are cold runs: record each chapter's wall time in book/run_times.json "
+        f"(also when {COLD_RUN_ENV}=1)",
+    )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TQDM_DISABLE", "1")
@@ -501,8 +538,11 @@ def main(argv: list[str] | None = None) -> int:
         n = len(chapters)
         for i, path in enumerate(chapters, 1):
             start, before = time.perf_counter(), count_results()
-            print(f"run_chapters: chapter {i} of {n}: {path.name} (profile {args.profile}), "
-                  f"{format_duration(start - total_start)} elapsed so far ...", flush=True)
+            print(
+                f"run_chapters: chapter {i} of {n}: {path.name} (profile {args.profile}), "
+                f"{format_duration(start - total_start)} elapsed so far ...",
+                flush=True,
+            )
             out = run_chapter(path, args.profile, extra, out_dir)
             seconds = time.perf_counter() - start
             computed = count_results() - before
@@ -510,9 +550,12 @@ def main(argv: list[str] | None = None) -> int:
             recorded = record and computed > 0
             if recorded:
                 record_run_time(path.stem, args.profile, seconds)
-            print(f"run_chapters: chapter {i} of {n}: {path.name} -> {os.path.relpath(out, ROOT)} in "
-                  f"{format_duration(seconds)} ({format_duration(time.perf_counter() - total_start)} elapsed; "
-                  f"{computed} results computed)" + (", time recorded" if recorded else ""), flush=True)
+            print(
+                f"run_chapters: chapter {i} of {n}: {path.name} -> {os.path.relpath(out, ROOT)} in "
+                f"{format_duration(seconds)} ({format_duration(time.perf_counter() - total_start)} elapsed; "
+                f"{computed} results computed)" + (", time recorded" if recorded else ""),
+                flush=True,
+            )
     except ChapterError as exc:
         print(f"run_chapters: ERROR: {exc}", file=sys.stderr)
         return 1

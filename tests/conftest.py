@@ -7,7 +7,6 @@ import pytest
 
 from twophase_lib.config import DataConfig, ModelConfig, OptimConfig, RunConfig
 
-
 # Notebook kernels started by nbval inherit this: smoke chapters compute from scratch, never from a warm cache.
 os.environ["TWOPHASE_CACHE"] = tempfile.mkdtemp(prefix="twophase-test-cache-")
 os.environ["TQDM_DISABLE"] = "1"

@@ -66,7 +66,9 @@ def split(text: str) -> tuple[str, list[tuple[str, str]]]:
 def _label(skeleton_line: str) -> str:
     """A line's label: its skeleton up to the first ":", number or verdict word, spaces and table rules collapsed."""
     m = LABEL_END.search(skeleton_line)
-    label = RULE.sub("--", skeleton_line[: m.start()] if m else skeleton_line)  # a table's rule is as wide as its column
+    label = RULE.sub(
+        "--", skeleton_line[: m.start()] if m else skeleton_line
+    )  # a table's rule is as wide as its column
     return SPACES.sub(" ", label).strip()
 
 

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from twophase_book.profiles import ARCHS, Design, check_arch, check_profile, design, run_config, with_schedule
 from twophase_lib.cache import Cache, CorruptCacheWarning
-from twophase_lib.config import DataConfig, RunConfig, check_profile, config_hash
-from twophase_lib.presets import ARCHS, Design, check_arch, design, run_config, with_schedule
+from twophase_lib.config import DataConfig, RunConfig, config_hash
 
 
 def test_hash_is_stable_and_sensitive():
@@ -139,18 +139,22 @@ def test_results_export_as_flat_rows(tmp_path):
     assert not any(k.startswith(("value.path", "value.kernel")) for k in row)
     out = tmp_path / "pairs.csv"
     script = __import__("pathlib").Path(__file__).resolve().parents[1] / "scripts" / "export_results.py"
-    done = subprocess.run([sys.executable, str(script), "--cache", str(cache.root), "--kind", "pair", "--out", str(out)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(script), "--cache", str(cache.root), "--kind", "pair", "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     rows = list(csv.DictReader(open(out)))
     assert len(rows) == 1 and rows[0]["value.disagreement"] == "0.25"
-    bad = subprocess.run([sys.executable, str(script), "--cache", str(cache.root), "--kind", "nope"],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, str(script), "--cache", str(cache.root), "--kind", "nope"], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "stored kinds: pair" in bad.stderr
 
 
 def test_chapter_parameters_are_validated_and_key_their_own_summary():
-    from twophase_lib.presets import chapter_designs, profile_summary_key
+    from twophase_book.profiles import chapter_designs, profile_summary_key
 
     default = chapter_designs("cpu")
     assert tuple(default.values()) == profile_summary_key("cpu")  # the book's run keys the scorecard
@@ -158,9 +162,15 @@ def test_chapter_parameters_are_validated_and_key_their_own_summary():
     mine = chapter_designs("cpu", "vgg16", "0, 3,4", "cpu", 1e-5)
     assert list(mine) == ["vgg16"] and mine["vgg16"].seeds == (0, 3, 4) and mine["vgg16"].epsilon == 1e-5
     assert mine["vgg16"].reference_seeds == (0,)
-    for bad, match in ((dict(archs="resnet50"), "unknown architecture"), (dict(seeds="0, x"), "cannot read seeds"),
-                       (dict(seeds=[1, 1]), "distinct"), (dict(seeds=[-1]), "non-negative"),
-                       (dict(device="tpu"), "device"), (dict(epsilon=0), "epsilon"), (dict(archs=[]), "non-empty")):
+    for bad, match in (
+        (dict(archs="resnet50"), "unknown architecture"),
+        (dict(seeds="0, x"), "cannot read seeds"),
+        (dict(seeds=[1, 1]), "distinct"),
+        (dict(seeds=[-1]), "non-negative"),
+        (dict(device="tpu"), "device"),
+        (dict(epsilon=0), "epsilon"),
+        (dict(archs=[]), "non-empty"),
+    ):
         with pytest.raises(ValueError, match=match):
             chapter_designs("cpu", **bad)
     with pytest.raises(ValueError, match="unknown profile"):

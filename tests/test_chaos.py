@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from tests.conftest import tiny_config
+from twophase_book.profiles import with_schedule
 from twophase_lib.cache import Cache
 from twophase_lib.chaos import ChaosSweep, inflection_point, inflection_range, log_grid, run_sweep, run_sweeps
 from twophase_lib.executor import Executor
 from twophase_lib.metrics import BarrierConfig
 from twophase_lib.perturbation import Perturbation
-from twophase_lib.presets import with_schedule
 from twophase_lib.store import State, checkpoint_kernel, child_checkpoint, kernel_at, parent_checkpoints
 from twophase_lib.training import compute_threads
 
@@ -64,7 +64,9 @@ def test_reference_pairs_differ_in_what_they_say(tmp_path):
     res = run_sweep(sw, Cache(tmp_path), HERE, progress=False)
     assert set(res.references) == {"independent init", "data order"}
     assert res.reference("independent init", "dissimilarity") > 0 and res.reference("data order", "dissimilarity") > 0
-    assert math.isnan(run_sweep(small_sweep(), Cache(tmp_path), HERE, progress=False).reference("data order", "disagreement"))
+    assert math.isnan(
+        run_sweep(small_sweep(), Cache(tmp_path), HERE, progress=False).reference("data order", "disagreement")
+    )
 
 
 def test_pool_of_workers_gives_bitwise_the_same_results(tmp_path):
@@ -144,7 +146,9 @@ def test_log_grid():
 def test_inflection_point_interpolates_in_log_time():
     t0s = np.array([0, 9, 99, 999])
     assert inflection_point(t0s, np.array([1.0, 0.9, 0.5, 0.1])) == pytest.approx(99)
-    assert inflection_point(t0s, np.array([1.0, 0.7, 0.3, 0.1])) == pytest.approx(math.expm1((math.log(10) + math.log(100)) / 2))
+    assert inflection_point(t0s, np.array([1.0, 0.7, 0.3, 0.1])) == pytest.approx(
+        math.expm1((math.log(10) + math.log(100)) / 2)
+    )
     assert math.isnan(inflection_point(t0s, np.array([1.0, 0.9, 0.8, 0.7])))
     assert math.isnan(inflection_point(t0s, np.array([0.0, 0.0, 0.0, 0.0])))
 

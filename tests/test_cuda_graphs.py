@@ -7,8 +7,16 @@ import torch
 from tests.conftest import tiny_config
 from twophase_lib.config import OptimConfig
 from twophase_lib.linearize import train_linearized
-from twophase_lib.training import (GRAPH_MIN_STEPS, GraphedSteps, initial_checkpoint, make_optimizer, materialise,
-                                   step_function, train, uses_cuda_graphs)
+from twophase_lib.training import (
+    GRAPH_MIN_STEPS,
+    GraphedSteps,
+    initial_checkpoint,
+    make_optimizer,
+    materialise,
+    step_function,
+    train,
+    uses_cuda_graphs,
+)
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

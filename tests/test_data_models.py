@@ -107,5 +107,7 @@ def test_unknown_model_lists_known_ones():
 
 
 def test_register_custom_model():
-    register_model("linear-test", lambda c: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3072, c.num_classes)))
+    register_model(
+        "linear-test", lambda c: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3072, c.num_classes))
+    )
     assert build_model(ModelConfig("linear-test"))(torch.zeros(2, 3, 32, 32)).shape == (2, 10)

@@ -144,7 +144,8 @@ def test_installed_version_matches_pin(name, spec):
     try:
         installed = importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
-        pytest.fail(f"{name} is not installed; run `make test` (it installs -c constraints.txt .[book,test,ray,beyond])")
+        pytest.fail(f"{name} is not installed; run `make test` "
+                    "(it installs -c constraints.txt .[book,test,ray,beyond])")
     assert Requirement(f"{name}{spec}").specifier.contains(installed, prereleases=True), (
         f"{name} {installed} is installed but constraints.txt pins {spec}"
     )

@@ -3,10 +3,10 @@
 import torch
 
 from tests.conftest import tiny_config
-from twophase_lib.linearize import Linearized, linearized_model, train_linearized
-from twophase_lib.models import build_model
 from twophase_lib.config import ModelConfig
 from twophase_lib.data import load_data
+from twophase_lib.linearize import Linearized, linearized_model, train_linearized
+from twophase_lib.models import build_model
 from twophase_lib.store import evaluation_model
 from twophase_lib.training import evaluate, initial_checkpoint, materialise, train
 

@@ -7,9 +7,18 @@ import torch
 
 from tests.conftest import tiny_config
 from twophase_lib.data import load_data
-from twophase_lib.metrics import (BarrierConfig, barrier_height, compare, disagreement, flat_parameters,
-                                  interpolate_state, linear_path, parameter_dissimilarity, recompute_bn_statistics,
-                                  relative_distance)
+from twophase_lib.metrics import (
+    BarrierConfig,
+    barrier_height,
+    compare,
+    disagreement,
+    flat_parameters,
+    interpolate_state,
+    linear_path,
+    parameter_dissimilarity,
+    recompute_bn_statistics,
+    relative_distance,
+)
 from twophase_lib.perturbation import Perturbation, parameter_names, perturb
 from twophase_lib.training import initial_checkpoint, materialise, predict, train
 
@@ -23,7 +32,11 @@ def exact_one_minus_cos(a, b):
     fb = [Fraction(x) for x in b.tolist()]
     dot = sum(x * y for x, y in zip(fa, fb))
     norms = sum(x * x for x in fa) * sum(y * y for y in fb)
-    cos = Decimal(dot.numerator) / Decimal(dot.denominator) / (Decimal(norms.numerator) / Decimal(norms.denominator)).sqrt()
+    cos = (
+        Decimal(dot.numerator)
+        / Decimal(dot.denominator)
+        / (Decimal(norms.numerator) / Decimal(norms.denominator)).sqrt()
+    )
     return float(1 - cos)
 
 

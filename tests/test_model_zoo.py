@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from model_zoo import ZOO, BatchNormMLP, dropout_mlp, table_data, zoo_task
 from torch import nn
 from torch.func import functional_call
 
-from model_zoo import ZOO, BatchNormMLP, dropout_mlp, table_data, zoo_task
 from twophase_lib import OptimConfig, RunConfig, Task, train
 from twophase_lib.analyses import chaos_curve, cone_curves, switch_curve
 from twophase_lib.cache import Cache

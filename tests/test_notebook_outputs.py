@@ -1,7 +1,6 @@
 """The comparison of re-executed chapters with their baselines (tests/notebook_outputs.py) fails where it must."""
 
 import nbformat
-
 from notebook_outputs import compare_cell, compare_text, split
 
 VERDICTS = """resnet20, step: PARTLY

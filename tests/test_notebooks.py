@@ -21,7 +21,9 @@ def test_there_are_chapters():
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
 def test_every_chapter_has_an_executed_smoke_baseline(chapter):
     path = BASELINES / f"{chapter.stem}.ipynb"
-    assert path.exists(), f"no smoke baseline for {chapter.name}: run `make chapter NB={chapter.relative_to(ROOT)} PROFILE=smoke`"
+    assert path.exists(), (
+        f"no smoke baseline for {chapter.name}: run `make chapter NB={chapter.relative_to(ROOT)} PROFILE=smoke`"
+    )
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     unexecuted = [i for i, c in enumerate(code) if c.get("execution_count") is None]
@@ -44,8 +46,9 @@ def check_numerics_recorded(nb, name: str) -> None:
     assert recorded, f"{name}: no numerics fingerprint in its metadata (twophase.numerics); re-run it"
     printed = printed_fingerprint(nb)
     assert printed is not None, f"{name}: the page does not print its numerics fingerprint"
-    assert printed.split("-")[0] != "cpu" or printed == recorded, \
+    assert printed.split("-")[0] != "cpu" or printed == recorded, (
         f"{name}: prints fingerprint {printed} but its metadata records {recorded}"
+    )
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
@@ -100,14 +103,20 @@ def script_mismatch(executed, script) -> str | None:
         if a.source != b.source:
             x, y = a.source.splitlines(), b.source.splitlines()
             n = next((k for k, (u, v) in enumerate(zip(x, y)) if u != v), min(len(x), len(y)))
-            return (f"{where}, in its source, the {_describe(b)}: at line {n + 1} the notebook has "
-                    f"{_line(x, n)}, the script {_line(y, n)}")
+            return (
+                f"{where}, in its source, the {_describe(b)}: at line {n + 1} the notebook has "
+                f"{_line(x, n)}, the script {_line(y, n)}"
+            )
     if len(ours) > len(theirs):
-        return f"the notebook has {len(ours) - len(theirs)} cell(s) more than the script, from cell {len(theirs)}: " \
-               f"the {_describe(ours[len(theirs)])}"
+        return (
+            f"the notebook has {len(ours) - len(theirs)} cell(s) more than the script, from cell {len(theirs)}: "
+            f"the {_describe(ours[len(theirs)])}"
+        )
     if len(ours) < len(theirs):
-        return f"the notebook lacks the script's last {len(theirs) - len(ours)} cell(s), from cell {len(ours)}: " \
-               f"the {_describe(theirs[len(ours)])}"
+        return (
+            f"the notebook lacks the script's last {len(theirs) - len(ours)} cell(s), from cell {len(ours)}: "
+            f"the {_describe(theirs[len(ours)])}"
+        )
     return None
 
 
@@ -120,10 +129,13 @@ def test_executed_notebook_matches_its_percent_script(folder, chapter):
     if not path.exists():
         pytest.fail(f"{path.relative_to(ROOT)} does not exist")  # the tests above say how to make it
     problem = script_mismatch(nbformat.read(path, as_version=4), jupytext.read(chapter))
-    regenerate = ("make baselines NB=" if folder == "tests/baselines" else "make chapter NB=") + \
-        str(chapter.relative_to(ROOT))
-    assert problem is None, (f"{path.relative_to(ROOT)} is not an execution of the current "
-                             f"{chapter.relative_to(ROOT)}: {problem}. Re-run it: `{regenerate}`")
+    regenerate = ("make baselines NB=" if folder == "tests/baselines" else "make chapter NB=") + str(
+        chapter.relative_to(ROOT)
+    )
+    assert problem is None, (
+        f"{path.relative_to(ROOT)} is not an execution of the current "
+        f"{chapter.relative_to(ROOT)}: {problem}. Re-run it: `{regenerate}`"
+    )
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
@@ -136,10 +148,11 @@ def test_the_book_shows_the_parameters_once(chapter):
     shown = [c for c in cells if {"parameters", INJECTED} & set(_tags(c)) and "remove-cell" not in _tags(c)]
     assert [_tags(c) for c in shown] == [[INJECTED]], (
         f"{path.name}: the page must show exactly one parameters cell, papermill's {INJECTED} one; it shows "
-        f"{[_tags(c) for c in shown]}. Re-run it: `make chapter NB={chapter.relative_to(ROOT)}`")
+        f"{[_tags(c) for c in shown]}. Re-run it: `make chapter NB={chapter.relative_to(ROOT)}`"
+    )
 
 
-PERCENT = '''# ---
+PERCENT = """# ---
 # jupyter:
 #   kernelspec:
 #     display_name: Python 3
@@ -160,7 +173,7 @@ print(profile, x)
 
 # %% [markdown]
 # The end.
-'''
+"""
 
 
 def _as_executed(script: Path, tmp: Path):
@@ -170,8 +183,9 @@ def _as_executed(script: Path, tmp: Path):
     jupytext.write(jupytext.read(script), ipynb)
     nb = nbformat.read(ipynb, as_version=4)
     at = next(i for i, c in enumerate(nb.cells) if "parameters" in _tags(c))
-    nb.cells.insert(at + 1, nbformat.v4.new_code_cell('# Parameters\nprofile = "smoke"\n',
-                                                      metadata={"tags": [INJECTED]}))
+    nb.cells.insert(
+        at + 1, nbformat.v4.new_code_cell('# Parameters\nprofile = "smoke"\n', metadata={"tags": [INJECTED]})
+    )
     for n, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
         cell.execution_count = n + 1
         cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="smoke 2\n")]
@@ -191,6 +205,7 @@ def test_script_mismatch_accepts_an_execution_of_the_script(script, tmp_path):
     assert script_mismatch(executed, jupytext.read(script)) is None
     # The post-processing of scripts/run_chapters.py (tags, ids, metadata) keeps it a match.
     import importlib.util
+
     spec = importlib.util.spec_from_file_location("run_chapters", ROOT / "scripts" / "run_chapters.py")
     run_chapters = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(run_chapters)
@@ -202,9 +217,11 @@ def test_script_mismatch_names_an_added_markdown_cell(script, tmp_path):
     executed = _as_executed(script, tmp_path)
     executed.cells.insert(3, nbformat.v4.new_markdown_cell("A paragraph the script does not have."))
     problem = script_mismatch(executed, jupytext.read(script))
-    assert problem == ("first difference at cell 2 (counting without the injected-parameters cell), in its cell "
-                       "type: the notebook has the markdown cell 'A paragraph the script does not have.', the script "
-                       "the code cell 'x = 1 + 1'")
+    assert problem == (
+        "first difference at cell 2 (counting without the injected-parameters cell), in its cell "
+        "type: the notebook has the markdown cell 'A paragraph the script does not have.', the script "
+        "the code cell 'x = 1 + 1'"
+    )
 
 
 def test_script_mismatch_names_edits_missing_and_extra_cells(script, tmp_path):
@@ -215,7 +232,8 @@ def test_script_mismatch_names_edits_missing_and_extra_cells(script, tmp_path):
     edited.cells[-1].source = "The end!"
     assert script_mismatch(edited, text).endswith(
         "cell 3 (counting without the injected-parameters cell), in its source, the markdown cell 'The end.': "
-        "at line 1 the notebook has 'The end!', the script 'The end.'")
+        "at line 1 the notebook has 'The end!', the script 'The end.'"
+    )
 
     retyped = nbformat.from_dict(base)
     retyped.cells[-1] = nbformat.v4.new_raw_cell("The end.")
@@ -223,7 +241,9 @@ def test_script_mismatch_names_edits_missing_and_extra_cells(script, tmp_path):
 
     short = nbformat.from_dict(base)
     del short.cells[-1]
-    assert "lacks the script's last 1 cell(s), from cell 3: the markdown cell 'The end.'" in script_mismatch(short, text)
+    assert "lacks the script's last 1 cell(s), from cell 3: the markdown cell 'The end.'" in script_mismatch(
+        short, text
+    )
 
     longer = nbformat.from_dict(base)
     longer.cells.append(nbformat.v4.new_code_cell("extra()"))

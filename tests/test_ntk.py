@@ -80,7 +80,8 @@ def test_blocked_equals_unblocked(mode):
     whole = empirical_ntk(model, x, mode)
     rows = 3 if mode == "full" else 1
     kernel = (7 * rows) ** 2 * 8 * 2
-    budget = int((kernel + 7 * rows * 108 * 8) * 8 / 7)  # the kernel, 1/8 work space, and 7 examples' worth of the conv weight
+    # the kernel, 1/8 work space, and 7 examples' worth of the conv weight
+    budget = int((kernel + 7 * rows * 108 * 8) * 8 / 7)
     plan = plan_kernel(model, 7, rows, budget)
     assert len(plan.groups) >= 2 and min(plan.outer) < 7 and plan.peak_bytes <= budget
     assert plan.passes(7) > 7 * len(plan.groups)  # inner blocks are recomputed

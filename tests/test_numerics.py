@@ -11,6 +11,7 @@ import sys
 
 import pytest
 import torch
+from conftest import tiny_config
 
 from twophase_lib import cache as cache_module
 from twophase_lib.cache import Cache, NumericsMismatchError
@@ -19,8 +20,6 @@ from twophase_lib.executor import Executor
 from twophase_lib.numerics import Fingerprint, device_of, fingerprint
 from twophase_lib.perturbation import Perturbation
 from twophase_lib.store import State, parent_at
-
-from conftest import tiny_config
 
 
 def other(fp: Fingerprint, capability: str | None = None) -> Fingerprint:

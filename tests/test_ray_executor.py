@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import tiny_config
+from twophase_book.profiles import with_schedule
 from twophase_lib.cache import Cache
 from twophase_lib.chaos import ChaosSweep, run_sweeps
 from twophase_lib.executor import Executor
 from twophase_lib.metrics import BarrierConfig
 from twophase_lib.perturbation import Perturbation
-from twophase_lib.presets import with_schedule
 from twophase_lib.store import parent_checkpoints
 
 HERE = Path(__file__).resolve().parent
@@ -84,7 +84,9 @@ def test_sweeps_on_ray_equal_the_in_process_results_bitwise(ray, tmp_path):
         for a, b in zip(here[name].control, there[name].control):
             assert a == b
     # the workers wrote the same files under the same hash-keyed names
-    names = lambda root: sorted(p.relative_to(root) for p in root.rglob("*.pt"))
+    def names(root):
+        return sorted(p.relative_to(root) for p in root.rglob("*.pt"))
+
     assert names(tmp_path / "here") == names(tmp_path / "ray")
 
 

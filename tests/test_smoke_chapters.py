@@ -16,7 +16,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from notebook_outputs import compare_cell
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,8 +63,15 @@ def test_chapter_reproduces_its_smoke_baseline(path):
         if problem:
             first = next((line for line in b.source.splitlines() if line.strip()), "")
             problems.append(f"cell {i} ({first[:60]!r}): {problem}")
-    mode = (f"exactly (this machine computed the baseline: {ours})" if theirs == ours else
-            f"{'exactly' if exact else 'by structure and invariants'} (baseline computed with {theirs}, this machine {ours})")
-    assert not problems, (f"{path.name} compared {mode}:\n  " + "\n  ".join(problems) +
-                          f"\nIf the change is intended, regenerate the baseline: `make baselines NB=notebooks/"
-                          f"{path.stem}.py`")
+    mode = (
+        f"exactly (this machine computed the baseline: {ours})"
+        if theirs == ours
+        else f"{'exactly' if exact else 'by structure and invariants'} "
+        f"(baseline computed with {theirs}, this machine {ours})"
+    )
+    assert not problems, (
+        f"{path.name} compared {mode}:\n  "
+        + "\n  ".join(problems)
+        + f"\nIf the change is intended, regenerate the baseline: `make baselines NB=notebooks/"
+        f"{path.stem}.py`"
+    )

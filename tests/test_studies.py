@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 
 from tests.conftest import tiny_config
+from twophase_book.cone import shared_before_drop
+from twophase_book.pages import load_summary, rerun_markdown, save_summary, scorecard_markdown
+from twophase_book.profiles import with_schedule
+from twophase_book.render import Table
 from twophase_lib.cache import Cache
 from twophase_lib.cone import ConeStudy, run_studies, run_study
 from twophase_lib.executor import Executor
-from twophase_lib.linearize import SwitchStudy, run_switch_studies
-from twophase_lib.presets import with_schedule
-from twophase_lib.reporting import (Table, load_summary, rerun_markdown, save_summary, scorecard_markdown,
-                                    shared_before_drop)
+from twophase_lib.switch import SwitchStudy, run_switch_studies
 
 HERE = Executor(0)
 
@@ -55,7 +56,9 @@ def test_switch_study_on_a_tiny_run(tmp_path):
 
     run = study.run.replace(seed=0)
     with compute_threads():
-        acc = evaluate(evaluation_model(run, parent_at(run, 8, Cache(tmp_path))), load_data(run.data), "test")["accuracy"]
+        acc = evaluate(evaluation_model(run, parent_at(run, 8, Cache(tmp_path))), load_data(run.data), "test")[
+            "accuracy"
+        ]
     assert res.accuracy[0, -1] == pytest.approx(acc, abs=1e-9)
     with pytest.raises(ValueError, match="end at T"):
         SwitchStudy(tiny_config(steps=8), switches=(0, 4))
@@ -71,9 +74,20 @@ def test_summaries_are_keyed_by_design_and_the_scorecard_shows_them(tmp_path):
     cache = Cache(tmp_path)
     empty = scorecard_markdown(cache)
     assert empty.count("not run yet") == 4  # three claims and chapter 4
-    summary = {"profile": "cpu", "verdict": "partly", "archs": {"resnet20": {
-        "verdict": "partly", "checks": "✓ grows", "spearman": 1.0, "accuracy_mean": [0.3, 0.5], "switches": [0, 10]}},
-        "mismatches": ["resnet20: t = 10 is worse than t = 0"]}
+    summary = {
+        "profile": "cpu",
+        "verdict": "partly",
+        "archs": {
+            "resnet20": {
+                "verdict": "partly",
+                "checks": "✓ grows",
+                "spearman": 1.0,
+                "accuracy_mean": [0.3, 0.5],
+                "switches": [0, 10],
+            }
+        },
+        "mismatches": ["resnet20: t = 10 is worse than t = 0"],
+    }
     save_summary(cache, "switch", "cpu", summary)
     assert load_summary(cache, "switch", "cpu") == summary
     assert load_summary(cache, "switch", "smoke") is None
@@ -86,13 +100,14 @@ def test_summaries_are_keyed_by_design_and_the_scorecard_shows_them(tmp_path):
 
 
 def test_rerun_page_shows_measured_times_only():
-    page = rerun_markdown({"01_chaos_effect": {"cpu": {"seconds": 90.0, "machine": "2 CPU cores, x86_64",
-                                                       "date": "2026-11-28"}}})
+    page = rerun_markdown(
+        {"01_chaos_effect": {"cpu": {"seconds": 90.0, "machine": "2 CPU cores, x86_64", "date": "2026-11-28"}}}
+    )
     assert "1.5 min (2 CPU cores, x86_64, 2026-11-28)" in page and page.count("not measured yet") == 3
 
 
 def test_scales_note_says_which_scale_is_closer():
-    from twophase_lib.reporting import _distance_to_range, scales_note
+    from twophase_book.chaos import _distance_to_range, scales_note
 
     assert _distance_to_range(5, 1, 10) == 1 and _distance_to_range(2, 4, 8) == 2 and _distance_to_range(16, 4, 8) == 2
     # cpu: 80 iterations per epoch against the paper's 390; ResNet-20's paper range is 100-500 iterations
@@ -108,15 +123,41 @@ def test_scales_note_says_which_scale_is_closer():
 def _summaries(chaos_verdict: str, switch_acc: float) -> dict:
     """Chapters 1-3's summaries as the notebooks save them, reduced to what the across-machines page reads."""
     inf = {"estimate": 80.0, "low": 60.0, "high": 120.0, "seeds": 3}
-    chaos = {"profile": "cpu", "verdict": chaos_verdict, "sweeps": {"resnet20/step": {
-        "t0s": [0, 150, 300], "late_t0": 150, "disagreement_mean": [0.33, 0.12, 0.004],
-        "disagreement_range": [[0.3, 0.36], [0.1, 0.15], [0.0, 0.01]], "inflection": inf, "verdict": chaos_verdict,
-        "reference_independent_init": 0.34}}, "step": chaos_verdict, "constant": None, "mismatches": []}
-    cone = {"profile": "cpu", "verdict": "partly", "archs": {"resnet20": {
-        "verdict": "partly", "s_first_drop": {"70": [0.3, 0.25, 0.35]}}}}
-    switch = {"profile": "cpu", "verdict": "reproduced", "archs": {"resnet20": {
-        "verdict": "reproduced", "switches": [0, 150, 400], "accuracy_mean": [0.2, switch_acc, 0.46],
-        "accuracy_range": [[0.19, 0.21], [0.4, 0.44], [0.45, 0.47]]}}}
+    chaos = {
+        "profile": "cpu",
+        "verdict": chaos_verdict,
+        "sweeps": {
+            "resnet20/step": {
+                "t0s": [0, 150, 300],
+                "late_t0": 150,
+                "disagreement_mean": [0.33, 0.12, 0.004],
+                "disagreement_range": [[0.3, 0.36], [0.1, 0.15], [0.0, 0.01]],
+                "inflection": inf,
+                "verdict": chaos_verdict,
+                "reference_independent_init": 0.34,
+            }
+        },
+        "step": chaos_verdict,
+        "constant": None,
+        "mismatches": [],
+    }
+    cone = {
+        "profile": "cpu",
+        "verdict": "partly",
+        "archs": {"resnet20": {"verdict": "partly", "s_first_drop": {"70": [0.3, 0.25, 0.35]}}},
+    }
+    switch = {
+        "profile": "cpu",
+        "verdict": "reproduced",
+        "archs": {
+            "resnet20": {
+                "verdict": "reproduced",
+                "switches": [0, 150, 400],
+                "accuracy_mean": [0.2, switch_acc, 0.46],
+                "accuracy_range": [[0.19, 0.21], [0.4, 0.44], [0.45, 0.47]],
+            }
+        },
+    }
     return {"chaos": chaos, "cone": cone, "switch": switch}
 
 
@@ -129,21 +170,32 @@ def _fp_dict(capability: str) -> dict:
 
 
 def test_across_machines_page_shows_spreads_and_flipped_verdicts_are_inconclusive(tmp_path):
-    from twophase_lib.reporting import across_machines_markdown, across_verdicts, headline_numbers
+    from twophase_book.pages import across_machines_markdown, across_verdicts, headline_numbers
 
     rows = headline_numbers("chaos", _summaries("partly", 0.42)["chaos"])
-    assert [r[1] for r in rows] == ["disagreement, t0 = 0", "disagreement, t0 = 150", "disagreement, t0 = 300",
-                                    "inflection (iterations)"]
+    assert [r[1] for r in rows] == [
+        "disagreement, t0 = 0",
+        "disagreement, t0 = 150",
+        "disagreement, t0 = 300",
+        "inflection (iterations)",
+    ]
     assert rows[0][2:] == (0.33, 0.3, 0.36)
     with pytest.raises(ValueError, match="no headline numbers"):
         headline_numbers("beyond", {})
 
     a, b = _fp_dict("AVX512"), _fp_dict("AVX2")
-    same = {"profile": "cpu", "runs": [{"fingerprint": a, "summaries": _summaries("partly", 0.42)},
-                                       {"fingerprint": b, "summaries": _summaries("partly", 0.40)}]}
+    same = {
+        "profile": "cpu",
+        "runs": [
+            {"fingerprint": a, "summaries": _summaries("partly", 0.42)},
+            {"fingerprint": b, "summaries": _summaries("partly", 0.40)},
+        ],
+    }
     assert across_verdicts(same["runs"])["chaos"] == {"chapter": "partly", "resnet20, step": "partly"}
-    flipped = {"profile": "cpu", "runs": [same["runs"][0],
-                                          {"fingerprint": b, "summaries": _summaries("reproduced", 0.40)}]}
+    flipped = {
+        "profile": "cpu",
+        "runs": [same["runs"][0], {"fingerprint": b, "summaries": _summaries("reproduced", 0.40)}],
+    }
     assert across_verdicts(flipped["runs"])["chaos"]["chapter"] == "inconclusive"
     page = across_machines_markdown(flipped, a["id"])
     assert f"`{a['id']}`" in page and f"`{b['id']}`" in page and "**inconclusive**" in page
@@ -162,11 +214,12 @@ def test_across_machines_figure_has_a_panel_per_quantity_and_a_series_per_finger
     import matplotlib
 
     matplotlib.use("Agg")
-    from twophase_lib.plotting import across_machines_figure
-    from twophase_lib.reporting import across_rows
+    from twophase_book.pages import across_machines_figure, across_rows
 
-    runs = [{"fingerprint": _fp_dict("AVX512"), "summaries": _summaries("partly", 0.42)},
-            {"fingerprint": _fp_dict("AVX2"), "summaries": _summaries("partly", 0.40)}]
+    runs = [
+        {"fingerprint": _fp_dict("AVX512"), "summaries": _summaries("partly", 0.42)},
+        {"fingerprint": _fp_dict("AVX2"), "summaries": _summaries("partly", 0.40)},
+    ]
     rows = across_rows(runs)
     assert [len(v) for v in rows.values()] == [4, 1, 3]
     ids = [r["fingerprint"]["id"] for r in runs]

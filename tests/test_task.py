@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+from twophase_book import beyond
+from twophase_book.pages import _measured
 from twophase_lib import OptimConfig, RunConfig, Task, TensorData
-from twophase_lib import beyond
 from twophase_lib.analyses import chaos_curve, cone_curves, switch_curve
 from twophase_lib.cache import Cache
 from twophase_lib.chaos import ChaosSweep, run_sweep
@@ -18,7 +19,6 @@ from twophase_lib.config import config_hash
 from twophase_lib.executor import Executor
 from twophase_lib.linearize import Linearized
 from twophase_lib.ntk import empirical_ntk
-from twophase_lib.reporting import _measured
 from twophase_lib.training import materialise, train
 
 
@@ -177,21 +177,30 @@ def test_chapter4_designs_are_valid_and_tasks_checked():
 
 
 def test_scorecard_row_of_chapter4_says_each_claim():
-    summary = {"tasks": {"mlp-tabular": {"chaos": {"step": "partly", "constant": "not reproduced"}, "cone": "reproduced",
-                                         "switch": "not reproduced", "disagreement": "0.2 → 0.0",
-                                         "inflection": {"estimate": 40.0, "low": 30.0, "high": 50.0, "seeds": 3,
-                                                        "undefined_seeds": 0}}},
-               "claims": {"chaos": "partly", "cone": "reproduced", "switch": "not reproduced"}}
+    summary = {
+        "tasks": {
+            "mlp-tabular": {
+                "chaos": {"step": "partly", "constant": "not reproduced"},
+                "cone": "reproduced",
+                "switch": "not reproduced",
+                "disagreement": "0.2 → 0.0",
+                "inflection": {"estimate": 40.0, "low": 30.0, "high": 50.0, "seeds": 3, "undefined_seeds": 0},
+            }
+        },
+        "claims": {"chaos": "partly", "cone": "reproduced", "switch": "not reproduced"},
+    }
     main, claims, _ = _measured("beyond", summary)
     assert "constant **not reproduced**" in main and "cone **reproduced**" in main
     assert "switch: **not reproduced**" in claims
 
 
 def test_chapter4_answer_names_every_claim_and_task():
-    from twophase_lib.reporting import beyond_answer
+    from twophase_book.beyond import beyond_answer
 
-    summary = {"tasks": {"a": {"chaos": {"step": "partly"}, "cone": "reproduced", "switch": "not reproduced"}},
-               "claims": {"chaos": "partly", "cone": "reproduced", "switch": "not reproduced"}}
+    summary = {
+        "tasks": {"a": {"chaos": {"step": "partly"}, "cone": "reproduced", "switch": "not reproduced"}},
+        "claims": {"chaos": "partly", "cone": "reproduced", "switch": "not reproduced"},
+    }
     text = beyond_answer(summary).text
     assert "**Chaos effect**: partly" in text and "a: step schedule partly" in text
     assert "**Value of the cone phase**: not reproduced" in text

@@ -39,7 +39,9 @@ def test_losses_identical_after_resume(tiny):
 def test_zero_perturbation_child_equals_parent_at_every_step(tiny):
     steps = list(range(3, tiny.optim.steps + 1))
     parent = train(tiny, save_at=steps, progress=False)
-    child, report = branch(tiny, parent.checkpoints[3], Perturbation(0.0), tiny.optim.steps, save_at=steps, progress=False)
+    child, report = branch(
+        tiny, parent.checkpoints[3], Perturbation(0.0), tiny.optim.steps, save_at=steps, progress=False
+    )
     assert report.realised_norm == 0.0
     for s in steps:
         assert_same_state(parent.checkpoints[s], child.checkpoints[s])

@@ -5,8 +5,15 @@ import math
 import numpy as np
 import pytest
 
-from twophase_lib.verdicts import (chaos_verdict, combine, cone_verdict, late_t0, recovered_share, spearman,
-                                   switch_verdict)
+from twophase_lib.verdicts import (
+    chaos_verdict,
+    combine,
+    cone_verdict,
+    late_t0,
+    recovered_share,
+    spearman,
+    switch_verdict,
+)
 
 T0S = np.array([0, 10, 30, 70, 150, 300])
 DROP = 320

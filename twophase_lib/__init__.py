@@ -1,12 +1,18 @@
-"""twophase_lib: a small PyTorch library reproducing the two-phase learning dynamics of Zhou et al. (2025).
+"""twophase_lib: a small PyTorch library for the two-phase learning dynamics of Zhou et al. (2025), on any model.
 
-One module per concept: ``config`` (hyperparameters, profiles, hashes), ``data`` (CIFAR-10 on the
-device, per-step batches), ``models`` (ResNet-20, VGG-16, MLP), ``training`` (step-indexed trainer,
-checkpoints), ``perturbation`` (perturb and branch), ``cache`` (hash-keyed results on disk), ``store``
-(parent runs, children, kernels and comparisons, cached), ``executor`` (waves of tasks in worker
-processes), ``task`` (a user's model, data and loss), ``presets`` (every profile's design), ``metrics``, ``ntk``, ``linearize``, the three
-studies ``chaos``, ``cone`` and ``linearize``, ``verdicts`` (the rules), ``reporting`` (tables and
-pages), ``plotting``, ``analyses`` (the three analyses on any task, one call each) and ``beyond`` (chapter 4's tasks).
+One module per concept. Foundations: ``config`` (hyperparameters as frozen dataclasses, their hash),
+``data`` (tensors on the device, per-step batches), ``models`` (ResNet-20, VGG-16, MLP), ``task`` (a user's
+model, data and loss) and ``identity`` (what identifies them in a cache key), ``numerics`` (the kernels'
+fingerprint). Training and comparison: ``training`` (step-indexed trainer, checkpoints), ``perturbation``
+(perturb and branch), ``metrics`` (distances, disagreement, loss barrier), ``ntk`` (the eNTK),
+``linearize`` (the linearized model). Storage and execution: ``cache`` (hash-keyed results on disk),
+``store`` (parents, children, kernels, comparisons), ``executor`` and ``ray_executor``. The paper's three
+studies: ``chaos`` (twins perturbed at t0), ``cone`` (eNTK distances along a run), ``switch``
+(linearized from t to the end); ``verdicts`` (the rules that judge them), ``plotting`` (figure
+primitives), ``analyses`` (the three studies on any task, one call each).
+
+The book's own parts (profiles, chapter designs, the paper's numbers, tables, pages) are the separate
+package ``twophase_book``, which imports this one and is never imported by it.
 """
 
 from .cache import Cache
@@ -14,13 +20,26 @@ from .config import DataConfig, ModelConfig, OptimConfig, RunConfig, config_hash
 from .data import TensorData, load_data
 from .models import build_model, count_parameters
 from .perturbation import Perturbation, branch, perturb
-from .presets import design, run_config
 from .task import Task
 from .training import Checkpoint, evaluate, train
 
 __version__ = "0.1.0"
 __all__ = [
-    "Cache", "Checkpoint", "DataConfig", "ModelConfig", "OptimConfig", "Perturbation", "RunConfig", "Task", "TensorData",
-    "branch", "build_model", "config_hash", "count_parameters", "design", "evaluate",
-    "load_data", "perturb", "run_config", "train",
+    "Cache",
+    "Checkpoint",
+    "DataConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "Perturbation",
+    "RunConfig",
+    "Task",
+    "TensorData",
+    "branch",
+    "build_model",
+    "config_hash",
+    "count_parameters",
+    "evaluate",
+    "load_data",
+    "perturb",
+    "train",
 ]

@@ -21,10 +21,10 @@ from .chaos import ChaosResult, ChaosSweep, inflection_range, run_sweep
 from .cone import ConeResult, ConeStudy, run_study
 from .config import RunConfig
 from .executor import Executor
-from .linearize import SwitchResult, SwitchStudy, run_switch_studies
 from .metrics import BarrierConfig
 from .perturbation import Perturbation
 from .plotting import band, mark_lr_drops, time_axis
+from .switch import SwitchResult, SwitchStudy, run_switch_studies
 
 
 def chaos_curve(run: RunConfig, t0s: tuple[int, ...], seeds: tuple[int, ...] = (0, 1, 2),

@@ -23,7 +23,6 @@ from .executor import Executor
 from .metrics import BarrierConfig
 from .ntk import MODES
 from .perturbation import Perturbation
-from .presets import SCHEDULES, Design, chapter_designs
 from .store import State, child_checkpoint, pair_metrics, parent_checkpoints
 
 METRICS = ("disagreement", "dissimilarity", "relative_distance", "test_loss_barrier", "train_loss_barrier",
@@ -70,19 +69,6 @@ class ChaosSweep:
                 "data order": run.replace(data_seed=seed + REFERENCE_OFFSET)}
 
 
-def sweep_from_design(d: Design, schedule: str, *, references: bool = True) -> ChaosSweep:
-    """Chapter 1's main sweep of a design under a schedule ("step" or "constant")."""
-    return ChaosSweep(d.schedule(schedule), d.t0s, d.t1, Perturbation(d.epsilon), d.seeds, d.control_t0, d.barrier,
-                      d.kernel_inputs, reference_seeds=d.reference_seeds if references else (), via=(d.first_drop,),
-                      parent_steps=d.parent_steps())
-
-
-def epsilon_sweeps(d: Design) -> dict[float, ChaosSweep]:
-    """The ε sweep of a design: total-norm perturbations of several sizes at a few t0, first seed, step schedule."""
-    return {size: ChaosSweep(d.run, d.eps_t0s, d.t1, Perturbation(size), d.seeds[:1], None, d.barrier,
-                             via=(d.first_drop,)) for size in d.eps_sizes}
-
-
 @dataclass
 class ChaosResult:
     """Per-seed metric curves over t0, the ε = 0 controls and the reference pairs, as plain values."""
@@ -96,10 +82,12 @@ class ChaosResult:
 
     @property
     def control_is_exact(self) -> bool:
-        """True when every ε = 0 control ended bitwise on its parent (distances, and kernel distance if any, exactly zero)."""
+        """True when every ε = 0 control ended bitwise on its parent (distances, and kernel distance if any, exactly
+        zero)."""
         return bool(self.control) and all(
             c["l2_distance"] == 0.0 and c["disagreement"] == 0.0 and c.get("kernel_distance", 0.0) == 0.0
-            for c in self.control)
+            for c in self.control
+        )
 
     def mean(self, metric: str) -> np.ndarray:
         """Mean over seeds of a metric, per t0."""
@@ -129,15 +117,37 @@ def _task_waves(sweeps: dict, cache: Cache) -> tuple[list[list], list[tuple], li
         zero = dataclasses.replace(sw.perturbation, size=0.0)
         others = [r for s in sw.reference_seeds for r in sw.reference_runs(s).values()]
         for run in [*sw.runs(), *others]:
-            steps = sorted({sw.t1, *sw.via} if run in others else
-                           {*sw.t0s, *([sw.control_t0] if sw.control_t0 is not None else []), sw.t1, *sw.via,
-                            *sw.parent_steps})
+            steps = sorted(
+                {sw.t1, *sw.via}
+                if run in others
+                else {
+                    *sw.t0s,
+                    *([sw.control_t0] if sw.control_t0 is not None else []),
+                    sw.t1,
+                    *sw.via,
+                    *sw.parent_steps,
+                }
+            )
             early = [s for s in steps if s <= min(sw.via, default=0)]
             if early:
-                _keyed(parents_early, ("parent", run.prefix(early[-1]), tuple(early)), _into_cache, parent_checkpoints,
-                       run, early, cache)
-            _keyed(parents_late, ("parent", run.prefix(steps[-1]), tuple(steps)), _into_cache, parent_checkpoints, run,
-                   steps, cache)
+                _keyed(
+                    parents_early,
+                    ("parent", run.prefix(early[-1]), tuple(early)),
+                    _into_cache,
+                    parent_checkpoints,
+                    run,
+                    early,
+                    cache,
+                )
+            _keyed(
+                parents_late,
+                ("parent", run.prefix(steps[-1]), tuple(steps)),
+                _into_cache,
+                parent_checkpoints,
+                run,
+                steps,
+                cache,
+            )
         for run in sw.runs():
             branches = [(t0, sw.perturbation, "branch") for t0 in sw.t0s]
             if sw.control_t0 is not None:
@@ -148,22 +158,38 @@ def _task_waves(sweeps: dict, cache: Cache) -> tuple[list[list], list[tuple], li
                         state = State(run, v, t0, pert)
                         _keyed(children, ("child", state.key()), _into_cache, child_checkpoint, state, cache, sw.via)
                 a, b = State(run, sw.t1), State(run, sw.t1, t0, pert)
-                _keyed(compare, (a.key(), b.key()), pair_metrics, a, b, sw.barrier, cache, sw.kernel_inputs,
-                       sw.kernel_mode, sw.via)
+                _keyed(
+                    compare,
+                    (a.key(), b.key()),
+                    pair_metrics,
+                    a,
+                    b,
+                    sw.barrier,
+                    cache,
+                    sw.kernel_inputs,
+                    sw.kernel_mode,
+                    sw.via,
+                )
                 labels.append((name, kind, run.seed, t0, (a.key(), b.key())))
         for seed in sw.reference_seeds:
             a = State(sw.run.replace(seed=seed), sw.t1)
             for kind, other in sw.reference_runs(seed).items():
                 b = State(other, sw.t1)
-                _keyed(compare, (a.key(), b.key()), pair_metrics, a, b, sw.barrier, cache, sw.kernel_inputs,
-                       sw.kernel_mode)
+                _keyed(
+                    compare, (a.key(), b.key()), pair_metrics, a, b, sw.barrier, cache, sw.kernel_inputs, sw.kernel_mode
+                )
                 labels.append((name, kind, seed, None, (a.key(), b.key())))
     waves = [list(parents_early.values()), [*parents_late.values(), *children.values()], list(compare.values())]
     return waves, labels, list(compare)
 
 
-def run_sweeps(sweeps: dict, cache: Cache | None = None, executor: Executor | None = None, progress: bool = True,
-               desc: str = "chaos sweeps") -> dict:
+def run_sweeps(
+    sweeps: dict,
+    cache: Cache | None = None,
+    executor: Executor | None = None,
+    progress: bool = True,
+    desc: str = "chaos sweeps",
+) -> dict:
     """Compute (or load) every branch, control and reference pair of several sweeps; one result per sweep."""
     cache = cache or Cache()
     own = executor is None
@@ -187,8 +213,9 @@ def run_sweeps(sweeps: dict, cache: Cache | None = None, executor: Executor | No
     return out
 
 
-def run_sweep(sweep: ChaosSweep, cache: Cache | None = None, executor: Executor | None = None,
-              progress: bool = True) -> ChaosResult:
+def run_sweep(
+    sweep: ChaosSweep, cache: Cache | None = None, executor: Executor | None = None, progress: bool = True
+) -> ChaosResult:
     """One sweep (see :func:`run_sweeps`)."""
     return run_sweeps({"sweep": sweep}, cache, executor, progress)["sweep"]
 
@@ -218,30 +245,17 @@ def inflection_range(t0s: np.ndarray, per_seed: np.ndarray, fraction: float = 0.
     """
     each = [inflection_point(t0s, row, fraction) for row in per_seed]
     finite = [x for x in each if math.isfinite(x)]
-    return {"estimate": inflection_point(t0s, per_seed.mean(0), fraction), "per_seed": each,
-            "low": min(finite) if finite else math.nan, "high": max(finite) if finite else math.nan,
-            "seeds": len(each), "undefined_seeds": len(each) - len(finite)}
+    return {
+        "estimate": inflection_point(t0s, per_seed.mean(0), fraction),
+        "per_seed": each,
+        "low": min(finite) if finite else math.nan,
+        "high": max(finite) if finite else math.nan,
+        "seeds": len(each),
+        "undefined_seeds": len(each) - len(finite),
+    }
 
 
 def log_grid(last: int, points: int, first: int = 1) -> tuple[int, ...]:
     """0 followed by ``points - 1`` roughly log-spaced distinct integers from ``first`` to ``last``."""
     values = np.unique(np.round(np.geomspace(first, last, points - 1)).astype(int))
     return (0, *[int(v) for v in values])
-
-
-def design_sweeps(designs: dict[str, Design]) -> dict:
-    """Chapter 1's sweeps of ``designs`` (architectures, or chapter 4's tasks) under both schedules, keyed by
-    (name, schedule)."""
-    return {(name, sch): sweep_from_design(d, sch) for name, d in designs.items() for sch in SCHEDULES}
-
-
-def chapter_sweeps(profile: str, designs: dict | None = None) -> dict:
-    """Chapter 1's sweeps at a profile (or for ``designs``, see :func:`twophase_lib.presets.chapter_designs`):
-    every architecture under both schedules, keyed by (arch, schedule)."""
-    return design_sweeps(designs or chapter_designs(profile))
-
-
-def chapter_epsilon_sweeps(profile: str, arch: str = "resnet20", designs: dict | None = None) -> dict:
-    """Chapter 1's ε sweep at a profile, keyed by ε (empty when ``designs`` leave ``arch`` out)."""
-    designs = designs or chapter_designs(profile, archs=(arch,))
-    return epsilon_sweeps(designs[arch]) if arch in designs else {}

@@ -16,7 +16,6 @@ from .cache import Cache
 from .config import RunConfig
 from .executor import Executor
 from .ntk import distance_matrix
-from .presets import SCHEDULES, Design, chapter_designs
 from .store import kernel_at, parent_checkpoints
 
 
@@ -83,22 +82,13 @@ def run_studies(studies: dict, cache: Cache | None = None, executor: Executor | 
         if own:
             executor.close()
     names = index[0] + index[1]
-    return {name: ConeResult(st, np.stack([m for m, n in zip(mats, names) if n == name])) for name, st in studies.items()}
+    return {
+        name: ConeResult(st, np.stack([m for m, n in zip(mats, names) if n == name])) for name, st in studies.items()
+    }
 
 
-def run_study(study: ConeStudy, cache: Cache | None = None, executor: Executor | None = None,
-              progress: bool = True) -> ConeResult:
+def run_study(
+    study: ConeStudy, cache: Cache | None = None, executor: Executor | None = None, progress: bool = True
+) -> ConeResult:
     """One study (see :func:`run_studies`)."""
     return run_studies({"study": study}, cache, executor, progress)["study"]
-
-
-def study_from_design(d: Design, schedule: str) -> ConeStudy:
-    """Chapter 2's study of a design under a schedule: its parent runs, every cone checkpoint, its τ."""
-    return ConeStudy(d.schedule(schedule), d.cone_steps, d.cone_refs, d.seeds, d.kernel_inputs)
-
-
-def chapter_studies(profile: str, designs: dict | None = None) -> dict:
-    """Chapter 2's studies at a profile (or for ``designs``): every architecture under both schedules,
-    keyed by (arch, schedule)."""
-    designs = designs or chapter_designs(profile)
-    return {(arch, sch): study_from_design(d, sch) for arch, d in designs.items() for sch in SCHEDULES}

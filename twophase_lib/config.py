@@ -19,7 +19,6 @@ import numpy as np
 #: Bump when a code change alters results for an unchanged configuration.
 CACHE_VERSION = 2
 
-PROFILES = ("smoke", "cpu", "gpu", "paper")
 MEMORY_FORMATS = ("contiguous", "channels_last")
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ class OptimConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     batch_size: int = 128
-    steps: int = 160 * 390  # 160 epochs of 50,000 // 128 batches (presets.PAPER_STEPS_PER_EPOCH)
+    steps: int = 160 * 390  # 160 epochs of 50,000 // 128 batches (twophase_book.profiles.PAPER_STEPS_PER_EPOCH)
     milestones: tuple[int, ...] = (80 * 390, 120 * 390)
     gamma: float = 0.1
     warmup_steps: int = 0
@@ -175,10 +174,3 @@ def config_hash(*parts: Any, length: int = 16) -> str:
     """Hex digest of the canonical JSON of any dataclasses/values, prefixed by the cache version."""
     payload = json.dumps([CACHE_VERSION, *[to_dict(p, for_hash=True) for p in parts]], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:length]
-
-
-def check_profile(profile: str) -> str:
-    """Return ``profile`` if it is known, else raise ValueError listing the known ones."""
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; known profiles: {', '.join(PROFILES)}")
-    return profile

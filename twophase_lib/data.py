@@ -12,8 +12,8 @@ import hashlib
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -109,7 +109,9 @@ class TensorData:
         perm = torch.randperm(len(self.x_train), generator=generator("order", seed, epoch))
         return perm[k * batch_size : (k + 1) * batch_size]
 
-    def train_batch(self, seed: int, step: int, batch_size: int, augment: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    def train_batch(
+        self, seed: int, step: int, batch_size: int, augment: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The (images, labels) batch of ``step``, augmented with randomness drawn from (seed, step)."""
         idx = self.batch_indices(seed, step, batch_size).to(self.device)
         x, y = self.x_train[idx], self.y_train[idx]

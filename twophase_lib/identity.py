@@ -42,8 +42,20 @@ import torch
 from torch import nn
 
 #: Modules whose functions and classes are identified by name alone (their versions are recorded elsewhere).
-LIBRARY_MODULES = ("torch", "numpy", "twophase_lib", "functools", "math", "operator", "builtins", "collections",
-                   "typing", "einops", "scipy")
+LIBRARY_MODULES = (
+    "torch",
+    "numpy",
+    "twophase_lib",
+    "twophase_book",
+    "functools",
+    "math",
+    "operator",
+    "builtins",
+    "collections",
+    "typing",
+    "einops",
+    "scipy",
+)
 
 
 class UnidentifiableError(TypeError):
@@ -71,10 +83,21 @@ def tensor_digest(t: torch.Tensor) -> str:
 
 
 def _code(code: types.CodeType, seen: set) -> list:
-    consts = [(_code(c, seen) if isinstance(c, types.CodeType) else _plain(c, f"a constant of {code.co_name}", seen))
-              for c in code.co_consts]
-    return [code.co_name, code.co_argcount, code.co_kwonlyargcount, code.co_flags, code.co_code.hex(), consts,
-            list(code.co_names), list(code.co_varnames), list(code.co_freevars)]
+    consts = [
+        (_code(c, seen) if isinstance(c, types.CodeType) else _plain(c, f"a constant of {code.co_name}", seen))
+        for c in code.co_consts
+    ]
+    return [
+        code.co_name,
+        code.co_argcount,
+        code.co_kwonlyargcount,
+        code.co_flags,
+        code.co_code.hex(),
+        consts,
+        list(code.co_names),
+        list(code.co_varnames),
+        list(code.co_freevars),
+    ]
 
 
 def _global_names(code: types.CodeType) -> set[str]:
@@ -92,9 +115,12 @@ def _function(fn: types.FunctionType, seen: set) -> dict:
     if id(fn) in seen:  # recursion (a function that names itself)
         return {"function": name, "recursive": True}
     seen = seen | {id(fn)}
-    out = {"function": name, "code": _code(fn.__code__, seen),
-           "defaults": _plain(fn.__defaults__, f"the defaults of {name}", seen),
-           "kwdefaults": _plain(fn.__kwdefaults__, f"the keyword defaults of {name}", seen)}
+    out = {
+        "function": name,
+        "code": _code(fn.__code__, seen),
+        "defaults": _plain(fn.__defaults__, f"the defaults of {name}", seen),
+        "kwdefaults": _plain(fn.__kwdefaults__, f"the keyword defaults of {name}", seen),
+    }
     if fn.__closure__:
         cells = {}
         for var, cell in zip(fn.__code__.co_freevars, fn.__closure__):
@@ -136,7 +162,8 @@ def class_identity(cls: type, seen: set | None = None) -> dict:
 
 def module_identity(module: nn.Module, seen: set | None = None) -> dict:
     """An ``nn.Module`` instance: the identity of every module class it contains, its ``repr`` (layer sizes,
-    dropout rates, activations), every submodule's public attributes (``label_smoothing``), the digest of its state (parameters and buffers), its frozen parameters
+    dropout rates, activations), every submodule's public attributes (``label_smoothing``), the digest of its state
+    (parameters and buffers), its frozen parameters
     (``requires_grad=False``) and its tied ones (one tensor under several names)."""
     seen = set() if seen is None else seen
     classes = sorted({type(m) for m in module.modules()}, key=lambda c: f"{c.__module__}.{c.__qualname__}")
@@ -153,8 +180,14 @@ def module_identity(module: nn.Module, seen: set | None = None) -> dict:
         own = {k: v for k, v in vars(m).items() if not k.startswith("_") and k != "training"}
         if own:
             settings[name] = _plain(own, f"an attribute of the module {name or type(m).__name__!r}", seen)
-    return {"module": repr(module), "classes": [class_identity(c, seen) for c in classes], "state": state.hexdigest(),
-            "settings": settings, "frozen": frozen, "tied": tied}
+    return {
+        "module": repr(module),
+        "classes": [class_identity(c, seen) for c in classes],
+        "state": state.hexdigest(),
+        "settings": settings,
+        "frozen": frozen,
+        "tied": tied,
+    }
 
 
 def _plain(value: Any, where: str, seen: set) -> Any:
@@ -171,8 +204,12 @@ def _plain(value: Any, where: str, seen: set) -> Any:
     if isinstance(value, (set, frozenset)):
         return {"set": sorted((_plain(v, where, seen) for v in value), key=repr)}
     if isinstance(value, dict):
-        return {"dict": [[_plain(k, where, seen), _plain(v, where, seen)] for k, v in
-                         sorted(value.items(), key=lambda kv: repr(kv[0]))]}
+        return {
+            "dict": [
+                [_plain(k, where, seen), _plain(v, where, seen)]
+                for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))
+            ]
+        }
     if isinstance(value, torch.Tensor):
         return {"tensor": [str(value.dtype), list(value.shape), tensor_digest(value)]}
     if isinstance(value, np.ndarray):
@@ -186,14 +223,21 @@ def _plain(value: Any, where: str, seen: set) -> Any:
     if isinstance(value, type):
         return class_identity(value, seen)
     if isinstance(value, functools.partial):
-        return {"partial": _plain(value.func, where, seen), "args": _plain(value.args, where, seen),
-                "keywords": _plain(value.keywords, where, seen)}
+        return {
+            "partial": _plain(value.func, where, seen),
+            "args": _plain(value.args, where, seen),
+            "keywords": _plain(value.keywords, where, seen),
+        }
     if isinstance(value, types.FunctionType):
         return _function(value, seen)
     if isinstance(value, types.MethodType):
         return {"method": _plain(value.__func__, where, seen), "of": _plain(value.__self__, where, seen)}
     if isinstance(value, (types.BuiltinFunctionType, types.BuiltinMethodType)) or type(value).__name__ in (
-            "builtin_function_or_method", "method_descriptor", "wrapper_descriptor", "_lru_cache_wrapper"):
+        "builtin_function_or_method",
+        "method_descriptor",
+        "wrapper_descriptor",
+        "_lru_cache_wrapper",
+    ):
         module = getattr(value, "__module__", None) or getattr(type(getattr(value, "__self__", None)), "__module__", "")
         return {"builtin": f"{module}.{getattr(value, '__qualname__', getattr(value, '__name__', repr(value)))}"}
     if isinstance(value, nn.Module):
@@ -205,13 +249,17 @@ def _plain(value: Any, where: str, seen: set) -> Any:
     if hasattr(value, "__dict__"):
         if id(value) in seen:  # a cycle: the object is already being identified higher up
             return {"object_ref": f"{type(value).__module__}.{type(value).__qualname__}"}
-        return {"object": class_identity(type(value), seen),
-                "attributes": _plain(dict(vars(value)), f"{where} (an attribute of a {type(value).__name__})",
-                                     seen | {id(value)})}
+        return {
+            "object": class_identity(type(value), seen),
+            "attributes": _plain(
+                dict(vars(value)), f"{where} (an attribute of a {type(value).__name__})", seen | {id(value)}
+            ),
+        }
     raise UnidentifiableError(
         f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which cannot be identified for the "
         "cache (a cached result would be found again after it changed). Pass plain values (numbers, strings, "
-        "tensors, arrays, tuples), module-level functions or classes, or functools.partial of them.")
+        "tensors, arrays, tuples), module-level functions or classes, or functools.partial of them."
+    )
 
 
 def identify(value: Any, where: str = "the value") -> Any:
@@ -233,4 +281,3 @@ def identify(value: Any, where: str = "the value") -> Any:
 def identity_digest(value: Any, where: str = "the value") -> str:
     """sha256 (hex) of :func:`identify`'s canonical JSON."""
     return _digest(json.dumps(identify(value, where), sort_keys=True).encode())
-

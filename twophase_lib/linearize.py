@@ -14,24 +14,24 @@ from __future__ import annotations
 
 import copy
 import warnings
-from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call, jvp
 
-from functools import partial
-
-from .cache import Cache
 from .config import RunConfig
-from .executor import Executor
-from .presets import Design, chapter_designs
-from .store import evaluation_model, parent_at, parent_checkpoints
-from .task import run_data, run_loss
-from .training import (Checkpoint, TrainResult, check_device, compute_threads, deterministic, evaluate, make_optimizer,
-                       progress_bar, step_function, step_randomness)
-
+from .store import evaluation_model
+from .task import run_data
+from .training import (
+    Checkpoint,
+    TrainResult,
+    check_device,
+    deterministic,
+    make_optimizer,
+    progress_bar,
+    step_function,
+    step_randomness,
+)
 
 # torch's forward-mode AD loads its jvp decompositions through torch.jit.script on first use, which warns
 # that torch.jit.script is deprecated (torch/_decomp/decompositions_for_jvp.py): torch's own call, not ours.
@@ -128,101 +128,3 @@ def _train_linearized(cfg: RunConfig, base: Checkpoint, until: int, reset_moment
     return TrainResult({until: Checkpoint(until, state)}, losses)
 
 
-@dataclass(frozen=True)
-class SwitchStudy:
-    """θ_std→lin(T; t): standard training to t, linearized training from t to T, for each switch time t."""
-
-    run: RunConfig
-    switches: tuple[int, ...]
-    seeds: tuple[int, ...] = (0, 1, 2)
-    reset_momentum: bool = False
-    train_examples: int | None = 1000  # the final training loss/accuracy on this many training images (None: all)
-
-    def __post_init__(self):
-        if list(self.switches) != sorted(set(self.switches)) or self.switches[-1] != self.run.optim.steps:
-            raise ValueError(f"switch times must increase and end at T = {self.run.optim.steps}: {self.switches}")
-
-
-def switch_outcome(run: RunConfig, t: int, reset_momentum: bool, cache: Cache, train_examples: int | None = 1000,
-                   progress: bool = False) -> dict:
-    """Final test and training loss and accuracy of θ_std→lin(T; t) for one run (cached)."""
-
-    def compute():
-        base = parent_at(run, t, cache, progress)
-        data = run_data(run)
-        with compute_threads():
-            result = train_linearized(run, base, reset_momentum=reset_momentum, progress=progress)
-            model = linearized_model(run, base, result.final)
-            test = evaluate(model, data, "test", loss=run_loss(run))
-            train = evaluate(model, data, "train", limit=train_examples, loss=run_loss(run))
-        return {"t": t, "seed": run.seed, "test_accuracy": test["accuracy"], "test_loss": test["loss"],
-                "train_accuracy": train["accuracy"], "train_loss": train["loss"],
-                "final_train_losses": [result.losses[s] for s in sorted(result.losses)[-20:]]}
-
-    return cache.get_or_compute("switch", (run.prefix(run.optim.steps), t, reset_momentum, train_examples), compute)
-
-
-@dataclass
-class SwitchResult:
-    """Final test accuracy and loss per seed (rows) and switch time (columns)."""
-
-    study: SwitchStudy
-    switches: np.ndarray
-    accuracy: np.ndarray
-    loss: np.ndarray
-    records: list[dict]
-
-
-def run_switch_studies(studies: dict, cache: Cache | None = None, executor: Executor | None = None,
-                       progress: bool = True, desc: str = "switch studies") -> dict:
-    """Every (seed, switch time) outcome of several studies: parents first, then one task per linearized run."""
-    cache = cache or Cache()
-    own = executor is None
-    executor = executor or Executor()
-    parents, tasks, index = {}, [], []
-    for name, st in studies.items():
-        for seed in st.seeds:
-            run = st.run.replace(seed=seed)
-            parents.setdefault((run, st.switches), partial(_parents, run, st.switches, cache))
-            for t in st.switches:
-                tasks.append(partial(switch_outcome, run, t, st.reset_momentum, cache, st.train_examples))
-                index.append(name)
-    # longest linearized runs first, so the pool does not end waiting on one
-    order = sorted(range(len(tasks)), key=lambda i: tasks[i].args[1])
-    try:
-        _, done = executor.waves([list(parents.values()), [tasks[i] for i in order]], desc, progress)
-    finally:
-        if own:
-            executor.close()
-    records = [None] * len(tasks)
-    for i, r in zip(order, done):
-        records[i] = r
-    out = {}
-    for name, st in studies.items():
-        recs = [r for r, n in zip(records, index) if n == name]
-        acc = np.array([[r["test_accuracy"] for r in recs if r["seed"] == s] for s in st.seeds])
-        loss = np.array([[r["test_loss"] for r in recs if r["seed"] == s] for s in st.seeds])
-        out[name] = SwitchResult(st, np.array(st.switches), acc, loss, recs)
-    return out
-
-
-def _parents(run: RunConfig, steps: tuple[int, ...], cache: Cache) -> None:
-    """Train (or find) the parent checkpoints; return nothing, so no tensor travels back from a worker."""
-    parent_checkpoints(run, steps, cache)
-
-
-def study_from_design(d: Design, schedule: str = "step") -> SwitchStudy:
-    """Chapter 3's study of a design: its parent runs, switch times from 0 to T."""
-    return SwitchStudy(d.schedule(schedule), d.switches, d.seeds, train_examples=d.switch_train_examples)
-
-
-def design_studies(designs: dict[str, Design]) -> dict:
-    """Chapter 3's studies of ``designs`` (architectures, or chapter 4's tasks) under the step schedule, keyed
-    by name."""
-    return {name: study_from_design(d) for name, d in designs.items()}
-
-
-def chapter_studies(profile: str, designs: dict | None = None) -> dict:
-    """Chapter 3's studies at a profile (or for ``designs``): every architecture under the step schedule,
-    keyed by architecture."""
-    return design_studies(designs or chapter_designs(profile))

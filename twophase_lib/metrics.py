@@ -47,8 +47,10 @@ def disagreement(logits_a: torch.Tensor, logits_b: torch.Tensor) -> float:
 
 def interpolate_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], alpha: float) -> dict[str, torch.Tensor]:
     """α·a + (1 − α)·b for floating-point entries (parameters and BN running statistics); integers from a."""
-    return {k: (alpha * a[k].double() + (1 - alpha) * b[k].double()).to(a[k].dtype) if a[k].is_floating_point() else a[k]
-            for k in a}
+    return {
+        k: (alpha * a[k].double() + (1 - alpha) * b[k].double()).to(a[k].dtype) if a[k].is_floating_point() else a[k]
+        for k in a
+    }
 
 
 @torch.no_grad()
@@ -98,7 +100,9 @@ def _loss_and_error(logits: torch.Tensor, y: torch.Tensor, loss=F.cross_entropy)
     return loss(logits, y).item(), float((logits.argmax(1) != y).double().mean())
 
 
-def linear_path(cfg: RunConfig, a: Checkpoint, b: Checkpoint, data: TensorData, bc: BarrierConfig = BarrierConfig()) -> dict:
+def linear_path(
+    cfg: RunConfig, a: Checkpoint, b: Checkpoint, data: TensorData, bc: BarrierConfig = BarrierConfig()
+) -> dict:
     """Loss and error along θ(α) = α·θ_a + (1 − α)·θ_b on train and test subsets, for α on a uniform grid."""
     alphas = torch.linspace(0, 1, bc.points, dtype=torch.float64).tolist()
     splits = {
@@ -123,7 +127,9 @@ def barrier_height(values: list[float], alphas: list[float]) -> float:
     return max(v - (al * v1 + (1 - al) * v0) for v, al in zip(values, alphas))
 
 
-def loss_barrier(cfg: RunConfig, a: Checkpoint, b: Checkpoint, data: TensorData, bc: BarrierConfig = BarrierConfig()) -> dict:
+def loss_barrier(
+    cfg: RunConfig, a: Checkpoint, b: Checkpoint, data: TensorData, bc: BarrierConfig = BarrierConfig()
+) -> dict:
     """Loss and error barriers (train and test) between two checkpoints, plus the path they come from."""
     path = linear_path(cfg, a, b, data, bc)
     out = {f"{k}_barrier": barrier_height(path[k], path["alpha"]) for k in path if k != "alpha"}
@@ -131,8 +137,14 @@ def loss_barrier(cfg: RunConfig, a: Checkpoint, b: Checkpoint, data: TensorData,
     return out
 
 
-def compare(cfg: RunConfig, a: Checkpoint, b: Checkpoint, data: TensorData, param_names: list[str],
-            bc: BarrierConfig = BarrierConfig()) -> dict:
+def compare(
+    cfg: RunConfig,
+    a: Checkpoint,
+    b: Checkpoint,
+    data: TensorData,
+    param_names: list[str],
+    bc: BarrierConfig = BarrierConfig(),
+) -> dict:
     """All chaos metrics between two checkpoints of the same architecture."""
     va, vb = flat_parameters(a.model, param_names), flat_parameters(b.model, param_names)
     ma, mb = materialise(cfg, a), materialise(cfg, b)

@@ -120,7 +120,9 @@ def register_model(name: str, factory: Callable[[ModelConfig], nn.Module]) -> No
     MODELS[name] = factory
 
 
-def build_model(cfg: ModelConfig, seed: int = 0, device: str | torch.device = "cpu", dtype: str = "float32") -> nn.Module:
+def build_model(
+    cfg: ModelConfig, seed: int = 0, device: str | torch.device = "cpu", dtype: str = "float32"
+) -> nn.Module:
     """Instantiate the registered architecture ``cfg.name`` with initial weights drawn from ``seed``."""
     if cfg.name not in MODELS:
         raise ValueError(f"unknown model {cfg.name!r}; known models: {', '.join(sorted(MODELS))}")

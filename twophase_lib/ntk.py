@@ -12,7 +12,8 @@ How it is computed (all with ``torch.func``): for a batch of examples, ``vmap`` 
 per-example Jacobian rows (:class:`JacobianMethod`: where ``vmap`` cannot go, as through a forward
 that accumulates in place into a tensor it created, the same rows are computed one example at a
 time; a model that couples the examples of a batch, as batch norm without running statistics does,
-is differentiated as it computes, on the whole batch); they are copied once into a (rows, P) matrix and the kernel is its Gram
+is differentiated as it computes, on the whole batch); they are copied once into a (rows, P) matrix and the kernel
+is its Gram
 matrix, built from upper-triangle blocks. The kernel is a sum over parameters,
 H = Σ_groups J_g J_gᵀ, so when the whole Jacobian does not fit the memory budget the parameters are
 split into groups (whole tensors, in order) and, for a tensor too large on its own, the examples into
@@ -75,6 +76,7 @@ def _module_tracker(model: nn.Module) -> Iterator[list]:
     stack: list = []
     names = {id(m): n for n, m in model.named_modules()}
     handles = []
+
     def enter(mod: nn.Module, args) -> None:
         stack.append(mod)
 
@@ -209,9 +211,16 @@ def release_memory() -> None:
         _MALLOC_TRIM(0)
 
 
-def _fill_jacobian(model: nn.Module, x: torch.Tensor, cotangents: torch.Tensor, names: Sequence[str],
-                   out: torch.Tensor, chunk: int, batched_rows: bool = False,
-                   method: JacobianMethod = JacobianMethod.VMAP) -> None:
+def _fill_jacobian(
+    model: nn.Module,
+    x: torch.Tensor,
+    cotangents: torch.Tensor,
+    names: Sequence[str],
+    out: torch.Tensor,
+    chunk: int,
+    batched_rows: bool = False,
+    method: JacobianMethod = JacobianMethod.VMAP,
+) -> None:
     """Write the per-example Jacobian of the outputs w.r.t. the parameters ``names`` into ``out`` (rows, P_names).
 
     ``chunk`` examples go through ``vmap`` at a time (their gradients are the only temporary). With
@@ -254,8 +263,15 @@ def _fill_jacobian(model: nn.Module, x: torch.Tensor, cotangents: torch.Tensor, 
         release_memory()
 
 
-def _fill_jacobian_batch(model: nn.Module, inputs: torch.Tensor, start: int, stop: int, cotangents: torch.Tensor,
-                         names: Sequence[str], out: torch.Tensor) -> None:
+def _fill_jacobian_batch(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    start: int,
+    stop: int,
+    cotangents: torch.Tensor,
+    names: Sequence[str],
+    out: torch.Tensor,
+) -> None:
     """Write the Jacobian rows of examples ``start:stop`` into ``out``, the whole of ``inputs`` going through one
     forward pass (:attr:`JacobianMethod.BATCH`): row (i, k) is the pull-back of cotangent k at example i."""
     params = dict(model.named_parameters())
@@ -273,8 +289,9 @@ def _fill_jacobian_batch(model: nn.Module, inputs: torch.Tensor, start: int, sto
             view[i - start, r] = torch.cat([g[k].reshape(-1) for k in names])
 
 
-def choose_method(model: nn.Module, inputs: torch.Tensor, method: JacobianMethod | str = JacobianMethod.AUTO
-                  ) -> JacobianMethod:
+def choose_method(
+    model: nn.Module, inputs: torch.Tensor, method: JacobianMethod | str = JacobianMethod.AUTO
+) -> JacobianMethod:
     """The :class:`JacobianMethod` the eNTK of ``model`` (in eval mode) on ``inputs`` uses: ``method`` unless AUTO;
     AUTO gives BATCH for models that couple a batch's examples (:func:`couples_examples`), else VMAP."""
     method = JacobianMethod(method)
@@ -283,8 +300,9 @@ def choose_method(model: nn.Module, inputs: torch.Tensor, method: JacobianMethod
     return JacobianMethod.BATCH if couples_examples(model, inputs) else JacobianMethod.VMAP
 
 
-def jacobian(model: nn.Module, x: torch.Tensor, mode: str = "full",
-             method: JacobianMethod | str = JacobianMethod.AUTO) -> torch.Tensor:
+def jacobian(
+    model: nn.Module, x: torch.Tensor, mode: str = "full", method: JacobianMethod | str = JacobianMethod.AUTO
+) -> torch.Tensor:
     """Per-example Jacobian of the outputs w.r.t. the trainable parameters, as a (rows, P) matrix in the model's dtype.
 
     Rows are ordered example-major: (x_0, logit 0), (x_0, logit 1), ..., or one row per example for ``sum``;
@@ -306,8 +324,14 @@ class _Filler:
     """Fills Jacobian blocks by one method, switching once from VMAP to LOOP (with a warning) where vmap fails, and
     naming the failing module when even the loop cannot differentiate the model."""
 
-    def __init__(self, model: nn.Module, inputs: torch.Tensor, cotangents: torch.Tensor, method: JacobianMethod,
-                 batched_rows: bool):
+    def __init__(
+        self,
+        model: nn.Module,
+        inputs: torch.Tensor,
+        cotangents: torch.Tensor,
+        method: JacobianMethod,
+        batched_rows: bool,
+    ):
         self.model, self.inputs, self.cotangents, self.method = model, inputs, cotangents, method
         self.batched_rows = batched_rows
 
@@ -315,27 +339,42 @@ class _Filler:
         if self.method == JacobianMethod.VMAP:
             with _module_tracker(self.model) as stack:
                 try:
-                    _fill_jacobian(self.model, self.inputs[start:stop], self.cotangents, names, out, chunk,
-                                   self.batched_rows)
+                    _fill_jacobian(
+                        self.model, self.inputs[start:stop], self.cotangents, names, out, chunk, self.batched_rows
+                    )
                     return
                 except (RuntimeError, NotImplementedError, ValueError) as e:
                     error = e
-            warnings.warn(f"eNTK: torch.func.vmap cannot run through {type(self.model).__name__} "
-                          f"({_where(stack)}: {str(error).splitlines()[0]}); computing its Jacobian one example at a "
-                          "time (the same kernel, slower)", VmapFallbackWarning, stacklevel=3)
+            warnings.warn(
+                f"eNTK: torch.func.vmap cannot run through {type(self.model).__name__} "
+                f"({_where(stack)}: {str(error).splitlines()[0]}); computing its Jacobian one example at a "
+                "time (the same kernel, slower)",
+                VmapFallbackWarning,
+                stacklevel=3,
+            )
             self.method = JacobianMethod.LOOP
         with _module_tracker(self.model) as stack:
             try:
                 if self.method == JacobianMethod.BATCH:
                     _fill_jacobian_batch(self.model, self.inputs, start, stop, self.cotangents, names, out)
                 else:
-                    _fill_jacobian(self.model, self.inputs[start:stop], self.cotangents, names, out, chunk,
-                                   self.batched_rows, JacobianMethod.LOOP)
+                    _fill_jacobian(
+                        self.model,
+                        self.inputs[start:stop],
+                        self.cotangents,
+                        names,
+                        out,
+                        chunk,
+                        self.batched_rows,
+                        JacobianMethod.LOOP,
+                    )
                 return
             except (RuntimeError, NotImplementedError, ValueError) as e:
                 error = e
-        raise KernelError(f"the eNTK of {type(self.model).__name__} cannot be computed ({self.method.value} method): "
-                          f"autograd failed {_where(stack)}: {error}") from error
+        raise KernelError(
+            f"the eNTK of {type(self.model).__name__} cannot be computed ({self.method.value} method): "
+            f"autograd failed {_where(stack)}: {error}"
+        ) from error
 
 
 #: vmap's per-example gradients cost about this many times their own size while they are computed (measured:
@@ -361,8 +400,9 @@ class KernelPlan:
         return total
 
 
-def plan_kernel(model: nn.Module, n: int, rows: int, memory_budget: int,
-                accumulate_dtype: torch.dtype | None = None) -> KernelPlan:
+def plan_kernel(
+    model: nn.Module, n: int, rows: int, memory_budget: int, accumulate_dtype: torch.dtype | None = None
+) -> KernelPlan:
     """Split parameters into groups and examples into blocks so Jacobian blocks, temporaries and kernel fit the budget.
 
     For a group of P_g parameters, one example's Jacobian rows take b = rows·P_g bytes per entry of the
@@ -373,8 +413,9 @@ def plan_kernel(model: nn.Module, n: int, rows: int, memory_budget: int,
     """
     named = [(k, v.numel()) for k, v in kernel_parameters(model)]
     if not named:
-        raise KernelError(f"{type(model).__name__} has no parameter that training moves (requires_grad): its eNTK is "
-                          "empty")
+        raise KernelError(
+            f"{type(model).__name__} has no parameter that training moves (requires_grad): its eNTK is empty"
+        )
     dtype = kernel_parameters(model)[0][1].dtype
     acc = accumulate_dtype or dtype
     kernel_bytes = (n * rows) ** 2 * acc.itemsize * 2  # the kernel and one block of it
@@ -388,9 +429,11 @@ def plan_kernel(model: nn.Module, n: int, rows: int, memory_budget: int,
     b, g = per_example(biggest)
     if avail < 2 * b + g:
         need = 2 * b + g + kernel_bytes + workspace
-        raise MemoryError(f"eNTK memory budget of {memory_budget / 2**20:.0f} MiB is below the {need / 2**20:.0f} MiB "
-                          f"needed for one example of the largest parameter tensor ({biggest:,} entries, "
-                          f"{rows} rows): raise memory_budget")
+        raise MemoryError(
+            f"eNTK memory budget of {memory_budget / 2**20:.0f} MiB is below the {need / 2**20:.0f} MiB "
+            f"needed for one example of the largest parameter tensor ({biggest:,} entries, "
+            f"{rows} rows): raise memory_budget"
+        )
     # Tensors too large for all n examples at once get a group of their own (their examples go in blocks); the
     # others are packed in model order, so a group's backward passes stop near its earliest layer.
     b1, g1 = per_example(1)
@@ -529,5 +572,6 @@ def kernel_velocity(kernels: Sequence[torch.Tensor], steps: Sequence[int]) -> np
     """S(K_t, K_t') / (t' − t) between adjacent checkpoints, per iteration."""
     if len(kernels) != len(steps):
         raise ValueError("one step per kernel is needed")
-    return np.array([kernel_distance(kernels[i], kernels[i + 1]) / (steps[i + 1] - steps[i])
-                     for i in range(len(steps) - 1)])
+    return np.array(
+        [kernel_distance(kernels[i], kernels[i + 1]) / (steps[i + 1] - steps[i]) for i in range(len(steps) - 1)]
+    )

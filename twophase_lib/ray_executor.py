@@ -89,13 +89,17 @@ def choose_nodes(node_fingerprints: dict[str, str], wanted: str | None = None) -
     groups: dict[str, list[str]] = {}
     for node, fp in sorted(node_fingerprints.items()):
         groups.setdefault(fp, []).append(node)
-    listing = "; ".join(f"{fp}: {len(nodes)} node(s) ({', '.join(n[:8] for n in nodes)})" for fp, nodes in groups.items())
+    listing = "; ".join(
+        f"{fp}: {len(nodes)} node(s) ({', '.join(n[:8] for n in nodes)})" for fp, nodes in groups.items()
+    )
     if wanted is None:
         if len(groups) <= 1:
             return None
-        raise ValueError(f"the Ray cluster's nodes compute with {len(groups)} numerics fingerprints ({listing}); "
-                         f"results of different kernels are never paired, so name the group to run on: "
-                         f"RayExecutor(numerics=<id>) or $TWOPHASE_RAY_NUMERICS")
+        raise ValueError(
+            f"the Ray cluster's nodes compute with {len(groups)} numerics fingerprints ({listing}); "
+            f"results of different kernels are never paired, so name the group to run on: "
+            f"RayExecutor(numerics=<id>) or $TWOPHASE_RAY_NUMERICS"
+        )
     if wanted not in groups:
         raise ValueError(f"no node of the Ray cluster computes with fingerprint {wanted!r}; the cluster has {listing}")
     return None if len(groups) == 1 else groups[wanted]
@@ -113,9 +117,16 @@ class RayExecutor(Executor):
     this executor started it.
     """
 
-    def __init__(self, address: str | None = None, num_cpus_per_task: float = 1, num_gpus_per_task: float = 0,
-                 max_retries: int = 3, runtime_env: dict | None = None, init_kwargs: dict | None = None,
-                 numerics: str | None = None):
+    def __init__(
+        self,
+        address: str | None = None,
+        num_cpus_per_task: float = 1,
+        num_gpus_per_task: float = 0,
+        max_retries: int = 3,
+        runtime_env: dict | None = None,
+        init_kwargs: dict | None = None,
+        numerics: str | None = None,
+    ):
         if num_cpus_per_task < 0 or num_gpus_per_task < 0:
             raise ValueError("num_cpus_per_task and num_gpus_per_task must be >= 0")
         if num_gpus_per_task > 1 and num_gpus_per_task != int(num_gpus_per_task):
@@ -135,10 +146,13 @@ class RayExecutor(Executor):
             ray.init(address=address, **kwargs)
             self._started = True
         elif runtime_env is not None or init_kwargs:
-            raise RuntimeError("Ray is already initialised in this process: runtime_env and init_kwargs would be "
-                               "ignored; pass them to the ray.init call that started it instead")
-        self._task_options = dict(num_cpus=num_cpus_per_task, num_gpus=num_gpus_per_task, max_retries=max_retries,
-                                  retry_exceptions=False)
+            raise RuntimeError(
+                "Ray is already initialised in this process: runtime_env and init_kwargs would be "
+                "ignored; pass them to the ray.init call that started it instead"
+            )
+        self._task_options = dict(
+            num_cpus=num_cpus_per_task, num_gpus=num_gpus_per_task, max_retries=max_retries, retry_exceptions=False
+        )
         self._remote_function = ray.remote(run_task)
         self._remote = self._remote_function.options(**self._task_options)
         self.node_fingerprints = self._probe_nodes()
@@ -150,8 +164,10 @@ class RayExecutor(Executor):
 
         probe = self._ray.remote(_node_fingerprint)
         nodes = [n["NodeID"] for n in self._ray.nodes() if n.get("Alive")]
-        refs = [probe.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)).remote()
-                for n in nodes]
+        refs = [
+            probe.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)).remote()
+            for n in nodes
+        ]
         return {n: fp["id"] for n, fp in zip(nodes, self._ray.get(refs))}
 
     def _submit(self, i: int, task: Task, share: float):
@@ -162,7 +178,8 @@ class RayExecutor(Executor):
 
         node = self._nodes[i % len(self._nodes)]
         return self._remote_function.options(
-            **self._task_options, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(task, share)
+            **self._task_options, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)
+        ).remote(task, share)
 
     @property
     def workers(self) -> int:
@@ -180,9 +197,11 @@ class RayExecutor(Executor):
         ray = self._ray
         if not self.num_gpus_per_task and any("cuda" in task_devices(t) for t in tasks):
             # Ray hides every GPU (CUDA_VISIBLE_DEVICES="") from a task that reserves none
-            raise ValueError(f"{desc}: these tasks train on cuda but the RayExecutor reserves no GPU per task; "
-                             "pass num_gpus_per_task (e.g. 0.25 to share one GPU between four runs) or set "
-                             "$TWOPHASE_RAY_GPUS_PER_TASK")
+            raise ValueError(
+                f"{desc}: these tasks train on cuda but the RayExecutor reserves no GPU per task; "
+                "pass num_gpus_per_task (e.g. 0.25 to share one GPU between four runs) or set "
+                "$TWOPHASE_RAY_GPUS_PER_TASK"
+            )
         bar = Progress(desc, len(tasks), progress)
         refs: list = []
         try:
@@ -228,8 +247,10 @@ def executor_from_env(workers: int | None = None, **ray_options) -> Executor | R
     if not address:
         return Executor(workers)
     options = {}
-    for name, key in (("TWOPHASE_RAY_CPUS_PER_TASK", "num_cpus_per_task"),
-                      ("TWOPHASE_RAY_GPUS_PER_TASK", "num_gpus_per_task")):
+    for name, key in (
+        ("TWOPHASE_RAY_CPUS_PER_TASK", "num_cpus_per_task"),
+        ("TWOPHASE_RAY_GPUS_PER_TASK", "num_gpus_per_task"),
+    ):
         if os.environ.get(name):
             try:
                 options[key] = float(os.environ[name])

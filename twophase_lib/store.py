@@ -1,7 +1,8 @@
 """The store of trained states: parent runs, perturbed children, their eNTKs, and comparisons between two states.
 
 Every computation here runs with one torch thread (:func:`twophase_lib.training.compute_threads`), so a
-result is the same whichever executor or machine computed it. Every state is cached under the part of its run's configuration that determines it
+result is the same whichever executor or machine computed it. Every state is cached under the part of its run's
+configuration that determines it
 (:meth:`twophase_lib.config.RunConfig.prefix`): a step schedule and a constant lr share every checkpoint before the
 first lr drop, and so does a perturbed child branched before it. Each function here is a pure
 function of its arguments and is safe to run in any process, in any order, any number of times:
@@ -24,13 +25,16 @@ from .cache import Cache
 from .config import RunConfig
 from .metrics import BarrierConfig, compare, recompute_bn_statistics
 from .ntk import empirical_ntk, kernel_distance
-from .task import run_data
 from .perturbation import Perturbation, PerturbationReport, parameter_names, perturb_run
+from .task import run_data
 from .training import Checkpoint, compute_threads, materialise, train
 
 
-def parent_checkpoints(run: RunConfig, steps: Iterable[int], cache: Cache, progress: bool = False) -> dict[int, Checkpoint]:
-    """The run's checkpoints at ``steps``: cached ones loaded, missing ones trained from the latest cached one before them."""
+def parent_checkpoints(
+    run: RunConfig, steps: Iterable[int], cache: Cache, progress: bool = False
+) -> dict[int, Checkpoint]:
+    """The run's checkpoints at ``steps``: cached ones loaded, missing ones trained from the latest cached one before
+    them."""
     steps = sorted(set(steps))
     found = {s: cache.load("parent", (run.prefix(s), s)) for s in steps}
     missing = [s for s in steps if found[s] is None]
@@ -38,8 +42,9 @@ def parent_checkpoints(run: RunConfig, steps: Iterable[int], cache: Cache, progr
         before = [s for s in steps if s < missing[0] and found[s] is not None]
         start = found[before[-1]] if before else None
         with compute_threads():
-            result = train(run, until=missing[-1], start=start, save_at=missing, progress=progress,
-                           desc=f"parent seed {run.seed}")
+            result = train(
+                run, until=missing[-1], start=start, save_at=missing, progress=progress, desc=f"parent seed {run.seed}"
+            )
         for s in missing:
             cache.save("parent", (run.prefix(s), s), result.checkpoints[s])
             found[s] = result.checkpoints[s]
@@ -75,8 +80,9 @@ class State:
         return dataclasses.replace(self, step=step)
 
 
-def child_checkpoint(state: State, cache: Cache, via: Iterable[int] = (), progress: bool = False
-                     ) -> tuple[Checkpoint, PerturbationReport]:
+def child_checkpoint(
+    state: State, cache: Cache, via: Iterable[int] = (), progress: bool = False
+) -> tuple[Checkpoint, PerturbationReport]:
     """The child perturbed at ``state.t0`` and trained to ``state.step`` on its parent's batches (cached).
 
     Training resumes from the latest cached child state among ``via`` (steps strictly between t0 and
@@ -100,10 +106,13 @@ def child_checkpoint(state: State, cache: Cache, via: Iterable[int] = (), progre
         start, report = perturb_run(state.run, parent, state.perturbation)
     later = [v for v in stops if v > start.step]
     with compute_threads():
-        result = train(state.run, until=state.step, start=start, save_at=later, progress=progress,
-                       desc=f"branch@{state.t0}")
+        result = train(
+            state.run, until=state.step, start=start, save_at=later, progress=progress, desc=f"branch@{state.t0}"
+        )
     for s in [*later, state.step]:
-        cache.save("child", state.at(s).key(), {"checkpoint": result.checkpoints[s], "report": dataclasses.asdict(report)})
+        cache.save(
+            "child", state.at(s).key(), {"checkpoint": result.checkpoints[s], "report": dataclasses.asdict(report)}
+        )
     return result.checkpoints[state.step], report
 
 
@@ -138,8 +147,9 @@ def checkpoint_kernel(run: RunConfig, checkpoint: Checkpoint, n_inputs: int, mod
     return empirical_ntk(evaluation_model(run, checkpoint), data.x_test[:n_inputs], mode).cpu()
 
 
-def state_kernel(state: State, n_inputs: int, mode: str, cache: Cache, via: Iterable[int] = (),
-                 progress: bool = False) -> torch.Tensor:
+def state_kernel(
+    state: State, n_inputs: int, mode: str, cache: Cache, via: Iterable[int] = (), progress: bool = False
+) -> torch.Tensor:
     """The eNTK of a stored state (cached under the state, inputs and mode)."""
 
     def compute():
@@ -150,13 +160,23 @@ def state_kernel(state: State, n_inputs: int, mode: str, cache: Cache, via: Iter
     return cache.get_or_compute("entk", (*state.key(), n_inputs, mode, KERNEL_PRODUCTS), compute)
 
 
-def kernel_at(run: RunConfig, step: int, n_inputs: int, mode: str, cache: Cache, progress: bool = False) -> torch.Tensor:
+def kernel_at(
+    run: RunConfig, step: int, n_inputs: int, mode: str, cache: Cache, progress: bool = False
+) -> torch.Tensor:
     """The eNTK of the parent run's checkpoint at ``step`` (cached)."""
     return state_kernel(State(run, step), n_inputs, mode, cache, progress=progress)
 
 
-def pair_metrics(a: State, b: State, barrier: BarrierConfig, cache: Cache, kernel_inputs: int = 0,
-                 kernel_mode: str = "full", via: Iterable[int] = (), progress: bool = False) -> dict:
+def pair_metrics(
+    a: State,
+    b: State,
+    barrier: BarrierConfig,
+    cache: Cache,
+    kernel_inputs: int = 0,
+    kernel_mode: str = "full",
+    via: Iterable[int] = (),
+    progress: bool = False,
+) -> dict:
     """Every comparison between two states of the same architecture (cached): distances, disagreement,
     loss and error barriers, and with ``kernel_inputs`` > 0 the distance between their eNTKs."""
     if a.run.model != b.run.model:
@@ -164,8 +184,11 @@ def pair_metrics(a: State, b: State, barrier: BarrierConfig, cache: Cache, kerne
 
     def compute():
         ca = load_state(a, cache, via, progress)
-        cb, report = child_checkpoint(b, cache, via, progress) if b.t0 is not None else (
-            load_state(b, cache, via, progress), None)
+        cb, report = (
+            child_checkpoint(b, cache, via, progress)
+            if b.t0 is not None
+            else (load_state(b, cache, via, progress), None)
+        )
         data = run_data(a.run)
         with compute_threads():
             out = compare(a.run, ca, cb, data, parameter_names(a.run), barrier)

@@ -88,7 +88,9 @@ def step_randomness(device: str | torch.device) -> Iterator[None]:
     """A block whose draws from torch's global generators (dropout masks, ``torch.rand`` in a forward) are
     re-seeded per step by :func:`seed_step`; the caller's generator states are restored after."""
     device = torch.device(device)
-    devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    devices = (
+        [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    )
     with torch.random.fork_rng(devices=devices):
         yield
 
@@ -129,8 +131,10 @@ def snapshot(step: int, model: nn.Module, optimizer: torch.optim.Optimizer | Non
     if optimizer is not None:
         sd = optimizer.state_dict()
         opt = {
-            "state": {i: {k: (v.detach().to("cpu", copy=True) if torch.is_tensor(v) else v) for k, v in s.items()}
-                      for i, s in sd["state"].items()},
+            "state": {
+                i: {k: (v.detach().to("cpu", copy=True) if torch.is_tensor(v) else v) for k, v in s.items()}
+                for i, s in sd["state"].items()
+            },
             "param_groups": [dict(g) for g in sd["param_groups"]],
         }
     return Checkpoint(step, state, opt)
@@ -184,8 +188,15 @@ def train(
         return _train(cfg, until, start, save_at, progress, on_step, desc)
 
 
-def _train(cfg: RunConfig, until: int, start: Checkpoint, save_at: Iterable[int], progress: bool,
-           on_step: Callable[[int, nn.Module], None] | None, desc: str) -> TrainResult:
+def _train(
+    cfg: RunConfig,
+    until: int,
+    start: Checkpoint,
+    save_at: Iterable[int],
+    progress: bool,
+    on_step: Callable[[int, nn.Module], None] | None,
+    desc: str,
+) -> TrainResult:
     data = run_data(cfg)
     model = materialise(cfg, start)
     optimizer = make_optimizer(cfg, model)
@@ -206,8 +217,9 @@ def _train(cfg: RunConfig, until: int, start: Checkpoint, save_at: Iterable[int]
     return TrainResult(saved, losses)
 
 
-def update(cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-           lr: float) -> torch.Tensor:
+def update(
+    cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, lr: float
+) -> torch.Tensor:
     """One optimiser update on the batch (x, y) at learning rate ``lr``; the loss, left on the device."""
     for group in optimizer.param_groups:
         group["lr"] = lr
@@ -232,12 +244,17 @@ GRAPH_MIN_STEPS = 20
 def uses_cuda_graphs(cfg: RunConfig, optimizer: torch.optim.Optimizer, steps: int) -> bool:
     """Whether a run's updates are replayed from CUDA graphs: on a GPU, with SGD, for enough steps, unless
     $TWOPHASE_CUDA_GRAPHS is 0."""
-    return (torch.device(cfg.device).type == "cuda" and type(optimizer) is torch.optim.SGD
-            and steps >= GRAPH_MIN_STEPS and os.environ.get("TWOPHASE_CUDA_GRAPHS", "1") != "0")
+    return (
+        torch.device(cfg.device).type == "cuda"
+        and type(optimizer) is torch.optim.SGD
+        and steps >= GRAPH_MIN_STEPS
+        and os.environ.get("TWOPHASE_CUDA_GRAPHS", "1") != "0"
+    )
 
 
-def step_function(cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, data: TensorData,
-                  steps: int) -> Callable[[int], float]:
+def step_function(
+    cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, data: TensorData, steps: int
+) -> Callable[[int], float]:
     """``step -> loss``: :func:`sgd_step`, or the same update replayed from CUDA graphs where those are used."""
     if uses_cuda_graphs(cfg, optimizer, steps):
         return GraphedSteps(cfg, model, optimizer, data)
@@ -256,8 +273,9 @@ class GraphedSteps:
     create the optimiser's momentum buffers and the libraries' lazy state before anything is captured.
     """
 
-    def __init__(self, cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, data: TensorData,
-                 eager_steps: int = 3):
+    def __init__(
+        self, cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, data: TensorData, eager_steps: int = 3
+    ):
         self.cfg, self.model, self.optimizer, self.data = cfg, model, optimizer, data
         self.eager_left = eager_steps
         self.stream = torch.cuda.Stream(device=torch.device(cfg.device))
@@ -320,8 +338,13 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: TensorData, split: str = "test", limit: int | None = None,
-             loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy) -> dict[str, float]:
+def evaluate(
+    model: nn.Module,
+    data: TensorData,
+    split: str = "test",
+    limit: int | None = None,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+) -> dict[str, float]:
     """Mean loss (default cross-entropy) and accuracy of ``model`` (eval mode) on a split of ``data``."""
     if split not in ("train", "test"):
         raise ValueError(f"unknown split {split!r}; use 'train' or 'test'")

@@ -211,8 +211,8 @@ def cone_verdict(steps: np.ndarray, distance: np.ndarray, refs: tuple[int, ...],
         details.append(f"τ = {tau}: {first:+.3g} then {second:+.3g}")
     if not np.any(distance):
         why = f"{NO_DYNAMIC_RANGE}: the kernel distance is 0 between every pair of checkpoints (the eNTK never moves)"
-        return Verdict("not reproduced", [Check(name, False, why, applicable=False) for name in
-                                          ("after the transition", "rises", "levels off", "velocity falls, not to zero")])
+        names = ("after the transition", "rises", "levels off", "velocity falls, not to zero")
+        return Verdict("not reproduced", [Check(name, False, why, applicable=False) for name in names])
     vel = np.array([distance[j, j + 1] / (steps[j + 1] - steps[j]) for j in range(len(steps) - 1)])
     ends = steps[1:]
     # the intervals that end by the inflection (at least the first one)
@@ -221,15 +221,28 @@ def cone_verdict(steps: np.ndarray, distance: np.ndarray, refs: tuple[int, ...],
     v_early = float(before.mean()) if len(before) else math.nan
     v_late = float(late.mean())
     checks = [
-        Check("after the transition", bool(math.isfinite(inflection) and min(refs) > inflection),
-              f"τ ∈ {{{', '.join(map(str, refs))}}}, inflection "
-              + (f"{inflection:.4g}" if math.isfinite(inflection) else "none (the chaos curve never halves)")),
+        Check(
+            "after the transition",
+            bool(math.isfinite(inflection) and min(refs) > inflection),
+            f"τ ∈ {{{', '.join(map(str, refs))}}}, inflection "
+            + (f"{inflection:.4g}" if math.isfinite(inflection) else "none (the chaos curve never halves)"),
+        ),
         Check("rises", all(rises), "; ".join(details)),
-        Check("levels off", all(levels), f"{sum(levels)} of {len(levels)} windows (second-half growth ≤ "
-                                         f"{LEVEL_SHARE:.2f} × first-half growth)"),
-        Check("velocity falls, not to zero", bool(math.isfinite(v_early) and 0 < v_late < v_early / 10),
-              (f"{v_early:.2e} per iteration before the inflection" if math.isfinite(v_early)
-               else "no inflection, so no velocity before it") + f", {v_late:.2e} just before the first lr drop"),
+        Check(
+            "levels off",
+            all(levels),
+            f"{sum(levels)} of {len(levels)} windows (second-half growth ≤ {LEVEL_SHARE:.2f} × first-half growth)",
+        ),
+        Check(
+            "velocity falls, not to zero",
+            bool(math.isfinite(v_early) and 0 < v_late < v_early / 10),
+            (
+                f"{v_early:.2e} per iteration before the inflection"
+                if math.isfinite(v_early)
+                else "no inflection, so no velocity before it"
+            )
+            + f", {v_late:.2e} just before the first lr drop",
+        ),
     ]
     if not any(levels):
         return Verdict("not reproduced", checks)
@@ -282,19 +295,30 @@ def switch_verdict(switches: np.ndarray, accuracy: np.ndarray, inflection: float
         a, b = after[0], after[-1]
         gain = float(mean[b] - mean[a])
         noise = float(max(np.ptp(accuracy[:, a]), np.ptp(accuracy[:, b])) / 2)
-        late = Check("the cone phase matters", gain > max(0.01, noise),
-                     f"accuracy {mean[a]:.3f} at t = {switches[a]} → {mean[b]:.3f} at t = {switches[b]} "
-                     f"({gain:+.3f}; half the seed range {noise:.3f})")
+        late = Check(
+            "the cone phase matters",
+            gain > max(0.01, noise),
+            f"accuracy {mean[a]:.3f} at t = {switches[a]} → {mean[b]:.3f} at t = {switches[b]} "
+            f"({gain:+.3f}; half the seed range {noise:.3f})",
+        )
     else:
         late = Check("the cone phase matters", False, "fewer than two switch times after the inflection")
     if np.ptp(mean) == 0:
         why = f"{NO_DYNAMIC_RANGE}: mean accuracy is {mean[0]:.3f} at every switch time"
-        return Verdict("not reproduced", [Check(name, False, why, applicable=False) for name in
-                                          ("t = 0 is worst", "grows with t", "the cone phase matters")])
+        return Verdict(
+            "not reproduced",
+            [
+                Check(name, False, why, applicable=False)
+                for name in ("t = 0 is worst", "grows with t", "the cone phase matters")
+            ],
+        )
     checks = [
-        Check("t = 0 is worst", bool(mean[0] < mean[1:].min()),
-              f"accuracy {mean[0]:.3f} at t = 0; lowest elsewhere {mean[1:].min():.3f} at t = "
-              f"{switches[1 + int(np.argmin(mean[1:]))]}"),
+        Check(
+            "t = 0 is worst",
+            bool(mean[0] < mean[1:].min()),
+            f"accuracy {mean[0]:.3f} at t = 0; lowest elsewhere {mean[1:].min():.3f} at t = "
+            f"{switches[1 + int(np.argmin(mean[1:]))]}",
+        ),
         Check("grows with t", bool(math.isfinite(rho) and rho >= 0.7), f"Spearman {rho:.2f} (rule: ≥ 0.7)"),
         late,
     ]

@@ -17,9 +17,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from .config import DataConfig, ModelConfig, OptimConfig, RunConfig, check_profile
-from .metrics import BarrierConfig
+from twophase_lib.config import DataConfig, ModelConfig, OptimConfig, RunConfig
+from twophase_lib.metrics import BarrierConfig
 
+PROFILES = ("smoke", "cpu", "gpu", "paper")
 ARCHS = ("resnet20", "vgg16")
 SCHEDULES = ("step", "constant")
 SCHEDULE_NAMES = {"step": "step schedule", "constant": "constant lr"}
@@ -29,6 +30,13 @@ TRAIN_IMAGES = {"cifar10-subset": 5170, "cifar10": 50_000}
 
 #: Iterations per epoch of CIFAR-10 at the paper's scale (50,000 training images in batches of 128, last one dropped).
 PAPER_STEPS_PER_EPOCH = 50_000 // 128
+
+
+def check_profile(profile: str) -> str:
+    """Return ``profile`` if it is known, else raise ValueError listing the known ones."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; known profiles: {', '.join(PROFILES)}")
+    return profile
 
 
 def check_arch(arch: str) -> str:
@@ -168,11 +176,23 @@ def design(profile: str, arch: str) -> Design:
                                   360, 380, 400),
                       cone_refs=(70, 120, 170, 220), switches=(0, 30, 70, 150, 300, 400),
                       switch_train_examples=1000)
-    return Design(profile, arch, run, t0s=(0, 4, 12), control_t0=4, seeds=(0, 1),
-                  barrier=BarrierConfig(points=3, bn_batches=2, bn_batch_size=64, train_examples=200, test_examples=200),
-                  kernel_inputs=8, reference_seeds=(0,), eps_sizes=(1e-5,), eps_t0s=(0, 12),
-                  cone_steps=(0, 4, 8, 12, 16, 20, 24), cone_refs=(4, 8), switches=(0, 8, 16, 24),
-                  switch_train_examples=200)
+    return Design(
+        profile,
+        arch,
+        run,
+        t0s=(0, 4, 12),
+        control_t0=4,
+        seeds=(0, 1),
+        barrier=BarrierConfig(points=3, bn_batches=2, bn_batch_size=64, train_examples=200, test_examples=200),
+        kernel_inputs=8,
+        reference_seeds=(0,),
+        eps_sizes=(1e-5,),
+        eps_t0s=(0, 12),
+        cone_steps=(0, 4, 8, 12, 16, 20, 24),
+        cone_refs=(4, 8),
+        switches=(0, 8, 16, 24),
+        switch_train_examples=200,
+    )
 
 
 def _as_tuple(value, cast, what: str) -> tuple:
@@ -191,8 +211,9 @@ def _as_tuple(value, cast, what: str) -> tuple:
     return out
 
 
-def with_overrides(designs: dict[str, Design], seeds=None, device: str | None = None,
-                   epsilon: float | None = None) -> dict[str, Design]:
+def with_overrides(
+    designs: dict[str, Design], seeds=None, device: str | None = None, epsilon: float | None = None
+) -> dict[str, Design]:
     """``designs`` with a re-runner's overrides, validated: ``seeds`` (the reference pairs use the first ones, as
     many as each design had), ``device`` (``cpu``, ``cuda``, ``cuda:1``, ...), ``epsilon`` (chapter 1's ε)."""
     changes: dict = {}
@@ -226,9 +247,11 @@ def with_overrides(designs: dict[str, Design], seeds=None, device: str | None = 
     return out
 
 
-def chapter_designs(profile: str, archs=ARCHS, seeds=None, device: str | None = None,
-                    epsilon: float | None = None) -> dict[str, Design]:
-    """The designs a chapter runs: the profile's, for ``archs``, with a re-runner's overrides (:func:`with_overrides`)."""
+def chapter_designs(
+    profile: str, archs=ARCHS, seeds=None, device: str | None = None, epsilon: float | None = None
+) -> dict[str, Design]:
+    """The designs a chapter runs: the profile's, for ``archs``, with a re-runner's overrides
+    (:func:`with_overrides`)."""
     check_profile(profile)
     archs = tuple(check_arch(a) for a in _as_tuple(archs, str, "archs"))
     return with_overrides({a: design(profile, a) for a in archs}, seeds, device, epsilon)

@@ -19,15 +19,21 @@ from __future__ import annotations
 
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import nn
 
-from .config import OptimConfig, RunConfig, check_profile
-from .data import TensorData, generator
-from .metrics import BarrierConfig
-from .presets import Design, _as_tuple, with_overrides
-from .task import Task
+from twophase_lib.config import OptimConfig, RunConfig
+from twophase_lib.data import TensorData, generator
+from twophase_lib.metrics import BarrierConfig
+from twophase_lib.models import count_parameters
+from twophase_lib.plotting import band, mark_lr_drops, time_axis
+from twophase_lib.task import Task
+from twophase_lib.verdicts import combine
+
+from .profiles import SCHEDULE_NAMES, SCHEDULES, Design, _as_tuple, check_profile, with_overrides
+from .render import Note, Table, fmt
 
 TASKS = ("mlp-tabular", "transformer-modadd")
 
@@ -158,7 +164,7 @@ def design(profile: str, name: str) -> Design:
 
 def chapter_designs(profile: str, tasks=TASKS, seeds=None, device: str | None = None) -> dict[str, Design]:
     """The tasks' designs at a profile, keyed by task name, with a re-runner's overrides
-    (:func:`twophase_lib.presets.with_overrides`)."""
+    (:func:`twophase_book.profiles.with_overrides`)."""
     names = tuple(check_task(t) for t in _as_tuple(tasks, str, "tasks"))
     return with_overrides({name: design(profile, name) for name in names}, seeds, device)
 
@@ -179,16 +185,16 @@ def cone_studies(designs: dict[str, Design]) -> dict:
 
 def switch_studies(designs: dict[str, Design]) -> dict:
     """Chapter 4's switch studies (step schedule), keyed by task."""
-    from .linearize import design_studies
+    from twophase_book.switch import design_studies
 
     return design_studies(designs)
 
 
 def accuracy_along_training(d: Design, schedule: str, cache) -> tuple[np.ndarray, np.ndarray]:
     """Test accuracy of the parent runs at every cone checkpoint (seeds × steps), from the cached checkpoints."""
-    from .store import evaluation_model, parent_checkpoints
-    from .task import run_data, run_loss
-    from .training import compute_threads, evaluate
+    from twophase_lib.store import evaluation_model, parent_checkpoints
+    from twophase_lib.task import run_data, run_loss
+    from twophase_lib.training import compute_threads, evaluate
 
     run = d.schedule(schedule)
     steps = np.array(d.cone_steps)
@@ -198,10 +204,139 @@ def accuracy_along_training(d: Design, schedule: str, cache) -> tuple[np.ndarray
         checkpoints = parent_checkpoints(r, d.cone_steps, cache)
         with compute_threads():
             for j, s in enumerate(d.cone_steps):
-                acc[i, j] = evaluate(evaluation_model(r, checkpoints[s]), run_data(r), "test", loss=run_loss(r))["accuracy"]
+                model = evaluation_model(r, checkpoints[s])
+                acc[i, j] = evaluate(model, run_data(r), "test", loss=run_loss(r))["accuracy"]
     return steps, acc
 
 
 def summary_key(profile: str) -> tuple:
     """What chapter 4's summary is keyed by: both tasks' designs (their task identities included)."""
     return tuple(chapter_designs(profile).values())
+
+
+def beyond_design_table(designs: dict) -> Table:
+    """Chapter 4's design for every task: network, data, optimiser, schedule, where each analysis looks."""
+    rows = []
+    for name, d in designs.items():
+        o, data, model = d.run.optim, d.run.task.tensors(), d.run.task.build(0)
+        params = count_parameters(model)
+        rows.append(
+            [
+                name,
+                f"{type(model).__name__} ({params:,} parameters)",
+                f"{data.name} ({len(data.x_train):,} / {len(data.x_test):,})",
+                f"{o.algorithm}, lr {o.lr:g}",
+                o.batch_size,
+                f"{o.steps} ({o.steps / d.epoch_steps:.3g} epochs)",
+                ", ".join(map(str, o.milestones)),
+                ", ".join(map(str, d.t0s)),
+                f"{d.epsilon:g}",
+                ", ".join(map(str, d.seeds)),
+                d.kernel_inputs,
+                ", ".join(map(str, d.cone_refs)),
+                ", ".join(map(str, d.switches)),
+            ]
+        )
+    return Table(
+        [
+            "task",
+            "network",
+            "data (train / test)",
+            "optimiser",
+            "batch",
+            "iterations",
+            "lr ÷10 at (step schedule)",
+            "t0 grid",
+            "ε (total norm)",
+            "seeds",
+            "eNTK inputs",
+            "τ",
+            "switch times",
+        ],
+        rows,
+    )
+
+
+def accuracy_note(curves: dict, designs: dict) -> Note:
+    """Per task and schedule: parents' test accuracy (seed mean) at the first drop, its largest rise over one
+    checkpoint interval before it (a late jump is a qualitative change of the function, not a settled phase), and
+    at the end."""
+    lines = []
+    for (name, schedule), (steps, acc) in curves.items():
+        d1 = designs[name].first_drop
+        mean = acc.mean(0)
+        at_drop = mean[steps.tolist().index(d1)]
+        before = [j for j in range(1, len(steps)) if steps[j] <= d1]
+        jump = max(before, key=lambda j: mean[j] - mean[j - 1])
+        lines.append(
+            f"- **{name}**, {SCHEDULE_NAMES[schedule]}: test accuracy {at_drop:.3f} at the "
+            f"first drop ({d1}) and {mean[-1]:.3f} at the end ({steps[-1]}, {mean[-1] - at_drop:+.3f} "
+            f"after the drop's iteration); its largest rise before the drop, "
+            f"{mean[jump] - mean[jump - 1]:+.3f}, is between iterations {steps[jump - 1]} and {steps[jump]}."
+        )
+    return Note("\n".join(lines))
+
+
+def beyond_answer(summary: dict) -> Note:
+    """Chapter 4's answer, one line per claim: the outcome over the tasks and each task's verdict."""
+    titles = {"chaos": "Chaos effect", "cone": "Cone effect", "switch": "Value of the cone phase"}
+    lines = []
+    for claim, outcome in summary["claims"].items():
+        per = "; ".join(
+            f"{name}: "
+            + (", ".join(f"{SCHEDULE_NAMES[s]} {o}" for s, o in t["chaos"].items()) if claim == "chaos" else t[claim])
+            for name, t in summary["tasks"].items()
+        )
+        lines.append(f"- **{titles[claim]}**: {outcome} over the {len(summary['tasks'])} task(s) ({per}).")
+    return Note("\n".join(lines))
+
+
+def beyond_summary(
+    profile: str, chaos: dict, inflections: dict, chaos_v: dict, cone_v: dict, switch: dict, switch_v: dict
+) -> dict:
+    """Chapter 4's results for the scorecard: per task, the three claims' verdicts and the numbers behind them."""
+    tasks = {}
+    for name in cone_v:
+        res = chaos[(name, "step")]
+        d = res.mean("disagreement")
+        tasks[name] = {
+            "chaos": {sch: chaos_v[(name, sch)].outcome for sch in SCHEDULES if (name, sch) in chaos_v},
+            "cone": cone_v[name].outcome,
+            "switch": switch_v[name].outcome,
+            "inflection": inflections[(name, "step")],
+            "disagreement": f"{d[0]:.3f} (t0 = 0) → {d[-1]:.3f} (t0 = {res.t0s[-1]}), unrelated networks "
+            f"{fmt(res.reference('independent init', 'disagreement'))}",
+            "accuracy": [round(float(a), 4) for a in switch[name].accuracy.mean(0)],
+            "switches": switch[name].switches.tolist(),
+            "checks": {
+                "chaos": chaos_v[(name, "step")].explain(),
+                "cone": cone_v[name].explain(),
+                "switch": switch_v[name].explain(),
+            },
+        }
+    claims = {
+        "chaos": combine([o for t in tasks.values() for o in t["chaos"].values()]),
+        "cone": combine([t["cone"] for t in tasks.values()]),
+        "switch": combine([t["switch"] for t in tasks.values()]),
+    }
+    return {"profile": profile, "tasks": tasks, "claims": claims, "verdict": combine(list(claims.values()))}
+
+
+def accuracy_figure(curves: dict, milestones: dict) -> plt.Figure:
+    """Per task: the parent runs' test accuracy along training under each schedule (seed mean and range), with the
+    step schedule's lr drops (``milestones``: task -> iterations)."""
+    names = list(dict.fromkeys(name for name, _ in curves))
+    fig, axes = plt.subplots(1, len(names), figsize=(6.2 * len(names), 3.6), squeeze=False)
+    for c, name in enumerate(names):
+        ax = axes[0, c]
+        for i, (schedule, label) in enumerate((("step", "step schedule"), ("constant", "constant lr"))):
+            if (name, schedule) in curves:
+                steps, acc = curves[(name, schedule)]
+                band(ax, steps, acc, label, color=f"C{i}")
+        mark_lr_drops(ax, milestones.get(name, ()))
+        time_axis(ax, "training iteration")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"{name}: the parent runs", fontsize=10)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

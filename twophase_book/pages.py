@@ -1,0 +1,467 @@
+"""The book's generated pages: chapter summaries stored and read, the scorecard, the re-run page, and the
+across-machines page with its figure.
+
+Chapter summaries are cached under the full design of their profile
+(:func:`twophase_book.profiles.profile_summary_key`), so a changed profile never feeds stale results to
+another chapter or to the scorecard. Every number on these pages comes from a summary a chapter computed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from twophase_lib.cache import Cache
+
+from .paper import CLAIMS
+from .profiles import ARCHS, chapter_designs, profile_summary_key
+from .render import fmt, fmt_range
+
+# ----------------------------------------------------------------------------------------------- designs
+
+
+# ----------------------------------------------------------------------------------------------- chapter 1
+
+
+# ----------------------------------------------------------------------------------------------- chapter 2
+
+
+# ----------------------------------------------------------------------------------------------- chapter 3
+
+
+# ----------------------------------------------------------------------------------------------- chapter 4
+
+
+# ----------------------------------------------------------------------------------------------- pages
+
+
+def _summary_key(kind: str, profile: str, designs: dict | None = None) -> tuple:
+    if designs is not None:
+        return tuple(designs.values())
+    if kind == "beyond":
+        from .beyond import summary_key
+
+        return summary_key(profile)
+    return profile_summary_key(profile)
+
+
+def save_summary(cache: Cache, kind: str, profile: str, summary: dict, designs: dict | None = None) -> None:
+    """Store a chapter's summary under the designs it ran (default: the profile's; chapter 4: its tasks').
+
+    A re-run with other seeds, architectures, device or ε is stored under its own designs, so the scorecard
+    (which reads the profile's designs) never shows it in place of the book's run.
+    """
+    cache.save(f"{kind}-summary", _summary_key(kind, profile, designs), summary)
+
+
+def load_summary(cache: Cache, kind: str, profile: str) -> dict | None:
+    """A chapter's summary for the profile's current design, or None."""
+    return cache.load(f"{kind}-summary", _summary_key(kind, profile))
+
+
+def _measured(kind: str, s: dict) -> tuple[str, str, str]:
+    """(per-setting outcomes, ablations, mismatches) cells of a scorecard row."""
+    if kind == "chaos":
+        def late(v: dict) -> str:
+            if "late_t0" not in v:
+                return ""
+            return f" → {v['disagreement_mean'][v['t0s'].index(v['late_t0'])]:.3f} (t0 = {v['late_t0']})"
+
+        main = "<br>".join(f"{k.replace('/', ', ')}: **{v['verdict']}** (inflection {fmt_range(v['inflection'])}; "
+                           f"disagreement {v['disagreement_mean'][0]:.3f} (t0 = 0){late(v)} → "
+                           f"{v['disagreement_mean'][-1]:.3f} (t0 = {v['t0s'][-1]}), unrelated networks "
+                           f"{fmt(v['reference_independent_init'])})" for k, v in s["sweeps"].items())
+        abl = f"step schedule: **{s['step']}**; constant lr: **{s['constant']}**"
+        if s.get("epsilon"):
+            abl += "<br>ε sweep (resnet20, seed 0): " + "; ".join(f"ε = {k}: {v}" for k, v in s["epsilon"].items())
+        return main, abl, "<br>".join(s["mismatches"])
+    if kind == "cone":
+        main = "<br>".join(
+            f"{a}: **{v['verdict']}** — " + v["checks"].replace("\n", "; ") for a, v in s["archs"].items()
+        )
+        abl = "windows before the first drop are the same run under both schedules: " + ", ".join(
+            f"{a} {'bitwise identical' if same else 'DIFFERENT'}" for a, same in s["shared_before_drop"].items()
+        )
+        return main, abl, "<br>".join(s.get("mismatches", []))
+    if kind == "beyond":
+        main = "<br>".join(
+            f"{name}: chaos "
+            + ", ".join(f"{sch} **{o}**" for sch, o in t["chaos"].items())
+            + f"; cone **{t['cone']}**; switch **{t['switch']}** (inflection {fmt_range(t['inflection'])}; "
+            f"disagreement {t['disagreement']})"
+            for name, t in s["tasks"].items()
+        )
+        abl = "; ".join(f"{c}: **{o}**" for c, o in s["claims"].items())
+        return main, abl, "not a claim of the paper: an answer to its open question, by the same rules"
+    main = "<br>".join(f"{a}: **{v['verdict']}** (Spearman {fmt(v['spearman'], 2)})" for a, v in s["archs"].items())
+    return main, "step schedule only", "<br>".join(s["mismatches"])
+
+
+def scorecard_markdown(
+    cache: Cache, profiles: tuple[str, ...] = ("smoke", "cpu", "gpu", "paper"), across: dict | None = None
+) -> str:
+    """The scorecard page: per claim and profile run, the verdict, each setting's outcome, ablations and mismatches.
+
+    ``across`` (``book/across_machines.json``): where the same rule gives different verdicts under different
+    numerics fingerprints for that profile, the claim's verdict is "inconclusive" (:func:`across_verdicts`)."""
+    flipped = {}
+    if across and across.get("runs"):
+        flipped = {
+            (kind, across["profile"]): v["chapter"]
+            for kind, v in across_verdicts(across["runs"]).items()
+            if v.get("chapter") == "inconclusive"
+        }
+    lines = [
+        "# Scorecard",
+        "",
+        "Generated by `scripts/make_scorecard.py` from the chapters' cached summaries "
+        "(`twophase_book.pages.scorecard_markdown`); nothing on this page is typed by hand. The rules behind "
+        "each verdict are in `twophase_lib.verdicts` and stated in each chapter. A claim is *reproduced* only when "
+        "it holds for both networks under both schedules (step and constant lr), *not reproduced* when it fails "
+        "for all, *partly* otherwise, and *inconclusive* when the rule gives different verdicts on machines "
+        "with other kernels ([Across machines](across_machines.md)). The `smoke` profile only checks that the "
+        "code runs; its verdicts mean nothing.",
+        "",
+        "| claim | the paper | profile | verdict | per setting | ablations | mismatches with the paper |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for kind, title, page, paper in CLAIMS:
+        found = [(p, load_summary(cache, kind, p)) for p in profiles]
+        found = [(p, s) for p, s in found if s is not None]
+        link = f"[{title}](chapters/{page}.ipynb)"
+        if not found:
+            lines.append(f"| {link} | {paper} | – | not run yet | | | |")
+        for i, (p, s) in enumerate(found):
+            main, abl, mis = _measured(kind, s)
+            verdict = f"**{s['verdict']}**"
+            if (kind, p) in flipped:
+                verdict = (
+                    f"**inconclusive** (this machine: {s['verdict']}; the verdict differs across machines, see "
+                    f"[Across machines](across_machines.md))"
+                )
+            lines.append(
+                f"| {link if i == 0 else ''} | {paper if i == 0 else ''} | `{p}` | {verdict} | {main} | {abl} | {mis} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+PROFILE_TEXT = {
+    "smoke": "tiny networks, a few dozen iterations: checks that the code runs (CI executes every chapter at it); "
+    "its numbers mean nothing",
+    "cpu": "{resnet20} ResNet-20 and {vgg16} VGG-16 on the embedded real CIFAR-10 subset (5,170 train / 1,017 "
+    "test images), {steps} iterations at batch {batch} with the first lr drop at {drop}, {seeds} seeds: the "
+    "results this book shows",
+    "gpu": "full-width networks on the embedded subset, {steps:,} iterations at batch {batch} with lr drops at "
+    "{drops}, {seeds} seeds, on one GPU, where training replays CUDA graphs (bitwise the eager result). Costs "
+    "measured on an H200 are in the repository's `bench/results/README.md`; the whole book has not been run "
+    "end to end at this profile yet. Chapter 4's small networks run on the CPU cores at this profile (its "
+    "`cpu` design)",
+    "paper": "full-width networks, full CIFAR-10, the paper's 160-epoch recipe (62,400 iterations): needs GPUs",
+}
+
+
+def _width_name(width: float) -> str:
+    names = {1.0: "full-width", 0.5: "half-width", 0.25: "quarter-width", 0.125: "eighth-width"}
+    return names.get(width, f"{width:g}-width")
+
+
+def profile_text(profile: str) -> str:
+    """One sentence on what a profile runs (the cpu and gpu ones read off their designs)."""
+    if profile not in ("cpu", "gpu"):
+        return PROFILE_TEXT[profile]
+    d = chapter_designs(profile)
+    o = d["resnet20"].run.optim
+    return PROFILE_TEXT[profile].format(
+        **{a: _width_name(d[a].run.model.width) for a in ARCHS},
+        steps=o.steps,
+        batch=o.batch_size,
+        drop=o.first_drop,
+        seeds=len(d["resnet20"].seeds),
+        drops=" and ".join(f"{m:,}" for m in o.milestones),
+    )
+
+
+def rerun_markdown(run_times: dict) -> str:
+    """The 're-run it yourself' page: profiles, measured cost of each chapter, commands, where results are cached."""
+    chapters = sorted(run_times)
+    rows = ["| chapter | " + " | ".join(f"`{p}`" for p in PROFILE_TEXT) + " |", "|---|" + "---|" * len(PROFILE_TEXT)]
+    for ch in chapters:
+        cells = []
+        for p in PROFILE_TEXT:
+            r = run_times[ch].get(p)
+            when = f", {r['date']}" if r and r.get("date") else ""
+            cells.append(f"{r['seconds'] / 60:.1f} min ({r['machine']}{when})" if r else "not measured yet")
+        rows.append(f"| {ch} | " + " | ".join(cells) + " |")
+    profiles = "\n".join(f"- **`{p}`**: {profile_text(p)}." for p in PROFILE_TEXT)
+    return f"""# Re-run it yourself
+
+Every chapter is a percent-format script in `notebooks/`; its first code cell names its parameters:
+`profile`, `workers` (the number of worker processes), `archs` (chapter 4: `tasks`), `seeds`, `device`,
+`cache_dir` and, in chapter 1, `epsilon`. The chapter validates them; a run with other values stores its
+verdicts under its own design and leaves this book's scorecard alone.
+
+{profiles}
+
+## Cost
+
+Wall time of the last recorded cold run of each chapter (its training runs, branches and kernels
+computed from scratch; with a warm cache a chapter re-renders in seconds), written by
+`scripts/run_chapters.py` to `book/run_times.json`:
+
+{chr(10).join(rows)}
+
+The chapters share their training runs through the cache: chapters 2 and 3 read chapter 1's
+parent runs, so run them after chapter 1 (as `make book` does) or they train those runs themselves.
+
+## Commands
+
+```bash
+make book                                                     # every chapter at cpu, then the HTML book
+make chapter NB=notebooks/01_chaos_effect.py PROFILE=smoke    # one chapter at one profile
+make chapter NB=notebooks/02_cone_effect.py PROFILE=paper     # the paper's scale (GPUs, full CIFAR-10)
+```
+
+## Where results live
+
+Every trained checkpoint, branch, kernel and summary is stored under a hash of the configuration
+that determines it (`twophase_lib.store`, `twophase_lib.cache`), in `$TWOPHASE_CACHE` (the Makefile
+sets `.cache/twophase/` in the repository). Files are written atomically and carry a checksum: an
+interrupted sweep resumes where it stopped, and a damaged file is recomputed, never loaded. Work
+runs in `$TWOPHASE_WORKERS` one-thread worker processes (default: one per core).
+
+The full CIFAR-10 for the `paper` profile is downloaded by torchvision into `$TWOPHASE_DATA`
+(default `~/.cache/twophase/data`); without internet access, place `cifar-10-batches-py` there.
+"""
+
+
+# ----------------------------------------------------------------------------------------------- across machines
+
+
+def headline_numbers(kind: str, summary: dict) -> list[tuple[str, str, float, float, float]]:
+    """The numbers a chapter's verdict rests on, with their seed ranges: (setting, quantity, seed mean, seed min,
+    seed max) rows read from a chapter summary (``kind``: chaos, cone or switch; nan where no range is stored).
+
+    Chaos: disagreement at t0 = 0, at the late t0 and at the last t0, and the inflection, per architecture and
+    schedule. Cone: S(τ, first drop) per τ. Switch: test accuracy per switch time and of standard training.
+    """
+    rows: list[tuple[str, str, float, float, float]] = []
+    nan = math.nan
+    if kind == "chaos":
+        for key, v in summary["sweeps"].items():
+            setting = key.replace("/", ", ")
+            rng = v.get("disagreement_range") or [[nan, nan]] * len(v["t0s"])
+            for t0 in dict.fromkeys([v["t0s"][0], v.get("late_t0", v["t0s"][-1]), v["t0s"][-1]]):
+                i = v["t0s"].index(t0)
+                rows.append((setting, f"disagreement, t0 = {t0}", v["disagreement_mean"][i], *rng[i]))
+            inf = v["inflection"]
+            rows.append((setting, "inflection (iterations)", inf["estimate"], inf["low"], inf["high"]))
+    elif kind == "cone":
+        for arch, v in summary["archs"].items():
+            for tau, (mean, lo, hi) in sorted(v.get("s_first_drop", {}).items(), key=lambda kv: int(kv[0])):
+                rows.append((arch, f"S(τ = {tau}, first drop)", mean, lo, hi))
+    elif kind == "switch":
+        for arch, v in summary["archs"].items():
+            rng = v.get("accuracy_range") or [[nan, nan]] * len(v["switches"])
+            for j, t in enumerate(v["switches"]):
+                label = "standard training" if j == len(v["switches"]) - 1 else f"switch at t = {t}"
+                rows.append((arch, f"test accuracy, {label}", v["accuracy_mean"][j], *rng[j]))
+    else:
+        raise ValueError(f"no headline numbers for {kind!r}; known: chaos, cone, switch")
+    return [(s, q, float(m), float(lo), float(hi)) for s, q, m, lo, hi in rows]
+
+
+def setting_verdicts(kind: str, summary: dict) -> dict[str, str]:
+    """{setting: outcome} of a chapter summary, with the chapter's own verdict under ``"chapter"``."""
+    per = summary["sweeps"] if kind == "chaos" else summary["archs"]
+    return {"chapter": summary["verdict"], **{k.replace("/", ", "): v["verdict"] for k, v in per.items()}}
+
+
+ACROSS_KINDS = (("chaos", "1. Chaos effect"), ("cone", "2. Cone effect"), ("switch", "3. Value of the cone phase"))
+
+
+def across_verdicts(runs: list[dict]) -> dict[str, dict[str, str]]:
+    """{kind: {setting: verdict across the runs' fingerprints}} (:func:`twophase_lib.verdicts.across_machines`):
+    the common verdict, or "inconclusive" where fingerprints disagree. Settings missing from a run are skipped."""
+    from twophase_lib.verdicts import across_machines
+
+    out: dict[str, dict[str, str]] = {}
+    for kind, _ in ACROSS_KINDS:
+        per_fp = {
+            r["fingerprint"]["id"]: setting_verdicts(kind, r["summaries"][kind])
+            for r in runs
+            if r["summaries"].get(kind)
+        }
+        settings = list(dict.fromkeys(s for v in per_fp.values() for s in v))
+        out[kind] = {s: across_machines({fp: v[s] for fp, v in per_fp.items() if s in v}) for s in settings}
+    return out
+
+
+def across_rows(runs: list[dict]) -> dict[str, list[tuple[str, str, dict[str, tuple[float, float, float]]]]]:
+    """{claim title: [(setting, quantity, {fingerprint id: (seed mean, min, max)})]} of the runs' headline numbers
+    (:func:`headline_numbers`), in the order the first run lists them."""
+    out = {}
+    for kind, title in ACROSS_KINDS:
+        table: dict[tuple[str, str], dict[str, tuple]] = {}
+        for r in runs:
+            if r["summaries"].get(kind):
+                for s, q, m, lo, hi in headline_numbers(kind, r["summaries"][kind]):
+                    table.setdefault((s, q), {})[r["fingerprint"]["id"]] = (m, lo, hi)
+        out[title] = [(s, q, vals) for (s, q), vals in table.items()]
+    return out
+
+
+def across_machines_markdown(data: dict, book_id: str | None = None, figure: str | None = None) -> str:
+    """The page "Across machines": the headline numbers of chapters 1–3 computed under several numerics
+    fingerprints (``book/across_machines.json``, written by ``scripts/across_machines.py``), their spread across
+    fingerprints beside the seed spread, and each verdict across fingerprints (inconclusive where it flips)."""
+    runs = data.get("runs", [])
+    lines = [
+        "# Across machines",
+        "",
+        "Generated by `scripts/make_scorecard.py` from `book/across_machines.json`, which "
+        "`scripts/across_machines.py` writes by running chapters 1–3 under several *numerics fingerprints* "
+        "(`twophase_lib.numerics`: the CPU's instruction sets and ATen dispatch level, the torch, oneDNN and "
+        "MKL versions). On one machine every number of this book is bitwise reproducible. Another machine "
+        "takes other kernels, which round the last bit differently, and the chaos this book studies "
+        "amplifies that into different networks — so the numbers move. Lowering ATen's dispatch level "
+        "(`ATEN_CPU_CAPABILITY=avx2` or `default`) on one machine gives such other kernels without another "
+        "machine. Results of different fingerprints are never mixed: the cache keys every result by its "
+        "fingerprint, and each column below is a complete run of its own.",
+        "",
+    ]
+    if not runs:
+        return "\n".join(lines + ["No run recorded yet: `python scripts/across_machines.py --profile cpu`.", ""])
+    ids = [r["fingerprint"]["id"] for r in runs]
+    lines += [
+        f"Profile `{data.get('profile')}`. The book's chapters were computed with "
+        f"`{book_id or 'an unrecorded fingerprint'}`" + ("" if book_id in ids else " (not among the runs below)") + ".",
+        "",
+        "| fingerprint | what | computed |",
+        "|---|---|---|",
+    ]
+    from twophase_lib.numerics import Fingerprint
+
+    for r in runs:
+        fp = Fingerprint.from_dict(r["fingerprint"])
+        lines.append(f"| `{fp.id}` | {fp.describe().rsplit(' (fingerprint', 1)[0]} | {r.get('date', '')} |")
+
+    verdicts = across_verdicts(runs)
+    lines += [
+        "",
+        "## Verdicts",
+        "",
+        "The same rules on each fingerprint's results. A verdict that differs between fingerprints is "
+        "decided by rounding, not by the dynamics: it counts as **inconclusive** (the scorecard shows it "
+        "so).",
+        "",
+        "| claim | setting | " + " | ".join(f"`{i}`" for i in ids) + " | across machines |",
+        "|---|---|" + "---|" * len(ids) + "---|",
+    ]
+    flips = total = 0
+    for kind, title in ACROSS_KINDS:
+        per = {
+            r["fingerprint"]["id"]: setting_verdicts(kind, r["summaries"][kind])
+            for r in runs
+            if r["summaries"].get(kind)
+        }
+        for setting, across in verdicts[kind].items():
+            total += 1
+            flips += across == "inconclusive"
+            cells = " | ".join(per.get(i, {}).get(setting, "–") for i in ids)
+            lines.append(f"| {title} | {setting} | {cells} | **{across}** |")
+
+    order = []
+    for r in runs:
+        sweeps = (r["summaries"].get("chaos") or {}).get("sweeps", {})
+        if "resnet20/step" in sweeps and "vgg16/step" in sweeps:
+            a, b = sweeps["resnet20/step"]["inflection"]["estimate"], sweeps["vgg16/step"]["inflection"]["estimate"]
+            if math.isfinite(a) and math.isfinite(b):
+                order.append(
+                    f"`{r['fingerprint']['id']}`: ResNet-20 {fmt(a)} against VGG-16 {fmt(b)} — "
+                    + ("the paper's order" if a < b else "the reverse of the paper's")
+                )
+    if order:
+        lines += [
+            "",
+            "Which network's transition comes first (step schedule; the paper: ResNet-20's): " + "; ".join(order) + ".",
+        ]
+    lines += ["", "## Headline numbers", ""]
+    if figure:
+        lines += [
+            f"![Headline numbers under each fingerprint, with their seed ranges]({figure})",
+            "",
+            "Each number's seed mean (marker) and seed range (bar) under each fingerprint, side by side.",
+            "",
+        ]
+    lines += [
+        "Seed means; *across machines*: max − min of the seed means over the fingerprints; *seed range*: "
+        "max − min over the seeds, largest among the fingerprints. A ratio near or above 1 means the machine "
+        "moves a number as much as the choice of seed does.",
+        "",
+        "| claim | setting | quantity | "
+        + " | ".join(f"`{i}`" for i in ids)
+        + " | across machines | seed range | ratio |",
+        "|---|---|---|" + "---|" * len(ids) + "---|---|---|",
+    ]
+    ratios = []
+    for title, items in across_rows(runs).items():
+        for s, q, vals in items:
+            means = [v[0] for v in vals.values() if math.isfinite(v[0])]
+            spread = max(means) - min(means) if len(means) > 1 else math.nan
+            seed = max((v[2] - v[1] for v in vals.values() if math.isfinite(v[2] - v[1])), default=math.nan)
+            ratio = spread / seed if seed > 0 and math.isfinite(spread) else math.nan
+            if math.isfinite(ratio):
+                ratios.append(ratio)
+            cells = " | ".join(fmt(vals[i][0]) if i in vals else "–" for i in ids)
+            lines.append(f"| {title} | {s} | {q} | {cells} | {fmt(spread)} | {fmt(seed)} | {fmt(ratio, 2)} |")
+    if ratios:
+        r = np.array(ratios)
+        lines += [
+            "",
+            f"Over {len(r)} numbers with a seed range, the spread across machines is a median "
+            f"{np.median(r):.2f} of the seed range (largest {r.max():.2f}; {int((r >= 1).sum())} at or "
+            f"above it). {flips} of {total} verdicts differ between fingerprints.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def across_machines_figure(
+    rows: dict[str, list[tuple[str, str, dict[str, tuple[float, float, float]]]]], fingerprints: Sequence[str]
+) -> plt.Figure:
+    """Headline numbers under several numerics fingerprints (the page "Across machines").
+
+    Args:
+        rows: {panel title: [(setting, quantity, {fingerprint id: (seed mean, seed min, seed max)})]}, e.g. from
+            :func:`twophase_book.pages.across_rows`.
+        fingerprints: the fingerprint ids, in the order of the legend.
+
+    Returns:
+        The figure, with one panel per title, showing each number's seed mean (marker) and seed range (bar) under
+        each fingerprint side by side, so the spread across machines reads against the spread across seeds.
+    """
+    panels = [(title, r) for title, r in rows.items() if r]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 2.4 * len(panels) + 0.6), squeeze=False)
+    markers = "os^Dv<>"
+    width = 0.7 / max(len(fingerprints), 1)
+    for ax, (title, items) in zip(axes[:, 0], panels):
+        for k, fp in enumerate(fingerprints):
+            x, mean, lo, hi = [], [], [], []
+            for i, (_, _, vals) in enumerate(items):
+                if fp in vals:
+                    m, a, b = vals[fp]
+                    x.append(i + (k - (len(fingerprints) - 1) / 2) * width)
+                    mean.append(m)
+                    # an inflection of the seed-mean curve may lie outside its seeds' range: the bar then ends at it
+                    lo.append(max(m - a, 0.0) if math.isfinite(a) else 0.0)
+                    hi.append(max(b - m, 0.0) if math.isfinite(b) else 0.0)
+            ax.errorbar(x, mean, yerr=[lo, hi], fmt=markers[k % len(markers)], capsize=2, label=fp, markersize=4)
+        ax.set_xticks(range(len(items)))
+        ax.set_xticklabels([f"{s.replace(', ', chr(10))}\n{q}".strip() for s, q, _ in items], fontsize=6, rotation=0)
+        ax.set_title(title, fontsize=9)
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0, 0].legend(fontsize=7, title="numerics fingerprint (bars: seed range)", title_fontsize=7)
+    fig.tight_layout()
+    return fig
