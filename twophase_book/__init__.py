@@ -1,1 +1,1 @@
-"""twophase_book: the book's own parts, built on :mod:`twophase_lib` (which never imports this package)."""
+"""twophase_book: the book's own parts, built on ``twophase_lib`` (which never imports this package)."""

@@ -40,13 +40,21 @@ warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated",
 
 
 class Linearized(nn.Module):
-    """The first-order Taylor expansion of ``model`` around its current parameters θ_t (BN frozen)."""
+    """The first-order Taylor expansion of ``model`` around its current parameters θ_t (BN frozen).
+
+    Evaluated with forward-mode AD (``torch.func.jvp``); for networks whose fused kernels lack a forward-mode rule
+    (an LSTM on a CPU) the expansion runs with oneDNN and cuDNN off, decided on the first forward pass.
+    """
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.net = copy.deepcopy(model).eval()
         self._theta0 = {k: v.detach().clone() for k, v in self.net.named_parameters()}
         self._buffers0 = {k: v.detach().clone() for k, v in self.net.named_buffers()}
+        # Whether the expansion runs with oneDNN and cuDNN off: set on the first forward pass for networks whose
+        # fused kernels have no forward-mode derivative (an LSTM's mkldnn_rnn_layer on a CPU), whose reference
+        # kernels do; fixed from then on, so every step of a run computes the same way.
+        self.plain_kernels: bool | None = None
 
     def train(self, mode: bool = True) -> "Linearized":
         """Set the training flag; the inner network stays in eval mode (batch norm frozen at θ_t)."""
@@ -54,10 +62,6 @@ class Linearized(nn.Module):
         self.net.eval()
         return self
 
-    #: Whether the expansion runs with oneDNN and cuDNN off: set on the first forward pass for networks whose
-    #: fused kernels have no forward-mode derivative (an LSTM's ``mkldnn_rnn_layer`` on a CPU), whose
-    #: reference kernels do; fixed from then on, so every step of a run computes the same way.
-    plain_kernels: bool | None = None
 
     def _expansion(self, x: torch.Tensor) -> torch.Tensor:
         theta = dict(self.net.named_parameters())

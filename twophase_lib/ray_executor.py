@@ -34,7 +34,7 @@ when it starts and runs tasks only on nodes of one fingerprint: all of them when
 the group named by ``numerics`` (a fingerprint id; a cluster with several groups and none named is refused,
 with the groups listed).
 
-``pip install 'twophase_lib[ray]'`` installs Ray; importing :mod:`twophase_lib` never needs it.
+``pip install 'twophase_lib[ray]'`` installs Ray; importing ``twophase_lib`` never needs it.
 :func:`executor_from_env` picks this executor when ``$TWOPHASE_RAY_ADDRESS`` is set.
 """
 
