@@ -102,7 +102,7 @@ from twophase_book.chaos import (
 )
 from twophase_book.designs import design_note, design_table
 from twophase_book.pages import save_summary
-from twophase_book.profiles import chapter_designs
+from twophase_book.profiles import ARCH_NAMES, EPSILON_ARCH, chapter_designs
 from twophase_book.render import numerics_note
 from twophase_lib.cache import Cache
 from twophase_lib.chaos import run_sweeps
@@ -223,12 +223,12 @@ scales_note(profile, inflections)
 
 # %% tags=["check-output"]
 if eps_results:
-    eps_tab, eps_curves = epsilon_table(eps_results, results[("resnet20", "step")])
-    fig = epsilon_figure(eps_curves, f"ResNet-20, seed {designs['resnet20'].seeds[0]}, step schedule: "
-                                     "disagreement at t1 for each ε")
+    eps_tab, eps_curves = epsilon_table(eps_results, results[(EPSILON_ARCH, "step")])
+    fig = epsilon_figure(eps_curves, f"{ARCH_NAMES[EPSILON_ARCH]}, seed {designs[EPSILON_ARCH].seeds[0]}, "
+                                     "step schedule: disagreement at t1 for each ε")
     plt.show()
 else:
-    eps_tab, eps_curves = "no ε sweep: ResNet-20 is not among this run's architectures", {}
+    eps_tab, eps_curves = f"no ε sweep: {ARCH_NAMES[EPSILON_ARCH]} is not among this run's architectures", {}
 eps_tab
 
 # %% [markdown]

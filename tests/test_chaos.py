@@ -9,7 +9,7 @@ import torch
 from tests.conftest import tiny_config
 from twophase_book.profiles import with_schedule
 from twophase_lib.cache import Cache
-from twophase_lib.chaos import ChaosSweep, inflection_point, inflection_range, log_grid, run_sweep, run_sweeps
+from twophase_lib.chaos import ChaosSweep, inflection_point, inflection_range, run_sweep, run_sweeps
 from twophase_lib.executor import Executor
 from twophase_lib.metrics import BarrierConfig
 from twophase_lib.perturbation import Perturbation
@@ -136,11 +136,6 @@ def test_sweep_validates_times():
         ChaosSweep(run=tiny_config(steps=10), t0s=(0, 12), t1=10)
     with pytest.raises(ValueError, match="past the run"):
         ChaosSweep(run=tiny_config(steps=10), t0s=(0,), t1=20)
-
-
-def test_log_grid():
-    g = log_grid(400, 6)
-    assert g[0] == 0 and g[-1] == 400 and list(g) == sorted(set(g)) and len(g) == 6
 
 
 def test_inflection_point_interpolates_in_log_time():

@@ -11,10 +11,11 @@ def square(x: int) -> int:
     return x * x
 
 
-def gpu_share(_: int) -> str | None:
-    import os
+def gpu_share(_: int) -> tuple[float, bool]:
+    from twophase_lib.ntk import gpu_memory_share
+    from twophase_lib.runtime import current
 
-    return os.environ.get("TWOPHASE_GPU_MEMORY_SHARE")
+    return gpu_memory_share(), current().progress_bars
 
 
 def fail(x: int) -> int:
@@ -41,9 +42,14 @@ def test_pool_map_keeps_order_and_reraises():
 
 
 def test_pool_workers_split_the_gpu_memory_an_entk_may_take(monkeypatch):
+    """Workers get the parent's runtime as an argument: bars off, and half the GPU split between them unless the
+    user chose a share, which then wins in every process."""
     monkeypatch.delenv("TWOPHASE_GPU_MEMORY_SHARE", raising=False)
     with Executor(2) as ex:
-        assert ex.map([partial(gpu_share, i) for i in range(2)], "share", progress=False) == ["0.25", "0.25"]
+        assert ex.map([partial(gpu_share, i) for i in range(2)], "share", progress=False) == [(0.25, False)] * 2
+    monkeypatch.setenv("TWOPHASE_GPU_MEMORY_SHARE", "0.4")
+    with Executor(2) as ex:
+        assert ex.map([partial(gpu_share, i) for i in range(2)], "share", progress=False) == [(0.4, False)] * 2
 
 
 def test_progress_line_estimates_what_remains():

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from twophase_lib.ntk import distance_matrix, empirical_ntk, jacobian, kernel_distance, kernel_velocity, plan_kernel
+from twophase_lib.ntk import distance_matrix, empirical_ntk, kernel_distance, plan_kernel
 
 
 class TinyBN(nn.Module):
@@ -118,7 +118,6 @@ def test_kernel_is_symmetric_psd_and_ignores_train_mode(mode):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     x = torch.randn(6, 3, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     k = empirical_ntk(model, x, mode)
-    jacobian(model, x, mode)
     assert all(torch.equal(before[name], v) for name, v in model.state_dict().items())
     assert torch.equal(k, k.T)
     assert torch.linalg.eigvalsh(k).min() > -1e-10 * k.norm()
@@ -131,15 +130,6 @@ def test_sum_kernel_is_the_logit_sum_of_the_full_kernel():
     x = torch.randn(4, 3, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
     full = empirical_ntk(model, x, "full").view(4, 3, 4, 3)
     assert torch.allclose(full.sum((1, 3)), empirical_ntk(model, x, "sum"), rtol=1e-12)
-
-
-def test_jacobian_rows_are_example_major():
-    model = tiny_model()
-    x = torch.randn(2, 3, 6, 6, dtype=torch.float64)
-    j = jacobian(model, x)
-    out = model(x[1:2])[0, 2]
-    g = torch.cat([t.flatten() for t in torch.autograd.grad(out, list(model.parameters()))])
-    assert torch.allclose(j[1 * 3 + 2], g, rtol=1e-12)
 
 
 def test_kernel_distance_properties():
@@ -156,17 +146,9 @@ def test_kernel_distance_properties():
     assert m[0, 1] == pytest.approx(0.0, abs=1e-12) and m[0, 2] == pytest.approx(kernel_distance(k, d))
 
 
-def test_kernel_velocity():
-    e = [torch.eye(3), torch.eye(3), torch.ones(3, 3)]
-    v = kernel_velocity(e, [0, 10, 30])
-    assert v[0] == 0.0 and v[1] == pytest.approx(kernel_distance(torch.eye(3), torch.ones(3, 3)) / 20)
-    with pytest.raises(ValueError):
-        kernel_velocity(e, [0, 1])
-
-
 def test_unknown_mode():
     with pytest.raises(ValueError, match="unknown eNTK mode"):
-        jacobian(tiny_model(), torch.zeros(1, 3, 6, 6, dtype=torch.float64), "diag")
+        empirical_ntk(tiny_model(), torch.zeros(2, 3, 6, 6, dtype=torch.float64), "diag")
 
 
 def test_gpu_memory_share_from_the_environment(monkeypatch):

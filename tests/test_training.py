@@ -6,7 +6,7 @@ import torch
 from tests.conftest import tiny_config
 from twophase_lib.config import OptimConfig
 from twophase_lib.data import load_data
-from twophase_lib.perturbation import Perturbation, branch
+from twophase_lib.perturbation import Perturbation, perturb_run
 from twophase_lib.training import evaluate, materialise, train
 
 
@@ -39,9 +39,8 @@ def test_losses_identical_after_resume(tiny):
 def test_zero_perturbation_child_equals_parent_at_every_step(tiny):
     steps = list(range(3, tiny.optim.steps + 1))
     parent = train(tiny, save_at=steps, progress=False)
-    child, report = branch(
-        tiny, parent.checkpoints[3], Perturbation(0.0), tiny.optim.steps, save_at=steps, progress=False
-    )
+    start, report = perturb_run(tiny, parent.checkpoints[3], Perturbation(0.0))
+    child = train(tiny, start=start, save_at=steps, progress=False)
     assert report.realised_norm == 0.0
     for s in steps:
         assert_same_state(parent.checkpoints[s], child.checkpoints[s])
@@ -49,7 +48,8 @@ def test_zero_perturbation_child_equals_parent_at_every_step(tiny):
 
 def test_nonzero_perturbation_changes_the_child(tiny):
     parent = train(tiny, save_at=[3], progress=False)
-    child, report = branch(tiny, parent.checkpoints[3], Perturbation(1e-3), tiny.optim.steps, progress=False)
+    start, report = perturb_run(tiny, parent.checkpoints[3], Perturbation(1e-3))
+    child = train(tiny, start=start, progress=False)
     assert report.realised_norm > 0
     assert any(not torch.equal(parent.final.model[k], child.final.model[k]) for k in parent.final.model)
 

@@ -6,6 +6,10 @@ import numpy as np
 import pytest
 
 from twophase_lib.verdicts import (
+    ChaosCheck,
+    ConeCheck,
+    Outcome,
+    SwitchCheck,
     chaos_verdict,
     combine,
     cone_verdict,
@@ -35,7 +39,7 @@ def test_chaos_slow_decay_is_only_partly():
     v = chaos_verdict(T0S, seeds([0.40, 0.39, 0.37, 0.33, 0.09, 0.05]), reference=0.45, control_exact=True,
                       first_drop=DROP, inflection=110.0)
     assert v.outcome == "partly"
-    assert v.failed() == ["early transition"]
+    assert v.failed() == [ChaosCheck.EARLY_TRANSITION]
 
 
 def test_chaos_not_reproduced_when_the_curve_does_not_halve():
@@ -50,14 +54,14 @@ def test_chaos_not_reproduced_without_early_chaos_even_if_it_decays():
     v = chaos_verdict(T0S, seeds([0.02, 0.015, 0.01, 0.003, 0.001, 0.0], spread=0.0), reference=0.45,
                       control_exact=True, first_drop=DROP, inflection=40.0)
     assert v.outcome == "not reproduced"
-    assert v.failed() == ["chaotic early"]
+    assert v.failed() == [ChaosCheck.CHAOTIC_EARLY]
 
 
 def test_chaos_broken_control_is_never_reproduced():
     v = chaos_verdict(T0S, seeds([0.40, 0.30, 0.12, 0.05, 0.03, 0.02]), reference=0.45, control_exact=False,
                       first_drop=DROP, inflection=25.0)
     assert v.outcome == "not reproduced"
-    assert "control exact" in v.failed()
+    assert ChaosCheck.CONTROL_EXACT in v.failed()
 
 
 def test_chaos_stability_is_judged_where_the_twin_still_has_high_lr_time():
@@ -65,17 +69,17 @@ def test_chaos_stability_is_judged_where_the_twin_still_has_high_lr_time():
     curve = [0.40, 0.35, 0.30, 0.28, 0.20, 0.01]
     v = chaos_verdict(T0S, seeds(curve), reference=0.45, control_exact=True, first_drop=DROP, inflection=200.0)
     assert late_t0(T0S, DROP) == 150 and v.outcome == "partly"
-    assert "stable late" in v.failed() and "at t0 = 150" in v.explain()
+    assert ChaosCheck.STABLE_LATE in v.failed() and "at t0 = 150" in v.explain()
     as_first_written = chaos_verdict(T0S, seeds(curve), reference=0.45, control_exact=True, first_drop=DROP,
                                      inflection=200.0, judge_t0=300)
-    assert "stable late" not in as_first_written.failed()
+    assert ChaosCheck.STABLE_LATE not in as_first_written.failed()
 
 
 def test_chaos_overlapping_seeds_fail_their_check():
     per_seed = np.array([[0.40, 0.3, 0.1, 0.05, 0.03, 0.02], [0.05, 0.04, 0.03, 0.02, 0.06, 0.06],
                          [0.75, 0.5, 0.2, 0.05, 0.02, 0.0]])
     v = chaos_verdict(T0S, per_seed, reference=0.45, control_exact=True, first_drop=DROP, inflection=30.0)
-    assert "seeds separate" in v.failed() and v.outcome == "partly"
+    assert ChaosCheck.SEEDS_SEPARATE in v.failed() and v.outcome == "partly"
 
 
 STEPS = np.array([0, 10, 30, 70, 120, 170, 220, 270, 320, 380, 440])
@@ -106,7 +110,7 @@ def test_cone_random_walk_is_not_reproduced():
     m = np.abs(STEPS[:, None] - STEPS[None, :]) * 1e-3
     v = cone_verdict(STEPS, m, REFS, first_drop=320, inflection=40.0)
     assert v.outcome == "not reproduced"
-    assert "levels off" in v.failed()
+    assert ConeCheck.LEVELS_OFF in v.failed()
 
 
 def test_cone_partly_when_tau_precedes_the_inflection_or_some_windows_drift():
@@ -116,7 +120,7 @@ def test_cone_partly_when_tau_precedes_the_inflection_or_some_windows_drift():
     m[4, 5:] = m[5:, 4] = (STEPS[5:] - 120) * 1e-3  # but τ = 120's window keeps drifting
     v = cone_verdict(STEPS, m, REFS, first_drop=320, inflection=100.0)
     assert v.outcome == "partly"
-    assert "after the transition" in v.failed()
+    assert ConeCheck.AFTER_TRANSITION in v.failed()
 
 
 def test_cone_velocity_that_falls_to_zero_fails():
@@ -124,7 +128,7 @@ def test_cone_velocity_that_falls_to_zero_fails():
     sat[6:, 6:] = sat[6, 6]  # frozen from 220 on: adjacent distance exactly 0
     np.fill_diagonal(sat, 0)
     v = cone_verdict(STEPS, sat, REFS, first_drop=320, inflection=40.0)
-    assert "velocity falls, not to zero" in v.failed()
+    assert ConeCheck.VELOCITY_FALLS in v.failed()
 
 
 SWITCHES = np.array([0, 10, 30, 70, 150, 300, 440])
@@ -141,14 +145,14 @@ def test_switch_fort_like_curve_is_only_partly():
     acc = seeds([0.25, 0.30, 0.44, 0.46, 0.461, 0.462, 0.47], spread=0.01)
     v = switch_verdict(SWITCHES, acc, inflection=40.0)
     assert v.outcome == "partly"
-    assert v.failed() == ["the cone phase matters"]
+    assert v.failed() == [SwitchCheck.CONE_PHASE_MATTERS]
     assert recovered_share(acc.mean(0))[3] > 0.9
 
 
 def test_switch_t10_worse_than_t0_fails_its_check():
     acc = seeds([0.25, 0.24, 0.33, 0.38, 0.42, 0.45, 0.47], spread=0.005)
     v = switch_verdict(SWITCHES, acc, inflection=40.0)
-    assert v.failed() == ["t = 0 is worst"] and v.outcome == "partly"
+    assert v.failed() == [SwitchCheck.ZERO_IS_WORST] and v.outcome == "partly"
 
 
 def test_switch_not_reproduced_when_switch_time_does_not_matter():
@@ -193,8 +197,9 @@ def test_a_chaos_curve_without_dynamic_range_says_so_instead_of_failing_checks()
     flat = np.zeros((3, 5))
     v = chaos_verdict(np.array([0, 10, 30, 100, 300]), flat, 0.2, True, 1000, math.nan)
     assert v.outcome == "not reproduced"
-    assert v.failed() == ["chaotic early"]
-    assert v.not_applicable() == ["stable late", "seeds separate", "early transition", "curve halves"]
+    assert v.failed() == [ChaosCheck.CHAOTIC_EARLY]
+    assert v.not_applicable() == [ChaosCheck.STABLE_LATE, ChaosCheck.SEEDS_SEPARATE, ChaosCheck.EARLY_TRANSITION,
+                                  ChaosCheck.CURVE_HALVES]
     assert "– stable late: no dynamic range" in v.explain()
     # a curve that moves at all is judged as before
     moving = flat.copy()
@@ -208,3 +213,14 @@ def test_flat_cone_and_switch_curves_are_not_reproduced_for_want_of_dynamic_rang
     assert v.outcome == "not reproduced" and v.failed() == [] and len(v.not_applicable()) == 4
     s = switch_verdict(np.array([0, 10, 20]), np.full((2, 3), 0.5), 5.0)
     assert s.outcome == "not reproduced" and "no dynamic range" in s.explain() and s.failed() == []
+
+
+def test_outcomes_and_checks_are_identities_apart_from_their_text():
+    v = switch_verdict(np.array([0, 10, 20]), np.array([[0.4, 0.5, 0.6]]), 5.0)
+    assert all(isinstance(c, SwitchCheck) for c in v.failed())
+    assert isinstance(v.outcome, Outcome) and v.outcome == "partly" and f"{v.outcome}" == "partly"
+    assert [c.name for c in v.checks] == [c.value for c in SwitchCheck]  # display text, in the rule's order
+    with pytest.raises(ValueError, match="unknown outcome"):
+        from twophase_lib.verdicts import Verdict
+
+        Verdict("inconclusive")

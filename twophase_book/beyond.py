@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from twophase_lib.config import OptimConfig, RunConfig
+from twophase_lib.config import OptimConfig, RunConfig, check_choice
 from twophase_lib.data import TensorData, generator
 from twophase_lib.metrics import BarrierConfig
 from twophase_lib.models import count_parameters
@@ -43,8 +43,7 @@ FAIR_FEATURES = ("rate_marriage", "age", "yrs_married", "children", "religious",
 
 def check_task(name: str) -> str:
     """Return ``name`` if chapter 4 knows the task, else raise ValueError listing the known ones."""
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; chapter 4 knows: {', '.join(TASKS)}")
+    check_choice(name, TASKS, "task")
     return name
 
 

@@ -14,7 +14,7 @@ from twophase_lib.plotting import LABELS, band, mark_lr_drops, time_axis
 from twophase_lib.verdicts import chaos_verdict, combine, late_t0
 
 from .paper import FRANKLE_STABILITY, PAPER_INFLECTION
-from .profiles import ARCHS, SCHEDULE_NAMES, SCHEDULES, Design, chapter_designs, design
+from .profiles import ARCHS, EPSILON_ARCH, SCHEDULE_NAMES, SCHEDULES, Design, chapter_designs, design
 from .render import Note, Table, fmt, fmt_range
 
 
@@ -43,8 +43,9 @@ def chapter_sweeps(profile: str, designs: dict | None = None) -> dict:
     return design_sweeps(designs or chapter_designs(profile))
 
 
-def chapter_epsilon_sweeps(profile: str, arch: str = "resnet20", designs: dict | None = None) -> dict:
-    """Chapter 1's ε sweep at a profile, keyed by ε (empty when ``designs`` leave ``arch`` out)."""
+def chapter_epsilon_sweeps(profile: str, arch: str = EPSILON_ARCH, designs: dict | None = None) -> dict:
+    """Chapter 1's ε sweep at a profile, keyed by ε (empty when ``designs`` leave ``arch`` out; by default
+    :data:`twophase_book.profiles.EPSILON_ARCH`)."""
     designs = designs or chapter_designs(profile, archs=(arch,))
     return epsilon_sweeps(designs[arch]) if arch in designs else {}
 

@@ -145,7 +145,7 @@ def cone_summary(profile: str, verdicts: dict, shared: dict, results: dict | Non
         share = f"{min(d.cone_refs) / d.first_drop:.0%}–{max(d.cone_refs) / d.first_drop:.0%}"
         paper = f"{min(PAPER_TAUS) / p.first_drop:.0%}–{max(PAPER_TAUS) / p.first_drop:.0%}"
         mismatches.append(f"{arch}: τ at {share} of the time before the first drop (paper: {paper})")
-        mismatches += [f"{arch}: fails '{name}'" for name in v.failed()]
+        mismatches += [f"{arch}: fails '{check.value}'" for check in v.failed()]
     return {
         "profile": profile,
         "verdict": combine([v.outcome for v in verdicts.values()]),

@@ -17,7 +17,7 @@ import numpy as np
 from twophase_lib.cache import Cache
 
 from .paper import CLAIMS
-from .profiles import ARCHS, chapter_designs, profile_summary_key
+from .profiles import ARCHS, EPSILON_ARCH, chapter_designs, design, profile_summary_key
 from .render import fmt, fmt_range
 
 # ----------------------------------------------------------------------------------------------- designs
@@ -76,7 +76,9 @@ def _measured(kind: str, s: dict) -> tuple[str, str, str]:
                            f"{fmt(v['reference_independent_init'])})" for k, v in s["sweeps"].items())
         abl = f"step schedule: **{s['step']}**; constant lr: **{s['constant']}**"
         if s.get("epsilon"):
-            abl += "<br>ε sweep (resnet20, seed 0): " + "; ".join(f"ε = {k}: {v}" for k, v in s["epsilon"].items())
+            seed = design(s["profile"], EPSILON_ARCH).seeds[0]
+            sizes = "; ".join(f"ε = {k}: {v}" for k, v in s["epsilon"].items())
+            abl += f"<br>ε sweep ({EPSILON_ARCH}, seed {seed}): {sizes}"
         return main, abl, "<br>".join(s["mismatches"])
     if kind == "cone":
         main = "<br>".join(

@@ -17,11 +17,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from twophase_lib.config import DataConfig, ModelConfig, OptimConfig, RunConfig
+from twophase_lib.config import DataConfig, ModelConfig, OptimConfig, RunConfig, check_choice
 from twophase_lib.metrics import BarrierConfig
 
 PROFILES = ("smoke", "cpu", "gpu", "paper")
 ARCHS = ("resnet20", "vgg16")
+#: How the book names each architecture.
+ARCH_NAMES = {"resnet20": "ResNet-20", "vgg16": "VGG-16"}
+#: The architecture whose design carries chapter 1's ε sweep (one architecture: the sweep is the costliest ablation).
+EPSILON_ARCH = "resnet20"
 SCHEDULES = ("step", "constant")
 SCHEDULE_NAMES = {"step": "step schedule", "constant": "constant lr"}
 
@@ -34,23 +38,17 @@ PAPER_STEPS_PER_EPOCH = 50_000 // 128
 
 def check_profile(profile: str) -> str:
     """Return ``profile`` if it is known, else raise ValueError listing the known ones."""
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; known profiles: {', '.join(PROFILES)}")
-    return profile
+    return check_choice(profile, PROFILES, "profile")
 
 
 def check_arch(arch: str) -> str:
     """Return ``arch`` if the chapters know it, else raise ValueError listing the known ones."""
-    if arch not in ARCHS:
-        raise ValueError(f"unknown architecture {arch!r}; the chapters know: {', '.join(ARCHS)}")
-    return arch
+    return check_choice(arch, ARCHS, "architecture")
 
 
 def check_schedule(schedule: str) -> str:
     """Return ``schedule`` if known, else raise ValueError listing the known ones."""
-    if schedule not in SCHEDULES:
-        raise ValueError(f"unknown schedule {schedule!r}; known schedules: {', '.join(SCHEDULES)}")
-    return schedule
+    return check_choice(schedule, SCHEDULES, "schedule")
 
 
 def with_schedule(run: RunConfig, schedule: str) -> RunConfig:

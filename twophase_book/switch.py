@@ -10,7 +10,7 @@ import numpy as np
 
 from twophase_lib.plotting import band, mark_inflection, mark_lr_drops, time_axis
 from twophase_lib.switch import SwitchStudy
-from twophase_lib.verdicts import combine, recovered_share, spearman, switch_verdict
+from twophase_lib.verdicts import SwitchCheck, combine, recovered_share, spearman, switch_verdict
 
 from .paper import PAPER_INFLECTION, RECIPE_ACCURACY
 from .profiles import Design, chapter_designs, design
@@ -98,7 +98,7 @@ def switch_summary(profile: str, results: dict, verdicts: dict, inflections: dic
         acc = res.accuracy.mean(0)
         share = recovered_share(acc)
         v = verdicts[arch]
-        if "t = 0 is worst" in v.failed():
+        if SwitchCheck.ZERO_IS_WORST in v.failed():
             j = 1 + int(np.argmin(acc[1:]))
             mismatches.append(f"{arch}: t = {res.switches[j]} ({acc[j]:.3f}) is worse than t = 0 ({acc[0]:.3f})")
         inf = inflections.get((arch, "step"), {}).get("estimate", math.nan) if inflections else math.nan

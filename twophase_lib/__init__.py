@@ -19,7 +19,7 @@ from .cache import Cache
 from .config import DataConfig, ModelConfig, OptimConfig, RunConfig, config_hash
 from .data import TensorData, load_data
 from .models import build_model, count_parameters
-from .perturbation import Perturbation, branch, perturb
+from .perturbation import Perturbation, perturb, perturb_run
 from .task import Task
 from .training import Checkpoint, evaluate, train
 
@@ -34,12 +34,12 @@ __all__ = [
     "RunConfig",
     "Task",
     "TensorData",
-    "branch",
     "build_model",
     "config_hash",
     "count_parameters",
     "evaluate",
     "load_data",
     "perturb",
+    "perturb_run",
     "train",
 ]

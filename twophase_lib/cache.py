@@ -36,7 +36,9 @@ class CorruptCacheWarning(UserWarning):
 
 def default_root() -> Path:
     """Cache folder: $TWOPHASE_CACHE, else ~/.cache/twophase/results."""
-    return Path(os.environ.get("TWOPHASE_CACHE", Path.home() / ".cache" / "twophase" / "results"))
+    from .runtime import current
+
+    return current().cache_root
 
 
 def current_umask() -> int:
@@ -159,11 +161,6 @@ class Cache:
             path.unlink(missing_ok=True)
             return default
         return record["value"]
-
-    def contains(self, kind: str, config: Any) -> bool:
-        """Whether a valid result is stored (reads and checks the file)."""
-        sentinel = object()
-        return self.load(kind, config, sentinel) is not sentinel
 
     def get_or_compute(self, kind: str, config: Any, compute: Callable[[], T]) -> T:
         """Load the result of ``kind`` for ``config``, or compute, store and return it."""

@@ -18,7 +18,7 @@ from functools import partial
 import numpy as np
 
 from .cache import Cache
-from .config import RunConfig
+from .config import RunConfig, check_choice
 from .executor import Executor
 from .metrics import BarrierConfig
 from .ntk import MODES
@@ -51,8 +51,7 @@ class ChaosSweep:
     parent_steps: tuple[int, ...] = ()  # further parent checkpoints to save on the way (other chapters read them)
 
     def __post_init__(self):
-        if self.kernel_mode not in MODES:
-            raise ValueError(f"unknown eNTK mode {self.kernel_mode!r}; known modes: {', '.join(MODES)}")
+        check_choice(self.kernel_mode, MODES, "eNTK mode")
         if not self.t0s or any(t < 0 or t > self.t1 for t in self.t0s):
             raise ValueError(f"every t0 must lie in [0, t1={self.t1}], got {self.t0s}")
         if self.t1 > self.run.optim.steps:
@@ -255,7 +254,3 @@ def inflection_range(t0s: np.ndarray, per_seed: np.ndarray, fraction: float = 0.
     }
 
 
-def log_grid(last: int, points: int, first: int = 1) -> tuple[int, ...]:
-    """0 followed by ``points - 1`` roughly log-spaced distinct integers from ``first`` to ``last``."""
-    values = np.unique(np.round(np.geomspace(first, last, points - 1)).astype(int))
-    return (0, *[int(v) for v in values])

@@ -19,6 +19,16 @@ import numpy as np
 #: Bump when a code change alters results for an unchanged configuration.
 CACHE_VERSION = 2
 
+def check_choice(value, known, what: str):
+    """Return ``value`` if it is one of ``known``, else raise ValueError("unknown <what> <value>; known: ...").
+
+    The one validation of named choices (architectures, modes, datasets, profiles ...) in both packages.
+    """
+    if value not in known:
+        raise ValueError(f"unknown {what} {value!r}; known: {', '.join(map(str, known))}")
+    return value
+
+
 MEMORY_FORMATS = ("contiguous", "channels_last")
 
 @dataclass(frozen=True)
@@ -63,8 +73,7 @@ class OptimConfig:
     beta2: float = 0.999
 
     def __post_init__(self):
-        if self.algorithm not in ALGORITHMS:
-            raise ValueError(f"unknown optimiser {self.algorithm!r}; known: {', '.join(ALGORITHMS)}")
+        check_choice(self.algorithm, ALGORITHMS, "optimiser")
         if list(self.milestones) != sorted(set(self.milestones)):
             raise ValueError(f"lr milestones must increase: {self.milestones}")
 
@@ -114,8 +123,7 @@ class RunConfig:
                 object.__setattr__(self, name, operator.index(value))
             except TypeError:
                 raise TypeError(f"RunConfig.{name} must be an integer, got {value!r}") from None
-        if self.memory_format not in MEMORY_FORMATS:
-            raise ValueError(f"unknown memory format {self.memory_format!r}; known: {', '.join(MEMORY_FORMATS)}")
+        check_choice(self.memory_format, MEMORY_FORMATS, "memory format")
 
     @property
     def batch_seed(self) -> int:

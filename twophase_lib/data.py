@@ -18,14 +18,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .config import DataConfig
+from .config import DataConfig, check_choice
 
 DATASETS = ("cifar10-subset", "cifar10")
 SUBSET_PATH = Path(__file__).parent / "data_files" / "cifar10_subset.npz"
 SUBSET_SHA256 = "ff2830177607fb849d205be68d02867b2e35d9e3f9ffa287ae8ef6b45212996c"
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
-CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 PAD = 4
 
 
@@ -170,7 +169,9 @@ def load_subset_arrays(path: Path = SUBSET_PATH) -> dict[str, np.ndarray]:
 
 def default_root() -> Path:
     """Folder for the full dataset: $TWOPHASE_DATA, else ~/.cache/twophase/data."""
-    return Path(os.environ.get("TWOPHASE_DATA", Path.home() / ".cache" / "twophase" / "data"))
+    from .runtime import current
+
+    return current().data_root
 
 
 def load_full_arrays(root: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
@@ -206,7 +207,7 @@ def _load(dataset: str, root: str | None, device: str, dtype: str) -> TensorData
     elif dataset == "cifar10":
         arrays = load_full_arrays(root)
     else:
-        raise ValueError(f"unknown dataset {dataset!r}; known datasets: {', '.join(DATASETS)}")
+        check_choice(dataset, DATASETS, "dataset")
     dt = getattr(torch, dtype)
     tensors = {}
     for split in ("train", "test"):
@@ -217,6 +218,5 @@ def _load(dataset: str, root: str | None, device: str, dtype: str) -> TensorData
 
 def load_data(cfg: DataConfig, device: str | torch.device = "cpu", dtype: str = "float32") -> TensorData:
     """Load (once per process) the dataset named by ``cfg`` onto ``device``."""
-    if cfg.dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {cfg.dataset!r}; known datasets: {', '.join(DATASETS)}")
+    check_choice(cfg.dataset, DATASETS, "dataset")
     return _load(cfg.dataset, cfg.root, str(device), dtype)

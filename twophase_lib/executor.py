@@ -30,21 +30,17 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from . import runtime
 from .training import progress_bar
 
 Task = Callable[[], Any]
 
 
 def default_workers() -> int:
-    """Worker processes to use: ``$TWOPHASE_WORKERS`` if set, else the number of CPU cores available."""
-    env = os.environ.get("TWOPHASE_WORKERS")
-    if env is not None:
-        try:
-            n = int(env)
-        except ValueError:
-            raise ValueError(f"TWOPHASE_WORKERS must be an integer, got {env!r}") from None
-        if n < 0:
-            raise ValueError(f"TWOPHASE_WORKERS must be >= 0, got {n}")
+    """Worker processes to use: the runtime's ``workers`` (``$TWOPHASE_WORKERS``) if set, else the CPU cores
+    available."""
+    n = runtime.current().workers
+    if n is not None:
         return n
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
@@ -71,14 +67,14 @@ def check_workers(workers: int | None) -> int | None:
     return workers
 
 
-def _init_worker(threads: int, workers: int = 1) -> None:
+def _init_worker(threads: int, parent: runtime.Runtime, workers: int = 1) -> None:
     # Ctrl-C (or a Jupyter kernel's interrupt) reaches the whole process group: the parent handles it and shuts
     # the pool down; workers that caught it too would only print tracebacks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
-    os.environ["TQDM_DISABLE"] = "1"  # bars from several processes would interleave; the parent reports
-    # the workers may share one GPU: each eNTK takes its part of half the device's free memory
-    os.environ.setdefault("TWOPHASE_GPU_MEMORY_SHARE", str(0.5 / max(workers, 1)))
+    # no bars (several processes would interleave; the parent reports); the workers may share one GPU: each
+    # eNTK takes its part of half the device's free memory
+    runtime.set_current(parent.for_worker(runtime.DEFAULT_GPU_MEMORY_SHARE / max(workers, 1)))
 
 
 def _format_seconds(seconds: float) -> str:
@@ -92,7 +88,7 @@ class Progress:
     def __init__(self, desc: str, total: int, enabled: bool = True):
         self.desc, self.total, self.done, self.start = desc, total, 0, time.perf_counter()
         self.bar = progress_bar(range(total), desc, enabled)
-        self.path = os.environ.get("TWOPHASE_PROGRESS")
+        self.path = runtime.current().progress_file
 
     def line(self) -> str:
         """'desc: done/total tasks, elapsed, estimate of what remains'."""
@@ -120,7 +116,7 @@ class Executor:
 
     def __init__(self, workers: int | None = None):
         # chosen by nobody (no argument, no $TWOPHASE_WORKERS): waves of GPU tasks then run in this process
-        self.automatic = workers is None and os.environ.get("TWOPHASE_WORKERS") is None
+        self.automatic = workers is None and runtime.current().workers is None
         self.workers = default_workers() if workers is None else workers
         self._pool: ProcessPoolExecutor | None = None
 
@@ -138,7 +134,8 @@ class Executor:
             threads = max(1, (os.cpu_count() or 1) // max(self.workers, 1))
             # spawn: safe inside a Jupyter kernel and with torch's threads (fork is not).
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_init_worker, initargs=(threads, self.workers))
+                                             initializer=_init_worker,
+                                             initargs=(threads, runtime.current(), self.workers))
         return self._pool
 
     def map(self, tasks: Sequence[Task], desc: str = "tasks", progress: bool = True) -> list:

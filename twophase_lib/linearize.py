@@ -33,10 +33,14 @@ from .training import (
     step_randomness,
 )
 
-# torch's forward-mode AD loads its jvp decompositions through torch.jit.script on first use, which warns
-# that torch.jit.script is deprecated (torch/_decomp/decompositions_for_jvp.py): torch's own call, not ours.
-warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning,
-                        module=r"torch\.jit\._script")
+
+def _jvp(f, primals: tuple, tangents: tuple):
+    """``torch.func.jvp``, without the warning torch gives about itself: forward-mode AD loads its jvp
+    decompositions through torch.jit.script on first use, which warns that torch.jit.script is deprecated
+    (torch/_decomp/decompositions_for_jvp.py). The caller's warning filters are left as they were."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+        return jvp(f, primals, tangents)
 
 
 class Linearized(nn.Module):
@@ -67,7 +71,7 @@ class Linearized(nn.Module):
         theta = dict(self.net.named_parameters())
         tangent = {k: theta[k] - self._theta0[k] for k in theta}
         f = lambda p: functional_call(self.net, (p, self._buffers0), (x,))  # noqa: E731
-        out, delta = jvp(f, (self._theta0,), (tangent,))
+        out, delta = _jvp(f, (self._theta0,), (tangent,))
         return out + delta
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import RunConfig
+from .config import RunConfig, check_choice
 from .data import TensorData, derive_seed, generator
 from .task import run_loss
 from .training import Checkpoint, materialise, predict
@@ -90,8 +90,7 @@ class BarrierConfig:
     test_examples: int | None = None  # None: the whole test split
 
     def __post_init__(self):
-        if self.bn_mode not in BN_MODES:
-            raise ValueError(f"unknown bn_mode {self.bn_mode!r}; known modes: {', '.join(BN_MODES)}")
+        check_choice(self.bn_mode, BN_MODES, "bn_mode")
         if self.points < 2:
             raise ValueError("a barrier needs at least the two endpoints (points >= 2)")
 

@@ -12,7 +12,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .config import ModelConfig
+from .config import ModelConfig, check_choice
 from .data import derive_seed
 
 
@@ -124,8 +124,7 @@ def build_model(
     cfg: ModelConfig, seed: int = 0, device: str | torch.device = "cpu", dtype: str = "float32"
 ) -> nn.Module:
     """Instantiate the registered architecture ``cfg.name`` with initial weights drawn from ``seed``."""
-    if cfg.name not in MODELS:
-        raise ValueError(f"unknown model {cfg.name!r}; known models: {', '.join(sorted(MODELS))}")
+    check_choice(cfg.name, sorted(MODELS), "model")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed("init", seed))
         model = MODELS[cfg.name](cfg)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import enum
-import os
+import functools
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,12 +36,13 @@ import torch
 from torch import nn
 from torch.func import functional_call, vjp, vmap
 
+from .config import check_choice
+
 MODES = ("full", "sum")
 
 
 def _check_mode(mode: str) -> None:
-    if mode not in MODES:
-        raise ValueError(f"unknown eNTK mode {mode!r}; known modes: {', '.join(MODES)}")
+    check_choice(mode, MODES, "eNTK mode")
 
 
 class JacobianMethod(str, enum.Enum):
@@ -170,18 +171,11 @@ GPU_MEMORY_SHARE = 0.5
 
 
 def gpu_memory_share() -> float:
-    """The share of a GPU's free memory one kernel may take: $TWOPHASE_GPU_MEMORY_SHARE (the executors set it to
-    0.5 / the processes sharing the device), else 0.5."""
-    env = os.environ.get("TWOPHASE_GPU_MEMORY_SHARE")
-    if env is None:
-        return GPU_MEMORY_SHARE
-    try:
-        share = float(env)
-    except ValueError:
-        share = -1.0
-    if not 0 < share <= 1:
-        raise ValueError(f"TWOPHASE_GPU_MEMORY_SHARE must be a number in (0, 1], got {env!r}")
-    return share
+    """The share of a GPU's free memory one kernel may take: the runtime's (``$TWOPHASE_GPU_MEMORY_SHARE``, else
+    0.5, and in an executor's workers 0.5 / the processes sharing the device)."""
+    from .runtime import current
+
+    return current().gpu_memory_share
 
 
 def default_memory_budget(device: str | torch.device) -> int:
@@ -195,20 +189,19 @@ def default_memory_budget(device: str | torch.device) -> int:
     return CPU_MEMORY_BUDGET
 
 
-def _libc_malloc_trim():
+@functools.lru_cache(maxsize=None)
+def _malloc_trim():
     try:
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
     except (OSError, AttributeError):  # not glibc: nothing to do
         return None
 
 
-_MALLOC_TRIM = _libc_malloc_trim()
-
-
 def release_memory() -> None:
     """Hand freed heap memory back to the OS (glibc keeps it otherwise, and resident memory creeps past the budget)."""
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _fill_jacobian(
@@ -298,26 +291,6 @@ def choose_method(
     if method != JacobianMethod.AUTO:
         return method
     return JacobianMethod.BATCH if couples_examples(model, inputs) else JacobianMethod.VMAP
-
-
-def jacobian(
-    model: nn.Module, x: torch.Tensor, mode: str = "full", method: JacobianMethod | str = JacobianMethod.AUTO
-) -> torch.Tensor:
-    """Per-example Jacobian of the outputs w.r.t. the trainable parameters, as a (rows, P) matrix in the model's dtype.
-
-    Rows are ordered example-major: (x_0, logit 0), (x_0, logit 1), ..., or one row per example for ``sum``;
-    columns follow :func:`kernel_parameters`.
-    """
-    with _eval_mode(model):
-        cotangents = _cotangents(model, x, mode)
-        rows = cotangents.shape[0]
-        named = kernel_parameters(model)
-        names = [k for k, _ in named]
-        p = sum(v.numel() for _, v in named)
-        out = torch.empty(x.shape[0] * rows, p, dtype=named[0][1].dtype, device=x.device)
-        filler = _Filler(model, x, cotangents, choose_method(model, x, method), batched_rows=False)
-        filler(0, x.shape[0], names, out, chunk=x.shape[0])
-    return out
 
 
 class _Filler:
@@ -568,10 +541,3 @@ def distance_matrix(kernels: Sequence[torch.Tensor]) -> np.ndarray:
     return (0.5 * dist**2).numpy()
 
 
-def kernel_velocity(kernels: Sequence[torch.Tensor], steps: Sequence[int]) -> np.ndarray:
-    """S(K_t, K_t') / (t' − t) between adjacent checkpoints, per iteration."""
-    if len(kernels) != len(steps):
-        raise ValueError("one step per kernel is needed")
-    return np.array(
-        [kernel_distance(kernels[i], kernels[i + 1]) / (steps[i + 1] - steps[i]) for i in range(len(steps) - 1)]
-    )

@@ -26,12 +26,13 @@ import dataclasses
 import functools
 import hashlib
 import json
-import os
 import platform
 import re
 from dataclasses import dataclass
 
 import torch
+
+from .runtime import environment_variables
 
 #: Instruction-set flags (``/proc/cpuinfo`` names) that change which kernels oneDNN, MKL and ATen run.
 ISA_FLAGS = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni",
@@ -137,7 +138,7 @@ def _cpu_part() -> dict:
     return dict(machine=platform.machine(), cpu_vendor=vendor,
                 cpu_capability=torch.backends.cpu.get_cpu_capability(),
                 isa=tuple(f for f in ISA_FLAGS if f in flags),
-                env=tuple((k, os.environ[k]) for k in ENV_VARS if os.environ.get(k)),
+                env=environment_variables(ENV_VARS),
                 torch=torch.__version__, onednn=onednn, mkl=mkl)
 
 

@@ -1,4 +1,4 @@
-"""Perturb a checkpoint's parameters and branch a child run from it.
+"""Perturb a checkpoint's parameters (a child run then trains from it: :func:`twophase_lib.store.child_checkpoint`).
 
 Two definitions of the paper's "‖ε‖ = 1e-7" are supported (the paper does not say which):
 
@@ -22,9 +22,9 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from .config import ModelConfig, RunConfig
+from .config import ModelConfig, RunConfig, check_choice
 from .data import generator
-from .training import Checkpoint, TrainResult, train
+from .training import Checkpoint
 
 KINDS = ("total", "entry")
 
@@ -38,8 +38,7 @@ class Perturbation:
     seed: int = 0
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown perturbation kind {self.kind!r}; known kinds: {', '.join(KINDS)}")
+        check_choice(self.kind, KINDS, "perturbation kind")
         if not self.size >= 0:
             raise ValueError(f"perturbation size must be >= 0, got {self.size}")
 
@@ -155,15 +154,3 @@ def perturb_run(cfg: RunConfig, ckpt: Checkpoint, pert: Perturbation) -> tuple[C
     return perturb(ckpt, parameter_names(cfg), pert, parameter_aliases(cfg), run_model(cfg, "cpu"))
 
 
-def branch(
-    cfg: RunConfig,
-    parent: Checkpoint,
-    pert: Perturbation,
-    until: int,
-    save_at: Iterable[int] = (),
-    progress: bool = True,
-) -> tuple[TrainResult, PerturbationReport]:
-    """Perturb ``parent`` and train the child to ``until`` on exactly the parent's batches."""
-    child, report = perturb_run(cfg, parent, pert)
-    result = train(cfg, until, start=child, save_at=save_at, progress=progress, desc=f"branch@{parent.step}")
-    return result, report

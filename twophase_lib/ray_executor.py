@@ -40,10 +40,10 @@ with the groups listed).
 
 from __future__ import annotations
 
-import os
 from typing import Any, Sequence
 
 from .executor import Executor, Progress, Task, task_devices
+from .runtime import DEFAULT_GPU_MEMORY_SHARE, Runtime, current, using
 
 MISSING_RAY = ("RayExecutor needs Ray, which is an optional dependency of twophase_lib: "
                "pip install 'twophase_lib[ray]'")
@@ -58,15 +58,15 @@ def _import_ray():
     return ray
 
 
-def run_task(task: Task, gpu_share: float = 1.0) -> Any:
-    """Run one task as the process pool's workers do: one torch thread, no progress bars (the driver reports), and
-    an eNTK's part of the GPU's memory in proportion to the GPU the task reserved."""
+def run_task(task: Task, gpu_share: float = 1.0, parent: Runtime | None = None) -> Any:
+    """Run one task as the process pool's workers do: one torch thread, the driver's runtime without progress
+    bars (the driver reports), and an eNTK's part of the GPU's memory in proportion to the GPU the task reserved."""
     import torch
 
-    os.environ["TQDM_DISABLE"] = "1"
-    os.environ["TWOPHASE_GPU_MEMORY_SHARE"] = str(0.5 * min(max(gpu_share, 1e-3), 1.0))
+    parent = parent or Runtime()
     torch.set_num_threads(1)
-    return task()
+    with using(parent.for_worker(DEFAULT_GPU_MEMORY_SHARE * min(max(gpu_share, 1e-3), 1.0))):
+        return task()
 
 
 def _node_fingerprint() -> dict:
@@ -156,7 +156,7 @@ class RayExecutor(Executor):
         self._remote_function = ray.remote(run_task)
         self._remote = self._remote_function.options(**self._task_options)
         self.node_fingerprints = self._probe_nodes()
-        self._nodes = choose_nodes(self.node_fingerprints, numerics or os.environ.get("TWOPHASE_RAY_NUMERICS") or None)
+        self._nodes = choose_nodes(self.node_fingerprints, numerics or current().ray_numerics)
 
     def _probe_nodes(self) -> dict[str, str]:
         """{node id: numerics fingerprint id} of every alive node, from a tiny task pinned to each."""
@@ -173,13 +173,13 @@ class RayExecutor(Executor):
     def _submit(self, i: int, task: Task, share: float):
         """Submit one task: anywhere, or (several fingerprints in the cluster) on the chosen group's nodes in turn."""
         if self._nodes is None:
-            return self._remote.remote(task, share)
+            return self._remote.remote(task, share, current())
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         node = self._nodes[i % len(self._nodes)]
         return self._remote_function.options(
             **self._task_options, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)
-        ).remote(task, share)
+        ).remote(task, share, current())
 
     @property
     def workers(self) -> int:
@@ -243,18 +243,14 @@ def executor_from_env(workers: int | None = None, **ray_options) -> Executor | R
     ``$TWOPHASE_RAY_CPUS_PER_TASK`` (default 1) set what each task reserves; keyword arguments override
     them and go to :class:`RayExecutor`. ``workers`` is used by the process pool only.
     """
-    address = os.environ.get("TWOPHASE_RAY_ADDRESS", "").strip()
+    rt = current()
+    address = rt.ray_address
     if not address:
         return Executor(workers)
     options = {}
-    for name, key in (
-        ("TWOPHASE_RAY_CPUS_PER_TASK", "num_cpus_per_task"),
-        ("TWOPHASE_RAY_GPUS_PER_TASK", "num_gpus_per_task"),
-    ):
-        if os.environ.get(name):
-            try:
-                options[key] = float(os.environ[name])
-            except ValueError:
-                raise ValueError(f"{name} must be a number, got {os.environ[name]!r}") from None
+    if rt.ray_cpus_per_task is not None:
+        options["num_cpus_per_task"] = rt.ray_cpus_per_task
+    if rt.ray_gpus_per_task is not None:
+        options["num_gpus_per_task"] = rt.ray_gpus_per_task
     options.update(ray_options)
     return RayExecutor(None if address == "local" else address, **options)

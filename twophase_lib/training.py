@@ -19,16 +19,16 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from .config import RunConfig
+from . import runtime
+from .config import RunConfig, check_choice
 from .data import TensorData, derive_seed
 from .task import run_data, run_loss, run_model
 
-os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-
 
 def progress_bar(iterable: Iterable, desc: str, enabled: bool = True, **kwargs) -> tqdm:
-    """A tqdm bar, off when ``enabled`` is false or $TQDM_DISABLE is set (as for executed notebooks)."""
-    off = not enabled or os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes")
+    """A tqdm bar, off when ``enabled`` is false or the runtime's bars are off ($TQDM_DISABLE, as for executed
+    notebooks, and in worker processes)."""
+    off = not enabled or not runtime.current().progress_bars
     return tqdm(iterable, desc=desc, disable=off, leave=False, **kwargs)
 
 
@@ -71,8 +71,28 @@ def set_deterministic(device: str | torch.device) -> None:
 
 
 @contextmanager
+def _cublas_workspace(device: str | torch.device) -> Iterator[None]:
+    """On a GPU, ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` unless the caller set one: cuBLAS reads it when its first handle
+    is made, and deterministic GEMMs need it. The variable is removed again after the block (a handle keeps it)."""
+    if torch.device(device).type != "cuda" or "CUBLAS_WORKSPACE_CONFIG" in os.environ:
+        yield
+        return
+    os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
+    try:
+        yield
+    finally:
+        os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+
+
+@contextmanager
 def deterministic(device: str | torch.device) -> Iterator[None]:
     """Deterministic kernels for the block (:func:`set_deterministic`); the caller's settings restored after."""
+    with _cublas_workspace(device), _deterministic(device):
+        yield
+
+
+@contextmanager
+def _deterministic(device: str | torch.device) -> Iterator[None]:
     before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
               torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
     set_deterministic(device)
@@ -248,7 +268,7 @@ def uses_cuda_graphs(cfg: RunConfig, optimizer: torch.optim.Optimizer, steps: in
         torch.device(cfg.device).type == "cuda"
         and type(optimizer) is torch.optim.SGD
         and steps >= GRAPH_MIN_STEPS
-        and os.environ.get("TWOPHASE_CUDA_GRAPHS", "1") != "0"
+        and runtime.current().cuda_graphs
     )
 
 
@@ -346,8 +366,7 @@ def evaluate(
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
 ) -> dict[str, float]:
     """Mean loss (default cross-entropy) and accuracy of ``model`` (eval mode) on a split of ``data``."""
-    if split not in ("train", "test"):
-        raise ValueError(f"unknown split {split!r}; use 'train' or 'test'")
+    check_choice(split, ("train", "test"), "split")
     x, y = (data.x_train, data.y_train) if split == "train" else (data.x_test, data.y_test)
     x, y = x[:limit], y[:limit]
     logits = predict(model, x)

@@ -8,23 +8,67 @@ that carry the claim's core fail, and "partly" otherwise. Every check reports it
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-OUTCOMES = ("reproduced", "partly", "not reproduced")
+
+class Outcome(enum.StrEnum):
+    """What a rule says of a claim (``str(outcome)`` is its display text)."""
+
+    REPRODUCED = "reproduced"
+    PARTLY = "partly"
+    NOT_REPRODUCED = "not reproduced"
+    #: Results of several numerics fingerprints that disagree (:func:`across_machines`); no rule gives it alone.
+    INCONCLUSIVE = "inconclusive"
+
+
+#: The outcomes a rule can give.
+OUTCOMES = (Outcome.REPRODUCED, Outcome.PARTLY, Outcome.NOT_REPRODUCED)
+
+
+class ChaosCheck(enum.Enum):
+    """The checks of :func:`chaos_verdict`; a member's value is its display text."""
+
+    CONTROL_EXACT = "control exact"
+    CHAOTIC_EARLY = "chaotic early"
+    STABLE_LATE = "stable late"
+    SEEDS_SEPARATE = "seeds separate"
+    EARLY_TRANSITION = "early transition"
+    CURVE_HALVES = "curve halves"
+
+
+class ConeCheck(enum.Enum):
+    """The checks of :func:`cone_verdict`; a member's value is its display text."""
+
+    AFTER_TRANSITION = "after the transition"
+    RISES = "rises"
+    LEVELS_OFF = "levels off"
+    VELOCITY_FALLS = "velocity falls, not to zero"
+
+
+class SwitchCheck(enum.Enum):
+    """The checks of :func:`switch_verdict`; a member's value is its display text."""
+
+    ZERO_IS_WORST = "t = 0 is worst"
+    GROWS_WITH_T = "grows with t"
+    CONE_PHASE_MATTERS = "the cone phase matters"
+
+
+CheckId = ChaosCheck | ConeCheck | SwitchCheck
 
 
 @dataclass
 class Check:
-    """One named condition of a rule, whether it held, and the numbers behind it.
+    """One condition of a rule (``id``), whether it held, and the numbers behind it.
 
     ``applicable=False`` marks a check the measured curve cannot decide (it has no dynamic range: twins that
     never diverge cannot show a decay); it neither passes nor fails, and the explanation says why.
     """
 
-    name: str
+    id: CheckId
     passed: bool
     detail: str
     applicable: bool = True
@@ -32,6 +76,11 @@ class Check:
     def __post_init__(self):
         if not self.applicable:
             self.passed = False
+
+    @property
+    def name(self) -> str:
+        """The check's display text."""
+        return self.id.value
 
     @property
     def mark(self) -> str:
@@ -47,59 +96,64 @@ NO_DYNAMIC_RANGE = "no dynamic range"
 class Verdict:
     """The outcome of a rule and the checks it was decided by."""
 
-    outcome: str
+    outcome: Outcome
     checks: list[Check] = field(default_factory=list)
 
     def __post_init__(self):
         if self.outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {self.outcome!r}")
+        self.outcome = Outcome(self.outcome)
 
-    def failed(self) -> list[str]:
-        """Names of the checks that failed (not those the curve could not decide)."""
-        return [c.name for c in self.checks if c.applicable and not c.passed]
+    def failed(self) -> list[CheckId]:
+        """The checks that failed (not those the curve could not decide)."""
+        return [c.id for c in self.checks if c.applicable and not c.passed]
 
-    def not_applicable(self) -> list[str]:
-        """Names of the checks the curve could not decide (no dynamic range)."""
-        return [c.name for c in self.checks if not c.applicable]
+    def not_applicable(self) -> list[CheckId]:
+        """The checks the curve could not decide (no dynamic range)."""
+        return [c.id for c in self.checks if not c.applicable]
 
     def explain(self) -> str:
         """One line per check: ✓, ✗ or – (not applicable), its name and its numbers."""
         return "\n".join(f"{c.mark} {c.name}: {c.detail}" for c in self.checks)
 
 
-def _decide(checks: list[Check], necessary: list[str]) -> Verdict:
+def _decide(checks: list[Check], necessary: list[CheckId]) -> Verdict:
     """Reproduced if every check passes; not reproduced if any ``necessary`` check fails or cannot be decided;
     partly otherwise."""
     if all(c.passed for c in checks):
-        return Verdict("reproduced", checks)
-    if any(not c.passed for c in checks if c.name in necessary):
-        return Verdict("not reproduced", checks)
-    return Verdict("partly", checks)
+        return Verdict(Outcome.REPRODUCED, checks)
+    if any(not c.passed for c in checks if c.id in necessary):
+        return Verdict(Outcome.NOT_REPRODUCED, checks)
+    return Verdict(Outcome.PARTLY, checks)
 
 
-def combine(outcomes: list[str]) -> str:
-    """One outcome from several (architectures, schedules): all reproduced, none reproduced, or partly."""
+def combine(outcomes: list[Outcome | str]) -> Outcome:
+    """One outcome from several (architectures, schedules): all reproduced, none reproduced, or partly.
+
+    Raises:
+        ValueError: no outcomes.
+    """
     if not outcomes:
         raise ValueError("no outcomes to combine")
-    if all(o == "reproduced" for o in outcomes):
-        return "reproduced"
-    if all(o == "not reproduced" for o in outcomes):
-        return "not reproduced"
-    return "partly"
+    if all(o == Outcome.REPRODUCED for o in outcomes):
+        return Outcome.REPRODUCED
+    if all(o == Outcome.NOT_REPRODUCED for o in outcomes):
+        return Outcome.NOT_REPRODUCED
+    return Outcome.PARTLY
 
 
 #: What a verdict that differs between machines (numerics fingerprints) counts as.
-INCONCLUSIVE = "inconclusive"
+INCONCLUSIVE = Outcome.INCONCLUSIVE
 
 
-def across_machines(outcomes: dict[str, str]) -> str:
+def across_machines(outcomes: dict[str, Outcome | str]) -> Outcome:
     """One verdict from the same rule applied to results of several numerics fingerprints (issue 18).
 
     Args:
         outcomes: {fingerprint id: outcome} for one claim and setting, each in ``OUTCOMES``.
 
     Returns:
-        The common outcome when every fingerprint gives the same one; ``"inconclusive"`` when they differ: a
+        The common outcome when every fingerprint gives the same one; ``INCONCLUSIVE`` when they differ: a
         verdict that rounding differences between CPUs can flip is decided inside the noise.
 
     Raises:
@@ -107,10 +161,10 @@ def across_machines(outcomes: dict[str, str]) -> str:
     """
     if not outcomes:
         raise ValueError("no outcomes to compare across machines")
-    unknown = sorted({o for o in outcomes.values() if o not in OUTCOMES})
+    unknown = sorted({str(o) for o in outcomes.values() if o not in OUTCOMES})
     if unknown:
         raise ValueError(f"unknown outcome(s) {unknown}; known: {', '.join(OUTCOMES)}")
-    found = set(outcomes.values())
+    found = {Outcome(o) for o in outcomes.values()}
     return found.pop() if len(found) == 1 else INCONCLUSIVE
 
 
@@ -154,28 +208,56 @@ def chaos_verdict(t0s: np.ndarray, per_seed: np.ndarray, reference: float, contr
     d0, dl = float(mean[0]), float(mean[j])
     ratio = dl / d0 if d0 > 0 else math.nan
     flat = bool(np.ptp(per_seed) == 0)  # the same value at every t0 and seed (twins that never diverge)
-    why = (f"{NO_DYNAMIC_RANGE}: the disagreement is {d0:.3f} at every t0 and seed, so there is no decay to judge")
+    why = f"{NO_DYNAMIC_RANGE}: the disagreement is {d0:.3f} at every t0 and seed, so there is no decay to judge"
     checks = [
-        Check("control exact", bool(control_exact), "ε = 0 twins bitwise equal to their parents" if control_exact
-              else "an ε = 0 twin drifted from its parent: branching leaks randomness"),
-        Check("chaotic early", bool(math.isfinite(reference) and reference > 0 and d0 >= 0.5 * reference),
-              f"disagreement at t0 = 0 is {d0:.3f}; independent initialisations give {reference:.3f}"),
-        Check("stable late", bool(d0 > 0 and dl <= 0.25 * d0),
-              why if flat else f"at t0 = {judge} it is {dl:.3f}, {_share(ratio)} of its t0 = 0 value (rule: ≤ 25%)",
-              applicable=not flat),
-        Check("seeds separate", bool(per_seed[:, j].max() < per_seed[:, 0].min()),
-              why if flat else f"seed range at t0 = {judge}: [{per_seed[:, j].min():.3f}, {per_seed[:, j].max():.3f}], "
-              f"at t0 = 0: [{per_seed[:, 0].min():.3f}, {per_seed[:, 0].max():.3f}]", applicable=not flat),
-        Check("early transition", bool(math.isfinite(inflection) and inflection <= first_drop / 4),
-              why if flat else
-              f"inflection {inflection:.4g} against a quarter of the {first_drop} iterations before the first lr drop"
-              if math.isfinite(inflection) else "the mean curve never halves: no inflection", applicable=not flat),
-        Check("curve halves", bool(d0 > 0 and dl <= 0.5 * d0),
-              why if flat else f"at t0 = {judge}: {_share(ratio)} of t0 = 0 (≤ 50%)", applicable=not flat),
+        Check(
+            ChaosCheck.CONTROL_EXACT,
+            bool(control_exact),
+            "ε = 0 twins bitwise equal to their parents"
+            if control_exact
+            else "an ε = 0 twin drifted from its parent: branching leaks randomness",
+        ),
+        Check(
+            ChaosCheck.CHAOTIC_EARLY,
+            bool(math.isfinite(reference) and reference > 0 and d0 >= 0.5 * reference),
+            f"disagreement at t0 = 0 is {d0:.3f}; independent initialisations give {reference:.3f}",
+        ),
+        Check(
+            ChaosCheck.STABLE_LATE,
+            bool(d0 > 0 and dl <= 0.25 * d0),
+            why if flat else f"at t0 = {judge} it is {dl:.3f}, {_share(ratio)} of its t0 = 0 value (rule: ≤ 25%)",
+            applicable=not flat,
+        ),
+        Check(
+            ChaosCheck.SEEDS_SEPARATE,
+            bool(per_seed[:, j].max() < per_seed[:, 0].min()),
+            why
+            if flat
+            else f"seed range at t0 = {judge}: [{per_seed[:, j].min():.3f}, {per_seed[:, j].max():.3f}], "
+            f"at t0 = 0: [{per_seed[:, 0].min():.3f}, {per_seed[:, 0].max():.3f}]",
+            applicable=not flat,
+        ),
+        Check(
+            ChaosCheck.EARLY_TRANSITION,
+            bool(math.isfinite(inflection) and inflection <= first_drop / 4),
+            why
+            if flat
+            else f"inflection {inflection:.4g} against a quarter of the {first_drop} iterations before the first "
+            "lr drop"
+            if math.isfinite(inflection)
+            else "the mean curve never halves: no inflection",
+            applicable=not flat,
+        ),
+        Check(
+            ChaosCheck.CURVE_HALVES,
+            bool(d0 > 0 and dl <= 0.5 * d0),
+            why if flat else f"at t0 = {judge}: {_share(ratio)} of t0 = 0 (≤ 50%)",
+            applicable=not flat,
+        ),
     ]
     if not control_exact:
-        return Verdict("not reproduced", checks)
-    return _decide(checks, necessary=["chaotic early", "curve halves"])
+        return Verdict(Outcome.NOT_REPRODUCED, checks)
+    return _decide(checks, necessary=[ChaosCheck.CHAOTIC_EARLY, ChaosCheck.CURVE_HALVES])
 
 
 #: A curve "levels off" when its growth over the second half of a window is at most this share of the first
@@ -184,8 +266,9 @@ def chaos_verdict(t0s: np.ndarray, per_seed: np.ndarray, reference: float, contr
 LEVEL_SHARE = 1 / 3
 
 
-def cone_verdict(steps: np.ndarray, distance: np.ndarray, refs: tuple[int, ...], first_drop: int,
-                 inflection: float) -> Verdict:
+def cone_verdict(
+    steps: np.ndarray, distance: np.ndarray, refs: tuple[int, ...], first_drop: int, inflection: float
+) -> Verdict:
     """Chapter 2's rule on the seed-mean kernel-distance matrix, using only checkpoints up to the first lr drop.
 
     * **after the transition**: every τ lies after chapter 1's inflection;
@@ -211,8 +294,7 @@ def cone_verdict(steps: np.ndarray, distance: np.ndarray, refs: tuple[int, ...],
         details.append(f"τ = {tau}: {first:+.3g} then {second:+.3g}")
     if not np.any(distance):
         why = f"{NO_DYNAMIC_RANGE}: the kernel distance is 0 between every pair of checkpoints (the eNTK never moves)"
-        names = ("after the transition", "rises", "levels off", "velocity falls, not to zero")
-        return Verdict("not reproduced", [Check(name, False, why, applicable=False) for name in names])
+        return Verdict(Outcome.NOT_REPRODUCED, [Check(c, False, why, applicable=False) for c in ConeCheck])
     vel = np.array([distance[j, j + 1] / (steps[j + 1] - steps[j]) for j in range(len(steps) - 1)])
     ends = steps[1:]
     # the intervals that end by the inflection (at least the first one)
@@ -222,19 +304,19 @@ def cone_verdict(steps: np.ndarray, distance: np.ndarray, refs: tuple[int, ...],
     v_late = float(late.mean())
     checks = [
         Check(
-            "after the transition",
+            ConeCheck.AFTER_TRANSITION,
             bool(math.isfinite(inflection) and min(refs) > inflection),
             f"τ ∈ {{{', '.join(map(str, refs))}}}, inflection "
             + (f"{inflection:.4g}" if math.isfinite(inflection) else "none (the chaos curve never halves)"),
         ),
-        Check("rises", all(rises), "; ".join(details)),
+        Check(ConeCheck.RISES, all(rises), "; ".join(details)),
         Check(
-            "levels off",
+            ConeCheck.LEVELS_OFF,
             all(levels),
             f"{sum(levels)} of {len(levels)} windows (second-half growth ≤ {LEVEL_SHARE:.2f} × first-half growth)",
         ),
         Check(
-            "velocity falls, not to zero",
+            ConeCheck.VELOCITY_FALLS,
             bool(math.isfinite(v_early) and 0 < v_late < v_early / 10),
             (
                 f"{v_early:.2e} per iteration before the inflection"
@@ -245,7 +327,7 @@ def cone_verdict(steps: np.ndarray, distance: np.ndarray, refs: tuple[int, ...],
         ),
     ]
     if not any(levels):
-        return Verdict("not reproduced", checks)
+        return Verdict(Outcome.NOT_REPRODUCED, checks)
     return _decide(checks, necessary=[])
 
 
@@ -296,32 +378,27 @@ def switch_verdict(switches: np.ndarray, accuracy: np.ndarray, inflection: float
         gain = float(mean[b] - mean[a])
         noise = float(max(np.ptp(accuracy[:, a]), np.ptp(accuracy[:, b])) / 2)
         late = Check(
-            "the cone phase matters",
+            SwitchCheck.CONE_PHASE_MATTERS,
             gain > max(0.01, noise),
             f"accuracy {mean[a]:.3f} at t = {switches[a]} → {mean[b]:.3f} at t = {switches[b]} "
             f"({gain:+.3f}; half the seed range {noise:.3f})",
         )
     else:
-        late = Check("the cone phase matters", False, "fewer than two switch times after the inflection")
+        late = Check(SwitchCheck.CONE_PHASE_MATTERS, False, "fewer than two switch times after the inflection")
     if np.ptp(mean) == 0:
         why = f"{NO_DYNAMIC_RANGE}: mean accuracy is {mean[0]:.3f} at every switch time"
-        return Verdict(
-            "not reproduced",
-            [
-                Check(name, False, why, applicable=False)
-                for name in ("t = 0 is worst", "grows with t", "the cone phase matters")
-            ],
-        )
+        return Verdict(Outcome.NOT_REPRODUCED, [Check(c, False, why, applicable=False) for c in SwitchCheck])
     checks = [
         Check(
-            "t = 0 is worst",
+            SwitchCheck.ZERO_IS_WORST,
             bool(mean[0] < mean[1:].min()),
             f"accuracy {mean[0]:.3f} at t = 0; lowest elsewhere {mean[1:].min():.3f} at t = "
             f"{switches[1 + int(np.argmin(mean[1:]))]}",
         ),
-        Check("grows with t", bool(math.isfinite(rho) and rho >= 0.7), f"Spearman {rho:.2f} (rule: ≥ 0.7)"),
+        Check(SwitchCheck.GROWS_WITH_T, bool(math.isfinite(rho) and rho >= 0.7), f"Spearman {rho:.2f} (rule: ≥ 0.7)"),
         late,
     ]
-    if not checks[1].passed and not late.passed:
-        return Verdict("not reproduced", checks)
+    grows = next(c for c in checks if c.id == SwitchCheck.GROWS_WITH_T)
+    if not grows.passed and not late.passed:
+        return Verdict(Outcome.NOT_REPRODUCED, checks)
     return _decide(checks, necessary=[])
