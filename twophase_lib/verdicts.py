@@ -1,9 +1,14 @@
-"""The verdict rules: pure functions of measured curves, each able to say "reproduced", "partly" or "not reproduced".
+"""The verdict rules: pure functions of measured curves, each able to say "reproduced", "partly" or "not reproduced",
+and, for the rules of the paper's protocol, "inconclusive".
 
 The rules were written before the cpu results they judge were computed, and each is tested on
-synthetic curves that reach every outcome (``tests/test_verdicts.py``). A rule is a list of named
-checks; the outcome is "reproduced" when every check passes, "not reproduced" when the checks
-that carry the claim's core fail, and "partly" otherwise. Every check reports its numbers.
+synthetic curves that reach every outcome (``tests/test_verdicts.py``, ``tests/test_protocol_rules.py``).
+A rule is a list of checks identified by enums; the outcome is "reproduced" when every check passes,
+"not reproduced" when the checks that carry the claim's core fail, and "partly" otherwise. Every check
+reports its numbers. The rules of the paper's own protocol (:func:`window_chaos_verdict`,
+:func:`lag_cone_verdict`) give each check a margin and a bootstrap interval (:func:`bootstrap_means`)
+and say "inconclusive" when a check whose interval contains 0 could change the outcome
+(:func:`decide_with_intervals`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ class Outcome(enum.StrEnum):
 
 
 #: The outcomes a rule can give.
-OUTCOMES = (Outcome.REPRODUCED, Outcome.PARTLY, Outcome.NOT_REPRODUCED)
+OUTCOMES = (Outcome.REPRODUCED, Outcome.PARTLY, Outcome.NOT_REPRODUCED, Outcome.INCONCLUSIVE)
 
 
 class ChaosCheck(enum.Enum):
@@ -57,7 +62,25 @@ class SwitchCheck(enum.Enum):
     CONE_PHASE_MATTERS = "the cone phase matters"
 
 
-CheckId = ChaosCheck | ConeCheck | SwitchCheck
+class WindowCheck(enum.Enum):
+    """The checks of :func:`window_chaos_verdict` (twins compared a fixed window Δ after their split)."""
+
+    CONTROL_EXACT = "control exact"
+    CHAOTIC_EARLY = "chaotic early"
+    STABLE_LATE = "stable late"
+    TRANSITION_FOUND = "transition found"
+
+
+class LagCheck(enum.Enum):
+    """The checks of :func:`lag_cone_verdict` (the eNTK's lag curve S(t, t + Δ) against Δ, the paper's Fig. 5b)."""
+
+    SLOWS_DOWN = "slows down"
+    RISES_AT_SHORT_LAGS = "rises at short lags"
+    FLAT_AT_LONG_LAGS = "flat at long lags"
+    NARROW = "narrow"
+
+
+CheckId = ChaosCheck | ConeCheck | SwitchCheck | WindowCheck | LagCheck
 
 
 @dataclass
@@ -66,16 +89,32 @@ class Check:
 
     ``applicable=False`` marks a check the measured curve cannot decide (it has no dynamic range: twins that
     never diverge cannot show a decay); it neither passes nor fails, and the explanation says why.
+
+    ``margin`` and ``interval``: how far the measurement lies on the passing side of the check's threshold
+    (positive: passes) and a bootstrap interval of that margin. A check whose interval contains 0 is
+    *undecided*: the noise could put it on either side (:attr:`decided`).
     """
 
     id: CheckId
     passed: bool
     detail: str
     applicable: bool = True
+    margin: float | None = None
+    interval: tuple[float, float] | None = None
 
     def __post_init__(self):
         if not self.applicable:
             self.passed = False
+
+    @property
+    def decided(self) -> bool:
+        """False when the margin's interval contains 0 (or is not finite), or the check is not applicable."""
+        if not self.applicable:
+            return False
+        if self.interval is None:
+            return True
+        lo, hi = self.interval
+        return bool(np.isfinite(lo) and np.isfinite(hi) and (lo > 0 or hi < 0))
 
     @property
     def name(self) -> str:
@@ -84,8 +123,12 @@ class Check:
 
     @property
     def mark(self) -> str:
-        """✓ passed, ✗ failed, – not applicable."""
-        return "–" if not self.applicable else ("✓" if self.passed else "✗")
+        """✓ passed, ✗ failed, ? undecided (the margin's interval contains 0), – not applicable."""
+        if not self.applicable:
+            return "–"
+        if not self.decided:
+            return "?"
+        return "✓" if self.passed else "✗"
 
 
 #: What a check says of a curve that is the same at every point.
@@ -105,8 +148,12 @@ class Verdict:
         self.outcome = Outcome(self.outcome)
 
     def failed(self) -> list[CheckId]:
-        """The checks that failed (not those the curve could not decide)."""
-        return [c.id for c in self.checks if c.applicable and not c.passed]
+        """The checks that failed (not those the curve could not decide, nor undecided ones)."""
+        return [c.id for c in self.checks if c.applicable and c.decided and not c.passed]
+
+    def undecided(self) -> list[CheckId]:
+        """The checks whose margin's interval contains 0."""
+        return [c.id for c in self.checks if c.applicable and not c.decided]
 
     def not_applicable(self) -> list[CheckId]:
         """The checks the curve could not decide (no dynamic range)."""
@@ -127,14 +174,37 @@ def _decide(checks: list[Check], necessary: list[CheckId]) -> Verdict:
     return Verdict(Outcome.PARTLY, checks)
 
 
+def decide_with_intervals(checks: list[Check], rule) -> Verdict:
+    """The outcome ``rule`` gives the checks, if it is the same whichever side each undecided check falls on;
+    else INCONCLUSIVE (a deciding check's margin lies inside its interval).
+
+    Args:
+        checks: the rule's checks, with margins and intervals where they have them.
+        rule: ``rule(passed: dict[CheckId, bool]) -> Outcome``, the outcome for given check results.
+    """
+    undecided = [c.id for c in checks if c.applicable and not c.decided]
+    base = {c.id: bool(c.passed) for c in checks}
+    found = set()
+    for bits in range(1 << len(undecided)):
+        trial = dict(base)
+        for k, cid in enumerate(undecided):
+            trial[cid] = bool(bits >> k & 1)
+        found.add(Outcome(rule(trial)))
+    return Verdict(found.pop() if len(found) == 1 else Outcome.INCONCLUSIVE, checks)
+
+
 def combine(outcomes: list[Outcome | str]) -> Outcome:
-    """One outcome from several (architectures, schedules): all reproduced, none reproduced, or partly.
+    """One outcome from several (architectures, schedules): all reproduced, none reproduced, or partly; inconclusive
+    when the settings that are decided agree and at least one other is inconclusive (or none is decided).
 
     Raises:
         ValueError: no outcomes.
     """
     if not outcomes:
         raise ValueError("no outcomes to combine")
+    decided = {Outcome(o) for o in outcomes if o != Outcome.INCONCLUSIVE}
+    if len(decided) < len(set(map(Outcome, outcomes))) and len(decided) <= 1:
+        return Outcome.INCONCLUSIVE
     if all(o == Outcome.REPRODUCED for o in outcomes):
         return Outcome.REPRODUCED
     if all(o == Outcome.NOT_REPRODUCED for o in outcomes):
@@ -402,3 +472,229 @@ def switch_verdict(switches: np.ndarray, accuracy: np.ndarray, inflection: float
     if not grows.passed and not late.passed:
         return Verdict(Outcome.NOT_REPRODUCED, checks)
     return _decide(checks, necessary=[])
+
+
+# ------------------------------------------------------------------------------- the paper's protocol (issue 21)
+
+
+#: Bootstrap intervals are central intervals of this probability.
+INTERVAL_LEVEL = 0.9
+
+
+def bootstrap_means(values: np.ndarray, resamples: int = 2000, seed: int = 0) -> np.ndarray:
+    """Bootstrap replicates of a mean curve, resampling seeds and, where given, items within each seed.
+
+    Args:
+        values: (seeds, K) per-seed values of K grid points, or (seeds, items, K) per-item values (e.g. each test
+            image's 0/1 disagreement): the mean is over seeds (and items).
+        resamples: number of replicates R.
+        seed: seed of the resampling (the same indices for every grid point, so replicate curves are curves).
+
+    Returns:
+        (R, K) replicates of the mean curve.
+
+    Raises:
+        ValueError: ``values`` is not 2- or 3-dimensional, or has no seed.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim not in (2, 3) or values.shape[0] == 0:
+        raise ValueError(f"values must be (seeds, K) or (seeds, items, K), got shape {values.shape}")
+    rng = np.random.default_rng(seed)
+    n = values.shape[0]
+    out = np.empty((resamples, values.shape[-1]))
+    chunk = max(1, int(2e7 // max(1, values[0].size)))
+    for start in range(0, resamples, chunk):
+        r = min(chunk, resamples - start)
+        seeds = rng.integers(0, n, size=(r, n))
+        if values.ndim == 2:
+            out[start : start + r] = values[seeds].mean(1)
+        else:
+            items = rng.integers(0, values.shape[1], size=(r, n, values.shape[1]))
+            out[start : start + r] = values[seeds[:, :, None], items].mean((1, 2))
+    return out
+
+
+def interval(replicates: np.ndarray, level: float = INTERVAL_LEVEL) -> tuple[float, float]:
+    """The central ``level`` interval of bootstrap replicates; (nan, nan) when more than a tenth of them are not
+    finite (the quantity is undefined in too many resamples to bound it)."""
+    r = np.asarray(replicates, dtype=float).ravel()
+    finite = r[np.isfinite(r)]
+    if finite.size == 0 or finite.size < 0.9 * r.size:  # undefined in too many resamples: no interval
+        return (math.nan, math.nan)
+    r = finite
+    lo, hi = np.quantile(r, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def _margin_check(cid: CheckId, margin: float, replicates: np.ndarray, detail: str) -> Check:
+    lo, hi = interval(replicates)
+    return Check(cid, bool(margin > 0), f"{detail}; margin {margin:+.3g} [{lo:+.3g}, {hi:+.3g}]", margin=margin,
+                 interval=(lo, hi))
+
+
+def inflection_interval(t0s: np.ndarray, point: np.ndarray, replicates: np.ndarray, fraction: float = 0.5) -> dict:
+    """The inflection (first t0 where the curve falls to ``fraction`` of its t0 = 0 value, log-interpolated in 1 + t0)
+    of a mean curve, with the bootstrap interval of the replicates' inflections.
+
+    A replicate that never falls that far counts as beyond the last t0 (+inf), so the interval's high end reads
+    "> last t0" rather than dropping those replicates.
+
+    Returns:
+        {"estimate", "low", "high", "beyond_share" (replicates with no inflection), "last_t0"}.
+    """
+    t0s = np.asarray(t0s, dtype=float)
+
+    def first(curve: np.ndarray) -> float:
+        early = curve[0]
+        if not early > 0:
+            return math.inf
+        threshold = fraction * early
+        for i in range(1, len(t0s)):
+            if curve[i] <= threshold:
+                x0, x1 = math.log1p(t0s[i - 1]), math.log1p(t0s[i])
+                y0, y1 = curve[i - 1], curve[i]
+                w = (y0 - threshold) / (y0 - y1) if y0 != y1 else 1.0
+                return math.expm1(x0 + w * (x1 - x0))
+        return math.inf
+
+    each = np.array([first(r) for r in np.asarray(replicates, dtype=float)])
+    # no interpolation between order statistics: some of them may be +inf ("beyond the last t0")
+    lo, hi = np.quantile(each, [(1 - INTERVAL_LEVEL) / 2, (1 + INTERVAL_LEVEL) / 2], method="inverted_cdf")
+    return {"estimate": first(np.asarray(point, dtype=float)), "low": float(lo), "high": float(hi),
+            "beyond_share": float(np.mean(~np.isfinite(each))), "last_t0": float(t0s[-1])}
+
+
+def _fmt_t(x: float, last: float) -> str:
+    return f"> {last:g}" if not math.isfinite(x) else f"{x:.3g}"
+
+
+def window_chaos_verdict(t0s: np.ndarray, point: np.ndarray, replicates: np.ndarray, reference: float,
+                         reference_replicates: np.ndarray, control_exact: bool, window: int) -> Verdict:
+    """The chaos claim on twins compared a fixed window after their split (t1 = t0 + Δ): every twin has the same
+    time to diverge, so a falling curve is a change in the dynamics, not a shorter run (issue 21).
+
+    Args:
+        t0s: (K,) increasing perturbation times, the first 0.
+        point: (K,) the seed-mean metric (e.g. test disagreement) at t1 = t0 + ``window``.
+        replicates: (R, K) bootstrap replicates of ``point`` (:func:`bootstrap_means`).
+        reference: the same metric between two independently initialised networks at the same time.
+        reference_replicates: (R,) its bootstrap replicates, paired with ``replicates`` (same resamples).
+        control_exact: every ε = 0 control ended bitwise on its parent.
+        window: Δ, in iterations (for the explanation).
+
+    Checks (margins positive when they pass, each with its bootstrap interval):
+
+    * **control exact** (no interval): else nothing can be read;
+    * **chaotic early**: the value at t0 = 0 is at least half the reference, margin d(0) − ref/2;
+    * **stable late**: at the last t0 it is at most a quarter of its t0 = 0 value, margin d(0)/4 − d(last);
+    * **transition found**: the curve halves somewhere in the grid, margin d(0)/2 − min over t0 > 0.
+
+    Outcome: not reproduced when the control drifted or *chaotic early* or *transition found* fails; reproduced
+    when all pass; partly otherwise; **inconclusive** when undecided checks (interval containing 0) could move
+    the outcome (:func:`decide_with_intervals`).
+
+    Raises:
+        ValueError: shapes disagree, or the grid does not start at t0 = 0.
+    """
+    t0s, point = np.asarray(t0s), np.asarray(point, dtype=float)
+    replicates, ref_rep = np.asarray(replicates, dtype=float), np.asarray(reference_replicates, dtype=float)
+    if point.shape != t0s.shape or replicates.shape[1:] != t0s.shape or ref_rep.shape != replicates.shape[:1]:
+        raise ValueError(f"shapes disagree: t0s {t0s.shape}, point {point.shape}, replicates {replicates.shape}, "
+                         f"reference replicates {ref_rep.shape}")
+    if t0s[0] != 0:
+        raise ValueError(f"the t0 grid must start at 0, got {t0s[0]}")
+    d0, last = point[0], point[-1]
+    inf = inflection_interval(t0s, point, replicates)
+    checks = [
+        Check(WindowCheck.CONTROL_EXACT, bool(control_exact), "ε = 0 twins bitwise equal to their parents"
+              if control_exact else "an ε = 0 twin drifted from its parent: branching leaks randomness"),
+        _margin_check(WindowCheck.CHAOTIC_EARLY, d0 - reference / 2, replicates[:, 0] - ref_rep / 2,
+                      f"Δ = {window}: {d0:.3f} at t0 = 0 against {reference:.3f} for independent initialisations"),
+        _margin_check(WindowCheck.STABLE_LATE, d0 / 4 - last, replicates[:, 0] / 4 - replicates[:, -1],
+                      f"Δ = {window}: {last:.3f} at t0 = {t0s[-1]}, {last / d0:.0%} of t0 = 0 (rule: ≤ 25%)"
+                      if d0 > 0 else f"Δ = {window}: {last:.3f} at t0 = {t0s[-1]}, and 0 at t0 = 0"),
+        _margin_check(WindowCheck.TRANSITION_FOUND, d0 / 2 - point[1:].min(),
+                      replicates[:, 0] / 2 - replicates[:, 1:].min(1),
+                      f"Δ = {window}: inflection {_fmt_t(inf['estimate'], inf['last_t0'])} "
+                      f"[{_fmt_t(inf['low'], inf['last_t0'])}, {_fmt_t(inf['high'], inf['last_t0'])}] iterations"),
+    ]
+
+    def rule(passed: dict) -> Outcome:
+        if not passed[WindowCheck.CONTROL_EXACT]:
+            return Outcome.NOT_REPRODUCED
+        if not (passed[WindowCheck.CHAOTIC_EARLY] and passed[WindowCheck.TRANSITION_FOUND]):
+            return Outcome.NOT_REPRODUCED
+        return Outcome.REPRODUCED if all(passed.values()) else Outcome.PARTLY
+
+    return decide_with_intervals(checks, rule)
+
+
+def _log_ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(np.asarray(a, dtype=float) / np.asarray(b, dtype=float))
+
+
+def lag_cone_verdict(lags: np.ndarray, early: np.ndarray, early_replicates: np.ndarray, late: np.ndarray,
+                     late_replicates: np.ndarray, calibration: float, calibration_replicates: np.ndarray) -> Verdict:
+    """The cone claim on lag curves S(t, t + Δ) against Δ (the paper's Fig. 5b), early and late in training.
+
+    A kernel moving inside a narrow cone moves more over a longer lag at first, then no further: its lag curve
+    rises at short lags and is flat at long ones, at a level well below the distance between unrelated
+    networks' kernels. A random walk keeps growing (S ∝ Δ); pure jitter is flat from the shortest lag (nothing
+    moves *inside* anything at the resolution of the grid).
+
+    Args:
+        lags: (L,) increasing lags Δ in iterations, at least three.
+        early, late: (L,) seed-mean lag curves at an early t (before the transition) and a late t (after it).
+        early_replicates, late_replicates: (R, L) their bootstrap replicates (same resamples).
+        calibration: S between the eNTKs of independently initialised networks at the late t.
+        calibration_replicates: (R,) its replicates.
+
+    Checks (Δ_mid: the lag nearest the geometric middle of the grid; margins with bootstrap intervals):
+
+    * **slows down**: S at the shortest lag falls from early to late by more than half, margin S_e(Δ0) − 2 S_l(Δ0);
+    * **rises at short lags**: late, log S(Δ_mid)/S(Δ0) exceeds a quarter of a walk's log Δ_mid/Δ0;
+    * **flat at long lags**: late, log S(Δmax)/S(Δ_mid) stays below half of a walk's log Δmax/Δ_mid;
+    * **narrow**: the late floor S(Δmax) is at most half the calibration.
+
+    Outcome: not reproduced when rises, flat or narrow fails (jitter, a walk, or a cone as wide as unrelated
+    networks); reproduced when all pass; partly when only *slows down* fails; inconclusive when undecided checks
+    could move the outcome.
+
+    Raises:
+        ValueError: fewer than three lags, or shapes disagree.
+    """
+    lags = np.asarray(lags, dtype=float)
+    early, late = np.asarray(early, dtype=float), np.asarray(late, dtype=float)
+    er, lr = np.asarray(early_replicates, dtype=float), np.asarray(late_replicates, dtype=float)
+    cr = np.asarray(calibration_replicates, dtype=float)
+    if len(lags) < 3 or early.shape != lags.shape or late.shape != lags.shape or er.shape[1:] != lags.shape \
+            or lr.shape != er.shape or cr.shape != er.shape[:1]:
+        raise ValueError(f"need at least three lags and matching shapes: lags {lags.shape}, early {early.shape}, "
+                         f"late {late.shape}, replicates {er.shape} / {lr.shape}, calibration {cr.shape}")
+    mid = int(np.argmin(np.abs(np.log(lags) - np.log(lags).mean())))
+    mid = min(max(mid, 1), len(lags) - 2)
+    rise_need = 0.25 * math.log(lags[mid] / lags[0])
+    flat_allow = 0.5 * math.log(lags[-1] / lags[mid])
+    checks = [
+        _margin_check(LagCheck.SLOWS_DOWN, early[0] - 2 * late[0], er[:, 0] - 2 * lr[:, 0],
+                      f"S(t, t + {lags[0]:g}) {early[0]:.3g} early, {late[0]:.3g} late"),
+        _margin_check(LagCheck.RISES_AT_SHORT_LAGS, float(_log_ratio(late[mid], late[0])) - rise_need,
+                      _log_ratio(lr[:, mid], lr[:, 0]) - rise_need,
+                      f"late S {late[0]:.3g} at Δ = {lags[0]:g} → {late[mid]:.3g} at Δ = {lags[mid]:g} "
+                      f"(a walk: ×{lags[mid] / lags[0]:.3g})"),
+        _margin_check(LagCheck.FLAT_AT_LONG_LAGS, flat_allow - float(_log_ratio(late[-1], late[mid])),
+                      flat_allow - _log_ratio(lr[:, -1], lr[:, mid]),
+                      f"late S {late[mid]:.3g} at Δ = {lags[mid]:g} → {late[-1]:.3g} at Δ = {lags[-1]:g} "
+                      f"(a walk: ×{lags[-1] / lags[mid]:.3g})"),
+        _margin_check(LagCheck.NARROW, calibration / 2 - late[-1], cr / 2 - lr[:, -1],
+                      f"late floor {late[-1]:.3g} against {calibration:.3g} between independently initialised "
+                      "networks"),
+    ]
+
+    def rule(passed: dict) -> Outcome:
+        if not all(passed[c] for c in (LagCheck.RISES_AT_SHORT_LAGS, LagCheck.FLAT_AT_LONG_LAGS, LagCheck.NARROW)):
+            return Outcome.NOT_REPRODUCED
+        return Outcome.REPRODUCED if passed[LagCheck.SLOWS_DOWN] else Outcome.PARTLY
+
+    return decide_with_intervals(checks, rule)
