@@ -31,8 +31,9 @@ SANITIZE = ((re.compile(r"0x[0-9a-fA-F]+"), "0xADDRESS"),
 
 VERDICT = re.compile(r"\b(?:NOT REPRODUCED|not reproduced|Not reproduced|REPRODUCED|reproduced|Reproduced|"
                      r"PARTLY|partly|Partly|INCONCLUSIVE|inconclusive|Inconclusive)\b")
-# ✓ passed, ✗ failed, – not applicable (a curve with no dynamic range; only as a mark: whitespace on both sides)
-CHECK = re.compile(r"[✓✗]|(?<!\S)–(?=\s)")
+# ✓ passed, ✗ failed, and as marks only (whitespace on both sides): – not applicable (a curve with no dynamic
+# range), ? undecided (a margin inside its bootstrap interval)
+CHECK = re.compile(r"[✓✗]|(?<!\S)[–?](?=\s)")
 # a number: optional sign, digits with thousands commas or decimals, an exponent; not part of a word (resnet20)
 NUMBER = re.compile(r"(?<![\w.])[-+−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w])|"
                     r"(?<![\w.])[-+−]?\.\d+(?![\w])|\bnan\b|\binf\b")
@@ -81,7 +82,7 @@ def _invariants(text: str) -> list[str]:
     out = []
     for line in text.splitlines():
         if INVARIANT.search(line):
-            marks = {"✓": "CHECK-YES", "✗": "CHECK-NO", "–": "CHECK-NA"}
+            marks = {"✓": "CHECK-YES", "✗": "CHECK-NO", "–": "CHECK-NA", "?": "CHECK-UNDECIDED"}
             skeleton, _ = split(CHECK.sub(lambda m: marks[m.group(0)], line))
             out.append(SPACES.sub(" ", skeleton).strip())
     return out

@@ -68,3 +68,7 @@ def test_a_check_without_dynamic_range_is_a_mark_like_the_others():
     moving = "  ✗ stable late: no dynamic range: the disagreement is 0.000 at every t0 and seed\n"
     assert split(flat)[0] == split(moving)[0]  # the same structure on a machine where the curve moves
     assert split("inflection ≈ 100–500")[1] == [("number", "100"), ("number", "500")]  # an en dash in a range is text
+    undecided = "  ? chaotic early: margin +0.01 [-0.02, +0.04]\n"
+    decided = "  ✓ chaotic early: margin +0.03 [+0.01, +0.05]\n"
+    assert split(undecided)[1][0] == ("check", "?") and split(undecided)[0] == split(decided)[0]
+    assert split("is it? yes")[1] == []  # a question mark in prose is text
