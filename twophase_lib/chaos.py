@@ -1,4 +1,9 @@
-"""The chaos-effect sweep: perturb a run at t0, train the twin on identical batches to t1, compare.
+"""The chaos effect: perturb a run at t0, train the twin on identical batches to t1, compare.
+
+Two studies. A :class:`ChaosMap` follows each twin over a grid of t1 (the paper's Fig. 3 maps over
+(t0, t1)): each twin trains once, cached at every t1, and is compared with its parent at each;
+fixed-window slices t1 = t0 + Δ give every twin the same time to diverge. A :class:`ChaosSweep`
+compares twins at one t1.
 
 A sweep is one schedule's grid of t0 over seeds, with an ε = 0 control and, optionally, the
 reference levels a reader needs to read a distance: twins that differ from the start
@@ -23,7 +28,7 @@ from .executor import Executor
 from .metrics import BarrierConfig
 from .ntk import MODES
 from .perturbation import Perturbation
-from .store import State, child_checkpoint, pair_metrics, parent_checkpoints
+from .store import State, child_checkpoint, pair_metrics, parent_checkpoints, state_predictions
 
 METRICS = ("disagreement", "dissimilarity", "relative_distance", "test_loss_barrier", "train_loss_barrier",
            "test_error_barrier", "train_error_barrier")
@@ -254,3 +259,189 @@ def inflection_range(t0s: np.ndarray, per_seed: np.ndarray, fraction: float = 0.
     }
 
 
+
+
+# ----------------------------------------------------------------------------------------------- (t0, t1) maps
+
+
+@dataclass(frozen=True)
+class ChaosMap:
+    """Twins perturbed at each t0 and compared with their parent at every t1 > t0 of a grid (the paper's Fig. 3).
+
+    Each twin is trained once, from t0 to the last t1, and cached at every t1 on the way; so is the parent.
+    Each seed's twins get their own perturbation direction (``Perturbation.seed`` + 1000 × run seed), so the
+    spread over seeds includes the direction's. ``reference_seeds`` adds, at every t1, the pair of two
+    independently initialised networks trained on the same batches (the level "very different networks" reach).
+
+    Raises:
+        ValueError: grids not increasing, a t0 after the last t1, a t1 past the run, an unknown eNTK mode.
+    """
+
+    run: RunConfig
+    t0s: tuple[int, ...]
+    t1s: tuple[int, ...]
+    perturbation: Perturbation = Perturbation()
+    seeds: tuple[int, ...] = (0, 1, 2)
+    control_t0: int | None = None  # an ε = 0 twin from here, compared at every t1 (must be exact)
+    barrier: BarrierConfig = BarrierConfig()
+    kernel_inputs: int = 0
+    kernel_mode: str = "full"
+    reference_seeds: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        check_choice(self.kernel_mode, MODES, "eNTK mode")
+        for name in ("t0s", "t1s"):
+            grid = list(getattr(self, name))
+            if not grid or grid != sorted(set(grid)) or grid[0] < 0:
+                raise ValueError(f"{name} must be non-empty, increasing and non-negative: {grid}")
+        if self.t0s[-1] >= self.t1s[-1]:
+            raise ValueError(f"every t0 must come before the last t1 ({self.t1s[-1]}): {self.t0s}")
+        if self.t1s[-1] > self.run.optim.steps:
+            raise ValueError(f"t1 = {self.t1s[-1]} is past the run's last step {self.run.optim.steps}")
+
+    def perturbation_for(self, seed: int) -> Perturbation:
+        """The perturbation of a seed's twins: its own direction."""
+        return dataclasses.replace(self.perturbation, seed=self.perturbation.seed + 1000 * seed)
+
+    def cells(self) -> list[tuple[int, int]]:
+        """The (t0, t1) pairs compared: every t1 of the grid after t0."""
+        return [(t0, t1) for t0 in self.t0s for t1 in self.t1s if t1 > t0]
+
+
+@dataclass
+class ChaosMapResult:
+    """Metrics per (seed, t0, t1) — NaN where t1 ≤ t0 — with per-example disagreements and reference levels.
+
+    ``values[metric]``: (seeds, t0s, t1s). ``disagreements``: (seeds, t0s, t1s, n_test) bool, the twins' per-image
+    disagreement. ``reference[metric]``: (reference seeds, t1s), independent initialisations at each t1, and
+    ``reference_disagreements`` (reference seeds, t1s, n_test). ``control``: the ε = 0 twins' records.
+    """
+
+    study: ChaosMap
+    values: dict[str, np.ndarray]
+    disagreements: np.ndarray
+    reference: dict[str, np.ndarray]
+    reference_disagreements: np.ndarray
+    control: list[dict]
+    records: list[dict]
+
+    @property
+    def control_is_exact(self) -> bool:
+        """True when every ε = 0 twin ended bitwise on its parent at every t1."""
+        return bool(self.control) and all(c["l2_distance"] == 0.0 and c["disagreement"] == 0.0 for c in self.control)
+
+    def window(self, metric: str, delta: int) -> tuple[np.ndarray, np.ndarray]:
+        """The fixed-window slice t1 = t0 + Δ: the t0s whose t0 + Δ is on the t1 grid, and the values there.
+
+        Returns:
+            (t0s, values): values (seeds, t0s) for a metric; for ``"disagreement_per_example"`` (seeds, t0s, n_test)
+            booleans (``np.moveaxis(values, 2, 1)`` is what :func:`twophase_lib.verdicts.bootstrap_means` takes).
+
+        Raises:
+            ValueError: no t0 has t0 + Δ on the grid.
+        """
+        t1s = list(self.study.t1s)
+        keep = [i for i, t0 in enumerate(self.study.t0s) if t0 + delta in t1s]
+        if not keep:
+            raise ValueError(f"no t0 of {self.study.t0s} has t0 + {delta} on the t1 grid {self.study.t1s}")
+        cols = [t1s.index(self.study.t0s[i] + delta) for i in keep]
+        source = self.disagreements if metric == "disagreement_per_example" else self.values[metric]
+        return np.array([self.study.t0s[i] for i in keep]), np.stack([source[:, i, j] for i, j in zip(keep, cols)], 1)
+
+    def reference_window(self, metric: str, delta: int) -> np.ndarray:
+        """The reference level at t1 = t0 + Δ for the t0s of :meth:`window`: (reference seeds, those t0s)."""
+        t1s = list(self.study.t1s)
+        t0s, _ = self.window("disagreement", delta)
+        source = self.reference_disagreements if metric == "disagreement_per_example" else self.reference[metric]
+        return np.stack([source[:, t1s.index(t0 + delta)] for t0 in t0s], 1)
+
+
+def _map_pair(a: State, b: State, study: ChaosMap, cache: Cache, via: tuple[int, ...]) -> dict:
+    """A pair's metrics and both states' predictions (for per-image disagreement), cached."""
+    out = pair_metrics(a, b, study.barrier, cache, study.kernel_inputs, study.kernel_mode, via)
+    return {**{k: v for k, v in out.items() if k != "path"},
+            "predictions": (state_predictions(a, cache, via), state_predictions(b, cache, via))}
+
+
+def run_chaos_map(study: ChaosMap, cache: Cache | None = None, executor: Executor | None = None,
+                  progress: bool = True, desc: str = "chaos map") -> ChaosMapResult:
+    """Compute (or load) every twin, control, reference pair and comparison of a map, in three waves: parents (and
+    reference networks) at every t0 and t1; each twin once to the last t1; every comparison.
+
+    Args:
+        study: the map.
+        cache: where results live (default :class:`twophase_lib.cache.Cache`).
+        executor: runs the waves (default :class:`twophase_lib.executor.Executor`, closed after).
+        progress: bars and progress lines.
+
+    Returns:
+        A :class:`ChaosMapResult`.
+    """
+    cache = cache or Cache()
+    own = executor is None
+    executor = executor or Executor()
+    via = tuple(study.t1s)
+    last = study.t1s[-1]
+    parents, children, compare, labels = {}, {}, {}, []
+    for seed in study.seeds:
+        run = study.run.replace(seed=seed)
+        steps = sorted({*study.t0s, *study.t1s, *([study.control_t0] if study.control_t0 is not None else [])})
+        _keyed(parents, ("parent", run.prefix(last), tuple(steps)), _into_cache, parent_checkpoints, run, steps, cache)
+        twins = [(t0, study.perturbation_for(seed), "branch") for t0 in study.t0s]
+        if study.control_t0 is not None:
+            twins.append((study.control_t0, dataclasses.replace(study.perturbation, size=0.0), "control"))
+        for t0, pert, kind in twins:
+            end = State(run, last, t0, pert)
+            _keyed(children, ("child", end.key()), _into_cache, child_checkpoint, end, cache, via)
+            for t1 in study.t1s:
+                if t1 > t0:
+                    a, b = State(run, t1), State(run, t1, t0, pert)
+                    _keyed(compare, (a.key(), b.key()), _map_pair, a, b, study, cache, via)
+                    labels.append((kind, seed, t0, t1, (a.key(), b.key())))
+    for seed in study.reference_seeds:
+        run = study.run.replace(seed=seed)
+        other = run.replace(seed=seed + REFERENCE_OFFSET, data_seed=seed)
+        _keyed(parents, ("parent", other.prefix(last), via), _into_cache, parent_checkpoints, other, list(via), cache)
+        for t1 in study.t1s:
+            a, b = State(run, t1), State(other, t1)
+            _keyed(compare, (a.key(), b.key()), _map_pair, a, b, study, cache, via)
+            labels.append(("reference", seed, None, t1, (a.key(), b.key())))
+    try:
+        results = executor.waves([list(parents.values()), list(children.values()), list(compare.values())], desc,
+                                 progress)[-1]
+    finally:
+        if own:
+            executor.close()
+    by_key = dict(zip(compare, results))
+    metrics = METRICS + (("kernel_distance",) if study.kernel_inputs else ())
+    n_seeds, n0, n1 = len(study.seeds), len(study.t0s), len(study.t1s)
+    values = {m: np.full((n_seeds, n0, n1), np.nan) for m in metrics}
+    n_test = None
+    records, control, refs = [], [], []
+    for kind, seed, t0, t1, key in labels:
+        r = by_key[key]
+        pa, pb = r["predictions"]
+        n_test = len(pa)
+        rec = {**{k: v for k, v in r.items() if k != "predictions"}, "seed": seed, "t0": t0, "t1": t1,
+               "disagreement_per_example": pa != pb}
+        if kind == "branch":
+            records.append(rec)
+        elif kind == "control":
+            control.append(rec)
+        else:
+            refs.append(rec)
+    disagreements = np.zeros((n_seeds, n0, n1, n_test or 0), dtype=bool)
+    for rec in records:
+        i, j, k = study.seeds.index(rec["seed"]), study.t0s.index(rec["t0"]), study.t1s.index(rec["t1"])
+        for m in metrics:
+            values[m][i, j, k] = rec[m]
+        disagreements[i, j, k] = rec["disagreement_per_example"]
+    n_ref = len(study.reference_seeds)
+    reference = {m: np.full((n_ref, n1), np.nan) for m in metrics}
+    reference_disagreements = np.zeros((n_ref, n1, n_test or 0), dtype=bool)
+    for rec in refs:
+        i, k = study.reference_seeds.index(rec["seed"]), study.t1s.index(rec["t1"])
+        for m in metrics:
+            reference[m][i, k] = rec[m]
+        reference_disagreements[i, k] = rec["disagreement_per_example"]
+    return ChaosMapResult(study, values, disagreements, reference, reference_disagreements, control, records)

@@ -9,7 +9,8 @@ function of its arguments and is safe to run in any process, in any order, any n
 two processes computing the same result write the same bytes, atomically.
 
 Kinds stored: ``parent`` (a run's checkpoint at a step), ``child`` (a perturbed branch at a step),
-``entk`` (a checkpoint's eNTK on the first test images), ``pair`` (metrics between two states).
+``entk`` (a checkpoint's eNTK on the first test images), ``pair`` (metrics between two states),
+``predictions`` (a state's predicted class of every test image).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Iterable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -27,7 +29,7 @@ from .metrics import BarrierConfig, compare, recompute_bn_statistics
 from .ntk import empirical_ntk, kernel_distance
 from .perturbation import Perturbation, PerturbationReport, parameter_names, perturb_run
 from .task import run_data
-from .training import Checkpoint, compute_threads, materialise, train
+from .training import Checkpoint, compute_threads, materialise, predict, train
 
 
 def parent_checkpoints(
@@ -201,3 +203,21 @@ def pair_metrics(
         return out
 
     return cache.get_or_compute("pair", (a.key(), b.key(), barrier, kernel_inputs, kernel_mode), compute)
+
+
+def state_predictions(state: State, cache: Cache, via: Iterable[int] = (), progress: bool = False) -> np.ndarray:
+    """The predicted class (argmax of the logits, eval mode) of every test input at a stored state, cached.
+
+    Returns:
+        (n_test,) int64 array. Two states' per-example disagreement is ``a != b``: what a bootstrap over test
+        images resamples (:func:`twophase_lib.verdicts.bootstrap_means`).
+    """
+
+    def compute():
+        checkpoint = load_state(state, cache, via, progress)
+        data = run_data(state.run)
+        with compute_threads():
+            model = materialise(state.run, checkpoint)
+            return predict(model, data.x_test).argmax(1).cpu().numpy().astype(np.int64)
+
+    return cache.get_or_compute("predictions", state.key(), compute)

@@ -1,0 +1,57 @@
+"""The (t0, t1) map of the chaos effect (the paper's Fig. 3): each twin trained once and compared at every t1."""
+
+import numpy as np
+import pytest
+
+from tests.conftest import tiny_config
+from twophase_lib.cache import Cache
+from twophase_lib.chaos import ChaosMap, ChaosSweep, run_chaos_map, run_sweep
+from twophase_lib.executor import Executor
+from twophase_lib.metrics import BarrierConfig
+from twophase_lib.perturbation import Perturbation
+
+BARRIER = BarrierConfig(points=2, bn_batches=1, bn_batch_size=16, train_examples=32, test_examples=32)
+
+
+def tiny_map(**changes) -> ChaosMap:
+    fields = dict(run=tiny_config(steps=12), t0s=(0, 4), t1s=(4, 8, 12), perturbation=Perturbation(1e-3),
+                  seeds=(0, 1), control_t0=4, barrier=BARRIER, reference_seeds=(0,))
+    fields.update(changes)
+    return ChaosMap(**fields)
+
+
+def test_a_map_holds_every_cell_after_t0_and_matches_a_one_t1_sweep(tmp_path):
+    cache = Cache(tmp_path)
+    res = run_chaos_map(tiny_map(), cache, Executor(0), progress=False)
+    d = res.values["disagreement"]
+    assert d.shape == (2, 2, 3)
+    assert np.isnan(d[:, 1, 0]).all() and np.isfinite(d[:, 0, :]).all() and np.isfinite(d[:, 1, 1:]).all()
+    assert res.control_is_exact and len(res.control) == 2 * 2  # two seeds, compared at t1 = 8 and 12
+    assert res.disagreements.shape == (2, 2, 3, 1017)
+    assert np.allclose(res.disagreements.mean(-1)[:, 0, :], d[:, 0, :])  # per-image disagreements average to it
+    assert res.reference["disagreement"].shape == (1, 3) and res.reference_disagreements.shape == (1, 3, 1017)
+    # the same twin as a one-t1 sweep (seed 0 keeps the perturbation's own direction)
+    sweep = ChaosSweep(tiny_config(steps=12), (0, 4), 12, Perturbation(1e-3), (0,), barrier=BARRIER)
+    assert run_sweep(sweep, cache, Executor(0), progress=False).values["disagreement"][0, 1] == d[0, 1, 2]
+
+
+def test_fixed_window_slices_and_per_seed_directions(tmp_path):
+    res = run_chaos_map(tiny_map(t1s=(4, 8, 12), t0s=(0, 4, 8)), Cache(tmp_path), Executor(0), progress=False)
+    t0s, w = res.window("relative_distance", 4)
+    assert list(t0s) == [0, 4, 8] and w.shape == (2, 3)
+    assert w[0, 1] == res.values["relative_distance"][0, 1, 1]  # t0 = 4, t1 = 8
+    assert res.reference_window("disagreement", 4).shape == (1, 3)
+    assert res.window("disagreement_per_example", 4)[1].shape == (2, 3, 1017)
+    with pytest.raises(ValueError, match="on the t1 grid"):
+        res.window("disagreement", 5)
+    m = tiny_map()
+    assert m.perturbation_for(0) == m.perturbation and m.perturbation_for(1).seed != m.perturbation.seed
+
+
+def test_bad_grids_are_refused():
+    with pytest.raises(ValueError, match="increasing"):
+        tiny_map(t1s=(8, 4))
+    with pytest.raises(ValueError, match="before the last t1"):
+        tiny_map(t0s=(0, 12))
+    with pytest.raises(ValueError, match="past the run"):
+        tiny_map(t1s=(4, 20))
