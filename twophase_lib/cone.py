@@ -1,4 +1,5 @@
-"""The cone-effect study: eNTKs along one training run, their distance matrix, S(τ, t) and velocity.
+"""The cone-effect study: eNTKs along one training run, their distance matrix, S(τ, t), lag curves S(t, t + Δ)
+(the paper's Fig. 5b) and velocity, with S between independently initialised networks as the calibration.
 
 The runs are chapter 1's parent runs (same configurations, so their checkpoints are shared through
 the store). The kernel of each checkpoint is cached by :func:`twophase_lib.store.kernel_at`; before
@@ -13,10 +14,11 @@ from functools import partial
 import numpy as np
 
 from .cache import Cache
-from .config import RunConfig
+from .chaos import REFERENCE_OFFSET
+from .config import RunConfig, check_choice
 from .executor import Executor
-from .ntk import distance_matrix
-from .store import kernel_at, parent_checkpoints
+from .ntk import distance_matrix, kernel_distance
+from .store import KERNEL_SPLITS, kernel_at, parent_checkpoints
 
 
 @dataclass(frozen=True)
@@ -29,8 +31,11 @@ class ConeStudy:
     seeds: tuple[int, ...] = (0, 1, 2)
     n_inputs: int = 100
     mode: str = "full"
+    split: str = "test"  # the eNTK's inputs: the first test images, or the first training images (the paper's)
+    reference_seeds: tuple[int, ...] = ()  # calibration: S between independently initialised networks at each step
 
     def __post_init__(self):
+        check_choice(self.split, KERNEL_SPLITS, "eNTK input split")
         if list(self.steps) != sorted(set(self.steps)):
             raise ValueError("checkpoint steps must be increasing and distinct")
         if not set(self.refs) <= set(self.steps):
@@ -43,12 +48,26 @@ class ConeResult:
 
     study: ConeStudy
     matrices: np.ndarray  # (seeds, steps, steps)
+    reference: np.ndarray | None = None  # (reference seeds, steps): S between independently initialised networks
     velocity: np.ndarray = field(init=False)  # (seeds, steps - 1)
 
     def __post_init__(self):
         steps = np.array(self.study.steps)
         idx = np.arange(len(steps) - 1)
         self.velocity = self.matrices[:, idx, idx + 1] / np.diff(steps)
+
+    def lag_curve(self, t: int, lags: tuple[int, ...]) -> np.ndarray:
+        """S(t, t + Δ) per seed for each lag Δ (the paper's Fig. 5b): (seeds, lags).
+
+        Raises:
+            ValueError: t or some t + Δ is not a checkpoint of the study.
+        """
+        steps = list(self.study.steps)
+        missing = [x for x in (t, *(t + d for d in lags)) if x not in steps]
+        if missing:
+            raise ValueError(f"not checkpoints of the study: {missing} (checkpoints {self.study.steps})")
+        i = steps.index(t)
+        return np.stack([self.matrices[:, i, steps.index(t + d)] for d in lags], 1)
 
     def from_reference(self, tau: int) -> tuple[np.ndarray, np.ndarray]:
         """Steps t ≥ τ and S(τ, t) per seed."""
@@ -57,10 +76,20 @@ class ConeResult:
         return steps[i:], self.matrices[:, i, i:]
 
 
-def _seed_kernels(run: RunConfig, steps: tuple[int, ...], n_inputs: int, mode: str, cache: Cache) -> np.ndarray:
+def _seed_kernels(run: RunConfig, steps: tuple[int, ...], n_inputs: int, mode: str, cache: Cache,
+                  split: str = "test") -> np.ndarray:
     """The kernel-distance matrix over one run's checkpoints (its kernels cached one by one)."""
     parent_checkpoints(run, steps, cache)
-    return distance_matrix([kernel_at(run, s, n_inputs, mode, cache) for s in steps])
+    return distance_matrix([kernel_at(run, s, n_inputs, mode, cache, split=split) for s in steps])
+
+
+def _reference_distances(run: RunConfig, other: RunConfig, steps: tuple[int, ...], n_inputs: int, mode: str,
+                         cache: Cache, split: str) -> np.ndarray:
+    """S between two runs' kernels at each step: (steps,)."""
+    for r in (run, other):
+        parent_checkpoints(r, steps, cache)
+    return np.array([kernel_distance(kernel_at(run, s, n_inputs, mode, cache, split=split),
+                                     kernel_at(other, s, n_inputs, mode, cache, split=split)) for s in steps])
 
 
 def run_studies(studies: dict, cache: Cache | None = None, executor: Executor | None = None, progress: bool = True,
@@ -74,17 +103,27 @@ def run_studies(studies: dict, cache: Cache | None = None, executor: Executor | 
     for name, st in studies.items():
         w = 0 if st.run.optim.milestones else 1
         for seed in st.seeds:
-            waves[w].append(partial(_seed_kernels, st.run.replace(seed=seed), st.steps, st.n_inputs, st.mode, cache))
-            index[w].append(name)
+            waves[w].append(partial(_seed_kernels, st.run.replace(seed=seed), st.steps, st.n_inputs, st.mode, cache,
+                                    st.split))
+            index[w].append((name, "seed"))
+        for seed in st.reference_seeds:
+            run = st.run.replace(seed=seed)
+            other = run.replace(seed=seed + REFERENCE_OFFSET, data_seed=seed)
+            waves[w].append(partial(_reference_distances, run, other, st.steps, st.n_inputs, st.mode, cache,
+                                    st.split))
+            index[w].append((name, "reference"))
     try:
-        mats = [m for wave in executor.waves(waves, desc, progress) for m in wave]
+        out = [m for wave in executor.waves(waves, desc, progress) for m in wave]
     finally:
         if own:
             executor.close()
-    names = index[0] + index[1]
-    return {
-        name: ConeResult(st, np.stack([m for m, n in zip(mats, names) if n == name])) for name, st in studies.items()
-    }
+    labels = index[0] + index[1]
+    results = {}
+    for name, st in studies.items():
+        mats = [m for m, (n, k) in zip(out, labels) if n == name and k == "seed"]
+        refs = [m for m, (n, k) in zip(out, labels) if n == name and k == "reference"]
+        results[name] = ConeResult(st, np.stack(mats), np.stack(refs) if refs else None)
+    return results
 
 
 def run_study(

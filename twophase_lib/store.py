@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from .cache import Cache
-from .config import RunConfig
+from .config import RunConfig, check_choice
 from .metrics import BarrierConfig, compare, recompute_bn_statistics
 from .ntk import empirical_ntk, kernel_distance
 from .perturbation import Perturbation, PerturbationReport, parameter_names, perturb_run
@@ -143,30 +143,42 @@ def evaluation_model(run: RunConfig, checkpoint: Checkpoint) -> nn.Module:
     return model.eval()
 
 
-def checkpoint_kernel(run: RunConfig, checkpoint: Checkpoint, n_inputs: int, mode: str) -> torch.Tensor:
-    """The eNTK of a checkpoint (batch norm re-estimated, then frozen) on the run's first ``n_inputs`` test images."""
+#: The inputs an eNTK can be taken on: the first test images (the book's first design) or the first training
+#: images (unaugmented; what the paper's Fig. 4-5 use).
+KERNEL_SPLITS = ("test", "train")
+
+
+def checkpoint_kernel(run: RunConfig, checkpoint: Checkpoint, n_inputs: int, mode: str,
+                      split: str = "test") -> torch.Tensor:
+    """The eNTK of a checkpoint (batch norm re-estimated, then frozen) on the run's first ``n_inputs`` images of
+    ``split`` ("test" or "train", unaugmented): (n·K, n·K) for mode "full"."""
+    check_choice(split, KERNEL_SPLITS, "eNTK input split")
     data = run_data(run)
-    return empirical_ntk(evaluation_model(run, checkpoint), data.x_test[:n_inputs], mode).cpu()
+    x = data.x_test if split == "test" else data.x_train
+    return empirical_ntk(evaluation_model(run, checkpoint), x[:n_inputs], mode).cpu()
 
 
 def state_kernel(
-    state: State, n_inputs: int, mode: str, cache: Cache, via: Iterable[int] = (), progress: bool = False
+    state: State, n_inputs: int, mode: str, cache: Cache, via: Iterable[int] = (), progress: bool = False,
+    split: str = "test",
 ) -> torch.Tensor:
-    """The eNTK of a stored state (cached under the state, inputs and mode)."""
+    """The eNTK of a stored state (cached under the state, inputs, mode and split)."""
 
     def compute():
         checkpoint = load_state(state, cache, via, progress)
         with compute_threads():
-            return checkpoint_kernel(state.run, checkpoint, n_inputs, mode)
+            return checkpoint_kernel(state.run, checkpoint, n_inputs, mode, split)
 
-    return cache.get_or_compute("entk", (*state.key(), n_inputs, mode, KERNEL_PRODUCTS), compute)
+    # test-image kernels keep the key they had before training images were offered (their results stay valid)
+    key = (*state.key(), n_inputs, mode, KERNEL_PRODUCTS) + (() if split == "test" else (split,))
+    return cache.get_or_compute("entk", key, compute)
 
 
 def kernel_at(
-    run: RunConfig, step: int, n_inputs: int, mode: str, cache: Cache, progress: bool = False
+    run: RunConfig, step: int, n_inputs: int, mode: str, cache: Cache, progress: bool = False, split: str = "test"
 ) -> torch.Tensor:
-    """The eNTK of the parent run's checkpoint at ``step`` (cached)."""
-    return state_kernel(State(run, step), n_inputs, mode, cache, progress=progress)
+    """The eNTK of the parent run's checkpoint at ``step`` (cached) on the first ``n_inputs`` images of ``split``."""
+    return state_kernel(State(run, step), n_inputs, mode, cache, progress=progress, split=split)
 
 
 def pair_metrics(
