@@ -175,3 +175,31 @@ def test_chapter_parameters_are_validated_and_key_their_own_summary():
             chapter_designs("cpu", **bad)
     with pytest.raises(ValueError, match="unknown profile"):
         chapter_designs("laptop")
+
+
+def test_fields_added_later_keep_old_keys_at_their_default():
+    """ModelConfig.bn_init came after results were cached: at its default it is left out of the hash, so every
+    cached result keeps its key (this literal is the default configuration's key since CACHE_VERSION 2)."""
+    from twophase_lib.config import ModelConfig, to_dict
+
+    assert config_hash(RunConfig()) == "741de26b9c3b4c85"
+    assert "bn_init" not in to_dict(ModelConfig(), for_hash=True)
+    assert config_hash(RunConfig(model=ModelConfig(bn_init="uniform"))) != config_hash(RunConfig())
+    with pytest.raises(ValueError, match="unknown batch-norm initialisation"):
+        ModelConfig(bn_init="zeros")
+
+
+def test_open_lth_batch_norm_initialisation_draws_scales_in_zero_one():
+    import torch
+
+    from twophase_lib.config import ModelConfig
+    from twophase_lib.models import build_model
+
+    ones = build_model(ModelConfig("resnet20", 0.25))
+    uniform = build_model(ModelConfig("resnet20", 0.25, bn_init="uniform"))
+    assert torch.equal(ones.bn.weight, torch.ones_like(ones.bn.weight))
+    w = torch.cat([m.weight.detach() for m in uniform.modules() if isinstance(m, torch.nn.BatchNorm2d)])
+    assert (w >= 0).all() and (w < 1).all() and w.std() > 0.1
+    assert torch.equal(ones.conv.weight, uniform.conv.weight)  # only the scales differ
+    again = build_model(ModelConfig("resnet20", 0.25, bn_init="uniform"))
+    assert all(torch.equal(a, b) for a, b in zip(uniform.state_dict().values(), again.state_dict().values()))

@@ -31,13 +31,26 @@ def check_choice(value, known, what: str):
 
 MEMORY_FORMATS = ("contiguous", "channels_last")
 
+#: How batch-norm scales start (:class:`ModelConfig`).
+BN_INITS = ("ones", "uniform")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    """Which network: a registered architecture name and a width multiplier."""
+    """Which network: a registered architecture name, a width multiplier, and the batch-norm scales' initialisation.
+
+    ``bn_init="ones"`` starts every batch-norm scale γ at 1 (PyTorch's default); ``"uniform"`` draws γ ~ U(0, 1), as
+    the paper's code base (open_lth) does for ResNet-20.
+    """
 
     name: str = "resnet20"
     width: float = 1.0
     num_classes: int = 10
+    # added after results were cached: hashed only when not the default, so older keys stay valid
+    bn_init: str = field(default="ones", metadata={"omit_default": True})
+
+    def __post_init__(self):
+        check_choice(self.bn_init, BN_INITS, "batch-norm initialisation")
 
 
 @dataclass(frozen=True)
@@ -152,7 +165,8 @@ class RunConfig:
 
 
 def to_dict(obj: Any, *, for_hash: bool = False) -> Any:
-    """A dataclass tree as plain JSON-able values; with ``for_hash`` drop fields marked hash=False."""
+    """A dataclass tree as plain JSON-able values; with ``for_hash`` drop fields marked hash=False, and fields marked
+    omit_default that hold their default."""
     if hasattr(obj, "cache_identity"):  # a Task: its digest, not its functions and tensors
         return {"__type__": type(obj).__name__, **obj.cache_identity()}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
@@ -160,6 +174,8 @@ def to_dict(obj: Any, *, for_hash: bool = False) -> Any:
         for f in dataclasses.fields(obj):
             if for_hash and not f.metadata.get("hash", True):
                 continue
+            if for_hash and f.metadata.get("omit_default") and getattr(obj, f.name) == f.default:
+                continue  # a field added later: configurations that leave it at its default keep their old hash
             out[f.name] = to_dict(getattr(obj, f.name), for_hash=for_hash)
         return out
     if isinstance(obj, (list, tuple)):

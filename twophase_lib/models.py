@@ -128,6 +128,10 @@ def build_model(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed("init", seed))
         model = MODELS[cfg.name](cfg)
+        if cfg.bn_init == "uniform":  # open_lth's ResNet initialisation: γ ~ U(0, 1)
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.weight is not None:
+                    nn.init.uniform_(m.weight)
     return model.to(device=device, dtype=getattr(torch, dtype))
 
 
