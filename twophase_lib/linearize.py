@@ -13,6 +13,7 @@ starts them from zero), and weight decay pulls θ toward **zero**, exactly as in
 from __future__ import annotations
 
 import copy
+import enum
 import warnings
 
 import torch
@@ -96,6 +97,44 @@ class Linearized(nn.Module):
                           f"{_where(stack)}, with oneDNN and cuDNN off too: {error}") from error
 
 
+class FrozenBatchNorm(nn.Module):
+    """``model`` trained as it is, with batch norm frozen at its statistics at θ_t (eval mode throughout): the
+    control that separates "linear" from "batch norm frozen" in the switch study."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.net = copy.deepcopy(model).eval()
+
+    def train(self, mode: bool = True) -> "FrozenBatchNorm":
+        """Set the training flag; the inner network stays in eval mode (batch norm frozen at θ_t)."""
+        self.training = mode
+        self.net.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class SwitchArm(enum.StrEnum):
+    """What trains after the switch at t: the model linearized at θ_t, or the network itself with batch norm frozen."""
+
+    LINEARIZED = "linearized"
+    FROZEN_BATCH_NORM = "batch norm frozen"
+
+
+def switched_model(cfg: RunConfig, base: Checkpoint, theta: Checkpoint | None = None,
+                   arm: SwitchArm = SwitchArm.LINEARIZED) -> nn.Module:
+    """The model an arm trains from ``base`` (batch norm re-estimated there), holding parameters ``theta``
+    (default: θ_t): :class:`Linearized` or :class:`FrozenBatchNorm`."""
+    arm = SwitchArm(arm)
+    if arm == SwitchArm.LINEARIZED:
+        return linearized_model(cfg, base, theta)
+    model = FrozenBatchNorm(evaluation_model(cfg, base))
+    if theta is not None:
+        model.net.load_state_dict(theta.model)
+    return model
+
+
 def linearized_model(cfg: RunConfig, base: Checkpoint, theta: Checkpoint | None = None) -> Linearized:
     """The model linearized around ``base`` (batch norm re-estimated there) with parameters ``theta`` (default: θ_t)."""
     lin = Linearized(evaluation_model(cfg, base))
@@ -109,28 +148,38 @@ def linearized_model(cfg: RunConfig, base: Checkpoint, theta: Checkpoint | None 
 
 
 def train_linearized(cfg: RunConfig, base: Checkpoint, until: int | None = None, reset_momentum: bool = False,
-                     progress: bool = True) -> TrainResult:
-    """Train the model linearized around ``base`` from step ``base.step`` to ``until`` with the run's SGD schedule.
+                     progress: bool = True, arm: SwitchArm = SwitchArm.LINEARIZED,
+                     lr_scale: float = 1.0) -> TrainResult:
+    """Train the model linearized around ``base`` (or, with ``arm=FROZEN_BATCH_NORM``, the network with batch norm
+    frozen there) from step ``base.step`` to ``until`` with the run's SGD schedule, its lr times ``lr_scale``.
 
     Returns the inner parameters θ (a standard-layout checkpoint: evaluate it with
-    :func:`linearized_model`, never as a plain network) and the per-step training losses.
+    :func:`switched_model`, never as a plain network) and the per-step training losses.
+
+    Raises:
+        ValueError: ``lr_scale`` is not positive.
     """
+    if not lr_scale > 0:
+        raise ValueError(f"lr_scale must be positive, got {lr_scale}")
     check_device(cfg.device)
     with deterministic(cfg.device), step_randomness(cfg.device):
-        return _train_linearized(cfg, base, cfg.optim.steps if until is None else until, reset_momentum, progress)
+        return _train_linearized(cfg, base, cfg.optim.steps if until is None else until, reset_momentum, progress,
+                                 SwitchArm(arm), lr_scale)
 
 
-def _train_linearized(cfg: RunConfig, base: Checkpoint, until: int, reset_momentum: bool, progress: bool
-                      ) -> TrainResult:
+def _train_linearized(cfg: RunConfig, base: Checkpoint, until: int, reset_momentum: bool, progress: bool,
+                      arm: SwitchArm = SwitchArm.LINEARIZED, lr_scale: float = 1.0) -> TrainResult:
     data = run_data(cfg)
-    model = linearized_model(cfg, base)
+    model = switched_model(cfg, base, arm=arm)
+    if lr_scale != 1.0:
+        cfg = cfg.replace(optim={"lr": cfg.optim.lr * lr_scale})
     optimizer = make_optimizer(cfg, model)
     if base.optimizer and not reset_momentum:
         optimizer.load_state_dict(base.optimizer)
     model.train()
     losses = {}
     step_fn = step_function(cfg, model, optimizer, data, until - base.step)
-    for step in progress_bar(range(base.step, until), f"linearized from {base.step}", progress and until > base.step):
+    for step in progress_bar(range(base.step, until), f"{arm} from {base.step}", progress and until > base.step):
         losses[step] = step_fn(step)
     state = {k: v.detach().to("cpu", copy=True) for k, v in model.net.state_dict().items()}
     return TrainResult({until: Checkpoint(until, state)}, losses)

@@ -12,7 +12,7 @@ import numpy as np
 from .cache import Cache
 from .config import RunConfig
 from .executor import Executor
-from .linearize import linearized_model, train_linearized
+from .linearize import SwitchArm, switched_model, train_linearized
 from .store import parent_at, parent_checkpoints
 from .task import run_data, run_loss
 from .training import compute_threads, evaluate
@@ -27,29 +27,42 @@ class SwitchStudy:
     seeds: tuple[int, ...] = (0, 1, 2)
     reset_momentum: bool = False
     train_examples: int | None = 1000  # the final training loss/accuracy on this many training images (None: all)
+    arm: SwitchArm = SwitchArm.LINEARIZED  # or the network with batch norm frozen at t (the control)
+    lr_scale: float = 1.0  # the lr after the switch, relative to the run's (a linearized model can diverge at 0.1)
 
     def __post_init__(self):
+        object.__setattr__(self, "arm", SwitchArm(self.arm))
+        if not self.lr_scale > 0:
+            raise ValueError(f"lr_scale must be positive, got {self.lr_scale}")
         if list(self.switches) != sorted(set(self.switches)) or self.switches[-1] != self.run.optim.steps:
             raise ValueError(f"switch times must increase and end at T = {self.run.optim.steps}: {self.switches}")
 
 
 def switch_outcome(run: RunConfig, t: int, reset_momentum: bool, cache: Cache, train_examples: int | None = 1000,
-                   progress: bool = False) -> dict:
-    """Final test and training loss and accuracy of θ_std→lin(T; t) for one run (cached)."""
+                   progress: bool = False, arm: SwitchArm = SwitchArm.LINEARIZED, lr_scale: float = 1.0) -> dict:
+    """Final test and training loss and accuracy of θ_std→lin(T; t) (or of the ``arm`` control) for one run, cached.
+
+    The first study's cache key is kept for the linearized arm at the run's lr; other arms and lr scales extend it.
+    """
+    arm = SwitchArm(arm)
 
     def compute():
         base = parent_at(run, t, cache, progress)
         data = run_data(run)
         with compute_threads():
-            result = train_linearized(run, base, reset_momentum=reset_momentum, progress=progress)
-            model = linearized_model(run, base, result.final)
+            result = train_linearized(run, base, reset_momentum=reset_momentum, progress=progress, arm=arm,
+                                      lr_scale=lr_scale)
+            model = switched_model(run, base, result.final, arm)
             test = evaluate(model, data, "test", loss=run_loss(run))
             train = evaluate(model, data, "train", limit=train_examples, loss=run_loss(run))
         return {"t": t, "seed": run.seed, "test_accuracy": test["accuracy"], "test_loss": test["loss"],
                 "train_accuracy": train["accuracy"], "train_loss": train["loss"],
                 "final_train_losses": [result.losses[s] for s in sorted(result.losses)[-20:]]}
 
-    return cache.get_or_compute("switch", (run.prefix(run.optim.steps), t, reset_momentum, train_examples), compute)
+    key = (run.prefix(run.optim.steps), t, reset_momentum, train_examples)
+    if arm != SwitchArm.LINEARIZED or lr_scale != 1.0:
+        key += (arm.value, lr_scale)
+    return cache.get_or_compute("switch", key, compute)
 
 
 @dataclass
@@ -75,7 +88,8 @@ def run_switch_studies(studies: dict, cache: Cache | None = None, executor: Exec
             run = st.run.replace(seed=seed)
             parents.setdefault((run, st.switches), partial(_parents, run, st.switches, cache))
             for t in st.switches:
-                tasks.append(partial(switch_outcome, run, t, st.reset_momentum, cache, st.train_examples))
+                tasks.append(partial(switch_outcome, run, t, st.reset_momentum, cache, st.train_examples,
+                                     arm=st.arm, lr_scale=st.lr_scale))
                 index.append(name)
     # longest linearized runs first, so the pool does not end waiting on one
     order = sorted(range(len(tasks)), key=lambda i: tasks[i].args[1])
