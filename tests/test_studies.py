@@ -226,3 +226,25 @@ def test_across_machines_figure_has_a_panel_per_quantity_and_a_series_per_finger
     fig = across_machines_figure({**rows, "empty": []}, ids)
     assert len(fig.axes) == 3
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ids
+
+
+def test_chapter_summaries_hold_plain_strings_not_enums():
+    """Summaries are stored and printed as plain JSON values: an Outcome member in them would print as
+    <Outcome.PARTLY: 'partly'> inside a dict and tie the cached file to the class."""
+    import json
+
+    import numpy as np
+
+    from tests.conftest import tiny_config
+    from twophase_book.switch import switch_summary
+    from twophase_lib.switch import SwitchResult, SwitchStudy
+    from twophase_lib.verdicts import switch_verdict
+
+    run = tiny_config(steps=12).replace(optim={"milestones": ()})
+    study = SwitchStudy(run, (0, 6, 12), (0,))
+    acc = np.array([[0.2, 0.3, 0.4]])
+    res = {"resnet20": SwitchResult(study, np.array([0, 6, 12]), acc, acc, [])}
+    v = {"resnet20": switch_verdict(np.array([0, 6, 12]), acc, 3.0)}
+    s = switch_summary("smoke", res, v)
+    assert type(s["verdict"]) is str and type(s["archs"]["resnet20"]["verdict"]) is str
+    json.dumps(s)

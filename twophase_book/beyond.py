@@ -299,9 +299,9 @@ def beyond_summary(
         res = chaos[(name, "step")]
         d = res.mean("disagreement")
         tasks[name] = {
-            "chaos": {sch: chaos_v[(name, sch)].outcome for sch in SCHEDULES if (name, sch) in chaos_v},
-            "cone": cone_v[name].outcome,
-            "switch": switch_v[name].outcome,
+            "chaos": {sch: str(chaos_v[(name, sch)].outcome) for sch in SCHEDULES if (name, sch) in chaos_v},
+            "cone": str(cone_v[name].outcome),
+            "switch": str(switch_v[name].outcome),
             "inflection": inflections[(name, "step")],
             "disagreement": f"{d[0]:.3f} (t0 = 0) → {d[-1]:.3f} (t0 = {res.t0s[-1]}), unrelated networks "
             f"{fmt(res.reference('independent init', 'disagreement'))}",
@@ -314,11 +314,11 @@ def beyond_summary(
             },
         }
     claims = {
-        "chaos": combine([o for t in tasks.values() for o in t["chaos"].values()]),
-        "cone": combine([t["cone"] for t in tasks.values()]),
-        "switch": combine([t["switch"] for t in tasks.values()]),
+        "chaos": str(combine([o for t in tasks.values() for o in t["chaos"].values()])),
+        "cone": str(combine([t["cone"] for t in tasks.values()])),
+        "switch": str(combine([t["switch"] for t in tasks.values()])),
     }
-    return {"profile": profile, "tasks": tasks, "claims": claims, "verdict": combine(list(claims.values()))}
+    return {"profile": profile, "tasks": tasks, "claims": claims, "verdict": str(combine(list(claims.values())))}
 
 
 def accuracy_figure(curves: dict, milestones: dict) -> plt.Figure:

@@ -278,7 +278,7 @@ def chaos_summary(
             "reference_data_order": res.reference("data order", "disagreement"),
             "inflection": inflections[key],
             "control_exact": res.control_is_exact,
-            "verdict": verdicts[key].outcome,
+            "verdict": str(verdicts[key].outcome),
             "checks": verdicts[key].explain(),
         }
     step = [verdicts[(a, "step")].outcome for a in ARCHS if (a, "step") in verdicts]
@@ -307,9 +307,9 @@ def chaos_summary(
     return {
         "profile": profile,
         "sweeps": per,
-        "verdict": combine(step + const),
-        "step": combine(step) if step else None,
-        "constant": combine(const) if const else None,
+        "verdict": str(combine(step + const)),
+        "step": str(combine(step)) if step else None,
+        "constant": str(combine(const)) if const else None,
         "mismatches": mismatches,
         "epsilon": eps or {},
     }

@@ -148,10 +148,10 @@ def cone_summary(profile: str, verdicts: dict, shared: dict, results: dict | Non
         mismatches += [f"{arch}: fails '{check.value}'" for check in v.failed()]
     return {
         "profile": profile,
-        "verdict": combine([v.outcome for v in verdicts.values()]),
+        "verdict": str(combine([v.outcome for v in verdicts.values()])),
         "archs": {
             a: {
-                "verdict": v.outcome,
+                "verdict": str(v.outcome),
                 "checks": v.explain(),
                 **({"s_first_drop": _s_first_drop(results[(a, "step")])} if results else {}),
             }

@@ -24,7 +24,7 @@ PROFILES = ("smoke", "cpu", "gpu", "paper")
 ARCHS = ("resnet20", "vgg16")
 #: How the book names each architecture.
 ARCH_NAMES = {"resnet20": "ResNet-20", "vgg16": "VGG-16"}
-#: The architecture whose design carries chapter 1's ε sweep (one architecture: the sweep is the costliest ablation).
+#: The architecture whose design carries chapter 1's ε sweep, the costliest ablation, run for one network only.
 EPSILON_ARCH = "resnet20"
 SCHEDULES = ("step", "constant")
 SCHEDULE_NAMES = {"step": "step schedule", "constant": "constant lr"}

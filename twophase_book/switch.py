@@ -117,10 +117,10 @@ def switch_summary(profile: str, results: dict, verdicts: dict, inflections: dic
         )
     return {
         "profile": profile,
-        "verdict": combine([v.outcome for v in verdicts.values()]),
+        "verdict": str(combine([v.outcome for v in verdicts.values()])),
         "archs": {
             a: {
-                "verdict": v.outcome,
+                "verdict": str(v.outcome),
                 "checks": v.explain(),
                 "spearman": spearman(r.switches, r.accuracy.mean(0)),
                 "accuracy_mean": r.accuracy.mean(0).tolist(),
