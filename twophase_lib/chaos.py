@@ -334,8 +334,9 @@ class ChaosMapResult:
         """The fixed-window slice t1 = t0 + Δ: the t0s whose t0 + Δ is on the t1 grid, and the values there.
 
         Returns:
-            (t0s, values): values (seeds, t0s) for a metric; for ``"disagreement_per_example"`` (seeds, t0s, n_test)
-            booleans (``np.moveaxis(values, 2, 1)`` is what :func:`twophase_lib.verdicts.bootstrap_means` takes).
+            The t0s kept and the values there, of shape (seeds, t0s) for a metric and (seeds, t0s, n_test) booleans
+            for ``"disagreement_per_example"`` (``np.moveaxis(values, 2, 1)`` is what
+            :func:`twophase_lib.verdicts.bootstrap_means` takes).
 
         Raises:
             ValueError: no t0 has t0 + Δ on the grid.

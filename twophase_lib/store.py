@@ -143,8 +143,8 @@ def evaluation_model(run: RunConfig, checkpoint: Checkpoint) -> nn.Module:
     return model.eval()
 
 
-#: The inputs an eNTK can be taken on: the first test images (the book's first design) or the first training
-#: images (unaugmented; what the paper's Fig. 4-5 use).
+#: The inputs an eNTK can be taken on, the first test images (the book's first design) or the first training
+#: images (unaugmented, as in the paper's Fig. 4-5).
 KERNEL_SPLITS = ("test", "train")
 
 

@@ -26,7 +26,8 @@ class Outcome(enum.StrEnum):
     REPRODUCED = "reproduced"
     PARTLY = "partly"
     NOT_REPRODUCED = "not reproduced"
-    #: Results of several numerics fingerprints that disagree (:func:`across_machines`); no rule gives it alone.
+    #: A rule whose undecided checks could move its outcome (:func:`decide_with_intervals`), or results of several
+    #: numerics fingerprints that disagree (:func:`across_machines`).
     INCONCLUSIVE = "inconclusive"
 
 
