@@ -29,6 +29,7 @@ from .metrics import BarrierConfig
 from .ntk import MODES
 from .perturbation import Perturbation
 from .store import State, child_checkpoint, pair_metrics, parent_checkpoints, state_predictions
+from .verdicts import inflection_point
 
 METRICS = ("disagreement", "dissimilarity", "relative_distance", "test_loss_barrier", "train_loss_barrier",
            "test_error_barrier", "train_error_barrier")
@@ -224,24 +225,6 @@ def run_sweep(
     return run_sweeps({"sweep": sweep}, cache, executor, progress)["sweep"]
 
 
-def inflection_point(t0s: np.ndarray, curve: np.ndarray, fraction: float = 0.5) -> float:
-    """First t0 where the curve falls to ``fraction`` of its value at the first t0 (log-linear interpolation in 1 + t0).
-
-    Returns nan when the curve never falls that far, or when its early level is zero.
-    """
-    early = curve[0]
-    if not early > 0:
-        return math.nan
-    threshold = fraction * early
-    for i in range(1, len(t0s)):
-        if curve[i] <= threshold:
-            x0, x1 = math.log1p(t0s[i - 1]), math.log1p(t0s[i])
-            y0, y1 = curve[i - 1], curve[i]
-            w = (y0 - threshold) / (y0 - y1) if y0 != y1 else 1.0
-            return math.expm1(x0 + w * (x1 - x0))
-    return math.nan
-
-
 def inflection_range(t0s: np.ndarray, per_seed: np.ndarray, fraction: float = 0.5) -> dict:
     """Inflection of the seed-mean curve and the range of the seeds' own inflections (nan where a seed has none).
 
@@ -257,8 +240,6 @@ def inflection_range(t0s: np.ndarray, per_seed: np.ndarray, fraction: float = 0.
         "seeds": len(each),
         "undefined_seeds": len(each) - len(finite),
     }
-
-
 
 
 # ----------------------------------------------------------------------------------------------- (t0, t1) maps

@@ -533,6 +533,24 @@ def _margin_check(cid: CheckId, margin: float, replicates: np.ndarray, detail: s
                  interval=(lo, hi))
 
 
+def inflection_point(t0s: np.ndarray, curve: np.ndarray, fraction: float = 0.5) -> float:
+    """First t0 where the curve falls to ``fraction`` of its value at the first t0 (log-linear interpolation in 1 + t0).
+
+    Returns nan when the curve never falls that far, or when its early level is zero.
+    """
+    early = curve[0]
+    if not early > 0:
+        return math.nan
+    threshold = fraction * early
+    for i in range(1, len(t0s)):
+        if curve[i] <= threshold:
+            x0, x1 = math.log1p(t0s[i - 1]), math.log1p(t0s[i])
+            y0, y1 = curve[i - 1], curve[i]
+            w = (y0 - threshold) / (y0 - y1) if y0 != y1 else 1.0
+            return math.expm1(x0 + w * (x1 - x0))
+    return math.nan
+
+
 def inflection_interval(t0s: np.ndarray, point: np.ndarray, replicates: np.ndarray, fraction: float = 0.5) -> dict:
     """The inflection (first t0 where the curve falls to ``fraction`` of its t0 = 0 value, log-interpolated in 1 + t0)
     of a mean curve, with the bootstrap interval of the replicates' inflections.
@@ -546,17 +564,8 @@ def inflection_interval(t0s: np.ndarray, point: np.ndarray, replicates: np.ndarr
     t0s = np.asarray(t0s, dtype=float)
 
     def first(curve: np.ndarray) -> float:
-        early = curve[0]
-        if not early > 0:
-            return math.inf
-        threshold = fraction * early
-        for i in range(1, len(t0s)):
-            if curve[i] <= threshold:
-                x0, x1 = math.log1p(t0s[i - 1]), math.log1p(t0s[i])
-                y0, y1 = curve[i - 1], curve[i]
-                w = (y0 - threshold) / (y0 - y1) if y0 != y1 else 1.0
-                return math.expm1(x0 + w * (x1 - x0))
-        return math.inf
+        x = inflection_point(t0s, curve, fraction)
+        return x if math.isfinite(x) else math.inf
 
     each = np.array([first(r) for r in np.asarray(replicates, dtype=float)])
     # no interpolation between order statistics: some of them may be +inf ("beyond the last t0")
