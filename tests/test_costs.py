@@ -1,0 +1,60 @@
+"""The cost model: work counted from a study's grids (shared work once), unit costs measured here."""
+
+import pytest
+
+from tests.conftest import tiny_config
+from twophase_lib.chaos import ChaosMap
+from twophase_lib.cone import ConeStudy
+from twophase_lib.costs import Work, count_work, estimate, measure_units, network_label
+from twophase_lib.metrics import BarrierConfig
+from twophase_lib.switch import SwitchStudy
+
+
+def test_work_is_counted_from_the_grids_with_shared_parents_once():
+    run = tiny_config(steps=12)  # lr drop at 6
+    chaos = ChaosMap(run, (0, 4), (4, 8, 12), seeds=(0, 1), control_t0=4, reference_seeds=(0,))
+    cone = ConeStudy(run, (0, 4, 8, 12), (4,), seeds=(0, 1), n_inputs=3)  # same parents: no new steps
+    constant = ConeStudy(run.replace(optim={"milestones": (), "steps": 8}), (0, 4, 8), (4,), seeds=(0,), n_inputs=3)
+    switch = SwitchStudy(run, (0, 6, 12), seeds=(0,))
+    work = count_work([chaos, cone, constant, switch])
+    net = network_label(run)
+    # parents: seeds 0 and 1 to 12, the reference network to 12, the constant-lr run's 2 steps after the drop;
+    # twins: per seed (12 - 0) + (12 - 4) + (12 - 4) for t0 = 0, 4 and the ε = 0 control at 4
+    assert work.counts[(net, "steps")] == 12 + 12 + 12 + 2 + 2 * 28
+    assert work.counts[(net, "comparisons")] == 2 * (5 + 2) + 3  # cells, control cells, reference at every t1
+    assert work.counts[(net, "predictions")] == 2 * (3 + 7) + 3
+    assert work.counts[(net, "kernels")] == 2 * 4 + 3
+    assert work.counts[(net, "linearized_steps")] == 12 + 6 and work.counts[(net, "evaluations")] == 3
+    with pytest.raises(TypeError, match="not a study"):
+        count_work([run])
+
+
+def test_units_are_measured_and_multiplied():
+    run = tiny_config(steps=12)
+    units = measure_units(run, BarrierConfig(points=2, bn_batches=1, bn_batch_size=16, train_examples=32),
+                          kernel_inputs=2, steps=2)
+    assert set(units.seconds) == {"steps", "linearized_steps", "comparisons", "predictions", "evaluations", "kernels"}
+    assert all(v > 0 for v in units.seconds.values())
+    work = count_work([SwitchStudy(run, (0, 6, 12), seeds=(0,))])
+    est = estimate(work, {units.network: units}, workers=2)
+    assert est["wall_s"] == pytest.approx(est["total_s"] / 2)
+    assert est["total_s"] == pytest.approx(sum(n * units.seconds[u] for _, u, n in work.table()))
+    with pytest.raises(KeyError, match="no measured cost"):
+        estimate(work, {}, 1)
+    assert Work().table() == []
+
+
+def test_the_sizing_script_prints_every_network_and_a_total(capsys, tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("estimate_cost", root / "scripts" / "estimate_cost.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main(["--profile", "smoke", "--workers", "2", "--json", str(tmp_path / "e.json")]) == 0
+    out = capsys.readouterr().out
+    assert "resnet20 x0.25" in out and "vgg16 x0.125" in out and "min on 2 workers" in out
+    data = json.loads((tmp_path / "e.json").read_text())
+    assert data["wall_s"] == pytest.approx(data["total_s"] / 2)

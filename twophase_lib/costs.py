@@ -1,0 +1,245 @@
+"""What a study costs before it runs: its work counted from its grids, shared work once, times unit costs measured
+on this machine.
+
+The units are what the store computes: an SGD step of a network (parents, twins), a step of a linearized model, a
+comparison of two states (distances, disagreement, loss barrier), an eNTK, a state's test predictions, an
+evaluation. :func:`count_work` counts them for any mix of studies (:class:`twophase_lib.chaos.ChaosSweep`,
+:class:`twophase_lib.chaos.ChaosMap`, :class:`twophase_lib.cone.ConeStudy`, :class:`twophase_lib.switch.SwitchStudy`),
+training each run's parent once to the furthest step any study needs; :func:`measure_units` times each unit for
+one network on this machine, with one torch thread as every cached computation runs; :func:`estimate` multiplies
+and divides by the worker processes (ideal sharing, so a lower bound when one long task ends a wave).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterable
+
+from .config import RunConfig
+
+UNITS = ("steps", "linearized_steps", "comparisons", "kernels", "predictions", "evaluations")
+
+
+def network_label(run: RunConfig) -> str:
+    """The network a run trains, as the work and unit tables name it: ``resnet20 x0.5``, or the task's name."""
+    if run.task is not None:
+        return run.task.name
+    return f"{run.model.name} x{run.model.width:g}"
+
+
+def _lineage(run: RunConfig) -> RunConfig:
+    # what a parent's checkpoints depend on apart from how far it trains
+    return run.replace(optim={"steps": 0})
+
+
+@dataclass
+class Work:
+    """Counts of each unit per network (``counts[(network, unit)]``), parents' furthest steps counted once."""
+
+    counts: Counter = dataclasses.field(default_factory=Counter)
+
+    def add(self, run: RunConfig, unit: str, n: int) -> None:
+        """Add ``n`` of ``unit`` for the run's network."""
+        self.counts[(network_label(run), unit)] += int(n)
+
+    def networks(self) -> list[str]:
+        """The networks with work, in first-seen order."""
+        return list(dict.fromkeys(net for net, _ in self.counts))
+
+    def table(self) -> list[tuple[str, str, int]]:
+        """(network, unit, count) for every nonzero count."""
+        return [(net, unit, self.counts[(net, unit)]) for net in self.networks() for unit in UNITS
+                if self.counts[(net, unit)]]
+
+
+def count_work(studies: Iterable) -> Work:
+    """The work a set of studies does from an empty cache: each parent trained once to the furthest step any study
+    needs (a step schedule's and a constant lr's share their steps before the first drop); twins, comparisons,
+    kernels, predictions and linearized runs per study (twins shared between schedules are counted per schedule,
+    an overestimate).
+
+    Raises:
+        TypeError: an object that is not one of the library's studies.
+    """
+    from .chaos import REFERENCE_OFFSET, ChaosMap, ChaosSweep
+    from .cone import ConeStudy
+    from .switch import SwitchStudy
+
+    work = Work()
+    parents: list[tuple[RunConfig, int]] = []
+
+    def parent(run: RunConfig, last: int) -> None:
+        parents.append((run, last))
+
+    for st in studies:
+        if isinstance(st, ChaosMap):
+            last = st.t1s[-1]
+            per_seed_cells = len(st.cells()) + (sum(t1 > st.control_t0 for t1 in st.t1s) if st.control_t0 is not None
+                                                else 0)
+            for seed in st.seeds:
+                run = st.run.replace(seed=seed)
+                parent(run, last)
+                t0s = [*st.t0s, *([st.control_t0] if st.control_t0 is not None else [])]
+                work.add(run, "steps", sum(last - t0 for t0 in t0s))
+                work.add(run, "comparisons", per_seed_cells)
+                work.add(run, "predictions", len(st.t1s) + per_seed_cells)
+                if st.kernel_inputs:
+                    work.add(run, "kernels", len(st.t1s) + per_seed_cells)
+            for seed in st.reference_seeds:
+                run = st.run.replace(seed=seed)
+                parent(run.replace(seed=seed + REFERENCE_OFFSET, data_seed=seed), last)
+                work.add(run, "comparisons", len(st.t1s))
+                work.add(run, "predictions", len(st.t1s))
+                if st.kernel_inputs:
+                    work.add(run, "kernels", len(st.t1s))
+        elif isinstance(st, ChaosSweep):
+            t0s = [*st.t0s, *([st.control_t0] if st.control_t0 is not None else [])]
+            for seed in st.seeds:
+                run = st.run.replace(seed=seed)
+                parent(run, st.t1)
+                work.add(run, "steps", sum(st.t1 - t0 for t0 in t0s))
+                work.add(run, "comparisons", len(t0s))
+                if st.kernel_inputs:
+                    work.add(run, "kernels", 1 + len(t0s))
+            for seed in st.reference_seeds:
+                for other in st.reference_runs(seed).values():
+                    parent(other, st.t1)
+                    work.add(other, "comparisons", 1)
+                    if st.kernel_inputs:
+                        work.add(other, "kernels", 1)
+        elif isinstance(st, ConeStudy):
+            for seed in st.seeds:
+                run = st.run.replace(seed=seed)
+                parent(run, st.steps[-1])
+                work.add(run, "kernels", len(st.steps))
+            for seed in st.reference_seeds:
+                run = st.run.replace(seed=seed)
+                parent(run.replace(seed=seed + REFERENCE_OFFSET, data_seed=seed), st.steps[-1])
+                work.add(run, "kernels", len(st.steps))
+        elif isinstance(st, SwitchStudy):
+            last = st.run.optim.steps
+            for seed in st.seeds:
+                run = st.run.replace(seed=seed)
+                parent(run, max(st.switches))
+                work.add(run, "linearized_steps", sum(last - t for t in st.switches))
+                work.add(run, "evaluations", len(st.switches))
+        else:
+            raise TypeError(f"cannot count the work of a {type(st).__name__}: not a study of the library")
+    _add_parent_steps(work, parents)
+    return work
+
+
+def _shared(a: RunConfig, last_a: int, b: RunConfig, last_b: int) -> int:
+    """Steps two parents share: up to the first lr milestone one has and the other not, within both runs."""
+    if _lineage(a).replace(optim={"milestones": ()}) != _lineage(b).replace(optim={"milestones": ()}):
+        return 0
+    differ = set(a.optim.milestones) ^ set(b.optim.milestones)
+    return min(min(differ, default=last_a), last_a, last_b)
+
+
+def _add_parent_steps(work: Work, parents: list[tuple[RunConfig, int]]) -> None:
+    """Each parent's steps once: a run trained further covers a shorter one, and a step schedule shares its steps
+    before the first drop with a constant lr (the store keeps those checkpoints once)."""
+    counted: list[tuple[RunConfig, int]] = []
+    for run, last in sorted(parents, key=lambda p: -p[1]):
+        shared = max((_shared(run, last, r, n) for r, n in counted), default=0)
+        work.add(run, "steps", last - shared)
+        counted.append((run, last))
+
+
+@dataclass(frozen=True)
+class UnitCosts:
+    """Seconds per unit for one network on this machine, one torch thread."""
+
+    network: str
+    seconds: dict  # unit -> seconds
+
+
+def measure_units(run: RunConfig, barrier=None, kernel_inputs: int = 0, kernel_mode: str = "full",
+                  steps: int = 8) -> UnitCosts:
+    """Time each unit once for the run's network (after a short warm-up), with one torch thread.
+
+    Args:
+        run: the network, data and recipe (its lr does not matter).
+        barrier: the comparisons' :class:`twophase_lib.metrics.BarrierConfig` (default: the library's).
+        kernel_inputs: inputs of an eNTK (0: kernels not timed).
+        steps: SGD steps (and linearized steps) to average over.
+    """
+    from .linearize import Linearized
+    from .metrics import BarrierConfig, compare
+    from .perturbation import parameter_names
+    from .store import checkpoint_kernel
+    from .task import run_data
+    from .training import (
+        compute_threads,
+        evaluate,
+        initial_checkpoint,
+        make_optimizer,
+        materialise,
+        predict,
+        sgd_step,
+        snapshot,
+    )
+
+    barrier = barrier or BarrierConfig()
+    data = run_data(run)
+    out: dict = {}
+    with compute_threads():
+        for unit, wrap in (("steps", None), ("linearized_steps", Linearized)):
+            model = materialise(run, initial_checkpoint(run))
+            model = wrap(model) if wrap else model
+            opt = make_optimizer(run, model)
+            model.train()
+            for s in range(2):
+                sgd_step(run, model, opt, data, s)
+            t = time.perf_counter()
+            for s in range(steps):
+                sgd_step(run, model, opt, data, 2 + s)
+            out[unit] = (time.perf_counter() - t) / steps
+        a = initial_checkpoint(run)
+        model = materialise(run, a)
+        opt = make_optimizer(run, model)
+        for s in range(2):
+            sgd_step(run, model, opt, data, s)
+        b = snapshot(2, model)
+        t = time.perf_counter()
+        compare(run, a, b, data, parameter_names(run), barrier)
+        out["comparisons"] = time.perf_counter() - t
+        t = time.perf_counter()
+        predict(model, data.x_test)
+        out["predictions"] = time.perf_counter() - t
+        t = time.perf_counter()
+        evaluate(model, data, "test")
+        evaluate(model, data, "train", limit=1000)
+        out["evaluations"] = time.perf_counter() - t
+        if kernel_inputs:
+            t = time.perf_counter()
+            checkpoint_kernel(run, b, kernel_inputs, kernel_mode)
+            out["kernels"] = time.perf_counter() - t
+    return UnitCosts(network_label(run), out)
+
+
+def estimate(work: Work, units: dict[str, UnitCosts], workers: int = 1) -> dict:
+    """Seconds of each network's and unit's work, their total, and the wall time on ``workers`` processes.
+
+    Args:
+        work: from :func:`count_work`.
+        units: network label -> :class:`UnitCosts`.
+        workers: processes sharing the work (ideal sharing).
+
+    Returns:
+        {"rows": [(network, unit, count, seconds)], "total_s": ..., "wall_s": total / workers}.
+
+    Raises:
+        KeyError: a network or unit of ``work`` has no measured cost.
+    """
+    rows = []
+    for net, unit, n in work.table():
+        if net not in units or unit not in units[net].seconds:
+            raise KeyError(f"no measured cost of {unit} for {net}: measure_units(...) for that network")
+        rows.append((net, unit, n, n * units[net].seconds[unit]))
+    total = sum(r[3] for r in rows)
+    return {"rows": rows, "total_s": total, "wall_s": total / max(workers, 1)}
