@@ -14,7 +14,7 @@ Levers (the protocol's steps: ResNet-20 ×½ and VGG-16 ×¼ at batch 64):
 * width: VGG-16 at the design's width against twice that width (the session-3 design), step and eNTK.
 
 Then a cost model: the number of SGD steps, linearized steps, comparisons and kernels each chapter's
-design asks for (counted from the presets, with the sharing between schedules), times the unit
+design asks for (counted from the profiles' designs, with the sharing between schedules), times the unit
 costs measured here, divided by the workers: the expected cold time and its split per chapter.
 
     python bench/bench_speed.py [--profile cpu] [--repeat 3]

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     for net, unit, n, s in est["rows"]:
         print(f"{net:<16} {unit:<17} {n:>9,} {units[net].seconds[unit]:>9.4f} {s:>9.0f}")
     print(f"total {est['total_s'] / 60:.1f} min of one core; {est['wall_s'] / 60:.1f} min on {args.workers} workers "
-          "(ideal sharing: a lower bound)")
+          "(ideal sharing between workers; twins shared between schedules counted per schedule)")
     times_path = ROOT / "book" / "run_times.json"
     if times_path.exists():
         times = json.loads(times_path.read_text())

@@ -46,7 +46,7 @@ def design_table(profile: str, designs: dict | None = None) -> Table:
 
 
 def design_note(profile: str) -> Note:
-    """The numbers a reader needs to place this profile's schedule next to the paper's, computed from the presets."""
+    """The numbers a reader needs to place this profile's schedule next to the paper's, computed from the profiles."""
     d, p = design(profile, "resnet20"), design("paper", "resnet20")
     return Note(
         f"At `{profile}` the training set has {d.train_images:,} images, so one epoch is "

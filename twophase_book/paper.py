@@ -3,7 +3,7 @@ scorecard states."""
 
 from __future__ import annotations
 
-# What the paper and its cross-checks report (PROTOCOL.md); the paper's schedule length comes from the presets.
+# What the paper and its cross-checks report (PROTOCOL.md); the paper's schedule length comes from the profiles.
 PAPER_INFLECTION = {"resnet20": (100, 500), "vgg16": (2500, 2500)}
 
 

@@ -9,7 +9,8 @@ fingerprint). Training and comparison: ``training`` (step-indexed trainer, check
 ``store`` (parents, children, kernels, comparisons), ``executor`` and ``ray_executor``. The paper's three
 studies: ``chaos`` (twins perturbed at t0), ``cone`` (eNTK distances along a run), ``switch``
 (linearized from t to the end); ``verdicts`` (the rules that judge them), ``plotting`` (figure
-primitives), ``analyses`` (the three studies on any task, one call each).
+primitives), ``analyses`` (the three studies on any task, one call each), ``costs`` (a study's cost before it
+runs), and ``runtime`` (the settings read from the environment, in one place).
 
 The book's own parts (profiles, chapter designs, the paper's numbers, tables, pages) are the separate
 package ``twophase_book``, which imports this one and is never imported by it.

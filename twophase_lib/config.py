@@ -1,4 +1,5 @@
-"""Hyperparameters as frozen dataclasses, named profiles, and the hash that keys every cached result.
+"""Hyperparameters as frozen dataclasses, the validation of named choices, and the hash that keys every cached
+result (the book's named profiles are :mod:`twophase_book.profiles`).
 
 A run is a pure function of its :class:`RunConfig`: the same configuration gives
 the same parameters (bitwise, on CPU), so a hash of the configuration is a sound

@@ -7,7 +7,8 @@ evaluation. :func:`count_work` counts them for any mix of studies (:class:`twoph
 :class:`twophase_lib.chaos.ChaosMap`, :class:`twophase_lib.cone.ConeStudy`, :class:`twophase_lib.switch.SwitchStudy`),
 training each run's parent once to the furthest step any study needs; :func:`measure_units` times each unit for
 one network on this machine, with one torch thread as every cached computation runs; :func:`estimate` multiplies
-and divides by the worker processes (ideal sharing, so a lower bound when one long task ends a wave).
+and divides by the worker processes (ideal sharing between them, which flatters the estimate, while twins shared
+between schedules are counted per schedule, which inflates it: at cpu it came within 7% of a measured cold run).
 """
 
 from __future__ import annotations

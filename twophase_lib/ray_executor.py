@@ -2,7 +2,7 @@
 
 :class:`RayExecutor` has the interface of :class:`twophase_lib.executor.Executor` (``map``, ``waves``,
 ``close``, a context manager, ``workers``), so every study (``chaos.run_sweeps``, ``cone.run_studies``,
-``linearize.run_switch_studies``) takes it unchanged. Each task is one Ray task:
+``switch.run_switch_studies``) takes it unchanged. Each task is one Ray task:
 
 * one torch thread and no tqdm bars in the worker (``torch.set_num_threads(1)``, ``TQDM_DISABLE=1``),
   as in the process pool; the store's cached computations enforce one thread anyway
