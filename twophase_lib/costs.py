@@ -232,7 +232,8 @@ def estimate(work: Work, units: dict[str, UnitCosts], workers: int = 1) -> dict:
         workers: processes sharing the work (ideal sharing).
 
     Returns:
-        {"rows": [(network, unit, count, seconds)], "total_s": ..., "wall_s": total / workers}.
+        A dict with ``rows`` (network, unit, count, seconds), ``total_s`` (their sum) and ``wall_s`` (the total over
+        the workers).
 
     Raises:
         KeyError: a network or unit of ``work`` has no measured cost.
