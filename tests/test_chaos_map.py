@@ -55,3 +55,48 @@ def test_bad_grids_are_refused():
         tiny_map(t0s=(0, 12))
     with pytest.raises(ValueError, match="past the run"):
         tiny_map(t1s=(4, 20))
+
+
+def test_a_horizon_keeps_the_band_and_stops_each_twin_at_its_last_cell(tmp_path):
+    cache = Cache(tmp_path)
+    full = run_chaos_map(tiny_map(t0s=(0, 4, 8)), cache, Executor(0), progress=False)
+    band = tiny_map(t0s=(0, 4, 8), horizon=4)
+    assert band.cells() == [(0, 4), (4, 8), (8, 12)] and band.t1s_after(0) == (4,)
+    res = run_chaos_map(band, Cache(tmp_path / "band"), Executor(0), progress=False)
+    d = res.values["relative_distance"]
+    assert np.isnan(d[:, 0, 1:]).all() and np.isfinite(d[:, 0, 0]).all()  # t0 = 0 only at t1 = 4
+    # a twin stopped at its last cell is the same twin, bitwise, as the one trained on to the end
+    assert np.array_equal(res.window("relative_distance", 4)[1], full.window("relative_distance", 4)[1])
+    assert res.control_is_exact and len(res.control) == 2  # the control (t0 = 4) at t1 = 8 only, two seeds
+    with pytest.raises(ValueError, match="positive"):
+        tiny_map(horizon=0)
+    with pytest.raises(ValueError, match="no t1"):
+        tiny_map(t0s=(0, 4), t1s=(4, 12), horizon=4)
+
+
+def test_the_cost_of_a_band_counts_each_twin_to_its_last_cell():
+    from twophase_lib.costs import count_work
+
+    full, band = count_work([tiny_map(t0s=(0, 4, 8))]), count_work([tiny_map(t0s=(0, 4, 8), horizon=4)])
+    net = full.networks()[0]
+    # twins: full 12 + 8 + 4 + control 8 = 32, band 4 + 4 + 4 + control 4 = 16, per seed; parents 12 per seed
+    # and 12 for the reference network
+    assert full.counts[(net, "steps")] == 2 * (32 + 12) + 12
+    assert band.counts[(net, "steps")] == 2 * (16 + 12) + 12
+    assert band.counts[(net, "comparisons")] == 2 * (3 + 1) + 3
+
+
+def test_barriers_and_kernels_only_on_the_window_slices_asked_for(tmp_path):
+    res = run_chaos_map(tiny_map(t0s=(0, 4), deltas=(4,), kernel_inputs=3), Cache(tmp_path), Executor(0),
+                        progress=False)
+    b, d, k = res.values["test_loss_barrier"], res.values["disagreement"], res.values["kernel_distance"]
+    assert np.array_equal(np.isnan(b), np.isnan(k))
+    assert np.isfinite(b[:, 0, 0]).all() and np.isfinite(b[:, 1, 1]).all()  # t1 − t0 = 4
+    assert np.isnan(b[:, 0, 1:]).all() and np.isnan(b[:, 1, 2]).all()  # other cells: no barrier
+    assert np.isfinite(d[:, 0, :]).all() and np.isfinite(d[:, 1, 1:]).all()  # every other metric everywhere
+    assert np.isfinite(res.reference["test_loss_barrier"]).all()
+    full = run_chaos_map(tiny_map(t0s=(0, 4), kernel_inputs=3), Cache(tmp_path / "full"), Executor(0),
+                         progress=False)
+    assert np.array_equal(k[:, 1, 1], full.values["kernel_distance"][:, 1, 1])
+    assert np.array_equal(b[:, 0, 0], full.values["test_loss_barrier"][:, 0, 0])
+    assert np.array_equal(d, full.values["disagreement"], equal_nan=True)

@@ -22,6 +22,8 @@ def test_arms_share_the_end_point_and_differ_after_a_switch(tmp_path):
     # at t = T nothing trains after the switch: every arm evaluates the same network
     assert lin.accuracy[0, -1] == frozen.accuracy[0, -1] == slow.accuracy[0, -1]
     assert lin.loss[0, 0] != frozen.loss[0, 0] and lin.loss[0, 0] != slow.loss[0, 0]
+    # per-image correctness, averaging to the accuracy
+    assert lin.correct.shape == (1, 1017, 3) and (lin.correct.mean(1) == lin.accuracy).all()
     # the linearized arm at the run's lr keeps the key the first switch study used
     assert cache.path("switch", (run.prefix(12), 0, False, 32)).exists()
 

@@ -258,3 +258,166 @@ def chapter_designs(
 def profile_summary_key(profile: str) -> tuple:
     """What a chapter summary is keyed by: the whole design of both architectures, not the profile's name."""
     return tuple(chapter_designs(profile).values())
+
+
+# ------------------------------------------------------------------------------ the paper's protocol (issue 21)
+
+
+@dataclass(frozen=True)
+class ProtocolDesign:
+    """One profile's design of chapters 1-3 on the paper's own protocol, for one architecture.
+
+    Every figure of the paper lies inside its first lr stage (constant lr 0.1), so the primary runs train at a
+    constant lr for ``window`` iterations. Chapter 1: twins split at each t0 and compared with their parent on the
+    band t0 < t1 ≤ t0 + max(Δ) (the paper's (t0, t1) maps), judged on the fixed-window slices t1 = t0 + Δ; the
+    per-entry reading of ε on the first slice; the step schedule (the recipe's drops) as an extension. Chapter 2:
+    the eNTK on training inputs along the same runs, lag curves S(t, t + Δ), S from τ, calibrations. Chapter 3:
+    linearized training from t to T inside the window, with its controls.
+    """
+
+    profile: str
+    arch: str
+    run: RunConfig  # constant lr, ``window`` iterations
+    step_run: RunConfig  # the recipe with its lr drops (the extension)
+    # chapter 1
+    t0s: tuple[int, ...]
+    deltas: tuple[int, ...]
+    control_t0: int
+    seeds: tuple[int, ...]
+    reference_seeds: tuple[int, ...]
+    barrier: BarrierConfig
+    kernel_inputs: int  # test inputs of the twins' eNTK distance (on the slices)
+    entry_t0s: tuple[int, ...]  # the per-entry reading of ε, on the first slice
+    extension_t0s: tuple[int, ...]  # twins under the step schedule, compared at its end
+    # chapter 2
+    cone_steps: tuple[int, ...]
+    lags: tuple[int, ...]
+    lag_ts: tuple[int, ...]  # where lag curves start; the first is "early", the last "late"
+    taus: tuple[int, ...]  # S(τ, t) from these τ (0 included: the paper's "from initialisation")
+    cone_inputs: int  # training inputs of the eNTK
+    cone_reference_seeds: tuple[int, ...]
+    # chapter 3
+    switch_T: int
+    switches: tuple[int, ...]
+    control_switches: tuple[int, ...]  # the controls' switch times (the linearized arm at a lower lr, BN frozen)
+    switch_seeds: tuple[int, ...]
+    linear_lr_scale: float
+    switch_train_examples: int
+    epsilon: float = 1e-7
+
+    def __post_init__(self):
+        if self.run.optim.milestones:
+            raise ValueError("the primary runs train at a constant lr")
+        if list(self.t0s) != sorted(set(self.t0s)) or self.t0s[0] != 0:
+            raise ValueError(f"the t0 grid must increase from 0: {self.t0s}")
+        if self.t0s[-1] + max(self.deltas) > self.window:
+            raise ValueError(f"the last slice t1 = {self.t0s[-1] + max(self.deltas)} is past the window {self.window}")
+        missing = [t for t in (*self.lag_ts, *(t + d for t in self.lag_ts for d in self.lags), *self.taus)
+                   if t not in self.cone_steps]
+        if missing or self.cone_steps[-1] > self.window:
+            raise ValueError(f"lag curves and τ need checkpoints inside the window: missing {sorted(set(missing))}")
+        if self.switches[-1] != self.switch_T or self.switch_T > self.window or \
+                not set(self.control_switches) <= set(self.switches):
+            raise ValueError("switch times must end at T inside the window, the controls' among them")
+        if not set(self.entry_t0s) <= set(self.t0s) or self.control_t0 not in self.t0s:
+            raise ValueError("the per-entry reading's t0 and the control's t0 must be on the grid")
+        if max(self.extension_t0s) >= self.step_run.optim.first_drop:
+            raise ValueError("the extension's twins are split before the first drop")
+
+    @property
+    def window(self) -> int:
+        """Iterations of the constant-lr runs."""
+        return self.run.optim.steps
+
+    @property
+    def t1s(self) -> tuple[int, ...]:
+        """The t1 grid of the map: every slice t0 + Δ."""
+        return tuple(sorted({t0 + d for t0 in self.t0s for d in self.deltas}))
+
+    @property
+    def train_images(self) -> int:
+        """Size of the training set."""
+        return TRAIN_IMAGES[self.run.data.dataset]
+
+    @property
+    def epoch_steps(self) -> int:
+        """Iterations per pass over the training set (the last partial batch dropped)."""
+        return self.train_images // self.run.optim.batch_size
+
+
+def protocol_run(profile: str, arch: str) -> tuple[RunConfig, RunConfig]:
+    """The constant-lr run of a profile's protocol and the step-schedule recipe of its extension."""
+    step = run_config(profile, arch)
+    window = {"smoke": 16, "cpu": 900, "gpu": 2400, "paper": 10_000}[profile]
+    return step.replace(optim={"milestones": (), "steps": window}), step
+
+
+def protocol_design(profile: str, arch: str) -> ProtocolDesign:
+    """Chapters 1-3's design at a profile, on the paper's protocol (sized with ``scripts/estimate_cost.py``)."""
+    check_profile(profile)
+    check_arch(arch)
+    run, step = protocol_run(profile, arch)
+    if profile == "smoke":
+        return ProtocolDesign(
+            profile, arch, run, step, t0s=(0, 4, 8), deltas=(4, 8), control_t0=4, seeds=(0, 1),
+            reference_seeds=(0,), barrier=BarrierConfig(points=3, bn_batches=2, bn_batch_size=64, train_examples=200,
+                                                        test_examples=200),
+            kernel_inputs=4, entry_t0s=(0, 8), extension_t0s=(4,), cone_steps=tuple(range(0, 17, 2)),
+            lags=(2, 4, 8), lag_ts=(0, 8), taus=(0, 4, 8), cone_inputs=8, cone_reference_seeds=(0,), switch_T=12,
+            switches=(0, 4, 8, 12), control_switches=(0, 8, 12), switch_seeds=(0, 1), linear_lr_scale=0.1,
+            switch_train_examples=200)
+    if profile == "cpu":  # 80 iterations per epoch; the paper's VGG-16 inflection in epochs is ≈ 512 iterations here
+        steps = tuple(sorted({*range(0, 101, 25), *range(0, run.optim.steps + 1, 50)}))
+        return ProtocolDesign(
+            profile, arch, run, step, t0s=(0, 25, 50, 100, 200, 400, 600), deltas=(100, 300), control_t0=100,
+            seeds=(0, 1, 2), reference_seeds=(0, 1), barrier=BarrierConfig(points=3, bn_batches=4, train_examples=500),
+            kernel_inputs=20, entry_t0s=(0, 50, 200, 600), extension_t0s=(100, 200), cone_steps=steps,
+            lags=(50, 100, 200, 400), lag_ts=(0, 50, 100, 200, 400), taus=(0, 200, 400, 600), cone_inputs=50,
+            cone_reference_seeds=(0, 1), switch_T=400, switches=(0, 25, 50, 100, 200, 400),
+            control_switches=(0, 100, 400), switch_seeds=(0, 1), linear_lr_scale=0.1, switch_train_examples=1000)
+    if profile == "gpu":  # provisional until sized from the H200 costs (issue 23): 40 iterations per epoch
+        steps = tuple(sorted({*range(0, 201, 50), *range(0, run.optim.steps + 1, 100)}))
+        return ProtocolDesign(
+            profile, arch, run, step, t0s=(0, 25, 50, 100, 200, 400, 800, 1200), deltas=(200, 800), control_t0=200,
+            seeds=(0, 1, 2), reference_seeds=(0, 1), barrier=BarrierConfig(points=5, bn_batches=8, train_examples=1000),
+            kernel_inputs=50, entry_t0s=(0, 100, 400, 1200), extension_t0s=(200, 400), cone_steps=steps,
+            lags=(100, 200, 400, 800), lag_ts=(0, 100, 200, 400, 800), taus=(0, 400, 800, 1200), cone_inputs=100,
+            cone_reference_seeds=(0, 1), switch_T=1600, switches=(0, 50, 100, 200, 400, 800, 1600),
+            control_switches=(0, 200, 1600), switch_seeds=(0, 1, 2), linear_lr_scale=0.1, switch_train_examples=1000)
+    steps = tuple(range(0, run.optim.steps + 1, 100))
+    return ProtocolDesign(  # the paper's figures: maps to t1 = 10,000, τ ∈ {2k, 4k, 6k, 8k}, T = 10,000
+        profile, arch, run, step, t0s=(0, 100, 200, 500, 1000, 1500, 2500, 5000), deltas=(500, 2500),
+        control_t0=1000, seeds=(0, 1, 2), reference_seeds=(0, 1, 2),
+        barrier=BarrierConfig(points=11, train_examples=10_000), kernel_inputs=100, entry_t0s=(0, 1000, 5000),
+        extension_t0s=(1000, 5000), cone_steps=steps, lags=(100, 200, 500, 1000, 2000),
+        lag_ts=(0, 1000, 2000, 4000, 8000), taus=(0, 2000, 4000, 6000, 8000), cone_inputs=100,
+        cone_reference_seeds=(0, 1), switch_T=10_000, switches=(0, 200, 500, 1000, 2000, 5000, 8000, 10_000),
+        control_switches=(0, 2000, 10_000), switch_seeds=(0, 1, 2), linear_lr_scale=0.1,
+        switch_train_examples=10_000)
+
+
+def protocol_designs(profile: str, archs=ARCHS, seeds=None, device: str | None = None,
+                     epsilon: float | None = None) -> dict[str, ProtocolDesign]:
+    """Chapters 1-3's designs (:func:`protocol_design`) for ``archs``, with a re-runner's overrides (seeds replace
+    the twins' and the switch's seeds; device; chapter 1's ε), validated as :func:`with_overrides` does."""
+    check_profile(profile)
+    archs = tuple(check_arch(a) for a in _as_tuple(archs, str, "archs"))
+    out = {}
+    for arch in archs:
+        d = protocol_design(profile, arch)
+        changes: dict = {}
+        if seeds is not None:
+            seeds_t = _as_tuple(seeds, int, "seeds")
+            if min(seeds_t) < 0:
+                raise ValueError(f"seeds must be non-negative integers, got {seeds_t}")
+            changes.update(seeds=seeds_t, switch_seeds=seeds_t)
+        if epsilon is not None:
+            epsilon = float(epsilon)
+            if not 0 < epsilon < 1:
+                raise ValueError(f"epsilon must lie in (0, 1) (ε = 0 is the control every map runs), got {epsilon}")
+            changes["epsilon"] = epsilon
+        if device is not None:
+            with_overrides({}, device=device)  # validates the device
+            changes.update(run=d.run.replace(device=str(device)), step_run=d.step_run.replace(device=str(device)))
+        out[arch] = dataclasses.replace(d, **changes)
+    return out

@@ -249,7 +249,12 @@ def inflection_range(t0s: np.ndarray, per_seed: np.ndarray, fraction: float = 0.
 class ChaosMap:
     """Twins perturbed at each t0 and compared with their parent at every t1 > t0 of a grid (the paper's Fig. 3).
 
-    Each twin is trained once, from t0 to the last t1, and cached at every t1 on the way; so is the parent.
+    Each twin is trained once, from t0 to its last t1, and cached at every t1 on the way; so is the parent. With a
+    ``horizon`` H the map is the band t0 < t1 ≤ t0 + H (twins stop at t0 + H, the cells every fixed-window slice
+    t1 = t0 + Δ with Δ ≤ H needs); without one, every t1 after t0 up to the last. A barrier costs about six test-set
+    evaluations and an eNTK distance two kernels, the other metrics two evaluations: with ``deltas`` the barriers and
+    the eNTK distance are computed only on the fixed-window slices t1 = t0 + Δ, Δ in ``deltas`` (NaN elsewhere), and
+    on every reference pair.
     Each seed's twins get their own perturbation direction (``Perturbation.seed`` + 1000 × run seed), so the
     spread over seeds includes the direction's. ``reference_seeds`` adds, at every t1, the pair of two
     independently initialised networks trained on the same batches (the level "very different networks" reach).
@@ -268,9 +273,13 @@ class ChaosMap:
     kernel_inputs: int = 0
     kernel_mode: str = "full"
     reference_seeds: tuple[int, ...] = ()
+    horizon: int | None = None  # cells only up to t1 = t0 + horizon (None: every t1 of the grid after t0)
+    deltas: tuple[int, ...] | None = None  # barriers and eNTK distances only where t1 − t0 is one of these
 
     def __post_init__(self):
         check_choice(self.kernel_mode, MODES, "eNTK mode")
+        if self.horizon is not None and not self.horizon > 0:
+            raise ValueError(f"the horizon must be a positive number of iterations, got {self.horizon}")
         for name in ("t0s", "t1s"):
             grid = list(getattr(self, name))
             if not grid or grid != sorted(set(grid)) or grid[0] < 0:
@@ -279,19 +288,31 @@ class ChaosMap:
             raise ValueError(f"every t0 must come before the last t1 ({self.t1s[-1]}): {self.t0s}")
         if self.t1s[-1] > self.run.optim.steps:
             raise ValueError(f"t1 = {self.t1s[-1]} is past the run's last step {self.run.optim.steps}")
+        empty = [t0 for t0 in self.t0s if not self.t1s_after(t0)]
+        if empty:
+            raise ValueError(f"no t1 of {self.t1s} lies in (t0, t0 + {self.horizon}] for t0 = {empty}")
 
     def perturbation_for(self, seed: int) -> Perturbation:
         """The perturbation of a seed's twins: its own direction."""
         return dataclasses.replace(self.perturbation, seed=self.perturbation.seed + 1000 * seed)
 
+    def t1s_after(self, t0: int) -> tuple[int, ...]:
+        """The t1 of the grid a twin split at ``t0`` is compared at: after t0, and within the horizon if any."""
+        end = math.inf if self.horizon is None else t0 + self.horizon
+        return tuple(t1 for t1 in self.t1s if t0 < t1 <= end)
+
+    def costly_at(self, t0: int, t1: int) -> bool:
+        """Whether the cell gets the loss barriers and the eNTK distance (see ``deltas``)."""
+        return self.deltas is None or t1 - t0 in self.deltas
+
     def cells(self) -> list[tuple[int, int]]:
-        """The (t0, t1) pairs compared: every t1 of the grid after t0."""
-        return [(t0, t1) for t0 in self.t0s for t1 in self.t1s if t1 > t0]
+        """The (t0, t1) pairs compared (see :meth:`t1s_after`)."""
+        return [(t0, t1) for t0 in self.t0s for t1 in self.t1s_after(t0)]
 
 
 @dataclass
 class ChaosMapResult:
-    """Metrics per (seed, t0, t1) — NaN where t1 ≤ t0 — with per-example disagreements and reference levels.
+    """Metrics per (seed, t0, t1) — NaN outside the map's cells — with per-example disagreements and reference levels.
 
     ``values[metric]``: (seeds, t0s, t1s). ``disagreements``: (seeds, t0s, t1s, n_test) bool, the twins' per-image
     disagreement. ``reference[metric]``: (reference seeds, t1s), independent initialisations at each t1, and
@@ -338,9 +359,10 @@ class ChaosMapResult:
         return np.stack([source[:, t1s.index(t0 + delta)] for t0 in t0s], 1)
 
 
-def _map_pair(a: State, b: State, study: ChaosMap, cache: Cache, via: tuple[int, ...]) -> dict:
+def _map_pair(a: State, b: State, study: ChaosMap, cache: Cache, via: tuple[int, ...], costly: bool) -> dict:
     """A pair's metrics and both states' predictions (for per-image disagreement), cached."""
-    out = pair_metrics(a, b, study.barrier, cache, study.kernel_inputs, study.kernel_mode, via)
+    out = pair_metrics(a, b, study.barrier if costly else None, cache, study.kernel_inputs if costly else 0,
+                       study.kernel_mode, via)
     return {**{k: v for k, v in out.items() if k != "path"},
             "predictions": (state_predictions(a, cache, via), state_predictions(b, cache, via))}
 
@@ -373,20 +395,22 @@ def run_chaos_map(study: ChaosMap, cache: Cache | None = None, executor: Executo
         if study.control_t0 is not None:
             twins.append((study.control_t0, dataclasses.replace(study.perturbation, size=0.0), "control"))
         for t0, pert, kind in twins:
-            end = State(run, last, t0, pert)
+            t1s = study.t1s_after(t0)
+            if not t1s:  # a control placed past every cell of the band
+                continue
+            end = State(run, t1s[-1], t0, pert)
             _keyed(children, ("child", end.key()), _into_cache, child_checkpoint, end, cache, via)
-            for t1 in study.t1s:
-                if t1 > t0:
-                    a, b = State(run, t1), State(run, t1, t0, pert)
-                    _keyed(compare, (a.key(), b.key()), _map_pair, a, b, study, cache, via)
-                    labels.append((kind, seed, t0, t1, (a.key(), b.key())))
+            for t1 in t1s:
+                a, b = State(run, t1), State(run, t1, t0, pert)
+                _keyed(compare, (a.key(), b.key()), _map_pair, a, b, study, cache, via, study.costly_at(t0, t1))
+                labels.append((kind, seed, t0, t1, (a.key(), b.key())))
     for seed in study.reference_seeds:
         run = study.run.replace(seed=seed)
         other = run.replace(seed=seed + REFERENCE_OFFSET, data_seed=seed)
         _keyed(parents, ("parent", other.prefix(last), via), _into_cache, parent_checkpoints, other, list(via), cache)
         for t1 in study.t1s:
             a, b = State(run, t1), State(other, t1)
-            _keyed(compare, (a.key(), b.key()), _map_pair, a, b, study, cache, via)
+            _keyed(compare, (a.key(), b.key()), _map_pair, a, b, study, cache, via, True)
             labels.append(("reference", seed, None, t1, (a.key(), b.key())))
     try:
         results = executor.waves([list(parents.values()), list(children.values()), list(compare.values())], desc,
@@ -416,7 +440,7 @@ def run_chaos_map(study: ChaosMap, cache: Cache | None = None, executor: Executo
     for rec in records:
         i, j, k = study.seeds.index(rec["seed"]), study.t0s.index(rec["t0"]), study.t1s.index(rec["t1"])
         for m in metrics:
-            values[m][i, j, k] = rec[m]
+            values[m][i, j, k] = rec.get(m, np.nan)
         disagreements[i, j, k] = rec["disagreement_per_example"]
     n_ref = len(study.reference_seeds)
     reference = {m: np.full((n_ref, n1), np.nan) for m in metrics}

@@ -76,6 +76,41 @@ class ConeResult:
         return steps[i:], self.matrices[:, i, i:]
 
 
+def block_boundary(steps, matrix: np.ndarray, min_block: int = 2) -> tuple[int, float]:
+    """Where a within-run kernel-distance matrix splits into two blocks (the paper's Fig. 4 boundary).
+
+    For each split of the checkpoints into an early block and a late block (each at least ``min_block``
+    checkpoints), the contrast is the mean S between the blocks minus the mean S within them (the two blocks'
+    means averaged); the boundary is the first checkpoint of the late block at the largest contrast.
+
+    Args:
+        steps: (n,) increasing checkpoint steps.
+        matrix: (n, n) symmetric S(t, t') with zero diagonal.
+        min_block: fewest checkpoints in a block.
+
+    Returns:
+        (boundary step, its contrast); the contrast is ≤ 0 when no split separates the matrix.
+
+    Raises:
+        ValueError: shapes disagree or fewer than 2 × ``min_block`` checkpoints.
+    """
+    steps, m = np.asarray(steps), np.asarray(matrix, dtype=float)
+    n = len(steps)
+    if m.shape != (n, n) or n < 2 * min_block:
+        raise ValueError(f"need an (n, n) matrix for n ≥ {2 * min_block} steps: steps {steps.shape}, matrix {m.shape}")
+
+    def within(block: np.ndarray) -> float:
+        k = len(block)
+        return float(block.sum() / (k * (k - 1)))
+
+    best, where = -np.inf, int(steps[min_block])
+    for b in range(min_block, n - min_block + 1):
+        contrast = float(m[:b, b:].mean()) - 0.5 * (within(m[:b, :b]) + within(m[b:, b:]))
+        if contrast > best:
+            best, where = contrast, int(steps[b])
+    return where, best
+
+
 def _seed_kernels(run: RunConfig, steps: tuple[int, ...], n_inputs: int, mode: str, cache: Cache,
                   split: str = "test") -> np.ndarray:
     """The kernel-distance matrix over one run's checkpoints (its kernels cached one by one)."""

@@ -78,17 +78,19 @@ def count_work(studies: Iterable) -> Work:
     for st in studies:
         if isinstance(st, ChaosMap):
             last = st.t1s[-1]
-            per_seed_cells = len(st.cells()) + (sum(t1 > st.control_t0 for t1 in st.t1s) if st.control_t0 is not None
-                                                else 0)
+            t0s = [*st.t0s, *([st.control_t0] if st.control_t0 is not None else [])]
+            per_seed_cells = sum(len(st.t1s_after(t0)) for t0 in t0s)
+            # a cell without barrier and eNTK costs its two test-set predictions
+            light = sum(not st.costly_at(t0, t1) for t0 in t0s for t1 in st.t1s_after(t0))
+            twin_steps = sum(st.t1s_after(t0)[-1] - t0 for t0 in t0s if st.t1s_after(t0))
             for seed in st.seeds:
                 run = st.run.replace(seed=seed)
                 parent(run, last)
-                t0s = [*st.t0s, *([st.control_t0] if st.control_t0 is not None else [])]
-                work.add(run, "steps", sum(last - t0 for t0 in t0s))
-                work.add(run, "comparisons", per_seed_cells)
-                work.add(run, "predictions", len(st.t1s) + per_seed_cells)
+                work.add(run, "steps", twin_steps)
+                work.add(run, "comparisons", per_seed_cells - light)
+                work.add(run, "predictions", len(st.t1s) + per_seed_cells + 2 * light)
                 if st.kernel_inputs:
-                    work.add(run, "kernels", len(st.t1s) + per_seed_cells)
+                    work.add(run, "kernels", len(st.t1s) + per_seed_cells - light)
             for seed in st.reference_seeds:
                 run = st.run.replace(seed=seed)
                 parent(run.replace(seed=seed + REFERENCE_OFFSET, data_seed=seed), last)

@@ -142,9 +142,10 @@ def compare(
     b: Checkpoint,
     data: TensorData,
     param_names: list[str],
-    bc: BarrierConfig = BarrierConfig(),
+    bc: BarrierConfig | None = BarrierConfig(),
 ) -> dict:
-    """All chaos metrics between two checkpoints of the same architecture."""
+    """All chaos metrics between two checkpoints of the same architecture: parameter dissimilarity, distances, test
+    disagreement, and (unless ``bc`` is None) the loss and error barriers of :func:`loss_barrier`."""
     va, vb = flat_parameters(a.model, param_names), flat_parameters(b.model, param_names)
     ma, mb = materialise(cfg, a), materialise(cfg, b)
     out = {
@@ -153,5 +154,6 @@ def compare(
         "l2_distance": float((va - vb).norm()),
         "disagreement": disagreement(predict(ma, data.x_test), predict(mb, data.x_test)),
     }
-    out.update(loss_barrier(cfg, a, b, data, bc))
+    if bc is not None:
+        out.update(loss_barrier(cfg, a, b, data, bc))
     return out

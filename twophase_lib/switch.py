@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
+import torch
 
 from .cache import Cache
 from .config import RunConfig
@@ -15,7 +16,7 @@ from .executor import Executor
 from .linearize import SwitchArm, switched_model, train_linearized
 from .store import parent_at, parent_checkpoints
 from .task import run_data, run_loss
-from .training import compute_threads, evaluate
+from .training import compute_threads, evaluate, predict
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,10 @@ def switch_outcome(run: RunConfig, t: int, reset_momentum: bool, cache: Cache, t
             model = switched_model(run, base, result.final, arm)
             test = evaluate(model, data, "test", loss=run_loss(run))
             train = evaluate(model, data, "train", limit=train_examples, loss=run_loss(run))
+            with torch.no_grad():
+                correct = (predict(model, data.x_test).argmax(1) == data.y_test).cpu().numpy()
         return {"t": t, "seed": run.seed, "test_accuracy": test["accuracy"], "test_loss": test["loss"],
+                "test_correct": correct,
                 "train_accuracy": train["accuracy"], "train_loss": train["loss"],
                 "final_train_losses": [result.losses[s] for s in sorted(result.losses)[-20:]]}
 
@@ -67,13 +71,16 @@ def switch_outcome(run: RunConfig, t: int, reset_momentum: bool, cache: Cache, t
 
 @dataclass
 class SwitchResult:
-    """Final test accuracy and loss per seed (rows) and switch time (columns)."""
+    """Final test accuracy and loss per seed (rows) and switch time (columns); ``correct`` (seeds, n_test, switch
+    times) says which test images each final model classifies correctly (None for results cached before it was
+    recorded)."""
 
     study: SwitchStudy
     switches: np.ndarray
     accuracy: np.ndarray
     loss: np.ndarray
     records: list[dict]
+    correct: np.ndarray | None = None
 
 
 def run_switch_studies(studies: dict, cache: Cache | None = None, executor: Executor | None = None,
@@ -106,7 +113,11 @@ def run_switch_studies(studies: dict, cache: Cache | None = None, executor: Exec
         recs = [r for r, n in zip(records, index) if n == name]
         acc = np.array([[r["test_accuracy"] for r in recs if r["seed"] == s] for s in st.seeds])
         loss = np.array([[r["test_loss"] for r in recs if r["seed"] == s] for s in st.seeds])
-        out[name] = SwitchResult(st, np.array(st.switches), acc, loss, recs)
+        correct = None
+        if all("test_correct" in r for r in recs):
+            correct = np.array([[r["test_correct"] for r in recs if r["seed"] == s] for s in st.seeds],
+                               dtype=bool).transpose(0, 2, 1)
+        out[name] = SwitchResult(st, np.array(st.switches), acc, loss, recs, correct)
     return out
 
 

@@ -708,3 +708,64 @@ def lag_cone_verdict(lags: np.ndarray, early: np.ndarray, early_replicates: np.n
         return Outcome.REPRODUCED if passed[LagCheck.SLOWS_DOWN] else Outcome.PARTLY
 
     return decide_with_intervals(checks, rule)
+
+
+def paired_switch_verdict(switches: np.ndarray, correct: np.ndarray, inflection: float,
+                          resamples: int = 2000) -> Verdict:
+    """The value of the cone phase on switch times inside the constant-lr window, with bootstrap intervals paired by
+    seed and test image (every switch time is scored on the same images of the same seeds' runs).
+
+    Args:
+        switches: (K,) increasing switch times t, the last T (standard training all the way).
+        correct: (seeds, n_test, K) whether θ_std→lin(T; t) classifies each test image correctly (0/1), or
+            (seeds, K) test accuracies (then only seeds are resampled).
+        inflection: chapter 1's inflection in iterations (nan: none found, so no cone phase in the grid).
+        resamples: bootstrap replicates.
+
+    Checks (margins positive when they pass):
+
+    * **t = 0 is worst**: margin min over t > 0 of acc(t) − acc(0);
+    * **grows with t**: Spearman rank correlation of t and accuracy, margin ρ − 0.7;
+    * **the cone phase matters**: from the first switch at or after the inflection to the last one before T,
+      accuracy rises by more than a point, margin acc(late) − acc(first after) − 0.01; not applicable when fewer
+      than two switch times before T lie after the inflection.
+
+    Outcome: not reproduced when accuracy neither grows with t nor rises in the cone phase; reproduced when all
+    pass; partly otherwise; inconclusive when undecided checks could move it.
+
+    Raises:
+        ValueError: fewer than three switch times, or shapes that disagree.
+    """
+    switches = np.asarray(switches, dtype=float)
+    correct = np.asarray(correct, dtype=float)
+    if len(switches) < 3 or correct.shape[-1] != len(switches) or correct.ndim not in (2, 3):
+        raise ValueError(f"need three or more switch times and (seeds[, n_test], K) scores: switches "
+                         f"{switches.shape}, scores {correct.shape}")
+    mean = correct.mean(tuple(range(correct.ndim - 1)))
+    reps = bootstrap_means(correct, resamples)
+    later = np.arange(1, len(switches))
+    rho_reps = np.array([spearman(switches, r) for r in reps])
+    rho = spearman(switches, mean)
+    checks = [
+        _margin_check(SwitchCheck.ZERO_IS_WORST, float(mean[later].min() - mean[0]),
+                      reps[:, later].min(1) - reps[:, 0],
+                      f"{mean[0]:.3f} at t = 0, lowest later {mean[later].min():.3f}"),
+        _margin_check(SwitchCheck.GROWS_WITH_T, rho - 0.7, rho_reps - 0.7, f"Spearman ρ = {rho:.2f} (rule: ≥ 0.7)"),
+    ]
+    inside = [i for i in range(len(switches) - 1) if math.isfinite(inflection) and switches[i] >= inflection]
+    if len(inside) >= 2:
+        a, b = inside[0], inside[-1]
+        checks.append(_margin_check(
+            SwitchCheck.CONE_PHASE_MATTERS, float(mean[b] - mean[a] - 0.01), reps[:, b] - reps[:, a] - 0.01,
+            f"{mean[a]:.3f} at t = {switches[a]:g} → {mean[b]:.3f} at t = {switches[b]:g} (rule: > +0.01)"))
+    else:
+        where = f"the inflection {inflection:.3g}" if math.isfinite(inflection) else "no inflection"
+        checks.append(Check(SwitchCheck.CONE_PHASE_MATTERS, False,
+                            f"fewer than two switch times before T lie after {where}", applicable=False))
+
+    def rule(passed: dict) -> Outcome:
+        if not passed[SwitchCheck.GROWS_WITH_T] and not passed[SwitchCheck.CONE_PHASE_MATTERS]:
+            return Outcome.NOT_REPRODUCED
+        return Outcome.REPRODUCED if all(passed.values()) else Outcome.PARTLY
+
+    return decide_with_intervals(checks, rule)

@@ -1,0 +1,76 @@
+"""Chapter 3's paired switch rule and chapter 2's block boundary on synthetic data that reach every outcome."""
+
+import math
+
+import numpy as np
+import pytest
+
+from twophase_lib.cone import block_boundary
+from twophase_lib.verdicts import Outcome, SwitchCheck, paired_switch_verdict
+
+T = np.array([0, 25, 50, 100, 200, 400])
+
+
+def scores(curve, seeds=3, n=1000, seed=0):
+    """(seeds, n, K) 0/1 correctness with the given accuracy per switch time (images shared, so pairs correlate)."""
+    rng = np.random.default_rng(seed)
+    u = rng.random((seeds, n, 1))
+    return (u < np.asarray(curve)[None, None, :]).astype(float)
+
+
+def test_a_curve_that_rises_through_the_cone_phase_is_reproduced():
+    v = paired_switch_verdict(T, scores([0.2, 0.3, 0.35, 0.4, 0.45, 0.5]), inflection=50)
+    assert v.outcome == Outcome.REPRODUCED, v.explain()
+
+
+def test_a_curve_that_saturates_at_the_transition_is_partly():
+    v = paired_switch_verdict(T, scores([0.2, 0.45, 0.5, 0.5, 0.5, 0.5]), inflection=50)
+    assert v.outcome == Outcome.PARTLY and SwitchCheck.CONE_PHASE_MATTERS in v.failed(), v.explain()
+
+
+def test_a_flat_or_falling_curve_is_not_reproduced():
+    v = paired_switch_verdict(T, scores([0.5, 0.45, 0.4, 0.35, 0.3, 0.3]), inflection=50)
+    assert v.outcome == Outcome.NOT_REPRODUCED, v.explain()
+
+
+def test_a_difference_inside_the_noise_is_inconclusive():
+    # a rise of 1.5 points in the cone phase on 200 images: the margin (+0.005) lies inside its interval
+    v = paired_switch_verdict(T, scores([0.2, 0.3, 0.35, 0.4, 0.41, 0.415], seeds=2, n=200, seed=3), inflection=100)
+    assert SwitchCheck.CONE_PHASE_MATTERS in v.undecided() and v.outcome == Outcome.INCONCLUSIVE, v.explain()
+
+
+def test_no_inflection_leaves_the_cone_phase_undecidable():
+    v = paired_switch_verdict(T, scores([0.2, 0.3, 0.35, 0.4, 0.45, 0.5]), inflection=math.nan)
+    assert v.not_applicable() == [SwitchCheck.CONE_PHASE_MATTERS] and v.outcome == Outcome.PARTLY
+    acc = scores([0.2, 0.3, 0.35, 0.4, 0.45, 0.5]).mean(1)  # accuracies only: seeds resampled
+    assert paired_switch_verdict(T, acc, 50).outcome in (Outcome.REPRODUCED, Outcome.INCONCLUSIVE)
+    with pytest.raises(ValueError, match="three or more"):
+        paired_switch_verdict(T[:2], acc[:, :2], 50)
+
+
+def brute_block(steps, m, k=2):
+    best = None
+    for b in range(k, len(steps) - k + 1):
+        cross = [m[i, j] for i in range(b) for j in range(b, len(steps))]
+        e = [m[i, j] for i in range(b) for j in range(b) if i != j]
+        late = [m[i, j] for i in range(b, len(steps)) for j in range(b, len(steps)) if i != j]
+        c = np.mean(cross) - (np.mean(e) + np.mean(late)) / 2
+        if best is None or c > best[1]:
+            best = (steps[b], c)
+    return best
+
+
+def test_the_block_boundary_is_found_and_matches_a_brute_force_search():
+    steps = np.arange(0, 200, 20)
+    rng = np.random.default_rng(1)
+    m = np.where((steps[:, None] < 80) | (steps[None, :] < 80), 0.5, 0.05) + 0.01 * rng.random((10, 10))
+    m = (m + m.T) / 2
+    np.fill_diagonal(m, 0)
+    where, contrast = block_boundary(steps, m)
+    assert where == 80 and contrast == pytest.approx(0.5 - (0.5 + 0.05) / 2, abs=0.01)
+    assert (where, pytest.approx(contrast)) == brute_block(steps, m)
+    flat = np.full((10, 10), 0.2)
+    np.fill_diagonal(flat, 0)
+    assert block_boundary(steps, flat)[1] == pytest.approx(0.0)
+    with pytest.raises(ValueError):
+        block_boundary(steps[:3], m[:3, :3])
