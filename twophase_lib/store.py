@@ -192,7 +192,8 @@ def pair_metrics(
     progress: bool = False,
 ) -> dict:
     """Every comparison between two states of the same architecture (cached): distances, disagreement,
-    loss and error barriers (none when ``barrier`` is None), and with ``kernel_inputs`` > 0 the distance between their eNTKs."""
+    loss and error barriers (none when ``barrier`` is None), and with ``kernel_inputs`` > 0 the distance between
+    their eNTKs."""
     if a.run.model != b.run.model:
         raise ValueError(f"cannot compare different architectures: {a.run.model} vs {b.run.model}")
 
