@@ -16,28 +16,30 @@
 # # 2. The cone effect
 #
 # **The claim** (Zhou et al. 2025, §5). After the transition found in chapter 1, the
-# empirical neural tangent kernel keeps changing, but inside a narrow cone: the kernel
-# distance $S(\tau, t)$ between a reference checkpoint $\tau$ (placed after the
-# transition) and later checkpoints $t$ first rises, then plateaus; the distance between
-# adjacent checkpoints drops to a small value that is not zero. The paper uses
-# $\tau \in \{2000, 4000, 6000, 8000\}$: after its inflection and long before its first
-# lr drop (the comparison table at the end places them).
+# empirical neural tangent kernel keeps changing, but inside a narrow cone. The paper
+# reads it off three figures, all inside its first lr stage:
+#
+# * **Fig. 4**, the within-run distance matrix $S(t, t')$, has a block boundary near the
+#   transition (≈ 100–500 iterations for ResNet-20, ≈ 2,000 for VGG-16);
+# * **Fig. 5a**, $S(\tau, t)$ from late reference points τ ∈ {2k, 4k, 6k, 8k}, rises and
+#   then stays at a small level, well below the level from τ = 0;
+# * **Fig. 5b**, the **lag curve** $S(t, t + \Delta)$, falls over training to a floor that
+#   is **the same for every lag Δ** — the paper's reading of "evolving inside a narrow
+#   space". A kernel doing a random walk would move further over a longer lag
+#   ($S \propto \Delta$); one that only jitters would be flat from the shortest lag.
 #
 # **Definitions.** The eNTK of the network at parameters θ on a fixed set of inputs is
 # $H(\theta)_{(i,k),(j,l)} = \langle \partial f_k(x_i)/\partial\theta,\ \partial f_l(x_j)/\partial\theta\rangle$,
 # all $K = 10$ logits kept (an $nK \times nK$ matrix), with the model in eval mode and
-# its batch-norm statistics re-estimated on training batches first (at $t = 0$ the
-# running statistics are the defaults and normalise nothing). The kernel distance (Fort
-# et al. 2020) is $S(K_1, K_2) = 1 - \langle K_1, K_2\rangle_F / (\|K_1\|_F \|K_2\|_F)$:
-# 0 when the kernels point the same way in matrix space, whatever their scale. The kernel
-# velocity is $S$ between adjacent checkpoints divided by their spacing.
+# its batch-norm statistics re-estimated on training batches first. The kernel distance
+# (Fort et al. 2020) is $S(K_1, K_2) = 1 - \langle K_1, K_2\rangle_F / (\|K_1\|_F \|K_2\|_F)$.
 #
-# **Our protocol.** The runs are chapter 1's parent runs (shared through the cache). Every
-# τ lies after chapter 1's inflection and before the first lr drop, and the verdict looks
-# only at checkpoints up to that drop — so a plateau cannot be the drop's doing. Before
-# the drop the step schedule and the constant lr are the same run, bitwise: one set of
-# kernels serves both, and the chapter checks it. After the drop the two differ, and the
-# figure shows both: that part answers what the drop does to the kernel.
+# **Our protocol.** The runs are chapter 1's constant-lr parents (shared through the
+# cache). The eNTK is computed, as the paper's, on **training inputs** (the first
+# images of the training set; the same number of test images for the first seed as a
+# check), at evenly spaced checkpoints across the window. The cone's width is read
+# against a **calibration**: $S$ between the kernels of two independently initialised
+# networks at the same step.
 
 # %% tags=["parameters"]
 profile = "cpu"  # smoke | cpu | gpu | paper
@@ -50,34 +52,34 @@ cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 # %% tags=["check-output", "exact-everywhere"]
 import matplotlib.pyplot as plt
 
-from twophase_book.chaos import chaos_inflections, chapter_sweeps
+from twophase_book.chaos import chapter_maps, map_inflections, window_readings
 from twophase_book.cone import (
-    after_drop_table,
-    chapter_studies,
-    cone_figure,
-    cone_paper_table,
-    cone_summary,
-    cone_table,
-    cone_verdicts,
-    shared_before_drop,
+    lag_figure,
+    lag_readings,
+    lag_studies,
+    lag_summary,
+    lag_table,
+    lag_verdict_table,
+    tau_table,
+    test_input_studies,
+    test_input_table,
 )
-from twophase_book.designs import design_note, design_table
-from twophase_book.pages import save_summary
-from twophase_book.profiles import chapter_designs
+from twophase_book.designs import protocol_note, protocol_table
+from twophase_book.pages import save_claim_summary
+from twophase_book.profiles import protocol_designs
 from twophase_book.render import numerics_note
 from twophase_lib.cache import Cache
-from twophase_lib.chaos import run_sweeps
+from twophase_lib.chaos import run_chaos_map
 from twophase_lib.cone import run_studies
 from twophase_lib.executor import check_workers
 from twophase_lib.ray_executor import executor_from_env
 
-designs = chapter_designs(profile, archs, seeds, device)  # validated: unknown values fail here
+designs = protocol_designs(profile, archs, seeds, device)  # validated: unknown values fail here
 cache, executor = Cache(cache_dir), executor_from_env(check_workers(workers))
-design_table(profile, designs)
+protocol_table(designs)
 
 # %% tags=["check-output", "exact-everywhere"]
-design_note(profile)
-
+protocol_note(profile)
 
 # %% [markdown]
 # The line below names the kernels that computed this page (its *numerics fingerprint*);
@@ -88,81 +90,95 @@ design_note(profile)
 numerics_note(designs)
 
 # %% [markdown]
-# The inflections come from chapter 1's sweeps (loaded from the cache; computed here if
+# Chapter 1's inflections come from its maps (loaded from the cache; computed here if
 # chapter 1 has not run).
 #
-# ## Kernels along training
+# ## Kernels along the constant-lr runs
 
 # %% tags=["check-output"]
-inflections = chaos_inflections(run_sweeps(chapter_sweeps(profile, designs), cache, executor, progress=False))
-results = run_studies(chapter_studies(profile, designs), cache, executor, desc="chapter 2: eNTK along the runs")
-shared = shared_before_drop(results)
-print("kernel distances before the first drop identical under both schedules:", shared)
+maps = {arch: run_chaos_map(m, cache, executor, progress=False) for arch, m in chapter_maps(designs).items()}
+inflections = map_inflections(window_readings(maps))
+results = run_studies(lag_studies(designs), cache, executor, desc="chapter 2: eNTK on training inputs")
+test_results = run_studies(test_input_studies(designs), cache, executor, desc="chapter 2: eNTK on test inputs")
+readings = lag_readings(results, designs)
+print("kernels:", {arch: f"{len(r.study.steps)} checkpoints x {len(r.study.seeds)} seeds, {r.study.n_inputs} "
+                         f"training inputs" for arch, r in results.items()})
 
 # %%
-fig = cone_figure(results, inflections)
+fig = lag_figure(results, readings, inflections)
 plt.show()
 
 # %% [markdown]
-# **Reading the figure.** Left: the seed-mean distance matrix $S(t, t')$ of the step
-# schedule's runs, drawn on the true time axis (dotted lines: lr drops); a cone phase
-# appears as a block of small distances among later checkpoints. Middle: $S(\tau, t)$ for
-# each τ (band: seed range); after the first drop (shaded) the dashed lines are the
-# constant-lr runs. Right: kernel velocity on a log scale under both schedules.
-#
-# ## Rise, then plateau — before the first drop?
-#
-# The rule (`twophase_lib.verdicts.cone_verdict`, written before these numbers and tested
-# on synthetic matrices): for every τ, on the window from τ to the first drop,
-#
-# * **rises** — $S(\tau, t)$ grows over the first half of the window;
-# * **levels off** — its growth over the second half is at most a third of the first
-#   half's (a kernel direction doing a random walk gives $S \propto t$, a share of 1; a
-#   steady drift gives more; a saturating curve gives nearly 0);
-# * **after the transition** — every τ lies after chapter 1's inflection;
-# * **velocity falls, not to zero** — the velocity over the last three intervals before
-#   the drop is positive and below a tenth of its mean before the inflection.
-#
-# *Reproduced* when all hold for both networks; *not reproduced* when no window levels
-# off; *partly* otherwise.
+# **Reading the figure.** Left: the seed-mean distance matrix $S(t, t')$ (the paper's
+# Fig. 4) on the true time axis; the white dashed line is the block boundary found by
+# the split that best separates small distances within blocks from large ones between
+# them, the red dotted line chapter 1's inflection. Middle: $S(\tau, t)$ from every τ
+# (Fig. 5a), band: seed range; the black dashed line is the calibration. Right: the lag
+# curves $S(t, t + \Delta)$ against Δ on log–log axes for every $t$ (Fig. 5b); the grey
+# dotted line is what a random walk from the latest $t$ would give.
 
 # %% tags=["check-output"]
-verdicts = cone_verdicts(results, inflections)
-cone_table(results, verdicts)
-
-# %% tags=["check-output"]
-summary = cone_summary(profile, verdicts, shared, results)
-save_summary(cache, "cone", profile, summary, designs)
-for arch, v in verdicts.items():
-    print(f"{arch}: {v.outcome.upper()}\n{v.explain()}\n")
-print(f"Cone effect at the {profile} profile: {summary['verdict'].upper()}")
+lag_table(readings)
 
 # %% [markdown]
-# ## What the drop does
+# ## Verdict
 #
-# Past the first drop the two schedules part. Under the step schedule small steps slow
-# every kernel by themselves; under a constant lr the kernel keeps the pace it had. The
-# table compares $S$ from the last τ and the velocity just before and after the drop.
+# The rule (`twophase_lib.verdicts.lag_cone_verdict`, committed before these numbers,
+# tested on synthetic lag curves that reach every outcome, a pure jitter and a random
+# walk included) reads the earliest and the latest lag curve:
+#
+# * **slows down** — $S$ at the shortest lag falls from early to late by more than half;
+# * **rises at short lags** — late, $S$ grows from the shortest lag to the middle one by
+#   more than a quarter of what a walk would (in log terms): the kernel does move;
+# * **flat at long lags** — late, $S$ grows from the middle lag to the longest by less
+#   than half of what a walk would: it moves inside something;
+# * **narrow** — the late floor $S(t, t + \Delta_{max})$ is at most half the distance
+#   between independently initialised networks.
+#
+# Each margin has a 90% bootstrap interval over seeds; ? marks a check whose interval
+# contains 0. *Not reproduced* when rises, flat or narrow fails (jitter, a walk, or a
+# cone as wide as unrelated networks); *reproduced* when all pass; *partly* when only
+# *slows down* fails; *inconclusive* when an undecided check could move the outcome. The
+# block boundary is shown beside chapter 1's inflection; it is not part of the rule.
 
 # %% tags=["check-output"]
-after_drop_table(results)
+lag_verdict_table(readings, inflections)
+
+# %% tags=["check-output"]
+summary = lag_summary(profile, readings, inflections)
+save_claim_summary(cache, summary, designs)
+for arch, r in readings.items():
+    print(f"{arch}: {r.verdict.outcome.upper()}\n{r.verdict.explain()}\n")
+print(f"Cone effect at the {profile} profile: {summary.verdict.upper()}")
 
 # %% [markdown]
-# ## Paper against ours
+# ## From τ, against the paper's levels
+#
+# $S(\tau, t)$ at the end of the window from every τ, beside the levels read off the
+# paper's Fig. 5a (approximate; the paper's τ are 2k–8k iterations into a 10,000-iteration
+# window, ours are placed across our window by the same proportions).
 
 # %% tags=["check-output"]
-cone_paper_table(profile, inflections)
+tau_table(results, profile)
+
+# %% [markdown]
+# ## Training inputs against test inputs
+#
+# The paper computes the eNTK on training inputs; earlier editions of this chapter used
+# test inputs. For the first seed, the late lag curve on both:
+
+# %% tags=["check-output"]
+test_input_table(results, test_results, designs)
 
 # %% [markdown]
 # ## What is different from the paper
 #
-# * **Scale.** Narrower networks on a 5,170-image subset, a few hundred iterations
-#   instead of 62,400; τ and the checkpoint grid are placed by the same rule as the
-#   paper's (after the inflection, before the first drop), not by the same numbers.
-# * **Kernel inputs.** The eNTK is computed on the first test images (how many: the note
-#   under the design table); the paper does not state its subset.
+# * **Scale.** Narrower networks on a 5,170-image subset and a window of hundreds of
+#   iterations; the checkpoints and lags are placed across our window, not at the
+#   paper's iterations.
+# * **Kernel inputs.** The paper does not state how many training inputs its eNTK uses
+#   nor whether it keeps every logit; we use the first training images (how many: the
+#   studies' line above) and all ten logits.
 # * **How the kernel is computed.** With `torch.func`: per example one forward pass and
-#   K pull-backs (`vmap` of `vjp`), the Jacobian rows copied once into a matrix, the
-#   kernel its Gram matrix, in float32 products (`bench/bench_ntk.py` measures the
-#   difference to float64 products). When the Jacobian does not fit the memory budget
-#   (2 GiB by default) the kernel is summed over parameter groups and blocks of examples.
+#   K pull-backs (`vmap` of `vjp`), the kernel the Gram matrix of the Jacobian rows, in
+#   float32 products (`bench/bench_ntk.py` measures the difference to float64).

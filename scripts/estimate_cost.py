@@ -16,11 +16,11 @@ import os
 import sys
 from pathlib import Path
 
-from twophase_book.chaos import chapter_epsilon_sweeps, chapter_sweeps
-from twophase_book.cone import chapter_studies as cone_studies
-from twophase_book.profiles import PROFILES, chapter_designs
-from twophase_book.switch import chapter_studies as switch_studies
-from twophase_lib.costs import count_work, estimate, measure_units, network_label
+from twophase_book.chaos import chapter_maps, entry_maps, extension_sweeps
+from twophase_book.cone import lag_studies, test_input_studies
+from twophase_book.profiles import PROFILES, protocol_designs
+from twophase_book.switch import window_studies
+from twophase_lib.costs import UnitCosts, count_work, estimate, measure_units, network_label
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,15 +31,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--json", type=Path, help="also write the estimate here")
     args = parser.parse_args(argv)
-    designs = chapter_designs(args.profile)
-    studies = [*chapter_sweeps(args.profile).values(), *chapter_epsilon_sweeps(args.profile).values(),
-               *cone_studies(args.profile).values(), *switch_studies(args.profile).values()]
+    designs = protocol_designs(args.profile)
+    studies = [*chapter_maps(designs).values(), *entry_maps(designs).values(), *extension_sweeps(designs).values(),
+               *lag_studies(designs).values(), *test_input_studies(designs).values(),
+               *window_studies(designs).values()]
     work = count_work(studies)
     units = {}
     for d in designs.values():
         print(f"estimate_cost: timing the units of {network_label(d.run)} ...", file=sys.stderr, flush=True)
         u = measure_units(d.run, d.barrier, d.kernel_inputs)
-        units[u.network] = u
+        # the chapters' kernels differ in size (twins' eNTK on test inputs, chapter 2's on training inputs): an
+        # average weighted by how many of each the design computes
+        cone = measure_units(d.run, d.barrier, d.cone_inputs, steps=1).seconds["kernels"]
+        n_map = len(d.seeds) * len(d.t0s) * len(d.deltas)
+        n_cone = len(d.cone_steps) * (len(d.seeds) + len(d.cone_reference_seeds) + 1)
+        seconds = dict(u.seconds, kernels=(u.seconds["kernels"] * n_map + cone * n_cone) / (n_map + n_cone))
+        units[u.network] = UnitCosts(u.network, seconds)
     est = estimate(work, units, args.workers)
     print(f"{'network':<16} {'unit':<17} {'count':>9} {'s/unit':>9} {'seconds':>9}")
     for net, unit, n, s in est["rows"]:

@@ -3,19 +3,44 @@
 from __future__ import annotations
 
 import math
+import warnings
+from dataclasses import dataclass
 from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from twophase_lib.chaos import REFERENCES, ChaosResult, ChaosSweep, inflection_range
+from twophase_lib.chaos import REFERENCES, ChaosMap, ChaosMapResult, ChaosResult, ChaosSweep, inflection_range
 from twophase_lib.perturbation import Perturbation
 from twophase_lib.plotting import LABELS, band, mark_lr_drops, time_axis
-from twophase_lib.verdicts import chaos_verdict, combine, late_t0
+from twophase_lib.verdicts import (
+    Outcome,
+    Verdict,
+    WindowCheck,
+    bootstrap_means,
+    chaos_verdict,
+    combine,
+    inflection_interval,
+    interval,
+    late_t0,
+    window_chaos_verdict,
+)
 
-from .paper import FRANKLE_STABILITY, PAPER_INFLECTION
-from .profiles import ARCHS, EPSILON_ARCH, SCHEDULE_NAMES, SCHEDULES, Design, chapter_designs, design
+from .paper import FRANKLE_STABILITY, PAPER_INFLECTION, PAPER_MAP_TEXT
+from .profiles import (
+    ARCH_NAMES,
+    ARCHS,
+    EPSILON_ARCH,
+    SCHEDULE_NAMES,
+    SCHEDULES,
+    Design,
+    ProtocolDesign,
+    chapter_designs,
+    design,
+    protocol_design,
+)
 from .render import Note, Table, fmt, fmt_range
+from .summary import PRIMARY, Cell, ClaimSummary, Number
 
 
 def sweep_from_design(d: Design, schedule: str, *, references: bool = True) -> ChaosSweep:
@@ -372,3 +397,340 @@ def epsilon_figure(curves: dict, title: str) -> plt.Figure:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------- the paper's protocol (issue 21): (t0, t1) maps
+
+#: The metrics chapter 1 judges on the fixed-window slices, each against its own reference level.
+WINDOW_METRICS = ("disagreement", "test_loss_barrier", "dissimilarity")
+#: The metric the claim's verdict rests on (the paper's first).
+PRIMARY_METRIC = "disagreement"
+
+
+def chapter_maps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosMap]:
+    """Chapter 1's primary studies: per network, twins split at every t0 at a constant lr and compared on the band
+    t0 < t1 ≤ t0 + max(Δ), with the barriers and the eNTK distance on the slices t1 = t0 + Δ."""
+    return {arch: ChaosMap(d.run, d.t0s, d.t1s, Perturbation(d.epsilon), d.seeds, d.control_t0, d.barrier,
+                           d.kernel_inputs, reference_seeds=d.reference_seeds, horizon=max(d.deltas),
+                           deltas=d.deltas) for arch, d in designs.items()}
+
+
+def entry_maps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosMap]:
+    """The other reading of "‖ε‖ = 1e-7": i.i.d. entries of standard deviation ε, on the first slice only."""
+    out = {}
+    for arch, d in designs.items():
+        delta = min(d.deltas)
+        out[arch] = ChaosMap(d.run, d.entry_t0s, tuple(t0 + delta for t0 in d.entry_t0s),
+                             Perturbation(d.epsilon, "entry"), d.seeds, None, d.barrier, horizon=delta,
+                             deltas=(delta,))
+    return out
+
+
+def extension_sweeps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosSweep]:
+    """The extension: twins split before the recipe's first lr drop, trained through the drops to its end."""
+    return {arch: ChaosSweep(d.step_run, d.extension_t0s, d.step_run.optim.steps, Perturbation(d.epsilon), d.seeds,
+                             None, d.barrier, via=(d.step_run.optim.first_drop,))
+            for arch, d in designs.items()}
+
+
+@dataclass
+class WindowReading:
+    """One metric on one fixed-window slice t1 = t0 + Δ of one network, with bootstrap replicates and its verdict.
+
+    ``point`` (K,) is the seed mean at each t0; ``replicates`` (R, K) resample seeds (and test images, for the
+    disagreement); ``reference`` is the level two independently initialised networks reach at t1 = Δ.
+    """
+
+    arch: str
+    metric: str
+    delta: int
+    t0s: np.ndarray
+    per_seed: np.ndarray
+    point: np.ndarray
+    replicates: np.ndarray
+    reference: float
+    reference_replicates: np.ndarray
+    verdict: Verdict
+    inflection: dict
+
+    def band(self) -> tuple[np.ndarray, np.ndarray]:
+        """The pointwise 90% bootstrap interval of the curve: (low, high), each (K,)."""
+        lo, hi = np.quantile(self.replicates, [0.05, 0.95], axis=0)
+        return lo, hi
+
+
+def window_reading(arch: str, res: ChaosMapResult, metric: str, delta: int, resamples: int = 2000,
+                   references: ChaosMapResult | None = None) -> WindowReading:
+    """Read one metric on one slice of a map and apply :func:`twophase_lib.verdicts.window_chaos_verdict`.
+
+    ``references``: the map whose independent-initialisation pairs give the reference level (default ``res``; a
+    map of the same runs without reference pairs, such as the per-entry reading's, borrows the primary map's).
+    """
+    refs = references or res
+    t0s, per_seed = res.window(metric, delta)
+    ref_all = refs.reference[metric][:, list(refs.study.t1s).index(t0s[0] + delta)]
+    if metric == "disagreement":
+        _, per_image = res.window("disagreement_per_example", delta)
+        replicates = bootstrap_means(np.moveaxis(per_image, 2, 1).astype(float), resamples)
+        ref_images = refs.reference_disagreements[:, list(refs.study.t1s).index(t0s[0] + delta)]
+        ref_reps = bootstrap_means(ref_images[:, :, None].astype(float), resamples, seed=1)[:, 0]
+    else:
+        replicates = bootstrap_means(per_seed, resamples)
+        ref_reps = bootstrap_means(ref_all[:, None], resamples, seed=1)[:, 0]
+    point = per_seed.mean(0)
+    verdict = window_chaos_verdict(t0s, point, replicates, float(ref_all.mean()), ref_reps, res.control_is_exact,
+                                   delta)
+    return WindowReading(arch, metric, delta, t0s, per_seed, point, replicates, float(ref_all.mean()), ref_reps,
+                         verdict, inflection_interval(t0s, point, replicates))
+
+
+def window_readings(results: dict[str, ChaosMapResult], metrics=WINDOW_METRICS) -> dict[tuple, WindowReading]:
+    """Every (network, metric, Δ) reading of chapter 1's maps."""
+    return {(arch, m, delta): window_reading(arch, res, m, delta) for arch, res in results.items() for m in metrics
+            for delta in res.study.deltas}
+
+
+def map_inflections(readings: dict[tuple, WindowReading]) -> dict[str, dict]:
+    """Per network, the primary metric's inflection (with its interval) on the shortest window: what chapters 2
+    and 3 place their phases by."""
+    out: dict[str, dict] = {}
+    for (arch, metric, delta), r in sorted(readings.items(), key=lambda kv: kv[0][2], reverse=True):
+        if metric == PRIMARY_METRIC:
+            out[arch] = r.inflection
+    return out
+
+
+def network_verdicts(readings: dict[tuple, WindowReading]) -> dict[str, Outcome]:
+    """Per network, the primary metric's outcomes over every window Δ, combined."""
+    archs = dict.fromkeys(a for a, _, _ in readings)
+    return {a: combine([r.verdict.outcome for (b, m, _), r in readings.items() if b == a and m == PRIMARY_METRIC])
+            for a in archs}
+
+
+def _t(x: float) -> str:
+    return "> window" if x == math.inf else fmt(x)
+
+
+def perturbation_table(results: dict[str, ChaosMapResult], entry: dict[str, ChaosMapResult]) -> Table:
+    """Both readings of ε: the realised ‖θ′ − θ‖ (float32 rounds a tiny total norm away) and the share of entries
+    changed, at every t0 (mean over seeds, range in brackets)."""
+    rows = []
+    for arch, res in results.items():
+        for reading, r in (("total L2 norm", res), ("per entry", entry.get(arch))):
+            if r is None:
+                continue
+            by_t0: dict[int, list] = {}
+            for rec in r.records:
+                by_t0.setdefault(rec["t0"], {})[rec["seed"]] = rec["perturbation"]
+            for t0, seeds in sorted(by_t0.items()):
+                norms = np.array([p["realised_norm"] for p in seeds.values()])
+                shares = np.array([p["fraction_changed"] for p in seeds.values()])
+                rows.append([ARCH_NAMES[arch], reading, f"{r.study.perturbation.size:g}", t0,
+                             f"{norms.mean():.3g} [{norms.min():.3g}, {norms.max():.3g}]",
+                             f"{shares.mean():.2%} [{shares.min():.2%}, {shares.max():.2%}]"])
+    return Table(["network", "reading of ε", "ε", "t0", "realised ‖θ′ − θ‖ (seed range)",
+                  "entries changed (seed range)"], rows)
+
+
+def window_table(readings: dict[tuple, WindowReading]) -> Table:
+    """Every slice and metric: the value at t0 = 0 and at the last t0 with intervals, the reference, the inflection
+    with its interval, each check's mark and the outcome."""
+    rows = []
+    for (arch, metric, delta), r in readings.items():
+        lo, hi = r.band()
+        inf = r.inflection
+        rows.append([ARCH_NAMES[arch], LABELS.get(metric, metric), delta,
+                     f"{r.point[0]:.3g} [{lo[0]:.3g}, {hi[0]:.3g}]",
+                     f"{r.point[-1]:.3g} [{lo[-1]:.3g}, {hi[-1]:.3g}] (t0 = {r.t0s[-1]})", f"{r.reference:.3g}",
+                     f"{_t(inf['estimate'])} [{_t(inf['low'])}, {_t(inf['high'])}]",
+                     " ".join(f"{c.mark}" for c in r.verdict.checks), str(r.verdict.outcome)])
+    checks = " · ".join(c.value for c in WindowCheck)
+    return Table(["network", "metric", "Δ", "t0 = 0", "last t0", "independent init", "inflection [90%]",
+                  f"checks ({checks})", "outcome"], rows)
+
+
+def entry_readings(entry: dict[str, ChaosMapResult], results: dict[str, ChaosMapResult]) -> dict[tuple, WindowReading]:
+    """The per-entry reading of ε judged by the same rule on its slice, against the primary map's references."""
+    return {(arch, PRIMARY_METRIC, r.study.deltas[0]): window_reading(arch, r, PRIMARY_METRIC, r.study.deltas[0],
+                                                                      references=results[arch])
+            for arch, r in entry.items()}
+
+
+def readings_compared(results: dict[str, ChaosMapResult], entry: dict[str, ChaosMapResult]) -> Table:
+    """Test disagreement on the first slice under both readings of ε, at the per-entry reading's t0."""
+    rows = []
+    for arch, r_entry in entry.items():
+        delta = r_entry.study.deltas[0]
+        t0s, main = results[arch].window("disagreement", delta)
+        e_t0s, e = r_entry.window("disagreement", delta)
+        for j, t0 in enumerate(e_t0s):
+            i = list(t0s).index(t0)
+            rng = lambda v: f"{v.mean():.3f} [{v.min():.3f}, {v.max():.3f}]"  # noqa: E731
+            rows.append([ARCH_NAMES[arch], delta, t0, rng(main[:, i]), rng(e[:, j])])
+    return Table(["network", "Δ", "t0", "total L2 norm ε (seed range)", "per-entry ε (seed range)"], rows)
+
+
+def extension_table(results: dict[str, ChaosMapResult], sweeps: dict[str, ChaosResult]) -> tuple[Table, dict]:
+    """What the recipe's lr drops do to twins split before them: test disagreement at the recipe's end under the
+    step schedule against the constant-lr twins at the same t1 (from the map), paired by seed, with a bootstrap
+    interval of the difference over seeds.
+
+    Returns:
+        The table and, per network, {t0: (constant, step, difference low, difference high)}.
+    """
+    rows, found = [], {}
+    for arch, sw in sweeps.items():
+        res = results[arch]
+        t1 = sw.sweep.t1
+        t1s = list(res.study.t1s)
+        found[arch] = {}
+        for j, t0 in enumerate(sw.t0s):
+            if t1 not in t1s or t0 not in res.study.t0s or t1 not in res.study.t1s_after(int(t0)):
+                step_mean = sw.values["disagreement"][:, j].mean()
+                rows.append([ARCH_NAMES[arch], int(t0), t1, "not on the map", f"{step_mean:.3f}", "–"])
+                continue
+            const = res.values["disagreement"][:, list(res.study.t0s).index(t0), t1s.index(t1)]
+            step = sw.values["disagreement"][:, j]
+            lo, hi = interval(bootstrap_means((step - const)[:, None])[:, 0])
+            found[arch][int(t0)] = (float(const.mean()), float(step.mean()), lo, hi)
+            rows.append([ARCH_NAMES[arch], int(t0), t1, f"{const.mean():.3f}", f"{step.mean():.3f}",
+                         f"{step.mean() - const.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"])
+    return Table(["network", "t0", "t1 (recipe's end)", "constant lr", "step schedule", "step − constant [90%]"],
+                 rows), found
+
+
+def extension_outcome(found: dict) -> str:
+    """The extension's own finding, in words: whether the drops shrink, grow or leave the twins' disagreement."""
+    parts = []
+    for arch, cells in found.items():
+        for t0, (const, step, lo, hi) in cells.items():
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                word = "undetermined"
+            elif hi < 0:
+                word = "drops shrink it"
+            elif lo > 0:
+                word = "drops grow it"
+            else:
+                word = "no difference measurable"
+            parts.append(f"{ARCH_NAMES[arch]}, t0 = {t0}: {word}")
+    return "; ".join(parts)
+
+
+def map_figure(results: dict[str, ChaosMapResult], metrics=("disagreement", "dissimilarity", "test_loss_barrier",
+                                                             "kernel_distance")) -> plt.Figure:
+    """The (t0, t1) maps (the paper's Fig. 3): one row per network, one panel per metric; x is t1, y is t0, each
+    cell the seed mean; blank cells lie outside the band, or off the slices for the barrier and eNTK distance."""
+    archs = list(results)
+    fig, axes = plt.subplots(len(archs), len(metrics), figsize=(4.2 * len(metrics), 3.4 * len(archs)),
+                             squeeze=False)
+    for r, arch in enumerate(archs):
+        res = results[arch]
+        for c, metric in enumerate(metrics):
+            ax = axes[r, c]
+            if metric not in res.values:
+                ax.set_axis_off()
+                continue
+            with warnings.catch_warnings():  # cells outside the band are NaN for every seed
+                warnings.simplefilter("ignore", RuntimeWarning)
+                grid = np.nanmean(res.values[metric], 0) if np.isfinite(res.values[metric]).any() else None
+            if grid is None:
+                ax.set_axis_off()
+                continue
+            im = ax.imshow(np.ma.masked_invalid(grid), origin="lower", aspect="auto", cmap="viridis")
+            ax.set_xticks(range(len(res.study.t1s)), [str(t) for t in res.study.t1s], rotation=90, fontsize=7)
+            ax.set_yticks(range(len(res.study.t0s)), [str(t) for t in res.study.t0s], fontsize=7)
+            ax.set_xlabel("t1 (iterations)")
+            ax.set_ylabel("t0 (iterations)")
+            ax.set_title(f"{ARCH_NAMES[arch]}: {LABELS.get(metric, metric)}", fontsize=9)
+            fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.suptitle("Twins split at t0, compared at t1 (seed means; constant lr)")
+    fig.tight_layout()
+    return fig
+
+
+def window_figure(readings: dict[tuple, WindowReading], metrics=WINDOW_METRICS) -> plt.Figure:
+    """The fixed-window slices: one row per network, one panel per metric, a curve per Δ with its 90% bootstrap
+    band, the independent-initialisation level per Δ (dashed), and the primary metric's inflection interval."""
+    archs = list(dict.fromkeys(a for a, _, _ in readings))
+    fig, axes = plt.subplots(len(archs), len(metrics), figsize=(4.3 * len(metrics), 3.3 * len(archs)),
+                             squeeze=False)
+    for r, arch in enumerate(archs):
+        for c, metric in enumerate(metrics):
+            ax = axes[r, c]
+            for k, ((a, m, delta), rd) in enumerate((key, v) for key, v in readings.items()
+                                                     if key[0] == arch and key[1] == metric):
+                color = f"C{k}"
+                lo, hi = rd.band()
+                ax.plot(rd.t0s, rd.point, marker="o", color=color, label=f"Δ = {delta}")
+                ax.fill_between(rd.t0s, lo, hi, color=color, alpha=0.2, linewidth=0)
+                ax.axhline(rd.reference, color=color, linestyle="--", linewidth=1,
+                           label=f"independent init, t1 = {delta}")
+                inf = rd.inflection
+                if metric == PRIMARY_METRIC and math.isfinite(inf["estimate"]):
+                    ax.axvline(inf["estimate"], color=color, linestyle=":", linewidth=1.2)
+                    ax.axvspan(inf["low"], min(inf["high"], rd.t0s[-1]), color=color, alpha=0.07)
+            time_axis(ax)
+            ax.set_ylabel(LABELS.get(metric, metric))
+            ax.set_title(f"{ARCH_NAMES[arch]}: {LABELS.get(metric, metric)} at t1 = t0 + Δ", fontsize=9)
+            if metric == "dissimilarity":
+                ax.set_yscale("log")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle("Fixed windows: every twin gets Δ iterations to diverge (bands: 90% bootstrap intervals)")
+    fig.tight_layout()
+    return fig
+
+
+def map_paper_table(profile: str, readings: dict[tuple, WindowReading]) -> Table:
+    """The paper's approximate values (read off its Fig. 3, PROTOCOL.md) beside ours, with the inflection in
+    iterations and in epochs."""
+    rows = []
+    for arch in dict.fromkeys(a for a, _, _ in readings):
+        d, p = protocol_design(profile, arch), design("paper", arch)
+        lo, hi = PAPER_INFLECTION[arch]
+        for (a, m, delta), r in readings.items():
+            if a != arch or m != PRIMARY_METRIC:
+                continue
+            inf = r.inflection
+            ep = lambda x: "> window" if x == math.inf else f"{x / d.epoch_steps:.2g}"  # noqa: E731
+            rows.append([ARCH_NAMES[arch], delta, PAPER_MAP_TEXT[arch],
+                         f"{r.point[0]:.3f} at t0 = 0 → {r.point[1:].min():.3f} (lowest later)",
+                         f"{lo:,}–{hi:,} it. ({lo / p.epoch_steps:.2g}–{hi / p.epoch_steps:.2g} epochs)",
+                         f"{_t(inf['estimate'])} [{_t(inf['low'])}, {_t(inf['high'])}] it. "
+                         f"({ep(inf['estimate'])} [{ep(inf['low'])}, {ep(inf['high'])}] epochs)"])
+    return Table(["network", "Δ", "paper (approximate, read off Fig. 3)", "ours: disagreement", "paper's inflection",
+                  "ours: inflection [90%]"], rows)
+
+
+def map_summary(profile: str, results: dict[str, ChaosMapResult], readings: dict[tuple, WindowReading],
+                extension_found: dict, entry_readings: dict[tuple, WindowReading] | None = None) -> ClaimSummary:
+    """Chapter 1's typed summary: per network the primary verdict (disagreement, every Δ), the other metrics and
+    readings of ε as details, and the step schedule extension's finding."""
+    per_net = network_verdicts(readings)
+    cells, details = [], []
+    for arch, outcome in per_net.items():
+        numbers, parts = [], []
+        for (a, m, delta), r in readings.items():
+            if a != arch or m != PRIMARY_METRIC:
+                continue
+            inf = r.inflection
+            lo, hi = r.band()
+            numbers += [Number(f"disagreement, t0 = 0, Δ = {delta}", float(r.point[0]), float(lo[0]), float(hi[0])),
+                        Number(f"disagreement, t0 = {r.t0s[-1]}, Δ = {delta}", float(r.point[-1]), float(lo[-1]),
+                               float(hi[-1])),
+                        Number(f"inflection, Δ = {delta}", inf["estimate"], inf["low"], inf["high"])]
+            parts.append(f"Δ = {delta}: {r.verdict.outcome}, {r.point[0]:.2f} → {r.point[-1]:.2f}, inflection "
+                         f"{numbers[-1].text()}")
+        cells.append(Cell(ARCH_NAMES[arch], PRIMARY, str(outcome), "; ".join(parts), numbers))
+        others = [f"{LABELS.get(m, m)} Δ = {delta}: {r.verdict.outcome}" for (a, m, delta), r in readings.items()
+                  if a == arch and m != PRIMARY_METRIC]
+        details.append(f"{ARCH_NAMES[arch]}, other metrics: " + "; ".join(others))
+        if extension_found.get(arch):
+            cells.append(Cell(ARCH_NAMES[arch], "step schedule (extension)", "measured",
+                              extension_outcome({arch: extension_found[arch]}),
+                              [Number(f"step − constant, t0 = {t0}", s - c, lo2, hi2)
+                               for t0, (c, s, lo2, hi2) in extension_found[arch].items()]))
+    for (arch, m, delta), r in (entry_readings or {}).items():
+        details.append(f"{ARCH_NAMES[arch]}, per-entry ε, Δ = {delta}: {r.verdict.outcome} "
+                       f"({r.point[0]:.2f} → {r.point[-1]:.2f})")
+    verdict = combine(list(per_net.values()))
+    return ClaimSummary("chaos", profile, str(verdict), cells, details)

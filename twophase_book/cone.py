@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from twophase_lib.cone import ConeStudy
+from twophase_lib.cone import ConeResult, ConeStudy, block_boundary
 from twophase_lib.plotting import mark_inflection, mark_lr_drops
-from twophase_lib.verdicts import combine, cone_verdict
+from twophase_lib.verdicts import LagCheck, Verdict, combine, cone_verdict, lag_cone_verdict
 
-from .paper import PAPER_INFLECTION, PAPER_TAUS
-from .profiles import ARCHS, SCHEDULE_NAMES, SCHEDULES, Design, chapter_designs, design
+from .paper import PAPER_CONE, PAPER_INFLECTION, PAPER_TAUS
+from .profiles import ARCH_NAMES, ARCHS, SCHEDULE_NAMES, SCHEDULES, Design, ProtocolDesign, chapter_designs, design
 from .render import Table, fmt
+from .summary import PRIMARY, Cell, ClaimSummary, Number
 
 
 def study_from_design(d: Design, schedule: str) -> ConeStudy:
@@ -253,3 +255,218 @@ def cone_figure(results: dict, inflections: dict | None = None) -> plt.Figure:
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------- the paper's protocol (issue 21): lag curves
+
+
+def lag_studies(designs: dict[str, ProtocolDesign]) -> dict[str, ConeStudy]:
+    """Chapter 2's primary studies: the eNTK on the first training inputs at every checkpoint of the constant-lr
+    runs (chapter 1's parents), and the kernels of independently initialised networks at the same steps."""
+    return {arch: ConeStudy(d.run, d.cone_steps, d.taus, d.seeds, d.cone_inputs, split="train",
+                            reference_seeds=d.cone_reference_seeds) for arch, d in designs.items()}
+
+
+def test_input_studies(designs: dict[str, ProtocolDesign]) -> dict[str, ConeStudy]:
+    """The check on test inputs: the same checkpoints of the first seed, on as many test images."""
+    return {arch: ConeStudy(d.run, d.cone_steps, d.taus, d.seeds[:1], d.cone_inputs, split="test")
+            for arch, d in designs.items()}
+
+
+@dataclass
+class LagReading:
+    """One network's lag curves S(t, t + Δ) (per seed: (seeds, lags) per t), the calibration, the within-run block
+    boundary with its interval, and the rule's verdict on the early and late curves."""
+
+    arch: str
+    lags: np.ndarray
+    curves: dict[int, np.ndarray]
+    calibration: float
+    calibration_per_seed: np.ndarray
+    boundary: tuple[int, float]
+    boundary_interval: tuple[float, float]
+    verdict: Verdict
+
+    @property
+    def early(self) -> int:
+        """The t of the early lag curve."""
+        return min(self.curves)
+
+    @property
+    def late(self) -> int:
+        """The t of the late lag curve."""
+        return max(self.curves)
+
+
+def lag_reading(arch: str, res: ConeResult, lag_ts: tuple[int, ...], lags: tuple[int, ...],
+                resamples: int = 2000) -> LagReading:
+    """Apply :func:`twophase_lib.verdicts.lag_cone_verdict` to the earliest and latest lag curves, calibrated by
+    S between independently initialised networks at the late t; locate the block boundary of the seed-mean
+    S matrix, with a 90% interval over seeds (bootstrap of the seed-mean matrix).
+
+    Raises:
+        ValueError: the study has no reference (calibration) seeds.
+    """
+    if res.reference is None:
+        raise ValueError("the lag rule needs S between independently initialised networks: set reference_seeds")
+    curves = {t: res.lag_curve(t, lags) for t in lag_ts}
+    early, late = curves[min(lag_ts)], curves[max(lag_ts)]
+    rng = np.random.default_rng(0)
+    n = early.shape[0]
+    idx = rng.integers(0, n, size=(resamples, n))
+    er, lr = early[idx].mean(1), late[idx].mean(1)
+    steps = list(res.study.steps)
+    cal = res.reference[:, steps.index(max(lag_ts))]
+    cal_reps = cal[rng.integers(0, len(cal), size=(resamples, len(cal)))].mean(1)
+    verdict = lag_cone_verdict(np.array(lags), early.mean(0), er, late.mean(0), lr, float(cal.mean()), cal_reps)
+    boundary = block_boundary(res.study.steps, res.matrices.mean(0))
+    reps = [block_boundary(res.study.steps, res.matrices[i].mean(0))[0] for i in idx[:200]]
+    lo, hi = np.quantile(reps, [0.05, 0.95], method="inverted_cdf")
+    return LagReading(arch, np.array(lags), curves, float(cal.mean()), cal, boundary, (float(lo), float(hi)),
+                      verdict)
+
+
+def lag_readings(results: dict[str, ConeResult], designs: dict[str, ProtocolDesign]) -> dict[str, LagReading]:
+    """Every network's :class:`LagReading`."""
+    return {arch: lag_reading(arch, res, designs[arch].lag_ts, designs[arch].lags) for arch, res in results.items()}
+
+
+def lag_table(readings: dict[str, LagReading]) -> Table:
+    """Per network and t: S(t, t + Δ) for every Δ (seed mean [range]), beside the calibration."""
+    rows = []
+    for arch, r in readings.items():
+        for t, c in r.curves.items():
+            rows.append([ARCH_NAMES[arch], t, *(f"{c[:, j].mean():.3g} [{c[:, j].min():.3g}, {c[:, j].max():.3g}]"
+                                               for j in range(len(r.lags))), f"{r.calibration:.3g}"])
+    lags = next(iter(readings.values())).lags
+    return Table(["network", "t", *(f"S(t, t + {d})" for d in lags), "independent init (late t)"], rows)
+
+
+def lag_verdict_table(readings: dict[str, LagReading], inflections: dict[str, dict]) -> Table:
+    """Per network: each check with its margin and interval, the block boundary beside chapter 1's inflection, and
+    the outcome."""
+    rows = []
+    for arch, r in readings.items():
+        inf = inflections.get(arch, {})
+        lo, hi = r.boundary_interval
+        rows.append([ARCH_NAMES[arch], *(f"{c.mark} {c.margin:+.3g} [{c.interval[0]:+.3g}, {c.interval[1]:+.3g}]"
+                                         for c in r.verdict.checks),
+                     f"{r.boundary[0]} [{lo:g}, {hi:g}]", _inflection_text(inf), str(r.verdict.outcome)])
+    return Table(["network", *(c.value for c in LagCheck), "block boundary [90%]", "chaos inflection (ch. 1)",
+                  "outcome"], rows)
+
+
+def _inflection_text(inf: dict) -> str:
+    if not inf:
+        return "–"
+
+    def f(x: float) -> str:
+        return "> window" if x == math.inf else fmt(x)
+
+    return f"{f(inf['estimate'])} [{f(inf['low'])}, {f(inf['high'])}]"
+
+
+def tau_table(results: dict[str, ConeResult], profile: str) -> Table:
+    """S(τ, t) at the end of the window from every τ (the paper's Fig. 5a), beside the paper's levels."""
+    rows = []
+    for arch, res in results.items():
+        steps = list(res.study.steps)
+        for tau in res.study.refs:
+            v = res.matrices[:, steps.index(tau), -1]
+            paper = PAPER_CONE[arch]["tau0"] if tau == 0 else PAPER_CONE[arch]["late_tau"]
+            rows.append([ARCH_NAMES[arch], tau, steps[-1], f"{v.mean():.3g} [{v.min():.3g}, {v.max():.3g}]", paper])
+    return Table(["network", "τ", "t", "S(τ, t) (seed range)", "paper (approximate; τ = 0, or τ ∈ {2k, …, 8k})"],
+                 rows)
+
+
+def test_input_table(train: dict[str, ConeResult], test: dict[str, ConeResult],
+                     designs: dict[str, ProtocolDesign]) -> Table:
+    """The check on test inputs: the first seed's late lag curve S(t, t + Δ) on training and on test inputs."""
+    rows = []
+    for arch, tr in train.items():
+        if arch not in test:
+            continue
+        d = designs[arch]
+        t = max(d.lag_ts)
+        a, b = tr.lag_curve(t, d.lags)[0], test[arch].lag_curve(t, d.lags)[0]
+        rows += [[ARCH_NAMES[arch], t, lag, f"{x:.3g}", f"{y:.3g}"] for lag, x, y in zip(d.lags, a, b)]
+    return Table(["network", "t", "Δ", "S(t, t + Δ), training inputs (first seed)",
+                  "S(t, t + Δ), test inputs (first seed)"], rows)
+
+
+def lag_figure(results: dict[str, ConeResult], readings: dict[str, LagReading],
+               inflections: dict[str, dict] | None = None) -> plt.Figure:
+    """Per network: the within-run S matrix at constant lr with its block boundary (Fig. 4), S(τ, t) from every τ
+    (Fig. 5a), and the lag curves S(t, t + Δ) against Δ for every t with the calibration (Fig. 5b)."""
+    archs = list(results)
+    fig, axes = plt.subplots(len(archs), 3, figsize=(16, 4.4 * len(archs)), squeeze=False)
+    for r, arch in enumerate(archs):
+        res, rd = results[arch], readings[arch]
+        steps = np.array(res.study.steps, dtype=float)
+        inf = (inflections or {}).get(arch)
+        ax = axes[r, 0]
+        e = _edges(steps)
+        im = ax.pcolormesh(e, e, res.matrices.mean(0), cmap="viridis", shading="flat")
+        ax.axvline(rd.boundary[0], color="w", linestyle="--", linewidth=1)
+        ax.axhline(rd.boundary[0], color="w", linestyle="--", linewidth=1, label="block boundary")
+        if inf and math.isfinite(inf["estimate"]):
+            ax.axvline(inf["estimate"], color="C3", linestyle=":", linewidth=1.2, label="chaos inflection (ch. 1)")
+        ax.set_xlabel("checkpoint t′ (iterations)")
+        ax.set_ylabel("checkpoint t (iterations)")
+        ax.set_title(f"{ARCH_NAMES[arch]}: S(t, t′), constant lr, training inputs", fontsize=9)
+        ax.legend(fontsize=7, loc="upper left")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+        ax = axes[r, 1]
+        for i, tau in enumerate(res.study.refs):
+            t, s_ = res.from_reference(tau)
+            ax.plot(t, s_.mean(0), marker="o", markersize=3, color=f"C{i}", label=f"τ = {tau}")
+            ax.fill_between(t, s_.min(0), s_.max(0), color=f"C{i}", alpha=0.15, linewidth=0)
+        if res.reference is not None:
+            ax.plot(steps, res.reference.mean(0), color="k", linestyle="--", linewidth=1,
+                    label="independently initialised networks")
+        mark_inflection(ax, inf)
+        ax.set_xlabel("iteration t")
+        ax.set_ylabel("S(τ, t)")
+        ax.set_title(f"{ARCH_NAMES[arch]}: distance from reference checkpoints τ (Fig. 5a)", fontsize=9)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+        ax = axes[r, 2]
+        for i, (t, c) in enumerate(rd.curves.items()):
+            ax.plot(rd.lags, c.mean(0), marker="o", color=plt.cm.viridis(i / max(1, len(rd.curves) - 1)),
+                    label=f"t = {t}")
+            ax.fill_between(rd.lags, c.min(0), c.max(0), color=plt.cm.viridis(i / max(1, len(rd.curves) - 1)),
+                            alpha=0.12, linewidth=0)
+        walk = rd.curves[rd.late].mean(0)[0] * rd.lags / rd.lags[0]
+        ax.plot(rd.lags, walk, color="gray", linestyle=":", label=f"a random walk from t = {rd.late} (S ∝ Δ)")
+        ax.axhline(rd.calibration, color="k", linestyle="--", linewidth=1, label="independent init")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("lag Δ (iterations)")
+        ax.set_ylabel("S(t, t + Δ)")
+        ax.set_title(f"{ARCH_NAMES[arch]}: lag curves (Fig. 5b)", fontsize=9)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
+
+
+def lag_summary(profile: str, readings: dict[str, LagReading], inflections: dict[str, dict]) -> ClaimSummary:
+    """Chapter 2's typed summary: per network, the lag rule's outcome, the late floor against the calibration, and
+    the block boundary beside chapter 1's inflection."""
+    cells, details = [], []
+    for arch, r in readings.items():
+        late = r.curves[r.late]
+        floor = late[:, -1]
+        lo, hi = r.boundary_interval
+        inf = inflections.get(arch, {})
+        numbers = [Number(f"S(t = {r.late}, t + {r.lags[-1]})", float(floor.mean()), float(floor.min()),
+                          float(floor.max())),
+                   Number("S between independent networks", r.calibration, float(r.calibration_per_seed.min()),
+                          float(r.calibration_per_seed.max())),
+                   Number("block boundary (iterations)", float(r.boundary[0]), lo, hi)]
+        cells.append(Cell(ARCH_NAMES[arch], PRIMARY, str(r.verdict.outcome),
+                          f"floor {numbers[0].text()} vs {r.calibration:.2g} unrelated; boundary {numbers[2].text()}"
+                          f" (inflection {_inflection_text(inf)})", numbers))
+        details.append(f"{ARCH_NAMES[arch]}: " + "; ".join(f"{c.mark} {c.name}" for c in r.verdict.checks))
+    verdict = combine([c.outcome for c in cells])
+    return ClaimSummary("cone", profile, str(verdict), cells, details)

@@ -58,3 +58,35 @@ def design_note(profile: str) -> Note:
         f"sit at {p.epoch_steps / d.epoch_steps:.3g} times fewer iterations here. The eNTK uses the first "
         f"{d.kernel_inputs} test images (the paper's scale: {p.kernel_inputs})."
     )
+
+
+def protocol_table(designs: dict) -> Table:
+    """Chapters 1-3's designs on the paper's protocol (:class:`twophase_book.profiles.ProtocolDesign`), one row per
+    network: the constant-lr window and where each chapter looks in it."""
+    rows = []
+    for arch, d in designs.items():
+        o = d.run.optim
+        rows.append([arch, f"{d.run.model.width:g}", d.run.data.dataset, o.batch_size, f"{o.lr:g}",
+                     f"{d.window} ({d.window / d.epoch_steps:.3g} epochs)", ", ".join(map(str, d.t0s)),
+                     ", ".join(map(str, d.deltas)), len(d.seeds), f"{d.epsilon:g}",
+                     f"t = {', '.join(map(str, d.lag_ts))}; Δ = {', '.join(map(str, d.lags))}",
+                     f"{', '.join(map(str, d.switches))} (T = {d.switch_T})",
+                     f"{d.step_run.optim.steps} (lr ÷10 at {', '.join(map(str, d.step_run.optim.milestones))})"])
+    return Table(["model", "width", "data", "batch", "lr", "constant-lr window (iterations)", "t0 (ch. 1)",
+                  "windows Δ (ch. 1)", "seeds", "ε (total L2)", "lag curves (ch. 2)", "switch times (ch. 3)",
+                  "step-schedule extension (iterations)"], rows)
+
+
+def protocol_note(profile: str) -> Note:
+    """Where the window sits on the paper's scale, computed from the profiles."""
+    from .profiles import protocol_design
+
+    d, p = protocol_design(profile, "resnet20"), protocol_design("paper", "resnet20")
+    return Note(
+        f"At `{profile}` the training set has {d.train_images:,} images, so one epoch is {d.epoch_steps:,} "
+        f"iterations at batch {d.run.optim.batch_size}; the paper's is {p.epoch_steps:,}. The constant-lr window is "
+        f"{d.window:,} iterations ({d.window / d.epoch_steps:.3g} epochs); the paper's figures reach 2,000 "
+        f"iterations for ResNet-20 and 10,000 for VGG-16 ({10_000 / p.epoch_steps:.3g} epochs), all before its "
+        f"first lr drop at iteration {design('paper', 'resnet20').first_drop:,}. A transition at the same number "
+        f"of epochs as the paper's would sit at {p.epoch_steps / d.epoch_steps:.3g} times fewer iterations here."
+    )

@@ -17,8 +17,9 @@ import numpy as np
 from twophase_lib.cache import Cache
 
 from .paper import CLAIMS
-from .profiles import ARCHS, EPSILON_ARCH, chapter_designs, design, profile_summary_key
+from .profiles import ARCHS, EPSILON_ARCH, chapter_designs, design, profile_summary_key, protocol_designs
 from .render import fmt, fmt_range
+from .summary import ClaimSummary
 
 # ----------------------------------------------------------------------------------------------- designs
 
@@ -55,6 +56,18 @@ def save_summary(cache: Cache, kind: str, profile: str, summary: dict, designs: 
     (which reads the profile's designs) never shows it in place of the book's run.
     """
     cache.save(f"{kind}-summary", _summary_key(kind, profile, designs), summary)
+
+
+def save_claim_summary(cache: Cache, summary: ClaimSummary, designs: dict) -> None:
+    """Store a chapter 1-3 typed summary under the designs it ran (a re-run with other seeds, architectures,
+    device or ε is stored under its own, so the scorecard, which reads the profile's designs, never shows it)."""
+    cache.save(f"{summary.kind}-claim", tuple(designs.values()), summary.to_dict())
+
+
+def load_claim_summary(cache: Cache, kind: str, profile: str) -> ClaimSummary | None:
+    """Chapter 1-3's typed summary for the profile's current design (:func:`protocol_designs`), or None."""
+    data = cache.load(f"{kind}-claim", tuple(protocol_designs(profile).values()))
+    return None if data is None else ClaimSummary.from_dict(data)
 
 
 def load_summary(cache: Cache, kind: str, profile: str) -> dict | None:

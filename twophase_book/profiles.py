@@ -371,9 +371,9 @@ def protocol_design(profile: str, arch: str) -> ProtocolDesign:
         return ProtocolDesign(
             profile, arch, run, step, t0s=(0, 25, 50, 100, 200, 400, 600), deltas=(100, 300), control_t0=100,
             seeds=(0, 1, 2), reference_seeds=(0, 1), barrier=BarrierConfig(points=3, bn_batches=4, train_examples=500),
-            kernel_inputs=20, entry_t0s=(0, 50, 200, 600), extension_t0s=(100, 200), cone_steps=steps,
+            kernel_inputs=20, entry_t0s=(0, 50, 600), extension_t0s=(100, 200), cone_steps=steps,
             lags=(50, 100, 200, 400), lag_ts=(0, 50, 100, 200, 400), taus=(0, 200, 400, 600), cone_inputs=50,
-            cone_reference_seeds=(0, 1), switch_T=400, switches=(0, 25, 50, 100, 200, 400),
+            cone_reference_seeds=(0, 1), switch_T=400, switches=(0, 50, 100, 200, 400),
             control_switches=(0, 100, 400), switch_seeds=(0, 1), linear_lr_scale=0.1, switch_train_examples=1000)
     if profile == "gpu":  # provisional until sized from the H200 costs (issue 23): 40 iterations per epoch
         steps = tuple(sorted({*range(0, 201, 50), *range(0, run.optim.steps + 1, 100)}))

@@ -8,13 +8,24 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
+from twophase_lib.linearize import SwitchArm
 from twophase_lib.plotting import band, mark_inflection, mark_lr_drops, time_axis
 from twophase_lib.switch import SwitchStudy
-from twophase_lib.verdicts import SwitchCheck, combine, recovered_share, spearman, switch_verdict
+from twophase_lib.verdicts import (
+    SwitchCheck,
+    bootstrap_means,
+    combine,
+    interval,
+    paired_switch_verdict,
+    recovered_share,
+    spearman,
+    switch_verdict,
+)
 
-from .paper import PAPER_INFLECTION, RECIPE_ACCURACY
-from .profiles import Design, chapter_designs, design
+from .paper import PAPER_INFLECTION, PAPER_SWITCH, RECIPE_ACCURACY
+from .profiles import ARCH_NAMES, Design, ProtocolDesign, chapter_designs, design
 from .render import Table, fmt
+from .summary import PRIMARY, Cell, ClaimSummary, Number
 
 
 def study_from_design(d: Design, schedule: str = "step") -> SwitchStudy:
@@ -159,3 +170,134 @@ def switch_figure(results: dict, inflections: dict | None = None) -> plt.Figure:
             ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------ the paper's protocol (issue 21): switches inside the window
+
+#: Chapter 3's arms: the paper's (linearized at the run's lr) and the two controls.
+ARMS = ("linearized", "linearized, lower lr", "batch norm frozen")
+
+
+def window_studies(designs: dict[str, ProtocolDesign]) -> dict[tuple[str, str], SwitchStudy]:
+    """Chapter 3's studies on the constant-lr runs, trained to T inside the window, keyed by (arch, arm): the
+    model linearized at t (the paper's), the same at a lower lr (one where it does not diverge), and the network
+    itself trained on with batch norm frozen at t (separates "linear" from "batch norm frozen")."""
+    out = {}
+    for arch, d in designs.items():
+        run = d.run.replace(optim={"steps": d.switch_T})
+        out[(arch, ARMS[0])] = SwitchStudy(run, d.switches, d.switch_seeds, train_examples=d.switch_train_examples)
+        out[(arch, ARMS[1])] = SwitchStudy(run, d.control_switches, d.switch_seeds,
+                                           train_examples=d.switch_train_examples, lr_scale=d.linear_lr_scale)
+        out[(arch, ARMS[2])] = SwitchStudy(run, d.control_switches, d.switch_seeds,
+                                           train_examples=d.switch_train_examples, arm=SwitchArm.FROZEN_BATCH_NORM)
+    return out
+
+
+def _arm_name(arm: str, res) -> str:
+    return f"linearized, lr × {res.study.lr_scale:g}" if arm == ARMS[1] else arm
+
+
+def window_switch_verdicts(results: dict, inflections: dict[str, dict]) -> dict:
+    """The paired rule (:func:`twophase_lib.verdicts.paired_switch_verdict`) for each (arch, linearized arm)."""
+    return {key: paired_switch_verdict(res.switches, res.correct if res.correct is not None else res.accuracy,
+                                       inflections.get(key[0], {}).get("estimate", math.nan))
+            for key, res in results.items() if key[1] != ARMS[2]}
+
+
+def window_switch_table(results: dict) -> Table:
+    """Per network, arm and switch time: test accuracy (seed mean, range) and test loss (a linearized model that
+    takes steps too large for its frozen kernel shows it in its loss first)."""
+    rows = []
+    for (arch, arm), res in results.items():
+        for j, t in enumerate(res.switches):
+            label = "standard training to T" if j == len(res.switches) - 1 else str(t)
+            rows.append([ARCH_NAMES[arch], _arm_name(arm, res), label, f"{res.accuracy[:, j].mean():.3f}",
+                         f"[{res.accuracy[:, j].min():.3f}, {res.accuracy[:, j].max():.3f}]",
+                         f"{res.loss.mean(0)[j]:.3g}"])
+    return Table(["network", "arm", "switch t", "test accuracy", "seed range", "test loss"], rows)
+
+
+def _paired_difference(a, t: int, b) -> tuple[float, float, float]:
+    """Accuracy of study result ``a`` minus ``b`` at switch time t, paired by seed and test image: mean and 90%
+    bootstrap interval."""
+    j, m = list(a.switches).index(t), list(b.switches).index(t)
+    if a.correct is not None and b.correct is not None:
+        diff = a.correct[:, :, j].astype(float) - b.correct[:, :, m].astype(float)
+    else:
+        diff = a.accuracy[:, [j]] - b.accuracy[:, [m]]
+    lo, hi = interval(bootstrap_means(diff[..., None])[:, 0])
+    return float(diff.mean()), lo, hi
+
+
+def control_table(results: dict) -> Table:
+    """The controls at each control switch time, paired by seed and test image: linearized minus batch-norm-frozen
+    (what linearity costs beyond freezing batch norm) and the lower lr minus the run's lr, with 90% intervals."""
+    rows = []
+    for arch in dict.fromkeys(a for a, _ in results):
+        lin, slow, frozen = (results.get((arch, arm)) for arm in ARMS)
+        if lin is None or frozen is None or slow is None:
+            continue
+        for t in frozen.switches[:-1]:
+            f = _paired_difference(lin, t, frozen)
+            s_ = _paired_difference(slow, t, lin)
+            acc = lambda r: f"{r.accuracy[:, list(r.switches).index(t)].mean():.3f}"  # noqa: E731
+            rows.append([ARCH_NAMES[arch], int(t), acc(lin), acc(frozen), f"{f[0]:+.3f} [{f[1]:+.3f}, {f[2]:+.3f}]",
+                         acc(slow), f"{s_[0]:+.3f} [{s_[1]:+.3f}, {s_[2]:+.3f}]"])
+    return Table(["network", "switch t", "linearized", "batch norm frozen", "linearized − frozen [90%]",
+                  "linearized at the lower lr", "lower lr − run's lr [90%]"], rows)
+
+
+def window_switch_paper_table(profile: str, results: dict, inflections: dict[str, dict]) -> Table:
+    """The paper's Fig. 6 (approximate) beside ours: accuracy from the earliest to the latest switch before T."""
+    rows = []
+    for (arch, arm), res in results.items():
+        if arm != ARMS[0]:
+            continue
+        acc = res.accuracy.mean(0)
+        inf = inflections.get(arch, {}).get("estimate", math.nan)
+        rows.append([ARCH_NAMES[arch], PAPER_SWITCH[arch], f"{acc[0]:.3f} at t = 0 → {acc[-2]:.3f} at t = "
+                     f"{res.switches[-2]} (T = {res.switches[-1]}, standard training {acc[-1]:.3f})", fmt(inf)])
+    return Table(["network", "paper (T = 10,000; approximate, read off Fig. 6)", "ours", "chaos inflection (ch. 1)"],
+                 rows)
+
+
+def window_switch_figure(results: dict, inflections: dict[str, dict] | None = None) -> plt.Figure:
+    """Per network: final test accuracy (top) and test loss (bottom) against the switch time, one line per arm
+    (band: seed range), chapter 1's inflection dashed."""
+    archs = list(dict.fromkeys(a for a, _ in results))
+    fig, axes = plt.subplots(2, len(archs), figsize=(6.5 * len(archs), 7.5), squeeze=False)
+    for c, arch in enumerate(archs):
+        for i, arm in enumerate(ARMS):
+            res = results.get((arch, arm))
+            if res is None:
+                continue
+            band(axes[0, c], res.switches, res.accuracy, _arm_name(arm, res), f"C{i}", "os^"[i])
+            band(axes[1, c], res.switches, res.loss, _arm_name(arm, res), f"C{i}", "os^"[i])
+        for r in range(2):
+            mark_inflection(axes[r, c], (inflections or {}).get(arch))
+            time_axis(axes[r, c], "switch time t (iterations)")
+        axes[0, c].set_ylabel("final test accuracy")
+        axes[1, c].set_ylabel("final test loss")
+        axes[1, c].set_yscale("log")
+        axes[0, c].set_title(f"{ARCH_NAMES[arch]}: trained to T at a constant lr, switched at t", fontsize=9)
+        axes[0, c].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def window_switch_summary(profile: str, results: dict, verdicts: dict) -> ClaimSummary:
+    """Chapter 3's typed summary: per network, the paper's arm's outcome (primary), the lower-lr arm's outcome."""
+    cells, details = [], []
+    for (arch, arm), v in verdicts.items():
+        res = results[(arch, arm)]
+        acc = res.accuracy.mean(0)
+        numbers = [Number(f"test accuracy, t = {t}", float(acc[j]), float(res.accuracy[:, j].min()),
+                          float(res.accuracy[:, j].max())) for j, t in enumerate(res.switches)]
+        protocol = PRIMARY if arm == ARMS[0] else f"linearized at lr × {res.study.lr_scale:g} (control)"
+        cells.append(Cell(ARCH_NAMES[arch], protocol, str(v.outcome),
+                          f"{acc[0]:.3f} (t = 0) → {acc[-2]:.3f} (t = {res.switches[-2]}); standard {acc[-1]:.3f}",
+                          numbers))
+        details.append(f"{ARCH_NAMES[arch]}, {_arm_name(arm, res)}: "
+                       + "; ".join(f"{c.mark} {c.name}: {c.detail}" for c in v.checks))
+    verdict = combine([c.outcome for c in cells if c.protocol == PRIMARY])
+    return ClaimSummary("switch", profile, str(verdict), cells, details)

@@ -1,0 +1,104 @@
+"""Typed chapter summaries: what a chapter concluded, per network and protocol, in the form the scorecard reads.
+
+A :class:`ClaimSummary` holds one claim's verdict at one profile and one :class:`Cell` per (network, protocol):
+the rule's outcome, a one-line headline and the :class:`Number` s it rests on, each with its interval. The
+scorecard draws one row per claim and one column per network and protocol (:meth:`ClaimSummary.scorecard_cells`);
+the across-machines page reads the numbers. Summaries travel through the cache as plain dicts
+(:meth:`ClaimSummary.to_dict`, :meth:`ClaimSummary.from_dict`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from twophase_lib.verdicts import Outcome
+
+#: The primary protocol (the paper's: constant lr 0.1, twins over a (t0, t1) band) and the extensions.
+PRIMARY = "constant lr"
+
+
+@dataclass
+class Number:
+    """A measured quantity with its interval (low = high = value when it has none; nan when undefined)."""
+
+    quantity: str
+    value: float
+    low: float = math.nan
+    high: float = math.nan
+
+    def text(self, digits: int = 3) -> str:
+        """'value [low, high]', or the value alone without an interval."""
+        def f(x: float) -> str:
+            if x == math.inf:
+                return "> window"
+            return f"{x:.{digits}g}" if math.isfinite(x) else "undefined"
+
+        if math.isnan(self.low) and math.isnan(self.high):
+            return f(self.value)
+        return f"{f(self.value)} [{f(self.low)}, {f(self.high)}]"
+
+
+@dataclass
+class Cell:
+    """One network under one protocol: the rule's outcome (or a descriptive finding), a headline, its numbers."""
+
+    network: str
+    protocol: str
+    outcome: str
+    headline: str
+    numbers: list[Number] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.numbers = [n if isinstance(n, Number) else Number(**n) for n in self.numbers]
+
+
+@dataclass
+class ClaimSummary:
+    """One claim's result at one profile: verdict (primary protocol), cells, and details the scorecard lists."""
+
+    kind: str
+    profile: str
+    verdict: str
+    cells: list[Cell]
+    details: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.cells = [c if isinstance(c, Cell) else Cell(**c) for c in self.cells]
+        Outcome(self.verdict)  # raises on an unknown outcome
+
+    def to_dict(self) -> dict:
+        """A JSON-able dict (what the cache stores)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ClaimSummary:
+        """The summary a :meth:`to_dict` stored."""
+        return cls(**data)
+
+    def columns(self) -> list[tuple[str, str]]:
+        """(network, protocol) of every cell, the primary protocol first."""
+        keys = list(dict.fromkeys((c.network, c.protocol) for c in self.cells))
+        return sorted(keys, key=lambda k: (k[1] != PRIMARY, keys.index(k)))
+
+    def cell(self, network: str, protocol: str) -> Cell | None:
+        """The cell of a network and protocol, if any."""
+        return next((c for c in self.cells if c.network == network and c.protocol == protocol), None)
+
+    def scorecard_cells(self, columns: list[tuple[str, str]]) -> list[str]:
+        """One Markdown cell per column: '**outcome** headline', or '–' where this claim has no such cell."""
+        out = []
+        for net, proto in columns:
+            c = self.cell(net, proto)
+            out.append("–" if c is None else f"**{c.outcome}**<br>{c.headline}")
+        return out
+
+    def headline_numbers(self) -> list[tuple[str, str, float, float, float]]:
+        """(setting, quantity, value, low, high) rows of every cell's numbers."""
+        return [(f"{c.network}, {c.protocol}", n.quantity, n.value, n.low, n.high) for c in self.cells
+                for n in c.numbers]
+
+    def setting_verdicts(self) -> dict[str, str]:
+        """{setting: outcome}, with the claim's verdict under ``"chapter"``."""
+        return {"chapter": self.verdict, **{f"{c.network}, {c.protocol}": c.outcome for c in self.cells}}
