@@ -54,6 +54,8 @@ import matplotlib.pyplot as plt
 
 from twophase_book.chaos import chapter_maps, map_inflections, window_readings
 from twophase_book.cone import (
+    check_input_studies,
+    check_input_table,
     lag_figure,
     lag_readings,
     lag_studies,
@@ -61,15 +63,13 @@ from twophase_book.cone import (
     lag_table,
     lag_verdict_table,
     tau_table,
-    test_input_studies,
-    test_input_table,
 )
 from twophase_book.designs import protocol_note, protocol_table
 from twophase_book.pages import save_claim_summary
 from twophase_book.profiles import protocol_designs
 from twophase_book.render import numerics_note
 from twophase_lib.cache import Cache
-from twophase_lib.chaos import run_chaos_map
+from twophase_lib.chaos import run_chaos_maps
 from twophase_lib.cone import run_studies
 from twophase_lib.executor import check_workers
 from twophase_lib.ray_executor import executor_from_env
@@ -96,10 +96,10 @@ numerics_note(designs)
 # ## Kernels along the constant-lr runs
 
 # %% tags=["check-output"]
-maps = {arch: run_chaos_map(m, cache, executor, progress=False) for arch, m in chapter_maps(designs).items()}
+maps = run_chaos_maps(chapter_maps(designs), cache, executor, progress=False)
 inflections = map_inflections(window_readings(maps))
 results = run_studies(lag_studies(designs), cache, executor, desc="chapter 2: eNTK on training inputs")
-test_results = run_studies(test_input_studies(designs), cache, executor, desc="chapter 2: eNTK on test inputs")
+test_results = run_studies(check_input_studies(designs), cache, executor, desc="chapter 2: eNTK on test inputs")
 readings = lag_readings(results, designs)
 print("kernels:", {arch: f"{len(r.study.steps)} checkpoints x {len(r.study.seeds)} seeds, {r.study.n_inputs} "
                          f"training inputs" for arch, r in results.items()})
@@ -168,7 +168,7 @@ tau_table(results, profile)
 # test inputs. For the first seed, the late lag curve on both:
 
 # %% tags=["check-output"]
-test_input_table(results, test_results, designs)
+check_input_table(results, test_results, designs)
 
 # %% [markdown]
 # ## What is different from the paper

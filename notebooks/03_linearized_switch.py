@@ -75,7 +75,7 @@ from twophase_book.switch import (
     window_switch_verdicts,
 )
 from twophase_lib.cache import Cache
-from twophase_lib.chaos import run_chaos_map
+from twophase_lib.chaos import run_chaos_maps
 from twophase_lib.executor import check_workers
 from twophase_lib.ray_executor import executor_from_env
 from twophase_lib.switch import run_switch_studies
@@ -96,7 +96,7 @@ numerics_note(designs)
 # ## Final accuracy against the switch time
 
 # %% tags=["check-output"]
-maps = {arch: run_chaos_map(m, cache, executor, progress=False) for arch, m in chapter_maps(designs).items()}
+maps = run_chaos_maps(chapter_maps(designs), cache, executor, progress=False)
 inflections = map_inflections(window_readings(maps))
 results = run_switch_studies(window_studies(designs), cache, executor, desc="chapter 3: switched runs")
 window_switch_table(results)

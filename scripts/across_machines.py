@@ -31,10 +31,11 @@ READ = """
 import json, sys
 from twophase_lib.cache import Cache
 from twophase_lib.numerics import fingerprint
-from twophase_book.pages import load_summary
+from twophase_book.pages import load_claim_summary
 profile = sys.argv[1]
+found = {k: load_claim_summary(Cache(), k, profile) for k in ("chaos", "cone", "switch")}
 print(json.dumps({"fingerprint": fingerprint().as_dict(),
-                  "summaries": {k: load_summary(Cache(), k, profile) for k in ("chaos", "cone", "switch")}}))
+                  "summaries": {k: None if s is None else s.to_dict() for k, s in found.items()}}))
 """
 
 

@@ -15,17 +15,25 @@ import sys
 import time
 
 from twophase_book import beyond
-from twophase_book.chaos import chapter_epsilon_sweeps, chapter_sweeps
-from twophase_book.cone import chapter_studies as cone_studies
-from twophase_book.profiles import PROFILES
-from twophase_book.switch import chapter_studies as switch_studies
+from twophase_book.chaos import chapter_maps, entry_maps, extension_sweeps
+from twophase_book.cone import check_input_studies, lag_studies
+from twophase_book.profiles import PROFILES, protocol_designs
+from twophase_book.switch import window_studies
 from twophase_lib.cache import Cache
-from twophase_lib.chaos import run_sweeps
+from twophase_lib.chaos import run_chaos_maps, run_sweeps
 from twophase_lib.cone import run_studies
 from twophase_lib.ray_executor import executor_from_env
 from twophase_lib.switch import run_switch_studies
 
-STAGES = ("chaos", "epsilon", "cone", "switch", "beyond")
+STAGES = ("chaos", "cone", "switch", "beyond")
+
+
+def chaos_all(profile: str, cache: Cache, ex) -> None:
+    """Chapter 1's maps (both readings of ε) and the step-schedule extension."""
+    designs = protocol_designs(profile)
+    run_chaos_maps({**chapter_maps(designs), **{f"{a} (per-entry ε)": m for a, m in entry_maps(designs).items()}},
+                   cache, ex, desc="chapter 1: (t0, t1) maps")
+    run_sweeps(extension_sweeps(designs), cache, ex, desc="chapter 1: step-schedule extension")
 
 
 def beyond_all(profile: str, cache: Cache, ex) -> None:
@@ -48,13 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     with executor_from_env(args.workers) as ex:
         workers = ex.workers  # read while the executor is open: a Ray executor asks its cluster
         for name, work in (
-            ("chaos", lambda: run_sweeps(chapter_sweeps(args.profile), cache, ex, desc="chapter 1: chaos sweeps")),
-            ("epsilon", lambda: run_sweeps(chapter_epsilon_sweeps(args.profile), cache, ex, desc="chapter 1: ε sweep")),
-            ("cone", lambda: run_studies(cone_studies(args.profile), cache, ex, desc="chapter 2: eNTK along the runs")),
-            (
-                "switch",
-                lambda: run_switch_studies(switch_studies(args.profile), cache, ex, desc="chapter 3: linearized runs"),
-            ),
+            ("chaos", lambda: chaos_all(args.profile, cache, ex)),
+            ("cone", lambda: run_studies({**lag_studies(protocol_designs(args.profile)),
+                                          **{f"{a} (test inputs)": s for a, s in
+                                             check_input_studies(protocol_designs(args.profile)).items()}},
+                                         cache, ex, desc="chapter 2: eNTK along the runs")),
+            ("switch", lambda: run_switch_studies(window_studies(protocol_designs(args.profile)), cache, ex,
+                                                  desc="chapter 3: switched runs")),
             ("beyond", lambda: beyond_all(args.profile, cache, ex)),
         ):
             if name not in args.only:

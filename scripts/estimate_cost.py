@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from twophase_book.chaos import chapter_maps, entry_maps, extension_sweeps
-from twophase_book.cone import lag_studies, test_input_studies
+from twophase_book.cone import check_input_studies, lag_studies
 from twophase_book.profiles import PROFILES, protocol_designs
 from twophase_book.switch import window_studies
 from twophase_lib.costs import UnitCosts, count_work, estimate, measure_units, network_label
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     designs = protocol_designs(args.profile)
     studies = [*chapter_maps(designs).values(), *entry_maps(designs).values(), *extension_sweeps(designs).values(),
-               *lag_studies(designs).values(), *test_input_studies(designs).values(),
+               *lag_studies(designs).values(), *check_input_studies(designs).values(),
                *window_studies(designs).values()]
     work = count_work(studies)
     units = {}

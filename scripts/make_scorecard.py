@@ -10,7 +10,14 @@ import json
 import re
 from pathlib import Path
 
-from twophase_book.pages import across_machines_markdown, across_rows, load_summary, rerun_markdown, scorecard_markdown
+from twophase_book.pages import (
+    across_machines_markdown,
+    across_rows,
+    load_claim_summary,
+    load_summary,
+    rerun_markdown,
+    scorecard_markdown,
+)
 from twophase_book.paper import CLAIMS
 from twophase_lib.cache import Cache
 from twophase_lib.numerics import fingerprint
@@ -18,7 +25,11 @@ from twophase_lib.numerics import fingerprint
 ROOT = Path(__file__).resolve().parents[1]
 BOOK_PROFILES = ("cpu", "gpu", "paper")
 # the figure's panels: (pattern of a headline quantity, the panel's name); the pattern's group is the tick label
-PANELS = ((r"disagreement, (t0 = \d+)", "test disagreement at t1 of twins split at t0"),
+PANELS = ((r"disagreement, (t0 = \d+, Δ = \d+)", "test disagreement at t1 = t0 + Δ"),
+          (r"inflection, (Δ = \d+)", "inflection on the fixed windows (iterations)"),
+          (r"(S\(t = \d+, t \+ \d+\))", "the late lag curve's floor"),
+          (r"test accuracy, (t = \d+)", "final test accuracy after switching at t (constant lr)"),
+          (r"disagreement, (t0 = \d+)", "test disagreement at t1 of twins split at t0"),
           (r"inflection \(iterations\)()", "inflection (iterations)"),
           (r"S\((τ = \d+), first drop\)", "S(τ, t) at the first lr drop, per τ"),
           (r"test accuracy, (switch at t = \d+|standard training)", "final test accuracy after switching at t"))
@@ -39,7 +50,9 @@ if __name__ == "__main__":
     across = json.loads(across_path.read_text()) if across_path.exists() else {}
     scorecard = ROOT / "book" / "scorecard.md"
     # the smoke profile only checks that the code runs: its verdicts stay out of the book
-    if any(load_summary(cache, kind, p) is not None for kind, *_ in CLAIMS for p in BOOK_PROFILES):
+    found = [(load_claim_summary if kind in ("chaos", "cone", "switch") else load_summary)(cache, kind, p)
+             for kind, *_ in CLAIMS for p in BOOK_PROFILES]
+    if any(s is not None for s in found):
         scorecard.write_text(scorecard_markdown(cache, BOOK_PROFILES, across=across))
         print(f"make_scorecard: wrote book/scorecard.md from {cache.root} ({fingerprint().id})")
     else:

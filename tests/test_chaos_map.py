@@ -100,3 +100,17 @@ def test_barriers_and_kernels_only_on_the_window_slices_asked_for(tmp_path):
     assert np.array_equal(k[:, 1, 1], full.values["kernel_distance"][:, 1, 1])
     assert np.array_equal(b[:, 0, 0], full.values["test_loss_barrier"][:, 0, 0])
     assert np.array_equal(d, full.values["disagreement"], equal_nan=True)
+
+
+def test_several_maps_share_their_waves_and_give_what_each_gives_alone(tmp_path):
+    from twophase_lib.chaos import run_chaos_maps
+
+    maps = {"total": tiny_map(t0s=(0, 4), horizon=4), "entry": tiny_map(t0s=(0, 4), horizon=4, reference_seeds=(),
+                                                                       control_t0=None,
+                                                                       perturbation=Perturbation(1e-3, "entry"))}
+    together = run_chaos_maps(maps, Cache(tmp_path / "a"), Executor(0), progress=False)
+    for name, study in maps.items():
+        alone = run_chaos_map(study, Cache(tmp_path / name), Executor(0), progress=False)
+        for metric, v in alone.values.items():
+            assert np.array_equal(v, together[name].values[metric], equal_nan=True), (name, metric)
+    assert together["entry"].reference["disagreement"].shape == (0, 3)  # no reference pairs of its own

@@ -81,7 +81,8 @@ def test_compute_reports_workers_read_while_the_executor_is_open(monkeypatch, ca
 
     monkeypatch.setattr(compute, "executor_from_env", lambda workers=None: Closing())
     monkeypatch.setattr(compute, "run_studies", lambda *a, **k: None)
-    monkeypatch.setattr(compute, "cone_studies", lambda profile: {})
+    monkeypatch.setattr(compute, "lag_studies", lambda designs: {})
+    monkeypatch.setattr(compute, "check_input_studies", lambda designs: {})
     assert compute.main(["--profile", "smoke", "--only", "cone"]) == 0
     assert '"workers": 3' in capsys.readouterr().out
 

@@ -1,11 +1,13 @@
 """Chapter 2 and 3 studies on tiny runs, the reporting tables, and the generated pages."""
 
+import math
+
 import numpy as np
 import pytest
 
 from tests.conftest import tiny_config
 from twophase_book.cone import shared_before_drop
-from twophase_book.pages import load_summary, rerun_markdown, save_summary, scorecard_markdown
+from twophase_book.pages import rerun_markdown, scorecard_markdown
 from twophase_book.profiles import with_schedule
 from twophase_book.render import Table
 from twophase_lib.cache import Cache
@@ -70,33 +72,49 @@ def test_table_renders_as_text_markdown_and_html():
     assert "b\\|c" in t.markdown() and "&lt;" in t._repr_html_() and "<caption>cap</caption>" in t._repr_html_()
 
 
+def _claim(kind: str, verdict: str, acc: float = 0.42):
+    from twophase_book.summary import Cell, ClaimSummary, Number
+
+    cells = [Cell("ResNet-20", "constant lr", verdict, f"inflection 45 [30, 80]; accuracy {acc}",
+                  [Number("inflection, Δ = 100", 45.0, 30.0, 80.0), Number("test accuracy, t = 100", acc, 0.4, 0.44)]),
+             Cell("VGG-16", "constant lr", "not reproduced", "no transition in the window",
+                  [Number("inflection, Δ = 100", math.inf, 200.0, math.inf)]),
+             Cell("ResNet-20", "step schedule (extension)", "measured", "drops shrink it")]
+    return ClaimSummary(kind, "cpu", verdict, cells, [f"{kind}: ✓ control exact"])
+
+
 def test_summaries_are_keyed_by_design_and_the_scorecard_shows_them(tmp_path):
+    from twophase_book.pages import load_claim_summary, save_claim_summary
+    from twophase_book.profiles import protocol_designs
+    from twophase_book.summary import ClaimSummary
+
     cache = Cache(tmp_path)
     empty = scorecard_markdown(cache)
     assert empty.count("not run yet") == 4  # three claims and chapter 4
-    summary = {
-        "profile": "cpu",
-        "verdict": "partly",
-        "archs": {
-            "resnet20": {
-                "verdict": "partly",
-                "checks": "✓ grows",
-                "spearman": 1.0,
-                "accuracy_mean": [0.3, 0.5],
-                "switches": [0, 10],
-            }
-        },
-        "mismatches": ["resnet20: t = 10 is worse than t = 0"],
-    }
-    save_summary(cache, "switch", "cpu", summary)
-    assert load_summary(cache, "switch", "cpu") == summary
-    assert load_summary(cache, "switch", "smoke") is None
-    # a summary saved under the profile's name alone (the old layout) is not found
-    cache.save("switch-summary", "smoke", summary)
-    assert load_summary(cache, "switch", "smoke") is None
+    s = _claim("switch", "partly")
+    assert ClaimSummary.from_dict(s.to_dict()) == s
+    save_claim_summary(cache, s, protocol_designs("cpu"))
+    assert load_claim_summary(cache, "switch", "cpu") == s
+    assert load_claim_summary(cache, "switch", "smoke") is None
+    # a re-run with other seeds is stored under its own designs: the scorecard never shows it
+    save_claim_summary(cache, _claim("chaos", "reproduced"), protocol_designs("cpu", seeds=[5, 6]))
+    assert load_claim_summary(cache, "chaos", "cpu") is None
     page = scorecard_markdown(cache)
-    assert page.count("not run yet") == 3 and "**partly**" in page and "`cpu`" in page and "`paper`" not in page
-    assert "t = 10 is worse than t = 0" in page and "chapters/03_linearized_switch.ipynb" in page
+    assert page.count("not run yet") == 3 and "`cpu`" in page and "`paper`" not in page
+    assert "| ResNet-20 (constant lr) | VGG-16 (constant lr) | extensions and controls |" in page
+    row = next(line for line in page.splitlines() if "03_linearized_switch" in line)
+    cells = [c.strip() for c in row.split("|")]
+    assert cells[3] == "**partly**" and cells[4].startswith("**partly**<br>inflection 45 [30, 80]")
+    assert cells[5].startswith("**not reproduced**") and "step schedule (extension): **measured**" in cells[6]
+    assert "switch: ✓ control exact" in page
+
+
+def test_numbers_print_their_intervals_and_beyond_the_window():
+    from twophase_book.summary import Number
+
+    assert Number("x", 45.0, 30.0, 80.0).text() == "45 [30, 80]"
+    assert Number("x", math.inf, 200.0, math.inf).text() == "> window [200, > window]"
+    assert Number("x", 0.5).text() == "0.5" and Number("x", math.nan).text() == "undefined"
 
 
 def test_rerun_page_shows_measured_times_only():
@@ -204,10 +222,25 @@ def test_across_machines_page_shows_spreads_and_flipped_verdicts_are_inconclusiv
     assert "2 of 6 verdicts differ between fingerprints" in page
     assert "No run recorded yet" in across_machines_markdown({})
 
+    from twophase_book.pages import save_claim_summary
+    from twophase_book.profiles import protocol_designs
+
     cache = Cache(tmp_path)
-    save_summary(cache, "chaos", "cpu", flipped["runs"][0]["summaries"]["chaos"])
-    assert "**inconclusive** (this machine: partly" in scorecard_markdown(cache, across=flipped)
-    assert "**inconclusive** (this machine" not in scorecard_markdown(cache, across=same)
+    save_claim_summary(cache, _claim("chaos", "partly"), protocol_designs("cpu"))
+    typed = {"profile": "cpu", "runs": [
+        {"fingerprint": a, "summaries": {"chaos": _claim("chaos", "partly").to_dict()}},
+        {"fingerprint": b, "summaries": {"chaos": _claim("chaos", "reproduced").to_dict()}}]}
+    assert "**inconclusive** (this machine: partly" in scorecard_markdown(cache, across=typed)
+    # runs of the earlier design (dict summaries) say nothing of the current verdicts
+    assert "**inconclusive** (this machine" not in scorecard_markdown(cache, across=flipped)
+    assert "predate the paper's protocol" in page and "predate" not in across_machines_markdown(typed, a["id"])
+    # typed summaries (chapters 1-3 on the paper's protocol) give their numbers and settings the same way
+    typed = _claim("switch", "partly").to_dict()
+    assert headline_numbers("switch", typed)[1] == ("ResNet-20, constant lr", "test accuracy, t = 100", 0.42, 0.4,
+                                                    0.44)
+    assert across_verdicts([{"fingerprint": a, "summaries": {"switch": typed}},
+                            {"fingerprint": b, "summaries": {"switch": _claim("switch", "reproduced").to_dict()}}]
+                           )["switch"]["chapter"] == "inconclusive"
 
 
 def test_across_machines_figure_has_a_panel_per_quantity_and_a_series_per_fingerprint():

@@ -464,7 +464,8 @@ def window_reading(arch: str, res: ChaosMapResult, metric: str, delta: int, resa
     """Read one metric on one slice of a map and apply :func:`twophase_lib.verdicts.window_chaos_verdict`.
 
     ``references``: the map whose independent-initialisation pairs give the reference level (default ``res``; a
-    map of the same runs without reference pairs, such as the per-entry reading's, borrows the primary map's).
+    map of the same runs without reference pairs or ε = 0 twins, such as the per-entry reading's, borrows the
+    primary map's, and its control).
     """
     refs = references or res
     t0s, per_seed = res.window(metric, delta)
@@ -478,8 +479,9 @@ def window_reading(arch: str, res: ChaosMapResult, metric: str, delta: int, resa
         replicates = bootstrap_means(per_seed, resamples)
         ref_reps = bootstrap_means(ref_all[:, None], resamples, seed=1)[:, 0]
     point = per_seed.mean(0)
-    verdict = window_chaos_verdict(t0s, point, replicates, float(ref_all.mean()), ref_reps, res.control_is_exact,
-                                   delta)
+    # a map without ε = 0 twins of its own (the per-entry reading) is judged by the primary map's control
+    exact = res.control_is_exact if res.control else refs.control_is_exact
+    verdict = window_chaos_verdict(t0s, point, replicates, float(ref_all.mean()), ref_reps, exact, delta)
     return WindowReading(arch, metric, delta, t0s, per_seed, point, replicates, float(ref_all.mean()), ref_reps,
                          verdict, inflection_interval(t0s, point, replicates))
 
@@ -734,3 +736,30 @@ def map_summary(profile: str, results: dict[str, ChaosMapResult], readings: dict
                        f"({r.point[0]:.2f} → {r.point[-1]:.2f})")
     verdict = combine(list(per_net.values()))
     return ClaimSummary("chaos", profile, str(verdict), cells, details)
+
+
+def transition_note(readings: dict[tuple, WindowReading]) -> Note:
+    """Where the transition is on each network and window, how far the grid looked, and where the metrics disagree
+    (twins that split their predictions yet sit in one basin by the loss barrier, or the reverse)."""
+    lines = []
+    for arch in dict.fromkeys(a for a, _, _ in readings):
+        parts = []
+        for (a, m, delta), r in readings.items():
+            if a != arch or m != PRIMARY_METRIC:
+                continue
+            inf, last = r.inflection, int(r.t0s[-1])
+            if inf["estimate"] == math.inf or not math.isfinite(inf["estimate"]):
+                parts.append(f"on Δ = {delta} the disagreement never halves up to t0 = {last} (t1 = {last + delta})")
+            else:
+                parts.append(f"on Δ = {delta} it halves by t0 ≈ {fmt(inf['estimate'])} (90% interval "
+                             f"{_t(inf['low'])} to {_t(inf['high'])}; the grid looked to t0 = {last})")
+        early = {m: r.verdict.checks[1].passed for (a, m, d), r in readings.items() if a == arch and d == min(
+            d2 for (a2, _, d2) in readings if a2 == arch)}
+        split = [LABELS.get(m, m) for m, ok in early.items() if ok]
+        same = [LABELS.get(m, m) for m, ok in early.items() if not ok]
+        where = ""
+        if split and same:
+            where = (f" At t0 = 0 on the shortest window the twins are as far apart as unrelated networks by "
+                     f"{', '.join(split)}, but not by {', '.join(same)}: the metrics disagree.")
+        lines.append(f"**{ARCH_NAMES[arch]}**: " + "; ".join(parts) + "." + where)
+    return Note("\n\n".join(lines))

@@ -267,7 +267,7 @@ def lag_studies(designs: dict[str, ProtocolDesign]) -> dict[str, ConeStudy]:
                             reference_seeds=d.cone_reference_seeds) for arch, d in designs.items()}
 
 
-def test_input_studies(designs: dict[str, ProtocolDesign]) -> dict[str, ConeStudy]:
+def check_input_studies(designs: dict[str, ProtocolDesign]) -> dict[str, ConeStudy]:
     """The check on test inputs: the same checkpoints of the first seed, on as many test images."""
     return {arch: ConeStudy(d.run, d.cone_steps, d.taus, d.seeds[:1], d.cone_inputs, split="test")
             for arch, d in designs.items()}
@@ -379,7 +379,7 @@ def tau_table(results: dict[str, ConeResult], profile: str) -> Table:
                  rows)
 
 
-def test_input_table(train: dict[str, ConeResult], test: dict[str, ConeResult],
+def check_input_table(train: dict[str, ConeResult], test: dict[str, ConeResult],
                      designs: dict[str, ProtocolDesign]) -> Table:
     """The check on test inputs: the first seed's late lag curve S(t, t + Δ) on training and on test inputs."""
     rows = []

@@ -100,5 +100,8 @@ class ClaimSummary:
                 for n in c.numbers]
 
     def setting_verdicts(self) -> dict[str, str]:
-        """{setting: outcome}, with the claim's verdict under ``"chapter"``."""
-        return {"chapter": self.verdict, **{f"{c.network}, {c.protocol}": c.outcome for c in self.cells}}
+        """{setting: outcome} of the cells a rule judged (not the descriptive findings of an extension), with the
+        claim's verdict under ``"chapter"``."""
+        judged = {str(o) for o in Outcome}
+        return {"chapter": self.verdict, **{f"{c.network}, {c.protocol}": c.outcome for c in self.cells
+                                            if c.outcome in judged}}

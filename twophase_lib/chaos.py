@@ -369,24 +369,56 @@ def _map_pair(a: State, b: State, study: ChaosMap, cache: Cache, via: tuple[int,
 
 def run_chaos_map(study: ChaosMap, cache: Cache | None = None, executor: Executor | None = None,
                   progress: bool = True, desc: str = "chaos map") -> ChaosMapResult:
-    """Compute (or load) every twin, control, reference pair and comparison of a map, in three waves: parents (and
-    reference networks) at every t0 and t1; each twin once to the last t1; every comparison.
+    """Compute (or load) every twin, control, reference pair and comparison of a map (see :func:`run_chaos_maps`).
+
+    Returns:
+        A :class:`ChaosMapResult`.
+    """
+    return run_chaos_maps({"map": study}, cache, executor, progress, desc)["map"]
+
+
+def run_chaos_maps(studies: dict, cache: Cache | None = None, executor: Executor | None = None,
+                   progress: bool = True, desc: str = "chaos maps") -> dict:
+    """Compute (or load) every twin, control, reference pair and comparison of several maps, in three waves
+    shared by all of them (so one network's long tasks and another's short ones fill the workers together):
+    parents (and reference networks) at every t0 and t1; each twin once to its last t1; every comparison. Work
+    two maps share (a parent, a comparison) is done once.
 
     Args:
-        study: the map.
+        studies: {name: :class:`ChaosMap`}.
         cache: where results live (default :class:`twophase_lib.cache.Cache`).
         executor: runs the waves (default :class:`twophase_lib.executor.Executor`, closed after).
         progress: bars and progress lines.
 
     Returns:
-        A :class:`ChaosMapResult`.
+        {name: :class:`ChaosMapResult`}.
     """
     cache = cache or Cache()
     own = executor is None
     executor = executor or Executor()
+    parents, children, compare = {}, {}, {}
+    plans = {name: _plan_map(study, cache, parents, children, compare) for name, study in studies.items()}
+    try:
+        results = executor.waves([list(parents.values()), list(children.values()), list(compare.values())], desc,
+                                 progress)[-1]
+    finally:
+        if own:
+            executor.close()
+    by_key = dict(zip(compare, results))
+    return {name: _assemble_map(studies[name], labels, by_key) for name, labels in plans.items()}
+
+
+def _pair_key(a: State, b: State, study: ChaosMap, costly: bool) -> tuple:
+    """What identifies a comparison across maps: the states and the metrics asked of them."""
+    return (a.key(), b.key(), study.barrier if costly else None, study.kernel_inputs if costly else 0,
+            study.kernel_mode)
+
+
+def _plan_map(study: ChaosMap, cache: Cache, parents: dict, children: dict, compare: dict) -> list[tuple]:
+    """Add a map's tasks to the shared waves (keyed, so shared work is planned once); return its cells' labels."""
     via = tuple(study.t1s)
     last = study.t1s[-1]
-    parents, children, compare, labels = {}, {}, {}, []
+    labels = []
     for seed in study.seeds:
         run = study.run.replace(seed=seed)
         steps = sorted({*study.t0s, *study.t1s, *([study.control_t0] if study.control_t0 is not None else [])})
@@ -402,23 +434,23 @@ def run_chaos_map(study: ChaosMap, cache: Cache | None = None, executor: Executo
             _keyed(children, ("child", end.key()), _into_cache, child_checkpoint, end, cache, via)
             for t1 in t1s:
                 a, b = State(run, t1), State(run, t1, t0, pert)
-                _keyed(compare, (a.key(), b.key()), _map_pair, a, b, study, cache, via, study.costly_at(t0, t1))
-                labels.append((kind, seed, t0, t1, (a.key(), b.key())))
+                key = _pair_key(a, b, study, study.costly_at(t0, t1))
+                _keyed(compare, key, _map_pair, a, b, study, cache, via, study.costly_at(t0, t1))
+                labels.append((kind, seed, t0, t1, key))
     for seed in study.reference_seeds:
         run = study.run.replace(seed=seed)
         other = run.replace(seed=seed + REFERENCE_OFFSET, data_seed=seed)
         _keyed(parents, ("parent", other.prefix(last), via), _into_cache, parent_checkpoints, other, list(via), cache)
         for t1 in study.t1s:
             a, b = State(run, t1), State(other, t1)
-            _keyed(compare, (a.key(), b.key()), _map_pair, a, b, study, cache, via, True)
-            labels.append(("reference", seed, None, t1, (a.key(), b.key())))
-    try:
-        results = executor.waves([list(parents.values()), list(children.values()), list(compare.values())], desc,
-                                 progress)[-1]
-    finally:
-        if own:
-            executor.close()
-    by_key = dict(zip(compare, results))
+            key = _pair_key(a, b, study, True)
+            _keyed(compare, key, _map_pair, a, b, study, cache, via, True)
+            labels.append(("reference", seed, None, t1, key))
+    return labels
+
+
+def _assemble_map(study: ChaosMap, labels: list[tuple], by_key: dict) -> ChaosMapResult:
+    """A map's result from its cells' labels and the comparisons' results."""
     metrics = METRICS + (("kernel_distance",) if study.kernel_inputs else ())
     n_seeds, n0, n1 = len(study.seeds), len(study.t0s), len(study.t1s)
     values = {m: np.full((n_seeds, n0, n1), np.nan) for m in metrics}

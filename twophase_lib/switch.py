@@ -54,10 +54,12 @@ def switch_outcome(run: RunConfig, t: int, reset_momentum: bool, cache: Cache, t
             result = train_linearized(run, base, reset_momentum=reset_momentum, progress=progress, arm=arm,
                                       lr_scale=lr_scale)
             model = switched_model(run, base, result.final, arm)
-            test = evaluate(model, data, "test", loss=run_loss(run))
+            with torch.no_grad():  # evaluate()'s test metrics, and which images are right, from one pass
+                logits = predict(model, data.x_test)
+                hits = logits.argmax(1) == data.y_test
+                test = {"loss": run_loss(run)(logits, data.y_test).item(), "accuracy": hits.double().mean().item()}
+            correct = hits.cpu().numpy()
             train = evaluate(model, data, "train", limit=train_examples, loss=run_loss(run))
-            with torch.no_grad():
-                correct = (predict(model, data.x_test).argmax(1) == data.y_test).cpu().numpy()
         return {"t": t, "seed": run.seed, "test_accuracy": test["accuracy"], "test_loss": test["loss"],
                 "test_correct": correct,
                 "train_accuracy": train["accuracy"], "train_loss": train["loss"],
