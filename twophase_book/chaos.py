@@ -578,7 +578,8 @@ def extension_table(results: dict[str, ChaosMapResult], sweeps: dict[str, ChaosR
     interval of the difference over seeds.
 
     Returns:
-        The table and, per network, {t0: (constant, step, difference low, difference high)}.
+        The table, and per network a dict from each t0 to (constant, step, low and high end of the difference's
+        interval).
     """
     rows, found = [], {}
     for arch, sw in sweeps.items():

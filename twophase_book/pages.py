@@ -65,7 +65,8 @@ def save_claim_summary(cache: Cache, summary: ClaimSummary, designs: dict) -> No
 
 
 def load_claim_summary(cache: Cache, kind: str, profile: str) -> ClaimSummary | None:
-    """Chapter 1-3's typed summary for the profile's current design (:func:`protocol_designs`), or None."""
+    """Chapter 1-3's typed summary for the profile's current design
+    (:func:`twophase_book.profiles.protocol_designs`), or None."""
     data = cache.load(f"{kind}-claim", tuple(protocol_designs(profile).values()))
     return None if data is None else ClaimSummary.from_dict(data)
 

@@ -12,8 +12,8 @@ FRANKLE_STABILITY = {"resnet20": 2000, "vgg16": 1000}
 
 PAPER_TAUS = (2000, 4000, 6000, 8000)
 
-#: The paper's (t0, t1) maps (its Fig. 3), in words: approximate values read off the figures by a third party
-#: (PROTOCOL.md; the paper has no tables for them).
+#: The paper's maps over t0 and t1 (its Fig. 3) in words, approximate values read off the figures by a third
+#: party (PROTOCOL.md); the paper has no tables for them.
 PAPER_MAP_TEXT = {
     "resnet20": "disagreement ≈ 0.5 at t1 = 100, then ≈ 0.1–0.2; test-loss barrier ≈ 2 for t0 = 0, falling over "
                 "t0 = 100–500, ≈ 0 beyond 500; 1 − cos ≈ 0.06 at t1 = 100–200 for t0 = 0 only",
@@ -21,8 +21,8 @@ PAPER_MAP_TEXT = {
              "t0 ≥ 2,500: barrier ≈ 0; 1 − cos ≤ 8e-4",
 }
 
-#: The paper's eNTK figures (Figs. 4, 5), approximate, read off the figures (PROTOCOL.md): the within-run block
-#: boundary, the level S(τ, t) stays at from late τ and from τ = 0, and the floor of the lag curves.
+#: The paper's eNTK figures 4 and 5 as approximate values read off the figures (PROTOCOL.md) — the within-run
+#: block boundary, the level S(τ, t) stays at from late τ and from τ = 0, and the floor of the lag curves.
 PAPER_CONE = {
     "resnet20": {"boundary": "≈ 100–500", "late_tau": "≈ 0.02–0.03", "tau0": "≈ 0.15–0.2",
                  "lag": "falls from ≈ 0.25 to a floor ≈ 0.02, the same for every dt ∈ {100, …, 500}"},
@@ -30,7 +30,7 @@ PAPER_CONE = {
               "lag": "falls from ≈ 1 to a floor ≈ 0.05, the same for every dt ∈ {100, …, 500}"},
 }
 
-#: The paper's Fig. 6 (linearized from t to T = 10,000), approximate: test accuracy for early and late t.
+#: The paper's Fig. 6 (linearized from t to T = 10000) as approximate test accuracies for early and late t.
 PAPER_SWITCH = {"resnet20": "≈ 0.44 for t ≤ 200 → ≈ 0.84 at t = 5,000", "vgg16": "≈ 0.13 for t ≤ 200 → ≈ 0.82 at "
                 "t = 5,000"}
 

@@ -331,7 +331,7 @@ class ProtocolDesign:
 
     @property
     def t1s(self) -> tuple[int, ...]:
-        """The t1 grid of the map: every slice t0 + Δ."""
+        """The t1 grid of the map, every slice t0 + Δ."""
         return tuple(sorted({t0 + d for t0 in self.t0s for d in self.deltas}))
 
     @property

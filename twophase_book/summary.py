@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from twophase_lib.verdicts import Outcome
 
-#: The primary protocol (the paper's: constant lr 0.1, twins over a (t0, t1) band) and the extensions.
+#: The primary protocol's name (the paper's constant lr 0.1, twins over a (t0, t1) band); other cells are extensions.
 PRIMARY = "constant lr"
 
 

@@ -174,7 +174,7 @@ def switch_figure(results: dict, inflections: dict | None = None) -> plt.Figure:
 
 # ------------------------------------------------------ the paper's protocol (issue 21): switches inside the window
 
-#: Chapter 3's arms: the paper's (linearized at the run's lr) and the two controls.
+#: Chapter 3's arms, the paper's (linearized at the run's lr) and the two controls.
 ARMS = ("linearized", "linearized, lower lr", "batch norm frozen")
 
 

@@ -391,7 +391,7 @@ def run_chaos_maps(studies: dict, cache: Cache | None = None, executor: Executor
         progress: bars and progress lines.
 
     Returns:
-        {name: :class:`ChaosMapResult`}.
+        A dict from each name of ``studies`` to its :class:`ChaosMapResult`.
     """
     cache = cache or Cache()
     own = executor is None
