@@ -64,25 +64,7 @@ cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 # %% tags=["check-output", "exact-everywhere"]
 import matplotlib.pyplot as plt
 
-from twophase_book.chaos import (
-    chapter_maps,
-    entry_maps,
-    entry_readings,
-    extension_outcome,
-    extension_sweeps,
-    extension_table,
-    map_figure,
-    map_inflections,
-    map_paper_table,
-    map_summary,
-    network_verdicts,
-    perturbation_table,
-    readings_compared,
-    transition_note,
-    window_figure,
-    window_readings,
-    window_table,
-)
+from twophase_book import chaos
 from twophase_book.designs import protocol_note, protocol_table
 from twophase_book.pages import save_claim_summary
 from twophase_book.profiles import protocol_designs
@@ -116,12 +98,12 @@ numerics_note(designs)
 
 # %% tags=["check-output"]
 # both networks and both readings of ε in shared waves, so the workers stay busy
-every = run_chaos_maps({**{(arch, "total"): m for arch, m in chapter_maps(designs).items()},
-                        **{(arch, "entry"): m for arch, m in entry_maps(designs).items()}},
+every = run_chaos_maps({**{(arch, "total"): m for arch, m in chaos.chapter_maps(designs).items()},
+                        **{(arch, "entry"): m for arch, m in chaos.entry_maps(designs).items()}},
                        cache, executor, desc="chapter 1: (t0, t1) maps")
 maps = {arch: r for (arch, reading), r in every.items() if reading == "total"}
 entry = {arch: r for (arch, reading), r in every.items() if reading == "entry"}
-extension = run_sweeps(extension_sweeps(designs), cache, executor, desc="chapter 1: step-schedule extension")
+extension = run_sweeps(chaos.extension_sweeps(designs), cache, executor, desc="chapter 1: step-schedule extension")
 for arch, res in maps.items():
     print(f"{arch}: ε = 0 control exact: {res.control_is_exact} ({len(res.control)} comparisons)")
 if not all(res.control_is_exact for res in maps.values()):
@@ -137,7 +119,7 @@ if not all(res.control_is_exact for res in maps.values()):
 # slices $t_1 = t_0 + \Delta$ only (they cost several test-set evaluations each).
 
 # %%
-fig = map_figure(maps)
+fig = chaos.map_figure(maps)
 plt.show()
 
 # %% [markdown]
@@ -152,8 +134,8 @@ plt.show()
 # halves counts as "beyond the window".
 
 # %%
-readings = window_readings(maps)
-fig = window_figure(readings)
+readings = chaos.window_readings(maps)
+fig = chaos.window_figure(readings)
 plt.show()
 
 # %% [markdown]
@@ -179,18 +161,18 @@ plt.show()
 # disagree the table says so.
 
 # %% tags=["check-output"]
-window_table(readings)
+chaos.window_table(readings)
 
 # %% tags=["check-output"]
-inflections = map_inflections(readings)
+inflections = chaos.map_inflections(readings)
 for (arch, metric, delta), r in readings.items():
     if metric == "disagreement":
         print(f"{arch}, Δ = {delta}: {r.verdict.outcome.upper()}\n{r.verdict.explain()}\n")
-for arch, outcome in network_verdicts(readings).items():
+for arch, outcome in chaos.network_verdicts(readings).items():
     print(f"{arch}, every Δ: {outcome.upper()}")
 
 # %% tags=["check-output"]
-transition_note(readings)
+chaos.transition_note(readings)
 
 # %% [markdown]
 # ## Paper against ours
@@ -201,7 +183,7 @@ transition_note(readings)
 # and in epochs (examples seen ÷ training-set size).
 
 # %% tags=["check-output"]
-map_paper_table(profile, readings)
+chaos.map_paper_table(profile, readings)
 
 # %% [markdown]
 # ## The two readings of ε
@@ -214,13 +196,13 @@ map_paper_table(profile, readings)
 # by the same rule.
 
 # %% tags=["check-output"]
-perturbation_table(maps, entry)
+chaos.perturbation_table(maps, entry)
 
 # %% tags=["check-output"]
-entry_verdicts = entry_readings(entry, maps)
+entry_verdicts = chaos.entry_readings(entry, maps)
 for (arch, _, delta), r in entry_verdicts.items():
     print(f"{arch}, per-entry ε, Δ = {delta}: {r.verdict.outcome.upper()}")
-readings_compared(maps, entry)
+chaos.readings_compared(maps, entry)
 
 # %% [markdown]
 # ## Extension: what the lr drops do to twins split before them
@@ -231,12 +213,12 @@ readings_compared(maps, entry)
 # This is not a claim of the paper, and its finding stays outside the verdict.
 
 # %% tags=["check-output"]
-ext_table, ext_found = extension_table(maps, extension)
-print(extension_outcome(ext_found))
+ext_table, ext_found = chaos.extension_table(maps, extension)
+print(chaos.extension_outcome(ext_found))
 ext_table
 
 # %% tags=["check-output"]
-summary = map_summary(profile, maps, readings, ext_found, entry_verdicts)
+summary = chaos.map_summary(profile, maps, readings, ext_found, entry_verdicts)
 save_claim_summary(cache, summary, designs)
 print(f"Chaos effect at the {profile} profile: {summary.verdict.upper()}")
 for cell in summary.cells:
