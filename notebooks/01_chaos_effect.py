@@ -25,7 +25,8 @@
 #
 # **The paper's protocol, and ours.** Every figure of the paper lies inside its first
 # learning-rate stage: its (t0, t1) maps stop by iteration 2,000 (ResNet-20) and 10,000
-# (VGG-16), long before the recipe's first lr drop at ≈ 31,000. So the primary protocol
+# (VGG-16), long before the recipe's first lr drop (the note under the design table says
+# where). So the primary protocol
 # here trains at the paper's **constant lr of 0.1** for a window of iterations, and
 # treats $t_1$ as the paper does: a second axis, not the end of training.
 #
@@ -36,10 +37,11 @@
 #   $t_0 + \max\Delta$: the map is the band $t_0 < t_1 \le t_0 + \max\Delta$.
 # * At every cell we measure the **test disagreement** (the fraction of test images
 #   whose predicted class differs) and the **parameter dissimilarity** $1-\cos(\theta,\theta')$
-#   (in float64). On the **fixed-window slices** $t_1 = t_0 + \Delta$ we add the **loss
+#   (in float64). On the **fixed-window slices** $t_1 = t_0 + \Delta$ we add the **test-loss
 #   barrier** along the straight line between the twins (batch-norm statistics
-#   re-estimated at every point; on the test set and a training subset) and the
-#   **eNTK distance** between the twins.
+#   re-estimated at every point) and the **eNTK distance** between the twins; the verdict
+#   reads the first three, the eNTK distance is drawn in the maps (the barrier on a
+#   training subset is in the cached records).
 # * An ε = 0 twin must end bitwise on its parent (the control); two independently
 #   initialised networks trained on the same batches give each metric's **reference
 #   level** (one pair per reference seed).
@@ -131,7 +133,9 @@ plt.show()
 # colour). The dotted line and the shading on the disagreement panels are the
 # inflection — the first $t_0$ at which the curve falls to half its $t_0 = 0$ value,
 # interpolated in $\log(1 + t_0)$ — and its bootstrap interval; a replicate that never
-# halves counts as "beyond the window".
+# halves counts as beyond the last $t_0$ of the grid ("> last t0"). An inflection between
+# $t_0 = 0$ and the first later $t_0$ is placed by that interpolation alone: it says the
+# curve had already halved at the first later $t_0$.
 
 # %%
 readings = chaos.window_readings(maps)
@@ -189,8 +193,8 @@ chaos.map_paper_table(profile, readings)
 # ## The two readings of ε
 #
 # The paper writes the perturbation "‖ε‖₀ = 10⁻⁷", which is ill-defined. We read it as a
-# total L2 norm of 1e-7 (a fresh direction per seed); in float32 most of such a
-# perturbation rounds away, and the table gives what is left — the realised norm and
+# total L2 norm of 1e-7 (a fresh direction per seed); in float32 most entries of such a
+# perturbation round away, and the table gives what is left — the realised norm and
 # the share of entries that changed — at every $t_0$ and seed. The other reading draws
 # every entry from N(0, (1e-7)²); it is run on the first slice at a few $t_0$ and judged
 # by the same rule.

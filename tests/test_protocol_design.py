@@ -64,5 +64,6 @@ def test_bad_designs_and_overrides_are_refused():
 def test_the_extension_finding_is_said_in_words():
     found = {"resnet20": {100: (0.3, 0.1, -0.25, -0.15), 200: (0.2, 0.21, -0.02, 0.04)},
              "vgg16": {100: (0.1, 0.3, 0.1, 0.3), 200: (0.1, 0.1, float("nan"), float("nan"))}}
-    assert extension_outcome(found) == ("ResNet-20, t0 = 100: drops shrink it; ResNet-20, t0 = 200: no difference "
-                                        "measurable; VGG-16, t0 = 100: drops grow it; VGG-16, t0 = 200: undetermined")
+    assert extension_outcome(found) == (
+        "ResNet-20, t0 = 100: the drops shrink the twins' disagreement; ResNet-20, t0 = 200: no difference "
+        "measurable; VGG-16, t0 = 100: the drops grow the twins' disagreement; VGG-16, t0 = 200: undetermined")

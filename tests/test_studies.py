@@ -113,7 +113,7 @@ def test_numbers_print_their_intervals_and_beyond_the_window():
     from twophase_book.summary import Number
 
     assert Number("x", 45.0, 30.0, 80.0).text() == "45 [30, 80]"
-    assert Number("x", math.inf, 200.0, math.inf).text() == "> window [200, > window]"
+    assert Number("x", math.inf, 200.0, math.inf).text() == "> last t0 [200, > last t0]"
     assert Number("x", 0.5).text() == "0.5" and Number("x", math.nan).text() == "undefined"
 
 

@@ -510,7 +510,7 @@ def network_verdicts(readings: dict[tuple, WindowReading]) -> dict[str, Outcome]
 
 
 def _t(x: float) -> str:
-    return "> window" if x == math.inf else fmt(x)
+    return "> last t0" if x == math.inf else fmt(x)
 
 
 def perturbation_table(results: dict[str, ChaosMapResult], entry: dict[str, ChaosMapResult]) -> Table:
@@ -547,8 +547,8 @@ def window_table(readings: dict[tuple, WindowReading]) -> Table:
                      f"{_t(inf['estimate'])} [{_t(inf['low'])}, {_t(inf['high'])}]",
                      " ".join(f"{c.mark}" for c in r.verdict.checks), str(r.verdict.outcome)])
     checks = " · ".join(c.value for c in WindowCheck)
-    return Table(["network", "metric", "Δ", "t0 = 0", "last t0", "independent init", "inflection [90%]",
-                  f"checks ({checks})", "outcome"], rows)
+    return Table(["network", "metric", "Δ", "t0 = 0 [90%]", "last t0 [90%]", "independent init at t1 = Δ",
+                  "inflection [90%]", f"checks ({checks})", "outcome"], rows)
 
 
 def entry_readings(entry: dict[str, ChaosMapResult], results: dict[str, ChaosMapResult]) -> dict[tuple, WindowReading]:
@@ -598,8 +598,8 @@ def extension_table(results: dict[str, ChaosMapResult], sweeps: dict[str, ChaosR
             found[arch][int(t0)] = (float(const.mean()), float(step.mean()), lo, hi)
             rows.append([ARCH_NAMES[arch], int(t0), t1, f"{const.mean():.3f}", f"{step.mean():.3f}",
                          f"{step.mean() - const.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"])
-    return Table(["network", "t0", "t1 (recipe's end)", "constant lr", "step schedule", "step − constant [90%]"],
-                 rows), found
+    return Table(["network", "t0", "t1 (the step schedule's end)", "test disagreement, constant lr",
+                  "test disagreement, step schedule", "step − constant [90%]"], rows), found
 
 
 def extension_outcome(found: dict) -> str:
@@ -610,9 +610,9 @@ def extension_outcome(found: dict) -> str:
             if not (math.isfinite(lo) and math.isfinite(hi)):
                 word = "undetermined"
             elif hi < 0:
-                word = "drops shrink it"
+                word = "the drops shrink the twins' disagreement"
             elif lo > 0:
-                word = "drops grow it"
+                word = "the drops grow the twins' disagreement"
             else:
                 word = "no difference measurable"
             parts.append(f"{ARCH_NAMES[arch]}, t0 = {t0}: {word}")
@@ -694,14 +694,14 @@ def map_paper_table(profile: str, readings: dict[tuple, WindowReading]) -> Table
             if a != arch or m != PRIMARY_METRIC:
                 continue
             inf = r.inflection
-            ep = lambda x: "> window" if x == math.inf else f"{x / d.epoch_steps:.2g}"  # noqa: E731
+            ep = lambda x: "> last t0" if x == math.inf else f"{x / d.epoch_steps:.2g}"  # noqa: E731
             rows.append([ARCH_NAMES[arch], delta, PAPER_MAP_TEXT[arch],
-                         f"{r.point[0]:.3f} at t0 = 0 → {r.point[1:].min():.3f} (lowest later)",
+                         f"{r.point[0]:.3f} at t0 = 0 → {r.point[-1]:.3f} at t0 = {r.t0s[-1]}",
                          f"{lo:,}–{hi:,} it. ({lo / p.epoch_steps:.2g}–{hi / p.epoch_steps:.2g} epochs)",
                          f"{_t(inf['estimate'])} [{_t(inf['low'])}, {_t(inf['high'])}] it. "
                          f"({ep(inf['estimate'])} [{ep(inf['low'])}, {ep(inf['high'])}] epochs)"])
-    return Table(["network", "Δ", "paper (approximate, read off Fig. 3)", "ours: disagreement", "paper's inflection",
-                  "ours: inflection [90%]"], rows)
+    return Table(["network", "Δ", "paper (approximate, read off Fig. 3, at fixed t1)",
+                  "ours: test disagreement at t1 = t0 + Δ", "paper's inflection", "ours: inflection [90%]"], rows)
 
 
 def map_summary(profile: str, results: dict[str, ChaosMapResult], readings: dict[tuple, WindowReading],
@@ -760,7 +760,7 @@ def transition_note(readings: dict[tuple, WindowReading]) -> Note:
         same = [LABELS.get(m, m) for m, ok in early.items() if not ok]
         where = ""
         if split and same:
-            where = (f" At t0 = 0 on the shortest window the twins are as far apart as unrelated networks by "
-                     f"{', '.join(split)}, but not by {', '.join(same)}: the metrics disagree.")
+            where = (f" At t0 = 0 on the shortest window the twins are at least half as far apart as unrelated "
+                     f"networks by {' and '.join(split)}, but not by {' or '.join(same)}: the metrics disagree.")
         lines.append(f"**{ARCH_NAMES[arch]}**: " + "; ".join(parts) + "." + where)
     return Note("\n\n".join(lines))

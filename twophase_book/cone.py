@@ -338,8 +338,9 @@ def lag_table(readings: dict[str, LagReading]) -> Table:
         for t, c in r.curves.items():
             rows.append([ARCH_NAMES[arch], t, *(f"{c[:, j].mean():.3g} [{c[:, j].min():.3g}, {c[:, j].max():.3g}]"
                                                for j in range(len(r.lags))), f"{r.calibration:.3g}"])
-    lags = next(iter(readings.values())).lags
-    return Table(["network", "t", *(f"S(t, t + {d})" for d in lags), "independent init (late t)"], rows)
+    first = next(iter(readings.values()))
+    return Table(["network", "t", *(f"S(t, t + {d}) (seed range)" for d in first.lags),
+                  f"independent init at t = {first.late}"], rows)
 
 
 def lag_verdict_table(readings: dict[str, LagReading], inflections: dict[str, dict]) -> Table:
@@ -361,7 +362,7 @@ def _inflection_text(inf: dict) -> str:
         return "–"
 
     def f(x: float) -> str:
-        return "> window" if x == math.inf else fmt(x)
+        return "> last t0" if x == math.inf else fmt(x)
 
     return f"{f(inf['estimate'])} [{f(inf['low'])}, {f(inf['high'])}]"
 
@@ -465,8 +466,9 @@ def lag_summary(profile: str, readings: dict[str, LagReading], inflections: dict
                           float(r.calibration_per_seed.max())),
                    Number("block boundary (iterations)", float(r.boundary[0]), lo, hi)]
         cells.append(Cell(ARCH_NAMES[arch], PRIMARY, str(r.verdict.outcome),
-                          f"floor {numbers[0].text()} vs {r.calibration:.2g} unrelated; boundary {numbers[2].text()}"
-                          f" (inflection {_inflection_text(inf)})", numbers))
+                          f"late floor {floor.mean():.3g} (seed range {floor.min():.3g}–{floor.max():.3g}) against "
+                          f"{r.calibration:.2g} between unrelated networks; block boundary {numbers[2].text()} "
+                          f"(chaos inflection {_inflection_text(inf)})", numbers))
         details.append(f"{ARCH_NAMES[arch]}: " + "; ".join(f"{c.mark} {c.name}" for c in r.verdict.checks))
     verdict = combine([c.outcome for c in cells])
     return ClaimSummary("cone", profile, str(verdict), cells, details)

@@ -70,7 +70,7 @@ def protocol_table(designs: dict) -> Table:
                      f"{d.window} ({d.window / d.epoch_steps:.3g} epochs)", ", ".join(map(str, d.t0s)),
                      ", ".join(map(str, d.deltas)), len(d.seeds), f"{d.epsilon:g}",
                      f"t = {', '.join(map(str, d.lag_ts))}; Δ = {', '.join(map(str, d.lags))}",
-                     f"{', '.join(map(str, d.switches))} (T = {d.switch_T})",
+                     f"{', '.join(map(str, d.switches))} (T = {d.switch_T}; {len(d.switch_seeds)} seeds)",
                      f"{d.step_run.optim.steps} (lr ÷10 at {', '.join(map(str, d.step_run.optim.milestones))})"])
     return Table(["model", "width", "data", "batch", "lr", "constant-lr window (iterations)", "t0 (ch. 1)",
                   "windows Δ (ch. 1)", "seeds", "ε (total L2)", "lag curves (ch. 2)", "switch times (ch. 3)",
@@ -86,7 +86,8 @@ def protocol_note(profile: str) -> Note:
         f"At `{profile}` the training set has {d.train_images:,} images, so one epoch is {d.epoch_steps:,} "
         f"iterations at batch {d.run.optim.batch_size}; the paper's is {p.epoch_steps:,}. The constant-lr window is "
         f"{d.window:,} iterations ({d.window / d.epoch_steps:.3g} epochs); the paper's figures reach 2,000 "
-        f"iterations for ResNet-20 and 10,000 for VGG-16 ({10_000 / p.epoch_steps:.3g} epochs), all before its "
+        f"iterations for ResNet-20 ({2_000 / p.epoch_steps:.3g} epochs) and 10,000 for VGG-16 "
+        f"({10_000 / p.epoch_steps:.3g} epochs), all before its "
         f"first lr drop at iteration {design('paper', 'resnet20').first_drop:,}. A transition at the same number "
         f"of epochs as the paper's would sit at {p.epoch_steps / d.epoch_steps:.3g} times fewer iterations here."
     )

@@ -160,9 +160,10 @@ def scorecard_markdown(
         "twins compared on fixed windows after their split, the eNTK's lag curves, switch times inside the window. "
         "The rules are in `twophase_lib.verdicts` and stated in each chapter; every check carries a 90% bootstrap "
         "interval, and a claim is *inconclusive* when a check whose interval contains 0 could change its outcome, "
-        "or when the rule gives different verdicts on machines with other kernels "
-        "([Across machines](across_machines.md)). A claim is *reproduced* only when it holds for both networks, "
-        "*not reproduced* when it fails for both, *partly* otherwise. Extensions and controls (the step schedule, "
+        "or when the rule gives different verdicts on machines with other kernels (once "
+        "[Across machines](across_machines.md) holds runs of this protocol). A claim is *reproduced* only when "
+        "it holds for both networks, *not reproduced* when it fails for both, *partly* otherwise. Extensions and "
+        "controls (the step schedule, "
         "a lower lr) have their own outcomes and stay out of the verdict. The `smoke` profile only checks that the "
         "code runs; its verdicts mean nothing.",
         "",

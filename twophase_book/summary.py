@@ -32,7 +32,7 @@ class Number:
         """'value [low, high]', or the value alone without an interval."""
         def f(x: float) -> str:
             if x == math.inf:
-                return "> window"
+                return "> last t0"
             return f"{x:.{digits}g}" if math.isfinite(x) else "undefined"
 
         if math.isnan(self.low) and math.isnan(self.high):

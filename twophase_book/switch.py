@@ -209,12 +209,16 @@ def window_switch_table(results: dict) -> Table:
     takes steps too large for its frozen kernel shows it in its loss first)."""
     rows = []
     for (arch, arm), res in results.items():
+        acc = res.accuracy.mean(0)
+        share = recovered_share(acc)
         for j, t in enumerate(res.switches):
-            label = "standard training to T" if j == len(res.switches) - 1 else str(t)
-            rows.append([ARCH_NAMES[arch], _arm_name(arm, res), label, f"{res.accuracy[:, j].mean():.3f}",
-                         f"[{res.accuracy[:, j].min():.3f}, {res.accuracy[:, j].max():.3f}]",
+            last = j == len(res.switches) - 1
+            rows.append([ARCH_NAMES[arch], "— (no switch)" if last else _arm_name(arm, res),
+                         f"T = {t}: standard training" if last else str(t), f"{acc[j]:.3f}",
+                         f"[{res.accuracy[:, j].min():.3f}, {res.accuracy[:, j].max():.3f}]", fmt(share[j], 2),
                          f"{res.loss.mean(0)[j]:.3g}"])
-    return Table(["network", "arm", "switch t", "test accuracy", "seed range", "test loss"], rows)
+    return Table(["network", "arm", "switch t", "test accuracy", "seed range",
+                  "share of the gap from t = 0 to standard training", "test loss"], rows)
 
 
 def _paired_difference(a, t: int, b) -> tuple[float, float, float]:
@@ -241,10 +245,12 @@ def control_table(results: dict) -> Table:
             f = _paired_difference(lin, t, frozen)
             s_ = _paired_difference(slow, t, lin)
             acc = lambda r: f"{r.accuracy[:, list(r.switches).index(t)].mean():.3f}"  # noqa: E731
-            rows.append([ARCH_NAMES[arch], int(t), acc(lin), acc(frozen), f"{f[0]:+.3f} [{f[1]:+.3f}, {f[2]:+.3f}]",
-                         acc(slow), f"{s_[0]:+.3f} [{s_[1]:+.3f}, {s_[2]:+.3f}]"])
-    return Table(["network", "switch t", "linearized", "batch norm frozen", "linearized − frozen [90%]",
-                  "linearized at the lower lr", "lower lr − run's lr [90%]"], rows)
+            loss = frozen.loss.mean(0)[list(frozen.switches).index(t)]
+            rows.append([ARCH_NAMES[arch], int(t), acc(lin), acc(frozen), f"{loss:.3g}",
+                         f"{f[0]:+.3f} [{f[1]:+.3f}, {f[2]:+.3f}]", acc(slow),
+                         f"{s_[0]:+.3f} [{s_[1]:+.3f}, {s_[2]:+.3f}]"])
+    return Table(["network", "switch t", "linearized", "batch norm frozen", "frozen: test loss",
+                  "linearized − frozen [90%]", "linearized at the lower lr", "lower lr − run's lr [90%]"], rows)
 
 
 def window_switch_paper_table(profile: str, results: dict, inflections: dict[str, dict]) -> Table:

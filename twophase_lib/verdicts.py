@@ -725,7 +725,7 @@ def paired_switch_verdict(switches: np.ndarray, correct: np.ndarray, inflection:
     Checks (margins positive when they pass):
 
     * **t = 0 is worst**: margin min over t > 0 of acc(t) − acc(0);
-    * **grows with t**: Spearman rank correlation of t and accuracy, margin ρ − 0.7;
+    * **grows with t**: Spearman rank correlation of t (T included) and accuracy above 0.7, margin ρ − 0.7;
     * **the cone phase matters**: from the first switch at or after the inflection to the last one before T,
       accuracy rises by more than a point, margin acc(late) − acc(first after) − 0.01; not applicable when fewer
       than two switch times before T lie after the inflection.
@@ -750,7 +750,7 @@ def paired_switch_verdict(switches: np.ndarray, correct: np.ndarray, inflection:
         _margin_check(SwitchCheck.ZERO_IS_WORST, float(mean[later].min() - mean[0]),
                       reps[:, later].min(1) - reps[:, 0],
                       f"{mean[0]:.3f} at t = 0, lowest later {mean[later].min():.3f}"),
-        _margin_check(SwitchCheck.GROWS_WITH_T, rho - 0.7, rho_reps - 0.7, f"Spearman ρ = {rho:.2f} (rule: ≥ 0.7)"),
+        _margin_check(SwitchCheck.GROWS_WITH_T, rho - 0.7, rho_reps - 0.7, f"Spearman ρ = {rho:.2f} (rule: > 0.7)"),
     ]
     inside = [i for i in range(len(switches) - 1) if math.isfinite(inflection) and switches[i] >= inflection]
     if len(inside) >= 2:
