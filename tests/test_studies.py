@@ -124,20 +124,6 @@ def test_rerun_page_shows_measured_times_only():
     assert "1.5 min (2 CPU cores, x86_64, 2026-11-28)" in page and page.count("not measured yet") == 3
 
 
-def test_scales_note_says_which_scale_is_closer():
-    from twophase_book.chaos import _distance_to_range, scales_note
-
-    assert _distance_to_range(5, 1, 10) == 1 and _distance_to_range(2, 4, 8) == 2 and _distance_to_range(16, 4, 8) == 2
-    # cpu: 80 iterations per epoch against the paper's 390; ResNet-20's paper range is 100-500 iterations
-    at_epochs = {("resnet20", "step"): {"estimate": 80.0}, ("vgg16", "step"): {"estimate": float("nan")}}
-    text = repr(scales_note("cpu", at_epochs))
-    assert "1 epochs (inside the paper's range)" in text and "Closer on the epochs scale" in text
-    assert "no inflection" in text
-    at_iterations = {("resnet20", "step"): {"estimate": 300.0}, ("vgg16", "step"): {"estimate": 2500.0}}
-    text = repr(scales_note("cpu", at_iterations))
-    assert text.count("Closer on the iterations scale") == 2
-
-
 def _summaries(chaos_verdict: str, switch_acc: float) -> dict:
     """Chapters 1-3's summaries as the notebooks save them, reduced to what the across-machines page reads."""
     inf = {"estimate": 80.0, "low": 60.0, "high": 120.0, "seeds": 3}

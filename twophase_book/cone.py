@@ -12,8 +12,8 @@ from twophase_lib.cone import ConeResult, ConeStudy, block_boundary
 from twophase_lib.plotting import mark_inflection, mark_lr_drops
 from twophase_lib.verdicts import LagCheck, Verdict, combine, cone_verdict, lag_cone_verdict
 
-from .paper import PAPER_CONE, PAPER_INFLECTION, PAPER_TAUS
-from .profiles import ARCH_NAMES, ARCHS, SCHEDULE_NAMES, SCHEDULES, Design, ProtocolDesign, chapter_designs, design
+from .paper import PAPER_CONE
+from .profiles import ARCH_NAMES, ARCHS, Design, ProtocolDesign
 from .render import Table, fmt
 from .summary import PRIMARY, Cell, ClaimSummary, Number
 
@@ -21,13 +21,6 @@ from .summary import PRIMARY, Cell, ClaimSummary, Number
 def study_from_design(d: Design, schedule: str) -> ConeStudy:
     """Chapter 2's study of a design under a schedule: its parent runs, every cone checkpoint, its τ."""
     return ConeStudy(d.schedule(schedule), d.cone_steps, d.cone_refs, d.seeds, d.kernel_inputs)
-
-
-def chapter_studies(profile: str, designs: dict | None = None) -> dict:
-    """Chapter 2's studies at a profile (or for ``designs``): every architecture under both schedules,
-    keyed by (arch, schedule)."""
-    designs = designs or chapter_designs(profile)
-    return {(arch, sch): study_from_design(d, sch) for arch, d in designs.items() for sch in SCHEDULES}
 
 
 def cone_verdicts(results: dict, inflections: dict) -> dict:
@@ -51,51 +44,6 @@ def shared_before_drop(results: dict) -> dict:
         k = sum(s <= a.study.run.optim.first_drop for s in a.study.steps)
         out[arch] = bool(np.array_equal(a.matrices[:, :k, :k], b.matrices[:, :k, :k]))
     return out
-
-
-def after_drop_table(results: dict) -> Table:
-    """What the drop does: S(τ, T) and the kernel velocity after the first drop, step schedule against constant lr."""
-    rows = []
-    for (arch, schedule), res in results.items():
-        steps = np.array(res.study.steps)
-        i1 = int(np.where(steps == results[(arch, "step")].study.run.optim.first_drop)[0][0])
-        v = res.velocity.mean(0)
-        m = res.matrices.mean(0)
-        tau = res.study.refs[-1]
-        it = int(np.where(steps == tau)[0][0])
-        rows.append([arch, SCHEDULE_NAMES[schedule], f"{m[it, i1]:.4f}", f"{m[it, -1]:.4f}",
-                     f"{v[:i1][-3:].mean():.2e}", f"{v[i1:].mean():.2e}"])
-    tau = next(iter(results.values())).study.refs[-1]
-    return Table(["model", "schedule", f"S(τ={tau}, first drop)", f"S(τ={tau}, T)", "velocity before the drop",
-                  "velocity after it"], rows)
-
-
-def cone_paper_table(profile: str, inflections: dict) -> Table:
-    """Where τ sits relative to the inflection and the first drop, in the paper and here."""
-    rows = []
-    for arch in ARCHS:
-        p, d = design("paper", arch), design(profile, arch)
-        lo, hi = PAPER_INFLECTION[arch]
-        rows.append(
-            [
-                f"{arch}, paper",
-                ", ".join(f"{t:,}" for t in PAPER_TAUS),
-                f"{lo:,}" + ("" if lo == hi else f"–{hi:,}"),
-                f"{p.first_drop:,}",
-                ", ".join(f"{t / p.first_drop:.0%}" for t in PAPER_TAUS),
-            ]
-        )
-        inf = inflections.get((arch, "step"), {"estimate": math.nan})
-        rows.append(
-            [
-                f"{arch}, ours ({profile})",
-                ", ".join(map(str, d.cone_refs)),
-                fmt(inf["estimate"]),
-                str(d.first_drop),
-                ", ".join(f"{t / d.first_drop:.0%}" for t in d.cone_refs),
-            ]
-        )
-    return Table(["where", "τ", "inflection", "first lr drop", "τ as a share of the time before the drop"], rows)
 
 
 def cone_table(results: dict, verdicts: dict) -> Table:
@@ -135,45 +83,6 @@ def cone_table(results: dict, verdicts: dict) -> Table:
         ],
         rows,
     )
-
-
-def cone_summary(profile: str, verdicts: dict, shared: dict, results: dict | None = None) -> dict:
-    """Chapter 2's results for the scorecard, with the mismatches against the paper the code can compute; with
-    ``results``, also S(τ, first drop) per τ (step schedule: seed mean, min, max)."""
-    p = design("paper", "resnet20")
-    mismatches = []
-    for arch, v in verdicts.items():
-        d = design(profile, arch)
-        share = f"{min(d.cone_refs) / d.first_drop:.0%}–{max(d.cone_refs) / d.first_drop:.0%}"
-        paper = f"{min(PAPER_TAUS) / p.first_drop:.0%}–{max(PAPER_TAUS) / p.first_drop:.0%}"
-        mismatches.append(f"{arch}: τ at {share} of the time before the first drop (paper: {paper})")
-        mismatches += [f"{arch}: fails '{check.value}'" for check in v.failed()]
-    return {
-        "profile": profile,
-        "verdict": str(combine([v.outcome for v in verdicts.values()])),
-        "archs": {
-            a: {
-                "verdict": str(v.outcome),
-                "checks": v.explain(),
-                **({"s_first_drop": _s_first_drop(results[(a, "step")])} if results else {}),
-            }
-            for a, v in verdicts.items()
-        },
-        "shared_before_drop": shared,
-        "mismatches": mismatches,
-    }
-
-
-def _s_first_drop(res) -> dict:
-    """{τ: [mean, min, max] over seeds of S(τ, t) at the last checkpoint before the first drop}."""
-    steps = np.array(res.study.steps)
-    last = int(np.where(steps <= res.study.run.optim.first_drop)[0][-1])
-    out = {}
-    for tau in res.study.refs:
-        i = int(np.where(steps == tau)[0][0])
-        v = res.matrices[:, i, last]
-        out[str(tau)] = [float(v.mean()), float(v.min()), float(v.max())]
-    return out
 
 
 def _edges(steps: np.ndarray) -> np.ndarray:

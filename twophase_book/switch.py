@@ -22,8 +22,8 @@ from twophase_lib.verdicts import (
     switch_verdict,
 )
 
-from .paper import PAPER_INFLECTION, PAPER_SWITCH, RECIPE_ACCURACY
-from .profiles import ARCH_NAMES, Design, ProtocolDesign, chapter_designs, design
+from .paper import PAPER_SWITCH, RECIPE_ACCURACY
+from .profiles import ARCH_NAMES, Design, ProtocolDesign
 from .render import Table, fmt
 from .summary import PRIMARY, Cell, ClaimSummary, Number
 
@@ -37,40 +37,6 @@ def design_studies(designs: dict[str, Design]) -> dict:
     """Chapter 3's studies of ``designs`` (architectures, or chapter 4's tasks) under the step schedule, keyed
     by name."""
     return {name: study_from_design(d) for name, d in designs.items()}
-
-
-def chapter_studies(profile: str, designs: dict | None = None) -> dict:
-    """Chapter 3's studies at a profile (or for ``designs``): every architecture under the step schedule,
-    keyed by architecture."""
-    return design_studies(designs or chapter_designs(profile))
-
-
-def switch_paper_table(profile: str, results: dict, inflections: dict) -> Table:
-    """The switch times relative to the inflection and the first drop, and standard training's accuracy, paper vs
-    ours."""
-    rows = []
-    for arch, res in results.items():
-        p, d = design("paper", arch), design(profile, arch)
-        lo, hi = PAPER_INFLECTION[arch]
-        rows.append(
-            [
-                f"{arch}, paper",
-                "t > 2,000 matters most; t = 0 worst",
-                f"{lo:,}" + ("" if lo == hi else f"–{hi:,}"),
-                f"{p.first_drop:,}",
-                f"{RECIPE_ACCURACY[arch]:.1%} (recipe, Frankle et al.)",
-            ]
-        )
-        rows.append(
-            [
-                f"{arch}, ours ({profile})",
-                ", ".join(map(str, d.switches[:-1])),
-                fmt(inflections[(arch, "step")]["estimate"]),
-                str(d.first_drop),
-                f"{res.accuracy[:, -1].mean():.1%}",
-            ]
-        )
-    return Table(["where", "switch times", "inflection", "first lr drop", "standard training, test accuracy"], rows)
 
 
 def switch_verdicts(results: dict, inflections: dict) -> dict:
