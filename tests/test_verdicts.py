@@ -226,3 +226,40 @@ def test_outcomes_and_checks_are_identities_apart_from_their_text():
         from twophase_lib.verdicts import Verdict
 
         Verdict("maybe")
+
+
+def _images(rate: float, rows: int, n: int = 1000, seed: int = 0) -> np.ndarray:
+    """(rows, n) 0/1 arrays with exactly ``rate`` of ones per row, placed at random (a different draw per row)."""
+    rng = np.random.default_rng(seed)
+    row = (np.arange(n) < round(rate * n)).astype(float)
+    return np.stack([rng.permutation(row) for _ in range(rows)])
+
+
+def test_the_dynamic_range_precondition_reaches_both_ways_and_says_why():
+    from twophase_lib.verdicts import PreconditionCheck, Verdict, dynamic_range_precondition
+
+    # a CIFAR-like task: unrelated networks disagree on 45%, linearized from initialisation 0.18 against 0.45
+    good = dynamic_range_precondition(_images(0.45, 2), _images(0.45, 2, seed=1), _images(0.18, 2, seed=2))
+    assert good.applicable and all(c.mark == "✓" for c in good.checks)
+    v = Verdict(Outcome.PARTLY, [])
+    assert good.apply(v) is v
+    # the affairs survey: unrelated networks disagree on 3%, linearized ties standard training
+    flat = dynamic_range_precondition(_images(0.03, 2), _images(0.71, 2, seed=1), _images(0.71, 2, seed=1))
+    assert not flat.applicable and [c.mark for c in flat.checks] == ["✗", "✗"]
+    out = flat.apply(Verdict(Outcome.NOT_REPRODUCED, []))
+    assert out.outcome == Outcome.INAPPLICABLE and out.checks[0].id == PreconditionCheck.UNRELATED_DISAGREE
+    assert "0.030" in flat.explain() and "rule: > 0.1" in flat.explain()
+    # one check alone fails it: disagreement but no cost of linearizing
+    assert not dynamic_range_precondition(_images(0.4, 2), _images(0.6, 2, seed=1), _images(0.59, 2, seed=1)).applicable
+    # a margin inside its interval is not "clearly": inapplicable, the check undecided
+    edge = dynamic_range_precondition(_images(0.105, 1, n=200), _images(0.5, 1, 200, 1), _images(0.2, 1, 200, 2))
+    assert not edge.applicable and edge.checks[0].mark == "?"
+    with pytest.raises(ValueError, match="correctness arrays"):
+        dynamic_range_precondition(_images(0.4, 2), _images(0.5, 2), _images(0.5, 3))
+
+
+def test_inapplicable_settings_are_left_out_when_outcomes_are_combined():
+    assert combine(["inapplicable", "reproduced"]) == "reproduced"
+    assert combine(["inapplicable", "not reproduced", "reproduced"]) == "partly"
+    assert combine(["inapplicable", "inapplicable"]) == "inapplicable"
+    assert combine(["inapplicable", "inconclusive"]) == "inconclusive"

@@ -29,10 +29,12 @@ class Outcome(enum.StrEnum):
     #: A rule whose undecided checks could move its outcome (:func:`decide_with_intervals`), or results of several
     #: numerics fingerprints that disagree (:func:`across_machines`).
     INCONCLUSIVE = "inconclusive"
+    #: A task that cannot show the effects at all: it fails :func:`dynamic_range_precondition` (issue 22).
+    INAPPLICABLE = "inapplicable"
 
 
 #: The outcomes a rule can give.
-OUTCOMES = (Outcome.REPRODUCED, Outcome.PARTLY, Outcome.NOT_REPRODUCED, Outcome.INCONCLUSIVE)
+OUTCOMES = (Outcome.REPRODUCED, Outcome.PARTLY, Outcome.NOT_REPRODUCED, Outcome.INCONCLUSIVE, Outcome.INAPPLICABLE)
 
 
 class ChaosCheck(enum.Enum):
@@ -63,6 +65,13 @@ class SwitchCheck(enum.Enum):
     CONE_PHASE_MATTERS = "the cone phase matters"
 
 
+class PreconditionCheck(enum.Enum):
+    """The checks of :func:`dynamic_range_precondition`; a member's value is its display text."""
+
+    UNRELATED_DISAGREE = "unrelated networks disagree"
+    LINEARIZATION_FALLS_SHORT = "linearized training falls short"
+
+
 class WindowCheck(enum.Enum):
     """The checks of :func:`window_chaos_verdict` (twins compared a fixed window Δ after their split)."""
 
@@ -81,7 +90,7 @@ class LagCheck(enum.Enum):
     NARROW = "narrow"
 
 
-CheckId = ChaosCheck | ConeCheck | SwitchCheck | WindowCheck | LagCheck
+CheckId = ChaosCheck | ConeCheck | SwitchCheck | WindowCheck | LagCheck | PreconditionCheck
 
 
 @dataclass
@@ -195,14 +204,20 @@ def decide_with_intervals(checks: list[Check], rule) -> Verdict:
 
 
 def combine(outcomes: list[Outcome | str]) -> Outcome:
-    """One outcome from several (architectures, schedules): all reproduced, none reproduced, or partly; inconclusive
-    when the settings that are decided agree and at least one other is inconclusive (or none is decided).
+    """One outcome from several (architectures, schedules, tasks): all reproduced, none reproduced, or partly;
+    inconclusive when the settings that are decided agree and at least one other is inconclusive (or none is
+    decided). Inapplicable settings (tasks that cannot show the effects) are left out; all inapplicable gives
+    inapplicable.
 
     Raises:
         ValueError: no outcomes.
     """
     if not outcomes:
         raise ValueError("no outcomes to combine")
+    applicable = [o for o in outcomes if o != Outcome.INAPPLICABLE]
+    if not applicable:
+        return Outcome.INAPPLICABLE
+    outcomes = applicable
     decided = {Outcome(o) for o in outcomes if o != Outcome.INCONCLUSIVE}
     if len(decided) < len(set(map(Outcome, outcomes))) and len(decided) <= 1:
         return Outcome.INCONCLUSIVE
@@ -769,3 +784,80 @@ def paired_switch_verdict(switches: np.ndarray, correct: np.ndarray, inflection:
         return Outcome.REPRODUCED if all(passed.values()) else Outcome.PARTLY
 
     return decide_with_intervals(checks, rule)
+
+
+#: The precondition's thresholds: independently initialised networks must disagree on more than this share of the
+#: test set, and the model linearized at initialisation must fall more than this far (test accuracy) short of
+#: standard training, each with its whole 90% interval on the passing side.
+MIN_UNRELATED_DISAGREEMENT = 0.10
+MIN_LINEARIZATION_GAP = 0.05
+
+
+@dataclass
+class Precondition:
+    """Whether a task has the dynamic range the three effects need (:func:`dynamic_range_precondition`)."""
+
+    checks: list[Check]
+
+    @property
+    def applicable(self) -> bool:
+        """True when every check passes with its interval on the passing side."""
+        return all(c.passed and c.decided for c in self.checks)
+
+    def explain(self) -> str:
+        """One line per check: its mark, name and numbers."""
+        return "\n".join(f"{c.mark} {c.name}: {c.detail}" for c in self.checks)
+
+    def apply(self, verdict: Verdict) -> Verdict:
+        """``verdict`` itself on an applicable task; else INAPPLICABLE, with the precondition's checks first."""
+        if self.applicable:
+            return verdict
+        return Verdict(Outcome.INAPPLICABLE, [*self.checks, *verdict.checks])
+
+
+def dynamic_range_precondition(unrelated: np.ndarray, standard_correct: np.ndarray, linear_correct: np.ndarray,
+                               resamples: int = 2000) -> Precondition:
+    """Whether a task can show the effects at all, before any verdict on it (issue 22): twins cannot diverge
+    further than unrelated networks differ, and a phase of training that linearization loses cannot matter when
+    the model linearized at initialisation already trains as well as the network.
+
+    Args:
+        unrelated: (pairs, n_test) 0/1, whether each pair of independently initialised networks (trained on the
+            same batches) disagrees on each test input at the end of the window.
+        standard_correct: (seeds, n_test) 0/1, standard training's correctness on each test input at T.
+        linear_correct: (seeds, n_test) 0/1, the same seeds' model linearized at initialisation (switch at t = 0)
+            and trained to T.
+        resamples: bootstrap replicates (pairs or seeds, and test inputs, resampled; the gap paired by seed and
+            input).
+
+    Checks (margins positive when they pass; a check passes only with its 90% interval above 0):
+
+    * **unrelated networks disagree**: mean disagreement − :data:`MIN_UNRELATED_DISAGREEMENT`;
+    * **linearized training falls short**: standard − linearized test accuracy − :data:`MIN_LINEARIZATION_GAP`.
+
+    Returns:
+        A :class:`Precondition`; its :meth:`Precondition.apply` turns a claim's verdict into INAPPLICABLE when the
+        task fails.
+
+    Raises:
+        ValueError: arrays that are not 2-dimensional, or correctness arrays of different shapes.
+    """
+    unrelated, std, lin = (np.asarray(a, dtype=float) for a in (unrelated, standard_correct, linear_correct))
+    if unrelated.ndim != 2 or std.ndim != 2 or std.shape != lin.shape or unrelated.shape[0] == 0:
+        raise ValueError(f"need (pairs, n_test) disagreements and two equal (seeds, n_test) correctness arrays: "
+                         f"{unrelated.shape}, {std.shape}, {lin.shape}")
+    d = float(unrelated.mean())
+    d_reps = bootstrap_means(unrelated[:, :, None], resamples)[:, 0]
+    gap = std - lin
+    g = float(gap.mean())
+    g_reps = bootstrap_means(gap[:, :, None], resamples, seed=1)[:, 0]
+    return Precondition([
+        _margin_check(PreconditionCheck.UNRELATED_DISAGREE, d - MIN_UNRELATED_DISAGREEMENT,
+                      d_reps - MIN_UNRELATED_DISAGREEMENT,
+                      f"independently initialised networks disagree on {d:.3f} of the test set "
+                      f"(rule: > {MIN_UNRELATED_DISAGREEMENT:g})"),
+        _margin_check(PreconditionCheck.LINEARIZATION_FALLS_SHORT, g - MIN_LINEARIZATION_GAP,
+                      g_reps - MIN_LINEARIZATION_GAP,
+                      f"standard {std.mean():.3f} against linearized at initialisation {lin.mean():.3f} test accuracy "
+                      f"(rule: gap > {MIN_LINEARIZATION_GAP:g})"),
+    ])
