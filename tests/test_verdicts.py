@@ -263,3 +263,59 @@ def test_inapplicable_settings_are_left_out_when_outcomes_are_combined():
     assert combine(["inapplicable", "not reproduced", "reproduced"]) == "partly"
     assert combine(["inapplicable", "inapplicable"]) == "inapplicable"
     assert combine(["inapplicable", "inconclusive"]) == "inconclusive"
+
+
+def _decay(t0s, half, level=0.5, floor=0.05):
+    """A curve that falls from ``level`` to half of it at t0 = ``half`` (exponential in log(1 + t0))."""
+    x = np.log1p(np.asarray(t0s, dtype=float)) / np.log1p(half)
+    return floor + (level - floor) * 0.5 ** x
+
+
+def _replicates(curve, spread, n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    return curve + rng.normal(0, spread, (n, len(curve)))
+
+
+def test_an_inflection_shift_reaches_later_earlier_and_none():
+    from twophase_lib.verdicts import Shift, inflection_shift
+
+    t0s = np.array([0, 25, 50, 100, 200, 400])
+    early, late = _decay(t0s, 40), _decay(t0s, 180)
+    later = inflection_shift(t0s, early, _replicates(early, 0.01), late, _replicates(late, 0.01, seed=1))
+    assert later["shift"] == Shift.LATER and later["low"] > 1 and later["factor"] > 2
+    earlier = inflection_shift(t0s, late, _replicates(late, 0.01), early, _replicates(early, 0.01, seed=1))
+    assert earlier["shift"] == Shift.EARLIER and earlier["high"] < 1
+    same = inflection_shift(t0s, early, _replicates(early, 0.08), early, _replicates(early, 0.08, seed=1))
+    assert same["shift"] == Shift.NONE and same["low"] < 1 < same["high"]
+    # a setting whose curve never halves within the grid is later than any inflection inside it
+    flat = np.full(len(t0s), 0.4)
+    never = inflection_shift(t0s, early, _replicates(early, 0.01), flat, _replicates(flat, 0.01, seed=1))
+    assert never["shift"] == Shift.LATER and math.isinf(never["setting"]) and math.isinf(never["factor"])
+    both = inflection_shift(t0s, flat, _replicates(flat, 0.01), flat, _replicates(flat, 0.01, seed=1))
+    assert both["shift"] == Shift.NONE == "no change measurable"
+    with pytest.raises(ValueError, match="equal"):
+        inflection_shift(t0s, early, _replicates(early, 0.01), late, _replicates(late, 0.01, n=10))
+
+
+def test_the_relation_of_inflection_and_accuracy_reaches_each_outcome():
+    from twophase_lib.verdicts import Relation, inflection_accuracy_relation
+
+    rng = np.random.default_rng(0)
+    infl = np.array([20.0, 40, 60, 90, 130, 200])
+    acc = np.array([0.30, 0.33, 0.36, 0.40, 0.43, 0.47])
+
+    def with_reps(values, spread):
+        return np.column_stack([values, values[:, None] + rng.normal(0, spread, (len(values), 300))])
+
+    better = inflection_accuracy_relation(with_reps(infl, 2.0), with_reps(acc, 0.003))
+    assert better["relation"] == Relation.LATER_IS_BETTER and better["rho"] == pytest.approx(1.0)
+    worse = inflection_accuracy_relation(with_reps(infl, 2.0), with_reps(acc[::-1].copy(), 0.003))
+    assert worse["relation"] == Relation.LATER_IS_WORSE and worse["high"] < 0
+    noisy = inflection_accuracy_relation(with_reps(infl, 80.0), with_reps(acc, 0.1))
+    assert noisy["relation"] == Relation.NONE and noisy["low"] < 0 < noisy["high"]
+    # an inflection beyond the grid ranks as the latest
+    beyond = infl.copy()
+    beyond[-1] = np.inf
+    assert inflection_accuracy_relation(with_reps(beyond, 0.0), with_reps(acc, 0.003))["rho"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="settings"):
+        inflection_accuracy_relation(with_reps(infl[:3], 1.0), with_reps(acc[:3], 0.01))
