@@ -36,10 +36,11 @@
 #
 # **Our protocol.** The runs are chapter 1's constant-lr parents (shared through the
 # cache). The eNTK is computed, as the paper's, on **training inputs** (the first
-# images of the training set; the same number of test images for the first seed as a
-# check), at checkpoints across the window (denser at the start; the design lists them).
-# The cone's width is read against a **calibration**: $S$ between the kernels of two
-# independently initialised networks at the same step (the rule uses the late $t$).
+# images of the training set; the same number of test images for the first seed's late
+# lag curve as a check), at checkpoints across the window (denser at the start; the
+# design lists them). The cone's width is read against a **calibration**: $S$ between
+# the kernels of two independently initialised networks at the same step, every 100
+# iterations at `cpu` (the rule uses the late $t$).
 
 # %% tags=["parameters"]
 profile = "cpu"  # smoke | cpu | gpu | paper

@@ -15,23 +15,26 @@ import sys
 import time
 
 from twophase_book import beyond
-from twophase_book.chaos import chapter_maps, entry_maps, extension_sweeps
+from twophase_book.chaos import bn_init_maps, chapter_maps, entry_maps, extension_sweeps
 from twophase_book.cone import check_input_studies, lag_studies
 from twophase_book.profiles import PROFILES, protocol_designs
 from twophase_book.switch import window_studies
+from twophase_book.transition import transition_design, transition_maps
 from twophase_lib.cache import Cache
 from twophase_lib.chaos import run_chaos_maps, run_sweeps
 from twophase_lib.cone import run_studies
 from twophase_lib.ray_executor import executor_from_env
 from twophase_lib.switch import run_switch_studies
 
-STAGES = ("chaos", "cone", "switch", "beyond")
+STAGES = ("chaos", "cone", "switch", "beyond", "transition")
 
 
 def chaos_all(profile: str, cache: Cache, ex) -> None:
-    """Chapter 1's maps (both readings of ε) and the step-schedule extension."""
+    """Chapter 1's maps (both readings of ε, the batch-norm initialisation ablation) and the step-schedule
+    extension."""
     designs = protocol_designs(profile)
-    run_chaos_maps({**chapter_maps(designs), **{f"{a} (per-entry ε)": m for a, m in entry_maps(designs).items()}},
+    run_chaos_maps({**chapter_maps(designs), **{f"{a} (per-entry ε)": m for a, m in entry_maps(designs).items()},
+                    **{f"{a} (batch-norm init)": m for a, m in bn_init_maps(designs).items()}},
                    cache, ex, desc="chapter 1: (t0, t1) maps")
     run_sweeps(extension_sweeps(designs), cache, ex, desc="chapter 1: step-schedule extension")
 
@@ -64,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             ("switch", lambda: run_switch_studies(window_studies(protocol_designs(args.profile)), cache, ex,
                                                   desc="chapter 3: switched runs")),
             ("beyond", lambda: beyond_all(args.profile, cache, ex)),
+            ("transition", lambda: run_chaos_maps(transition_maps(transition_design(args.profile)), cache, ex,
+                                                  desc="chapter 6: settings")),
         ):
             if name not in args.only:
                 continue

@@ -2,10 +2,11 @@
 
     python scripts/estimate_cost.py --profile cpu [--workers 2]
 
-Counts the work of chapters 1-3's studies (twophase_lib.costs.count_work: SGD and linearized steps, comparisons,
-kernels, predictions, evaluations; shared parents once), times each unit once per network here
-(twophase_lib.costs.measure_units, one torch thread), and prints the table, the total and the wall time on the
-workers, beside the chapters' last measured cold times (book/run_times.json) where there are some.
+Counts the work of the studies of chapters 1-3 and 6 (twophase_lib.costs.count_work: SGD and linearized steps,
+comparisons, kernels by input count, predictions, evaluations; shared parents once), times each unit once per
+network and batch size here (twophase_lib.costs.measure_units, one torch thread), and prints the table, each
+chapter's cost as it runs in order (what an earlier chapter already computed is free to a later one), the total,
+and the chapters' last measured cold times (book/run_times.json) where there are some.
 """
 
 from __future__ import annotations
@@ -16,13 +17,26 @@ import os
 import sys
 from pathlib import Path
 
-from twophase_book.chaos import chapter_maps, entry_maps, extension_sweeps
+from twophase_book.chaos import bn_init_maps, chapter_maps, entry_maps, extension_sweeps
 from twophase_book.cone import check_input_studies, lag_studies
 from twophase_book.profiles import PROFILES, protocol_designs
 from twophase_book.switch import window_studies
-from twophase_lib.costs import UnitCosts, count_work, estimate, measure_units, network_label
+from twophase_book.transition import transition_design, transition_maps
+from twophase_lib.costs import count_work, estimate, measure_units, network_label
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def chapter_studies(profile: str) -> dict[str, list]:
+    """The studies each chapter computes, in the book's order."""
+    designs = protocol_designs(profile)
+    return {
+        "01_chaos_effect": [*chapter_maps(designs).values(), *entry_maps(designs).values(),
+                            *bn_init_maps(designs).values(), *extension_sweeps(designs).values()],
+        "02_cone_effect": [*lag_studies(designs).values(), *check_input_studies(designs).values()],
+        "03_linearized_switch": list(window_studies(designs).values()),
+        "06_what_moves_the_transition": list(transition_maps(transition_design(profile)).values()),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,38 +45,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--json", type=Path, help="also write the estimate here")
     args = parser.parse_args(argv)
-    designs = protocol_designs(args.profile)
-    studies = [*chapter_maps(designs).values(), *entry_maps(designs).values(), *extension_sweeps(designs).values(),
-               *lag_studies(designs).values(), *check_input_studies(designs).values(),
-               *window_studies(designs).values()]
+    chapters = chapter_studies(args.profile)
+    studies = [st for group in chapters.values() for st in group]
     work = count_work(studies)
+    barrier = next(iter(protocol_designs(args.profile).values())).barrier
+    runs = {network_label(st.run): st.run for st in studies}
     units = {}
-    for d in designs.values():
-        print(f"estimate_cost: timing the units of {network_label(d.run)} ...", file=sys.stderr, flush=True)
-        u = measure_units(d.run, d.barrier, d.kernel_inputs)
-        # the chapters' kernels differ in size (twins' eNTK on test inputs, chapter 2's on training inputs): an
-        # average weighted by how many of each the design computes
-        cone = measure_units(d.run, d.barrier, d.cone_inputs, steps=1).seconds["kernels"]
-        n_map = len(d.seeds) * len(d.t0s) * len(d.deltas)
-        n_cone = len(d.cone_steps) * (len(d.seeds) + len(d.cone_reference_seeds) + 1)
-        seconds = dict(u.seconds, kernels=(u.seconds["kernels"] * n_map + cone * n_cone) / (n_map + n_cone))
-        units[u.network] = UnitCosts(u.network, seconds)
+    for label, run in runs.items():
+        print(f"estimate_cost: timing the units of {label} ...", file=sys.stderr, flush=True)
+        units[label] = measure_units(run, barrier, work.kernel_sizes(label))
     est = estimate(work, units, args.workers)
-    print(f"{'network':<16} {'unit':<17} {'count':>9} {'s/unit':>9} {'seconds':>9}")
+    print(f"{'network':<22} {'unit':<20} {'count':>9} {'s/unit':>9} {'seconds':>9}")
     for net, unit, n, s in est["rows"]:
-        print(f"{net:<16} {unit:<17} {n:>9,} {units[net].seconds[unit]:>9.4f} {s:>9.0f}")
+        print(f"{net:<22} {unit:<20} {n:>9,} {units[net].seconds[unit]:>9.4f} {s:>9.0f}")
+    times_path = ROOT / "book" / "run_times.json"
+    times = json.loads(times_path.read_text()) if times_path.exists() else {}
+    print(f"{'chapter':<30} {'modelled (min)':>15} {'last measured cold (min)':>25}")
+    done: list = []
+    per_chapter = {}
+    before = 0.0
+    for name, group in chapters.items():
+        done += group
+        upto = estimate(count_work(done), units, args.workers)["wall_s"]
+        per_chapter[name] = upto - before
+        before = upto
+        measured = times.get(name, {}).get(args.profile, {}).get("seconds")
+        print(f"{name:<30} {per_chapter[name] / 60:>15.1f} {(f'{measured / 60:.1f}' if measured else '–'):>25}")
     print(f"total {est['total_s'] / 60:.1f} min of one core; {est['wall_s'] / 60:.1f} min on {args.workers} workers "
           "(ideal sharing between workers; twins shared between schedules counted per schedule)")
-    times_path = ROOT / "book" / "run_times.json"
-    if times_path.exists():
-        times = json.loads(times_path.read_text())
-        measured = [times.get(ch, {}).get(args.profile, {}).get("seconds") for ch in
-                    ("01_chaos_effect", "02_cone_effect", "03_linearized_switch")]
-        if all(measured):
-            print(f"measured cold (book/run_times.json): chapters 1-3 {sum(measured) / 60:.1f} min")
     if args.json:
         args.json.write_text(json.dumps({"profile": args.profile, "workers": args.workers, **est,
-                                         "units": {k: v.seconds for k, v in units.items()}}, indent=2))
+                                         "chapters": per_chapter, "units": {k: v.seconds for k, v in units.items()}},
+                                        indent=2))
     return 0
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Write the book's generated pages: book/scorecard.md (from the chapters' cached summaries), book/across_machines.md
+"""Write the book's generated pages: book/scorecard.md (from the chapters' cached summaries, and a longer design's
+kept in book/longer_window.json by scripts/freeze_summaries.py), book/across_machines.md
 and its figure book/figures/across_machines.png (from book/across_machines.json, written by
 scripts/across_machines.py) and book/rerun.md (from the run times recorded
 by run_chapters.py). See twophase_book.pages.
@@ -11,6 +12,7 @@ import re
 from pathlib import Path
 
 from twophase_book.pages import (
+    PROTOCOL_KINDS,
     across_machines_markdown,
     across_rows,
     load_claim_summary,
@@ -50,10 +52,12 @@ if __name__ == "__main__":
     across = json.loads(across_path.read_text()) if across_path.exists() else {}
     scorecard = ROOT / "book" / "scorecard.md"
     # the smoke profile only checks that the code runs: its verdicts stay out of the book
-    found = [(load_claim_summary if kind in ("chaos", "cone", "switch") else load_summary)(cache, kind, p)
+    found = [(load_claim_summary if kind in PROTOCOL_KINDS else load_summary)(cache, kind, p)
              for kind, *_ in CLAIMS for p in BOOK_PROFILES]
     if any(s is not None for s in found):
-        scorecard.write_text(scorecard_markdown(cache, BOOK_PROFILES, across=across))
+        frozen_path = ROOT / "book" / "longer_window.json"
+        frozen = json.loads(frozen_path.read_text()) if frozen_path.exists() else None
+        scorecard.write_text(scorecard_markdown(cache, BOOK_PROFILES, across=across, frozen=frozen))
         print(f"make_scorecard: wrote book/scorecard.md from {cache.root} ({fingerprint().id})")
     else:
         print(f"make_scorecard: no chapter results of {fingerprint().id} in {cache.root}; kept the existing "

@@ -3,11 +3,21 @@ per-entry reading judged with the primary map's control and references, lag read
 each claim's typed summary."""
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 
+from tests.conftest import tiny_config
 from tests.test_chaos_map import tiny_map
-from twophase_book.chaos import entry_readings, map_inflections, map_summary, transition_note, window_readings
+from twophase_book.chaos import (
+    bn_init_readings,
+    bn_init_table,
+    entry_readings,
+    map_inflections,
+    map_summary,
+    transition_note,
+    window_readings,
+)
 from twophase_book.summary import ClaimSummary
 from twophase_lib.cache import Cache
 from twophase_lib.chaos import run_chaos_maps
@@ -34,7 +44,17 @@ def test_window_readings_verdicts_and_the_per_entry_reading(tmp_path):
     inf = map_inflections(readings)["resnet20"]
     assert set(inf) >= {"estimate", "low", "high"}
     assert "ResNet-20" in repr(transition_note(readings))
-    s = map_summary("smoke", results, readings, {}, {("resnet20", "disagreement", 4): e})
+    # the batch-norm initialisation ablation: its own control and reference pair, the same rule
+    uniform = tiny_map(run=tiny_config(steps=12).replace(model={"bn_init": "uniform"}), t0s=(0, 4, 8), horizon=4,
+                       deltas=())
+    abl = run_chaos_maps({"bn": uniform}, Cache(tmp_path), Executor(0), progress=False)["bn"]
+    assert np.isnan(abl.values["test_loss_barrier"]).all() and abl.control_is_exact
+    b = bn_init_readings({"resnet20": abl}, {"resnet20": SimpleNamespace(deltas=(4, 8))})
+    assert set(b) == {("resnet20", "disagreement", 4)} and b[("resnet20", "disagreement", 4)].verdict.checks[0].passed
+    table = bn_init_table(readings, b)
+    assert len(table.rows) == 2 and "U(0, 1)" in table.rows[1][1]
+    s = map_summary("smoke", results, readings, {}, {("resnet20", "disagreement", 4): e}, b)
+    assert any("γ ~ U(0, 1)" in d for d in s.details)
     assert ClaimSummary.from_dict(s.to_dict()) == s and s.cells[0].numbers[0].quantity.startswith("disagreement")
     assert any("per-entry" in d for d in s.details)
     assert all(math.isnan(x) or x >= 0 for n in s.cells[0].numbers for x in (n.value,))

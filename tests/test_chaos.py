@@ -131,6 +131,27 @@ def test_parent_resumes_from_cached_checkpoint_bitwise(tmp_path):
     assert all(torch.equal(direct.model[k], resumed.model[k]) for k in direct.model)
 
 
+def test_new_steps_between_cached_ones_train_only_the_gaps_bitwise(tmp_path, monkeypatch):
+    from twophase_lib import store
+
+    cfg = tiny_config(steps=12)
+    cache = Cache(tmp_path)
+    direct = parent_checkpoints(cfg, [2, 6, 9, 12], Cache(tmp_path / "other"))
+    parent_checkpoints(cfg, [4, 8, 12], cache)
+    spans = []
+    real = store.train
+
+    def spy(run, until, start=None, **kw):
+        spans.append((0 if start is None else start.step, until))
+        return real(run, until=until, start=start, **kw)
+
+    monkeypatch.setattr(store, "train", spy)
+    got = parent_checkpoints(cfg, [2, 4, 6, 8, 9, 12], cache)
+    assert spans == [(0, 2), (4, 6), (8, 9)]  # three gaps, not one run from 0 to 9
+    for s in (2, 6, 9, 12):
+        assert all(torch.equal(direct[s].model[k], got[s].model[k]) for k in direct[s].model)
+
+
 def test_sweep_validates_times():
     with pytest.raises(ValueError, match="t0"):
         ChaosSweep(run=tiny_config(steps=10), t0s=(0, 12), t1=10)

@@ -114,3 +114,53 @@ def test_several_maps_share_their_waves_and_give_what_each_gives_alone(tmp_path)
         for metric, v in alone.values.items():
             assert np.array_equal(v, together[name].values[metric], equal_nan=True), (name, metric)
     assert together["entry"].reference["disagreement"].shape == (0, 3)  # no reference pairs of its own
+
+
+def test_the_twins_kernel_distance_only_on_the_slices_asked_for(tmp_path):
+    study = tiny_map(t0s=(0, 4), deltas=(4, 8), kernel_deltas=(4,), kernel_inputs=3)
+    assert study.has_kernel(0, 4) and not study.has_kernel(0, 8) and not study.has_kernel(0, 12)
+    assert study.has_kernel(None, 8) and not study.has_kernel(None, 12)  # a reference pair at a t1 a slice reaches
+    assert not tiny_map(deltas=(4,), kernel_deltas=(4,)).has_kernel(0, 4)  # no kernel inputs: no kernel
+    res = run_chaos_map(study, Cache(tmp_path), Executor(0), progress=False)
+    b, k = res.values["test_loss_barrier"], res.values["kernel_distance"]
+    assert np.isfinite(k[:, 0, 0]).all() and np.isfinite(k[:, 1, 1]).all()  # t1 − t0 = 4
+    assert np.isnan(k[:, 0, 1]).all() and np.isfinite(b[:, 0, 1]).all()  # Δ = 8: the barrier, no kernel
+    ref = res.reference["kernel_distance"]
+    assert np.isfinite(ref[:, :2]).all() and np.isnan(ref[:, 2]).all()
+    with pytest.raises(ValueError, match="must be among the slices"):
+        tiny_map(deltas=(4,), kernel_deltas=(8,))
+    with pytest.raises(ValueError, match="must be among the slices"):
+        tiny_map(kernel_deltas=(4,))  # no slices at all
+
+
+def test_the_cost_counts_kernels_only_where_they_are_computed():
+    from twophase_lib.costs import count_work
+
+    every = count_work([tiny_map(t0s=(0, 4), deltas=(4, 8), kernel_inputs=3, horizon=8)])
+    first = count_work([tiny_map(t0s=(0, 4), deltas=(4, 8), kernel_deltas=(4,), kernel_inputs=3, horizon=8)])
+    net = every.networks()[0]
+    # per seed: slice cells (0, 4), (0, 8), (4, 8), (4, 12), control (4, 8), (4, 12): 6 twins' kernels and the
+    # parent's at t1 = 4, 8, 12; with Δ = 4 only: (0, 4), (4, 8), control (4, 8) and the parent's at 4 and 8
+    # (the reference pair reaches 8 and 12 through Δ = 4's t1 only: 4 and 8)
+    assert every.counts[(net, "kernels (3 inputs)")] == 2 * (6 + 3) + 3
+    assert first.counts[(net, "kernels (3 inputs)")] == 2 * (3 + 2) + 2
+    # predictions: each state's once (parents at every t1, twins at every cell)
+    assert every.counts[(net, "predictions")] == 2 * (3 + 6) + 3
+
+
+def test_reference_pairs_only_where_asked_and_their_networks_trained_only_that_far(tmp_path):
+    from twophase_lib.costs import count_work
+
+    some = tiny_map(reference_t1s=(4,))
+    res = run_chaos_map(some, Cache(tmp_path), Executor(0), progress=False)
+    every = run_chaos_map(tiny_map(), Cache(tmp_path), Executor(0), progress=False)
+    assert some.reference_grid == (4,) and tiny_map().reference_grid == (4, 8, 12)
+    d = res.reference["disagreement"]
+    assert np.isfinite(d[:, 0]).all() and np.isnan(d[:, 1:]).all()
+    assert np.array_equal(d[:, 0], every.reference["disagreement"][:, 0])
+    assert np.array_equal(res.reference_disagreements[:, 0], every.reference_disagreements[:, 0])
+    net = count_work([some]).networks()[0]
+    # the reference network trains to t1 = 4, not 12: 8 steps fewer than with every t1
+    assert count_work([tiny_map()]).counts[(net, "steps")] - count_work([some]).counts[(net, "steps")] == 8
+    with pytest.raises(ValueError, match="must be on the t1 grid"):
+        tiny_map(reference_t1s=(5,))

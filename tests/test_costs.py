@@ -5,7 +5,7 @@ import pytest
 from tests.conftest import tiny_config
 from twophase_lib.chaos import ChaosMap
 from twophase_lib.cone import ConeStudy
-from twophase_lib.costs import Work, count_work, estimate, measure_units, network_label
+from twophase_lib.costs import Work, count_work, estimate, kernel_unit, measure_units, network_label
 from twophase_lib.metrics import BarrierConfig
 from twophase_lib.switch import SwitchStudy
 
@@ -23,7 +23,7 @@ def test_work_is_counted_from_the_grids_with_shared_parents_once():
     assert work.counts[(net, "steps")] == 12 + 12 + 12 + 2 + 2 * 28
     assert work.counts[(net, "comparisons")] == 2 * (5 + 2) + 3  # cells, control cells, reference at every t1
     assert work.counts[(net, "predictions")] == 2 * (3 + 7) + 3
-    assert work.counts[(net, "kernels")] == 2 * 4 + 3
+    assert work.counts[(net, kernel_unit(3))] == 2 * 4 + 3 and work.kernel_sizes() == [3]
     assert work.counts[(net, "linearized_steps")] == 12 + 6 and work.counts[(net, "evaluations")] == 3
     with pytest.raises(TypeError, match="not a study"):
         count_work([run])
@@ -32,8 +32,9 @@ def test_work_is_counted_from_the_grids_with_shared_parents_once():
 def test_units_are_measured_and_multiplied():
     run = tiny_config(steps=12)
     units = measure_units(run, BarrierConfig(points=2, bn_batches=1, bn_batch_size=16, train_examples=32),
-                          kernel_inputs=2, steps=2)
-    assert set(units.seconds) == {"steps", "linearized_steps", "comparisons", "predictions", "evaluations", "kernels"}
+                          kernel_inputs=(2, 4), steps=2)
+    assert set(units.seconds) == {"steps", "linearized_steps", "comparisons", "predictions", "evaluations",
+                                  "kernels (2 inputs)", "kernels (4 inputs)"}
     assert all(v > 0 for v in units.seconds.values())
     work = count_work([SwitchStudy(run, (0, 6, 12), seeds=(0,))])
     est = estimate(work, {units.network: units}, workers=2)
@@ -55,6 +56,20 @@ def test_the_sizing_script_prints_every_network_and_a_total(capsys, tmp_path):
     spec.loader.exec_module(script)
     assert script.main(["--profile", "smoke", "--workers", "2", "--json", str(tmp_path / "e.json")]) == 0
     out = capsys.readouterr().out
-    assert "resnet20 x0.25" in out and "vgg16 x0.125" in out and "min on 2 workers" in out
+    assert "resnet20 x0.25 b" in out and "vgg16 x0.125 b" in out and "min on 2 workers" in out
+    assert "vgg16 x0.0625 b" in out and "06_what_moves_the_transition" in out  # chapter 6's narrower network
     data = json.loads((tmp_path / "e.json").read_text())
     assert data["wall_s"] == pytest.approx(data["total_s"] / 2)
+
+
+def test_the_frozen_batch_norm_control_counts_ordinary_steps_and_the_calibration_its_own_kernels():
+    from twophase_lib.linearize import SwitchArm
+
+    run = tiny_config(steps=12)
+    net = network_label(run)
+    frozen = count_work([SwitchStudy(run, (0, 6, 12), seeds=(0,), arm=SwitchArm.FROZEN_BATCH_NORM)])
+    assert frozen.counts[(net, "linearized_steps")] == 0 and frozen.counts[(net, "steps")] == 12 + 18
+    cone = ConeStudy(run, (0, 4, 8, 12), (4,), seeds=(0,), n_inputs=3, reference_seeds=(0, 5),
+                     reference_steps=(4, 12))
+    # the seeds' 4; seed 0's calibration partner at 2 steps; seed 5 (not a cone seed): both networks at 2 steps
+    assert count_work([cone]).counts[(net, kernel_unit(3))] == 4 + 2 + 2 * 2

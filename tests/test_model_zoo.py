@@ -184,6 +184,21 @@ def test_what_cannot_be_identified_is_refused_with_a_message():
         zoo_task("dropout", loss=locked_loss).identity()
 
 
+def test_attribute_names_are_not_read_as_globals_and_globals_still_count():
+    import threading
+
+    from twophase_lib.identity import identify
+
+    def loss_with(scale):
+        # a global named like an attribute the function reads (opts.lock): not part of what it computes
+        g = {"F": F, "lock": threading.Lock(), "SCALE": scale}
+        exec("def loss(o, y, opts):\n    return F.cross_entropy(o, y, label_smoothing=opts.lock * SCALE)\n", g)
+        return g["loss"]
+
+    a, b = identify(loss_with(0.1)), identify(loss_with(0.2))
+    assert a != b and "lock" not in a["globals"] and "SCALE" in a["globals"]
+
+
 def test_numpy_integers_work_as_seeds_and_grids(tmp_path):
     run = zoo_run("scalar-parameter")
     cache = Cache(tmp_path)

@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from twophase_book.chaos import chapter_maps, entry_maps, extension_outcome, extension_sweeps
+from twophase_book.chaos import bn_init_maps, chapter_maps, entry_maps, extension_outcome, extension_sweeps
 from twophase_book.cone import check_input_studies, lag_studies
 from twophase_book.profiles import PROFILES, protocol_design, protocol_designs
 from twophase_book.switch import ARMS, window_studies
@@ -29,14 +29,28 @@ def test_every_profile_has_a_valid_constant_lr_design_whose_studies_build(profil
         assert arms[(arch, ARMS[2])].arm == SwitchArm.FROZEN_BATCH_NORM and arms[(arch, ARMS[1])].lr_scale < 1
 
 
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_batch_norm_init_ablation_reruns_resnet20s_first_slice_with_uniform_scales(profile):
+    designs = protocol_designs(profile)
+    maps = bn_init_maps(designs)
+    assert list(maps) == ["resnet20"]
+    m, d = maps["resnet20"], designs["resnet20"]
+    assert m.run.model.bn_init == "uniform" and m.run.replace(model={"bn_init": "ones"}) == d.run
+    delta = min(d.deltas)
+    t0s = [t0 for t0 in d.t0s if t0 + delta <= d.window]
+    assert m.t0s == tuple(t0s) and all(m.t1s_after(t0)[-1] == t0 + delta for t0 in t0s)  # twins stop at t0 + Δ
+    assert m.control_t0 == d.control_t0 and m.deltas == () and m.reference_seeds == d.reference_seeds[:1]
+
+
 def test_the_cpu_designs_cost_is_counted_with_each_twin_stopping_at_its_last_cell():
     designs = protocol_designs("cpu")
     d = designs["resnet20"]
     work = count_work([chapter_maps(designs)["resnet20"]])
     # parents to the window (seeds and reference networks); twins to t0 + max Δ; the control to t0 + max Δ
     twins = (len(d.t0s) + 1) * max(d.deltas)
-    expected = len(d.seeds) * (twins + d.window) + len(d.reference_seeds) * d.window
-    assert work.counts[("resnet20 x0.5", "steps")] == expected
+    # the reference networks only to the last t1 the rule reads them at (t1 = max Δ)
+    expected = len(d.seeds) * (twins + d.window) + len(d.reference_seeds) * max(d.deltas)
+    assert work.counts[("resnet20 x0.5 b64", "steps")] == expected
 
 
 def test_bad_designs_and_overrides_are_refused():
@@ -51,6 +65,12 @@ def test_bad_designs_and_overrides_are_refused():
         dataclasses.replace(d, switches=(0, 4, 8))
     with pytest.raises(ValueError, match="before the first drop"):
         dataclasses.replace(d, extension_t0s=(20,))
+    with pytest.raises(ValueError, match="calibration's steps"):
+        dataclasses.replace(d, cone_reference_steps=(0, 4))  # not the last lag curve's t = 8
+    with pytest.raises(ValueError, match="calibration's steps"):
+        dataclasses.replace(d, cone_reference_steps=(3, 8))  # not a checkpoint
+    with pytest.raises(ValueError, match="among the slices"):
+        dataclasses.replace(d, kernel_deltas=(2,))
     assert protocol_designs("smoke", "vgg16", seeds="3,4")["vgg16"].switch_seeds == (3, 4)
     assert protocol_designs("smoke", epsilon=1e-5)["resnet20"].epsilon == 1e-5
     with pytest.raises(ValueError, match="epsilon"):

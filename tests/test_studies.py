@@ -90,7 +90,7 @@ def test_summaries_are_keyed_by_design_and_the_scorecard_shows_them(tmp_path):
 
     cache = Cache(tmp_path)
     empty = scorecard_markdown(cache)
-    assert empty.count("not run yet") == 4  # three claims and chapter 4
+    assert empty.count("not run yet") == 5  # three claims, chapter 6's open question and chapter 4
     s = _claim("switch", "partly")
     assert ClaimSummary.from_dict(s.to_dict()) == s
     save_claim_summary(cache, s, protocol_designs("cpu"))
@@ -100,13 +100,46 @@ def test_summaries_are_keyed_by_design_and_the_scorecard_shows_them(tmp_path):
     save_claim_summary(cache, _claim("chaos", "reproduced"), protocol_designs("cpu", seeds=[5, 6]))
     assert load_claim_summary(cache, "chaos", "cpu") is None
     page = scorecard_markdown(cache)
-    assert page.count("not run yet") == 3 and "`cpu`" in page and "`paper`" not in page
+    assert page.count("not run yet") == 4 and "`cpu`" in page and "`paper`" not in page
     assert "| ResNet-20 (constant lr) | VGG-16 (constant lr) | extensions and controls |" in page
     row = next(line for line in page.splitlines() if "03_linearized_switch" in line)
     cells = [c.strip() for c in row.split("|")]
     assert cells[3] == "**partly**" and cells[4].startswith("**partly**<br>inflection 45 [30, 80]")
     assert cells[5].startswith("**not reproduced**") and "step schedule (extension): **measured**" in cells[6]
     assert "switch: ✓ control exact" in page
+
+
+def test_a_longer_design_run_once_is_kept_and_shown_under_the_grid(tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from twophase_book.pages import frozen_markdown, save_claim_summary
+    from twophase_book.profiles import protocol_designs
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("freeze", root / "scripts" / "freeze_summaries.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    old = Cache(tmp_path / "old")
+    designs = protocol_designs("cpu")
+    save_claim_summary(old, _claim("chaos", "partly"), designs)
+    out = tmp_path / "longer.json"
+    args = ["--cache", str(old.root), "--label", "window 900", "--source", "commit abc", "--out", str(out)]
+    assert script.main(args) == 2  # the cone and switch summaries are missing
+    for kind in ("cone", "switch"):
+        save_claim_summary(old, _claim(kind, "not reproduced"), designs)
+    assert script.main(args) == 0
+    data = json.loads(out.read_text())
+    assert data["claims"]["chaos"]["designs"][0]["t0s"] == list(designs["resnet20"].t0s)
+    lines = frozen_markdown(data)
+    assert any("window 900" in line for line in lines) and any("commit abc" in line for line in lines)
+    row = next(line for line in lines if line.startswith("| 1. Chaos effect"))
+    assert "**partly**" in row and "inflection 45 [30, 80]" in row
+    page = scorecard_markdown(Cache(tmp_path / "new"), frozen=data)
+    assert "## A longer design, run once (window 900)" in page
+    save_claim_summary(old, _claim("cone", "partly"), protocol_designs("cpu", seeds=[7]))  # a second cone summary
+    assert script.main(args) == 2
 
 
 def test_numbers_print_their_intervals_and_beyond_the_window():

@@ -154,20 +154,41 @@ PRIMARY_METRIC = "disagreement"
 
 def chapter_maps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosMap]:
     """Chapter 1's primary studies: per network, twins split at every t0 at a constant lr and compared on the band
-    t0 < t1 ≤ t0 + max(Δ), with the barriers and the eNTK distance on the slices t1 = t0 + Δ."""
+    t0 < t1 ≤ t0 + max(Δ), with the barriers and the eNTK distance on the slices t1 = t0 + Δ, and the reference
+    pairs where the rule reads them (t1 = Δ, each slice's first cell)."""
     return {arch: ChaosMap(d.run, d.t0s, d.t1s, Perturbation(d.epsilon), d.seeds, d.control_t0, d.barrier,
                            d.kernel_inputs, reference_seeds=d.reference_seeds, horizon=max(d.deltas),
-                           deltas=d.deltas) for arch, d in designs.items()}
+                           deltas=d.deltas, kernel_deltas=d.kernel_deltas,
+                           reference_t1s=tuple(d.t0s[0] + delta for delta in d.deltas))
+            for arch, d in designs.items()}
+
+
+def bn_init_maps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosMap]:
+    """The batch-norm initialisation ablation, for the designs that ask for it: the first slice t1 = t0 + Δ again,
+    with every batch-norm scale drawn γ ~ U(0, 1) as open_lth initialises ResNet-20 (the primary runs start at
+    γ = 1, PyTorch's default). The first two seeds, test disagreement only (no barrier), its own ε = 0 control,
+    and one reference pair of independently initialised networks with the same initialisation."""
+    out = {}
+    for arch, d in designs.items():
+        if not d.bn_init_ablation:
+            continue
+        delta = min(d.deltas)
+        run = d.run.replace(model={"bn_init": "uniform"})
+        t0s = tuple(t0 for t0 in d.t0s if t0 + delta <= d.window)
+        out[arch] = ChaosMap(run, t0s, tuple(t0 + delta for t0 in t0s), Perturbation(d.epsilon), d.seeds[:2],
+                             d.control_t0, d.barrier, reference_seeds=d.reference_seeds[:1], horizon=delta,
+                             deltas=(), reference_t1s=(t0s[0] + delta,))
+    return out
 
 
 def entry_maps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosMap]:
-    """The other reading of "‖ε‖ = 1e-7": i.i.d. entries of standard deviation ε, on the first slice only."""
+    """The other reading of "‖ε‖ = 1e-7": i.i.d. entries of standard deviation ε, on the first slice only (test
+    disagreement and the realised perturbation: no barrier)."""
     out = {}
     for arch, d in designs.items():
         delta = min(d.deltas)
         out[arch] = ChaosMap(d.run, d.entry_t0s, tuple(t0 + delta for t0 in d.entry_t0s),
-                             Perturbation(d.epsilon, "entry"), d.seeds, None, d.barrier, horizon=delta,
-                             deltas=(delta,))
+                             Perturbation(d.epsilon, "entry"), d.seeds, None, d.barrier, horizon=delta, deltas=())
     return out
 
 
@@ -298,16 +319,43 @@ def window_table(readings: dict[tuple, WindowReading]) -> Table:
 
 def entry_readings(entry: dict[str, ChaosMapResult], results: dict[str, ChaosMapResult]) -> dict[tuple, WindowReading]:
     """The per-entry reading of ε judged by the same rule on its slice, against the primary map's references."""
-    return {(arch, PRIMARY_METRIC, r.study.deltas[0]): window_reading(arch, r, PRIMARY_METRIC, r.study.deltas[0],
-                                                                      references=results[arch])
+    return {(arch, PRIMARY_METRIC, r.study.horizon): window_reading(arch, r, PRIMARY_METRIC, r.study.horizon,
+                                                                     references=results[arch])
             for arch, r in entry.items()}
+
+
+def bn_init_readings(ablation: dict[str, ChaosMapResult], designs: dict[str, ProtocolDesign]
+                     ) -> dict[tuple, WindowReading]:
+    """The batch-norm initialisation ablation (:func:`bn_init_maps`) judged by the same rule on its slice, against
+    its own reference pair and ε = 0 control."""
+    return {(arch, PRIMARY_METRIC, min(designs[arch].deltas)):
+            window_reading(arch, r, PRIMARY_METRIC, min(designs[arch].deltas)) for arch, r in ablation.items()}
+
+
+def bn_init_table(readings: dict[tuple, WindowReading], ablation: dict[tuple, WindowReading]) -> Table:
+    """Test disagreement on the first slice with batch-norm scales starting at γ = 1 (the primary runs) and at
+    γ ~ U(0, 1) (open_lth's): t0 = 0, the last t0, the reference level, the inflection, each with its 90% interval,
+    and the outcome."""
+    rows = []
+    for key, r_abl in ablation.items():
+        for init, r in (("γ = 1 (primary)", readings.get(key)), ("γ ~ U(0, 1) (open_lth)", r_abl)):
+            if r is None:
+                continue
+            lo, hi = r.band()
+            inf = r.inflection
+            rows.append([ARCH_NAMES[key[0]], init, key[2], len(r.per_seed),
+                         f"{r.point[0]:.3g} [{lo[0]:.3g}, {hi[0]:.3g}]",
+                         f"{r.point[-1]:.3g} [{lo[-1]:.3g}, {hi[-1]:.3g}] (t0 = {r.t0s[-1]})", f"{r.reference:.3g}",
+                         f"{_t(inf['estimate'])} [{_t(inf['low'])}, {_t(inf['high'])}]", str(r.verdict.outcome)])
+    return Table(["network", "batch-norm scales at initialisation", "Δ", "seeds", "t0 = 0 [90%]", "last t0 [90%]",
+                  "independent init at t1 = Δ", "inflection [90%]", "outcome"], rows)
 
 
 def readings_compared(results: dict[str, ChaosMapResult], entry: dict[str, ChaosMapResult]) -> Table:
     """Test disagreement on the first slice under both readings of ε, at the per-entry reading's t0."""
     rows = []
     for arch, r_entry in entry.items():
-        delta = r_entry.study.deltas[0]
+        delta = r_entry.study.horizon
         t0s, main = results[arch].window("disagreement", delta)
         e_t0s, e = r_entry.window("disagreement", delta)
         for j, t0 in enumerate(e_t0s):
@@ -450,9 +498,10 @@ def map_paper_table(profile: str, readings: dict[tuple, WindowReading]) -> Table
 
 
 def map_summary(profile: str, results: dict[str, ChaosMapResult], readings: dict[tuple, WindowReading],
-                extension_found: dict, entry_readings: dict[tuple, WindowReading] | None = None) -> ClaimSummary:
-    """Chapter 1's typed summary: per network the primary verdict (disagreement, every Δ), the other metrics and
-    readings of ε as details, and the step schedule extension's finding."""
+                extension_found: dict, entry_readings: dict[tuple, WindowReading] | None = None,
+                bn_init: dict[tuple, WindowReading] | None = None) -> ClaimSummary:
+    """Chapter 1's typed summary: per network the primary verdict (disagreement, every Δ), the other metrics,
+    readings of ε and batch-norm initialisation as details, and the step schedule extension's finding."""
     per_net = network_verdicts(readings)
     cells, details = [], []
     for arch, outcome in per_net.items():
@@ -480,6 +529,9 @@ def map_summary(profile: str, results: dict[str, ChaosMapResult], readings: dict
     for (arch, m, delta), r in (entry_readings or {}).items():
         details.append(f"{ARCH_NAMES[arch]}, per-entry ε, Δ = {delta}: {r.verdict.outcome} "
                        f"({r.point[0]:.2f} → {r.point[-1]:.2f})")
+    for (arch, m, delta), r in (bn_init or {}).items():
+        details.append(f"{ARCH_NAMES[arch]}, batch-norm scales γ ~ U(0, 1), Δ = {delta}: {r.verdict.outcome} "
+                       f"({r.point[0]:.2f} → {r.point[-1]:.2f}, inflection {_t(r.inflection['estimate'])})")
     verdict = combine(list(per_net.values()))
     return ClaimSummary("chaos", profile, str(verdict), cells, details)
 

@@ -173,13 +173,19 @@ def lag_studies(designs: dict[str, ProtocolDesign]) -> dict[str, ConeStudy]:
     """Chapter 2's primary studies: the eNTK on the first training inputs at every checkpoint of the constant-lr
     runs (chapter 1's parents), and the kernels of independently initialised networks at the same steps."""
     return {arch: ConeStudy(d.run, d.cone_steps, d.taus, d.seeds, d.cone_inputs, split="train",
-                            reference_seeds=d.cone_reference_seeds) for arch, d in designs.items()}
+                            reference_seeds=d.cone_reference_seeds, reference_steps=d.cone_reference_steps)
+            for arch, d in designs.items()}
 
 
 def check_input_studies(designs: dict[str, ProtocolDesign]) -> dict[str, ConeStudy]:
-    """The check on test inputs: the same checkpoints of the first seed, on as many test images."""
-    return {arch: ConeStudy(d.run, d.cone_steps, d.taus, d.seeds[:1], d.cone_inputs, split="test")
-            for arch, d in designs.items()}
+    """The check on test inputs: the first seed's late lag curve (the checkpoints t and t + Δ of the last lag curve),
+    on as many test images as the training inputs."""
+    out = {}
+    for arch, d in designs.items():
+        t = max(d.lag_ts)
+        out[arch] = ConeStudy(d.run, (t, *(t + lag for lag in d.lags)), (t,), d.seeds[:1], d.cone_inputs,
+                              split="test")
+    return out
 
 
 @dataclass
@@ -332,8 +338,9 @@ def lag_figure(results: dict[str, ConeResult], readings: dict[str, LagReading],
             ax.plot(t, s_.mean(0), marker="o", markersize=3, color=f"C{i}", label=f"τ = {tau}")
             ax.fill_between(t, s_.min(0), s_.max(0), color=f"C{i}", alpha=0.15, linewidth=0)
         if res.reference is not None:
-            ax.plot(steps, res.reference.mean(0), color="k", linestyle="--", linewidth=1,
-                    label="independently initialised networks")
+            measured = np.isfinite(res.reference).all(0)  # the calibration's checkpoints
+            ax.plot(steps[measured], res.reference[:, measured].mean(0), color="k", linestyle="--", linewidth=1,
+                    marker=".", label="independently initialised networks")
         mark_inflection(ax, inf)
         ax.set_xlabel("iteration t")
         ax.set_ylabel("S(τ, t)")

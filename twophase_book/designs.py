@@ -14,13 +14,13 @@ def protocol_table(designs: dict) -> Table:
         o = d.run.optim
         rows.append([arch, f"{d.run.model.width:g}", d.run.data.dataset, o.batch_size, f"{o.lr:g}",
                      f"{d.window} ({d.window / d.epoch_steps:.3g} epochs)", ", ".join(map(str, d.t0s)),
-                     ", ".join(map(str, d.deltas)), len(d.seeds), f"{d.epsilon:g}",
+                     ", ".join(map(str, d.deltas)), f"{len(d.seeds)} ({len(d.reference_seeds)})", f"{d.epsilon:g}",
                      f"t = {', '.join(map(str, d.lag_ts))}; Δ = {', '.join(map(str, d.lags))}",
                      f"{', '.join(map(str, d.switches))} (T = {d.switch_T}; {len(d.switch_seeds)} seeds)",
                      f"{d.step_run.optim.steps} (lr ÷10 at {', '.join(map(str, d.step_run.optim.milestones))})"])
     return Table(["model", "width", "data", "batch", "lr", "constant-lr window (iterations)", "t0 (ch. 1)",
-                  "windows Δ (ch. 1)", "seeds", "ε (total L2)", "lag curves (ch. 2)", "switch times (ch. 3)",
-                  "step-schedule extension (iterations)"], rows)
+                  "windows Δ (ch. 1)", "seeds (reference pairs)", "ε (total L2)", "lag curves (ch. 2)",
+                  "switch times (ch. 3)", "step-schedule extension (iterations)"], rows)
 
 
 def protocol_note(profile: str) -> Note:

@@ -59,15 +59,26 @@ def save_summary(cache: Cache, kind: str, profile: str, summary: dict, designs: 
 
 
 def save_claim_summary(cache: Cache, summary: ClaimSummary, designs: dict) -> None:
-    """Store a chapter 1-3 typed summary under the designs it ran (a re-run with other seeds, architectures,
-    device or ε is stored under its own, so the scorecard, which reads the profile's designs, never shows it)."""
+    """Store a typed summary (chapters 1-3 and 6) under the designs it ran (a re-run with other seeds,
+    architectures, device or ε is stored under its own, so the scorecard, which reads the profile's designs,
+    never shows it)."""
     cache.save(f"{summary.kind}-claim", tuple(designs.values()), summary.to_dict())
 
 
+def claim_designs(kind: str, profile: str) -> dict:
+    """The designs a typed summary of ``kind`` is stored under at a profile: chapters 1-3's
+    (:func:`twophase_book.profiles.protocol_designs`) or chapter 6's
+    (:func:`twophase_book.transition.transition_design`)."""
+    if kind == "transition":
+        from .transition import transition_design
+
+        return {"design": transition_design(profile)}
+    return protocol_designs(profile)
+
+
 def load_claim_summary(cache: Cache, kind: str, profile: str) -> ClaimSummary | None:
-    """Chapter 1-3's typed summary for the profile's current design
-    (:func:`twophase_book.profiles.protocol_designs`), or None."""
-    data = cache.load(f"{kind}-claim", tuple(protocol_designs(profile).values()))
+    """A typed summary for the profile's current design (:func:`claim_designs`), or None."""
+    data = cache.load(f"{kind}-claim", tuple(claim_designs(kind, profile).values()))
     return None if data is None else ClaimSummary.from_dict(data)
 
 
@@ -117,7 +128,8 @@ def _measured(kind: str, s: dict) -> tuple[str, str, str]:
 
 
 #: The claims judged on the paper's protocol (typed summaries), and the networks whose columns the scorecard draws.
-PROTOCOL_KINDS = ("chaos", "cone", "switch")
+#: The claims (and open questions) with typed summaries, shown in the scorecard's grid.
+PROTOCOL_KINDS = ("chaos", "cone", "switch", "transition")
 
 
 def _load_any(cache: Cache, kind: str, profile: str):
@@ -131,15 +143,49 @@ def _glance_cell(c) -> str:
     return "–" if c is None else f"**{c.outcome}**<br>{c.headline}"
 
 
+def _design_text(d: dict) -> str:
+    """A stored design (a ProtocolDesign as the cache keeps it) in a phrase: window, grids, seeds."""
+    return (f"{d['arch']}: window {d['run']['optim']['steps']} iterations, t0 ∈ {{{', '.join(map(str, d['t0s']))}}}, "
+            f"Δ ∈ {{{', '.join(map(str, d['deltas']))}}}, {len(d['seeds'])} seeds, {len(d['reference_seeds'])} "
+            f"reference pairs; lag curves Δ ∈ {{{', '.join(map(str, d['lags']))}}}; switches to T = {d['switch_T']}")
+
+
+def frozen_markdown(data: dict) -> list[str]:
+    """The scorecard's section on a design run once outside the book's budget (``book/longer_window.json``, written
+    by ``scripts/freeze_summaries.py``): its designs, where it came from, and the same at-a-glance grid."""
+    claims = {kind: ClaimSummary.from_dict(v["summary"]) for kind, v in data["claims"].items()}
+    networks = list(dict.fromkeys(c.network for s in claims.values() for c in s.cells if c.protocol == PRIMARY))
+    first = next(iter(data["claims"].values()))
+    designs = "; ".join(_design_text(d) for d in first["designs"])
+    lines = ["", f"## A longer design, run once ({data['label']})", "",
+             f"The `{data['profile']}` rows above are the design the book's time budget buys. This one ran once, cold, "
+             f"outside that budget ({data['source']}; numerics {first['numerics']}); its summaries are kept, not "
+             f"recomputed, in `book/longer_window.json` (`scripts/freeze_summaries.py`). Designs: {designs}.", "",
+             "| claim | verdict | " + " | ".join(f"{n} (constant lr)" for n in networks)
+             + " | extensions and controls |", "|---|---|" + "---|" * len(networks) + "---|"]
+    for kind, title, page, _ in CLAIMS:
+        s = claims.get(kind)
+        if s is None:
+            continue
+        extra = "<br>".join(f"{c.network}, {c.protocol}: **{c.outcome}** — {c.headline}" for c in s.cells
+                            if c.protocol != PRIMARY) or "–"
+        cells = [_glance_cell(s.cell(n, PRIMARY)) for n in networks]
+        lines.append(f"| {title} | **{s.verdict}** | " + " | ".join(cells) + f" | {extra} |")
+    return lines
+
+
 def scorecard_markdown(
-    cache: Cache, profiles: tuple[str, ...] = ("smoke", "cpu", "gpu", "paper"), across: dict | None = None
+    cache: Cache, profiles: tuple[str, ...] = ("smoke", "cpu", "gpu", "paper"), across: dict | None = None,
+    frozen: dict | None = None,
 ) -> str:
     """The scorecard page: at a glance, one row per claim and profile run and one column per network on the paper's
     protocol (each outcome with its headline numbers and intervals), the extensions and controls beside them; the
     open question (chapter 4) under it; each claim's checks as details.
 
     ``across`` (``book/across_machines.json``): where the same rule gives different verdicts under different
-    numerics fingerprints for that profile, the claim's verdict is "inconclusive" (:func:`across_verdicts`)."""
+    numerics fingerprints for that profile, the claim's verdict is "inconclusive" (:func:`across_verdicts`).
+    ``frozen`` (``book/longer_window.json``): a longer design run once, shown under the grid (:func:`frozen_markdown`).
+    """
     flipped = {}
     if across and across.get("runs") and current_protocol(across):  # an older protocol's verdicts do not apply
         flipped = {
@@ -190,6 +236,8 @@ def scorecard_markdown(
             cells = [_glance_cell(s.cell(n, PRIMARY)) for n in networks]
             lines.append(f"| {link if i == 0 else ''} | `{p}` | {verdict} | " + " | ".join(cells) + f" | {extra} |")
             details.append((title, p, paper, s.details))
+    if frozen:
+        lines += frozen_markdown(frozen)
     beyond = [(kind, title, page, paper) for kind, title, page, paper in CLAIMS if kind not in PROTOCOL_KINDS]
     if beyond:
         lines += ["", "## Open questions", "",

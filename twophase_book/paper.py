@@ -51,6 +51,9 @@ CLAIMS = (
     ("beyond", "4. Beyond CIFAR-10", "04_beyond_cifar",
      "Open question (§6): do the chaos and cone effects hold for other architectures and modalities, such as "
      "transformers or MLPs on tabular data? Not answered in the paper."),
+    ("transition", "6. What moves the transition", "06_what_moves_the_transition",
+     "Open questions (§6): what sets when the transition happens, and does it relate to how well the network "
+     "generalises? Not answered in the paper."),
 )
 
 

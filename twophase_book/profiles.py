@@ -81,6 +81,8 @@ class Design:
     switch_train_examples: int
     # chapter 1's perturbation size (total L2 norm)
     epsilon: float = 1e-7
+    kernel_deltas: tuple[int, ...] | None = None  # the slices with the twins' eNTK distance (None: every slice)
+    bn_init_ablation: bool = False  # chapter 1's first slice again with open_lth's batch-norm init γ ~ U(0, 1)
 
     def __post_init__(self):
         d1 = self.first_drop
@@ -286,7 +288,7 @@ class ProtocolDesign:
     seeds: tuple[int, ...]
     reference_seeds: tuple[int, ...]
     barrier: BarrierConfig
-    kernel_inputs: int  # test inputs of the twins' eNTK distance (on the slices)
+    kernel_inputs: int  # test inputs of the twins' eNTK distance (on the slices of ``kernel_deltas``)
     entry_t0s: tuple[int, ...]  # the per-entry reading of ε, on the first slice
     extension_t0s: tuple[int, ...]  # twins under the step schedule, compared at its end
     # chapter 2
@@ -296,6 +298,7 @@ class ProtocolDesign:
     taus: tuple[int, ...]  # S(τ, t) from these τ (0 included: the paper's "from initialisation")
     cone_inputs: int  # training inputs of the eNTK
     cone_reference_seeds: tuple[int, ...]
+    cone_reference_steps: tuple[int, ...]  # the calibration's checkpoints (the last lag curve's t among them)
     # chapter 3
     switch_T: int
     switches: tuple[int, ...]
@@ -304,6 +307,8 @@ class ProtocolDesign:
     linear_lr_scale: float
     switch_train_examples: int
     epsilon: float = 1e-7
+    kernel_deltas: tuple[int, ...] | None = None  # the slices with the twins' eNTK distance (None: every slice)
+    bn_init_ablation: bool = False  # chapter 1's first slice again with open_lth's batch-norm init γ ~ U(0, 1)
 
     def __post_init__(self):
         if self.run.optim.milestones:
@@ -319,6 +324,11 @@ class ProtocolDesign:
         if self.switches[-1] != self.switch_T or self.switch_T > self.window or \
                 not set(self.control_switches) <= set(self.switches):
             raise ValueError("switch times must end at T inside the window, the controls' among them")
+        if max(self.lag_ts) not in self.cone_reference_steps or not set(self.cone_reference_steps) <= \
+                set(self.cone_steps):
+            raise ValueError("the calibration's steps must be checkpoints and hold the last lag curve's t")
+        if self.kernel_deltas is not None and not set(self.kernel_deltas) <= set(self.deltas):
+            raise ValueError(f"the eNTK's slices {self.kernel_deltas} must be among the slices {self.deltas}")
         if not set(self.entry_t0s) <= set(self.t0s) or self.control_t0 not in self.t0s:
             raise ValueError("the per-entry reading's t0 and the control's t0 must be on the grid")
         if max(self.extension_t0s) >= self.step_run.optim.first_drop:
@@ -348,7 +358,7 @@ class ProtocolDesign:
 def protocol_run(profile: str, arch: str) -> tuple[RunConfig, RunConfig]:
     """The constant-lr run of a profile's protocol and the step-schedule recipe of its extension."""
     step = run_config(profile, arch)
-    window = {"smoke": 16, "cpu": 900, "gpu": 2400, "paper": 10_000}[profile]
+    window = {"smoke": 16, "cpu": 700, "gpu": 2400, "paper": 10_000}[profile]
     return step.replace(optim={"milestones": (), "steps": window}), step
 
 
@@ -363,18 +373,23 @@ def protocol_design(profile: str, arch: str) -> ProtocolDesign:
             reference_seeds=(0,), barrier=BarrierConfig(points=3, bn_batches=2, bn_batch_size=64, train_examples=200,
                                                         test_examples=200),
             kernel_inputs=4, entry_t0s=(0, 8), extension_t0s=(4,), cone_steps=tuple(range(0, 17, 2)),
-            lags=(2, 4, 8), lag_ts=(0, 8), taus=(0, 4, 8), cone_inputs=8, cone_reference_seeds=(0,), switch_T=12,
-            switches=(0, 4, 8, 12), control_switches=(0, 8, 12), switch_seeds=(0, 1), linear_lr_scale=0.1,
-            switch_train_examples=200)
+            lags=(2, 4, 8), lag_ts=(0, 8), taus=(0, 4, 8), cone_inputs=8, cone_reference_seeds=(0,),
+            cone_reference_steps=(0, 4, 8, 12, 16), switch_T=12, switches=(0, 4, 8, 12), control_switches=(0, 8, 12),
+            switch_seeds=(0, 1), linear_lr_scale=0.1, switch_train_examples=200, kernel_deltas=(4,),
+            bn_init_ablation=arch == "resnet20")
     if profile == "cpu":  # 80 iterations per epoch; the paper's VGG-16 inflection in epochs is ≈ 512 iterations here
+        # sized to the 45-minute budget (scripts/estimate_cost.py): a 700-iteration window (8.75 epochs)
         steps = tuple(sorted({*range(0, 101, 25), *range(0, run.optim.steps + 1, 50)}))
         return ProtocolDesign(
-            profile, arch, run, step, t0s=(0, 25, 50, 100, 200, 400, 600), deltas=(100, 300), control_t0=100,
-            seeds=(0, 1, 2), reference_seeds=(0, 1), barrier=BarrierConfig(points=3, bn_batches=4, train_examples=500),
-            kernel_inputs=20, entry_t0s=(0, 50, 600), extension_t0s=(100, 200), cone_steps=steps,
-            lags=(50, 100, 200, 400), lag_ts=(0, 50, 100, 200, 400), taus=(0, 200, 400, 600), cone_inputs=50,
-            cone_reference_seeds=(0, 1), switch_T=400, switches=(0, 50, 100, 200, 400),
-            control_switches=(0, 100, 400), switch_seeds=(0, 1), linear_lr_scale=0.1, switch_train_examples=1000)
+            profile, arch, run, step, t0s=(0, 25, 50, 100, 200, 400), deltas=(100, 300), control_t0=100,
+            seeds=(0, 1, 2), reference_seeds=(0, 1, 2),
+            barrier=BarrierConfig(points=3, bn_batches=4, train_examples=500), kernel_inputs=20,
+            entry_t0s=(0, 50, 400), extension_t0s=(100,), cone_steps=steps, lags=(50, 100, 200, 300),
+            lag_ts=(0, 50, 100, 200, 400), taus=(0, 200, 400), cone_inputs=50, cone_reference_seeds=(0, 1),
+            cone_reference_steps=tuple(range(0, run.optim.steps + 1, 100)), switch_T=400,
+            switches=(0, 50, 100, 200, 400), control_switches=(0, 100, 400), switch_seeds=(0, 1),
+            linear_lr_scale=0.1, switch_train_examples=1000, kernel_deltas=(100,),
+            bn_init_ablation=arch == "resnet20")
     if profile == "gpu":  # provisional until sized from the H200 costs (issue 23): 40 iterations per epoch
         steps = tuple(sorted({*range(0, 201, 50), *range(0, run.optim.steps + 1, 100)}))
         return ProtocolDesign(
@@ -382,8 +397,9 @@ def protocol_design(profile: str, arch: str) -> ProtocolDesign:
             seeds=(0, 1, 2), reference_seeds=(0, 1), barrier=BarrierConfig(points=5, bn_batches=8, train_examples=1000),
             kernel_inputs=50, entry_t0s=(0, 100, 400, 1200), extension_t0s=(200, 400), cone_steps=steps,
             lags=(100, 200, 400, 800), lag_ts=(0, 100, 200, 400, 800), taus=(0, 400, 800, 1200), cone_inputs=100,
-            cone_reference_seeds=(0, 1), switch_T=1600, switches=(0, 50, 100, 200, 400, 800, 1600),
-            control_switches=(0, 200, 1600), switch_seeds=(0, 1, 2), linear_lr_scale=0.1, switch_train_examples=1000)
+            cone_reference_seeds=(0, 1), cone_reference_steps=steps, switch_T=1600,
+            switches=(0, 50, 100, 200, 400, 800, 1600), control_switches=(0, 200, 1600), switch_seeds=(0, 1, 2),
+            linear_lr_scale=0.1, switch_train_examples=1000, bn_init_ablation=arch == "resnet20")
     steps = tuple(range(0, run.optim.steps + 1, 100))
     return ProtocolDesign(  # the paper's figures: maps to t1 = 10,000, τ ∈ {2k, 4k, 6k, 8k}, T = 10,000
         profile, arch, run, step, t0s=(0, 100, 200, 500, 1000, 1500, 2500, 5000), deltas=(500, 2500),
@@ -391,9 +407,9 @@ def protocol_design(profile: str, arch: str) -> ProtocolDesign:
         barrier=BarrierConfig(points=11, train_examples=10_000), kernel_inputs=100, entry_t0s=(0, 1000, 5000),
         extension_t0s=(1000, 5000), cone_steps=steps, lags=(100, 200, 500, 1000, 2000),
         lag_ts=(0, 1000, 2000, 4000, 8000), taus=(0, 2000, 4000, 6000, 8000), cone_inputs=100,
-        cone_reference_seeds=(0, 1), switch_T=10_000, switches=(0, 200, 500, 1000, 2000, 5000, 8000, 10_000),
-        control_switches=(0, 2000, 10_000), switch_seeds=(0, 1, 2), linear_lr_scale=0.1,
-        switch_train_examples=10_000)
+        cone_reference_seeds=(0, 1), cone_reference_steps=steps, switch_T=10_000,
+        switches=(0, 200, 500, 1000, 2000, 5000, 8000, 10_000), control_switches=(0, 2000, 10_000),
+        switch_seeds=(0, 1, 2), linear_lr_scale=0.1, switch_train_examples=10_000, bn_init_ablation=arch == "resnet20")
 
 
 def protocol_designs(profile: str, archs=ARCHS, seeds=None, device: str | None = None,

@@ -13,7 +13,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from twophase_lib.verdicts import Outcome
+from twophase_lib.verdicts import Outcome, Relation
 
 #: The primary protocol's name (the paper's constant lr 0.1, twins over a (t0, t1) band); other cells are extensions.
 PRIMARY = "constant lr"
@@ -56,7 +56,12 @@ class Cell:
 
 @dataclass
 class ClaimSummary:
-    """One claim's result at one profile: verdict (primary protocol), cells, and details the scorecard lists."""
+    """One claim's result at one profile: verdict (primary protocol; for an open question, its finding, e.g. a
+    :class:`twophase_lib.verdicts.Relation`), cells, and details the scorecard lists.
+
+    Raises:
+        ValueError: a verdict that is neither an outcome nor a relation.
+    """
 
     kind: str
     profile: str
@@ -66,7 +71,9 @@ class ClaimSummary:
 
     def __post_init__(self):
         self.cells = [c if isinstance(c, Cell) else Cell(**c) for c in self.cells]
-        Outcome(self.verdict)  # raises on an unknown outcome
+        if self.verdict not in {*map(str, Outcome), *map(str, Relation)}:
+            raise ValueError(f"unknown verdict {self.verdict!r}: an outcome of a claim's rule, or a relation "
+                             "(chapter 6's open question)")
 
     def to_dict(self) -> dict:
         """A JSON-able dict (what the cache stores)."""

@@ -256,8 +256,9 @@ class ChaosMap:
     the eNTK distance are computed only on the fixed-window slices t1 = t0 + Δ, Δ in ``deltas`` (NaN elsewhere), and
     on every reference pair.
     Each seed's twins get their own perturbation direction (``Perturbation.seed`` + 1000 × run seed), so the
-    spread over seeds includes the direction's. ``reference_seeds`` adds, at every t1, the pair of two
-    independently initialised networks trained on the same batches (the level "very different networks" reach).
+    spread over seeds includes the direction's. ``reference_seeds`` adds, at every t1 (or at those of
+    ``reference_t1s``), the pair of two independently initialised networks trained on the same batches (the level
+    "very different networks" reach; NaN at the t1s not asked for).
 
     Raises:
         ValueError: grids not increasing, a t0 after the last t1, a t1 past the run, an unknown eNTK mode.
@@ -275,6 +276,8 @@ class ChaosMap:
     reference_seeds: tuple[int, ...] = ()
     horizon: int | None = None  # cells only up to t1 = t0 + horizon (None: every t1 of the grid after t0)
     deltas: tuple[int, ...] | None = None  # barriers and eNTK distances only where t1 − t0 is one of these
+    kernel_deltas: tuple[int, ...] | None = None  # eNTK distances only on these slices (None: every costly cell)
+    reference_t1s: tuple[int, ...] | None = None  # the reference pairs' t1s (None: every t1 of the grid)
 
     def __post_init__(self):
         check_choice(self.kernel_mode, MODES, "eNTK mode")
@@ -288,6 +291,10 @@ class ChaosMap:
             raise ValueError(f"every t0 must come before the last t1 ({self.t1s[-1]}): {self.t0s}")
         if self.t1s[-1] > self.run.optim.steps:
             raise ValueError(f"t1 = {self.t1s[-1]} is past the run's last step {self.run.optim.steps}")
+        if self.kernel_deltas is not None and (self.deltas is None or not set(self.kernel_deltas) <= set(self.deltas)):
+            raise ValueError(f"the eNTK's slices {self.kernel_deltas} must be among the slices {self.deltas}")
+        if self.reference_t1s is not None and not set(self.reference_t1s) <= set(self.t1s):
+            raise ValueError(f"the reference pairs' t1s {self.reference_t1s} must be on the t1 grid {self.t1s}")
         empty = [t0 for t0 in self.t0s if not self.t1s_after(t0)]
         if empty:
             raise ValueError(f"no t1 of {self.t1s} lies in (t0, t0 + {self.horizon}] for t0 = {empty}")
@@ -305,6 +312,20 @@ class ChaosMap:
         """Whether the cell gets the loss barriers and the eNTK distance (see ``deltas``)."""
         return self.deltas is None or t1 - t0 in self.deltas
 
+    def has_kernel(self, t0: int | None, t1: int) -> bool:
+        """Whether the cell (a reference pair at t1 when ``t0`` is None) gets the twins' eNTK distance: only with
+        ``kernel_inputs``, on the slices of ``kernel_deltas`` (a reference pair at a t1 one of them reaches)."""
+        if not self.kernel_inputs:
+            return False
+        if t0 is None:
+            return self.kernel_deltas is None or any(t1 - s in self.kernel_deltas for s in self.t0s)
+        return self.costly_at(t0, t1) and (self.kernel_deltas is None or t1 - t0 in self.kernel_deltas)
+
+    @property
+    def reference_grid(self) -> tuple[int, ...]:
+        """The t1s where the reference pairs are compared."""
+        return self.t1s if self.reference_t1s is None else tuple(sorted(set(self.reference_t1s)))
+
     def cells(self) -> list[tuple[int, int]]:
         """The (t0, t1) pairs compared (see :meth:`t1s_after`)."""
         return [(t0, t1) for t0 in self.t0s for t1 in self.t1s_after(t0)]
@@ -315,8 +336,9 @@ class ChaosMapResult:
     """Metrics per (seed, t0, t1) — NaN outside the map's cells — with per-example disagreements and reference levels.
 
     ``values[metric]``: (seeds, t0s, t1s). ``disagreements``: (seeds, t0s, t1s, n_test) bool, the twins' per-image
-    disagreement. ``reference[metric]``: (reference seeds, t1s), independent initialisations at each t1, and
-    ``reference_disagreements`` (reference seeds, t1s, n_test). ``control``: the ε = 0 twins' records.
+    disagreement. ``reference[metric]``: (reference seeds, t1s), independent initialisations at each t1 (NaN
+    outside the study's ``reference_grid``), and ``reference_disagreements`` (reference seeds, t1s, n_test).
+    ``control``: the ε = 0 twins' records.
     """
 
     study: ChaosMap
@@ -359,9 +381,11 @@ class ChaosMapResult:
         return np.stack([source[:, t1s.index(t0 + delta)] for t0 in t0s], 1)
 
 
-def _map_pair(a: State, b: State, study: ChaosMap, cache: Cache, via: tuple[int, ...], costly: bool) -> dict:
-    """A pair's metrics and both states' predictions (for per-image disagreement), cached."""
-    out = pair_metrics(a, b, study.barrier if costly else None, cache, study.kernel_inputs if costly else 0,
+def _map_pair(a: State, b: State, study: ChaosMap, cache: Cache, via: tuple[int, ...], costly: bool,
+              kernel: bool) -> dict:
+    """A pair's metrics (the barriers if ``costly``, the eNTK distance if ``kernel``) and both states' predictions
+    (for per-image disagreement), cached."""
+    out = pair_metrics(a, b, study.barrier if costly else None, cache, study.kernel_inputs if kernel else 0,
                        study.kernel_mode, via)
     return {**{k: v for k, v in out.items() if k != "path"},
             "predictions": (state_predictions(a, cache, via), state_predictions(b, cache, via))}
@@ -399,7 +423,9 @@ def run_chaos_maps(studies: dict, cache: Cache | None = None, executor: Executor
     parents, children, compare = {}, {}, {}
     plans = {name: _plan_map(study, cache, parents, children, compare) for name, study in studies.items()}
     try:
-        results = executor.waves([list(parents.values()), list(children.values()), list(compare.values())], desc,
+        trains = [partial(_into_cache, parent_checkpoints, run, sorted(steps), cache)
+                  for run, steps in parents.values()]
+        results = executor.waves([trains, list(children.values()), list(compare.values())], desc,
                                  progress)[-1]
     finally:
         if own:
@@ -408,21 +434,30 @@ def run_chaos_maps(studies: dict, cache: Cache | None = None, executor: Executor
     return {name: _assemble_map(studies[name], labels, by_key) for name, labels in plans.items()}
 
 
-def _pair_key(a: State, b: State, study: ChaosMap, costly: bool) -> tuple:
+def _pair_key(a: State, b: State, study: ChaosMap, costly: bool, kernel: bool) -> tuple:
     """What identifies a comparison across maps: the states and the metrics asked of them."""
-    return (a.key(), b.key(), study.barrier if costly else None, study.kernel_inputs if costly else 0,
+    return (a.key(), b.key(), study.barrier if costly else None, study.kernel_inputs if kernel else 0,
             study.kernel_mode)
+
+
+def _add_parent(parents: dict, run: RunConfig, steps) -> None:
+    """Ask for a parent's checkpoints at ``steps``: one training task per run however many maps need it (a shorter
+    run of the same lineage is served by the longer one's checkpoints), so two maps never train it twice at once."""
+    lineage = run.replace(optim={"steps": 0})
+    longest, wanted = parents.get(lineage, (run, set()))
+    if run.optim.steps > longest.optim.steps:
+        longest = run
+    parents[lineage] = (longest, wanted | set(steps))
 
 
 def _plan_map(study: ChaosMap, cache: Cache, parents: dict, children: dict, compare: dict) -> list[tuple]:
     """Add a map's tasks to the shared waves (keyed, so shared work is planned once); return its cells' labels."""
     via = tuple(study.t1s)
-    last = study.t1s[-1]
     labels = []
     for seed in study.seeds:
         run = study.run.replace(seed=seed)
         steps = sorted({*study.t0s, *study.t1s, *([study.control_t0] if study.control_t0 is not None else [])})
-        _keyed(parents, ("parent", run.prefix(last), tuple(steps)), _into_cache, parent_checkpoints, run, steps, cache)
+        _add_parent(parents, run, steps)
         twins = [(t0, study.perturbation_for(seed), "branch") for t0 in study.t0s]
         if study.control_t0 is not None:
             twins.append((study.control_t0, dataclasses.replace(study.perturbation, size=0.0), "control"))
@@ -434,17 +469,18 @@ def _plan_map(study: ChaosMap, cache: Cache, parents: dict, children: dict, comp
             _keyed(children, ("child", end.key()), _into_cache, child_checkpoint, end, cache, via)
             for t1 in t1s:
                 a, b = State(run, t1), State(run, t1, t0, pert)
-                key = _pair_key(a, b, study, study.costly_at(t0, t1))
-                _keyed(compare, key, _map_pair, a, b, study, cache, via, study.costly_at(t0, t1))
+                costly, kernel = study.costly_at(t0, t1), study.has_kernel(t0, t1)
+                key = _pair_key(a, b, study, costly, kernel)
+                _keyed(compare, key, _map_pair, a, b, study, cache, via, costly, kernel)
                 labels.append((kind, seed, t0, t1, key))
     for seed in study.reference_seeds:
         run = study.run.replace(seed=seed)
         other = run.replace(seed=seed + REFERENCE_OFFSET, data_seed=seed)
-        _keyed(parents, ("parent", other.prefix(last), via), _into_cache, parent_checkpoints, other, list(via), cache)
-        for t1 in study.t1s:
+        _add_parent(parents, other, study.reference_grid)
+        for t1 in study.reference_grid:
             a, b = State(run, t1), State(other, t1)
-            key = _pair_key(a, b, study, True)
-            _keyed(compare, key, _map_pair, a, b, study, cache, via, True)
+            key = _pair_key(a, b, study, True, study.has_kernel(None, t1))
+            _keyed(compare, key, _map_pair, a, b, study, cache, via, True, study.has_kernel(None, t1))
             labels.append(("reference", seed, None, t1, key))
     return labels
 
@@ -480,6 +516,6 @@ def _assemble_map(study: ChaosMap, labels: list[tuple], by_key: dict) -> ChaosMa
     for rec in refs:
         i, k = study.reference_seeds.index(rec["seed"]), study.t1s.index(rec["t1"])
         for m in metrics:
-            reference[m][i, k] = rec[m]
+            reference[m][i, k] = rec.get(m, np.nan)
         reference_disagreements[i, k] = rec["disagreement_per_example"]
     return ChaosMapResult(study, values, disagreements, reference, reference_disagreements, control, records)

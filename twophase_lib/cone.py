@@ -18,7 +18,7 @@ from .chaos import REFERENCE_OFFSET
 from .config import RunConfig, check_choice
 from .executor import Executor
 from .ntk import distance_matrix, kernel_distance
-from .store import KERNEL_SPLITS, kernel_at, parent_checkpoints
+from .store import KERNEL_SPLITS, State, kernel_at, parent_checkpoints
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class ConeStudy:
     mode: str = "full"
     split: str = "test"  # the eNTK's inputs: the first test images, or the first training images (the paper's)
     reference_seeds: tuple[int, ...] = ()  # calibration: S between independently initialised networks at each step
+    reference_steps: tuple[int, ...] | None = None  # the calibration's checkpoints (None: every step)
 
     def __post_init__(self):
         check_choice(self.split, KERNEL_SPLITS, "eNTK input split")
@@ -40,6 +41,13 @@ class ConeStudy:
             raise ValueError("checkpoint steps must be increasing and distinct")
         if not set(self.refs) <= set(self.steps):
             raise ValueError(f"every reference point τ must be a checkpoint step: {self.refs} vs {self.steps}")
+        if self.reference_steps is not None and not set(self.reference_steps) <= set(self.steps):
+            raise ValueError(f"the calibration's steps must be checkpoints: {self.reference_steps} vs {self.steps}")
+
+    @property
+    def calibration_steps(self) -> tuple[int, ...]:
+        """The steps where S between independently initialised networks is measured."""
+        return self.steps if self.reference_steps is None else tuple(sorted(set(self.reference_steps)))
 
 
 @dataclass
@@ -48,7 +56,8 @@ class ConeResult:
 
     study: ConeStudy
     matrices: np.ndarray  # (seeds, steps, steps)
-    reference: np.ndarray | None = None  # (reference seeds, steps): S between independently initialised networks
+    reference: np.ndarray | None = None  # (reference seeds, steps): S between independently initialised networks,
+    # NaN at steps outside ``study.reference_steps``
     velocity: np.ndarray = field(init=False)  # (seeds, steps - 1)
 
     def __post_init__(self):
@@ -111,54 +120,83 @@ def block_boundary(steps, matrix: np.ndarray, min_block: int = 2) -> tuple[int, 
     return where, best
 
 
-def _seed_kernels(run: RunConfig, steps: tuple[int, ...], n_inputs: int, mode: str, cache: Cache,
-                  split: str = "test") -> np.ndarray:
-    """The kernel-distance matrix over one run's checkpoints (its kernels cached one by one)."""
-    parent_checkpoints(run, steps, cache)
-    return distance_matrix([kernel_at(run, s, n_inputs, mode, cache, split=split) for s in steps])
-
-
-def _reference_distances(run: RunConfig, other: RunConfig, steps: tuple[int, ...], n_inputs: int, mode: str,
-                         cache: Cache, split: str) -> np.ndarray:
-    """S between two runs' kernels at each step: (steps,)."""
-    for r in (run, other):
-        parent_checkpoints(r, steps, cache)
-    return np.array([kernel_distance(kernel_at(run, s, n_inputs, mode, cache, split=split),
-                                     kernel_at(other, s, n_inputs, mode, cache, split=split)) for s in steps])
+def _kernel_into_cache(run: RunConfig, step: int, n_inputs: int, mode: str, cache: Cache, split: str) -> None:
+    """Compute one checkpoint's kernel into the cache (kernels do not travel back from worker processes)."""
+    kernel_at(run, step, n_inputs, mode, cache, split=split)
 
 
 def run_studies(studies: dict, cache: Cache | None = None, executor: Executor | None = None, progress: bool = True,
                 desc: str = "cone studies") -> dict:
-    """Kernels at every checkpoint of every seed of several studies (one task per run), and their distance matrices."""
+    """Kernels at every checkpoint of every seed (and of the calibration's independently initialised networks) of
+    several studies, and their distance matrices.
+
+    Two waves shared by all studies: each run's checkpoints (parents trained once to the furthest step any study
+    needs), then one task per distinct kernel (a checkpoint two studies or runs share, e.g. a step schedule's and a
+    constant lr's before the first drop, is computed once), so the workers stay evenly loaded. The distance
+    matrices are then assembled from the cache.
+
+    Args:
+        studies: {name: :class:`ConeStudy`}.
+        cache: where results live (default :class:`twophase_lib.cache.Cache`).
+        executor: runs the waves (default :class:`twophase_lib.executor.Executor`, closed after).
+        progress: bars and progress lines.
+
+    Returns:
+        A dict from each name of ``studies`` to its :class:`ConeResult`.
+    """
     cache = cache or Cache()
     own = executor is None
     executor = executor or Executor()
-    # Runs with lr drops first: runs without them then find the kernels before the first drop cached.
-    waves, index = [[], []], [[], []]
-    for name, st in studies.items():
-        w = 0 if st.run.optim.milestones else 1
+    runs: dict[RunConfig, set] = {}
+    kernels: dict = {}
+
+    def need(run: RunConfig, steps, st: ConeStudy) -> None:
+        runs.setdefault(run, set()).update(steps)
+        for s in steps:
+            key = (State(run, s).key(), st.n_inputs, st.mode, st.split)
+            if key not in kernels:
+                kernels[key] = partial(_kernel_into_cache, run, s, st.n_inputs, st.mode, cache, st.split)
+
+    for st in studies.values():
         for seed in st.seeds:
-            waves[w].append(partial(_seed_kernels, st.run.replace(seed=seed), st.steps, st.n_inputs, st.mode, cache,
-                                    st.split))
-            index[w].append((name, "seed"))
+            need(st.run.replace(seed=seed), st.steps, st)
         for seed in st.reference_seeds:
             run = st.run.replace(seed=seed)
-            other = run.replace(seed=seed + REFERENCE_OFFSET, data_seed=seed)
-            waves[w].append(partial(_reference_distances, run, other, st.steps, st.n_inputs, st.mode, cache,
-                                    st.split))
-            index[w].append((name, "reference"))
+            need(run, st.calibration_steps, st)
+            need(_independent(run), st.calibration_steps, st)
+    parents = [partial(parent_checkpoints, run, sorted(steps), cache) for run, steps in runs.items()]
     try:
-        out = [m for wave in executor.waves(waves, desc, progress) for m in wave]
+        executor.waves([[partial(_checkpoints_only, p) for p in parents], list(kernels.values())], desc, progress)
     finally:
         if own:
             executor.close()
-    labels = index[0] + index[1]
+
+    def kernel(run: RunConfig, step: int, st: ConeStudy):
+        return kernel_at(run, step, st.n_inputs, st.mode, cache, split=st.split)
+
     results = {}
     for name, st in studies.items():
-        mats = [m for m, (n, k) in zip(out, labels) if n == name and k == "seed"]
-        refs = [m for m, (n, k) in zip(out, labels) if n == name and k == "reference"]
-        results[name] = ConeResult(st, np.stack(mats), np.stack(refs) if refs else None)
+        mats = np.stack([distance_matrix([kernel(st.run.replace(seed=seed), s, st) for s in st.steps])
+                         for seed in st.seeds])
+        refs = None
+        if st.reference_seeds:
+            refs = np.full((len(st.reference_seeds), len(st.steps)), np.nan)
+            for i, seed in enumerate(st.reference_seeds):
+                run = st.run.replace(seed=seed)
+                for s in st.calibration_steps:
+                    refs[i, st.steps.index(s)] = kernel_distance(kernel(run, s, st), kernel(_independent(run), s, st))
+        results[name] = ConeResult(st, mats, refs)
     return results
+
+
+def _independent(run: RunConfig) -> RunConfig:
+    """The calibration's other network: initialised independently, trained on the same batches."""
+    return run.replace(seed=run.seed + REFERENCE_OFFSET, data_seed=run.seed)
+
+
+def _checkpoints_only(fn) -> None:
+    """Run a store function for its cached result only (checkpoints do not travel back from worker processes)."""
+    fn()
 
 
 def run_study(

@@ -17,18 +17,28 @@ import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from .config import RunConfig
 
 UNITS = ("steps", "linearized_steps", "comparisons", "kernels", "predictions", "evaluations")
 
 
+def kernel_unit(n_inputs: int) -> str:
+    """The unit of an eNTK on ``n_inputs`` inputs (its cost grows with n: each size is its own unit)."""
+    return f"kernels ({n_inputs} inputs)"
+
+
+def _unit_order(unit: str) -> tuple[int, int]:
+    base, _, rest = unit.partition(" (")
+    return UNITS.index(base), int(rest.split()[0]) if rest else 0
+
+
 def network_label(run: RunConfig) -> str:
-    """The network a run trains, as the work and unit tables name it: ``resnet20 x0.5``, or the task's name."""
-    if run.task is not None:
-        return run.task.name
-    return f"{run.model.name} x{run.model.width:g}"
+    """The network a run trains and the batch its steps take, as the work and unit tables name them (a unit's cost
+    depends on both): ``resnet20 x0.5 b64``, or the task's name and batch."""
+    name = run.task.name if run.task is not None else f"{run.model.name} x{run.model.width:g}"
+    return f"{name} b{run.optim.batch_size}"
 
 
 def _lineage(run: RunConfig) -> RunConfig:
@@ -43,8 +53,9 @@ class Work:
     counts: Counter = dataclasses.field(default_factory=Counter)
 
     def add(self, run: RunConfig, unit: str, n: int) -> None:
-        """Add ``n`` of ``unit`` for the run's network."""
-        self.counts[(network_label(run), unit)] += int(n)
+        """Add ``n`` of ``unit`` for the run's network (nothing when ``n`` is 0)."""
+        if n:
+            self.counts[(network_label(run), unit)] += int(n)
 
     def networks(self) -> list[str]:
         """The networks with work, in first-seen order."""
@@ -52,8 +63,14 @@ class Work:
 
     def table(self) -> list[tuple[str, str, int]]:
         """(network, unit, count) for every nonzero count."""
-        return [(net, unit, self.counts[(net, unit)]) for net in self.networks() for unit in UNITS
+        return [(net, unit, self.counts[(net, unit)]) for net in self.networks()
+                for unit in sorted({u for n, u in self.counts if n == net}, key=_unit_order)
                 if self.counts[(net, unit)]]
+
+    def kernel_sizes(self, network: str | None = None) -> list[int]:
+        """The input counts of the eNTKs counted (for one network, or any), increasing."""
+        return sorted({_unit_order(u)[1] for n, u in self.counts if u.startswith("kernels")
+                       and network in (None, n)})
 
 
 def count_work(studies: Iterable) -> Work:
@@ -67,6 +84,7 @@ def count_work(studies: Iterable) -> Work:
     """
     from .chaos import REFERENCE_OFFSET, ChaosMap, ChaosSweep
     from .cone import ConeStudy
+    from .linearize import SwitchArm
     from .switch import SwitchStudy
 
     work = Work()
@@ -80,7 +98,7 @@ def count_work(studies: Iterable) -> Work:
             last = st.t1s[-1]
             t0s = [*st.t0s, *([st.control_t0] if st.control_t0 is not None else [])]
             per_seed_cells = sum(len(st.t1s_after(t0)) for t0 in t0s)
-            # a cell without barrier and eNTK costs its two test-set predictions
+            # a cell without barrier and eNTK costs only the two states' test-set predictions, counted once each
             light = sum(not st.costly_at(t0, t1) for t0 in t0s for t1 in st.t1s_after(t0))
             twin_steps = sum(st.t1s_after(t0)[-1] - t0 for t0 in t0s if st.t1s_after(t0))
             for seed in st.seeds:
@@ -88,16 +106,21 @@ def count_work(studies: Iterable) -> Work:
                 parent(run, last)
                 work.add(run, "steps", twin_steps)
                 work.add(run, "comparisons", per_seed_cells - light)
-                work.add(run, "predictions", len(st.t1s) + per_seed_cells + 2 * light)
-                if st.kernel_inputs:
-                    work.add(run, "kernels", len(st.t1s) + per_seed_cells - light)
+                work.add(run, "predictions", len(st.t1s) + per_seed_cells)
+                # the parent's kernel at every t1 a kernel cell or reference pair reaches, and each such twin's
+                kernel_t1s = {t1 for t0 in t0s for t1 in st.t1s_after(t0) if st.has_kernel(t0, t1)}
+                if st.reference_seeds:
+                    kernel_t1s |= {t1 for t1 in st.reference_grid if st.has_kernel(None, t1)}
+                work.add(run, kernel_unit(st.kernel_inputs), len(kernel_t1s) + sum(st.has_kernel(t0, t1) for t0 in t0s
+                                                               for t1 in st.t1s_after(t0)))
             for seed in st.reference_seeds:
                 run = st.run.replace(seed=seed)
-                parent(run.replace(seed=seed + REFERENCE_OFFSET, data_seed=seed), last)
-                work.add(run, "comparisons", len(st.t1s))
-                work.add(run, "predictions", len(st.t1s))
+                grid = st.reference_grid
+                parent(run.replace(seed=seed + REFERENCE_OFFSET, data_seed=seed), grid[-1])
+                work.add(run, "comparisons", len(grid))
+                work.add(run, "predictions", len(grid))
                 if st.kernel_inputs:
-                    work.add(run, "kernels", len(st.t1s))
+                    work.add(run, kernel_unit(st.kernel_inputs), sum(st.has_kernel(None, t1) for t1 in grid))
         elif isinstance(st, ChaosSweep):
             t0s = [*st.t0s, *([st.control_t0] if st.control_t0 is not None else [])]
             for seed in st.seeds:
@@ -106,28 +129,31 @@ def count_work(studies: Iterable) -> Work:
                 work.add(run, "steps", sum(st.t1 - t0 for t0 in t0s))
                 work.add(run, "comparisons", len(t0s))
                 if st.kernel_inputs:
-                    work.add(run, "kernels", 1 + len(t0s))
+                    work.add(run, kernel_unit(st.kernel_inputs), 1 + len(t0s))
             for seed in st.reference_seeds:
                 for other in st.reference_runs(seed).values():
                     parent(other, st.t1)
                     work.add(other, "comparisons", 1)
                     if st.kernel_inputs:
-                        work.add(other, "kernels", 1)
+                        work.add(other, kernel_unit(st.kernel_inputs), 1)
         elif isinstance(st, ConeStudy):
             for seed in st.seeds:
                 run = st.run.replace(seed=seed)
                 parent(run, st.steps[-1])
-                work.add(run, "kernels", len(st.steps))
+                work.add(run, kernel_unit(st.n_inputs), len(st.steps))
             for seed in st.reference_seeds:
                 run = st.run.replace(seed=seed)
                 parent(run.replace(seed=seed + REFERENCE_OFFSET, data_seed=seed), st.steps[-1])
-                work.add(run, "kernels", len(st.steps))
+                own = 0 if seed in st.seeds else len(st.calibration_steps)  # a seed's own kernels are shared
+                work.add(run, kernel_unit(st.n_inputs), len(st.calibration_steps) + own)
         elif isinstance(st, SwitchStudy):
             last = st.run.optim.steps
             for seed in st.seeds:
                 run = st.run.replace(seed=seed)
                 parent(run, max(st.switches))
-                work.add(run, "linearized_steps", sum(last - t for t in st.switches))
+                # the batch-norm-frozen control trains the network itself: ordinary steps
+                unit = "steps" if st.arm == SwitchArm.FROZEN_BATCH_NORM else "linearized_steps"
+                work.add(run, unit, sum(last - t for t in st.switches))
                 work.add(run, "evaluations", len(st.switches))
         else:
             raise TypeError(f"cannot count the work of a {type(st).__name__}: not a study of the library")
@@ -161,15 +187,19 @@ class UnitCosts:
     seconds: dict  # unit -> seconds
 
 
-def measure_units(run: RunConfig, barrier=None, kernel_inputs: int = 0, kernel_mode: str = "full",
+def measure_units(run: RunConfig, barrier=None, kernel_inputs: int | Sequence[int] = (), kernel_mode: str = "full",
                   steps: int = 8) -> UnitCosts:
     """Time each unit once for the run's network (after a short warm-up), with one torch thread.
 
     Args:
         run: the network, data and recipe (its lr does not matter).
         barrier: the comparisons' :class:`twophase_lib.metrics.BarrierConfig` (default: the library's).
-        kernel_inputs: inputs of an eNTK (0: kernels not timed).
+        kernel_inputs: the input counts of the eNTKs to time, each its own unit (:func:`kernel_unit`; batch norm
+            re-estimated first, as every cached kernel is); none: kernels not timed.
         steps: SGD steps (and linearized steps) to average over.
+
+    Returns:
+        Seconds per unit, in :class:`UnitCosts`.
     """
     from .linearize import Linearized
     from .metrics import BarrierConfig, compare
@@ -218,10 +248,10 @@ def measure_units(run: RunConfig, barrier=None, kernel_inputs: int = 0, kernel_m
         evaluate(model, data, "test")
         evaluate(model, data, "train", limit=1000)
         out["evaluations"] = time.perf_counter() - t
-        if kernel_inputs:
+        for n in ([kernel_inputs] if isinstance(kernel_inputs, int) and kernel_inputs else kernel_inputs or []):
             t = time.perf_counter()
-            checkpoint_kernel(run, b, kernel_inputs, kernel_mode)
-            out["kernels"] = time.perf_counter() - t
+            checkpoint_kernel(run, b, n, kernel_mode)
+            out[kernel_unit(n)] = time.perf_counter() - t
     return UnitCosts(network_label(run), out)
 
 

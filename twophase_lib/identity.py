@@ -29,6 +29,7 @@ object's state is not followed: change such a thing and bump the task's ``versio
 
 from __future__ import annotations
 
+import dis
 import enum
 import functools
 import hashlib
@@ -100,8 +101,14 @@ def _code(code: types.CodeType, seen: set) -> list:
     ]
 
 
+_GLOBAL_OPS = {"LOAD_GLOBAL", "STORE_GLOBAL", "DELETE_GLOBAL", "LOAD_NAME"}
+
+
 def _global_names(code: types.CodeType) -> set[str]:
-    names = set(code.co_names)
+    """The module-level names a code object (and the functions, lambdas and comprehensions nested in it) reads:
+    the arguments of its global-name instructions, not ``co_names`` (which also holds attribute names, so that
+    ``x.cache`` would drag in a global called ``cache``)."""
+    names = {ins.argval for ins in dis.get_instructions(code) if ins.opname in _GLOBAL_OPS}
     for c in code.co_consts:
         if isinstance(c, types.CodeType):
             names |= _global_names(c)

@@ -35,19 +35,26 @@ from .training import Checkpoint, compute_threads, materialise, predict, train
 def parent_checkpoints(
     run: RunConfig, steps: Iterable[int], cache: Cache, progress: bool = False
 ) -> dict[int, Checkpoint]:
-    """The run's checkpoints at ``steps``: cached ones loaded, missing ones trained from the latest cached one before
-    them."""
+    """The run's checkpoints at ``steps``: cached ones loaded, missing ones trained, each stretch of consecutive
+    missing steps from the latest cached checkpoint before it (a resumed run is bitwise the uninterrupted one), so
+    asking for a few new steps between cached ones trains only the gaps."""
     steps = sorted(set(steps))
     found = {s: cache.load("parent", (run.prefix(s), s)) for s in steps}
-    missing = [s for s in steps if found[s] is None]
-    if missing:
-        before = [s for s in steps if s < missing[0] and found[s] is not None]
+    stretches: list[list[int]] = []
+    for i, s in enumerate(steps):
+        if found[s] is None:
+            if stretches and stretches[-1][-1] == steps[i - 1]:
+                stretches[-1].append(s)
+            else:
+                stretches.append([s])
+    for stretch in stretches:
+        before = [s for s in steps if s < stretch[0] and found[s] is not None]
         start = found[before[-1]] if before else None
         with compute_threads():
             result = train(
-                run, until=missing[-1], start=start, save_at=missing, progress=progress, desc=f"parent seed {run.seed}"
+                run, until=stretch[-1], start=start, save_at=stretch, progress=progress, desc=f"parent seed {run.seed}"
             )
-        for s in missing:
+        for s in stretch:
             cache.save("parent", (run.prefix(s), s), result.checkpoints[s])
             found[s] = result.checkpoints[s]
     return found

@@ -29,7 +29,7 @@ class Outcome(enum.StrEnum):
     #: A rule whose undecided checks could move its outcome (:func:`decide_with_intervals`), or results of several
     #: numerics fingerprints that disagree (:func:`across_machines`).
     INCONCLUSIVE = "inconclusive"
-    #: A task that cannot show the effects at all: it fails :func:`dynamic_range_precondition` (issue 22).
+    #: A task that cannot show the effects at all, failing :func:`dynamic_range_precondition` (issue 22).
     INAPPLICABLE = "inapplicable"
 
 
@@ -786,10 +786,11 @@ def paired_switch_verdict(switches: np.ndarray, correct: np.ndarray, inflection:
     return decide_with_intervals(checks, rule)
 
 
-#: The precondition's thresholds: independently initialised networks must disagree on more than this share of the
-#: test set, and the model linearized at initialisation must fall more than this far (test accuracy) short of
-#: standard training, each with its whole 90% interval on the passing side.
+#: The precondition's first threshold, the share of the test set independently initialised networks must disagree
+#: on (the whole 90% interval above it).
 MIN_UNRELATED_DISAGREEMENT = 0.10
+#: The precondition's second threshold, how far (test accuracy) the model linearized at initialisation must fall
+#: short of standard training (the whole 90% interval above it).
 MIN_LINEARIZATION_GAP = 0.05
 
 
@@ -871,8 +872,16 @@ class Shift(enum.StrEnum):
     NONE = "no change measurable"
 
 
-def _inflections(t0s: np.ndarray, curves: np.ndarray) -> np.ndarray:
-    """Each curve's inflection (:func:`inflection_point`), +inf where it never halves within the grid."""
+def inflections(t0s: np.ndarray, curves: np.ndarray) -> np.ndarray:
+    """Each curve's inflection (:func:`inflection_point`), +inf where it never halves within the grid.
+
+    Args:
+        t0s: (K,) the grid.
+        curves: (K,) one curve or (R, K) several (e.g. bootstrap replicates).
+
+    Returns:
+        (R,) inflections in iterations (R = 1 for one curve).
+    """
     out = np.array([inflection_point(t0s, c) for c in np.atleast_2d(curves)])
     return np.where(np.isfinite(out), out, np.inf)
 
@@ -916,8 +925,8 @@ def inflection_shift(t0s: np.ndarray, base_point: np.ndarray, base_replicates: n
             np.shape(point) != (len(t0s),) or np.shape(base_point) != (len(t0s),):
         raise ValueError(f"need (K,) curves and equal (R, K) replicates on {len(t0s)} t0s: {np.shape(base_point)}, "
                          f"{np.shape(point)}, {base_replicates.shape}, {replicates.shape}")
-    a, b = _inflections(t0s, base_point)[0], _inflections(t0s, point)[0]
-    shifts = _log_shift(_inflections(t0s, base_replicates), _inflections(t0s, replicates))
+    a, b = inflections(t0s, base_point)[0], inflections(t0s, point)[0]
+    shifts = _log_shift(inflections(t0s, base_replicates), inflections(t0s, replicates))
     lo, hi = np.quantile(shifts, [(1 - INTERVAL_LEVEL) / 2, (1 + INTERVAL_LEVEL) / 2], method="inverted_cdf")
     shift = Shift.LATER if lo > 0 else Shift.EARLIER if hi < 0 else Shift.NONE
     return {"base": float(a), "setting": float(b), "factor": float(np.exp(_log_shift(a, b))),
