@@ -14,7 +14,7 @@ from functools import partial
 import numpy as np
 
 from .cache import Cache
-from .chaos import REFERENCE_OFFSET
+from .chaos import REFERENCE_OFFSET, _into_cache
 from .config import RunConfig, check_choice
 from .executor import Executor
 from .ntk import distance_matrix, kernel_distance
@@ -120,11 +120,6 @@ def block_boundary(steps, matrix: np.ndarray, min_block: int = 2) -> tuple[int, 
     return where, best
 
 
-def _kernel_into_cache(run: RunConfig, step: int, n_inputs: int, mode: str, cache: Cache, split: str) -> None:
-    """Compute one checkpoint's kernel into the cache (kernels do not travel back from worker processes)."""
-    kernel_at(run, step, n_inputs, mode, cache, split=split)
-
-
 def run_studies(studies: dict, cache: Cache | None = None, executor: Executor | None = None, progress: bool = True,
                 desc: str = "cone studies") -> dict:
     """Kernels at every checkpoint of every seed (and of the calibration's independently initialised networks) of
@@ -155,7 +150,7 @@ def run_studies(studies: dict, cache: Cache | None = None, executor: Executor | 
         for s in steps:
             key = (State(run, s).key(), st.n_inputs, st.mode, st.split)
             if key not in kernels:
-                kernels[key] = partial(_kernel_into_cache, run, s, st.n_inputs, st.mode, cache, st.split)
+                kernels[key] = partial(_into_cache, kernel_at, run, s, st.n_inputs, st.mode, cache, split=st.split)
 
     for st in studies.values():
         for seed in st.seeds:
@@ -164,9 +159,9 @@ def run_studies(studies: dict, cache: Cache | None = None, executor: Executor | 
             run = st.run.replace(seed=seed)
             need(run, st.calibration_steps, st)
             need(_independent(run), st.calibration_steps, st)
-    parents = [partial(parent_checkpoints, run, sorted(steps), cache) for run, steps in runs.items()]
+    parents = [partial(_into_cache, parent_checkpoints, run, sorted(steps), cache) for run, steps in runs.items()]
     try:
-        executor.waves([[partial(_checkpoints_only, p) for p in parents], list(kernels.values())], desc, progress)
+        executor.waves([parents, list(kernels.values())], desc, progress)
     finally:
         if own:
             executor.close()
@@ -192,11 +187,6 @@ def run_studies(studies: dict, cache: Cache | None = None, executor: Executor | 
 def _independent(run: RunConfig) -> RunConfig:
     """The calibration's other network: initialised independently, trained on the same batches."""
     return run.replace(seed=run.seed + REFERENCE_OFFSET, data_seed=run.seed)
-
-
-def _checkpoints_only(fn) -> None:
-    """Run a store function for its cached result only (checkpoints do not travel back from worker processes)."""
-    fn()
 
 
 def run_study(
