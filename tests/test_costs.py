@@ -73,3 +73,21 @@ def test_the_frozen_batch_norm_control_counts_ordinary_steps_and_the_calibration
                      reference_steps=(4, 12))
     # the seeds' 4; seed 0's calibration partner at 2 steps; seed 5 (not a cone seed): both networks at 2 steps
     assert count_work([cone]).counts[(net, kernel_unit(3))] == 4 + 2 + 2 * 2
+
+
+def test_a_switched_run_resumed_at_the_first_drop_counts_only_its_steps_after_it():
+    step = tiny_config(steps=12).replace(optim={"milestones": (8, 10)})
+    constant = step.replace(optim={"milestones": ()})
+    net = network_label(step)
+    alone = count_work([SwitchStudy(step, (0, 4, 12), seeds=(0,), via=(8,))])
+    assert alone.counts[(net, "linearized_steps")] == 12 + 8
+    both = count_work([SwitchStudy(constant, (0, 4, 12), seeds=(0,), via=(8,)),
+                       SwitchStudy(step, (0, 4, 12), seeds=(0,), via=(8,))])
+    assert both.counts[(net, "linearized_steps")] == (12 + 8) + (4 + 4)  # the step schedule's from 8 on
+    # without the via step cached by both, or past the steps the runs share, nothing is resumed
+    apart = count_work([SwitchStudy(constant, (0, 4, 12), seeds=(0,)), SwitchStudy(step, (0, 4, 12), seeds=(0,),
+                                                                                     via=(8,))])
+    assert apart.counts[(net, "linearized_steps")] == 2 * (12 + 8)
+    late = step.replace(optim={"milestones": (6, 10)})
+    assert count_work([SwitchStudy(constant, (0, 4, 12), seeds=(0,), via=(8,)), SwitchStudy(
+        late, (0, 4, 12), seeds=(0,), via=(8,))]).counts[(net, "linearized_steps")] == 2 * (12 + 8)

@@ -41,3 +41,34 @@ def test_frozen_batch_norm_trains_the_network_in_eval_mode():
     assert model.training and not model.net.training
     with pytest.raises(ValueError, match="lr_scale"):
         SwitchStudy(run, (0, 6), lr_scale=0)
+
+
+@pytest.mark.parametrize("arm", list(SwitchArm))
+def test_a_resumed_switched_run_is_bitwise_the_uninterrupted_one(arm):
+    run = tiny_config(steps=10)  # momentum, weight decay and an lr drop at 5 (tiny_config's milestone)
+    base = parent_at(run, 2, Cache())
+    whole = train_linearized(run, base, arm=arm, progress=False, save_at=(5,))
+    assert set(whole.checkpoints) == {5, 10} and whole.checkpoints[5].optimizer
+    resumed = train_linearized(run, base, arm=arm, progress=False, start=whole.checkpoints[5])
+    assert set(resumed.losses) == set(range(5, 10))
+    assert all(torch.equal(whole.final.model[k], resumed.final.model[k]) for k in whole.final.model)
+    with pytest.raises(ValueError, match="resumed"):
+        train_linearized(run, parent_at(run, 6, Cache()), progress=False, start=whole.checkpoints[5])
+
+
+def test_a_step_schedule_resumes_the_constant_lr_switched_runs_at_its_first_drop(tmp_path):
+    cache = Cache(tmp_path)
+    step = tiny_config(steps=12).replace(optim={"milestones": (8, 10)})
+    constant = step.replace(optim={"milestones": ()})
+    studies = {"constant": SwitchStudy(constant, (0, 4, 12), (0,), train_examples=32, via=(8,)),
+               "step": SwitchStudy(step, (0, 4, 12), (0,), train_examples=32, via=(8,))}
+    out = run_switch_studies(studies, cache, Executor(0), progress=False)
+    # the switched runs' states at the first drop were cached once (the key holds no milestone at or after 8)
+    assert len(list((tmp_path / "switch_state").glob("*"))) == 2
+    # the step schedule's results equal those of a cold run without the shared state
+    alone = run_switch_studies({"step": SwitchStudy(step, (0, 4, 12), (0,), train_examples=32)},
+                               Cache(tmp_path / "cold"), Executor(0), progress=False)["step"]
+    assert (out["step"].accuracy == alone.accuracy).all() and (out["step"].loss == alone.loss).all()
+    assert (out["step"].accuracy != out["constant"].accuracy).any()  # the drops changed something
+    with pytest.raises(ValueError, match="cached steps"):
+        SwitchStudy(step, (0, 4, 12), via=(12,))

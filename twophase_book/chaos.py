@@ -155,11 +155,13 @@ PRIMARY_METRIC = "disagreement"
 def chapter_maps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosMap]:
     """Chapter 1's primary studies: per network, twins split at every t0 at a constant lr and compared on the band
     t0 < t1 ≤ t0 + max(Δ), with the barriers and the eNTK distance on the slices t1 = t0 + Δ, and the reference
-    pairs where the rule reads them (t1 = Δ, each slice's first cell)."""
+    pairs where the rule reads them (t1 = Δ, each slice's first cell). The parents also save chapter 2's
+    checkpoints on the way (one pass instead of chapter 2 training the gaps again)."""
     return {arch: ChaosMap(d.run, d.t0s, d.t1s, Perturbation(d.epsilon), d.seeds, d.control_t0, d.barrier,
                            d.kernel_inputs, reference_seeds=d.reference_seeds, horizon=max(d.deltas),
                            deltas=d.deltas, kernel_deltas=d.kernel_deltas,
-                           reference_t1s=tuple(d.t0s[0] + delta for delta in d.deltas))
+                           reference_t1s=tuple(d.t0s[0] + delta for delta in d.deltas),
+                           parent_steps=d.cone_steps)
             for arch, d in designs.items()}
 
 

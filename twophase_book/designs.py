@@ -17,7 +17,8 @@ def protocol_table(designs: dict) -> Table:
                      ", ".join(map(str, d.deltas)), f"{len(d.seeds)} ({len(d.reference_seeds)})", f"{d.epsilon:g}",
                      f"t = {', '.join(map(str, d.lag_ts))}; Δ = {', '.join(map(str, d.lags))}",
                      f"{', '.join(map(str, d.switches))} (T = {d.switch_T}; {len(d.switch_seeds)} seeds)",
-                     f"{d.step_run.optim.steps} (lr ÷10 at {', '.join(map(str, d.step_run.optim.milestones))})"])
+                     f"{d.step_run.optim.steps} (lr ÷10 at {', '.join(map(str, d.step_run.optim.milestones))})"
+                     + (f"; ch. 3 switches at {', '.join(map(str, d.step_switches))}" if d.step_switches else "")])
     return Table(["model", "width", "data", "batch", "lr", "constant-lr window (iterations)", "t0 (ch. 1)",
                   "windows Δ (ch. 1)", "seeds (reference pairs)", "ε (total L2)", "lag curves (ch. 2)",
                   "switch times (ch. 3)", "step-schedule extension (iterations)"], rows)

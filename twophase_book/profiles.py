@@ -309,6 +309,7 @@ class ProtocolDesign:
     epsilon: float = 1e-7
     kernel_deltas: tuple[int, ...] | None = None  # the slices with the twins' eNTK distance (None: every slice)
     bn_init_ablation: bool = False  # chapter 1's first slice again with open_lth's batch-norm init γ ~ U(0, 1)
+    step_switches: tuple[int, ...] = ()  # chapter 3's extension: switch times under the step schedule (last: its end)
 
     def __post_init__(self):
         if self.run.optim.milestones:
@@ -333,6 +334,12 @@ class ProtocolDesign:
             raise ValueError("the per-entry reading's t0 and the control's t0 must be on the grid")
         if max(self.extension_t0s) >= self.step_run.optim.first_drop:
             raise ValueError("the extension's twins are split before the first drop")
+        if self.step_switches and (list(self.step_switches) != sorted(set(self.step_switches)) or
+                                   self.step_switches[-1] != self.step_run.optim.steps or
+                                   self.step_switches[-2] >= self.step_run.optim.first_drop):
+            raise ValueError(f"the step schedule's switch times must increase, lie before its first drop "
+                             f"({self.step_run.optim.first_drop}) and end at its end ({self.step_run.optim.steps}): "
+                             f"{self.step_switches}")
 
     @property
     def window(self) -> int:
@@ -376,7 +383,7 @@ def protocol_design(profile: str, arch: str) -> ProtocolDesign:
             lags=(2, 4, 8), lag_ts=(0, 8), taus=(0, 4, 8), cone_inputs=8, cone_reference_seeds=(0,),
             cone_reference_steps=(0, 4, 8, 12, 16), switch_T=12, switches=(0, 4, 8, 12), control_switches=(0, 8, 12),
             switch_seeds=(0, 1), linear_lr_scale=0.1, switch_train_examples=200, kernel_deltas=(4,),
-            bn_init_ablation=arch == "resnet20")
+            bn_init_ablation=arch == "resnet20", step_switches=(0, 8, 24))
     if profile == "cpu":  # 80 iterations per epoch; the paper's VGG-16 inflection in epochs is ≈ 512 iterations here
         # sized to the 45-minute budget (scripts/estimate_cost.py): a 700-iteration window (8.75 epochs)
         steps = tuple(sorted({*range(0, 101, 25), *range(0, run.optim.steps + 1, 50)}))
@@ -389,7 +396,7 @@ def protocol_design(profile: str, arch: str) -> ProtocolDesign:
             cone_reference_steps=tuple(range(0, run.optim.steps + 1, 100)), switch_T=400,
             switches=(0, 50, 100, 200, 400), control_switches=(0, 100, 400), switch_seeds=(0, 1),
             linear_lr_scale=0.1, switch_train_examples=1000, kernel_deltas=(100,),
-            bn_init_ablation=arch == "resnet20")
+            bn_init_ablation=arch == "resnet20", step_switches=(0, 50, 100, 200, 400))
     if profile == "gpu":  # provisional until sized from the H200 costs (issue 23): 40 iterations per epoch
         steps = tuple(sorted({*range(0, 201, 50), *range(0, run.optim.steps + 1, 100)}))
         return ProtocolDesign(
@@ -399,7 +406,8 @@ def protocol_design(profile: str, arch: str) -> ProtocolDesign:
             lags=(100, 200, 400, 800), lag_ts=(0, 100, 200, 400, 800), taus=(0, 400, 800, 1200), cone_inputs=100,
             cone_reference_seeds=(0, 1), cone_reference_steps=steps, switch_T=1600,
             switches=(0, 50, 100, 200, 400, 800, 1600), control_switches=(0, 200, 1600), switch_seeds=(0, 1, 2),
-            linear_lr_scale=0.1, switch_train_examples=1000, bn_init_ablation=arch == "resnet20")
+            linear_lr_scale=0.1, switch_train_examples=1000, bn_init_ablation=arch == "resnet20",
+            step_switches=(0, 100, 200, 400, 1200))
     steps = tuple(range(0, run.optim.steps + 1, 100))
     return ProtocolDesign(  # the paper's figures: maps to t1 = 10,000, τ ∈ {2k, 4k, 6k, 8k}, T = 10,000
         profile, arch, run, step, t0s=(0, 100, 200, 500, 1000, 1500, 2500, 5000), deltas=(500, 2500),

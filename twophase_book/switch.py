@@ -140,22 +140,32 @@ def switch_figure(results: dict, inflections: dict | None = None) -> plt.Figure:
 
 # ------------------------------------------------------ the paper's protocol (issue 21): switches inside the window
 
-#: Chapter 3's arms, the paper's (linearized at the run's lr) and the two controls.
-ARMS = ("linearized", "linearized, lower lr", "batch norm frozen")
+#: Chapter 3's arms: the paper's (linearized at the run's lr), the two controls, and the extension (the paper's arm
+#: under the recipe's step schedule, outside the claim's verdict).
+ARMS = ("linearized", "linearized, lower lr", "batch norm frozen", "linearized, step schedule")
+#: The extension's arm.
+EXTENSION = ARMS[3]
 
 
 def window_studies(designs: dict[str, ProtocolDesign]) -> dict[tuple[str, str], SwitchStudy]:
     """Chapter 3's studies on the constant-lr runs, trained to T inside the window, keyed by (arch, arm): the
     model linearized at t (the paper's), the same at a lower lr (one where it does not diverge), and the network
-    itself trained on with batch norm frozen at t (separates "linear" from "batch norm frozen")."""
+    itself trained on with batch norm frozen at t (separates "linear" from "batch norm frozen"); and, where the
+    design has ``step_switches``, the extension: the paper's arm trained through the recipe's lr drops to its end.
+    Its switched runs resume from the constant-lr ones at the first drop (the two schedules agree before it)."""
     out = {}
     for arch, d in designs.items():
         run = d.run.replace(optim={"steps": d.switch_T})
-        out[(arch, ARMS[0])] = SwitchStudy(run, d.switches, d.switch_seeds, train_examples=d.switch_train_examples)
+        via = (d.step_run.optim.first_drop,) if d.step_switches else ()
+        out[(arch, ARMS[0])] = SwitchStudy(run, d.switches, d.switch_seeds, train_examples=d.switch_train_examples,
+                                           via=tuple(v for v in via if v < d.switch_T))
         out[(arch, ARMS[1])] = SwitchStudy(run, d.control_switches, d.switch_seeds,
                                            train_examples=d.switch_train_examples, lr_scale=d.linear_lr_scale)
         out[(arch, ARMS[2])] = SwitchStudy(run, d.control_switches, d.switch_seeds,
                                            train_examples=d.switch_train_examples, arm=SwitchArm.FROZEN_BATCH_NORM)
+        if d.step_switches:
+            out[(arch, EXTENSION)] = SwitchStudy(d.step_run, d.step_switches, d.switch_seeds,
+                                                 train_examples=d.switch_train_examples, via=via)
     return out
 
 
@@ -204,7 +214,7 @@ def control_table(results: dict) -> Table:
     (what linearity costs beyond freezing batch norm) and the lower lr minus the run's lr, with 90% intervals."""
     rows = []
     for arch in dict.fromkeys(a for a, _ in results):
-        lin, slow, frozen = (results.get((arch, arm)) for arm in ARMS)
+        lin, slow, frozen = (results.get((arch, arm)) for arm in ARMS[:3])
         if lin is None or frozen is None or slow is None:
             continue
         for t in frozen.switches[:-1]:
@@ -217,6 +227,29 @@ def control_table(results: dict) -> Table:
                          f"{s_[0]:+.3f} [{s_[1]:+.3f}, {s_[2]:+.3f}]"])
     return Table(["network", "switch t", "linearized", "batch norm frozen", "frozen: test loss",
                   "linearized − frozen [90%]", "linearized at the lower lr", "lower lr − run's lr [90%]"], rows)
+
+
+def extension_table(results: dict) -> Table:
+    """What the recipe's lr drops do to each switch time: the paper's arm trained to the step schedule's end against
+    the same switch time trained to T at the constant lr (standard training at the last row), paired by seed and
+    test image, with 90% intervals."""
+    rows = []
+    for arch in dict.fromkeys(a for a, _ in results):
+        lin, ext = results.get((arch, ARMS[0])), results.get((arch, EXTENSION))
+        if lin is None or ext is None:
+            continue
+        for j, t in enumerate(ext.switches):
+            last = j == len(ext.switches) - 1
+            k = len(lin.switches) - 1 if last else list(lin.switches).index(t) if t in lin.switches else None
+            if k is None:
+                continue
+            d = _paired_difference(ext, int(t), lin) if ext.switches[j] == lin.switches[k] else None
+            rows.append([ARCH_NAMES[arch], "standard training" if last else int(t),
+                         f"{lin.accuracy[:, k].mean():.3f} (T = {lin.switches[-1]})",
+                         f"{ext.accuracy[:, j].mean():.3f} (to {ext.switches[-1]})",
+                         f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]" if d else
+                         f"{ext.accuracy[:, j].mean() - lin.accuracy[:, k].mean():+.3f} (unpaired: T differs)"])
+    return Table(["network", "switch t", "constant lr", "step schedule", "step − constant [90%]"], rows)
 
 
 def window_switch_paper_table(profile: str, results: dict, inflections: dict[str, dict]) -> Table:
@@ -235,7 +268,7 @@ def window_switch_paper_table(profile: str, results: dict, inflections: dict[str
 
 def window_switch_figure(results: dict, inflections: dict[str, dict] | None = None) -> plt.Figure:
     """Per network: final test accuracy (top) and test loss (bottom) against the switch time, one line per arm
-    (band: seed range), chapter 1's inflection dashed."""
+    (band: seed range), chapter 1's inflection dashed, the extension's lr drops dotted."""
     archs = list(dict.fromkeys(a for a, _ in results))
     fig, axes = plt.subplots(2, len(archs), figsize=(6.5 * len(archs), 7.5), squeeze=False)
     for c, arch in enumerate(archs):
@@ -243,10 +276,13 @@ def window_switch_figure(results: dict, inflections: dict[str, dict] | None = No
             res = results.get((arch, arm))
             if res is None:
                 continue
-            band(axes[0, c], res.switches, res.accuracy, _arm_name(arm, res), f"C{i}", "os^"[i])
-            band(axes[1, c], res.switches, res.loss, _arm_name(arm, res), f"C{i}", "os^"[i])
+            band(axes[0, c], res.switches, res.accuracy, _arm_name(arm, res), f"C{i}", "os^D"[i])
+            band(axes[1, c], res.switches, res.loss, _arm_name(arm, res), f"C{i}", "os^D"[i])
+        extension = results.get((arch, EXTENSION))
         for r in range(2):
             mark_inflection(axes[r, c], (inflections or {}).get(arch))
+            if extension is not None:  # where the extension's lr drops (it trains through them after every switch)
+                mark_lr_drops(axes[r, c], extension.study.run.optim.milestones)
             time_axis(axes[r, c], "switch time t (iterations)")
         axes[0, c].set_ylabel("final test accuracy")
         axes[1, c].set_ylabel("final test loss")
@@ -265,7 +301,8 @@ def window_switch_summary(profile: str, results: dict, verdicts: dict) -> ClaimS
         acc = res.accuracy.mean(0)
         numbers = [Number(f"test accuracy, t = {t}", float(acc[j]), float(res.accuracy[:, j].min()),
                           float(res.accuracy[:, j].max())) for j, t in enumerate(res.switches)]
-        protocol = PRIMARY if arm == ARMS[0] else f"linearized at lr × {res.study.lr_scale:g} (control)"
+        protocol = {ARMS[0]: PRIMARY, EXTENSION: "step schedule (extension)"}.get(
+            arm, f"linearized at lr × {res.study.lr_scale:g} (control)")
         cells.append(Cell(ARCH_NAMES[arch], protocol, str(v.outcome),
                           f"{acc[0]:.3f} (t = 0) → {acc[-2]:.3f} (t = {res.switches[-2]}); standard {acc[-1]:.3f}",
                           numbers))

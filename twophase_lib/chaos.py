@@ -258,10 +258,12 @@ class ChaosMap:
     Each seed's twins get their own perturbation direction (``Perturbation.seed`` + 1000 × run seed), so the
     spread over seeds includes the direction's. ``reference_seeds`` adds, at every t1 (or at those of
     ``reference_t1s``), the pair of two independently initialised networks trained on the same batches (the level
-    "very different networks" reach; NaN at the t1s not asked for).
+    "very different networks" reach; NaN at the t1s not asked for). ``parent_steps`` are further checkpoints the
+    parents save in the same pass (another study reads them; the map's results do not change).
 
     Raises:
-        ValueError: grids not increasing, a t0 after the last t1, a t1 past the run, an unknown eNTK mode.
+        ValueError: grids not increasing, a t0 after the last t1, a t1 or a further checkpoint past the run, an
+            unknown eNTK mode.
     """
 
     run: RunConfig
@@ -278,9 +280,13 @@ class ChaosMap:
     deltas: tuple[int, ...] | None = None  # barriers and eNTK distances only where t1 − t0 is one of these
     kernel_deltas: tuple[int, ...] | None = None  # eNTK distances only on these slices (None: every costly cell)
     reference_t1s: tuple[int, ...] | None = None  # the reference pairs' t1s (None: every t1 of the grid)
+    parent_steps: tuple[int, ...] = ()  # further parent checkpoints saved on the way (other studies read them)
 
     def __post_init__(self):
         check_choice(self.kernel_mode, MODES, "eNTK mode")
+        if self.parent_steps and not 0 <= min(self.parent_steps) <= max(self.parent_steps) <= self.run.optim.steps:
+            raise ValueError(f"the further parent checkpoints {self.parent_steps} must lie in [0, "
+                             f"{self.run.optim.steps}]")
         if self.horizon is not None and not self.horizon > 0:
             raise ValueError(f"the horizon must be a positive number of iterations, got {self.horizon}")
         for name in ("t0s", "t1s"):
@@ -456,7 +462,8 @@ def _plan_map(study: ChaosMap, cache: Cache, parents: dict, children: dict, comp
     labels = []
     for seed in study.seeds:
         run = study.run.replace(seed=seed)
-        steps = sorted({*study.t0s, *study.t1s, *([study.control_t0] if study.control_t0 is not None else [])})
+        steps = sorted({*study.t0s, *study.t1s, *study.parent_steps,
+                        *([study.control_t0] if study.control_t0 is not None else [])})
         _add_parent(parents, run, steps)
         twins = [(t0, study.perturbation_for(seed), "branch") for t0 in study.t0s]
         if study.control_t0 is not None:

@@ -89,13 +89,14 @@ def count_work(studies: Iterable) -> Work:
 
     work = Work()
     parents: list[tuple[RunConfig, int]] = []
+    switched: list[tuple] = []  # switched runs counted so far, for the steps another one resumes from
 
     def parent(run: RunConfig, last: int) -> None:
         parents.append((run, last))
 
     for st in studies:
         if isinstance(st, ChaosMap):
-            last = st.t1s[-1]
+            last = max((st.t1s[-1], *st.parent_steps))
             t0s = [*st.t0s, *([st.control_t0] if st.control_t0 is not None else [])]
             per_seed_cells = sum(len(st.t1s_after(t0)) for t0 in t0s)
             # a cell without barrier and eNTK costs only the two states' test-set predictions, counted once each
@@ -153,12 +154,23 @@ def count_work(studies: Iterable) -> Work:
                 parent(run, max(st.switches))
                 # the batch-norm-frozen control trains the network itself: ordinary steps
                 unit = "steps" if st.arm == SwitchArm.FROZEN_BATCH_NORM else "linearized_steps"
-                work.add(run, unit, sum(last - t for t in st.switches))
+                for t in st.switches:
+                    work.add(run, unit, last - t - _resumed(switched, run, t, last, st))
                 work.add(run, "evaluations", len(st.switches))
         else:
             raise TypeError(f"cannot count the work of a {type(st).__name__}: not a study of the library")
     _add_parent_steps(work, parents)
     return work
+
+
+def _resumed(switched: list[tuple], run: RunConfig, t: int, last: int, st) -> int:
+    """Steps of the switched run (``run``, t) that it resumes from another one counted before (at a ``via`` step
+    both cache, inside the steps their runs share); records this one."""
+    key = (run.replace(optim={"steps": 0, "milestones": ()}), t, st.reset_momentum, st.arm, st.lr_scale)
+    done = max((v - t for k, other, n, via in switched if k == key for v in set(via) & set(st.via)
+                if t < v <= _shared(run, last, other, n) and v < min(last, n)), default=0)
+    switched.append((key, run, last, st.via))
+    return done
 
 
 def _shared(a: RunConfig, last_a: int, b: RunConfig, last_b: int) -> int:

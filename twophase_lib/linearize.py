@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import enum
 import warnings
+from typing import Iterable
 
 import torch
 from torch import nn
@@ -30,6 +31,7 @@ from .training import (
     deterministic,
     make_optimizer,
     progress_bar,
+    snapshot,
     step_function,
     step_randomness,
 )
@@ -148,40 +150,60 @@ def linearized_model(cfg: RunConfig, base: Checkpoint, theta: Checkpoint | None 
 
 
 def train_linearized(cfg: RunConfig, base: Checkpoint, until: int | None = None, reset_momentum: bool = False,
-                     progress: bool = True, arm: SwitchArm = SwitchArm.LINEARIZED,
-                     lr_scale: float = 1.0) -> TrainResult:
+                     progress: bool = True, arm: SwitchArm = SwitchArm.LINEARIZED, lr_scale: float = 1.0,
+                     start: Checkpoint | None = None, save_at: Iterable[int] = ()) -> TrainResult:
     """Train the model linearized around ``base`` (or, with ``arm=FROZEN_BATCH_NORM``, the network with batch norm
     frozen there) from step ``base.step`` to ``until`` with the run's SGD schedule, its lr times ``lr_scale``.
 
-    Returns the inner parameters θ (a standard-layout checkpoint: evaluate it with
-    :func:`switched_model`, never as a plain network) and the per-step training losses.
+    Args:
+        cfg: the run (its schedule gives the lr of every step; ``until`` defaults to its last step).
+        base: θ_t, the checkpoint the model is expanded around (the switch time t is ``base.step``).
+        reset_momentum: start the optimiser's buffers from zero instead of the parent's.
+        arm: the linearized model or the batch-norm-frozen control.
+        lr_scale: the lr after the switch relative to the run's.
+        start: resume from this state of the same switched run (θ and the optimiser at ``start.step``, as
+            ``save_at`` returns it) instead of from θ_t: bitwise the uninterrupted run.
+        save_at: steps in (``start.step`` or t, ``until``) at which to return the state with its optimiser.
+
+    Returns:
+        The inner parameters θ at ``until`` (a standard-layout checkpoint: evaluate it with :func:`switched_model`,
+        never as a plain network), and at each ``save_at`` step, and the per-step training losses.
 
     Raises:
-        ValueError: ``lr_scale`` is not positive.
+        ValueError: ``lr_scale`` is not positive, or ``start`` lies outside [``base.step``, ``until``].
     """
     if not lr_scale > 0:
         raise ValueError(f"lr_scale must be positive, got {lr_scale}")
+    until = cfg.optim.steps if until is None else until
+    if start is not None and not base.step <= start.step <= until:
+        raise ValueError(f"a resumed switched run must start between t = {base.step} and {until}, got {start.step}")
     check_device(cfg.device)
     with deterministic(cfg.device), step_randomness(cfg.device):
-        return _train_linearized(cfg, base, cfg.optim.steps if until is None else until, reset_momentum, progress,
-                                 SwitchArm(arm), lr_scale)
+        return _train_linearized(cfg, base, until, reset_momentum, progress, SwitchArm(arm), lr_scale, start,
+                                 set(save_at))
 
 
 def _train_linearized(cfg: RunConfig, base: Checkpoint, until: int, reset_momentum: bool, progress: bool,
-                      arm: SwitchArm = SwitchArm.LINEARIZED, lr_scale: float = 1.0) -> TrainResult:
+                      arm: SwitchArm, lr_scale: float, start: Checkpoint | None, save_at: set[int]) -> TrainResult:
     data = run_data(cfg)
-    model = switched_model(cfg, base, arm=arm)
+    model = switched_model(cfg, base, start, arm=arm)
     if lr_scale != 1.0:
         cfg = cfg.replace(optim={"lr": cfg.optim.lr * lr_scale})
     optimizer = make_optimizer(cfg, model)
-    if base.optimizer and not reset_momentum:
+    if start is not None:
+        if start.optimizer:
+            optimizer.load_state_dict(start.optimizer)
+    elif base.optimizer and not reset_momentum:
         optimizer.load_state_dict(base.optimizer)
     model.train()
-    losses = {}
-    step_fn = step_function(cfg, model, optimizer, data, until - base.step)
-    for step in progress_bar(range(base.step, until), f"{arm} from {base.step}", progress and until > base.step):
+    losses, saved = {}, {}
+    first = base.step if start is None else start.step
+    step_fn = step_function(cfg, model, optimizer, data, until - first)
+    for step in progress_bar(range(first, until), f"{arm} from {base.step}", progress and until > first):
+        if step in save_at and step > first:
+            saved[step] = snapshot(step, model.net, optimizer)
         losses[step] = step_fn(step)
     state = {k: v.detach().to("cpu", copy=True) for k, v in model.net.state_dict().items()}
-    return TrainResult({until: Checkpoint(until, state)}, losses)
+    return TrainResult({**saved, until: Checkpoint(until, state)}, losses)
 
 

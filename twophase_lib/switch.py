@@ -21,7 +21,11 @@ from .training import compute_threads, evaluate, predict
 
 @dataclass(frozen=True)
 class SwitchStudy:
-    """θ_std→lin(T; t): standard training to t, linearized training from t to T, for each switch time t."""
+    """θ_std→lin(T; t): standard training to t, linearized training from t to T, for each switch time t.
+
+    With ``via``, each switched run is also cached at those steps, and resumes from the latest one cached: a step
+    schedule's switched runs and a constant lr's share their steps before the first drop, as parents do.
+    """
 
     run: RunConfig
     switches: tuple[int, ...]
@@ -30,6 +34,7 @@ class SwitchStudy:
     train_examples: int | None = 1000  # the final training loss/accuracy on this many training images (None: all)
     arm: SwitchArm = SwitchArm.LINEARIZED  # or the network with batch norm frozen at t (the control)
     lr_scale: float = 1.0  # the lr after the switch, relative to the run's (a linearized model can diverge at 0.1)
+    via: tuple[int, ...] = ()  # switched runs are cached at these steps too (another schedule resumes from them)
 
     def __post_init__(self):
         object.__setattr__(self, "arm", SwitchArm(self.arm))
@@ -37,22 +42,43 @@ class SwitchStudy:
             raise ValueError(f"lr_scale must be positive, got {self.lr_scale}")
         if list(self.switches) != sorted(set(self.switches)) or self.switches[-1] != self.run.optim.steps:
             raise ValueError(f"switch times must increase and end at T = {self.run.optim.steps}: {self.switches}")
+        if any(not 0 < v < self.run.optim.steps for v in self.via):
+            raise ValueError(f"the switched runs' cached steps {self.via} must lie inside (0, T = "
+                             f"{self.run.optim.steps})")
+
+
+def _state_key(run: RunConfig, t: int, step: int, reset_momentum: bool, arm: SwitchArm, lr_scale: float) -> tuple:
+    """What determines a switched run's state at ``step``: the run's prefix up to it, t and how it trains."""
+    return (run.prefix(step), step, t, reset_momentum, arm.value, lr_scale)
 
 
 def switch_outcome(run: RunConfig, t: int, reset_momentum: bool, cache: Cache, train_examples: int | None = 1000,
-                   progress: bool = False, arm: SwitchArm = SwitchArm.LINEARIZED, lr_scale: float = 1.0) -> dict:
+                   progress: bool = False, arm: SwitchArm = SwitchArm.LINEARIZED, lr_scale: float = 1.0,
+                   via: tuple[int, ...] = ()) -> dict:
     """Final test and training loss and accuracy of θ_std→lin(T; t) (or of the ``arm`` control) for one run, cached.
 
-    The first study's cache key is kept for the linearized arm at the run's lr; other arms and lr scales extend it.
+    The switched run resumes from its latest state cached at a ``via`` step (strictly between t and T) and caches
+    its state at the later ones (:class:`SwitchStudy`). The first study's cache key is kept for the linearized arm
+    at the run's lr; other arms and lr scales extend it.
     """
     arm = SwitchArm(arm)
 
     def compute():
         base = parent_at(run, t, cache, progress)
         data = run_data(run)
+        stops = sorted(v for v in set(via) if t < v < run.optim.steps)
+        start = None
+        for v in reversed(stops):
+            start = cache.load("switch_state", _state_key(run, t, v, reset_momentum, arm, lr_scale))
+            if start is not None:
+                break
+        later = [v for v in stops if start is None or v > start.step]
         with compute_threads():
             result = train_linearized(run, base, reset_momentum=reset_momentum, progress=progress, arm=arm,
-                                      lr_scale=lr_scale)
+                                      lr_scale=lr_scale, start=start, save_at=later)
+        for v in later:
+            cache.save("switch_state", _state_key(run, t, v, reset_momentum, arm, lr_scale), result.checkpoints[v])
+        with compute_threads():
             model = switched_model(run, base, result.final, arm)
             with torch.no_grad():  # evaluate()'s test metrics, and which images are right, from one pass
                 logits = predict(model, data.x_test)
@@ -91,25 +117,35 @@ def run_switch_studies(studies: dict, cache: Cache | None = None, executor: Exec
     cache = cache or Cache()
     own = executor is None
     executor = executor or Executor()
-    parents, tasks, index = {}, [], []
+    parents, tasks, index, resumes, seen = {}, [], [], [], set()
     for name, st in studies.items():
         for seed in st.seeds:
             run = st.run.replace(seed=seed)
             parents.setdefault((run, st.switches), partial(_parents, run, st.switches, cache))
             for t in st.switches:
                 tasks.append(partial(switch_outcome, run, t, st.reset_momentum, cache, st.train_examples,
-                                     arm=st.arm, lr_scale=st.lr_scale))
+                                     arm=st.arm, lr_scale=st.lr_scale, via=st.via))
                 index.append(name)
+                # a switched run another study's run (same lineage but for the lr drops) caches at a via step
+                # waits for it, in a later wave, and resumes from there
+                shared = (run.replace(optim={"steps": 0, "milestones": ()}), t, st.reset_momentum, st.arm,
+                          st.lr_scale)
+                resumes.append(bool(st.via) and t < run.optim.steps and shared in seen)
+                seen.add(shared)
     # longest linearized runs first, so the pool does not end waiting on one
-    order = sorted(range(len(tasks)), key=lambda i: tasks[i].args[1])
+    waves = [sorted((i for i in range(len(tasks)) if resumes[i] == later), key=lambda i: tasks[i].args[1])
+             for later in (False, True)]
+    waves = [w for w in waves if w]
     try:
-        _, done = executor.waves([list(parents.values()), [tasks[i] for i in order]], desc, progress)
+        done = executor.waves([list(parents.values()), *[[tasks[i] for i in w] for w in waves]], desc,
+                              progress)[1:]
     finally:
         if own:
             executor.close()
     records = [None] * len(tasks)
-    for i, r in zip(order, done):
-        records[i] = r
+    for wave, results in zip(waves, done):
+        for i, r in zip(wave, results):
+            records[i] = r
     out = {}
     for name, st in studies.items():
         recs = [r for r, n in zip(records, index) if n == name]
