@@ -118,6 +118,68 @@ class TensorData:
             x = self.augmenter(x, generator("augment", seed, step))
         return x, y
 
+    def plan_batches(self, seed: int, first: int, last: int, batch_size: int, augment: bool = True
+                     ) -> "BatchPlan | None":
+        """Every batch of steps ``first`` .. ``last`` − 1 drawn ahead, from the same per-step generators as
+        :meth:`train_batch`, and moved to the data's device in one copy per tensor: a GPU step then needs nothing
+        from the host (:meth:`planned_batch` gives bitwise :meth:`train_batch`'s batch). None when the data's
+        augmenter is not the library's crop and flip (a user's augmenter draws its own randomness per call).
+
+        Raises:
+            ValueError: ``last`` < ``first``, or a batch larger than the training set.
+        """
+        if last < first:
+            raise ValueError(f"cannot plan steps {first} .. {last - 1}")
+        augmenting = augment and self.augmenter is not None
+        if augmenting and self.augmenter is not augment_batch:
+            return None
+        spe = self.steps_per_epoch(batch_size)
+        if spe == 0:
+            raise ValueError(f"batch size {batch_size} exceeds the {len(self.x_train)} training images")
+        perms: dict[int, torch.Tensor] = {}
+        rows = []
+        for step in range(first, last):  # batch_indices' draws, each epoch's permutation drawn once
+            epoch, k = divmod(step, spe)
+            if epoch not in perms:
+                perms = {epoch: torch.randperm(len(self.x_train), generator=generator("order", seed, epoch))}
+            rows.append(perms[epoch][k * batch_size: (k + 1) * batch_size])
+        indices = torch.stack(rows) if rows else torch.zeros(0, batch_size, dtype=torch.int64)
+        offsets = flips = None
+        if augmenting:
+            draws = [crop_flip_draws(batch_size, generator("augment", seed, step)) for step in range(first, last)]
+            offsets = torch.stack([o for o, _ in draws]) if draws else torch.zeros(0, 2, batch_size, dtype=torch.int64)
+            flips = torch.stack([f for _, f in draws]) if draws else torch.zeros(0, batch_size, dtype=torch.bool)
+            offsets, flips = offsets.to(self.device), flips.to(self.device)
+        return BatchPlan(first, indices.to(self.device), offsets, flips)
+
+    def planned_batch(self, plan: "BatchPlan", step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (inputs, labels) batch of ``step`` from a :class:`BatchPlan`: device operations only.
+
+        Raises:
+            IndexError: ``step`` is outside the plan.
+        """
+        i = step - plan.first
+        if not 0 <= i < len(plan.indices):
+            raise IndexError(f"step {step} is outside the planned steps {plan.first} .. "
+                             f"{plan.first + len(plan.indices) - 1}")
+        idx = plan.indices[i]
+        x, y = self.x_train[idx], self.y_train[idx]
+        if plan.offsets is not None:
+            x = crop_flip(x, plan.offsets[i], plan.flips[i])
+        return x, y
+
+
+@dataclass
+class BatchPlan:
+    """The batches of a stretch of steps, drawn ahead (:meth:`TensorData.plan_batches`): training-set indices
+    (steps, batch), and the crop offsets (steps, 2, batch) and flips (steps, batch) of the augmentation (None
+    without it), on the data's device; row i is step ``first`` + i."""
+
+    first: int
+    indices: torch.Tensor
+    offsets: torch.Tensor | None
+    flips: torch.Tensor | None
+
 
 def _pad_value(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Per-channel value of a black (zero) pixel after normalisation, shape (1, 3, 1, 1)."""
@@ -126,19 +188,32 @@ def _pad_value(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     return (-mean / std).view(1, 3, 1, 1)
 
 
-def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random crop with 4-pixel zero padding and random horizontal flip, on a whole batch at once."""
-    n, c, h, w = x.shape
+def crop_flip_draws(n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The randomness of :func:`augment_batch` for n images, drawn from ``gen`` in its order: crop offsets (2, n)
+    in [0, 2 × 4] and horizontal flips (n,) bool."""
     offsets = torch.randint(0, 2 * PAD + 1, (2, n), generator=gen)
     flips = torch.rand(n, generator=gen) < 0.5
+    return offsets, flips
+
+
+def crop_flip(x: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor) -> torch.Tensor:
+    """Crop (n, c, h, w) images from their 4-pixel zero padding at ``offsets`` (2, n) and flip those of ``flips``
+    (n,) horizontally; the draws may live on the CPU or on the images' device (the result is the same)."""
+    n, c, h, w = x.shape
     padded = _pad_value(x.device, x.dtype).expand(n, c, h + 2 * PAD, w + 2 * PAD).clone()
     padded[:, :, PAD : PAD + h, PAD : PAD + w] = x
-    rows = (offsets[0, :, None] + torch.arange(h)).to(x.device)  # (n, h)
-    cols = (offsets[1, :, None] + torch.arange(w)).to(x.device)  # (n, w)
+    rows = (offsets[0, :, None] + torch.arange(h, device=offsets.device)).to(x.device)  # (n, h)
+    cols = (offsets[1, :, None] + torch.arange(w, device=offsets.device)).to(x.device)  # (n, w)
     cols = torch.where(flips.to(x.device)[:, None], cols.flip(1), cols)
     batch = torch.arange(n, device=x.device)[:, None, None, None]
     chan = torch.arange(c, device=x.device)[None, :, None, None]
     return padded[batch, chan, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random crop with 4-pixel zero padding and random horizontal flip, on a whole batch at once (input and
+    output (n, 3, 32, 32))."""
+    return crop_flip(x, *crop_flip_draws(len(x), gen))
 
 
 def normalise(images: np.ndarray | torch.Tensor) -> torch.Tensor:

@@ -29,6 +29,7 @@ from .training import (
     TrainResult,
     check_device,
     deterministic,
+    losses_as_floats,
     make_optimizer,
     progress_bar,
     snapshot,
@@ -198,12 +199,12 @@ def _train_linearized(cfg: RunConfig, base: Checkpoint, until: int, reset_moment
     model.train()
     losses, saved = {}, {}
     first = base.step if start is None else start.step
-    step_fn = step_function(cfg, model, optimizer, data, until - first)
+    step_fn = step_function(cfg, model, optimizer, data, until - first, first)
     for step in progress_bar(range(first, until), f"{arm} from {base.step}", progress and until > first):
         if step in save_at and step > first:
             saved[step] = snapshot(step, model.net, optimizer)
         losses[step] = step_fn(step)
     state = {k: v.detach().to("cpu", copy=True) for k, v in model.net.state_dict().items()}
-    return TrainResult({**saved, until: Checkpoint(until, state)}, losses)
+    return TrainResult({**saved, until: Checkpoint(until, state)}, losses_as_floats(losses))
 
 

@@ -15,6 +15,7 @@ variable                           field                                        
 ``TWOPHASE_PROGRESS``              ``progress_file``: one line per finished task              none
 ``TQDM_DISABLE``                   ``progress_bars`` off when 1/true/yes                      bars on
 ``TWOPHASE_CUDA_GRAPHS``           ``cuda_graphs`` off when 0                                 on
+``TWOPHASE_PLANNED_BATCHES``       ``planned_batches``: a GPU run's batches drawn ahead; 0 off  on
 ``TWOPHASE_GPU_MEMORY_SHARE``      ``gpu_memory_share``: of a GPU's free memory, per eNTK      0.5 / processes
 ``TWOPHASE_RAY_ADDRESS``           ``ray_address``: ``local`` or a cluster address             no Ray
 ``TWOPHASE_RAY_NUMERICS``          ``ray_numerics``: the fingerprint a Ray study runs on       the only one
@@ -80,6 +81,7 @@ class Runtime:
     progress_file: Path | None = None
     progress_bars: bool = True
     cuda_graphs: bool = True
+    planned_batches: bool = True
     gpu_memory_share: float = DEFAULT_GPU_MEMORY_SHARE
     gpu_memory_share_chosen: bool = False
     ray_address: str | None = None
@@ -109,6 +111,7 @@ class Runtime:
             progress_file=Path(env["TWOPHASE_PROGRESS"]) if env.get("TWOPHASE_PROGRESS") else None,
             progress_bars=not _flag(env.get("TQDM_DISABLE")),
             cuda_graphs=env.get("TWOPHASE_CUDA_GRAPHS", "1").strip() != "0",
+            planned_batches=env.get("TWOPHASE_PLANNED_BATCHES", "1").strip() != "0",
             gpu_memory_share=DEFAULT_GPU_MEMORY_SHARE if share is None else share,
             gpu_memory_share_chosen=share is not None,
             ray_address=env.get("TWOPHASE_RAY_ADDRESS", "").strip() or None,

@@ -222,7 +222,7 @@ def _train(
     optimizer = make_optimizer(cfg, model)
     if start.optimizer:
         optimizer.load_state_dict(start.optimizer)
-    step_fn = step_function(cfg, model, optimizer, data, until - start.step)
+    step_fn = step_function(cfg, model, optimizer, data, until - start.step, start.step)
     wanted = {s for s in save_at if start.step <= s <= until} | {until}
     saved: dict[int, Checkpoint] = {}
     losses: dict[int, float] = {}
@@ -234,7 +234,7 @@ def _train(
             on_step(step, model)
         losses[step] = step_fn(step)
     saved[until] = snapshot(until, model, optimizer)
-    return TrainResult(saved, losses)
+    return TrainResult(saved, losses_as_floats(losses))
 
 
 def update(
@@ -273,12 +273,48 @@ def uses_cuda_graphs(cfg: RunConfig, optimizer: torch.optim.Optimizer, steps: in
 
 
 def step_function(
-    cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, data: TensorData, steps: int
-) -> Callable[[int], float]:
-    """``step -> loss``: :func:`sgd_step`, or the same update replayed from CUDA graphs where those are used."""
+    cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, data: TensorData, steps: int,
+    first: int | None = None,
+) -> Callable[[int], float | torch.Tensor]:
+    """``step -> loss``: :func:`sgd_step`, or the same update replayed from CUDA graphs where those are used.
+
+    On a GPU, given the ``first`` of the ``steps`` updates, the batches are drawn ahead in bulk
+    (:meth:`twophase_lib.data.TensorData.plan_batches`, unless ``TWOPHASE_PLANNED_BATCHES=0`` or a user's
+    augmenter) and the loss stays on the device (a 0-dim tensor; :func:`losses_as_floats` reads them back at
+    once): no step waits for the host. The updates are bitwise the same either way.
+    """
+    plan = None
+    if first is not None and torch.device(cfg.device).type == "cuda" and runtime.current().planned_batches:
+        plan = data.plan_batches(cfg.batch_seed, first, first + steps, cfg.optim.batch_size, cfg.data.augment)
     if uses_cuda_graphs(cfg, optimizer, steps):
-        return GraphedSteps(cfg, model, optimizer, data)
+        return GraphedSteps(cfg, model, optimizer, data, plan=plan)
+    if plan is not None:
+        return PlannedSteps(cfg, model, optimizer, data, plan)
     return lambda step: sgd_step(cfg, model, optimizer, data, step)
+
+
+def losses_as_floats(losses: dict[int, float | torch.Tensor]) -> dict[int, float]:
+    """Training losses as floats, the ones left on a device read back in one copy."""
+    on_device = [k for k, v in losses.items() if torch.is_tensor(v)]
+    if not on_device:
+        return dict(losses)
+    values = torch.stack([losses[k].detach().reshape(()) for k in on_device]).cpu().tolist()
+    return {**losses, **dict(zip(on_device, values))}
+
+
+class PlannedSteps:
+    """:func:`sgd_step` with the batch taken from a :class:`twophase_lib.data.BatchPlan` and the loss left on the
+    device: bitwise the same update (the plan holds the same draws), with no copy from the host and no read-back
+    per step. Returns 0-dim loss tensors (:func:`losses_as_floats`)."""
+
+    def __init__(self, cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, data: TensorData, plan):
+        self.cfg, self.model, self.optimizer, self.data, self.plan = cfg, model, optimizer, data, plan
+
+    def __call__(self, step: int) -> torch.Tensor:
+        """The update at ``step``; its training loss, on the device."""
+        x, y = self.data.planned_batch(self.plan, step)
+        seed_step(self.cfg, step)
+        return update(self.cfg, self.model, self.optimizer, x, y, self.cfg.optim.lr_at(step)).detach()
 
 
 class GraphedSteps:
@@ -294,17 +330,19 @@ class GraphedSteps:
     """
 
     def __init__(
-        self, cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, data: TensorData, eager_steps: int = 3
+        self, cfg: RunConfig, model: nn.Module, optimizer: torch.optim.Optimizer, data: TensorData,
+        eager_steps: int = 3, plan=None,
     ):
-        self.cfg, self.model, self.optimizer, self.data = cfg, model, optimizer, data
+        self.cfg, self.model, self.optimizer, self.data, self.plan = cfg, model, optimizer, data, plan
         self.eager_left = eager_steps
         self.stream = torch.cuda.Stream(device=torch.device(cfg.device))
         self.graphs: dict[float, tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
         self.x: torch.Tensor | None = None
         self.y: torch.Tensor | None = None
 
-    def _eager(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> float:
-        return update(self.cfg, self.model, self.optimizer, x, y, lr).item()
+    def _eager(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> float | torch.Tensor:
+        loss = update(self.cfg, self.model, self.optimizer, x, y, lr)
+        return loss.detach() if self.plan is not None else loss.item()
 
     def _capture(self, lr: float) -> tuple[torch.cuda.CUDAGraph, torch.Tensor]:
         # the update's zero_grad(set_to_none) runs no kernel: the gradients are allocated (and written, not added)
@@ -316,10 +354,13 @@ class GraphedSteps:
         torch.cuda.current_stream().wait_stream(self.stream)
         return graph, loss
 
-    def __call__(self, step: int) -> float:
-        """The update at ``step``; returns its training loss."""
+    def __call__(self, step: int) -> float | torch.Tensor:
+        """The update at ``step``; returns its training loss (on the device, with a plan)."""
         cfg = self.cfg
-        x, y = self.data.train_batch(cfg.batch_seed, step, cfg.optim.batch_size, cfg.data.augment)
+        if self.plan is not None:
+            x, y = self.data.planned_batch(self.plan, step)
+        else:
+            x, y = self.data.train_batch(cfg.batch_seed, step, cfg.optim.batch_size, cfg.data.augment)
         lr = cfg.optim.lr_at(step)
         seed_step(cfg, step)  # outside any capture: a replay reads the generator's seed and offset as it starts
         if self.eager_left > 0:
@@ -344,7 +385,7 @@ class GraphedSteps:
                 return self._eager(x, y, lr)
         graph, loss = self.graphs[lr]
         graph.replay()
-        return loss.item()
+        return loss.detach().clone() if self.plan is not None else loss.item()
 
 
 @torch.no_grad()
