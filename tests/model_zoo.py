@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from twophase_lib import Task, TensorData
+from twophase_lib.models import ViT
 
 CLASSES = 3
 VOCAB = 7
@@ -124,6 +125,20 @@ class LSTMClassifier(nn.Module):
         return self.out(h[:, -1])
 
 
+class GRUClassifier(nn.Module):
+    """Embedding → GRU → Linear on integer tokens (the last hidden state classifies)."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(VOCAB, 6)
+        self.gru = nn.GRU(6, 8, batch_first=True)
+        self.out = nn.Linear(8, CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, _ = self.gru(self.embed(x))
+        return self.out(h[:, -1])
+
+
 class InPlaceSum(nn.Module):
     """Two heads summed in place into a tensor the forward creates (``vmap`` cannot batch that)."""
 
@@ -161,6 +176,8 @@ ZOO = {
     "frozen-layer": (FrozenFirstLayer, table_data),
     "dropout": (dropout_mlp, table_data),
     "lstm-tokens": (LSTMClassifier, token_data),
+    "gru-tokens": (GRUClassifier, token_data),
+    "vision-transformer": (functools.partial(ViT, 0.125, CLASSES, 1, 2, 6), image_data),
     "in-place-forward": (InPlaceSum, table_data),
     "group-layer-norm": (NormCNN, image_data),
     "batchnorm-no-running-stats": (BatchNormMLP, table_data),

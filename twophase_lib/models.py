@@ -1,12 +1,14 @@
-"""The networks of the paper (ResNet-20 and VGG-16 with batch norm, CIFAR variants) and a small MLP.
+"""The networks of the paper (ResNet-20 and VGG-16 with batch norm, CIFAR variants), a small vision transformer
+and a small MLP.
 
-Each takes a width multiplier so the ``cpu`` profile can train narrower copies. They follow
+Each takes a width multiplier so the ``cpu`` profile can train narrower copies. The CNNs follow
 open_lth's CIFAR models: ResNet-20 with 16/32/64 channels, 3 basic blocks per stage and
 1x1-convolution shortcuts where the shape changes; VGG-16 with batch norm and a 512->10 head.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -108,10 +110,74 @@ class MLP(nn.Module):
         return self.net(x)
 
 
+class ViTBlock(nn.Module):
+    """A pre-LN transformer block: multi-head self-attention, then a GELU MLP, each with a residual connection.
+
+    The attention is written out (no fused kernel) so that ``torch.func`` transforms (eNTK, linearization) and
+    deterministic CPU kernels apply to it as to any other layer.
+    """
+
+    def __init__(self, dim: int, heads: int, hidden: int):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"the width {dim} must be a multiple of the heads {heads}")
+        self.heads = heads
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+
+    def attention(self, h: torch.Tensor) -> torch.Tensor:
+        """Scaled dot-product self-attention over the tokens of h (batch, tokens, dim)."""
+        b, n, d = h.shape
+        q, k, v = self.qkv(h).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // self.heads), dim=-1)
+        return self.proj((weights @ v).transpose(1, 2).reshape(b, n, d))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        h = h + self.attention(self.norm1(h))
+        return h + self.mlp(self.norm2(h))
+
+
+class ViT(nn.Module):
+    """A small vision transformer (Dosovitskiy et al. 2021) for 32x32 images: 4x4 patches (64 tokens) embedded
+    linearly, a class token and learned position embeddings, ``depth`` pre-LN blocks, the class token through a final
+    LayerNorm to a linear head. At width 1: dimension 192 in 3 heads of 64 (ViT-Tiny's), MLP 384, 6 blocks (half of
+    ViT-Tiny's 12); narrower copies keep heads of 32 dimensions. Weights ~ N(0, 0.02²) truncated at ±2σ, biases 0.
+
+    Input (batch, 3, image_size, image_size); output (batch, num_classes) logits.
+    """
+
+    def __init__(self, width: float = 1.0, num_classes: int = 10, depth: int = 6, patch: int = 4,
+                 image_size: int = 32):
+        super().__init__()
+        heads = max(1, _scaled(192, width) // 32) if width < 1 else 3
+        dim = heads * (32 if width < 1 else 64)
+        self.patch = nn.Conv2d(3, dim, patch, patch)
+        tokens = (image_size // patch) ** 2
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        self.position = nn.Parameter(torch.zeros(1, tokens + 1, dim))
+        self.blocks = nn.Sequential(*[ViTBlock(dim, heads, 2 * dim) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+        for p in (self.cls, self.position):
+            nn.init.trunc_normal_(p, std=0.02, a=-0.04, b=0.04)
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d)):
+                nn.init.trunc_normal_(m.weight, std=0.02, a=-0.04, b=0.04)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.patch(x).flatten(2).transpose(1, 2)  # (batch, tokens, dim)
+        h = torch.cat([self.cls.expand(len(h), -1, -1), h], 1) + self.position
+        return self.head(self.norm(self.blocks(h))[:, 0])
+
+
 MODELS: dict[str, Callable[[ModelConfig], nn.Module]] = {
     "resnet20": lambda c: ResNetCifar(3, c.width, c.num_classes),
     "vgg16": lambda c: VGGCifar(VGG16_PLAN, c.width, c.num_classes),
     "mlp": lambda c: MLP(c.width, c.num_classes),
+    "vit": lambda c: ViT(c.width, c.num_classes),
 }
 
 
