@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import pickle
 
 import pytest
 import torch
 from torch import nn
 
-from twophase_book import beyond
-from twophase_book.pages import _measured
 from twophase_lib import OptimConfig, RunConfig, Task, TensorData
 from twophase_lib.analyses import chaos_curve, cone_curves, switch_curve
 from twophase_lib.cache import Cache
@@ -140,19 +137,20 @@ def test_the_three_analyses_run_on_a_user_task(tmp_path):
     assert switch.accuracy.shape == (2, 4) and list(switch.switches) == [0, 8, 16, 24]
 
 
-def small_transformer_task() -> Task:
-    return Task("tiny-modadd", functools.partial(beyond.TinyTransformer, 7, 2, 16, 2, 32),
-                functools.partial(beyond.modular_addition_data, 7))
+def small_sequence_task() -> Task:
+    from model_zoo import zoo_task
+
+    return zoo_task("gru-tokens")
 
 
 def test_a_picklable_task_gives_the_same_results_in_worker_processes(tmp_path):
-    task = small_transformer_task()
+    task = small_sequence_task()
     task.identity()  # loads the data and digests it once, here
     clone = pickle.loads(pickle.dumps(task))
     assert "data" not in clone._memo and "identity" in clone._memo  # workers reload the data from its function
     assert clone == task
-    run = RunConfig(task=task, optim=OptimConfig(algorithm="adamw", lr=3e-3, batch_size=16, steps=12,
-                                                 milestones=(8,)), memory_format="contiguous")
+    run = RunConfig(task=task, optim=OptimConfig(lr=0.05, batch_size=16, steps=12, milestones=(8,)),
+                    memory_format="contiguous")
     sweep = ChaosSweep(run, (0, 4), 12, seeds=(0,), control_t0=4)
     here = run_sweep(sweep, Cache(tmp_path / "here"), Executor(0), progress=False)
     pool = Executor(2)
@@ -161,46 +159,3 @@ def test_a_picklable_task_gives_the_same_results_in_worker_processes(tmp_path):
     finally:
         pool.close()
     assert here.records == there.records and here.control_is_exact
-
-
-def test_chapter4_designs_are_valid_and_tasks_checked():
-    for profile in ("smoke", "cpu", "paper"):
-        for name in beyond.TASKS:
-            d = beyond.design(profile, name)
-            assert max(d.t0s) < d.first_drop < d.t1 and len([t for t in d.t0s if t <= d.first_drop / 2]) > 1
-            assert d.switches[-1] == d.t1
-    with pytest.raises(ValueError, match="unknown task"):
-        beyond.check_task("resnet-on-imagenet")
-    data = beyond.modular_addition_data(23)
-    assert len(data.x_train) + len(data.x_test) == 23 * 23
-    assert torch.equal(data.y_train, (data.x_train[:, 0] + data.x_train[:, 1]) % 23)
-
-
-def test_scorecard_row_of_chapter4_says_each_claim():
-    summary = {
-        "tasks": {
-            "mlp-tabular": {
-                "chaos": {"step": "partly", "constant": "not reproduced"},
-                "cone": "reproduced",
-                "switch": "not reproduced",
-                "disagreement": "0.2 → 0.0",
-                "inflection": {"estimate": 40.0, "low": 30.0, "high": 50.0, "seeds": 3, "undefined_seeds": 0},
-            }
-        },
-        "claims": {"chaos": "partly", "cone": "reproduced", "switch": "not reproduced"},
-    }
-    main, claims, _ = _measured("beyond", summary)
-    assert "constant **not reproduced**" in main and "cone **reproduced**" in main
-    assert "switch: **not reproduced**" in claims
-
-
-def test_chapter4_answer_names_every_claim_and_task():
-    from twophase_book.beyond import beyond_answer
-
-    summary = {
-        "tasks": {"a": {"chaos": {"step": "partly"}, "cone": "reproduced", "switch": "not reproduced"}},
-        "claims": {"chaos": "partly", "cone": "reproduced", "switch": "not reproduced"},
-    }
-    text = beyond_answer(summary).text
-    assert "**Chaos effect**: partly" in text and "a: step schedule partly" in text
-    assert "**Value of the cone phase**: not reproduced" in text

@@ -167,7 +167,12 @@ class RunConfig:
 
 def to_dict(obj: Any, *, for_hash: bool = False) -> Any:
     """A dataclass tree as plain JSON-able values; with ``for_hash`` drop fields marked hash=False, and fields marked
-    omit_default that hold their default."""
+    omit_default that hold their default.
+
+    Raises:
+        TypeError: a value that cannot enter a cache key (an object that is neither a dataclass, a Task, a plain
+            value nor a container of them).
+    """
     if hasattr(obj, "cache_identity"):  # a Task: its digest, not its functions and tensors
         return {"__type__": type(obj).__name__, **obj.cache_identity()}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

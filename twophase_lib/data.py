@@ -233,7 +233,15 @@ def _sha256(path: Path) -> str:
 
 
 def load_subset_arrays(path: Path = SUBSET_PATH) -> dict[str, np.ndarray]:
-    """The embedded real CIFAR-10 subset as uint8 arrays, after checking its sha256."""
+    """The embedded real CIFAR-10 subset as uint8 arrays, after checking its sha256.
+
+    Returns:
+        {"x_train": (5170, 3, 32, 32) uint8, "y_train": (5170,) int64, "x_test": (1017, 3, 32, 32) uint8,
+        "y_test": (1017,) int64}.
+
+    Raises:
+        DatasetUnavailableError: the file is missing or corrupt.
+    """
     if not path.exists():
         raise DatasetUnavailableError(f"the embedded CIFAR-10 subset is missing at {path}; reinstall the package")
     if _sha256(path) != SUBSET_SHA256:
@@ -250,7 +258,12 @@ def default_root() -> Path:
 
 
 def load_full_arrays(root: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
-    """The full CIFAR-10 through torchvision (downloaded into ``root`` if absent)."""
+    """The full CIFAR-10 through torchvision (downloaded into ``root`` if absent): uint8 (N, 3, 32, 32) images and
+    int64 (N,) labels of its 50,000 training and 10,000 test images, keyed as :func:`load_subset_arrays`' are.
+
+    Raises:
+        DatasetUnavailableError: torchvision is missing, or the download fails (no internet).
+    """
     import torchvision
 
     root = Path(root) if root is not None else default_root()

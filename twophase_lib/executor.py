@@ -61,7 +61,11 @@ def task_devices(task: Task) -> set[str]:
 
 
 def check_workers(workers: int | None) -> int | None:
-    """Return ``workers`` if it is None or a non-negative integer, else raise ValueError."""
+    """Return ``workers`` if it is None or a non-negative integer.
+
+    Raises:
+        ValueError: anything else (a negative number, a float, a string).
+    """
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
         raise ValueError(f"workers must be None or an integer >= 0, got {workers!r}")
     return workers

@@ -97,6 +97,12 @@ def child_checkpoint(
     Training resumes from the latest cached child state among ``via`` (steps strictly between t0 and
     the target), and caches the child at every ``via`` step it passes: a branch to the end of a step
     schedule and one to the end of a constant-lr run share their training up to the first drop.
+
+    Returns:
+        The child's checkpoint at ``state.step`` and the :class:`PerturbationReport` of its perturbation.
+
+    Raises:
+        ValueError: ``state`` is not a perturbed state.
     """
     if state.t0 is None:
         raise ValueError("child_checkpoint needs a perturbed state (t0 and perturbation)")
@@ -200,7 +206,15 @@ def pair_metrics(
 ) -> dict:
     """Every comparison between two states of the same architecture (cached): distances, disagreement,
     loss and error barriers (none when ``barrier`` is None), and with ``kernel_inputs`` > 0 the distance between
-    their eNTKs."""
+    their eNTKs.
+
+    Returns:
+        :func:`twophase_lib.metrics.compare`'s dict (scalars, and the per-test-input disagreement as an (n_test,)
+        bool array), with the child's perturbation report when ``b`` is a twin.
+
+    Raises:
+        ValueError: the two states' networks differ.
+    """
     if a.run.model != b.run.model:
         raise ValueError(f"cannot compare different architectures: {a.run.model} vs {b.run.model}")
 

@@ -50,7 +50,11 @@ def compute_threads() -> Iterator[None]:
 
 
 def check_device(device: str | torch.device) -> None:
-    """Raise a clear error when a run names a CUDA device this machine does not have."""
+    """Check that this machine has the device a run names.
+
+    Raises:
+        RuntimeError: a CUDA device is named and none is available (the message says which profile to use).
+    """
     if torch.device(device).type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"this run is configured for device {device!r} but no CUDA device is available: the gpu "
                            "and paper profiles need a GPU (use profile 'cpu' on a CPU)")
@@ -198,6 +202,9 @@ def train(
     are on during the run and the caller's settings restored after (:func:`deterministic`); the model's own
     randomness (dropout) is drawn per step from seeded generators (:func:`seed_step`), and torch's global
     generators are left as the caller had them.
+
+    Raises:
+        ValueError: ``until`` lies before ``start``. RuntimeError: the run names a CUDA device this machine lacks.
     """
     check_device(cfg.device)
     until = cfg.optim.steps if until is None else until
