@@ -1,6 +1,6 @@
 """The cpu book's speed levers, each as a ratio against today's path measured in the same process, and a cost model.
 
-Levers (the protocol's steps: ResNet-20 ×½ and VGG-16 ×¼ at batch 64):
+Levers (the protocol's steps: ResNet-20 ×½ and VGG-16 ×⅛ at batch 64, the cpu designs):
 
 * executor: 2 processes × 1 thread against 1 process × 2 threads (steps per second of the pair);
 * memory format: channels_last against contiguous (one thread);
@@ -13,9 +13,8 @@ Levers (the protocol's steps: ResNet-20 ×½ and VGG-16 ×¼ at batch 64):
   (lost at this scale: 1.02x for ResNet-20 x1/2, not adopted);
 * width: VGG-16 at the design's width against twice that width (the session-3 design), step and eNTK.
 
-Then a cost model: the number of SGD steps, linearized steps, comparisons and kernels each chapter's
-design asks for (counted from the profiles' designs, with the sharing between schedules), times the unit
-costs measured here, divided by the workers: the expected cold time and its split per chapter.
+Then the library's cost model (``twophase_book.budget.chapter_costs``, the same as ``scripts/estimate_cost.py``):
+every chapter's studies counted, priced with the unit costs measured here, on the workers.
 
     python bench/bench_speed.py [--profile cpu] [--repeat 3]
 """
@@ -30,7 +29,8 @@ import time
 
 import torch
 
-from twophase_book.profiles import ARCHS, design
+from twophase_book.budget import chapter_costs
+from twophase_book.profiles import ARCHS, protocol_design
 from twophase_lib.data import load_data
 from twophase_lib.linearize import Linearized
 from twophase_lib.metrics import BarrierConfig, compare
@@ -96,35 +96,6 @@ def comparison_seconds(run, barrier: BarrierConfig, a, b, repeat: int) -> tuple[
     return best, out
 
 
-def work_counts(profile: str, arch: str) -> dict:
-    """SGD steps, linearized steps, comparisons and kernels of every chapter's design (sharing counted once)."""
-    d = design(profile, arch)
-    drop, t1 = d.first_drop, d.t1
-    seeds, refs = len(d.seeds), len(d.reference_seeds)
-    branches = [*d.t0s, d.control_t0]
-    # parents: up to the drop once, then both schedules to t1; reference runs the same
-    parent = (seeds + 2 * refs) * (drop + 2 * (t1 - drop))
-    children = seeds * (sum(drop - t for t in branches) + 2 * len(branches) * (t1 - drop))
-    eps = (len(d.eps_sizes) * (sum(drop - t for t in d.eps_t0s) + len(d.eps_t0s) * (t1 - drop))
-           if arch == "resnet20" else 0)
-    comparisons = (
-        2 * seeds * len(branches) + 2 * 2 * refs + (len(d.eps_sizes) * len(d.eps_t0s) if arch == "resnet20" else 0)
-    )
-    # kernels at t1: per schedule and seed the parent's (shared by its twins) and each child's; each reference
-    # pair adds its other network's
-    twin_kernels = 2 * seeds * (1 + len(branches)) + 2 * 2 * refs
-    cone_kernels = seeds * (len(d.cone_steps) + sum(s > drop for s in d.cone_steps))
-    linear = seeds * sum(t1 - t for t in d.switches)
-    return {
-        "ch1 steps": parent + children + eps,
-        "ch1 comparisons": comparisons,
-        "ch1 kernels": twin_kernels,
-        "ch2 kernels": cone_kernels,
-        "ch3 linearized steps": linear,
-        "ch3 evaluations": seeds * len(d.switches),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="cpu")
@@ -140,7 +111,7 @@ def main() -> None:
     report = {"cores": os.cpu_count(), "levers": {}, "cost_model": {}}
     workers = min(2, os.cpu_count() or 1)
     for arch in ARCHS:
-        d = design(args.profile, arch)
+        d = protocol_design(args.profile, arch)
         run = d.run
         contiguous = run.replace(memory_format="contiguous")
         t2 = step_seconds(contiguous, args.steps, 2, repeat=args.repeat)  # the session-1 path
@@ -170,7 +141,7 @@ def main() -> None:
             }
         torch.set_num_threads(1)
         t = time.perf_counter()
-        checkpoint_kernel(run, a, d.kernel_inputs, "full")
+        checkpoint_kernel(run, a, d.cone_inputs, "full")
         kernel = time.perf_counter() - t
         warm_up: dict = {}
         compiled = (
@@ -182,7 +153,7 @@ def main() -> None:
         if arch == "vgg16":
             wide = run.replace(model={"width": 2 * run.model.width})
             t = time.perf_counter()
-            checkpoint_kernel(wide, initial_checkpoint(wide), d.kernel_inputs, "full")
+            checkpoint_kernel(wide, initial_checkpoint(wide), d.cone_inputs, "full")
             wide_kernel = time.perf_counter() - t
             width = {
                 f"step, width {run.model.width:g} / width {wide.model.width:g} (1 thread)": round(
@@ -209,27 +180,12 @@ def main() -> None:
             ),
             **width,
         }
-        counts = work_counts(args.profile, arch)
-        per_step = pair  # wall seconds per step with both workers busy
-        cost = {
-            "ch1 train": counts["ch1 steps"] * per_step,
-            "ch1 evaluate": counts["ch1 comparisons"] * evals["cpu design"]["seconds"] / workers,
-            "ch1 eNTK": counts["ch1 kernels"] * kernel / workers,
-            "ch2 eNTK": counts["ch2 kernels"] * kernel / workers,
-            "ch3 train": counts["ch3 linearized steps"] * per_step * lin / t1,
-        }
-        report["cost_model"][arch] = {
-            "counts": counts,
-            "seconds": {k: round(v) for k, v in cost.items()},
-            "total minutes": round(sum(cost.values()) / 60, 1),
-        }
         print(json.dumps({arch: report["levers"][arch]}, indent=2, ensure_ascii=False), flush=True)
-        print(json.dumps({arch: report["cost_model"][arch]}, indent=2, ensure_ascii=False), flush=True)
-    total = sum(v["total minutes"] for v in report["cost_model"].values())
-    print(
-        f"cost model, profile {args.profile}: {total:.1f} minutes of work on {workers} workers "
-        f"(chapter overheads and the first-drop waves' idle time not included)"
-    )
+    costs = chapter_costs(args.profile, workers)
+    report["cost_model"] = {name: round(seconds / 60, 1) for name, seconds in costs["chapters"].items()}
+    print(json.dumps({"cost_model_minutes": report["cost_model"]}, indent=2), flush=True)
+    print(f"cost model, profile {args.profile}: {costs['estimate']['wall_s'] / 60:.1f} minutes on {workers} "
+          "workers (twophase_book.budget.chapter_costs; chapter overheads not included)")
 
 
 if __name__ == "__main__":

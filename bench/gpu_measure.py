@@ -12,7 +12,9 @@ Sections (keys of the JSON):
 * ``a_step_rates``: SGD steps per second of each training path for ResNet-20 and VGG-16 at full width,
   batch 128, on the embedded subset, as a ratio against one eager model (contiguous tensors, the
   library's deterministic settings): channels_last, the library's CUDA-graph path (and whether it is
-  bitwise the eager path through two lr drops), ``torch.compile`` (its compile time separately), 4 and 8
+  bitwise the eager path through two lr drops), the same with the batches planned ahead and the loss left on
+  the device (issue 23: bitwise against the host-fed eager path, an ε = 0 twin exact, its rate against the
+  host-fed graphs in the same process), ``torch.compile`` (its compile time separately), 4 and 8
   processes sharing the device (aggregate; with and without graphs), a ``vmap``-ped ensemble of K = 4
   and 8 models on the same batch (aggregate, and whether a member matches the same network trained
   alone), and eager with ``cudnn.benchmark`` (not deterministic, so not for the library).
@@ -23,9 +25,10 @@ Sections (keys of the JSON):
 * ``c_entk``: ``twophase_lib.ntk.empirical_ntk`` against the per-output autograd loop
   (``bench/bench_ntk.py``), ResNet-20 width 1, n = 50 and 100, synchronised timings (target >= 20x);
 * ``d_book_time``: unit costs (linearized step eager and graphed, one checkpoint's eNTK, one twin
-  comparison, a whole parent run of the ``gpu`` design) and the
-  ``gpu`` and ``paper`` profiles' whole-book time from ``bench/bench_speed.py``'s work counts, on
-  1, 2, 4 and 8 GPUs (ideal scaling, and the longest serial chain that bounds it).
+  comparison, a whole parent run of the ``gpu`` protocol's window) and the ``gpu`` and ``paper`` profiles'
+  whole-book time: every chapter's studies (``twophase_book.budget``) counted by the library's cost model
+  (``twophase_lib.costs``) and priced with these units, on 1, 2, 4 and 8 GPUs (ideal scaling, and the
+  longest serial chain that bounds it).
 
     python bench/gpu_measure.py [--device cuda] [--budget-s 420]
     python bench/gpu_measure.py --only "cuda graphs" c_entk --merge earlier.json   # re-measure a part
@@ -37,7 +40,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import dataclasses
 import gc
 import json
 import math
@@ -60,7 +62,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from twophase_book.profiles import ARCHS, design
+from twophase_book.profiles import ARCHS, protocol_design  # noqa: E402
 from twophase_lib.cache import Cache  # noqa: E402
 from twophase_lib.chaos import ChaosSweep, run_sweeps  # noqa: E402
 from twophase_lib.config import DataConfig, ModelConfig, OptimConfig, RunConfig  # noqa: E402
@@ -322,6 +324,60 @@ def graphed(s: Settings, arch: str, memory_format: str) -> dict:
         "losses_equal": losses_equal,
         "max_abs_param_diff": diff,
         "graphs_captured": len(stepper.graphs),
+        **res,
+    }
+
+
+@contextlib.contextmanager
+def _env(**values: str):
+    """The library's switches (environment variables) set for a block, restored after."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def planned(s: Settings, arch: str) -> dict:
+    """The GPU step without host round trips (issue 23): a run's batch indices and crop/flip draws prepared ahead
+    and moved in one copy, the loss left on the device, updates replayed from CUDA graphs. Bitwise against the
+    eager path fed from the host (no graphs, no plan) through two lr drops; an ε = 0 twin branched on the way
+    exact; its step rate against today's graphed path (batches from the host, loss read back) in this process."""
+    from twophase_lib.perturbation import Perturbation, perturb
+    from twophase_lib.training import GraphedSteps, train
+
+    steps = 12 if s.tiny else 60
+    run = s.run(arch, "channels_last")
+    run = run.replace(optim=OptimConfig(batch_size=s.batch, steps=steps, milestones=(steps // 3, 2 * steps // 3)))
+    with _env(TWOPHASE_CUDA_GRAPHS="0", TWOPHASE_PLANNED_BATCHES="0"):
+        host = train(run, progress=False)
+    with _env(TWOPHASE_CUDA_GRAPHS="1", TWOPHASE_PLANNED_BATCHES="1"):
+        new = train(run, progress=False)
+        branch = train(run, until=steps // 4, progress=False).final
+        twin = train(run, start=perturb(branch, parameter_names(run), Perturbation(0.0))[0], progress=False)
+    equal, diff = _state_diff(host.final.model, new.final.model)
+    rates = {}
+    for name, with_plan in (("graphed, batches from the host", False), ("graphed, planned batches", True)):
+        set_deterministic(run.device)
+        data, model, opt = trainable(run)
+        plan = data.plan_batches(run.batch_seed, 0, 20_000, run.optim.batch_size) if with_plan else None
+        rates[name] = timed_steps(GraphedSteps(run, model, opt, data, plan=plan), run.device, s.warmup, s.seconds,
+                                  s.min_steps)
+    res = rates["graphed, planned batches"]
+    return {
+        "memory_format": "channels_last",
+        "bitwise_equal_to_eager_after_steps": steps,
+        "bitwise_equal": equal,
+        "max_abs_param_diff": diff,
+        "losses_equal": host.losses == new.losses,
+        "control_exact": _state_diff(twin.final.model, new.final.model)[0],
+        "host_fed_graphed_step_s": rates["graphed, batches from the host"]["step_s"],
+        "speedup_over_host_fed_graphs": rates["graphed, batches from the host"]["step_s"] / res["step_s"],
         **res,
     }
 
@@ -597,9 +653,10 @@ def linearized_step(s: Settings, arch: str) -> dict:
 
 
 def kernel_cost(s: Settings, arch: str) -> dict:
-    """One checkpoint's eNTK as the store computes it (batch norm re-estimated) on the design's inputs."""
+    """One checkpoint's eNTK as the store computes it (batch norm re-estimated), on as many inputs as the gpu
+    protocol's largest kernel (chapter 2's training inputs)."""
     run = s.run(arch, "channels_last")
-    n = 4 if s.tiny else design("gpu", arch).kernel_inputs
+    n = 4 if s.tiny else protocol_design("gpu", arch).cone_inputs
     ckpt = initial_checkpoint(run)
     checkpoint_kernel(run, ckpt, min(n, 2), "full")  # warm up
     sync(run.device)
@@ -618,24 +675,15 @@ def kernel_cost(s: Settings, arch: str) -> dict:
 
 
 def parent_run(s: Settings, arch: str) -> dict:
-    """A whole parent run of the gpu profile through the library's train() (checkpoints saved): seconds per step."""
+    """A whole parent run of the gpu protocol's window through the library's train() (every checkpoint a chapter
+    reads saved): seconds per step. A short run with --tiny."""
     from twophase_lib.training import train
 
-    d = design("gpu", arch)
-    run = s.run(arch).replace(optim=OptimConfig(batch_size=s.batch, steps=40, milestones=(20, 30))) if s.tiny else d.run
-    if s.tiny:
-        d = dataclasses.replace(
-            d,
-            run=run,
-            t0s=(0, 10),
-            control_t0=10,
-            eps_t0s=(0,),
-            cone_steps=(0, 10, 20),
-            cone_refs=(10,),
-            switches=(0, 20),
-        )
+    d = protocol_design("gpu", arch)
+    run = s.run(arch).replace(optim={"steps": 40, "milestones": ()}) if s.tiny else d.run
+    save = [t for t in sorted({*d.t0s, *d.t1s, *d.cone_steps}) if t <= run.optim.steps]
     t = time.perf_counter()
-    res = train(run, save_at=d.parent_steps(), progress=False)
+    res = train(run, save_at=save, progress=False)
     sync(run.device)
     sec = time.perf_counter() - t
     steps = run.optim.steps
@@ -662,7 +710,7 @@ def comparison_cost(s: Settings, arch: str) -> dict:
     bc = (
         BarrierConfig(points=2, bn_batches=1, bn_batch_size=32, train_examples=64, test_examples=64)
         if s.tiny
-        else design("gpu", arch).barrier
+        else protocol_design("gpu", arch).barrier
     )
     data = load_data(run.data, run.device)
     a = initial_checkpoint(run)
@@ -678,16 +726,11 @@ def comparison_cost(s: Settings, arch: str) -> dict:
     return {"comparison_s": sec, "barrier": str(bc), "images": images, "seconds_per_image": sec / images}
 
 
-def critical_path(profile: str, arch: str, step_s: float, lin_s: float, kernel_s: float, cmp_s: float) -> float:
-    """The longest chain of work that must run in sequence (one task after another, through the waves)."""
-    d = design(profile, arch)
-    drop, t1 = d.first_drop, d.t1
-    kernels = 2 * kernel_s if d.kernel_inputs else 0.0
-    chaos = drop * step_s + max(t1 - drop, drop) * step_s + (t1 - drop) * step_s + cmp_s + kernels
-    epsilon = drop * step_s + (t1 - drop) * step_s + cmp_s if arch == "resnet20" else 0.0
-    cone = len(d.cone_steps) * kernel_s
-    switch = t1 * lin_s + cmp_s
-    return chaos + epsilon + cone + switch
+def longest_chain(profile: str, arch: str, step_s: float, lin_s: float, cmp_s: float) -> float:
+    """The longest chain of work that must run in sequence whatever the number of GPUs: a parent through the
+    window, then a twin through the widest slice and its comparison, then the longest switched run."""
+    d = protocol_design(profile, arch)
+    return d.window * step_s + max(d.deltas) * step_s + cmp_s + d.switch_T * lin_s
 
 
 def step_paths(report: Report, arch: str) -> dict[str, float]:
@@ -709,97 +752,106 @@ def step_paths(report: Report, arch: str) -> dict[str, float]:
             paths["eager, 1 process (reference)"] = rec["step_s"]
         elif kind == "channels_last":
             paths["channels_last, 1 process (library default)"] = rec["step_s"]
+        elif kind == "cuda graphs, planned batches" and rec.get("bitwise_equal") and rec.get("control_exact"):
+            paths[f"CUDA graphs, planned batches, 1 process ({rec['memory_format']}, library default on a GPU)"] = \
+                rec["step_s"]
         elif kind.startswith("cuda graphs") and rec.get("bitwise_equal"):
-            paths[f"CUDA graphs, 1 process ({rec['memory_format']}, library default on a GPU)"] = rec["step_s"]
+            paths[f"CUDA graphs, batches from the host, 1 process ({rec['memory_format']})"] = rec["step_s"]
         elif kind == "compile":
             paths["torch.compile, 1 process (not in the library)"] = rec["step_s"]
     return paths  # cudnn.benchmark is left out: not deterministic, so the library cannot use it
 
 
+#: Test and training images of each profile's data: (test, train).
+DATA_SIZES = {"gpu": (1017, 5170), "paper": (10_000, 50_000)}
+
+
+def unit_costs(report: Report, arch: str, step_s: float, profile: str, label: str, kernel_sizes) -> tuple:
+    """The library's units (:mod:`twophase_lib.costs`) of one network from the report, with SGD steps at
+    ``step_s``: (UnitCosts, what is missing). A comparison, prediction or evaluation costs what its images cost
+    (measured per image); an eNTK on n inputs costs the measured one × n / n_measured (the Jacobian's rows)."""
+    from twophase_lib.costs import UnitCosts, kernel_unit
+
+    lin = report.value("d_book_time", f"{arch}/linearized step")
+    glin = report.value("d_book_time", f"{arch}/linearized step, cuda graphs")
+    if glin and glin.get("bitwise_equal") and (not lin or glin["step_s"] < lin["step_s"]):
+        lin = glin  # the library's path on a GPU
+    ker = report.value("d_book_time", f"{arch}/kernel")
+    cmp_ = report.value("d_book_time", f"{arch}/comparison")
+    missing = [f"{arch}: {n}" for n, v in (("linearized step", lin), ("kernel", ker), ("comparison", cmp_)) if not v]
+    test_n, train_n = DATA_SIZES[profile]
+    d = protocol_design(profile, arch)
+    per_image = cmp_["seconds_per_image"] if cmp_ else 0.0
+    seconds = {
+        "steps": step_s,
+        "linearized_steps": lin["step_s"] if lin else 0.0,
+        "comparisons": per_image * evaluated_images(d.barrier, test_n, train_n),
+        "predictions": per_image * test_n,
+        "evaluations": per_image * (BN_REESTIMATE_BATCHES * 128 + test_n + min(d.switch_train_examples, train_n)),
+        **{kernel_unit(n): (ker["kernel_s"] * n / ker["n_inputs"] if ker else 0.0) for n in kernel_sizes},
+    }
+    return UnitCosts(label, seconds), missing
+
+
 def book_estimates(report: Report, s: Settings) -> dict:
-    """The gpu and paper profiles' whole-book time from the work counts and the measured unit costs."""
-    from bench_speed import work_counts
+    """The gpu and paper profiles' whole-book time: the work of every chapter's studies counted by the library's
+    cost model (:func:`twophase_book.budget.chapter_studies`, :func:`twophase_lib.costs.count_work`), priced
+    with the unit costs measured here, per training path."""
+    from twophase_book.budget import chapter_studies
+    from twophase_lib.costs import count_work, estimate, network_label
 
     out: dict = {
         "assumptions": [
-            "time = SGD steps x step time of the path + linearized steps x linearized step time + (chapter 1 and 2 "
-            "kernels) x one kernel's time + comparisons x one comparison's time + chapter 3 evaluations "
-            "(counts: bench/bench_speed.py work_counts)",
-            "steps: aggregate step time of the path (one GPU shared by several processes or ensemble members); the "
-            "other units measured in one process (conservative)",
-            "N GPUs: ideal scaling, work / N ('ideal'), and never below the longest serial chain of tasks through the "
-            "waves at the single-process step time ('bounded')",
-            "paper profile: full CIFAR-10 (not on this machine): a step costs what it costs on the subset (same batch "
-            "size); a comparison or evaluation scales with the images it runs through the network (measured per image)",
+            "work: twophase_lib.costs.count_work over twophase_book.budget.chapter_studies(profile), the studies on "
+            "the GPU (chapter 4's small networks run on the CPU cores: not counted here)",
+            "time = work x unit costs: SGD steps at the path's step time (aggregate when several processes or "
+            "ensemble members share the GPU), the other units measured in one process (conservative)",
+            "comparisons, predictions and evaluations scale with the images they run through the network "
+            "(measured per image); an eNTK on n inputs costs the measured one x n / n_measured",
+            "networks the report has no step rate for (chapter 6's other widths and batch sizes) are listed as "
+            "missing, not guessed",
+            "N GPUs: ideal scaling, work / N ('ideal'), and never below the longest serial chain ('bounded')",
+            "paper profile: full CIFAR-10 (not on this machine): a step costs what it costs on the subset",
             "cudnn.benchmark is not used: the library needs deterministic kernels",
         ]
     }
     if s.tiny:
         out["assumptions"].append("--tiny: unit costs of tiny CPU models; the numbers exercise the code, nothing more")
-    data_sizes = {"gpu": (1017, 5170), "paper": (10_000, 50_000)}  # (test, train) images of each profile's data
     for profile in ("gpu", "paper"):
-        test_n, train_n = data_sizes[profile]
-        per_path: dict = {}
-        chains, missing, per_arch = {}, [], {}
+        chapters = {name: [st for st in group if st.run.device.startswith("cuda")]
+                    for name, group in chapter_studies(profile).items()}
+        work = count_work([st for group in chapters.values() for st in group])
+        labels = {arch: network_label(protocol_design(profile, arch).run) for arch in s.archs}
+        missing = [net for net in work.networks() if net not in labels.values()]
+        per_path: dict[str, dict] = {}
+        chains, per_arch = {}, {}
         for arch in s.archs:
             paths = step_paths(report, arch)
-            lin = report.value("d_book_time", f"{arch}/linearized step")
-            glin = report.value("d_book_time", f"{arch}/linearized step, cuda graphs")
-            if glin and glin.get("bitwise_equal") and (not lin or glin["step_s"] < lin["step_s"]):
-                lin = glin  # the library's path on a GPU
-            ker = report.value("d_book_time", f"{arch}/kernel")
-            cmp_ = report.value("d_book_time", f"{arch}/comparison")
             if not paths:
                 missing.append(f"{arch}: every step rate")
                 continue
-            single = paths.get(
-                "eager, 1 process (reference)",
-                paths.get("channels_last, 1 process (library default)", min(paths.values())),
-            )
-            missing += [
-                f"{arch}: {n}" for n, v in (("linearized step", lin), ("kernel", ker), ("comparison", cmp_)) if not v
-            ]
-            counts, dd = work_counts(profile, arch), design(profile, arch)
-            per_image = cmp_["seconds_per_image"] if cmp_ else None
-            cmp_s = per_image * evaluated_images(dd.barrier, test_n, train_n) if cmp_ else 0.0
-            lin_s = lin["step_s"] if lin else 0.0
-            ker_s = ker["kernel_s"] if ker else 0.0
-            eval_s = (
-                (
-                    per_image
-                    * (BN_REESTIMATE_BATCHES * 128 + test_n + min(dd.switch_train_examples, train_n))
-                    * lin_s
-                    / single
-                )
-                if cmp_ and lin
-                else 0.0
-            )
-            fixed = {
-                "ch1 evaluate": counts["ch1 comparisons"] * cmp_s,
-                "eNTK (ch1 + ch2)": (counts["ch1 kernels"] + counts["ch2 kernels"]) * ker_s,
-                "ch3 linearized train": counts["ch3 linearized steps"] * lin_s,
-                "ch3 evaluate": counts["ch3 evaluations"] * eval_s,
-            }
+            single = paths.get("eager, 1 process (reference)",
+                               paths.get("channels_last, 1 process (library default)", min(paths.values())))
+            units, miss = unit_costs(report, arch, single, profile, labels[arch], work.kernel_sizes(labels[arch]))
+            missing += miss
+            mine = count_work([st for group in chapters.values() for st in group
+                               if network_label(st.run) == labels[arch]])
             for name, step_s in paths.items():
-                per_path.setdefault(name, {})[arch] = {"ch1 train": counts["ch1 steps"] * step_s, **fixed}
-            chains[arch] = critical_path(profile, arch, single, lin_s, ker_s, cmp_s)
-            per_arch[arch] = {
-                "counts": counts,
-                "step_s": paths,
-                "comparison_s": cmp_s,
-                "kernel_s": ker_s,
-                "linearized_step_s": lin_s,
-                "longest_serial_chain_hours": chains[arch] / 3600,
-            }
-        chain = max(chains.values(), default=0.0)  # the waves hold both architectures: their chains overlap
+                priced, _ = unit_costs(report, arch, step_s, profile, labels[arch], work.kernel_sizes(labels[arch]))
+                per_path.setdefault(name, {})[arch] = estimate(mine, {labels[arch]: priced})["total_s"]
+            chains[arch] = longest_chain(profile, arch, single, units.seconds["linearized_steps"],
+                                         units.seconds["comparisons"])
+            per_arch[arch] = {"network": labels[arch], "units_s": units.seconds,
+                              "counts": {u: n for net, u, n in mine.table()}, "step_s": paths,
+                              "longest_serial_chain_hours": chains[arch] / 3600}
+        chain = max(chains.values(), default=0.0)  # the waves hold both networks: their chains overlap
         totals = {}
         for name, by_arch in per_path.items():
             if set(by_arch) != set(per_arch):
-                continue  # a path measured for one architecture only
-            total = sum(sum(v.values()) for v in by_arch.values())
+                continue  # a path measured for one network only
+            total = sum(by_arch.values())
             totals[name] = {
                 "hours_1_gpu": total / 3600,
-                "split_hours": {k: sum(v[k] for v in by_arch.values()) / 3600 for k in next(iter(by_arch.values()))},
                 "hours_n_gpus_ideal": {n: total / n / 3600 for n in GPU_COUNTS},
                 "hours_n_gpus_bounded": {n: max(total / n, chain) / 3600 for n in GPU_COUNTS},
             }
@@ -821,7 +873,7 @@ def book_estimates(report: Report, s: Settings) -> dict:
                 if key is None:
                     continue
                 hrs, ideal = totals[key]["hours_n_gpus_bounded"], totals[key]["hours_n_gpus_ideal"]
-                note = "" if res["complete"] else f" PARTIAL, missing {'; '.join(missing) or 'an architecture'}"
+                note = "" if res["complete"] else f" PARTIAL, missing {'; '.join(missing) or 'a network'}"
                 print(
                     f"{profile} profile, {label} ({key}):{note} "
                     + ", ".join(
@@ -948,8 +1000,9 @@ def main(argv: list[str] | None = None) -> int:
     for arch in s.archs:
         report.measure(A, f"{arch}/eager", lambda: single_model(s, arch, "contiguous"), 10, 90)
         report.measure(A, f"{arch}/channels_last", lambda: single_model(s, arch, "channels_last"), 8, 90)
-    for arch in s.archs:  # the library's path on a GPU
+    for arch in s.archs:  # the library's path on a GPU: graphs, and graphs with planned batches
         report.measure(A, f"{arch}/cuda graphs", lambda: graphed(s, arch, "channels_last"), 12, 90)
+        report.measure(A, f"{arch}/cuda graphs, planned batches", lambda: planned(s, arch), 15, 90)
     for arch in s.slow_archs:
         report.measure(B, arch, lambda: determinism(s, arch), 25, 150)
     for n in s.ntk_n:

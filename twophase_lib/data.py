@@ -236,8 +236,8 @@ def load_subset_arrays(path: Path = SUBSET_PATH) -> dict[str, np.ndarray]:
     """The embedded real CIFAR-10 subset as uint8 arrays, after checking its sha256.
 
     Returns:
-        {"x_train": (5170, 3, 32, 32) uint8, "y_train": (5170,) int64, "x_test": (1017, 3, 32, 32) uint8,
-        "y_test": (1017,) int64}.
+        A dict of ``x_train`` (5170, 3, 32, 32) uint8, ``y_train`` (5170,) int64, ``x_test`` (1017, 3, 32, 32)
+        uint8 and ``y_test`` (1017,) int64.
 
     Raises:
         DatasetUnavailableError: the file is missing or corrupt.

@@ -15,7 +15,7 @@ variable                           field                                        
 ``TWOPHASE_PROGRESS``              ``progress_file``: one line per finished task              none
 ``TQDM_DISABLE``                   ``progress_bars`` off when 1/true/yes                      bars on
 ``TWOPHASE_CUDA_GRAPHS``           ``cuda_graphs`` off when 0                                 on
-``TWOPHASE_PLANNED_BATCHES``       ``planned_batches``: a GPU run's batches drawn ahead; 0 off  on
+``TWOPHASE_PLANNED_BATCHES``       ``planned_batches`` off when 0 (batches drawn ahead)      on
 ``TWOPHASE_GPU_MEMORY_SHARE``      ``gpu_memory_share``: of a GPU's free memory, per eNTK      0.5 / processes
 ``TWOPHASE_RAY_ADDRESS``           ``ray_address``: ``local`` or a cluster address             no Ray
 ``TWOPHASE_RAY_NUMERICS``          ``ray_numerics``: the fingerprint a Ray study runs on       the only one

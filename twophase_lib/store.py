@@ -99,7 +99,8 @@ def child_checkpoint(
     schedule and one to the end of a constant-lr run share their training up to the first drop.
 
     Returns:
-        The child's checkpoint at ``state.step`` and the :class:`PerturbationReport` of its perturbation.
+        The child's checkpoint at ``state.step`` and the
+        :class:`twophase_lib.perturbation.PerturbationReport` of its perturbation.
 
     Raises:
         ValueError: ``state`` is not a perturbed state.

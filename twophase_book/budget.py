@@ -1,0 +1,67 @@
+"""What each chapter of the book computes, as studies the library's cost model counts
+(:func:`twophase_lib.costs.count_work`): the sizing command (``scripts/estimate_cost.py``) and the GPU benchmark
+(``bench/gpu_measure.py``) price a profile's chapters from here."""
+
+from __future__ import annotations
+
+from .beyond import beyond_maps, beyond_switches
+from .beyond import chapter_designs as beyond_designs
+from .chaos import bn_init_maps, chapter_maps, entry_maps, extension_sweeps
+from .cone import check_input_studies, lag_studies
+from .profiles import protocol_designs
+from .switch import window_studies
+from .transition import transition_design, transition_maps
+
+
+def chapter_studies(profile: str) -> dict[str, list]:
+    """The studies each chapter computes at a profile, in the book's order ({chapter: [study, ...]}; chapter 5
+    trains a user's model and is not counted). What an earlier chapter computed is free to a later one.
+
+    Raises:
+        ValueError: an unknown profile.
+    """
+    designs, tasks = protocol_designs(profile), beyond_designs(profile)
+    return {
+        "01_chaos_effect": [*chapter_maps(designs).values(), *entry_maps(designs).values(),
+                            *bn_init_maps(designs).values(), *extension_sweeps(designs).values()],
+        "02_cone_effect": [*lag_studies(designs).values(), *check_input_studies(designs).values()],
+        "03_linearized_switch": list(window_studies(designs).values()),
+        "04_beyond_cifar": [*beyond_maps(tasks).values(), *lag_studies(tasks).values(),
+                            *beyond_switches(tasks).values()],
+        "06_what_moves_the_transition": list(transition_maps(transition_design(profile)).values()),
+    }
+
+
+def chapter_costs(profile: str, workers: int, units: dict | None = None, progress: bool = True) -> dict:
+    """Each chapter's modelled cost at a profile, in book order (what an earlier chapter computed is free to a
+    later one), from the library's cost model: :func:`twophase_lib.costs.count_work` over :func:`chapter_studies`,
+    priced with ``units`` (network label -> :class:`twophase_lib.costs.UnitCosts`; default: measured here, once
+    per network and batch size, with :func:`twophase_lib.costs.measure_units`).
+
+    Returns:
+        A dict of ``work`` (the whole book's :class:`twophase_lib.costs.Work`), ``units`` (the unit costs),
+        ``estimate`` (:func:`twophase_lib.costs.estimate` of the whole book) and ``chapters`` (each chapter's
+        seconds on ``workers`` processes).
+    """
+    import sys
+
+    from twophase_lib.costs import count_work, estimate, measure_units, network_label
+
+    chapters = chapter_studies(profile)
+    studies = [st for group in chapters.values() for st in group]
+    work = count_work(studies)
+    if units is None:
+        barrier = next(iter(protocol_designs(profile).values())).barrier
+        units = {}
+        for st in studies:
+            label = network_label(st.run)
+            if label not in units:
+                if progress:
+                    print(f"budget: timing the units of {label} ...", file=sys.stderr, flush=True)
+                units[label] = measure_units(st.run, barrier, work.kernel_sizes(label))
+    per_chapter, done, before = {}, [], 0.0
+    for name, group in chapters.items():
+        done += group
+        upto = estimate(count_work(done), units, workers)["wall_s"]
+        per_chapter[name], before = upto - before, upto
+    return {"work": work, "units": units, "estimate": estimate(work, units, workers), "chapters": per_chapter}
