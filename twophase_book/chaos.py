@@ -5,20 +5,18 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from twophase_lib.chaos import REFERENCES, ChaosMap, ChaosMapResult, ChaosResult, ChaosSweep, inflection_range
+from twophase_lib.chaos import ChaosMap, ChaosMapResult, ChaosResult, ChaosSweep
 from twophase_lib.perturbation import Perturbation
-from twophase_lib.plotting import LABELS, band, mark_lr_drops, time_axis
+from twophase_lib.plotting import LABELS, time_axis
 from twophase_lib.verdicts import (
     Outcome,
     Verdict,
     WindowCheck,
     bootstrap_means,
-    chaos_verdict,
     combine,
     inflection_interval,
     interval,
@@ -27,121 +25,15 @@ from twophase_lib.verdicts import (
 
 from .paper import PAPER_INFLECTION, PAPER_MAP_TEXT
 from .profiles import (
-    ARCH_NAMES,
-    SCHEDULE_NAMES,
-    SCHEDULES,
-    Design,
     ProtocolDesign,
     design,
+    display_name,
     protocol_design,
 )
-from .render import Note, Table, fmt, fmt_range
+from .render import Note, Table, fmt
 from .summary import PRIMARY, Cell, ClaimSummary, Number
 
-
-def sweep_from_design(d: Design, schedule: str, *, references: bool = True) -> ChaosSweep:
-    """Chapter 1's main sweep of a design under a schedule ("step" or "constant")."""
-    return ChaosSweep(d.schedule(schedule), d.t0s, d.t1, Perturbation(d.epsilon), d.seeds, d.control_t0, d.barrier,
-                      d.kernel_inputs, reference_seeds=d.reference_seeds if references else (), via=(d.first_drop,),
-                      parent_steps=d.parent_steps())
-
-
-def design_sweeps(designs: dict[str, Design]) -> dict:
-    """Chapter 1's sweeps of ``designs`` (architectures, or chapter 4's tasks) under both schedules, keyed by
-    (name, schedule)."""
-    return {(name, sch): sweep_from_design(d, sch) for name, d in designs.items() for sch in SCHEDULES}
-
-
-def chaos_inflections(results: dict) -> dict:
-    """The inflection (mean curve halves) and the seeds' range for every sweep of a result dict."""
-    return {k: inflection_range(r.t0s, r.values["disagreement"]) for k, r in results.items()}
-
-
-def chaos_verdicts(results: dict, inflections: dict, as_first_written: bool = False) -> dict:
-    """Chapter 1's verdict for every (arch, schedule) sweep; ``as_first_written`` judges stability at the last t0."""
-    out = {}
-    for key, res in results.items():
-        out[key] = chaos_verdict(res.t0s, res.values["disagreement"], res.reference("independent init", "disagreement"),
-                                 res.control_is_exact, _first_drop(res), inflections[key]["estimate"],
-                                 judge_t0=int(res.t0s[-1]) if as_first_written else None)
-    return out
-
-
-def _first_drop(res: ChaosResult) -> int:
-    """The step schedule's first drop (a constant-lr sweep keeps it as the step ``via`` it shares with the step
-    schedule)."""
-    return min(res.sweep.via) if res.sweep.via else res.sweep.run.optim.first_drop
-
-
-def _label(key) -> str:
-    arch, schedule = key
-    return f"{arch}, {SCHEDULE_NAMES[schedule]}"
-
-
-def chaos_table(results: dict, inflections: dict) -> Table:
-    """Per sweep: each metric at the first and last t0 next to the two reference levels, inflection, control."""
-    rows = []
-    for key, res in results.items():
-        for metric in ("disagreement", "test_loss_barrier", "dissimilarity", "kernel_distance"):
-            if metric not in res.values:
-                continue
-            m = res.mean(metric)
-            refs = [fmt(res.reference(kind, metric)) for kind in REFERENCES]
-            rows.append([_label(key), metric.replace("_", " "), fmt(m[0]), fmt(m[-1]), *refs])
-        rows.append([_label(key), "inflection [seed range]", fmt_range(inflections[key]), "", "", "", ""])
-        rows.append([_label(key), "ε = 0 control exact", "yes" if res.control_is_exact else "NO", "", "", "", ""])
-    t0s = next(iter(results.values())).t0s
-    return Table(
-        ["sweep", "metric at t1", f"t0 = {t0s[0]}", f"t0 = {t0s[-1]}", *[f"unrelated: {k}" for k in REFERENCES]],
-        rows,
-        caption="seed means at t1; unrelated pairs: " + "; ".join(f"{k} = {v}" for k, v in REFERENCES.items()),
-    )
-
-
 REFERENCE_STYLE = {"independent init": ("k", "--"), "data order": ("C7", "-.")}
-
-
-def chaos_figure(
-    results: dict,
-    metrics: Sequence[str],
-    inflections: dict | None = None,
-    title: str = "Chaos effect: twins perturbed at t0, compared at t1",
-) -> plt.Figure:
-    """One row per sweep, one column per metric: seed mean and range, ε = 0 control, reference levels, inflection."""
-    keys = list(results)
-    fig, axes = plt.subplots(len(keys), len(metrics), figsize=(4.1 * len(metrics), 3.2 * len(keys)), squeeze=False)
-    for r, key in enumerate(keys):
-        res = results[key]
-        name = ", ".join(key) if isinstance(key, tuple) else str(key)
-        for c, metric in enumerate(metrics):
-            ax = axes[r, c]
-            band(ax, res.t0s, res.values[metric], f"ε = {res.sweep.perturbation.size:g}")
-            if res.control:
-                ax.scatter(
-                    [rec["t0"] for rec in res.control],
-                    [rec[metric] for rec in res.control],
-                    marker="x",
-                    color="k",
-                    zorder=5,
-                    label="ε = 0 control",
-                )
-            for kind, (color, style) in REFERENCE_STYLE.items():
-                level = res.reference(kind, metric)
-                if math.isfinite(level):
-                    ax.axhline(level, color=color, linestyle=style, linewidth=1, label=f"reference: {kind}")
-            inf = (inflections or {}).get(key)
-            if inf and math.isfinite(inf["estimate"]):
-                ax.axvline(inf["estimate"], color="C3", linestyle="--", label="inflection (seed range shaded)")
-                if math.isfinite(inf["low"]):
-                    ax.axvspan(inf["low"], inf["high"], color="C3", alpha=0.1)
-            mark_lr_drops(ax, res.sweep.run.optim.milestones)
-            time_axis(ax)
-            ax.set_ylabel(LABELS.get(metric, metric))
-            ax.set_title(f"{name}: {LABELS.get(metric, metric)}", fontsize=9)
-    axes[0, 0].legend(fontsize=7)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
 
 
 # ------------------------------------------------------------------- the paper's protocol (issue 21): (t0, t1) maps
@@ -295,7 +187,7 @@ def perturbation_table(results: dict[str, ChaosMapResult], entry: dict[str, Chao
             for t0, seeds in sorted(by_t0.items()):
                 norms = np.array([p["realised_norm"] for p in seeds.values()])
                 shares = np.array([p["fraction_changed"] for p in seeds.values()])
-                rows.append([ARCH_NAMES[arch], reading, f"{r.study.perturbation.size:g}", t0,
+                rows.append([display_name(arch), reading, f"{r.study.perturbation.size:g}", t0,
                              f"{norms.mean():.3g} [{norms.min():.3g}, {norms.max():.3g}]",
                              f"{shares.mean():.2%} [{shares.min():.2%}, {shares.max():.2%}]"])
     return Table(["network", "reading of ε", "ε", "t0", "realised ‖θ′ − θ‖ (seed range)",
@@ -309,7 +201,7 @@ def window_table(readings: dict[tuple, WindowReading]) -> Table:
     for (arch, metric, delta), r in readings.items():
         lo, hi = r.band()
         inf = r.inflection
-        rows.append([ARCH_NAMES[arch], LABELS.get(metric, metric), delta,
+        rows.append([display_name(arch), LABELS.get(metric, metric), delta,
                      f"{r.point[0]:.3g} [{lo[0]:.3g}, {hi[0]:.3g}]",
                      f"{r.point[-1]:.3g} [{lo[-1]:.3g}, {hi[-1]:.3g}] (t0 = {r.t0s[-1]})", f"{r.reference:.3g}",
                      f"{_t(inf['estimate'])} [{_t(inf['low'])}, {_t(inf['high'])}]",
@@ -345,7 +237,7 @@ def bn_init_table(readings: dict[tuple, WindowReading], ablation: dict[tuple, Wi
                 continue
             lo, hi = r.band()
             inf = r.inflection
-            rows.append([ARCH_NAMES[key[0]], init, key[2], len(r.per_seed),
+            rows.append([display_name(key[0]), init, key[2], len(r.per_seed),
                          f"{r.point[0]:.3g} [{lo[0]:.3g}, {hi[0]:.3g}]",
                          f"{r.point[-1]:.3g} [{lo[-1]:.3g}, {hi[-1]:.3g}] (t0 = {r.t0s[-1]})", f"{r.reference:.3g}",
                          f"{_t(inf['estimate'])} [{_t(inf['low'])}, {_t(inf['high'])}]", str(r.verdict.outcome)])
@@ -363,7 +255,7 @@ def readings_compared(results: dict[str, ChaosMapResult], entry: dict[str, Chaos
         for j, t0 in enumerate(e_t0s):
             i = list(t0s).index(t0)
             rng = lambda v: f"{v.mean():.3f} [{v.min():.3f}, {v.max():.3f}]"  # noqa: E731
-            rows.append([ARCH_NAMES[arch], delta, t0, rng(main[:, i]), rng(e[:, j])])
+            rows.append([display_name(arch), delta, t0, rng(main[:, i]), rng(e[:, j])])
     return Table(["network", "Δ", "t0", "total L2 norm ε (seed range)", "per-entry ε (seed range)"], rows)
 
 
@@ -385,13 +277,13 @@ def extension_table(results: dict[str, ChaosMapResult], sweeps: dict[str, ChaosR
         for j, t0 in enumerate(sw.t0s):
             if t1 not in t1s or t0 not in res.study.t0s or t1 not in res.study.t1s_after(int(t0)):
                 step_mean = sw.values["disagreement"][:, j].mean()
-                rows.append([ARCH_NAMES[arch], int(t0), t1, "not on the map", f"{step_mean:.3f}", "–"])
+                rows.append([display_name(arch), int(t0), t1, "not on the map", f"{step_mean:.3f}", "–"])
                 continue
             const = res.values["disagreement"][:, list(res.study.t0s).index(t0), t1s.index(t1)]
             step = sw.values["disagreement"][:, j]
             lo, hi = interval(bootstrap_means((step - const)[:, None])[:, 0])
             found[arch][int(t0)] = (float(const.mean()), float(step.mean()), lo, hi)
-            rows.append([ARCH_NAMES[arch], int(t0), t1, f"{const.mean():.3f}", f"{step.mean():.3f}",
+            rows.append([display_name(arch), int(t0), t1, f"{const.mean():.3f}", f"{step.mean():.3f}",
                          f"{step.mean() - const.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"])
     return Table(["network", "t0", "t1 (the step schedule's end)", "test disagreement, constant lr",
                   "test disagreement, step schedule", "step − constant [90%]"], rows), found
@@ -410,7 +302,7 @@ def extension_outcome(found: dict) -> str:
                 word = "the drops grow the twins' disagreement"
             else:
                 word = "no difference measurable"
-            parts.append(f"{ARCH_NAMES[arch]}, t0 = {t0}: {word}")
+            parts.append(f"{display_name(arch)}, t0 = {t0}: {word}")
     return "; ".join(parts)
 
 
@@ -439,7 +331,7 @@ def map_figure(results: dict[str, ChaosMapResult], metrics=("disagreement", "dis
             ax.set_yticks(range(len(res.study.t0s)), [str(t) for t in res.study.t0s], fontsize=7)
             ax.set_xlabel("t1 (iterations)")
             ax.set_ylabel("t0 (iterations)")
-            ax.set_title(f"{ARCH_NAMES[arch]}: {LABELS.get(metric, metric)}", fontsize=9)
+            ax.set_title(f"{display_name(arch)}: {LABELS.get(metric, metric)}", fontsize=9)
             fig.colorbar(im, ax=ax, fraction=0.046)
     fig.suptitle("Twins split at t0, compared at t1 (seed means; constant lr)")
     fig.tight_layout()
@@ -469,7 +361,7 @@ def window_figure(readings: dict[tuple, WindowReading], metrics=WINDOW_METRICS) 
                     ax.axvspan(inf["low"], min(inf["high"], rd.t0s[-1]), color=color, alpha=0.07)
             time_axis(ax)
             ax.set_ylabel(LABELS.get(metric, metric))
-            ax.set_title(f"{ARCH_NAMES[arch]}: {LABELS.get(metric, metric)} at t1 = t0 + Δ", fontsize=9)
+            ax.set_title(f"{display_name(arch)}: {LABELS.get(metric, metric)} at t1 = t0 + Δ", fontsize=9)
             if metric == "dissimilarity":
                 ax.set_yscale("log")
     axes[0, 0].legend(fontsize=7)
@@ -490,7 +382,7 @@ def map_paper_table(profile: str, readings: dict[tuple, WindowReading]) -> Table
                 continue
             inf = r.inflection
             ep = lambda x: "> last t0" if x == math.inf else f"{x / d.epoch_steps:.2g}"  # noqa: E731
-            rows.append([ARCH_NAMES[arch], delta, PAPER_MAP_TEXT[arch],
+            rows.append([display_name(arch), delta, PAPER_MAP_TEXT[arch],
                          f"{r.point[0]:.3f} at t0 = 0 → {r.point[-1]:.3f} at t0 = {r.t0s[-1]}",
                          f"{lo:,}–{hi:,} it. ({lo / p.epoch_steps:.2g}–{hi / p.epoch_steps:.2g} epochs)",
                          f"{_t(inf['estimate'])} [{_t(inf['low'])}, {_t(inf['high'])}] it. "
@@ -519,20 +411,20 @@ def map_summary(profile: str, results: dict[str, ChaosMapResult], readings: dict
                         Number(f"inflection, Δ = {delta}", inf["estimate"], inf["low"], inf["high"])]
             parts.append(f"Δ = {delta}: {r.verdict.outcome}, {r.point[0]:.2f} → {r.point[-1]:.2f}, inflection "
                          f"{numbers[-1].text()}")
-        cells.append(Cell(ARCH_NAMES[arch], PRIMARY, str(outcome), "; ".join(parts), numbers))
+        cells.append(Cell(display_name(arch), PRIMARY, str(outcome), "; ".join(parts), numbers))
         others = [f"{LABELS.get(m, m)} Δ = {delta}: {r.verdict.outcome}" for (a, m, delta), r in readings.items()
                   if a == arch and m != PRIMARY_METRIC]
-        details.append(f"{ARCH_NAMES[arch]}, other metrics: " + "; ".join(others))
+        details.append(f"{display_name(arch)}, other metrics: " + "; ".join(others))
         if extension_found.get(arch):
-            cells.append(Cell(ARCH_NAMES[arch], "step schedule (extension)", "measured",
+            cells.append(Cell(display_name(arch), "step schedule (extension)", "measured",
                               extension_outcome({arch: extension_found[arch]}),
                               [Number(f"step − constant, t0 = {t0}", s - c, lo2, hi2)
                                for t0, (c, s, lo2, hi2) in extension_found[arch].items()]))
     for (arch, m, delta), r in (entry_readings or {}).items():
-        details.append(f"{ARCH_NAMES[arch]}, per-entry ε, Δ = {delta}: {r.verdict.outcome} "
+        details.append(f"{display_name(arch)}, per-entry ε, Δ = {delta}: {r.verdict.outcome} "
                        f"({r.point[0]:.2f} → {r.point[-1]:.2f})")
     for (arch, m, delta), r in (bn_init or {}).items():
-        details.append(f"{ARCH_NAMES[arch]}, batch-norm scales γ ~ U(0, 1), Δ = {delta}: {r.verdict.outcome} "
+        details.append(f"{display_name(arch)}, batch-norm scales γ ~ U(0, 1), Δ = {delta}: {r.verdict.outcome} "
                        f"({r.point[0]:.2f} → {r.point[-1]:.2f}, inflection {_t(r.inflection['estimate'])})")
     verdict = combine(list(per_net.values()))
     return ClaimSummary("chaos", profile, str(verdict), cells, details)
@@ -561,5 +453,5 @@ def transition_note(readings: dict[tuple, WindowReading]) -> Note:
         if split and same:
             where = (f" At t0 = 0 on the shortest window the twins are at least half as far apart as unrelated "
                      f"networks by {' and '.join(split)}, but not by {' or '.join(same)}: the metrics disagree.")
-        lines.append(f"**{ARCH_NAMES[arch]}**: " + "; ".join(parts) + "." + where)
+        lines.append(f"**{display_name(arch)}**: " + "; ".join(parts) + "." + where)
     return Note("\n\n".join(lines))

@@ -9,161 +9,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from twophase_lib.cone import ConeResult, ConeStudy, block_boundary
-from twophase_lib.plotting import mark_inflection, mark_lr_drops
-from twophase_lib.verdicts import LagCheck, Verdict, combine, cone_verdict, lag_cone_verdict
+from twophase_lib.plotting import mark_inflection
+from twophase_lib.verdicts import LagCheck, Verdict, combine, lag_cone_verdict
 
 from .paper import PAPER_CONE
-from .profiles import ARCH_NAMES, ARCHS, Design, ProtocolDesign
+from .profiles import ProtocolDesign, display_name
 from .render import Table, fmt
 from .summary import PRIMARY, Cell, ClaimSummary, Number
-
-
-def study_from_design(d: Design, schedule: str) -> ConeStudy:
-    """Chapter 2's study of a design under a schedule: its parent runs, every cone checkpoint, its τ."""
-    return ConeStudy(d.schedule(schedule), d.cone_steps, d.cone_refs, d.seeds, d.kernel_inputs)
-
-
-def cone_verdicts(results: dict, inflections: dict) -> dict:
-    """Chapter 2's verdict per architecture on the windows before the first lr drop (step schedule's runs)."""
-    out = {}
-    for (arch, schedule), res in results.items():
-        if schedule != "step":
-            continue
-        out[arch] = cone_verdict(np.array(res.study.steps), res.matrices.mean(0), res.study.refs,
-                                 res.study.run.optim.first_drop, inflections[(arch, "step")]["estimate"])
-    return out
-
-
-def shared_before_drop(results: dict) -> dict:
-    """Per architecture: whether the two schedules' distance matrices agree exactly up to the first drop."""
-    out = {}
-    for arch in ARCHS:
-        a, b = results.get((arch, "step")), results.get((arch, "constant"))
-        if a is None or b is None:
-            continue
-        k = sum(s <= a.study.run.optim.first_drop for s in a.study.steps)
-        out[arch] = bool(np.array_equal(a.matrices[:, :k, :k], b.matrices[:, :k, :k]))
-    return out
-
-
-def cone_table(results: dict, verdicts: dict) -> Table:
-    """Per architecture and τ: growth of S(τ, t) over the two halves of its window before the first drop."""
-    rows = []
-    for arch, v in verdicts.items():
-        res = results[(arch, "step")]
-        steps = np.array(res.study.steps)
-        d1 = res.study.run.optim.first_drop
-        m = res.matrices.mean(0)
-        for tau in res.study.refs:
-            i = int(np.where(steps == tau)[0][0])
-            window = [j for j in range(i, len(steps)) if steps[j] <= d1]
-            s = m[i, window]
-            mid = len(window) // 2
-            first, second = s[mid] - s[0], s[-1] - s[mid]
-            rows.append(
-                [
-                    arch,
-                    tau,
-                    f"{steps[window[0]]}–{steps[window[-1]]}",
-                    f"{s[-1]:.4f}",
-                    f"{first:.4f}",
-                    f"{second:.4f}",
-                    fmt(second / first if first > 0 else math.nan, 2),
-                ]
-            )
-    return Table(
-        [
-            "model",
-            "τ",
-            "window",
-            "S(τ, first drop)",
-            "growth, 1st half",
-            "growth, 2nd half",
-            "2nd / 1st (rule: ≤ 0.33)",
-        ],
-        rows,
-    )
 
 
 def _edges(steps: np.ndarray) -> np.ndarray:
     """Cell edges around unequally spaced checkpoints (midpoints), so a heatmap keeps the time axis true."""
     mid = (steps[1:] + steps[:-1]) / 2
     return np.concatenate([[steps[0] - (mid[0] - steps[0])], mid, [steps[-1] + (steps[-1] - mid[-1])]])
-
-
-def cone_figure(results: dict, inflections: dict | None = None) -> plt.Figure:
-    """Per architecture: the distance heatmap (step schedule), S(τ, t) and kernel velocity under both schedules."""
-    archs = list(dict.fromkeys(arch for arch, _ in results))
-    fig, axes = plt.subplots(len(archs), 3, figsize=(16, 4.4 * len(archs)), squeeze=False)
-    styles = {"step": ("-", "o", "step schedule"), "constant": ("--", "s", "constant lr")}
-    for r, arch in enumerate(archs):
-        main = results[(arch, "step")]
-        steps = np.array(main.study.steps)
-        drop = main.study.run.optim.first_drop
-        inf = (inflections or {}).get((arch, "step"))
-        ax = axes[r, 0]
-        e = _edges(steps.astype(float))
-        im = ax.pcolormesh(e, e, main.matrices.mean(0), cmap="viridis", shading="flat")
-        ax.set_xlabel("checkpoint t′ (iterations)")
-        ax.set_ylabel("checkpoint t (iterations)")
-        ax.set_title(f"{arch}: S(t, t′), step schedule, mean of {len(main.study.seeds)} seeds", fontsize=9)
-        fig.colorbar(im, ax=ax, fraction=0.046)
-        for m in main.study.run.optim.milestones:
-            ax.axvline(m, color="w", linestyle=":", linewidth=1)
-            ax.axhline(m, color="w", linestyle=":", linewidth=1)
-        ax = axes[r, 1]
-        for schedule, (ls, mk, name) in styles.items():
-            res = results.get((arch, schedule))
-            if res is None:
-                continue
-            for i, tau in enumerate(res.study.refs):
-                t, s_ = res.from_reference(tau)
-                keep = t >= drop if schedule == "constant" else np.ones(len(t), bool)
-                ax.plot(
-                    t[keep],
-                    s_.mean(0)[keep],
-                    linestyle=ls,
-                    marker=mk,
-                    markersize=3,
-                    color=f"C{i}",
-                    label=f"τ = {tau}" if schedule == "step" else None,
-                )
-                if schedule == "step":
-                    ax.fill_between(t, s_.min(0), s_.max(0), color=f"C{i}", alpha=0.15, linewidth=0)
-        ax.axvspan(drop, steps[-1], color="gray", alpha=0.08, label="after the first drop (dashed: constant lr)")
-        mark_inflection(ax, inf)
-        mark_lr_drops(ax, main.study.run.optim.milestones)
-        ax.set_xlabel("iteration t")
-        ax.set_ylabel("S(τ, t)")
-        ax.set_title(f"{arch}: distance from reference checkpoints τ", fontsize=9)
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-        ax = axes[r, 2]
-        for schedule, (ls, mk, name) in styles.items():
-            res = results.get((arch, schedule))
-            if res is None:
-                continue
-            ax.plot(
-                steps[1:],
-                res.velocity.mean(0),
-                linestyle=ls,
-                marker=mk,
-                markersize=3,
-                color="C0" if schedule == "step" else "C1",
-                label=name,
-            )
-        mark_inflection(ax, inf)
-        mark_lr_drops(ax, main.study.run.optim.milestones)
-        ax.set_yscale("log")
-        ax.set_xscale("log")
-        ax.set_xlim(steps[1] * 0.8, steps[-1] * 1.1)
-        ax.set_xlabel("iteration t (end of interval)")
-        ax.grid(True, alpha=0.3)
-        ax.set_ylabel("kernel velocity S(t_i, t_i+1) / Δt")
-        ax.set_title(f"{arch}: kernel velocity between adjacent checkpoints", fontsize=9)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
 
 
 # ------------------------------------------------------------------- the paper's protocol (issue 21): lag curves
@@ -251,7 +109,7 @@ def lag_table(readings: dict[str, LagReading]) -> Table:
     rows = []
     for arch, r in readings.items():
         for t, c in r.curves.items():
-            rows.append([ARCH_NAMES[arch], t, *(f"{c[:, j].mean():.3g} [{c[:, j].min():.3g}, {c[:, j].max():.3g}]"
+            rows.append([display_name(arch), t, *(f"{c[:, j].mean():.3g} [{c[:, j].min():.3g}, {c[:, j].max():.3g}]"
                                                for j in range(len(r.lags))), f"{r.calibration:.3g}"])
     first = next(iter(readings.values()))
     return Table(["network", "t", *(f"S(t, t + {d}) (seed range)" for d in first.lags),
@@ -265,7 +123,7 @@ def lag_verdict_table(readings: dict[str, LagReading], inflections: dict[str, di
     for arch, r in readings.items():
         inf = inflections.get(arch, {})
         lo, hi = r.boundary_interval
-        rows.append([ARCH_NAMES[arch], *(f"{c.mark} {c.margin:+.3g} [{c.interval[0]:+.3g}, {c.interval[1]:+.3g}]"
+        rows.append([display_name(arch), *(f"{c.mark} {c.margin:+.3g} [{c.interval[0]:+.3g}, {c.interval[1]:+.3g}]"
                                          for c in r.verdict.checks),
                      f"{r.boundary[0]} [{lo:g}, {hi:g}]", _inflection_text(inf), str(r.verdict.outcome)])
     return Table(["network", *(c.value for c in LagCheck), "block boundary [90%]", "chaos inflection (ch. 1)",
@@ -290,7 +148,7 @@ def tau_table(results: dict[str, ConeResult], profile: str) -> Table:
         for tau in res.study.refs:
             v = res.matrices[:, steps.index(tau), -1]
             paper = PAPER_CONE[arch]["tau0"] if tau == 0 else PAPER_CONE[arch]["late_tau"]
-            rows.append([ARCH_NAMES[arch], tau, steps[-1], f"{v.mean():.3g} [{v.min():.3g}, {v.max():.3g}]", paper])
+            rows.append([display_name(arch), tau, steps[-1], f"{v.mean():.3g} [{v.min():.3g}, {v.max():.3g}]", paper])
     return Table(["network", "τ", "t", "S(τ, t) (seed range)", "paper (approximate; τ = 0, or τ ∈ {2k, …, 8k})"],
                  rows)
 
@@ -305,7 +163,7 @@ def check_input_table(train: dict[str, ConeResult], test: dict[str, ConeResult],
         d = designs[arch]
         t = max(d.lag_ts)
         a, b = tr.lag_curve(t, d.lags)[0], test[arch].lag_curve(t, d.lags)[0]
-        rows += [[ARCH_NAMES[arch], t, lag, f"{x:.3g}", f"{y:.3g}"] for lag, x, y in zip(d.lags, a, b)]
+        rows += [[display_name(arch), t, lag, f"{x:.3g}", f"{y:.3g}"] for lag, x, y in zip(d.lags, a, b)]
     return Table(["network", "t", "Δ", "S(t, t + Δ), training inputs (first seed)",
                   "S(t, t + Δ), test inputs (first seed)"], rows)
 
@@ -329,7 +187,7 @@ def lag_figure(results: dict[str, ConeResult], readings: dict[str, LagReading],
             ax.axvline(inf["estimate"], color="C3", linestyle=":", linewidth=1.2, label="chaos inflection (ch. 1)")
         ax.set_xlabel("checkpoint t′ (iterations)")
         ax.set_ylabel("checkpoint t (iterations)")
-        ax.set_title(f"{ARCH_NAMES[arch]}: S(t, t′), constant lr, training inputs", fontsize=9)
+        ax.set_title(f"{display_name(arch)}: S(t, t′), constant lr, training inputs", fontsize=9)
         ax.legend(fontsize=7, loc="upper left")
         fig.colorbar(im, ax=ax, fraction=0.046)
         ax = axes[r, 1]
@@ -344,7 +202,7 @@ def lag_figure(results: dict[str, ConeResult], readings: dict[str, LagReading],
         mark_inflection(ax, inf)
         ax.set_xlabel("iteration t")
         ax.set_ylabel("S(τ, t)")
-        ax.set_title(f"{ARCH_NAMES[arch]}: distance from reference checkpoints τ (Fig. 5a)", fontsize=9)
+        ax.set_title(f"{display_name(arch)}: distance from reference checkpoints τ (Fig. 5a)", fontsize=9)
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
         ax = axes[r, 2]
@@ -360,7 +218,7 @@ def lag_figure(results: dict[str, ConeResult], readings: dict[str, LagReading],
         ax.set_yscale("log")
         ax.set_xlabel("lag Δ (iterations)")
         ax.set_ylabel("S(t, t + Δ)")
-        ax.set_title(f"{ARCH_NAMES[arch]}: lag curves (Fig. 5b)", fontsize=9)
+        ax.set_title(f"{display_name(arch)}: lag curves (Fig. 5b)", fontsize=9)
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
@@ -381,10 +239,10 @@ def lag_summary(profile: str, readings: dict[str, LagReading], inflections: dict
                    Number("S between independent networks", r.calibration, float(r.calibration_per_seed.min()),
                           float(r.calibration_per_seed.max())),
                    Number("block boundary (iterations)", float(r.boundary[0]), lo, hi)]
-        cells.append(Cell(ARCH_NAMES[arch], PRIMARY, str(r.verdict.outcome),
+        cells.append(Cell(display_name(arch), PRIMARY, str(r.verdict.outcome),
                           f"late floor {floor.mean():.3g} (seed range {floor.min():.3g}–{floor.max():.3g}) against "
                           f"{r.calibration:.2g} between unrelated networks; block boundary {numbers[2].text()} "
                           f"(chaos inflection {_inflection_text(inf)})", numbers))
-        details.append(f"{ARCH_NAMES[arch]}: " + "; ".join(f"{c.mark} {c.name}" for c in r.verdict.checks))
+        details.append(f"{display_name(arch)}: " + "; ".join(f"{c.mark} {c.name}" for c in r.verdict.checks))
     verdict = combine([c.outcome for c in cells])
     return ClaimSummary("cone", profile, str(verdict), cells, details)

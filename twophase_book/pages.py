@@ -1,9 +1,9 @@
 """The book's generated pages: chapter summaries stored and read, the scorecard, the re-run page, and the
 across-machines page with its figure.
 
-Chapter summaries are cached under the full design of their profile
-(:func:`twophase_book.profiles.profile_summary_key`), so a changed profile never feeds stale results to
-another chapter or to the scorecard. Every number on these pages comes from a summary a chapter computed.
+Chapter summaries are cached under the designs they ran (:func:`claim_designs`), so a changed design never feeds
+stale results to another chapter or to the scorecard. Every number on these pages comes from a summary a chapter
+computed.
 """
 
 from __future__ import annotations
@@ -17,8 +17,13 @@ import numpy as np
 from twophase_lib.cache import Cache
 
 from .paper import CLAIMS
-from .profiles import ARCH_NAMES, ARCHS, EPSILON_ARCH, chapter_designs, design, profile_summary_key, protocol_designs
-from .render import fmt, fmt_range
+from .profiles import (
+    ARCHS,
+    chapter_designs,
+    display_name,
+    protocol_designs,
+)
+from .render import fmt
 from .summary import PRIMARY, ClaimSummary
 
 # ----------------------------------------------------------------------------------------------- designs
@@ -39,25 +44,6 @@ from .summary import PRIMARY, ClaimSummary
 # ----------------------------------------------------------------------------------------------- pages
 
 
-def _summary_key(kind: str, profile: str, designs: dict | None = None) -> tuple:
-    if designs is not None:
-        return tuple(designs.values())
-    if kind == "beyond":
-        from .beyond import summary_key
-
-        return summary_key(profile)
-    return profile_summary_key(profile)
-
-
-def save_summary(cache: Cache, kind: str, profile: str, summary: dict, designs: dict | None = None) -> None:
-    """Store a chapter's summary under the designs it ran (default: the profile's; chapter 4: its tasks').
-
-    A re-run with other seeds, architectures, device or ε is stored under its own designs, so the scorecard
-    (which reads the profile's designs) never shows it in place of the book's run.
-    """
-    cache.save(f"{kind}-summary", _summary_key(kind, profile, designs), summary)
-
-
 def save_claim_summary(cache: Cache, summary: ClaimSummary, designs: dict) -> None:
     """Store a typed summary (chapters 1-3 and 6) under the designs it ran (a re-run with other seeds,
     architectures, device or ε is stored under its own, so the scorecard, which reads the profile's designs,
@@ -67,12 +53,17 @@ def save_claim_summary(cache: Cache, summary: ClaimSummary, designs: dict) -> No
 
 def claim_designs(kind: str, profile: str) -> dict:
     """The designs a typed summary of ``kind`` is stored under at a profile: chapters 1-3's
-    (:func:`twophase_book.profiles.protocol_designs`) or chapter 6's
+    (:func:`twophase_book.profiles.protocol_designs`), chapter 4's (:func:`twophase_book.beyond.chapter_designs`)
+    or chapter 6's
     (:func:`twophase_book.transition.transition_design`)."""
     if kind == "transition":
         from .transition import transition_design
 
         return {"design": transition_design(profile)}
+    if kind == "beyond":
+        from .beyond import chapter_designs as beyond_designs
+
+        return beyond_designs(profile)
     return protocol_designs(profile)
 
 
@@ -82,61 +73,8 @@ def load_claim_summary(cache: Cache, kind: str, profile: str) -> ClaimSummary | 
     return None if data is None else ClaimSummary.from_dict(data)
 
 
-def load_summary(cache: Cache, kind: str, profile: str) -> dict | None:
-    """A chapter's summary for the profile's current design, or None."""
-    return cache.load(f"{kind}-summary", _summary_key(kind, profile))
-
-
-def _measured(kind: str, s: dict) -> tuple[str, str, str]:
-    """(per-setting outcomes, ablations, mismatches) cells of a scorecard row."""
-    if kind == "chaos":
-        def late(v: dict) -> str:
-            if "late_t0" not in v:
-                return ""
-            return f" → {v['disagreement_mean'][v['t0s'].index(v['late_t0'])]:.3f} (t0 = {v['late_t0']})"
-
-        main = "<br>".join(f"{k.replace('/', ', ')}: **{v['verdict']}** (inflection {fmt_range(v['inflection'])}; "
-                           f"disagreement {v['disagreement_mean'][0]:.3f} (t0 = 0){late(v)} → "
-                           f"{v['disagreement_mean'][-1]:.3f} (t0 = {v['t0s'][-1]}), unrelated networks "
-                           f"{fmt(v['reference_independent_init'])})" for k, v in s["sweeps"].items())
-        abl = f"step schedule: **{s['step']}**; constant lr: **{s['constant']}**"
-        if s.get("epsilon"):
-            seed = design(s["profile"], EPSILON_ARCH).seeds[0]
-            sizes = "; ".join(f"ε = {k}: {v}" for k, v in s["epsilon"].items())
-            abl += f"<br>ε sweep ({EPSILON_ARCH}, seed {seed}): {sizes}"
-        return main, abl, "<br>".join(s["mismatches"])
-    if kind == "cone":
-        main = "<br>".join(
-            f"{a}: **{v['verdict']}** — " + v["checks"].replace("\n", "; ") for a, v in s["archs"].items()
-        )
-        abl = "windows before the first drop are the same run under both schedules: " + ", ".join(
-            f"{a} {'bitwise identical' if same else 'DIFFERENT'}" for a, same in s["shared_before_drop"].items()
-        )
-        return main, abl, "<br>".join(s.get("mismatches", []))
-    if kind == "beyond":
-        main = "<br>".join(
-            f"{name}: chaos "
-            + ", ".join(f"{sch} **{o}**" for sch, o in t["chaos"].items())
-            + f"; cone **{t['cone']}**; switch **{t['switch']}** (inflection {fmt_range(t['inflection'])}; "
-            f"disagreement {t['disagreement']})"
-            for name, t in s["tasks"].items()
-        )
-        abl = "; ".join(f"{c}: **{o}**" for c, o in s["claims"].items())
-        return main, abl, "not a claim of the paper: an answer to its open question, by the same rules"
-    main = "<br>".join(f"{a}: **{v['verdict']}** (Spearman {fmt(v['spearman'], 2)})" for a, v in s["archs"].items())
-    return main, "step schedule only", "<br>".join(s["mismatches"])
-
-
-#: The claims judged on the paper's protocol (typed summaries), and the networks whose columns the scorecard draws.
-#: The claims (and open questions) with typed summaries, shown in the scorecard's grid.
-PROTOCOL_KINDS = ("chaos", "cone", "switch", "transition")
-
-
-def _load_any(cache: Cache, kind: str, profile: str):
-    """A claim's typed summary (chapters 1-3) or its dict summary (chapter 4), or None."""
-    if kind in PROTOCOL_KINDS:
-        return load_claim_summary(cache, kind, profile)
-    return load_summary(cache, kind, profile)
+#: The claims and open questions, each with a typed summary, in the scorecard's grid.
+PROTOCOL_KINDS = ("chaos", "cone", "switch", "beyond", "transition")
 
 
 def _glance_cell(c) -> str:
@@ -193,10 +131,10 @@ def scorecard_markdown(
             for kind, v in across_verdicts(across["runs"]).items()
             if v.get("chapter") == "inconclusive"
         }
-    found = {(kind, p): _load_any(cache, kind, p) for kind, *_ in CLAIMS for p in profiles}
+    found = {(kind, p): load_claim_summary(cache, kind, p) for kind, *_ in CLAIMS for p in profiles}
     typed = [s for (k, _), s in found.items() if k in PROTOCOL_KINDS and s is not None]
     networks = list(dict.fromkeys(c.network for s in typed for c in s.cells if c.protocol == PRIMARY)) or \
-        [ARCH_NAMES[a] for a in ARCHS]
+        [display_name(a) for a in ARCHS]
     lines = [
         "# Scorecard",
         "",
@@ -216,7 +154,7 @@ def scorecard_markdown(
         "## At a glance",
         "",
         "| claim | profile | verdict | " + " | ".join(f"{n} (constant lr)" for n in networks)
-        + " | extensions and controls |",
+        + " | extensions, controls and other tasks |",
         "|---|---|---|" + "---|" * len(networks) + "---|",
     ]
     details = []
@@ -238,18 +176,6 @@ def scorecard_markdown(
             details.append((title, p, paper, s.details))
     if frozen:
         lines += frozen_markdown(frozen)
-    beyond = [(kind, title, page, paper) for kind, title, page, paper in CLAIMS if kind not in PROTOCOL_KINDS]
-    if beyond:
-        lines += ["", "## Open questions", "",
-                  "| question | profile | verdict | per setting | per claim | note |", "|---|---|---|---|---|---|"]
-        for kind, title, page, paper in beyond:
-            link = f"[{title}](chapters/{page}.ipynb)"
-            rows = [(p, found[(kind, p)]) for p in profiles if found[(kind, p)] is not None]
-            if not rows:
-                lines.append(f"| {link} | – | not run yet | | | |")
-            for i, (p, s) in enumerate(rows):
-                main, abl, mis = _measured(kind, s)
-                lines.append(f"| {link if i == 0 else ''} | `{p}` | **{s['verdict']}** | {main} | {abl} | {mis} |")
     lines += ["", "## The claims and each check", ""]
     for kind, title, page, paper in CLAIMS:
         if kind in PROTOCOL_KINDS:

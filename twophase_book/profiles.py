@@ -24,6 +24,14 @@ PROFILES = ("smoke", "cpu", "gpu", "paper")
 ARCHS = ("resnet20", "vgg16")
 #: How the book names each architecture.
 ARCH_NAMES = {"resnet20": "ResNet-20", "vgg16": "VGG-16"}
+#: Chapter 4's tasks as the book names them (their designs are in :mod:`twophase_book.beyond`).
+TASK_NAMES = {"vit": "ViT", "tabular": "MLP, diamonds", "sequence": "GRU, CMUdict"}
+
+
+def display_name(name: str) -> str:
+    """How the book names a network or chapter 4's task (the name itself when it is neither)."""
+    return ARCH_NAMES.get(name) or TASK_NAMES.get(name) or name
+
 #: The architecture whose design carries chapter 1's ε sweep, the costliest ablation, run for one network only.
 EPSILON_ARCH = "resnet20"
 SCHEDULES = ("step", "constant")
@@ -332,7 +340,7 @@ class ProtocolDesign:
             raise ValueError(f"the eNTK's slices {self.kernel_deltas} must be among the slices {self.deltas}")
         if not set(self.entry_t0s) <= set(self.t0s) or self.control_t0 not in self.t0s:
             raise ValueError("the per-entry reading's t0 and the control's t0 must be on the grid")
-        if max(self.extension_t0s) >= self.step_run.optim.first_drop:
+        if self.extension_t0s and max(self.extension_t0s) >= self.step_run.optim.first_drop:
             raise ValueError("the extension's twins are split before the first drop")
         if self.step_switches and (list(self.step_switches) != sorted(set(self.step_switches)) or
                                    self.step_switches[-1] != self.step_run.optim.steps or
@@ -353,7 +361,9 @@ class ProtocolDesign:
 
     @property
     def train_images(self) -> int:
-        """Size of the training set."""
+        """Size of the training set (a task's training examples)."""
+        if self.run.task is not None:
+            return len(self.run.task.tensors().x_train)
         return TRAIN_IMAGES[self.run.data.dataset]
 
     @property
@@ -426,22 +436,28 @@ def protocol_designs(profile: str, archs=ARCHS, seeds=None, device: str | None =
     the twins' and the switch's seeds; device; chapter 1's ε), validated as :func:`with_overrides` does."""
     check_profile(profile)
     archs = tuple(check_arch(a) for a in _as_tuple(archs, str, "archs"))
-    out = {}
-    for arch in archs:
-        d = protocol_design(profile, arch)
-        changes: dict = {}
-        if seeds is not None:
-            seeds_t = _as_tuple(seeds, int, "seeds")
-            if min(seeds_t) < 0:
-                raise ValueError(f"seeds must be non-negative integers, got {seeds_t}")
-            changes.update(seeds=seeds_t, switch_seeds=seeds_t)
-        if epsilon is not None:
-            epsilon = float(epsilon)
-            if not 0 < epsilon < 1:
-                raise ValueError(f"epsilon must lie in (0, 1) (ε = 0 is the control every map runs), got {epsilon}")
-            changes["epsilon"] = epsilon
-        if device is not None:
-            with_overrides({}, device=device)  # validates the device
-            changes.update(run=d.run.replace(device=str(device)), step_run=d.step_run.replace(device=str(device)))
-        out[arch] = dataclasses.replace(d, **changes)
-    return out
+    return {arch: overridden(protocol_design(profile, arch), seeds, device, epsilon) for arch in archs}
+
+
+def overridden(d: ProtocolDesign, seeds=None, device: str | None = None,
+               epsilon: float | None = None) -> ProtocolDesign:
+    """A design with a re-runner's overrides: seeds (the twins' and the switches'), device, chapter 1's ε.
+
+    Raises:
+        ValueError: negative or non-integer seeds, an unknown device, ε outside (0, 1).
+    """
+    changes: dict = {}
+    if seeds is not None:
+        seeds_t = _as_tuple(seeds, int, "seeds")
+        if min(seeds_t) < 0:
+            raise ValueError(f"seeds must be non-negative integers, got {seeds_t}")
+        changes.update(seeds=seeds_t, switch_seeds=seeds_t)
+    if epsilon is not None:
+        epsilon = float(epsilon)
+        if not 0 < epsilon < 1:
+            raise ValueError(f"epsilon must lie in (0, 1) (ε = 0 is the control every map runs), got {epsilon}")
+        changes["epsilon"] = epsilon
+    if device is not None:
+        with_overrides({}, device=device)  # validates the device
+        changes.update(run=d.run.replace(device=str(device)), step_run=d.step_run.replace(device=str(device)))
+    return dataclasses.replace(d, **changes)

@@ -6,141 +6,26 @@ from __future__ import annotations
 import math
 
 import matplotlib.pyplot as plt
-import numpy as np
 
 from twophase_lib.linearize import SwitchArm
 from twophase_lib.plotting import band, mark_inflection, mark_lr_drops, time_axis
 from twophase_lib.switch import SwitchStudy
 from twophase_lib.verdicts import (
-    SwitchCheck,
     bootstrap_means,
     combine,
     interval,
     paired_switch_verdict,
     recovered_share,
-    spearman,
-    switch_verdict,
 )
 
-from .paper import PAPER_SWITCH, RECIPE_ACCURACY
-from .profiles import ARCH_NAMES, Design, ProtocolDesign
+from .paper import PAPER_SWITCH
+from .profiles import ProtocolDesign, display_name
 from .render import Table, fmt
 from .summary import PRIMARY, Cell, ClaimSummary, Number
 
-
-def study_from_design(d: Design, schedule: str = "step") -> SwitchStudy:
-    """Chapter 3's study of a design: its parent runs, switch times from 0 to T."""
-    return SwitchStudy(d.schedule(schedule), d.switches, d.seeds, train_examples=d.switch_train_examples)
-
-
-def design_studies(designs: dict[str, Design]) -> dict:
-    """Chapter 3's studies of ``designs`` (architectures, or chapter 4's tasks) under the step schedule, keyed
-    by name."""
-    return {name: study_from_design(d) for name, d in designs.items()}
-
-
-def switch_verdicts(results: dict, inflections: dict) -> dict:
-    """Chapter 3's verdict per architecture."""
-    return {
-        arch: switch_verdict(res.switches, res.accuracy, inflections[(arch, "step")]["estimate"])
-        for arch, res in results.items()
-    }
-
-
-def switch_table(results: dict) -> Table:
-    """Per architecture and switch time: test accuracy (mean, seed range), share of the gap recovered, test loss."""
-    rows = []
-    for arch, res in results.items():
-        acc = res.accuracy.mean(0)
-        share = recovered_share(acc)
-        for j, t in enumerate(res.switches):
-            label = "standard training" if j == len(res.switches) - 1 else str(t)
-            rows.append(
-                [
-                    arch,
-                    label,
-                    f"{acc[j]:.3f}",
-                    f"[{res.accuracy[:, j].min():.3f}, {res.accuracy[:, j].max():.3f}]",
-                    fmt(share[j], 2),
-                    f"{res.loss.mean(0)[j]:.3g}",
-                ]
-            )
-    return Table(["model", "switch t", "test accuracy", "seed range", "share of the gap recovered", "test loss"], rows)
-
-
-def switch_summary(profile: str, results: dict, verdicts: dict, inflections: dict | None = None) -> dict:
-    """Chapter 3's results for the scorecard, with the mismatches against the paper."""
-    mismatches = []
-    for arch, res in results.items():
-        acc = res.accuracy.mean(0)
-        share = recovered_share(acc)
-        v = verdicts[arch]
-        if SwitchCheck.ZERO_IS_WORST in v.failed():
-            j = 1 + int(np.argmin(acc[1:]))
-            mismatches.append(f"{arch}: t = {res.switches[j]} ({acc[j]:.3f}) is worse than t = 0 ({acc[0]:.3f})")
-        inf = inflections.get((arch, "step"), {}).get("estimate", math.nan) if inflections else math.nan
-        after = [j for j in range(len(res.switches) - 1) if math.isfinite(inf) and res.switches[j] > inf]
-        if after and math.isfinite(share[after[0]]):
-            j = after[0]
-            fort = " — closer to Fort et al.'s picture than to the claim" if share[j] >= 0.9 else ""
-            mismatches.append(
-                f"{arch}: switching at t = {res.switches[j]}, the first switch after the inflection, "
-                f"recovers {share[j]:.0%} of the gap between linearized and standard training (Fort et "
-                f"al.: most of it after a few epochs){fort}"
-            )
-        mismatches.append(
-            f"{arch}: standard training reaches {acc[-1]:.1%} test accuracy here against the recipe's "
-            f"{RECIPE_ACCURACY[arch]:.1%} at full scale"
-        )
-    return {
-        "profile": profile,
-        "verdict": str(combine([v.outcome for v in verdicts.values()])),
-        "archs": {
-            a: {
-                "verdict": str(v.outcome),
-                "checks": v.explain(),
-                "spearman": spearman(r.switches, r.accuracy.mean(0)),
-                "accuracy_mean": r.accuracy.mean(0).tolist(),
-                "switches": r.switches.tolist(),
-                "accuracy_range": np.stack([r.accuracy.min(0), r.accuracy.max(0)], 1).tolist(),
-                "recovered_share": recovered_share(r.accuracy.mean(0)).tolist(),
-            }
-            for a, v in verdicts.items()
-            for r in [results[a]]
-        },
-        "mismatches": mismatches,
-    }
-
-
-def switch_figure(results: dict, inflections: dict | None = None) -> plt.Figure:
-    """Per architecture: final test accuracy and test loss of θ_std→lin(T; t) against the switch time t."""
-    archs = list(results)
-    fig, axes = plt.subplots(2, len(archs), figsize=(6.2 * len(archs), 7), squeeze=False)
-    for c, arch in enumerate(archs):
-        res = results[arch]
-        inf = (inflections or {}).get((arch, "step"))
-        for row, (values, ylabel, log) in enumerate(
-            ((res.accuracy, "final test accuracy", False), (res.loss, "final test loss", True))
-        ):
-            ax = axes[row, c]
-            band(ax, res.switches, values, "switch to linearized at t")
-            ax.axhline(values[:, -1].mean(), color="k", linestyle=":", label="standard training throughout")
-            ax.axhline(values[:, 0].mean(), color="gray", linestyle="-.", label="linearized from initialisation")
-            mark_inflection(ax, inf)
-            mark_lr_drops(ax, res.study.run.optim.milestones)
-            time_axis(ax, "switch time t (iterations)")
-            if log:
-                ax.set_yscale("log")
-            ax.set_ylabel(ylabel)
-            ax.set_title(f"{arch}: θ_std→lin(T; t), T = {res.switches[-1]}", fontsize=10)
-            ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
 # ------------------------------------------------------ the paper's protocol (issue 21): switches inside the window
 
-#: Chapter 3's arms: the paper's (linearized at the run's lr), the two controls, and the extension (the paper's arm
+#: Chapter 3's arms, the paper's (linearized at the run's lr), the two controls, and the extension (the paper's arm
 #: under the recipe's step schedule, outside the claim's verdict).
 ARMS = ("linearized", "linearized, lower lr", "batch norm frozen", "linearized, step schedule")
 #: The extension's arm.
@@ -189,7 +74,7 @@ def window_switch_table(results: dict) -> Table:
         share = recovered_share(acc)
         for j, t in enumerate(res.switches):
             last = j == len(res.switches) - 1
-            rows.append([ARCH_NAMES[arch], "— (no switch)" if last else _arm_name(arm, res),
+            rows.append([display_name(arch), "— (no switch)" if last else _arm_name(arm, res),
                          f"T = {t}: standard training" if last else str(t), f"{acc[j]:.3f}",
                          f"[{res.accuracy[:, j].min():.3f}, {res.accuracy[:, j].max():.3f}]", fmt(share[j], 2),
                          f"{res.loss.mean(0)[j]:.3g}"])
@@ -222,7 +107,7 @@ def control_table(results: dict) -> Table:
             s_ = _paired_difference(slow, t, lin)
             acc = lambda r: f"{r.accuracy[:, list(r.switches).index(t)].mean():.3f}"  # noqa: E731
             loss = frozen.loss.mean(0)[list(frozen.switches).index(t)]
-            rows.append([ARCH_NAMES[arch], int(t), acc(lin), acc(frozen), f"{loss:.3g}",
+            rows.append([display_name(arch), int(t), acc(lin), acc(frozen), f"{loss:.3g}",
                          f"{f[0]:+.3f} [{f[1]:+.3f}, {f[2]:+.3f}]", acc(slow),
                          f"{s_[0]:+.3f} [{s_[1]:+.3f}, {s_[2]:+.3f}]"])
     return Table(["network", "switch t", "linearized", "batch norm frozen", "frozen: test loss",
@@ -244,7 +129,7 @@ def extension_table(results: dict) -> Table:
             if k is None:
                 continue
             d = _paired_difference(ext, int(t), lin) if ext.switches[j] == lin.switches[k] else None
-            rows.append([ARCH_NAMES[arch], "standard training" if last else int(t),
+            rows.append([display_name(arch), "standard training" if last else int(t),
                          f"{lin.accuracy[:, k].mean():.3f} (T = {lin.switches[-1]})",
                          f"{ext.accuracy[:, j].mean():.3f} (to {ext.switches[-1]})",
                          f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]" if d else
@@ -260,7 +145,7 @@ def window_switch_paper_table(profile: str, results: dict, inflections: dict[str
             continue
         acc = res.accuracy.mean(0)
         inf = inflections.get(arch, {}).get("estimate", math.nan)
-        rows.append([ARCH_NAMES[arch], PAPER_SWITCH[arch], f"{acc[0]:.3f} at t = 0 → {acc[-2]:.3f} at t = "
+        rows.append([display_name(arch), PAPER_SWITCH[arch], f"{acc[0]:.3f} at t = 0 → {acc[-2]:.3f} at t = "
                      f"{res.switches[-2]} (T = {res.switches[-1]}, standard training {acc[-1]:.3f})", fmt(inf)])
     return Table(["network", "paper (T = 10,000; approximate, read off Fig. 6)", "ours", "chaos inflection (ch. 1)"],
                  rows)
@@ -287,7 +172,7 @@ def window_switch_figure(results: dict, inflections: dict[str, dict] | None = No
         axes[0, c].set_ylabel("final test accuracy")
         axes[1, c].set_ylabel("final test loss")
         axes[1, c].set_yscale("log")
-        axes[0, c].set_title(f"{ARCH_NAMES[arch]}: trained to T at a constant lr, switched at t", fontsize=9)
+        axes[0, c].set_title(f"{display_name(arch)}: trained to T at a constant lr, switched at t", fontsize=9)
         axes[0, c].legend(fontsize=7)
     fig.tight_layout()
     return fig
@@ -303,10 +188,10 @@ def window_switch_summary(profile: str, results: dict, verdicts: dict) -> ClaimS
                           float(res.accuracy[:, j].max())) for j, t in enumerate(res.switches)]
         protocol = {ARMS[0]: PRIMARY, EXTENSION: "step schedule (extension)"}.get(
             arm, f"linearized at lr × {res.study.lr_scale:g} (control)")
-        cells.append(Cell(ARCH_NAMES[arch], protocol, str(v.outcome),
+        cells.append(Cell(display_name(arch), protocol, str(v.outcome),
                           f"{acc[0]:.3f} (t = 0) → {acc[-2]:.3f} (t = {res.switches[-2]}); standard {acc[-1]:.3f}",
                           numbers))
-        details.append(f"{ARCH_NAMES[arch]}, {_arm_name(arm, res)}: "
+        details.append(f"{display_name(arch)}, {_arm_name(arm, res)}: "
                        + "; ".join(f"{c.mark} {c.name}: {c.detail}" for c in v.checks))
     verdict = combine([c.outcome for c in cells if c.protocol == PRIMARY])
     return ClaimSummary("switch", profile, str(verdict), cells, details)

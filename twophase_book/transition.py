@@ -31,7 +31,7 @@ from twophase_lib.verdicts import (
     interval,
 )
 
-from .profiles import ARCH_NAMES, TRAIN_IMAGES, check_profile, protocol_design
+from .profiles import TRAIN_IMAGES, check_profile, display_name, protocol_design
 from .render import Table, fmt
 from .summary import PRIMARY, Cell, ClaimSummary, Number
 
@@ -266,7 +266,7 @@ def transition_figure(readings: dict[str, SettingReading], design: TransitionDes
     ax.set_ylabel("inflection (iterations; beyond the grid drawn at 2 × last t0)")
     ax.set_title(f"Spearman ρ = {fmt(rel['rho'])} [{fmt(rel['low'])}, {fmt(rel['high'])}]", fontsize=9)
     ax.grid(alpha=0.3)
-    fig.suptitle(f"{ARCH_NAMES[design.arch]}: what moves the transition ({design.profile})", fontsize=10)
+    fig.suptitle(f"{display_name(design.arch)}: what moves the transition ({design.profile})", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -285,7 +285,7 @@ def transition_summary(design: TransitionDesign, readings: dict[str, SettingRead
                for label, f in found.items()]
     outcome = str(rel["relation"])
     return ClaimSummary("transition", design.profile, outcome,
-                        [Cell(ARCH_NAMES[design.arch], PRIMARY, outcome, headline, numbers)], details)
+                        [Cell(display_name(design.arch), PRIMARY, outcome, headline, numbers)], details)
 
 
 def neighbour_comparison(readings: dict[str, SettingReading]) -> Table:
