@@ -232,12 +232,16 @@ def effects_table(readings: dict[str, SettingReading], found: dict[str, dict]) -
 
 
 def transition_figure(readings: dict[str, SettingReading], design: TransitionDesign, rel: dict) -> plt.Figure:
-    """One panel per factor (test disagreement on t1 = t0 + Δ against t0: the baseline and the factor's values,
-    band 90%, inflection dotted), and the inflection against the final test accuracy across settings."""
+    """One panel per factor, three to a row (test disagreement on t1 = t0 + Δ against t0: the baseline and the
+    factor's values, band 90%, inflection dotted), and under them, across the figure, the inflection against the
+    final test accuracy of every setting."""
     factors = [f for f, _ in design.levels]
-    fig, axes = plt.subplots(1, len(factors) + 1, figsize=(3.6 * (len(factors) + 1), 3.6), squeeze=False)
+    rows = -(-len(factors) // 3)
+    fig = plt.figure(figsize=(11.5, 3.4 * rows + 4.6))
+    grid = fig.add_gridspec(rows + 1, 3, height_ratios=[1] * rows + [1.35])
+    panels = [fig.add_subplot(grid[i // 3, i % 3]) for i in range(len(factors))]
     base = readings["baseline"]
-    for ax, factor in zip(axes[0], factors):
+    for ax, factor in zip(panels, factors):
         group = [base, *(r for r in readings.values() if r.setting.factor == factor)]
         for i, r in enumerate(group):
             lo, hi = np.quantile(r.replicates, [0.05, 0.95], axis=0)
@@ -251,17 +255,19 @@ def transition_figure(readings: dict[str, SettingReading], design: TransitionDes
         ax.set_title(str(factor), fontsize=9)
         ax.legend(fontsize=7, title="value", title_fontsize=7)
         ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel(f"test disagreement at t1 = t0 + {design.delta}")
-    ax = axes[0, -1]
-    for r in readings.values():
+    for i in range(0, len(panels), 3):
+        panels[i].set_ylabel(f"test disagreement at t1 = t0 + {design.delta}")
+    ax = fig.add_subplot(grid[rows, :])
+    offsets = ((4, 4), (4, -10), (-60, 4), (-60, -10))  # alternate the labels' places, so neighbours stay legible
+    for k, r in enumerate(readings.values()):
         inf = r.inflection
         a_lo, a_hi = interval(r.accuracy_replicates)
         last = r.t0s[-1]
         y, lo, hi = (min(v, 2 * last) for v in (inf["estimate"], inf["low"], inf["high"]))
         ax.errorbar(r.accuracy, y, yerr=[[max(y - lo, 0)], [max(hi - y, 0)]], xerr=[[r.accuracy - a_lo],
                     [a_hi - r.accuracy]], fmt="o", markersize=4, capsize=2)
-        ax.annotate(r.setting.label.replace(" (iterations)", ""), (r.accuracy, y), fontsize=6,
-                    textcoords="offset points", xytext=(3, 3))
+        ax.annotate(r.setting.label.replace(" (iterations)", ""), (r.accuracy, y), fontsize=7,
+                    textcoords="offset points", xytext=offsets[k % len(offsets)])
     ax.set_xlabel(f"final test accuracy (iteration {design.end})")
     ax.set_ylabel("inflection (iterations; beyond the grid drawn at 2 × last t0)")
     ax.set_title(f"Spearman ρ = {fmt(rel['rho'])} [{fmt(rel['low'])}, {fmt(rel['high'])}]", fontsize=9)
