@@ -495,7 +495,7 @@ def beyond_summary(profile: str, verdicts: dict, pre: dict, readings: dict, lags
                            Number("inflection", inf["estimate"], inf["low"], inf["high"])]))
         lag = lags[name]
         cells.append(Cell(display_name(name), CLAIM_LABELS["cone"], str(verdicts[(name, "cone")].outcome),
-                          "; ".join(f"{c.name}: {c.detail}" for c in lag.verdict.checks[:1]),
+                          "; ".join(f"{c.mark} {c.name}" for c in lag.verdict.checks),
                           [Number("calibration S", lag.calibration)]))
         sw = switches[(name, ARMS[0])]
         a = sw.accuracy.mean(0)
