@@ -40,8 +40,8 @@ def candidates() -> dict:
     steps = beyond.SIZES["tabular"][0]
     out = {}
     for table in beyond.TABLES:
-        data = beyond.table_data(table)
-        model = functools.partial(beyond.TabularMLP, data.x_train.shape[1], 256, int(data.y_train.max()) + 1)
+        features, classes = beyond.table_shape(table)
+        model = functools.partial(beyond.TabularMLP, features, 256, classes)
         task = Task(f"screen {table}", model, functools.partial(beyond.table_data, table))
         out[f"table: {table}"] = tabular.replace(task=task, optim={"steps": steps})
     sequence = beyond.task_run("cpu", "sequence").replace(optim={"steps": beyond.SIZES["sequence"][0]})

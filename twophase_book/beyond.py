@@ -189,6 +189,14 @@ SEQUENCES = {
 SEQUENCE = "CMUdict, stressed vowel"
 
 
+@functools.lru_cache(maxsize=None)
+def table_shape(name: str = TABLE) -> tuple[int, int]:
+    """(features, classes) of one of :data:`TABLES`, read once per process (a design asks for them each time it is
+    built; the table itself loads lazily where a run trains)."""
+    data = table_data(name)
+    return data.x_train.shape[1], int(data.y_train.max()) + 1
+
+
 class TabularMLP(nn.Module):
     """Two hidden ReLU layers of ``width`` units on a feature vector (batch, features) -> (batch, classes)."""
 
@@ -227,8 +235,8 @@ def task(name: str) -> Task:
     if name == "vit":
         return Task(name, functools.partial(ViT, **VIT_SHAPE), functools.partial(load_data, DataConfig()))
     if name == "tabular":
-        data = table_data(TABLE)
-        model = functools.partial(TabularMLP, data.x_train.shape[1], 256, int(data.y_train.max()) + 1)
+        features, classes = table_shape(TABLE)
+        model = functools.partial(TabularMLP, features, 256, classes)
         return Task(name, model, functools.partial(table_data, TABLE))
     data, classes = SEQUENCES[SEQUENCE]
     return Task(name, functools.partial(WordGRU, 128, classes), data)
