@@ -76,8 +76,11 @@ baselines: $(STAMP)
 
 # The browser check needs Debian's chromium; install it when we can (root + apt), else its test skips
 # (and fails under CI=true).
+# A machine image can come with dpkg left half-configured ("dpkg was interrupted"), which makes every
+# apt-get install fail: finish it first (CI failed on that once), and try the install twice.
 chromium:
-	@command -v chromium >/dev/null || { (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+	@command -v chromium >/dev/null || { (dpkg --configure -a >/dev/null 2>&1; apt-get update -qq \
+	  && { apt-get install -y -qq chromium >/dev/null || apt-get install -y -qq chromium >/dev/null; }) \
 	  || echo "make: could not install chromium; the browser test will be skipped"; }
 
 test: $(STAMP) chromium
