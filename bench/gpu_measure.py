@@ -793,6 +793,31 @@ def unit_costs(report: Report, arch: str, step_s: float, profile: str, label: st
     return UnitCosts(label, seconds), missing
 
 
+def _extrapolated(chapters: dict, per_arch: dict, missing: list[str]) -> dict:
+    """Each unmeasured network's work (chapter 6's other widths and batch sizes) priced at its architecture's
+    measured unit costs times the FLOPs ratio, never below 1: {label: {"from": arch, "ratio", "seconds"}}."""
+    from twophase_lib.costs import count_work, estimate, network_label
+
+    out = {}
+    for arch, info in per_arch.items():
+        base = next(st.run for group in chapters.values() for st in group if network_label(st.run) == info["network"])
+        for label in missing:
+            studies = [st for group in chapters.values() for st in group if network_label(st.run) == label
+                       and st.run.model.name == arch]
+            if not studies:
+                continue
+            run = studies[0].run
+            w = (run.model.width / base.model.width) ** 2
+            ratio = {"steps": w * run.optim.batch_size / base.optim.batch_size}
+            units = {u: c * max(1.0, ratio.get(u, w)) for u, c in info["units_s"].items()}
+            work = count_work(studies)
+            from twophase_lib.costs import UnitCosts
+
+            seconds = estimate(work, {label: UnitCosts(label, units)})["total_s"]
+            out[label] = {"from": arch, "step_ratio": max(1.0, ratio["steps"]), "seconds": seconds}
+    return out
+
+
 def book_estimates(report: Report, s: Settings) -> dict:
     """The gpu and paper profiles' whole-book time: the work of every chapter's studies counted by the library's
     cost model (:func:`twophase_book.budget.chapter_studies`, :func:`twophase_lib.costs.count_work`), priced
@@ -809,7 +834,9 @@ def book_estimates(report: Report, s: Settings) -> dict:
             "comparisons, predictions and evaluations scale with the images they run through the network "
             "(measured per image); an eNTK on n inputs costs the measured one x n / n_measured",
             "networks the report has no step rate for (chapter 6's other widths and batch sizes) are listed as "
-            "missing, not guessed",
+            "missing; 'with_extrapolated' prices them at the measured network's unit costs times their FLOPs "
+            "ratio (width squared x batch for a step, width squared for the rest), never below 1 (a launch-bound "
+            "step is no cheaper on a smaller network): an extrapolation, labelled as one",
             "N GPUs: ideal scaling, work / N ('ideal'), and never below the longest serial chain ('bounded')",
             "paper profile: full CIFAR-10 (not on this machine): a step costs what it costs on the subset",
             "cudnn.benchmark is not used: the library needs deterministic kernels",
@@ -842,8 +869,10 @@ def book_estimates(report: Report, s: Settings) -> dict:
             chains[arch] = longest_chain(profile, arch, single, units.seconds["linearized_steps"],
                                          units.seconds["comparisons"])
             per_arch[arch] = {"network": labels[arch], "units_s": units.seconds,
+                              "total_s": estimate(mine, {labels[arch]: units})["total_s"],
                               "counts": {u: n for net, u, n in mine.table()}, "step_s": paths,
                               "longest_serial_chain_hours": chains[arch] / 3600}
+        extrapolated = _extrapolated(chapters, per_arch, missing)
         chain = max(chains.values(), default=0.0)  # the waves hold both networks: their chains overlap
         totals = {}
         for name, by_arch in per_path.items():
@@ -852,6 +881,9 @@ def book_estimates(report: Report, s: Settings) -> dict:
             total = sum(by_arch.values())
             totals[name] = {
                 "hours_1_gpu": total / 3600,
+                "hours_1_gpu_with_extrapolated": (total + sum(
+                    e["seconds"] * min(1.0, by_arch[e["from"]] / max(per_arch[e["from"]]["total_s"], 1e-9))
+                    for e in extrapolated.values())) / 3600,
                 "hours_n_gpus_ideal": {n: total / n / 3600 for n in GPU_COUNTS},
                 "hours_n_gpus_bounded": {n: max(total / n, chain) / 3600 for n in GPU_COUNTS},
             }
@@ -859,6 +891,7 @@ def book_estimates(report: Report, s: Settings) -> dict:
             "per_arch": per_arch,
             "by_path": totals,
             "longest_serial_chain_hours": chain / 3600,
+            "extrapolated": extrapolated,
             "complete": not missing and set(per_arch) == set(ARCHS),
             "missing": missing,
         }
@@ -880,7 +913,9 @@ def book_estimates(report: Report, s: Settings) -> dict:
                         f"{n} GPU{'s' if n > 1 else ''} {ideal[n]:.2f} h ideal / {hrs[n]:.2f} h bounded"
                         for n in GPU_COUNTS
                     )
-                    + f" (ideal scaling = work / N; bounded by the longest serial chain, {chain / 3600:.2f} h)",
+                    + f" (ideal scaling = work / N; bounded by the longest serial chain, {chain / 3600:.2f} h)"
+                    + (f"; with the missing networks extrapolated (FLOPs): 1 GPU "
+                       f"{totals[key]['hours_1_gpu_with_extrapolated'] * 60:.1f} min" if extrapolated else ""),
                     flush=True,
                 )
         out[profile] = res

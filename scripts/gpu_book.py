@@ -2,8 +2,14 @@
 """The gpu edition in one prepared run on one GPU (issue 23): the step paths measured, then every chapter at the
 ``gpu`` profile, cold, with the executed notebooks, the wall times and the measurements left under ``--out``.
 
-    python scripts/gpu_book.py --out "$OUT" [--budget-s 660]      # on a machine with one GPU
+    python scripts/gpu_book.py --out "$OUT" [--budget-s 540]      # on a machine with one GPU
     python scripts/gpu_book.py --plan                             # what it will run, and its modelled cost
+
+A device call is limited to 10 minutes: the book then runs in two calls on the same (warm) machine, sharing a
+cache folder that survives between them, each with its own ``--out``::
+
+    python scripts/gpu_book.py --out "$OUT" --cache .cache/gpu-book --chapters 01 02 03
+    python scripts/gpu_book.py --out "$OUT" --cache .cache/gpu-book --chapters 04 05 06 --no-measure
 
 The run, in order, each step under what is left of ``--budget-s``:
 
@@ -45,10 +51,33 @@ def plan(report: Path = REPORT) -> dict:
             "stderr": out.stderr[-2000:] if out.returncode else ""}
 
 
+def select_chapters(wanted: list[str] | None) -> list[str]:
+    """The chapter files named by ``wanted`` (numbers such as ``01`` or ``1``, or file names), in book order.
+
+    Raises:
+        SystemExit: a name that matches no chapter (listing the chapters).
+    """
+    if not wanted:
+        return list(CHAPTERS)
+    out = []
+    for w in wanted:
+        hits = [c for c in CHAPTERS if c == w or c.startswith(f"{int(w):02d}_" if w.isdigit() else w)]
+        if len(hits) != 1:
+            raise SystemExit(f"gpu_book: {w!r} names no single chapter; the chapters: {', '.join(CHAPTERS)}")
+        out.append(hits[0])
+    return [c for c in CHAPTERS if c in out]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ROOT / "artifacts" / "gpu")))
-    parser.add_argument("--budget-s", type=float, default=660.0)
+    parser.add_argument("--budget-s", type=float, default=540.0)
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="the results cache (default: a fresh folder, a cold run); a second call on the same "
+                             "machine passes the first call's folder")
+    parser.add_argument("--chapters", nargs="*", default=None,
+                        help="chapter numbers or file names to run (default: every chapter)")
+    parser.add_argument("--no-measure", action="store_true", help="skip the step paths' measurement")
     parser.add_argument("--plan", action="store_true", help="print the plan and its modelled cost, run nothing")
     args = parser.parse_args(argv)
     if args.plan:
@@ -59,15 +88,17 @@ def main(argv: list[str] | None = None) -> int:
     if not torch.cuda.is_available():
         print("gpu_book: no CUDA device here (use --plan to see what it would run)", file=sys.stderr)
         return 2
+    chapters = select_chapters(args.chapters)
     args.out.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + args.budget_s
-    env = {**os.environ, "TWOPHASE_CACHE": tempfile.mkdtemp(prefix="twophase-gpu-cache-"), "TQDM_DISABLE": "1"}
-    steps = [
+    cache = args.cache.resolve() if args.cache else Path(tempfile.mkdtemp(prefix="twophase-gpu-cache-"))
+    cache.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "TWOPHASE_CACHE": str(cache), "TQDM_DISABLE": "1"}
+    steps = [] if args.no_measure else [
         ("measure", [sys.executable, "bench/gpu_measure.py", "--only", "/cuda graphs", "--budget-s", "90",
-                     "--out", str(args.out / "gpu_measure.json")]),
-        ("chapters", [sys.executable, "scripts/run_chapters.py", "--profile", "gpu", "--record-time", "--out-dir",
-                      str(args.out / "chapters")]),
-    ]
+                     "--out", str(args.out / "gpu_measure.json")])]
+    steps.append(("chapters", [sys.executable, "scripts/run_chapters.py", "--profile", "gpu", "--record-time",
+                               "--out-dir", str(args.out / "chapters"), *[f"notebooks/{c}" for c in chapters]]))
     status = {}
     for name, cmd in steps:
         left = deadline - time.monotonic()

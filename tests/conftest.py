@@ -28,6 +28,12 @@ def tiny_config(arch: str = "resnet20", width: float = 0.125, steps: int = 12, s
     )
 
 
+def with_schedule(run: RunConfig, schedule: str) -> RunConfig:
+    """``run`` under the ``step`` schedule (as configured) or at a ``constant`` lr (no milestones)."""
+    assert schedule in ("step", "constant"), schedule
+    return run if schedule == "step" else run.replace(optim={"milestones": ()})
+
+
 @pytest.fixture
 def tiny():
     """The tiny ResNet-20 configuration."""

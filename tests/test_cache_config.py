@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from twophase_book.profiles import ARCHS, Design, check_arch, check_profile, design, run_config, with_schedule
+from twophase_book.profiles import check_arch, check_profile, protocol_designs, protocol_run, run_config
 from twophase_lib.cache import Cache, CorruptCacheWarning
 from twophase_lib.config import DataConfig, RunConfig, config_hash
 
@@ -35,26 +35,10 @@ def test_profiles():
         check_arch("resnet56")
 
 
-@pytest.mark.parametrize("profile", ["smoke", "cpu", "gpu", "paper"])
-def test_every_design_keeps_t0_and_tau_before_the_first_drop(profile):
-    for arch in ARCHS:
-        d = design(profile, arch)
-        assert max(d.t0s) < d.first_drop and max(d.cone_refs) < d.first_drop and d.control_t0 < d.first_drop
-        assert set(d.t0s) | set(d.cone_steps) | set(d.switches) <= set(d.parent_steps())
-        assert d.t1 == d.run.optim.steps and d.switches[-1] == d.t1
-
-
-def test_a_design_with_t0_after_the_drop_is_refused():
-    d = design("smoke", "resnet20")
-    fields = {f: getattr(d, f) for f in Design.__dataclass_fields__}
-    with pytest.raises(ValueError, match="before the first lr drop"):
-        Design(**{**fields, "t0s": (0, 4, 18)})
-
-
 def test_prefix_shares_what_the_first_steps_cannot_see():
-    step = run_config("cpu", "resnet20")
-    const = with_schedule(step, "constant")
+    const, step = protocol_run("cpu", "resnet20")
     assert const.optim.milestones == () and step.optim.milestones == (320, 360)
+    const = const.replace(optim={"steps": step.optim.steps})  # the constant-lr window, as long as the recipe
     assert config_hash(step.prefix(320)) == config_hash(const.prefix(320))  # same run up to the first drop
     assert config_hash(step.prefix(321)) != config_hash(const.prefix(321))  # the update at 320 differs
     assert config_hash(step.prefix(100)) != config_hash(step.replace(seed=1).prefix(100))
@@ -153,28 +137,26 @@ def test_results_export_as_flat_rows(tmp_path):
     assert bad.returncode == 2 and "stored kinds: pair" in bad.stderr
 
 
-def test_chapter_parameters_are_validated_and_key_their_own_summary():
-    from twophase_book.profiles import chapter_designs, profile_summary_key
-
-    default = chapter_designs("cpu")
-    assert tuple(default.values()) == profile_summary_key("cpu")  # the book's run keys the scorecard
-    assert tuple(chapter_designs("cpu", epsilon=1e-7).values()) == profile_summary_key("cpu")
-    mine = chapter_designs("cpu", "vgg16", "0, 3,4", "cpu", 1e-5)
+def test_chapter_parameters_are_validated():
+    default = protocol_designs("cpu")
+    assert protocol_designs("cpu", epsilon=1e-7) == default  # the book's ε: the same designs, the same summary key
+    mine = protocol_designs("cpu", "vgg16", "0, 3,4", "cpu", 1e-5)
     assert list(mine) == ["vgg16"] and mine["vgg16"].seeds == (0, 3, 4) and mine["vgg16"].epsilon == 1e-5
-    assert mine["vgg16"].reference_seeds == (0,)
+    assert mine["vgg16"].switch_seeds == (0, 3, 4) and mine["vgg16"].reference_seeds == default["vgg16"].reference_seeds
     for bad, match in (
         (dict(archs="resnet50"), "unknown architecture"),
         (dict(seeds="0, x"), "cannot read seeds"),
         (dict(seeds=[1, 1]), "distinct"),
         (dict(seeds=[-1]), "non-negative"),
         (dict(device="tpu"), "device"),
+        (dict(device="nonsense:x"), "unknown device"),
         (dict(epsilon=0), "epsilon"),
         (dict(archs=[]), "non-empty"),
     ):
         with pytest.raises(ValueError, match=match):
-            chapter_designs("cpu", **bad)
+            protocol_designs("cpu", **bad)
     with pytest.raises(ValueError, match="unknown profile"):
-        chapter_designs("laptop")
+        protocol_designs("laptop")
 
 
 def test_fields_added_later_keep_old_keys_at_their_default():

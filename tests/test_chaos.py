@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import tiny_config
-from twophase_book.profiles import with_schedule
+from tests.conftest import tiny_config, with_schedule
 from twophase_lib.cache import Cache
 from twophase_lib.chaos import ChaosSweep, inflection_point, inflection_range, run_sweep, run_sweeps
 from twophase_lib.executor import Executor

@@ -80,6 +80,12 @@ def test_estimates_from_the_h200_measurements_pick_the_graph_path(tmp_path):
     assert counts["steps"] > 0 and counts["linearized_steps"] > 0 and counts["comparisons"] > 0
     best = gpu["by_path"][gpu["best_library_path"]]
     assert 0 < best["hours_1_gpu"] < gpu["by_path"]["eager, 1 process (reference)"]["hours_1_gpu"]
+    # the unmeasured networks priced by their FLOPs, labelled; the gpu design's GPU work sized to leave the CPU
+    # chapters and the start-up room in issue 23's 12 minutes
+    assert set(gpu["extrapolated"]) == set(gpu["missing"])
+    ratios = {net: e["step_ratio"] for net, e in gpu["extrapolated"].items()}
+    assert ratios["vgg16 x2 b128"] == 4 and ratios["vgg16 x1 b256"] == 2 and ratios["vgg16 x0.5 b128"] == 1
+    assert best["hours_1_gpu"] < best["hours_1_gpu_with_extrapolated"] <= 10 / 60
     paper = report["d_book_time"]["estimates"]["paper"]
     assert paper["by_path"][paper["best_library_path"]]["hours_1_gpu"] > best["hours_1_gpu"]
 
@@ -92,3 +98,16 @@ def test_the_gpu_book_script_needs_a_gpu_and_says_so():
     if torch.cuda.is_available():
         pytest.skip("a GPU is here: the script would run the gpu book")
     assert proc.returncode == 2 and "no CUDA device" in proc.stderr
+
+
+def test_the_gpu_book_script_selects_chapters_for_a_run_split_over_two_calls():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import gpu_book
+    finally:
+        sys.path.pop(0)
+    assert gpu_book.select_chapters(None) == gpu_book.CHAPTERS and len(gpu_book.CHAPTERS) == 6
+    assert gpu_book.select_chapters(["3", "01", "06_what_moves_the_transition.py"]) == [
+        "01_chaos_effect.py", "03_linearized_switch.py", "06_what_moves_the_transition.py"]
+    with pytest.raises(SystemExit, match="names no single chapter.*01_chaos_effect.py"):
+        gpu_book.select_chapters(["9"])

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import tiny_config
-from twophase_book.profiles import with_schedule
+from tests.conftest import tiny_config, with_schedule
 from twophase_lib.cache import Cache
 from twophase_lib.chaos import ChaosSweep, run_sweeps
 from twophase_lib.executor import Executor

@@ -5,9 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from tests.conftest import tiny_config
+from tests.conftest import tiny_config, with_schedule
 from twophase_book.pages import rerun_markdown, scorecard_markdown
-from twophase_book.profiles import with_schedule
 from twophase_book.render import Table
 from twophase_lib.cache import Cache
 from twophase_lib.cone import ConeStudy, run_studies, run_study

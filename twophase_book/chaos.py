@@ -26,7 +26,6 @@ from twophase_lib.verdicts import (
 from .paper import PAPER_INFLECTION, PAPER_MAP_TEXT
 from .profiles import (
     ProtocolDesign,
-    design,
     display_name,
     protocol_design,
 )
@@ -375,7 +374,7 @@ def map_paper_table(profile: str, readings: dict[tuple, WindowReading]) -> Table
     iterations and in epochs."""
     rows = []
     for arch in dict.fromkeys(a for a, _, _ in readings):
-        d, p = protocol_design(profile, arch), design("paper", arch)
+        d, p = protocol_design(profile, arch), protocol_design("paper", arch)
         lo, hi = PAPER_INFLECTION[arch]
         for (a, m, delta), r in readings.items():
             if a != arch or m != PRIMARY_METRIC:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .profiles import design
+from .profiles import protocol_design
 from .render import Note, Table
 
 
@@ -26,8 +26,6 @@ def protocol_table(designs: dict) -> Table:
 
 def protocol_note(profile: str) -> Note:
     """Where the window sits on the paper's scale, computed from the profiles."""
-    from .profiles import protocol_design
-
     d, p = protocol_design(profile, "resnet20"), protocol_design("paper", "resnet20")
     return Note(
         f"At `{profile}` the training set has {d.train_images:,} images, so one epoch is {d.epoch_steps:,} "
@@ -35,6 +33,6 @@ def protocol_note(profile: str) -> Note:
         f"{d.window:,} iterations ({d.window / d.epoch_steps:.3g} epochs); the paper's figures reach 2,000 "
         f"iterations for ResNet-20 ({2_000 / p.epoch_steps:.3g} epochs) and 10,000 for VGG-16 "
         f"({10_000 / p.epoch_steps:.3g} epochs), all before its "
-        f"first lr drop at iteration {design('paper', 'resnet20').first_drop:,}. A transition at the same number "
+        f"first lr drop at iteration {p.step_run.optim.first_drop:,}. A transition at the same number "
         f"of epochs as the paper's would sit at {p.epoch_steps / d.epoch_steps:.3g} times fewer iterations here."
     )

@@ -19,7 +19,6 @@ from twophase_lib.cache import Cache
 from .paper import CLAIMS
 from .profiles import (
     ARCHS,
-    chapter_designs,
     display_name,
     protocol_designs,
 )
@@ -191,13 +190,13 @@ PROFILE_TEXT = {
     "smoke": "tiny networks, a few dozen iterations: checks that the code runs (CI executes every chapter at it); "
     "its numbers mean nothing",
     "cpu": "{resnet20} ResNet-20 and {vgg16} VGG-16 on the embedded real CIFAR-10 subset (5,170 train / 1,017 "
-    "test images), {steps} iterations at batch {batch} with the first lr drop at {drop}, {seeds} seeds: the "
-    "results this book shows",
-    "gpu": "full-width networks on the embedded subset, {steps:,} iterations at batch {batch} with lr drops at "
-    "{drops}, {seeds} seeds, on one GPU, where training replays CUDA graphs (bitwise the eager result). Costs "
-    "measured on an H200 are in the repository's `bench/results/README.md`; the whole book has not been run "
-    "end to end at this profile yet. Chapter 4's small networks run on the CPU cores at this profile (its "
-    "`cpu` design)",
+    "test images), a {window:,}-iteration constant-lr window at batch {batch} (the step schedule's {steps:,} "
+    "iterations, lr ÷10 at {drops}, as the extensions), {seeds} seeds: the results this book shows",
+    "gpu": "full-width networks on the embedded subset, a {window:,}-iteration constant-lr window at batch {batch} "
+    "(the step schedule's {steps:,} iterations, lr ÷10 at {drops}, as the extensions), {seeds} seeds, on one GPU, "
+    "where training replays CUDA graphs (bitwise the eager result). Costs measured on an H200 are in the "
+    "repository's `bench/results/README.md`; the whole book has not been run end to end at this profile yet. "
+    "Chapter 4's small networks run on the CPU cores at this profile (its `cpu` design)",
     "paper": "full-width networks, full CIFAR-10, the paper's 160-epoch recipe (62,400 iterations): needs GPUs",
 }
 
@@ -211,13 +210,13 @@ def profile_text(profile: str) -> str:
     """One sentence on what a profile runs (the cpu and gpu ones read off their designs)."""
     if profile not in ("cpu", "gpu"):
         return PROFILE_TEXT[profile]
-    d = chapter_designs(profile)
-    o = d["resnet20"].run.optim
+    d = protocol_designs(profile)
+    o = d["resnet20"].step_run.optim
     return PROFILE_TEXT[profile].format(
         **{a: _width_name(d[a].run.model.width) for a in ARCHS},
+        window=d["resnet20"].window,
         steps=o.steps,
         batch=o.batch_size,
-        drop=o.first_drop,
         seeds=len(d["resnet20"].seeds),
         drops=" and ".join(f"{m:,}" for m in o.milestones),
     )

@@ -135,7 +135,9 @@ def transition_design(profile: str) -> TransitionDesign:
         t0s, delta, seeds, warm = (0, 4, 8), 4, (0, 1), (2, 6)
     elif profile == "cpu":
         t0s, delta, seeds, warm = (0, 25, 50, 100, 200, 400), 100, (0, 1), (100, 300)
-    else:  # gpu and paper: the protocol's grid, the first slice
+    elif profile == "gpu":  # the protocol's grid to t0 = 400 (the 12-minute book), the first slice
+        t0s, delta, seeds, warm = tuple(t for t in d.t0s if t <= 400), min(d.deltas), d.seeds[:2], (100, 300)
+    else:  # paper: the protocol's grid, the first slice
         t0s, delta, seeds, warm = d.t0s, min(d.deltas), d.seeds[:2], (d.window // 8, d.window // 3)
         t0s = tuple(t for t in t0s if t + delta <= d.window)
     levels = ((Factor.LEARNING_RATE, (o.lr / 2, o.lr * 2)), (Factor.BATCH_SIZE, (o.batch_size // 2, o.batch_size * 2)),
