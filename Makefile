@@ -5,7 +5,8 @@
 #                                                test command)
 #   make chapter NB=notebooks/01_chaos_effect.py PROFILE=smoke [PARAMS="-p key value"]
 #                                                one chapter; cpu -> book/chapters/, smoke -> _build/chapters/smoke/
-#                                                (never tests/baselines/), paper -> artifacts/paper/
+#                                                (never tests/baselines/), gpu -> artifacts/gpu/,
+#                                                paper -> artifacts/paper/
 #   make baselines [NB=notebooks/01_chaos_effect.py]
 #                                                regenerate the smoke baselines in tests/baselines/ (every chapter,
 #                                                or NB only); the only target that writes them

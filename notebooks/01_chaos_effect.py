@@ -183,7 +183,7 @@ chaos.transition_note(readings)
 # ## Paper against ours
 #
 # The paper's values are approximate: the paper reports these results only as figures,
-# and the values below were read off them (`../shared/paper/PROTOCOL.md`). Our networks
+# and the values below were read off them (`twophase_book/paper.py` keeps them). Our networks
 # are narrower and our training set smaller, so an inflection is compared in iterations
 # and in epochs (examples seen ÷ training-set size).
 
@@ -253,8 +253,9 @@ for cell in summary.cells:
 #   $t_0 + \max\Delta$, the cells the slices need, and compute the barrier on the slices
 #   only and the eNTK distance on the shortest. Both are choices of budget, stated in the
 #   design.
-# * **The budget.** The `cpu` design is what 45 minutes of two CPU cores buy for the
-#   whole book (`scripts/estimate_cost.py` prints its cost before it runs). A longer
+# * **The budget.** The `cpu` design is what 45 minutes of two CPU cores buy for
+#   chapters 1–3 and 5, cold (`scripts/estimate_cost.py` prints its cost before it runs;
+#   the [re-run page](../rerun.md) gives each chapter's measured time). A longer
 #   design — a 900-iteration window with $t_0$ up to 600 — ran once outside that budget;
 #   the [scorecard](../scorecard.md) shows what it found, beside this design's verdicts.
 # * **The barrier.** Three points on the line between the twins (the midpoint and the

@@ -30,7 +30,7 @@
 # model gets, and what is refused, is in the README's "Use it on your own model".
 
 # %% tags=["parameters"]
-profile = "cpu"  # smoke (a few iterations, for CI) | cpu
+profile = "cpu"  # smoke (a few iterations, for CI) | cpu (gpu and paper run the cpu design on the CPU)
 
 # %%
 import torch.nn.functional as F

@@ -23,7 +23,7 @@
 # Effect") report that a 10× longer warmup reduces but does not remove early
 # sensitivity, and Frankle et al. (2020) place stability to SGD noise at ≈ 2,000
 # iterations for ResNet-20 and ≈ 1,000 for VGG-16. The directions they found for the
-# other factors are not stated in this book's sources (`../shared/paper/PROTOCOL.md`),
+# other factors are not stated in this book's sources (`twophase_book/paper.py`),
 # and the table says so rather than guessing.
 #
 # **Our design.** Chapter 1's first fixed window — twins split at each $t_0$ and

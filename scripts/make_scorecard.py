@@ -7,6 +7,7 @@ by run_chapters.py). See twophase_book.pages.
 
 With an empty cache (a fresh clone before any chapter ran) the committed scorecard is kept, not blanked."""
 
+import argparse
 import json
 import re
 from pathlib import Path
@@ -45,6 +46,7 @@ def book_fingerprint() -> str | None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()  # --help describes, writes nothing
     cache = Cache()
     across_path = ROOT / "book" / "across_machines.json"
     across = json.loads(across_path.read_text()) if across_path.exists() else {}

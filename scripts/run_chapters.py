@@ -24,6 +24,7 @@ Where the executed notebook goes (``--out-dir`` overrides):
 * ``smoke`` -> ``_build/chapters/smoke/NN_name.ipynb`` (a scratch copy, git-ignored); with
   ``--update-baselines`` -> ``tests/baselines/NN_name.ipynb`` (the baselines tests/test_smoke_chapters.py re-executes).
   Regenerating the baselines is an explicit act: ``make baselines``.
+* ``gpu``   -> ``artifacts/gpu/NN_name.ipynb``     (git-ignored; one GPU, ``scripts/gpu_book.py``)
 * ``paper`` -> ``artifacts/paper/NN_name.ipynb``   (git-ignored; long GPU runs)
 
 Timing and machine-specific metadata (papermill's start/end times and durations, nbclient's
@@ -499,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         "--out-dir",
         type=Path,
         help="where executed notebooks go (default depends on the profile: "
-        "book/chapters, _build/chapters/smoke, artifacts/paper)",
+        "book/chapters, _build/chapters/smoke, artifacts/gpu, artifacts/paper)",
     )
     parser.add_argument(
         "--update-baselines",

@@ -299,3 +299,13 @@ def test_chapter_summaries_hold_plain_strings_not_enums():
     s = window_switch_summary("smoke", res, v).to_dict()
     assert type(s["verdict"]) is str and all(type(c["outcome"]) is str for c in s["cells"])
     json.dumps(s)
+
+
+def test_the_committed_rerun_page_is_what_the_run_times_and_profiles_give():
+    """book/rerun.md is generated (scripts/make_scorecard.py): a design or run-time change must regenerate it."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    times = json.loads((root / "book" / "run_times.json").read_text())
+    assert (root / "book" / "rerun.md").read_text() == rerun_markdown(times), "run scripts/make_scorecard.py"

@@ -370,8 +370,8 @@ def window_figure(readings: dict[tuple, WindowReading], metrics=WINDOW_METRICS) 
 
 
 def map_paper_table(profile: str, readings: dict[tuple, WindowReading]) -> Table:
-    """The paper's approximate values (read off its Fig. 3, PROTOCOL.md) beside ours, with the inflection in
-    iterations and in epochs."""
+    """The paper's approximate values (read off its Fig. 3, :mod:`twophase_book.paper`) beside ours, with the
+    inflection in iterations and in epochs."""
     rows = []
     for arch in dict.fromkeys(a for a, _, _ in readings):
         d, p = protocol_design(profile, arch), protocol_design("paper", arch)

@@ -71,7 +71,7 @@ def run_config(profile: str, arch: str) -> RunConfig:
     """
     check_profile(profile)
     check_arch(arch)
-    if profile == "paper":  # PROTOCOL.md: full CIFAR-10, full width, 160 epochs, lr ÷10 at epochs 80 and 120
+    if profile == "paper":  # the paper's recipe: full CIFAR-10, full width, 160 epochs, lr ÷10 at epochs 80 and 120
         e = PAPER_STEPS_PER_EPOCH
         return RunConfig(ModelConfig(arch, 1.0), DataConfig("cifar10"),
                          OptimConfig(batch_size=128, steps=160 * e, milestones=(80 * e, 120 * e)), device="cuda")

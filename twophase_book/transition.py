@@ -47,7 +47,7 @@ class Factor(enum.StrEnum):
 
 
 #: What the published neighbours report of each factor, as far as this project's sources say
-#: (``../shared/paper/PROTOCOL.md``); None: varied there, direction not stated in those sources.
+#: (the protocol notes of :mod:`twophase_book.paper`); None: varied there, direction not stated in those sources.
 NEIGHBOURS = {
     Factor.LEARNING_RATE: None,
     Factor.BATCH_SIZE: None,

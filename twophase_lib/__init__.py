@@ -1,7 +1,7 @@
 """twophase_lib: a small PyTorch library for the two-phase learning dynamics of Zhou et al. (2025), on any model.
 
 One module per concept. Foundations: ``config`` (hyperparameters as frozen dataclasses, their hash),
-``data`` (tensors on the device, per-step batches), ``models`` (ResNet-20, VGG-16, MLP), ``task`` (a user's
+``data`` (tensors on the device, per-step batches), ``models`` (ResNet-20, VGG-16, MLP, ViT), ``task`` (a user's
 model, data and loss) and ``identity`` (what identifies them in a cache key), ``numerics`` (the kernels'
 fingerprint). Training and comparison: ``training`` (step-indexed trainer, checkpoints), ``perturbation``
 (perturb and branch), ``metrics`` (distances, disagreement, loss barrier), ``ntk`` (the eNTK),
