@@ -795,8 +795,9 @@ def unit_costs(report: Report, arch: str, step_s: float, profile: str, label: st
 
 def _extrapolated(chapters: dict, per_arch: dict, missing: list[str]) -> dict:
     """Each unmeasured network's work (chapter 6's other widths and batch sizes) priced at its architecture's
-    measured unit costs times the FLOPs ratio, never below 1: {label: {"from": arch, "ratio", "seconds"}}."""
-    from twophase_lib.costs import count_work, estimate, network_label
+    measured unit costs times the FLOPs ratio, never below 1: {label: {"from": arch, "step_ratio", "seconds"}}
+    (seconds on the reference path; :func:`book_estimates` scales them to each path as it scales the arch)."""
+    from twophase_lib.costs import UnitCosts, count_work, estimate, network_label
 
     out = {}
     for arch, info in per_arch.items():
@@ -810,10 +811,7 @@ def _extrapolated(chapters: dict, per_arch: dict, missing: list[str]) -> dict:
             w = (run.model.width / base.model.width) ** 2
             ratio = {"steps": w * run.optim.batch_size / base.optim.batch_size}
             units = {u: c * max(1.0, ratio.get(u, w)) for u, c in info["units_s"].items()}
-            work = count_work(studies)
-            from twophase_lib.costs import UnitCosts
-
-            seconds = estimate(work, {label: UnitCosts(label, units)})["total_s"]
+            seconds = estimate(count_work(studies), {label: UnitCosts(label, units)})["total_s"]
             out[label] = {"from": arch, "step_ratio": max(1.0, ratio["steps"]), "seconds": seconds}
     return out
 

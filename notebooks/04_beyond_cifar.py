@@ -136,6 +136,10 @@ plt.show()
 
 # %% [markdown]
 # ## Cone: the eNTK on training inputs, its lag curves and its calibration
+#
+# `torch.func.vmap` cannot batch a GRU, so the GRU's eNTK is computed one example at a
+# time (the same kernel, slower; a cold run prints the library's `VmapFallbackWarning`
+# saying so): that is why its kernels use 20 training inputs, the others 50.
 
 # %% tags=["check-output"]
 cone = run_studies(lag_studies(designs), cache, executor, desc="chapter 4: eNTK on training inputs")

@@ -28,8 +28,8 @@
 #
 # **Our design.** Chapter 1's first fixed window — twins split at each $t_0$ and
 # compared at $t_1 = t_0 + \Delta$, test disagreement, constant lr — on VGG-16 (the
-# cheaper network per step), as **one factor at a time** changes around the `cpu`
-# recipe: the learning rate, the batch size, the width, a linear warmup, and the size of
+# cheaper network per step at these widths; at full width, on a GPU, ResNet-20), as
+# **one factor at a time** changes around the `cpu` recipe: the learning rate, the batch size, the width, a linear warmup, and the size of
 # ε. Each setting gets its inflection (the first $t_0$ where the curve falls to half its
 # $t_0 = 0$ value) with a 90% bootstrap interval over seeds and test images. The
 # baseline's cells are chapter 1's, shared through the cache.

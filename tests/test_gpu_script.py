@@ -48,7 +48,7 @@ def test_gpu_measure_runs_tiny_on_cpu_and_reports_every_section(tmp_path):
     assert entk and all(r.get("speedup", 0) > 0 and r["max_relative_difference"] < 1e-4 for r in entk), entk
     est = value("d_book_time", "estimates")
     for profile in ("gpu", "paper"):  # only chapter 6's other widths and batch sizes go unpriced
-        assert all(m.startswith("vgg16 x") and m != "vgg16 x1 b128" for m in est[profile]["missing"])
+        assert all(m.startswith("resnet20 x") and m != "resnet20 x1 b128" for m in est[profile]["missing"])
         best = est[profile]["by_path"][est[profile]["best_library_path"]]
         hours = best["hours_n_gpus_ideal"]
         assert set(hours) == {"1", "2", "4", "8"} and hours["1"] > 0
@@ -75,7 +75,7 @@ def test_estimates_from_the_h200_measurements_pick_the_graph_path(tmp_path):
     assert report["a_step_rates"] == {k: v for k, v in merged["a_step_rates"].items()}  # nothing re-measured
     gpu = report["d_book_time"]["estimates"]["gpu"]
     assert gpu["best_library_path"].startswith("CUDA graphs") and set(gpu["per_arch"]) == {"resnet20", "vgg16"}
-    assert gpu["missing"] and all(m.startswith("vgg16 x") and m != "vgg16 x1 b128" for m in gpu["missing"])
+    assert gpu["missing"] and all(m.startswith("resnet20 x") and m != "resnet20 x1 b128" for m in gpu["missing"])
     counts = gpu["per_arch"]["resnet20"]["counts"]
     assert counts["steps"] > 0 and counts["linearized_steps"] > 0 and counts["comparisons"] > 0
     best = gpu["by_path"][gpu["best_library_path"]]
@@ -84,7 +84,7 @@ def test_estimates_from_the_h200_measurements_pick_the_graph_path(tmp_path):
     # chapters and the start-up room in issue 23's 12 minutes
     assert set(gpu["extrapolated"]) == set(gpu["missing"])
     ratios = {net: e["step_ratio"] for net, e in gpu["extrapolated"].items()}
-    assert ratios["vgg16 x2 b128"] == 4 and ratios["vgg16 x1 b256"] == 2 and ratios["vgg16 x0.5 b128"] == 1
+    assert ratios["resnet20 x2 b128"] == 4 and ratios["resnet20 x1 b256"] == 2 and ratios["resnet20 x0.5 b128"] == 1
     assert best["hours_1_gpu"] < best["hours_1_gpu_with_extrapolated"] <= 10 / 60
     paper = report["d_book_time"]["estimates"]["paper"]
     assert paper["by_path"][paper["best_library_path"]]["hours_1_gpu"] > best["hours_1_gpu"]
