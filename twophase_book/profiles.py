@@ -45,8 +45,9 @@ def check_arch(arch: str) -> str:
     return check_choice(arch, ARCHS, "architecture")
 
 
-def check_device(device: str) -> str:
-    """Return ``device`` (``cpu``, ``cuda``, ``cuda:N``) as a string.
+def check_device_name(device: str) -> str:
+    """Return a re-runner's ``device`` parameter (``cpu``, ``cuda``, ``cuda:N``) as a string: its spelling only
+    (whether this machine has it is :func:`twophase_lib.training.check_device`'s question, asked when a run starts).
 
     Raises:
         ValueError: a device torch cannot parse, or one that is neither a CPU nor a CUDA device.
@@ -295,6 +296,6 @@ def overridden(d: ProtocolDesign, seeds=None, device: str | None = None,
             raise ValueError(f"epsilon must lie in (0, 1) (ε = 0 is the control every map runs), got {epsilon}")
         changes["epsilon"] = epsilon
     if device is not None:
-        device = check_device(device)
+        device = check_device_name(device)
         changes.update(run=d.run.replace(device=device), step_run=d.step_run.replace(device=device))
     return dataclasses.replace(d, **changes)
