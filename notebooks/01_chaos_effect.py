@@ -73,7 +73,7 @@ from twophase_book.pages import save_claim_summary
 from twophase_book.profiles import protocol_designs
 from twophase_book.render import numerics_note
 from twophase_lib.cache import Cache
-from twophase_lib.chaos import run_chaos_maps, run_sweeps
+from twophase_lib.chaos import run_chaos_maps
 from twophase_lib.executor import check_workers
 from twophase_lib.ray_executor import executor_from_env
 
@@ -100,13 +100,12 @@ numerics_note(designs)
 # second execution loads everything from disk; an interrupted one resumes.
 
 # %% tags=["check-output"]
-# both networks and both readings of ε in shared waves, so the workers stay busy
-every = run_chaos_maps({**{(arch, "total"): m for arch, m in chaos.chapter_maps(designs).items()},
-                        **{(arch, "entry"): m for arch, m in chaos.entry_maps(designs).items()},
-                        **{(arch, "bn init"): m for arch, m in chaos.bn_init_maps(designs).items()}},
+# both networks, both readings of ε and the step-schedule extension in shared waves, so the workers stay busy
+kinds = {"total": chaos.chapter_maps, "entry": chaos.entry_maps, "bn init": chaos.bn_init_maps,
+         "extension": chaos.extension_maps}
+every = run_chaos_maps({(arch, kind): m for kind, make in kinds.items() for arch, m in make(designs).items()},
                        cache, executor, desc="chapter 1: (t0, t1) maps")
-maps, entry, bn_init = ({arch: r for (arch, kind), r in every.items() if kind == k} for k in ("total", "entry", "bn init"))
-extension = run_sweeps(chaos.extension_sweeps(designs), cache, executor, desc="chapter 1: step-schedule extension")
+maps, entry, bn_init, extension = ({arch: r for (arch, kind), r in every.items() if kind == k} for k in kinds)
 for arch, res in maps.items():
     print(f"{arch}: ε = 0 control exact: {res.control_is_exact} ({len(res.control)} comparisons)")
 if not all(res.control_is_exact for res in maps.values()):

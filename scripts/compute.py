@@ -15,13 +15,13 @@ import sys
 import time
 
 from twophase_book import beyond
-from twophase_book.chaos import bn_init_maps, chapter_maps, entry_maps, extension_sweeps
+from twophase_book.chaos import bn_init_maps, chapter_maps, entry_maps, extension_maps
 from twophase_book.cone import check_input_studies, lag_studies
 from twophase_book.profiles import PROFILES, protocol_designs
 from twophase_book.switch import window_studies
 from twophase_book.transition import transition_design, transition_maps
 from twophase_lib.cache import Cache
-from twophase_lib.chaos import run_chaos_maps, run_sweeps
+from twophase_lib.chaos import run_chaos_maps
 from twophase_lib.cone import run_studies
 from twophase_lib.ray_executor import executor_from_env
 from twophase_lib.switch import run_switch_studies
@@ -34,9 +34,9 @@ def chaos_all(profile: str, cache: Cache, ex) -> None:
     extension."""
     designs = protocol_designs(profile)
     run_chaos_maps({**chapter_maps(designs), **{f"{a} (per-entry ε)": m for a, m in entry_maps(designs).items()},
-                    **{f"{a} (batch-norm init)": m for a, m in bn_init_maps(designs).items()}},
+                    **{f"{a} (batch-norm init)": m for a, m in bn_init_maps(designs).items()},
+                    **{f"{a} (step schedule)": m for a, m in extension_maps(designs).items()}},
                    cache, ex, desc="chapter 1: (t0, t1) maps")
-    run_sweeps(extension_sweeps(designs), cache, ex, desc="chapter 1: step-schedule extension")
 
 
 def beyond_all(profile: str, cache: Cache, ex) -> None:

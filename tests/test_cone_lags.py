@@ -8,7 +8,7 @@ import torch
 from tests.conftest import tiny_config
 from twophase_lib.cache import Cache
 from twophase_lib.chaos import REFERENCE_OFFSET
-from twophase_lib.cone import ConeStudy, run_studies, run_study
+from twophase_lib.cone import ConeStudy, run_studies
 from twophase_lib.executor import Executor
 from twophase_lib.ntk import distance_matrix, kernel_distance
 from twophase_lib.store import KERNEL_PRODUCTS, State, kernel_at
@@ -18,7 +18,7 @@ def test_lag_curves_training_inputs_and_calibration(tmp_path):
     cache = Cache(tmp_path)
     run = tiny_config(steps=12)
     study = ConeStudy(run, (0, 4, 8, 12), (4,), seeds=(0, 1), n_inputs=3, split="train", reference_seeds=(0,))
-    res = run_study(study, cache, Executor(0), progress=False)
+    res = run_studies({"s": study}, cache, Executor(0), progress=False)["s"]
     lags = res.lag_curve(4, (4, 8))
     assert lags.shape == (2, 2) and lags[0, 1] == res.matrices[0, 1, 3]
     assert res.reference.shape == (1, 4) and np.all((res.reference > 0) & (res.reference <= 2))

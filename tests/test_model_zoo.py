@@ -21,13 +21,14 @@ from torch import nn
 from torch.func import functional_call
 
 from twophase_lib import OptimConfig, RunConfig, Task, train
-from twophase_lib.analyses import chaos_curve, cone_curves, switch_curve
+from twophase_lib.analyses import chaos_analysis, cone_analysis, switch_analysis
 from twophase_lib.cache import Cache
 from twophase_lib.linearize import Linearized
 from twophase_lib.ntk import JacobianMethod, KernelError, VmapFallbackWarning, empirical_ntk
 from twophase_lib.perturbation import Perturbation, parameter_names, perturb_run
 from twophase_lib.store import evaluation_model
 from twophase_lib.training import materialise
+from twophase_lib.verdicts import Outcome
 
 KINDS = sorted(ZOO)
 STEPS = 12
@@ -59,17 +60,22 @@ def brute_force_ntk(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_three_analyses_run_on_every_kind(kind, tmp_path):
-    run = zoo_run(kind)
+    run = zoo_run(kind).replace(optim={"milestones": ()})
     cache = Cache(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", VmapFallbackWarning)
-        chaos = chaos_curve(run, t0s=(0, 4, 8), seeds=(0,), perturbation=Perturbation(1e-3), cache=cache)
-        cone = cone_curves(run, steps=(0, 4, 8, 12), refs=(4,), seeds=(0,), n_inputs=4, cache=cache)
-        switch = switch_curve(run, switches=(0, 8), seeds=(0,), cache=cache)
+        chaos = chaos_analysis(run, t0s=(0, 4), deltas=(4, 8), seeds=(0,), epsilon=1e-3, cache=cache, progress=False)
+        cone = cone_analysis(run, lag_ts=(0, 4), lags=(2, 4), seeds=(0,), n_inputs=4, reference_seeds=(0,),
+                             cache=cache, progress=False)
+        switch = switch_analysis(run, switches=(0, 4, 8), seeds=(0,), control_switches=(), cache=cache,
+                                 progress=False)
     assert chaos.control_is_exact, f"{kind}: the ε = 0 control left its parent"
-    assert all(r["l2_distance"] > 0 for r in chaos.records), f"{kind}: a real ε left the twin on its parent"
-    assert np.isfinite(cone.matrices).all() and (cone.matrices.diagonal(axis1=1, axis2=2) == 0).all()
-    assert np.isfinite(switch.accuracy).all() and switch.accuracy.shape == (1, 3)
+    assert all(r["l2_distance"] > 0 for r in chaos.result.records), f"{kind}: a real ε left the twin on its parent"
+    assert chaos.outcome in set(Outcome) and cone.outcome in set(Outcome) and switch.outcome in set(Outcome)
+    m = cone.result.matrices
+    assert np.isfinite(m).all() and (m.diagonal(axis1=1, axis2=2) == 0).all()
+    acc = switch.results["linearized"].accuracy
+    assert np.isfinite(acc).all() and acc.shape == (1, 3)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -202,9 +208,10 @@ def test_attribute_names_are_not_read_as_globals_and_globals_still_count():
 def test_numpy_integers_work_as_seeds_and_grids(tmp_path):
     run = zoo_run("scalar-parameter")
     cache = Cache(tmp_path)
-    plain = chaos_curve(run, t0s=(0, 4, 8), seeds=(0, 1), cache=cache)
-    numpy = chaos_curve(run, t0s=tuple(np.linspace(0, 8, 3).astype(int)), seeds=tuple(np.arange(2)), cache=cache)
-    np.testing.assert_array_equal(plain.values["disagreement"], numpy.values["disagreement"])
+    plain = chaos_analysis(run, t0s=(0, 4), deltas=(4,), seeds=(0, 1), cache=cache, progress=False)
+    numpy = chaos_analysis(run, t0s=tuple(np.linspace(0, 4, 2).astype(int)), deltas=np.array([4]),
+                           seeds=tuple(np.arange(2)), cache=cache, progress=False)
+    np.testing.assert_array_equal(plain.result.values["disagreement"], numpy.result.values["disagreement"])
     a, b = train(run.replace(seed=np.int64(1)), progress=False).final, train(run.replace(seed=1), progress=False).final
     assert all(torch.equal(a.model[k], b.model[k]) for k in a.model)
     with pytest.raises(TypeError, match="seed must be an integer"):
@@ -250,7 +257,8 @@ def test_dropout_masks_are_drawn_per_step_and_the_callers_generator_is_untouched
     once, again = train(run, progress=False).final, train(run, progress=False).final
     assert torch.equal(torch.get_rng_state(), before)
     assert all(torch.equal(once.model[k], again.model[k]) for k in once.model)
-    chaos = chaos_curve(run, t0s=(0, 4), seeds=(0,), cache=Cache(tmp_path))
+    chaos = chaos_analysis(run.replace(optim={"milestones": ()}), t0s=(0, 4), deltas=(4,), seeds=(0,),
+                           cache=Cache(tmp_path), progress=False)
     assert chaos.control_is_exact
 
 

@@ -15,7 +15,7 @@ from conftest import tiny_config
 
 from twophase_lib import cache as cache_module
 from twophase_lib.cache import Cache, NumericsMismatchError
-from twophase_lib.chaos import ChaosSweep, run_sweeps
+from twophase_lib.chaos import ChaosMap, run_chaos_map
 from twophase_lib.executor import Executor
 from twophase_lib.numerics import Fingerprint, device_of, fingerprint
 from twophase_lib.perturbation import Perturbation
@@ -114,12 +114,12 @@ def test_a_study_never_pairs_states_of_two_fingerprints(tmp_path, elsewhere):
     process recomputes its own (here, with equal kernels, bitwise the same) and the ε = 0 control stays exact."""
     cache = Cache(tmp_path)
     run = tiny_config(steps=8)
-    sweep = ChaosSweep(run, t0s=(0, 4), t1=8, seeds=(0,), control_t0=4)
-    first = run_sweeps({"s": sweep}, cache, Executor(0), progress=False)["s"]
+    study = ChaosMap(run, t0s=(0, 4), t1s=(8,), seeds=(0,), control_t0=4)
+    first = run_chaos_map(study, cache, Executor(0), progress=False)
     files = sorted(p.name for p in (tmp_path / "parent").glob("*.pt"))
 
     elsewhere(other(fingerprint()))
-    second = run_sweeps({"s": sweep}, cache, Executor(0), progress=False)["s"]
+    second = run_chaos_map(study, cache, Executor(0), progress=False)
     again = sorted(p.name for p in (tmp_path / "parent").glob("*.pt"))
     assert len(again) == 2 * len(files) and set(files) < set(again), "the second fingerprint reused parents"
     assert first.control_is_exact and second.control_is_exact

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import tiny_config, with_schedule
 from twophase_lib.cache import Cache
-from twophase_lib.chaos import ChaosSweep, run_sweeps
+from twophase_lib.chaos import ChaosMap, run_chaos_maps
 from twophase_lib.executor import Executor
 from twophase_lib.metrics import BarrierConfig
 from twophase_lib.perturbation import Perturbation
@@ -22,11 +22,11 @@ HERE = Path(__file__).resolve().parent
 BC = BarrierConfig(points=3, bn_batches=2, bn_batch_size=64, train_examples=100, test_examples=200)
 
 
-def small_sweep(schedule="step", **kw):
-    """tests/test_chaos.py's small sweep (step schedule: lr drop at 5)."""
+def small_map(schedule="step", **kw):
+    """tests/test_chaos.py's small map (step schedule: lr drop at 5)."""
     cfg = with_schedule(tiny_config(steps=10), schedule)
-    kw = {"t0s": (0, 2, 4), "seeds": (0, 1), "control_t0": 2, "via": (5,), **kw}
-    return ChaosSweep(run=cfg, t1=10, perturbation=Perturbation(1e-2), barrier=BC, **kw)
+    kw = {"t0s": (0, 2, 4), "seeds": (0, 1), "control_t0": 2, **kw}
+    return ChaosMap(run=cfg, t1s=(5, 10), perturbation=Perturbation(1e-2), barrier=BC, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -66,22 +66,22 @@ def fail(message: str) -> None:
     raise ValueError(message)
 
 
-def test_sweeps_on_ray_equal_the_in_process_results_bitwise(ray, tmp_path):
+def test_maps_on_ray_equal_the_in_process_results_bitwise(ray, tmp_path):
     from twophase_lib.ray_executor import RayExecutor
 
     # one seed and two t0 (plus the control) keep the test short: 12 tasks in three waves, on two workers
-    sweeps = {sch: small_sweep(sch, seeds=(0,), t0s=(0, 4)) for sch in ("step", "constant")}
-    here = run_sweeps(sweeps, Cache(tmp_path / "here"), Executor(0), progress=False)
+    maps = {sch: small_map(sch, seeds=(0,), t0s=(0, 4)) for sch in ("step", "constant")}
+    here = run_chaos_maps(maps, Cache(tmp_path / "here"), Executor(0), progress=False)
     with RayExecutor() as ex:
         assert ex.workers == 2
-        there = run_sweeps(sweeps, Cache(tmp_path / "ray"), ex, progress=False)
+        there = run_chaos_maps(maps, Cache(tmp_path / "ray"), ex, progress=False)
     assert ray.is_initialized()  # the executor joined the module's instance and leaves it running
-    for name in sweeps:
+    for name in maps:
         assert there[name].control_is_exact
         for metric, values in here[name].values.items():
-            assert np.array_equal(values, there[name].values[metric]), (name, metric)
+            assert np.array_equal(values, there[name].values[metric], equal_nan=True), (name, metric)
         for a, b in zip(here[name].control, there[name].control):
-            assert a == b
+            assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
     # the workers wrote the same files under the same hash-keyed names
     def names(root):
         return sorted(p.relative_to(root) for p in root.rglob("*.pt"))
@@ -140,15 +140,15 @@ def test_missing_ray_says_how_to_install_it(monkeypatch):
 
 def test_cuda_tasks_need_a_gpu_reservation(ray):
     """Ray hides the GPUs from tasks that reserve none: a cuda study on such an executor fails before it starts."""
-    from twophase_lib.chaos import _task_waves
+    from twophase_lib.chaos import _map_waves
     from twophase_lib.executor import task_devices
     from twophase_lib.ray_executor import RayExecutor
 
-    sweep = small_sweep(seeds=(0,), t0s=(0, 4))
-    cuda = {"s": dataclasses.replace(sweep, run=sweep.run.replace(device="cuda"))}
-    waves, _, _ = _task_waves(cuda, Cache("unused"))
+    study = small_map(seeds=(0,), t0s=(0, 4))
+    cuda = {"s": dataclasses.replace(study, run=study.run.replace(device="cuda"))}
+    waves, _, _ = _map_waves(cuda, Cache("unused"))
     assert all(task_devices(t) == {"cuda"} for w in waves for t in w)
-    assert all(task_devices(t) == {"cpu"} for w in _task_waves({"s": sweep}, Cache("unused"))[0] for t in w)
+    assert all(task_devices(t) == {"cpu"} for w in _map_waves({"s": study}, Cache("unused"))[0] for t in w)
     with pytest.raises(ValueError, match="reserves no GPU"):
         RayExecutor().waves(waves, "cuda sweep", progress=False)
 

@@ -6,6 +6,8 @@ import os
 import re
 from pathlib import Path
 
+from twophase_lib.verdicts import Outcome
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -16,7 +18,7 @@ def readme_example() -> str:
 
 def test_the_example_is_at_most_ten_lines_of_library_calls():
     calls = [line for line in readme_example().splitlines()
-             if re.search(r"\b(Task|TensorData|RunConfig|OptimConfig|chaos_curve|cone_curves|switch_curve|"
+             if re.search(r"\b(Task|TensorData|RunConfig|OptimConfig|chaos_analysis|cone_analysis|switch_analysis|"
                           r"analyses_figure)\(", line)]
     assert 0 < len(calls) <= 10
 
@@ -29,5 +31,6 @@ def test_the_readme_example_runs_as_written(tmp_path, monkeypatch):
     exec(compile(readme_example(), str(README), "exec"), namespace)
     assert (tmp_path / "analyses.png").stat().st_size > 10_000
     assert namespace["chaos"].control_is_exact
-    assert namespace["switch"].accuracy.shape == (3, 5)
+    assert namespace["switch"].results["linearized"].accuracy.shape == (3, 5)
+    assert {namespace[k].outcome for k in ("chaos", "cone", "switch")} <= set(Outcome)
     assert os.listdir(tmp_path / "cache")

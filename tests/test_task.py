@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from twophase_lib import OptimConfig, RunConfig, Task, TensorData
-from twophase_lib.analyses import chaos_curve, cone_curves, switch_curve
+from twophase_lib.analyses import chaos_analysis, cone_analysis, switch_analysis
 from twophase_lib.cache import Cache
-from twophase_lib.chaos import ChaosSweep, run_sweep
+from twophase_lib.chaos import ChaosMap, run_chaos_map
 from twophase_lib.config import config_hash
 from twophase_lib.executor import Executor
 from twophase_lib.linearize import Linearized
@@ -84,8 +85,8 @@ def test_bad_tasks_fail_clearly():
 
 def test_epsilon_zero_control_is_exact_on_a_user_task(tmp_path):
     run = user_run()
-    sweep = ChaosSweep(run, (0, 4, 12), 24, seeds=(0,), control_t0=4, reference_seeds=(0,), kernel_inputs=4)
-    res = run_sweep(sweep, Cache(tmp_path), Executor(0), progress=False)
+    study = ChaosMap(run, (0, 4, 12), (24,), seeds=(0,), control_t0=4, reference_seeds=(0,), kernel_inputs=4)
+    res = run_chaos_map(study, Cache(tmp_path), Executor(0), progress=False)
     assert res.control_is_exact
     assert min(r["l2_distance"] for r in res.records) > 0  # a real perturbation moves the twin
 
@@ -127,14 +128,46 @@ def test_linearized_user_model_is_affine_in_its_parameters():
 
 
 def test_the_three_analyses_run_on_a_user_task(tmp_path):
-    run = user_run()
+    run = user_run().replace(optim={"milestones": ()})
     cache = Cache(tmp_path)
-    chaos = chaos_curve(run, t0s=(0, 4, 12), seeds=(0, 1), cache=cache)
-    cone = cone_curves(run, steps=(0, 4, 8, 12, 16, 24), refs=(4, 8), seeds=(0, 1), n_inputs=6, cache=cache)
-    switch = switch_curve(run, switches=(0, 8, 16), seeds=(0, 1), cache=cache)
-    assert chaos.control_is_exact and chaos.values["disagreement"].shape == (2, 3)
-    assert cone.matrices.shape == (2, 6, 6) and (cone.matrices.diagonal(axis1=1, axis2=2) == 0).all()
-    assert switch.accuracy.shape == (2, 4) and list(switch.switches) == [0, 8, 16, 24]
+    chaos = chaos_analysis(run, t0s=(0, 4, 12), deltas=(4, 12), seeds=(0, 1), cache=cache, progress=False)
+    cone = cone_analysis(run, lag_ts=(0, 8), lags=(4, 8, 16), taus=(0, 8), seeds=(0, 1), n_inputs=6, cache=cache,
+                         progress=False)
+    switch = switch_analysis(run, switches=(0, 8, 16, 24), seeds=(0, 1), inflection=chaos.inflection, cache=cache,
+                             progress=False)
+    assert chaos.control_is_exact and chaos.result.values["disagreement"].shape == (2, 3, 5)
+    assert chaos.readings[("disagreement", 4)].t0s.tolist() == [0, 4, 12] and set(chaos.verdicts) == {4, 12}
+    assert cone.result.study.steps == (0, 4, 8, 12, 16, 24) and cone.result.study.split == "train"
+    assert (cone.result.matrices.diagonal(axis1=1, axis2=2) == 0).all() and cone.reading.late == 8
+    lin = switch.results["linearized"]
+    assert lin.accuracy.shape == (2, 4) and list(lin.switches) == [0, 8, 16, 24]
+    assert set(switch.results) == {"linearized", "linearized, lower lr", "batch norm frozen"}
+    assert list(switch.results["batch norm frozen"].switches) == [0, 8, 24] and set(switch.controls()) == {0, 8}
+    for analysis in (chaos, cone, switch):
+        assert analysis.explain().startswith(f"{analysis.explain().split(':')[0]}: {analysis.outcome}")
+        assert analysis.figure().axes
+
+
+def test_the_analyses_refuse_a_run_whose_lr_drops_and_bad_grids_naming_the_field():
+    run = user_run()
+    with pytest.raises(ValueError, match="constant-lr window"):
+        chaos_analysis(run, t0s=(0, 4), deltas=(4,))
+    run = run.replace(optim={"milestones": ()})
+    for call, kwargs, field in [(chaos_analysis, dict(t0s=(0, 4), deltas=(30,)), "deltas"),
+                                (chaos_analysis, dict(t0s=(4, 8), deltas=(4,)), "t0s"),
+                                (chaos_analysis, dict(t0s=(0, 4), deltas=(4,), seeds=()), "seeds"),
+                                (chaos_analysis, dict(t0s=(0, 4), deltas=(4,), epsilon=0.0), "epsilon"),
+                                (chaos_analysis, dict(t0s=(0, 4), deltas=(4,), control_t0=3), "control_t0"),
+                                (cone_analysis, dict(lag_ts=(0,), lags=(4, 8)), "lag_ts"),
+                                (cone_analysis, dict(lag_ts=(0, 8), lags=(4, 20)), "lag_ts"),
+                                (cone_analysis, dict(lag_ts=(0, 8), lags=(4, 8), n_inputs=0), "n_inputs"),
+                                (switch_analysis, dict(switches=(0, 24)), "switch times"),
+                                (switch_analysis, dict(switches=(0, 8, -1)), "switches"),
+                                (switch_analysis, dict(switches=(0, 8, 16), control_switches=(4, 16)),
+                                 "control_switches"),
+                                (switch_analysis, dict(switches=(0, 8, 16), lr_scale=2), "lr_scale")]:
+        with pytest.raises(ValueError, match=field):
+            call(run, **kwargs)
 
 
 def small_sequence_task() -> Task:
@@ -151,11 +184,13 @@ def test_a_picklable_task_gives_the_same_results_in_worker_processes(tmp_path):
     assert clone == task
     run = RunConfig(task=task, optim=OptimConfig(lr=0.05, batch_size=16, steps=12, milestones=(8,)),
                     memory_format="contiguous")
-    sweep = ChaosSweep(run, (0, 4), 12, seeds=(0,), control_t0=4)
-    here = run_sweep(sweep, Cache(tmp_path / "here"), Executor(0), progress=False)
+    study = ChaosMap(run, (0, 4), (12,), seeds=(0,), control_t0=4)
+    here = run_chaos_map(study, Cache(tmp_path / "here"), Executor(0), progress=False)
     pool = Executor(2)
     try:
-        there = run_sweep(sweep, Cache(tmp_path / "pool"), pool, progress=False)
+        there = run_chaos_map(study, Cache(tmp_path / "pool"), pool, progress=False)
     finally:
         pool.close()
-    assert here.records == there.records and here.control_is_exact
+    assert all(a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a if k != "perturbation")
+               and a["perturbation"] == b["perturbation"] for a, b in zip(here.records, there.records))
+    assert here.control_is_exact

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .beyond import beyond_maps, beyond_switches
 from .beyond import chapter_designs as beyond_designs
-from .chaos import bn_init_maps, chapter_maps, entry_maps, extension_sweeps
+from .chaos import bn_init_maps, chapter_maps, entry_maps, extension_maps
 from .cone import check_input_studies, lag_studies
 from .profiles import protocol_designs
 from .switch import window_studies
@@ -23,7 +23,7 @@ def chapter_studies(profile: str) -> dict[str, list]:
     designs, tasks = protocol_designs(profile), beyond_designs(profile)
     return {
         "01_chaos_effect": [*chapter_maps(designs).values(), *entry_maps(designs).values(),
-                            *bn_init_maps(designs).values(), *extension_sweeps(designs).values()],
+                            *bn_init_maps(designs).values(), *extension_maps(designs).values()],
         "02_cone_effect": [*lag_studies(designs).values(), *check_input_studies(designs).values()],
         "03_linearized_switch": list(window_studies(designs).values()),
         "04_beyond_cifar": [*beyond_maps(tasks).values(), *lag_studies(tasks).values(),

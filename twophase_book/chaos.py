@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from twophase_lib.chaos import ChaosMap, ChaosMapResult, ChaosResult, ChaosSweep
+from twophase_lib.chaos import ChaosMap, ChaosMapResult, WindowReading, window_reading
 from twophase_lib.perturbation import Perturbation
 from twophase_lib.plotting import LABELS, time_axis
-from twophase_lib.verdicts import (
-    Outcome,
-    Verdict,
-    WindowCheck,
-    bootstrap_means,
-    combine,
-    inflection_interval,
-    interval,
-    window_chaos_verdict,
-)
+from twophase_lib.verdicts import Outcome, WindowCheck, bootstrap_means, combine, interval
 
 from .paper import PAPER_INFLECTION, PAPER_MAP_TEXT
 from .profiles import (
@@ -85,64 +75,13 @@ def entry_maps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosMap]:
     return out
 
 
-def extension_sweeps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosSweep]:
-    """The extension: twins split before the recipe's first lr drop, trained through the drops to its end."""
-    return {arch: ChaosSweep(d.step_run, d.extension_t0s, d.step_run.optim.steps, Perturbation(d.epsilon), d.seeds,
-                             None, d.barrier, via=(d.step_run.optim.first_drop,))
+def extension_maps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosMap]:
+    """The extension: twins split before the recipe's first lr drop, trained through the drops and compared at its
+    end (a map with one t1); each seed's twins have the primary map's perturbation direction, so the two schedules'
+    twins are paired by seed and direction."""
+    return {arch: ChaosMap(d.step_run, d.extension_t0s, (d.step_run.optim.steps,), Perturbation(d.epsilon), d.seeds,
+                           None, d.barrier)
             for arch, d in designs.items()}
-
-
-@dataclass
-class WindowReading:
-    """One metric on one fixed-window slice t1 = t0 + Δ of one network, with bootstrap replicates and its verdict.
-
-    ``point`` (K,) is the seed mean at each t0; ``replicates`` (R, K) resample seeds (and test images, for the
-    disagreement); ``reference`` is the level two independently initialised networks reach at t1 = Δ.
-    """
-
-    arch: str
-    metric: str
-    delta: int
-    t0s: np.ndarray
-    per_seed: np.ndarray
-    point: np.ndarray
-    replicates: np.ndarray
-    reference: float
-    reference_replicates: np.ndarray
-    verdict: Verdict
-    inflection: dict
-
-    def band(self) -> tuple[np.ndarray, np.ndarray]:
-        """The pointwise 90% bootstrap interval of the curve: (low, high), each (K,)."""
-        lo, hi = np.quantile(self.replicates, [0.05, 0.95], axis=0)
-        return lo, hi
-
-
-def window_reading(arch: str, res: ChaosMapResult, metric: str, delta: int, resamples: int = 2000,
-                   references: ChaosMapResult | None = None) -> WindowReading:
-    """Read one metric on one slice of a map and apply :func:`twophase_lib.verdicts.window_chaos_verdict`.
-
-    ``references``: the map whose independent-initialisation pairs give the reference level (default ``res``; a
-    map of the same runs without reference pairs or ε = 0 twins, such as the per-entry reading's, borrows the
-    primary map's, and its control).
-    """
-    refs = references or res
-    t0s, per_seed = res.window(metric, delta)
-    ref_all = refs.reference[metric][:, list(refs.study.t1s).index(t0s[0] + delta)]
-    if metric == "disagreement":
-        _, per_image = res.window("disagreement_per_example", delta)
-        replicates = bootstrap_means(np.moveaxis(per_image, 2, 1).astype(float), resamples)
-        ref_images = refs.reference_disagreements[:, list(refs.study.t1s).index(t0s[0] + delta)]
-        ref_reps = bootstrap_means(ref_images[:, :, None].astype(float), resamples, seed=1)[:, 0]
-    else:
-        replicates = bootstrap_means(per_seed, resamples)
-        ref_reps = bootstrap_means(ref_all[:, None], resamples, seed=1)[:, 0]
-    point = per_seed.mean(0)
-    # a map without ε = 0 twins of its own (the per-entry reading) is judged by the primary map's control
-    exact = res.control_is_exact if res.control else refs.control_is_exact
-    verdict = window_chaos_verdict(t0s, point, replicates, float(ref_all.mean()), ref_reps, exact, delta)
-    return WindowReading(arch, metric, delta, t0s, per_seed, point, replicates, float(ref_all.mean()), ref_reps,
-                         verdict, inflection_interval(t0s, point, replicates))
 
 
 def window_readings(results: dict[str, ChaosMapResult], metrics=WINDOW_METRICS) -> dict[tuple, WindowReading]:
@@ -258,7 +197,7 @@ def readings_compared(results: dict[str, ChaosMapResult], entry: dict[str, Chaos
     return Table(["network", "Δ", "t0", "total L2 norm ε (seed range)", "per-entry ε (seed range)"], rows)
 
 
-def extension_table(results: dict[str, ChaosMapResult], sweeps: dict[str, ChaosResult]) -> tuple[Table, dict]:
+def extension_table(results: dict[str, ChaosMapResult], extension: dict[str, ChaosMapResult]) -> tuple[Table, dict]:
     """What the recipe's lr drops do to twins split before them: test disagreement at the recipe's end under the
     step schedule against the constant-lr twins at the same t1 (from the map), paired by seed, with a bootstrap
     interval of the difference over seeds.
@@ -268,18 +207,17 @@ def extension_table(results: dict[str, ChaosMapResult], sweeps: dict[str, ChaosR
         interval).
     """
     rows, found = [], {}
-    for arch, sw in sweeps.items():
+    for arch, ext in extension.items():
         res = results[arch]
-        t1 = sw.sweep.t1
+        t1 = ext.study.t1s[-1]
         t1s = list(res.study.t1s)
         found[arch] = {}
-        for j, t0 in enumerate(sw.t0s):
+        for j, t0 in enumerate(ext.study.t0s):
+            step = ext.values["disagreement"][:, j, -1]
             if t1 not in t1s or t0 not in res.study.t0s or t1 not in res.study.t1s_after(int(t0)):
-                step_mean = sw.values["disagreement"][:, j].mean()
-                rows.append([display_name(arch), int(t0), t1, "not on the map", f"{step_mean:.3f}", "–"])
+                rows.append([display_name(arch), int(t0), t1, "not on the map", f"{step.mean():.3f}", "–"])
                 continue
             const = res.values["disagreement"][:, list(res.study.t0s).index(t0), t1s.index(t1)]
-            step = sw.values["disagreement"][:, j]
             lo, hi = interval(bootstrap_means((step - const)[:, None])[:, 0])
             found[arch][int(t0)] = (float(const.mean()), float(step.mean()), lo, hi)
             rows.append([display_name(arch), int(t0), t1, f"{const.mean():.3f}", f"{step.mean():.3f}",

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from twophase_lib.cone import ConeResult, ConeStudy, block_boundary
+from twophase_lib.cone import ConeResult, ConeStudy, LagReading, lag_reading
 from twophase_lib.plotting import mark_inflection
-from twophase_lib.verdicts import LagCheck, Verdict, combine, lag_cone_verdict
+from twophase_lib.verdicts import LagCheck, combine
 
 from .paper import PAPER_CONE
 from .profiles import ProtocolDesign, display_name
@@ -44,59 +43,6 @@ def check_input_studies(designs: dict[str, ProtocolDesign]) -> dict[str, ConeStu
         out[arch] = ConeStudy(d.run, (t, *(t + lag for lag in d.lags)), (t,), d.seeds[:1], d.cone_inputs,
                               split="test")
     return out
-
-
-@dataclass
-class LagReading:
-    """One network's lag curves S(t, t + Δ) (per seed: (seeds, lags) per t), the calibration, the within-run block
-    boundary with its interval, and the rule's verdict on the early and late curves."""
-
-    arch: str
-    lags: np.ndarray
-    curves: dict[int, np.ndarray]
-    calibration: float
-    calibration_per_seed: np.ndarray
-    boundary: tuple[int, float]
-    boundary_interval: tuple[float, float]
-    verdict: Verdict
-
-    @property
-    def early(self) -> int:
-        """The t of the early lag curve."""
-        return min(self.curves)
-
-    @property
-    def late(self) -> int:
-        """The t of the late lag curve."""
-        return max(self.curves)
-
-
-def lag_reading(arch: str, res: ConeResult, lag_ts: tuple[int, ...], lags: tuple[int, ...],
-                resamples: int = 2000) -> LagReading:
-    """Apply :func:`twophase_lib.verdicts.lag_cone_verdict` to the earliest and latest lag curves, calibrated by
-    S between independently initialised networks at the late t; locate the block boundary of the seed-mean
-    S matrix, with a 90% interval over seeds (bootstrap of the seed-mean matrix).
-
-    Raises:
-        ValueError: the study has no reference (calibration) seeds.
-    """
-    if res.reference is None:
-        raise ValueError("the lag rule needs S between independently initialised networks: set reference_seeds")
-    curves = {t: res.lag_curve(t, lags) for t in lag_ts}
-    early, late = curves[min(lag_ts)], curves[max(lag_ts)]
-    rng = np.random.default_rng(0)
-    n = early.shape[0]
-    idx = rng.integers(0, n, size=(resamples, n))
-    er, lr = early[idx].mean(1), late[idx].mean(1)
-    steps = list(res.study.steps)
-    cal = res.reference[:, steps.index(max(lag_ts))]
-    cal_reps = cal[rng.integers(0, len(cal), size=(resamples, len(cal)))].mean(1)
-    verdict = lag_cone_verdict(np.array(lags), early.mean(0), er, late.mean(0), lr, float(cal.mean()), cal_reps)
-    boundary = block_boundary(res.study.steps, res.matrices.mean(0))
-    reps = [block_boundary(res.study.steps, res.matrices[i].mean(0))[0] for i in idx[:200]]
-    lo, hi = np.quantile(reps, [0.05, 0.95], method="inverted_cdf")
-    return LagReading(arch, np.array(lags), curves, float(cal.mean()), cal, boundary, (float(lo), float(hi)),
-                      verdict)
 
 
 def lag_readings(results: dict[str, ConeResult], designs: dict[str, ProtocolDesign]) -> dict[str, LagReading]:

@@ -1,102 +1,451 @@
-"""The paper's three analyses on any run, one call each: for a user's own :class:`twophase_lib.task.Task`.
+"""The paper's three analyses on any run, one call each, on the paper's own protocol and with the book's rules.
 
-    run = RunConfig(task=Task("mine", make_model, TensorData(...)), optim=OptimConfig(...))
-    chaos = chaos_curve(run, t0s=(0, 10, 30, 100))         # chapter 1: twins split at t0, compared at the end
-    cone = cone_curves(run, steps=(0, 10, 30, 100, 200), refs=(30, 100))   # chapter 2: eNTK distances
-    switch = switch_curve(run, switches=(0, 30, 100, 200))  # chapter 3: linearized from t to the end
+    run = RunConfig(task=Task("mine", make_model, TensorData(...)), optim=OptimConfig(lr=0.1, steps=600))
+    chaos = chaos_analysis(run, t0s=(0, 10, 30, 100, 300), deltas=(100, 300))   # chapter 1: (t0, t1) map, slices
+    cone = cone_analysis(run, lag_ts=(0, 300), lags=(50, 100, 200))              # chapter 2: lag curves
+    switch = switch_analysis(run, switches=(0, 30, 100, 300, 400), inflection=chaos.inflection)  # chapter 3
     analyses_figure(chaos, cone, switch)
 
-Everything is cached (``$TWOPHASE_CACHE`` or ``cache=``) under the task's identity. ``workers=0`` (the
-default here) computes in this process, so a model defined in a notebook works; ``workers > 1``
-needs a task whose model factory and data function can be imported by worker processes.
+The run trains at a constant learning rate (every figure of the paper lies inside its first lr stage): its
+``optim.steps`` is the window, and a run whose lr drops inside it is refused. Each call returns a typed result
+that holds the study's arrays, the readings of chapters 1-3 (:class:`twophase_lib.chaos.WindowReading`,
+:class:`twophase_lib.cone.LagReading`), the verdict of the rule the book applies
+(:func:`twophase_lib.verdicts.window_chaos_verdict`, :func:`twophase_lib.verdicts.lag_cone_verdict`,
+:func:`twophase_lib.verdicts.paired_switch_verdict`), and a ``figure()``.
+
+Everything is cached (``$TWOPHASE_CACHE`` or ``cache=``) under the task's identity. ``workers=0`` (the default
+here) computes in this process, so a model defined in a notebook works; ``workers > 1`` needs a task whose model
+factory and data function can be imported by worker processes.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .cache import Cache
-from .chaos import ChaosResult, ChaosSweep, inflection_range, run_sweep
-from .cone import ConeResult, ConeStudy, run_study
+from .chaos import ChaosMap, ChaosMapResult, Reference, WindowReading, run_chaos_map, window_reading
+from .cone import ConeResult, ConeStudy, LagReading, lag_reading, run_studies
 from .config import RunConfig
 from .executor import Executor
+from .linearize import SwitchArm
 from .metrics import BarrierConfig
 from .perturbation import Perturbation
-from .plotting import band, mark_lr_drops, time_axis
-from .switch import SwitchResult, SwitchStudy, run_switch_studies
+from .plotting import LABELS, band, time_axis
+from .switch import SwitchResult, SwitchStudy, paired_difference, run_switch_studies
+from .verdicts import Outcome, Verdict, combine, paired_switch_verdict
+
+#: The metrics read on the fixed windows, each against its reference pair's level; the verdict rests on the first.
+CHAOS_METRICS = ("disagreement", "test_loss_barrier", "dissimilarity")
 
 
-def chaos_curve(run: RunConfig, t0s: tuple[int, ...], seeds: tuple[int, ...] = (0, 1, 2),
-                perturbation: Perturbation = Perturbation(), kernel_inputs: int = 0,
-                barrier: BarrierConfig = BarrierConfig(points=3, train_examples=1000),
-                cache: Cache | None = None, workers: int = 0) -> ChaosResult:
-    """Twins perturbed at each t0 and trained on the parent's batches to the end; an ε = 0 control at t0s[1]."""
-    sweep = ChaosSweep(run, tuple(t0s), run.optim.steps, perturbation, tuple(seeds),
-                       control_t0=t0s[1] if len(t0s) > 1 else t0s[0], barrier=barrier, kernel_inputs=kernel_inputs,
-                       reference_seeds=tuple(seeds[:1]))
-    return run_sweep(sweep, cache, Executor(workers), progress=True)
+def _constant_lr(run: RunConfig, what: str) -> None:
+    """Refuse a run whose lr drops inside its window (a milestone past the last step changes nothing)."""
+    if any(m < run.optim.steps for m in run.optim.milestones):
+        raise ValueError(f"{what} reads a constant-lr window (the paper's figures all lie inside its first lr "
+                         f"stage); this run drops its lr at {run.optim.milestones} within its "
+                         f"{run.optim.steps} iterations: pass run.replace(optim={{'milestones': ()}})")
 
 
-def cone_curves(run: RunConfig, steps: tuple[int, ...], refs: tuple[int, ...], seeds: tuple[int, ...] = (0, 1, 2),
-                n_inputs: int = 50, cache: Cache | None = None, workers: int = 0) -> ConeResult:
-    """eNTKs of the run at ``steps`` on its first ``n_inputs`` test inputs: distance matrix, S(τ, t), velocity."""
-    return run_study(ConeStudy(run, tuple(steps), tuple(refs), tuple(seeds), n_inputs), cache, Executor(workers))
+def _grid(values, what: str, low: int, high: int) -> tuple[int, ...]:
+    """A grid of iterations as sorted distinct Python ints inside [low, high], or a ValueError naming it."""
+    try:
+        out = tuple(int(v) for v in values)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a sequence of integer iterations, got {values!r}") from None
+    if not out or list(out) != sorted(set(out)) or out[0] < low or out[-1] > high:
+        raise ValueError(f"{what} must be non-empty, increasing, distinct and inside [{low}, {high}], got {out}")
+    return out
 
 
-def switch_curve(run: RunConfig, switches: tuple[int, ...], seeds: tuple[int, ...] = (0, 1, 2),
-                 cache: Cache | None = None, workers: int = 0) -> SwitchResult:
-    """Final test accuracy after standard training to t and linearized training from t to the end, per t."""
-    switches = tuple(sorted({*switches, run.optim.steps}))
-    study = SwitchStudy(run, switches, tuple(seeds), train_examples=1000)
-    return run_switch_studies({"run": study}, cache, Executor(workers))["run"]
+def _label(run: RunConfig) -> str:
+    """What a reading calls the run: the task's name, or the network's."""
+    return run.task.name if run.task is not None else run.model.arch
 
 
-def _no_range(ax: plt.Axes, what: str) -> None:
-    """Say on the panel that its curve is flat, so a reader does not look for an effect in rounding."""
-    ax.text(0.5, 0.5, f"no dynamic range:\n{what}", transform=ax.transAxes, ha="center", va="center",
-            fontsize=10, color="C3", bbox={"facecolor": "white", "edgecolor": "C3", "alpha": 0.9})
+def _seeds(seeds, what: str = "seeds") -> tuple[int, ...]:
+    try:
+        out = tuple(int(s) for s in seeds)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a sequence of non-negative integers, got {seeds!r}") from None
+    if not out or len(set(out)) != len(out) or min(out) < 0:
+        raise ValueError(f"{what} must be non-empty, distinct and non-negative, got {out}")
+    return out
 
 
-def analyses_figure(chaos: ChaosResult, cone: ConeResult, switch: SwitchResult) -> plt.Figure:
-    """The three curves side by side: disagreement against t0, S(τ, t) from each τ, accuracy against t.
+# ----------------------------------------------------------------------------------------------------- chaos
 
-    Distances are drawn from 0; a panel whose curve is flat (no dynamic range) says so on the panel."""
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    ax = axes[0]
-    band(ax, chaos.t0s, chaos.values["disagreement"], "twins (seed range shaded)")
-    if np.ptp(chaos.values["disagreement"]) == 0:
-        _no_range(ax, "the twins agree equally at every t0")
-    ref = chaos.reference("independent init", "disagreement")
-    ax.axhline(ref, color="0.4", linestyle="--", linewidth=1, label="independent initialisations")
-    inf = inflection_range(chaos.t0s, chaos.values["disagreement"])["estimate"]
-    if np.isfinite(inf):
-        ax.axvline(inf, color="C3", linestyle="--", label=f"inflection ≈ {inf:.3g}")
-    mark_lr_drops(ax, chaos.sweep.run.optim.milestones)
-    time_axis(ax)
-    ax.set_ylim(bottom=0)
-    ax.set_ylabel("test disagreement at the end")
-    ax.set_title("chaos: twins split at t0", fontsize=10)
-    ax.legend(fontsize=7)
-    ax = axes[1]
-    for i, tau in enumerate(cone.study.refs):
-        t, s = cone.from_reference(tau)
-        band(ax, t, s, f"τ = {tau}", color=f"C{i}")
-    if not np.any(cone.matrices):
-        _no_range(ax, "the eNTK never moves")
-    mark_lr_drops(ax, cone.study.run.optim.milestones)
-    time_axis(ax, "training iteration t")
-    ax.set_ylim(bottom=0)
-    ax.set_ylabel("kernel distance S(τ, t)")
-    ax.set_title("cone: eNTK distance from τ", fontsize=10)
-    ax.legend(fontsize=7)
-    ax = axes[2]
-    band(ax, switch.switches, switch.accuracy, "linearized from t")
-    if np.ptp(switch.accuracy.mean(0)) == 0:
-        _no_range(ax, "the same accuracy at every switch time")
-    mark_lr_drops(ax, switch.study.run.optim.milestones)
-    time_axis(ax, "switch time t")
-    ax.set_ylabel("final test accuracy")
-    ax.set_title("value of the cone phase", fontsize=10)
+
+@dataclass
+class ChaosAnalysis:
+    """Chapter 1 on a run: the (t0, t1) map and its fixed-window readings.
+
+    ``readings[(metric, Δ)]`` is a :class:`twophase_lib.chaos.WindowReading` (curve over t0 with bootstrap
+    replicates, reference level, inflection, verdict); the outcome combines the test disagreement's verdicts over
+    every Δ, as chapter 1 does per network.
+    """
+
+    result: ChaosMapResult
+    readings: dict[tuple[str, int], WindowReading]
+
+    @property
+    def deltas(self) -> tuple[int, ...]:
+        """The windows Δ read."""
+        return tuple(self.result.study.deltas)
+
+    @property
+    def outcome(self) -> Outcome:
+        """The test disagreement's outcomes over every window Δ, combined."""
+        return combine([r.verdict.outcome for (m, _), r in self.readings.items() if m == CHAOS_METRICS[0]])
+
+    @property
+    def verdicts(self) -> dict[int, Verdict]:
+        """The test disagreement's verdict on each window Δ."""
+        return {d: self.readings[(CHAOS_METRICS[0], d)].verdict for d in self.deltas}
+
+    @property
+    def inflection(self) -> float:
+        """The first t0 (iterations) where the test disagreement on the shortest window falls to half its value at
+        the first t0 (inf beyond the grid, nan if undefined): where chapters 2 and 3 place the two phases."""
+        return float(self.readings[(CHAOS_METRICS[0], min(self.deltas))].inflection["estimate"])
+
+    @property
+    def control_is_exact(self) -> bool:
+        """Whether every ε = 0 twin ended bitwise on its parent."""
+        return self.result.control_is_exact
+
+    def explain(self) -> str:
+        """The outcome, then every window's checks with their margins."""
+        return f"chaos: {self.outcome}\n" + "\n".join(
+            f"  Δ = {d}: {v.outcome}\n    " + v.explain().replace("\n", "\n    ") for d, v in self.verdicts.items())
+
+    def plot(self, ax: plt.Axes, metric: str = CHAOS_METRICS[0]) -> None:
+        """One metric against t0 on every window (bands: 90% bootstrap), the reference level per window (dashed)
+        and, for the disagreement, the inflection (dotted)."""
+        for k, d in enumerate(self.deltas):
+            r = self.readings[(metric, d)]
+            lo, hi = r.band()
+            ax.plot(r.t0s, r.point, marker="o", color=f"C{k}", label=f"twins, Δ = {d}")
+            ax.fill_between(r.t0s, lo, hi, color=f"C{k}", alpha=0.2, linewidth=0)
+            ax.axhline(r.reference, color=f"C{k}", linestyle="--", linewidth=1,
+                       label=f"{self.result.study.reference_kind}, t1 = {r.t0s[0] + d}")
+            inf = r.inflection["estimate"]
+            if metric == CHAOS_METRICS[0] and math.isfinite(inf):
+                ax.axvline(inf, color=f"C{k}", linestyle=":", linewidth=1.2)
+        time_axis(ax)
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel(f"{LABELS.get(metric, metric)} at t1 = t0 + Δ")
+        ax.set_title(f"chaos: twins split at t0, compared Δ later — {self.outcome}", fontsize=10)
+        ax.legend(fontsize=7)
+
+    def figure(self) -> plt.Figure:
+        """The fixed-window readings of every metric side by side."""
+        fig, axes = plt.subplots(1, len(CHAOS_METRICS), figsize=(5 * len(CHAOS_METRICS), 3.8))
+        for ax, m in zip(axes, CHAOS_METRICS):
+            self.plot(ax, m)
+            if m == "dissimilarity":
+                ax.set_yscale("log")
+        fig.tight_layout()
+        return fig
+
+
+def chaos_analysis(run: RunConfig, t0s, deltas, seeds=(0, 1, 2), epsilon: float = 1e-7,
+                   reference: Reference | str = Reference.INDEPENDENT_INIT, control_t0: int | None = None,
+                   barrier: BarrierConfig = BarrierConfig(points=3, train_examples=1000), kernel_inputs: int = 0,
+                   cache: Cache | None = None, workers: int = 0, progress: bool = True) -> ChaosAnalysis:
+    """Twins perturbed at each t0 (a random direction of total L2 norm ``epsilon``), trained on their parent's
+    batches and compared with it on the band t0 < t1 ≤ t0 + max(Δ) (the paper's Fig. 3 maps); read on the fixed
+    windows t1 = t0 + Δ, where every twin has the same time to diverge, against a reference pair (``reference``:
+    independently initialised networks, or one initialisation on two data orders) at t1 = t0s[0] + Δ, with an
+    ε = 0 twin that must end bitwise on its parent (at ``control_t0``, default the second t0).
+
+    Args:
+        run: the recipe at a constant lr; ``run.optim.steps`` is the window and must hold t0s[-1] + max(Δ).
+        t0s: perturbation times (iterations), increasing from 0.
+        deltas: the windows Δ (iterations), positive.
+        seeds: the runs' seeds (each seed's twins get their own perturbation direction); the reference pairs too.
+        epsilon: the perturbation's total L2 norm over the parameters that train, in (0, 1).
+        reference: :class:`twophase_lib.chaos.Reference`.
+        control_t0: where the ε = 0 twin branches off (one of ``t0s``).
+        barrier: the loss barrier's resolution (computed on the windows' cells only).
+        kernel_inputs: test inputs of the twins' eNTK distance on the shortest window (0: not computed).
+        cache: where results live (default ``$TWOPHASE_CACHE``).
+        workers: worker processes (0: this process).
+        progress: progress bars and lines.
+
+    Returns:
+        A :class:`ChaosAnalysis`.
+
+    Raises:
+        ValueError: a run with lr drops, grids that are not increasing integers inside the window, ε outside (0, 1),
+            a control t0 off the grid, an unknown reference.
+    """
+    _constant_lr(run, "chaos_analysis")
+    deltas = _grid(deltas, "deltas", 1, run.optim.steps)
+    t0s = _grid(t0s, "t0s", 0, run.optim.steps - max(deltas))
+    if t0s[0] != 0:
+        raise ValueError(f"t0s must start at 0 (the early end the rule reads), got {t0s}")
+    seeds = _seeds(seeds)
+    if not 0 < float(epsilon) < 1:
+        raise ValueError(f"epsilon must lie in (0, 1) (ε = 0 is the control the analysis runs), got {epsilon}")
+    control = t0s[min(1, len(t0s) - 1)] if control_t0 is None else int(control_t0)
+    if control not in t0s:
+        raise ValueError(f"control_t0 = {control} must be one of t0s {t0s}")
+    study = ChaosMap(run, t0s, tuple(sorted({t0 + d for t0 in t0s for d in deltas})), Perturbation(float(epsilon)),
+                     seeds, control, barrier, kernel_inputs, reference_seeds=seeds, horizon=max(deltas),
+                     deltas=deltas, kernel_deltas=(min(deltas),), reference_t1s=tuple(t0s[0] + d for d in deltas),
+                     reference_kind=reference)
+    with Executor(workers) as ex:
+        res = run_chaos_map(study, cache, ex, progress, desc="chaos analysis")
+    readings = {(m, d): window_reading(_label(run), res, m, d) for m in CHAOS_METRICS for d in deltas}
+    return ChaosAnalysis(res, readings)
+
+
+# ------------------------------------------------------------------------------------------------------ cone
+
+
+@dataclass
+class ConeAnalysis:
+    """Chapter 2 on a run: eNTKs on training inputs at every checkpoint, the within-run distance matrix (Fig. 4),
+    S(τ, t) from each τ (Fig. 5a) and the lag curves S(t, t + Δ) (Fig. 5b) with their calibration and verdict
+    (:class:`twophase_lib.cone.LagReading`)."""
+
+    result: ConeResult
+    reading: LagReading
+
+    @property
+    def outcome(self) -> Outcome:
+        """The lag rule's outcome."""
+        return self.reading.verdict.outcome
+
+    @property
+    def verdict(self) -> Verdict:
+        """The lag rule's verdict (:func:`twophase_lib.verdicts.lag_cone_verdict`)."""
+        return self.reading.verdict
+
+    def explain(self) -> str:
+        """The outcome and the checks with their margins, and the block boundary."""
+        lo, hi = self.reading.boundary_interval
+        return (f"cone: {self.outcome}\n  " + self.verdict.explain().replace("\n", "\n  ")
+                + f"\n  block boundary of the within-run matrix: {self.reading.boundary[0]} [{lo:g}, {hi:g}]")
+
+    def plot(self, ax: plt.Axes) -> None:
+        """The early and late lag curves against Δ (band: seed range) and the calibration (dashed)."""
+        r = self.reading
+        for k, t in enumerate((r.early, r.late)):
+            band(ax, r.lags, r.curves[t], f"t = {t}", f"C{k}")
+        ax.axhline(r.calibration, color="k", linestyle="--", linewidth=1,
+                   label=f"independent init at t = {r.late}")
+        ax.set_xlabel("lag Δ (iterations)")
+        ax.set_ylabel("S(t, t + Δ)")
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"cone: lag curves — {self.outcome}", fontsize=10)
+        ax.legend(fontsize=7)
+
+    def figure(self) -> plt.Figure:
+        """The within-run matrix with its block boundary, S(τ, t) from each τ, and the lag curves."""
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+        res, steps = self.result, np.array(self.result.study.steps)
+        im = axes[0].imshow(res.matrices.mean(0), origin="lower", cmap="viridis")
+        axes[0].set_xticks(range(len(steps)), [str(s) for s in steps], rotation=90, fontsize=7)
+        axes[0].set_yticks(range(len(steps)), [str(s) for s in steps], fontsize=7)
+        b = list(steps).index(self.reading.boundary[0]) - 0.5
+        axes[0].axvline(b, color="w", linestyle="--", linewidth=1)
+        axes[0].axhline(b, color="w", linestyle="--", linewidth=1)
+        axes[0].set_title("S(t, t′) within the run (seed mean)", fontsize=10)
+        fig.colorbar(im, ax=axes[0], fraction=0.046)
+        for k, tau in enumerate(res.study.refs):
+            t, s = res.from_reference(tau)
+            band(axes[1], t, s, f"τ = {tau}", f"C{k}")
+        time_axis(axes[1], "training iteration t")
+        axes[1].set_ylim(bottom=0)
+        axes[1].set_ylabel("S(τ, t)")
+        axes[1].set_title("eNTK distance from τ", fontsize=10)
+        axes[1].legend(fontsize=7)
+        self.plot(axes[2])
+        fig.tight_layout()
+        return fig
+
+
+def cone_analysis(run: RunConfig, lag_ts, lags, taus=(0,), seeds=(0, 1, 2), n_inputs: int = 50,
+                  reference_seeds=(0, 1), steps=None, cache: Cache | None = None, workers: int = 0,
+                  progress: bool = True) -> ConeAnalysis:
+    """The eNTK (every logit, eval mode) on the first ``n_inputs`` training inputs at every checkpoint of the run,
+    read as chapter 2 reads it: lag curves S(t, t + Δ) from each t of ``lag_ts`` (the first is "early", the last
+    "late"), S(τ, t) from each τ, the within-run matrix and its block boundary; calibrated by S between two
+    independently initialised networks at the late t; judged by :func:`twophase_lib.verdicts.lag_cone_verdict`.
+
+    Args:
+        run: the recipe at a constant lr; ``run.optim.steps`` is the window.
+        lag_ts: where lag curves start (iterations), at least two, increasing.
+        lags: the lags Δ (iterations), at least two, increasing and positive.
+        taus: the reference points τ of S(τ, t) (0 is the paper's "from initialisation").
+        seeds: the runs' seeds.
+        n_inputs: training inputs of the eNTK (positive).
+        reference_seeds: seeds of the calibration's pairs (at least one).
+        steps: the checkpoints (default: every t, t + Δ and τ; at least four, for the block boundary).
+        cache, workers, progress: as :func:`chaos_analysis`.
+
+    Returns:
+        A :class:`ConeAnalysis`.
+
+    Raises:
+        ValueError: a run with lr drops, grids that are not increasing integers inside the window, a lag curve past
+            the window, fewer than four checkpoints, ``n_inputs`` not positive.
+    """
+    _constant_lr(run, "cone_analysis")
+    window = run.optim.steps
+    lags = _grid(lags, "lags", 1, window)
+    lag_ts = _grid(lag_ts, "lag_ts", 0, window - max(lags))
+    taus = _grid(taus, "taus", 0, window)
+    if len(lag_ts) < 2 or len(lags) < 2:
+        raise ValueError(f"the rule compares an early and a late lag curve of at least two lags: lag_ts {lag_ts}, "
+                         f"lags {lags}")
+    if int(n_inputs) < 1:
+        raise ValueError(f"n_inputs must be a positive number of training inputs, got {n_inputs}")
+    needed = {*lag_ts, *(t + d for t in lag_ts for d in lags), *taus}
+    steps = tuple(sorted(needed)) if steps is None else _grid(steps, "steps", 0, window)
+    if not needed <= set(steps) or len(steps) < 4:
+        raise ValueError(f"the checkpoints {steps} must hold every t, t + Δ and τ ({sorted(needed)}) and number at "
+                         "least four (the block boundary splits them into two blocks of two)")
+    study = ConeStudy(run, steps, taus, _seeds(seeds), int(n_inputs), split="train",
+                      reference_seeds=_seeds(reference_seeds, "reference_seeds"), reference_steps=(max(lag_ts),))
+    with Executor(workers) as ex:
+        res = run_studies({"cone": study}, cache, ex, progress, desc="cone analysis")["cone"]
+    return ConeAnalysis(res, lag_reading(_label(run), res, lag_ts, lags))
+
+
+# ---------------------------------------------------------------------------------------------------- switch
+
+
+@dataclass
+class SwitchAnalysis:
+    """Chapter 3 on a run: final test accuracy after standard training to t and linearized training from t to T
+    (``results["linearized"]``), the same at a lower lr (``"linearized, lower lr"``) and the network trained on
+    with batch norm frozen at t (``"batch norm frozen"``) at the control switch times; the paired rule's verdict on
+    the paper's arm and on the lower-lr arm."""
+
+    results: dict[str, SwitchResult]
+    verdicts: dict[str, Verdict]
+    inflection: float
+
+    @property
+    def outcome(self) -> Outcome:
+        """The paper's arm's outcome."""
+        return self.verdicts["linearized"].outcome
+
+    def controls(self) -> dict[int, dict[str, tuple[float, float, float]]]:
+        """At each control switch time before T: linearized − batch-norm-frozen and lower lr − run's lr, paired by
+        seed and test image, each (mean, low, high) with a 90% bootstrap interval."""
+        lin, slow, frozen = (self.results.get(a) for a in SWITCH_ARMS)
+        if slow is None or frozen is None:
+            return {}
+        return {int(t): {"linearized − frozen": paired_difference(lin, int(t), frozen),
+                         "lower lr − run's lr": paired_difference(slow, int(t), lin)} for t in frozen.switches[:-1]}
+
+    def explain(self) -> str:
+        """Each arm's outcome with its checks, and the controls."""
+        lines = [f"switch: {self.outcome}"]
+        for arm, v in self.verdicts.items():
+            lines.append(f"  {arm}: {v.outcome}\n    " + v.explain().replace("\n", "\n    "))
+        for t, diffs in self.controls().items():
+            lines.append(f"  control at t = {t}: " + "; ".join(f"{k} {m:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+                                                              for k, (m, lo, hi) in diffs.items()))
+        return "\n".join(lines)
+
+    def plot(self, ax: plt.Axes) -> None:
+        """Final test accuracy against the switch time, one line per arm (band: seed range), the inflection dashed."""
+        for k, (arm, res) in enumerate(self.results.items()):
+            band(ax, res.switches, res.accuracy, arm, f"C{k}", "os^"[k % 3])
+        if math.isfinite(self.inflection):
+            ax.axvline(self.inflection, color="C3", linestyle="--", linewidth=1, label="chaos inflection")
+        time_axis(ax, "switch time t (iterations; the last is standard training)")
+        ax.set_ylabel("final test accuracy")
+        ax.set_title(f"value of the cone phase — {self.outcome}", fontsize=10)
+        ax.legend(fontsize=7)
+
+    def figure(self) -> plt.Figure:
+        """The accuracy panel alone."""
+        fig, ax = plt.subplots(figsize=(6, 4))
+        self.plot(ax)
+        fig.tight_layout()
+        return fig
+
+
+#: The switch analysis's arms: the paper's, and the two controls.
+SWITCH_ARMS = ("linearized", "linearized, lower lr", "batch norm frozen")
+
+
+def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float = math.nan, control_switches=None,
+                    lr_scale: float = 0.1, train_examples: int | None = 1000, cache: Cache | None = None,
+                    workers: int = 0, progress: bool = True) -> SwitchAnalysis:
+    """θ_std→lin(T; t) for each switch time t inside the constant-lr window (the paper's Fig. 6), T the last switch
+    time (where no switch happens: standard training), with chapter 3's two controls at ``control_switches``
+    (default: the first, the middle and T): the linearized model at lr × ``lr_scale`` (one where it does not
+    diverge), and the network itself with batch norm frozen at t (separates "linear" from "batch norm frozen").
+    Judged by :func:`twophase_lib.verdicts.paired_switch_verdict`, paired by seed and test image, with chapter 1's
+    inflection (:attr:`ChaosAnalysis.inflection`) placing the cone phase.
+
+    Args:
+        run: the recipe at a constant lr; the switched runs train to T = switches[-1] ≤ ``run.optim.steps``.
+        switches: switch times (iterations), increasing, at least three; the last is T.
+        seeds: the runs' seeds.
+        inflection: chapter 1's inflection in iterations (nan: the rule's cone-phase check is not applicable).
+        control_switches: the controls' switch times, among ``switches``, at least one before T, ending at T
+            (``()``: no controls).
+        lr_scale: the lower-lr control's lr relative to the run's, in (0, 1).
+        train_examples: training images the final training loss is measured on (None: all).
+        cache, workers, progress: as :func:`chaos_analysis`.
+
+    Returns:
+        A :class:`SwitchAnalysis`.
+
+    Raises:
+        ValueError: a run with lr drops, switch times not increasing integers inside the window or fewer than three,
+            control switch times off the grid, ``lr_scale`` outside (0, 1).
+    """
+    _constant_lr(run, "switch_analysis")
+    switches = _grid(switches, "switches", 0, run.optim.steps)
+    if len(switches) < 3:
+        raise ValueError(f"the rule needs at least three switch times (the last is T), got {switches}")
+    if control_switches is None:
+        control_switches = tuple(sorted({switches[0], switches[(len(switches) - 1) // 2], switches[-1]}))
+    if len(control_switches):  # () runs no controls
+        control_switches = _grid(control_switches, "control_switches", 0, switches[-1])
+        if not set(control_switches) <= set(switches) or control_switches[-1] != switches[-1] or \
+                len(control_switches) < 2:
+            raise ValueError(f"control_switches {control_switches} must be among switches {switches}, at least one "
+                             "before T, and end at T")
+    if not 0 < float(lr_scale) < 1:
+        raise ValueError(f"lr_scale must lie in (0, 1), got {lr_scale}")
+    seeds = _seeds(seeds)
+    to_t = run.replace(optim={"steps": switches[-1]})
+    studies = {SWITCH_ARMS[0]: SwitchStudy(to_t, switches, seeds, train_examples=train_examples)}
+    if len(control_switches):
+        studies[SWITCH_ARMS[1]] = SwitchStudy(to_t, tuple(control_switches), seeds, train_examples=train_examples,
+                                              lr_scale=float(lr_scale))
+        studies[SWITCH_ARMS[2]] = SwitchStudy(to_t, tuple(control_switches), seeds, train_examples=train_examples,
+                                              arm=SwitchArm.FROZEN_BATCH_NORM)
+    with Executor(workers) as ex:
+        results = run_switch_studies(studies, cache, ex, progress, desc="switch analysis")
+    verdicts = {arm: paired_switch_verdict(res.switches, res.correct if res.correct is not None else res.accuracy,
+                                           float(inflection))
+                for arm, res in results.items() if arm != SWITCH_ARMS[2]}
+    return SwitchAnalysis(results, verdicts, float(inflection))
+
+
+# ------------------------------------------------------------------------------------------------ all three
+
+
+def analyses_figure(chaos: ChaosAnalysis, cone: ConeAnalysis, switch: SwitchAnalysis) -> plt.Figure:
+    """The three readings side by side: test disagreement on the fixed windows against t0, the early and late lag
+    curves, and final accuracy against the switch time; each panel's title carries its outcome."""
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    chaos.plot(axes[0])
+    cone.plot(axes[1])
+    switch.plot(axes[2])
     fig.tight_layout()
     return fig

@@ -1,23 +1,18 @@
 """The chaos effect: perturb a run at t0, train the twin on identical batches to t1, compare.
 
-Two studies. A :class:`ChaosMap` follows each twin over a grid of t1 (the paper's Fig. 3 maps over
-(t0, t1)): each twin trains once, cached at every t1, and is compared with its parent at each;
-fixed-window slices t1 = t0 + Δ give every twin the same time to diverge. A :class:`ChaosSweep`
-compares twins at one t1.
-
-A sweep is one schedule's grid of t0 over seeds, with an ε = 0 control and, optionally, the
-reference levels a reader needs to read a distance: twins that differ from the start
-(independent initialisation, same batches) and twins that differ only in their data order.
-Several sweeps (the two schedules, an ε sweep) run together in three waves on one executor:
-parents up to the first drop; then the parents' continuations and the children up to the first
-drop (shared by both schedules); then every comparison at t1.
+A :class:`ChaosMap` follows each twin over a grid of t1 (the paper's Fig. 3 maps over (t0, t1)): each twin
+trains once, cached at every t1, and is compared with its parent at each; fixed-window slices t1 = t0 + Δ give
+every twin the same time to diverge. Beside the twins, an ε = 0 control (which must end bitwise on its parent)
+and reference pairs of networks that were never twins (:class:`Reference`) give the levels a distance is read
+against. Several maps run together in three waves on one executor (:func:`run_chaos_maps`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -29,79 +24,35 @@ from .metrics import BarrierConfig
 from .ntk import MODES
 from .perturbation import Perturbation
 from .store import State, child_checkpoint, pair_metrics, parent_checkpoints, state_predictions
-from .verdicts import inflection_point
+from .verdicts import Verdict, bootstrap_means, inflection_interval, window_chaos_verdict
 
 METRICS = ("disagreement", "dissimilarity", "relative_distance", "test_loss_barrier", "train_loss_barrier",
            "test_error_barrier", "train_error_barrier")
-#: The reference pairs, two networks that were never twins, measured with the same metrics.
-REFERENCES = {"independent init": "different initialisation, same batches",
-              "data order": "same initialisation, different data order"}
 REFERENCE_OFFSET = 1000  # the other network of a reference pair uses seed + 1000
 
 
-@dataclass(frozen=True)
-class ChaosSweep:
-    """One sweep: a run recipe, the perturbation times t0, the comparison time t1, the perturbation, seeds."""
+class Reference(enum.StrEnum):
+    """The pair of networks that were never twins, whose distance is the level a twins' distance is read against.
 
-    run: RunConfig
-    t0s: tuple[int, ...]
-    t1: int
-    perturbation: Perturbation = Perturbation()
-    seeds: tuple[int, ...] = (0, 1, 2)
-    control_t0: int | None = None  # where the ε = 0 control branches off; None: no control
-    barrier: BarrierConfig = BarrierConfig()
-    kernel_inputs: int = 0  # the twins' eNTK distance at t1 on this many test images (0: not computed)
-    kernel_mode: str = "full"
-    reference_seeds: tuple[int, ...] = ()  # seeds with reference pairs (see REFERENCES)
-    via: tuple[int, ...] = ()  # steps where children are cached on the way (shared between schedules)
-    parent_steps: tuple[int, ...] = ()  # further parent checkpoints to save on the way (other chapters read them)
+    ``INDEPENDENT_INIT``: two initialisations, the same batches (the paper's "very different networks").
+    ``DATA_ORDER``: one initialisation, two data orders — twins that differ only in SGD noise (Frankle et al.
+    2020's stability analysis), the level same-initialisation twins can reach.
+    """
 
-    def __post_init__(self):
-        check_choice(self.kernel_mode, MODES, "eNTK mode")
-        if not self.t0s or any(t < 0 or t > self.t1 for t in self.t0s):
-            raise ValueError(f"every t0 must lie in [0, t1={self.t1}], got {self.t0s}")
-        if self.t1 > self.run.optim.steps:
-            raise ValueError(f"t1={self.t1} is past the run's last step {self.run.optim.steps}")
-
-    def runs(self) -> list[RunConfig]:
-        """The run configuration of each seed."""
-        return [self.run.replace(seed=s) for s in self.seeds]
-
-    def reference_runs(self, seed: int) -> dict[str, RunConfig]:
-        """The other network of each reference pair of a seed."""
-        run = self.run.replace(seed=seed)
-        return {"independent init": run.replace(seed=seed + REFERENCE_OFFSET, data_seed=seed),
-                "data order": run.replace(data_seed=seed + REFERENCE_OFFSET)}
+    INDEPENDENT_INIT = "independent init"
+    DATA_ORDER = "data order"
 
 
-@dataclass
-class ChaosResult:
-    """Per-seed metric curves over t0, the ε = 0 controls and the reference pairs, as plain values."""
+def reference_partner(run: RunConfig, kind: Reference | str = Reference.INDEPENDENT_INIT) -> RunConfig:
+    """The other network of a reference pair of ``run`` (its seed + 1000 as initialisation or as batch seed).
 
-    sweep: ChaosSweep
-    t0s: np.ndarray
-    values: dict[str, np.ndarray]  # metric -> (seeds, t0s)
-    control: list[dict] = field(default_factory=list)
-    records: list[dict] = field(default_factory=list)
-    references: dict[str, list[dict]] = field(default_factory=dict)  # kind -> one record per reference seed
-
-    @property
-    def control_is_exact(self) -> bool:
-        """True when every ε = 0 control ended bitwise on its parent (distances, and kernel distance if any, exactly
-        zero)."""
-        return bool(self.control) and all(
-            c["l2_distance"] == 0.0 and c["disagreement"] == 0.0 and c.get("kernel_distance", 0.0) == 0.0
-            for c in self.control
-        )
-
-    def mean(self, metric: str) -> np.ndarray:
-        """Mean over seeds of a metric, per t0."""
-        return self.values[metric].mean(0)
-
-    def reference(self, kind: str, metric: str) -> float:
-        """Mean over reference seeds of a metric for one kind of reference pair (nan when not run)."""
-        recs = self.references.get(kind, [])
-        return float(np.mean([r[metric] for r in recs])) if recs else math.nan
+    Raises:
+        ValueError: an unknown kind.
+    """
+    kind = Reference(check_choice(str(kind), tuple(Reference), "reference pair"))
+    if kind is Reference.INDEPENDENT_INIT:
+        return run.replace(seed=run.seed + REFERENCE_OFFSET, data_seed=run.batch_seed)
+    return run.replace(data_seed=run.batch_seed + REFERENCE_OFFSET)
 
 
 def _keyed(tasks: dict, key, fn, *args, **kwargs) -> None:
@@ -112,134 +63,6 @@ def _keyed(tasks: dict, key, fn, *args, **kwargs) -> None:
 def _into_cache(fn, *args, **kwargs) -> None:
     """Run a store function for its cached result only: tensors do not travel back from worker processes."""
     fn(*args, **kwargs)
-
-
-def _task_waves(sweeps: dict, cache: Cache) -> tuple[list[list], list[tuple], list]:
-    """Three waves of tasks for a set of sweeps, duplicates removed; labels of the comparisons, and their keys."""
-    parents_early, parents_late, children, compare = {}, {}, {}, {}
-    labels = []
-    for name, sw in sweeps.items():
-        zero = dataclasses.replace(sw.perturbation, size=0.0)
-        others = [r for s in sw.reference_seeds for r in sw.reference_runs(s).values()]
-        for run in [*sw.runs(), *others]:
-            steps = sorted(
-                {sw.t1, *sw.via}
-                if run in others
-                else {
-                    *sw.t0s,
-                    *([sw.control_t0] if sw.control_t0 is not None else []),
-                    sw.t1,
-                    *sw.via,
-                    *sw.parent_steps,
-                }
-            )
-            early = [s for s in steps if s <= min(sw.via, default=0)]
-            if early:
-                _keyed(
-                    parents_early,
-                    ("parent", run.prefix(early[-1]), tuple(early)),
-                    _into_cache,
-                    parent_checkpoints,
-                    run,
-                    early,
-                    cache,
-                )
-            _keyed(
-                parents_late,
-                ("parent", run.prefix(steps[-1]), tuple(steps)),
-                _into_cache,
-                parent_checkpoints,
-                run,
-                steps,
-                cache,
-            )
-        for run in sw.runs():
-            branches = [(t0, sw.perturbation, "branch") for t0 in sw.t0s]
-            if sw.control_t0 is not None:
-                branches.append((sw.control_t0, zero, "control"))
-            for t0, pert, kind in branches:
-                for v in sw.via:
-                    if t0 < v < sw.t1:
-                        state = State(run, v, t0, pert)
-                        _keyed(children, ("child", state.key()), _into_cache, child_checkpoint, state, cache, sw.via)
-                a, b = State(run, sw.t1), State(run, sw.t1, t0, pert)
-                _keyed(
-                    compare,
-                    (a.key(), b.key()),
-                    pair_metrics,
-                    a,
-                    b,
-                    sw.barrier,
-                    cache,
-                    sw.kernel_inputs,
-                    sw.kernel_mode,
-                    sw.via,
-                )
-                labels.append((name, kind, run.seed, t0, (a.key(), b.key())))
-        for seed in sw.reference_seeds:
-            a = State(sw.run.replace(seed=seed), sw.t1)
-            for kind, other in sw.reference_runs(seed).items():
-                b = State(other, sw.t1)
-                _keyed(
-                    compare, (a.key(), b.key()), pair_metrics, a, b, sw.barrier, cache, sw.kernel_inputs, sw.kernel_mode
-                )
-                labels.append((name, kind, seed, None, (a.key(), b.key())))
-    waves = [list(parents_early.values()), [*parents_late.values(), *children.values()], list(compare.values())]
-    return waves, labels, list(compare)
-
-
-def run_sweeps(
-    sweeps: dict,
-    cache: Cache | None = None,
-    executor: Executor | None = None,
-    progress: bool = True,
-    desc: str = "chaos sweeps",
-) -> dict:
-    """Compute (or load) every branch, control and reference pair of several sweeps; one result per sweep."""
-    cache = cache or Cache()
-    own = executor is None
-    executor = executor or Executor()
-    try:
-        waves, labels, keys = _task_waves(sweeps, cache)
-        results = executor.waves(waves, desc, progress)[-1]
-    finally:
-        if own:
-            executor.close()
-    by_key = dict(zip(keys, results))
-    out = {}
-    for name, sw in sweeps.items():
-        mine = [(kind, seed, t0, by_key[k]) for n, kind, seed, t0, k in labels if n == name]
-        records = [{**r, "t0": t0, "seed": seed} for kind, seed, t0, r in mine if kind == "branch"]
-        control = [{**r, "t0": t0, "seed": seed} for kind, seed, t0, r in mine if kind == "control"]
-        refs = {kind: [{**r, "seed": seed} for k, seed, _, r in mine if k == kind] for kind in REFERENCES}
-        metrics = METRICS + (("kernel_distance",) if sw.kernel_inputs else ())
-        values = {m: np.array([[r[m] for r in records if r["seed"] == s] for s in sw.seeds]) for m in metrics}
-        out[name] = ChaosResult(sw, np.array(sw.t0s), values, control, records, {k: v for k, v in refs.items() if v})
-    return out
-
-
-def run_sweep(
-    sweep: ChaosSweep, cache: Cache | None = None, executor: Executor | None = None, progress: bool = True
-) -> ChaosResult:
-    """One sweep (see :func:`run_sweeps`)."""
-    return run_sweeps({"sweep": sweep}, cache, executor, progress)["sweep"]
-
-
-def inflection_range(t0s: np.ndarray, per_seed: np.ndarray, fraction: float = 0.5) -> dict:
-    """Inflection of the seed-mean curve and the range of the seeds' own inflections (nan where a seed has none).
-
-    With three seeds a bootstrap has ten distinct resamples and no honest interval: the book shows the range.
-    """
-    each = [inflection_point(t0s, row, fraction) for row in per_seed]
-    finite = [x for x in each if math.isfinite(x)]
-    return {
-        "estimate": inflection_point(t0s, per_seed.mean(0), fraction),
-        "per_seed": each,
-        "low": min(finite) if finite else math.nan,
-        "high": max(finite) if finite else math.nan,
-        "seeds": len(each),
-        "undefined_seeds": len(each) - len(finite),
-    }
 
 
 # ----------------------------------------------------------------------------------------------- (t0, t1) maps
@@ -257,9 +80,10 @@ class ChaosMap:
     on every reference pair.
     Each seed's twins get their own perturbation direction (``Perturbation.seed`` + 1000 × run seed), so the
     spread over seeds includes the direction's. ``reference_seeds`` adds, at every t1 (or at those of
-    ``reference_t1s``), the pair of two independently initialised networks trained on the same batches (the level
-    "very different networks" reach; NaN at the t1s not asked for). ``parent_steps`` are further checkpoints the
-    parents save in the same pass (another study reads them; the map's results do not change).
+    ``reference_t1s``), a reference pair of networks that were never twins (``reference_kind``: by default two
+    independently initialised networks trained on the same batches, the level "very different networks" reach;
+    or one initialisation trained on two data orders; NaN at the t1s not asked for). ``parent_steps`` are further
+    checkpoints the parents save in the same pass (another study reads them; the map's results do not change).
 
     Raises:
         ValueError: grids not increasing, a t0 after the last t1, a t1 or a further checkpoint past the run, an
@@ -281,9 +105,12 @@ class ChaosMap:
     kernel_deltas: tuple[int, ...] | None = None  # eNTK distances only on these slices (None: every costly cell)
     reference_t1s: tuple[int, ...] | None = None  # the reference pairs' t1s (None: every t1 of the grid)
     parent_steps: tuple[int, ...] = ()  # further parent checkpoints saved on the way (other studies read them)
+    reference_kind: Reference = Reference.INDEPENDENT_INIT
 
     def __post_init__(self):
         check_choice(self.kernel_mode, MODES, "eNTK mode")
+        object.__setattr__(self, "reference_kind", Reference(check_choice(str(self.reference_kind), tuple(Reference),
+                                                                          "reference pair")))
         if self.parent_steps and not 0 <= min(self.parent_steps) <= max(self.parent_steps) <= self.run.optim.steps:
             raise ValueError(f"the further parent checkpoints {self.parent_steps} must lie in [0, "
                              f"{self.run.optim.steps}]")
@@ -342,8 +169,9 @@ class ChaosMapResult:
     """Metrics per (seed, t0, t1) — NaN outside the map's cells — with per-example disagreements and reference levels.
 
     ``values[metric]``: (seeds, t0s, t1s). ``disagreements``: (seeds, t0s, t1s, n_test) bool, the twins' per-image
-    disagreement. ``reference[metric]``: (reference seeds, t1s), independent initialisations at each t1 (NaN
-    outside the study's ``reference_grid``), and ``reference_disagreements`` (reference seeds, t1s, n_test).
+    disagreement. ``reference[metric]``: (reference seeds, t1s), the reference pairs (``study.reference_kind``)
+    at each t1 (NaN outside the study's ``reference_grid``), and ``reference_disagreements`` (reference seeds,
+    t1s, n_test).
     ``control``: the ε = 0 twins' records.
     """
 
@@ -426,18 +254,23 @@ def run_chaos_maps(studies: dict, cache: Cache | None = None, executor: Executor
     cache = cache or Cache()
     own = executor is None
     executor = executor or Executor()
-    parents, children, compare = {}, {}, {}
-    plans = {name: _plan_map(study, cache, parents, children, compare) for name, study in studies.items()}
+    waves, plans, keys = _map_waves(studies, cache)
     try:
-        trains = [partial(_into_cache, parent_checkpoints, run, sorted(steps), cache)
-                  for run, steps in parents.values()]
-        results = executor.waves([trains, list(children.values()), list(compare.values())], desc,
-                                 progress)[-1]
+        results = executor.waves(waves, desc, progress)[-1]
     finally:
         if own:
             executor.close()
-    by_key = dict(zip(compare, results))
+    by_key = dict(zip(keys, results))
     return {name: _assemble_map(studies[name], labels, by_key) for name, labels in plans.items()}
+
+
+def _map_waves(studies: dict, cache: Cache) -> tuple[list[list], dict, list]:
+    """The three waves of tasks of several maps (shared work once), each map's cells' labels, and the keys of the
+    last wave's comparisons, in order."""
+    parents, children, compare = {}, {}, {}
+    plans = {name: _plan_map(study, cache, parents, children, compare) for name, study in studies.items()}
+    trains = [partial(_into_cache, parent_checkpoints, run, sorted(steps), cache) for run, steps in parents.values()]
+    return [trains, list(children.values()), list(compare.values())], plans, list(compare)
 
 
 def _pair_key(a: State, b: State, study: ChaosMap, costly: bool, kernel: bool) -> tuple:
@@ -482,7 +315,7 @@ def _plan_map(study: ChaosMap, cache: Cache, parents: dict, children: dict, comp
                 labels.append((kind, seed, t0, t1, key))
     for seed in study.reference_seeds:
         run = study.run.replace(seed=seed)
-        other = run.replace(seed=seed + REFERENCE_OFFSET, data_seed=seed)
+        other = reference_partner(run, study.reference_kind)
         _add_parent(parents, other, study.reference_grid)
         for t1 in study.reference_grid:
             a, b = State(run, t1), State(other, t1)
@@ -526,3 +359,60 @@ def _assemble_map(study: ChaosMap, labels: list[tuple], by_key: dict) -> ChaosMa
             reference[m][i, k] = rec.get(m, np.nan)
         reference_disagreements[i, k] = rec["disagreement_per_example"]
     return ChaosMapResult(study, values, disagreements, reference, reference_disagreements, control, records)
+
+
+# ------------------------------------------------------------------------ reading a map on its fixed windows
+
+
+@dataclass
+class WindowReading:
+    """One metric on one fixed-window slice t1 = t0 + Δ of one network, with bootstrap replicates and its verdict.
+
+    ``point`` (K,) is the seed mean at each t0; ``replicates`` (R, K) resample seeds (and test images, for the
+    disagreement); ``reference`` is the level two independently initialised networks reach at t1 = Δ.
+    """
+
+    arch: str
+    metric: str
+    delta: int
+    t0s: np.ndarray
+    per_seed: np.ndarray
+    point: np.ndarray
+    replicates: np.ndarray
+    reference: float
+    reference_replicates: np.ndarray
+    verdict: Verdict
+    inflection: dict
+
+    def band(self) -> tuple[np.ndarray, np.ndarray]:
+        """The pointwise 90% bootstrap interval of the curve: (low, high), each (K,)."""
+        lo, hi = np.quantile(self.replicates, [0.05, 0.95], axis=0)
+        return lo, hi
+
+
+def window_reading(arch: str, res: ChaosMapResult, metric: str, delta: int, resamples: int = 2000,
+                   references: ChaosMapResult | None = None) -> WindowReading:
+    """Read one metric on one fixed-window slice t1 = t0 + Δ of a map and apply
+    :func:`twophase_lib.verdicts.window_chaos_verdict` (the paper's Fig. 3, read along its diagonals).
+
+    ``references``: the map whose independent-initialisation pairs give the reference level (default ``res``; a
+    map of the same runs without reference pairs or ε = 0 twins, such as the per-entry reading's, borrows the
+    primary map's, and its control).
+    """
+    refs = references or res
+    t0s, per_seed = res.window(metric, delta)
+    ref_all = refs.reference[metric][:, list(refs.study.t1s).index(t0s[0] + delta)]
+    if metric == "disagreement":
+        _, per_image = res.window("disagreement_per_example", delta)
+        replicates = bootstrap_means(np.moveaxis(per_image, 2, 1).astype(float), resamples)
+        ref_images = refs.reference_disagreements[:, list(refs.study.t1s).index(t0s[0] + delta)]
+        ref_reps = bootstrap_means(ref_images[:, :, None].astype(float), resamples, seed=1)[:, 0]
+    else:
+        replicates = bootstrap_means(per_seed, resamples)
+        ref_reps = bootstrap_means(ref_all[:, None], resamples, seed=1)[:, 0]
+    point = per_seed.mean(0)
+    # a map without ε = 0 twins of its own (the per-entry reading) is judged by the primary map's control
+    exact = res.control_is_exact if res.control else refs.control_is_exact
+    verdict = window_chaos_verdict(t0s, point, replicates, float(ref_all.mean()), ref_reps, exact, delta)
+    return WindowReading(arch, metric, delta, t0s, per_seed, point, replicates, float(ref_all.mean()), ref_reps,
+                         verdict, inflection_interval(t0s, point, replicates))

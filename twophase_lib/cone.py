@@ -1,5 +1,6 @@
-"""The cone-effect study: eNTKs along one training run, their distance matrix, S(τ, t), lag curves S(t, t + Δ)
-(the paper's Fig. 5b) and velocity, with S between independently initialised networks as the calibration.
+"""The cone-effect study: eNTKs along one training run, their distance matrix (the paper's Fig. 4), S(τ, t)
+(Fig. 5a) and lag curves S(t, t + Δ) (Fig. 5b), with S between independently initialised networks as the
+calibration.
 
 The runs are chapter 1's parent runs (same configurations, so their checkpoints are shared through
 the store). The kernel of each checkpoint is cached by :func:`twophase_lib.store.kernel_at`; before
@@ -8,17 +9,18 @@ the first lr drop the step schedule and the constant lr share them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 
 from .cache import Cache
-from .chaos import REFERENCE_OFFSET, _into_cache
+from .chaos import _into_cache, reference_partner
 from .config import RunConfig, check_choice
 from .executor import Executor
 from .ntk import distance_matrix, kernel_distance
 from .store import KERNEL_SPLITS, State, kernel_at, parent_checkpoints
+from .verdicts import Verdict, lag_cone_verdict
 
 
 @dataclass(frozen=True)
@@ -52,18 +54,12 @@ class ConeStudy:
 
 @dataclass
 class ConeResult:
-    """Per seed: the kernel-distance matrix over checkpoints; derived S(τ, t) curves and velocities."""
+    """Per seed: the kernel-distance matrix over checkpoints; S(τ, t) and lag curves read from it."""
 
     study: ConeStudy
     matrices: np.ndarray  # (seeds, steps, steps)
     reference: np.ndarray | None = None  # (reference seeds, steps): S between independently initialised networks,
     # NaN at steps outside ``study.reference_steps``
-    velocity: np.ndarray = field(init=False)  # (seeds, steps - 1)
-
-    def __post_init__(self):
-        steps = np.array(self.study.steps)
-        idx = np.arange(len(steps) - 1)
-        self.velocity = self.matrices[:, idx, idx + 1] / np.diff(steps)
 
     def lag_curve(self, t: int, lags: tuple[int, ...]) -> np.ndarray:
         """S(t, t + Δ) per seed for each lag Δ (the paper's Fig. 5b): (seeds, lags).
@@ -158,7 +154,7 @@ def run_studies(studies: dict, cache: Cache | None = None, executor: Executor | 
         for seed in st.reference_seeds:
             run = st.run.replace(seed=seed)
             need(run, st.calibration_steps, st)
-            need(_independent(run), st.calibration_steps, st)
+            need(reference_partner(run), st.calibration_steps, st)
     parents = [partial(_into_cache, parent_checkpoints, run, sorted(steps), cache) for run, steps in runs.items()]
     try:
         executor.waves([parents, list(kernels.values())], desc, progress)
@@ -179,18 +175,63 @@ def run_studies(studies: dict, cache: Cache | None = None, executor: Executor | 
             for i, seed in enumerate(st.reference_seeds):
                 run = st.run.replace(seed=seed)
                 for s in st.calibration_steps:
-                    refs[i, st.steps.index(s)] = kernel_distance(kernel(run, s, st), kernel(_independent(run), s, st))
+                    refs[i, st.steps.index(s)] = kernel_distance(kernel(run, s, st),
+                                                                  kernel(reference_partner(run), s, st))
         results[name] = ConeResult(st, mats, refs)
     return results
 
 
-def _independent(run: RunConfig) -> RunConfig:
-    """The calibration's other network: initialised independently, trained on the same batches."""
-    return run.replace(seed=run.seed + REFERENCE_OFFSET, data_seed=run.seed)
+# ------------------------------------------------------------------------------- reading the lag curves
 
 
-def run_study(
-    study: ConeStudy, cache: Cache | None = None, executor: Executor | None = None, progress: bool = True
-) -> ConeResult:
-    """One study (see :func:`run_studies`)."""
-    return run_studies({"study": study}, cache, executor, progress)["study"]
+@dataclass
+class LagReading:
+    """One network's lag curves S(t, t + Δ) (per seed: (seeds, lags) per t), the calibration, the within-run block
+    boundary with its interval, and the rule's verdict on the early and late curves."""
+
+    arch: str
+    lags: np.ndarray
+    curves: dict[int, np.ndarray]
+    calibration: float
+    calibration_per_seed: np.ndarray
+    boundary: tuple[int, float]
+    boundary_interval: tuple[float, float]
+    verdict: Verdict
+
+    @property
+    def early(self) -> int:
+        """The t of the early lag curve."""
+        return min(self.curves)
+
+    @property
+    def late(self) -> int:
+        """The t of the late lag curve."""
+        return max(self.curves)
+
+
+def lag_reading(arch: str, res: ConeResult, lag_ts: tuple[int, ...], lags: tuple[int, ...],
+                resamples: int = 2000) -> LagReading:
+    """Apply :func:`twophase_lib.verdicts.lag_cone_verdict` to the earliest and latest lag curves, calibrated by
+    S between independently initialised networks at the late t; locate the block boundary of the seed-mean
+    S matrix, with a 90% interval over seeds (bootstrap of the seed-mean matrix).
+
+    Raises:
+        ValueError: the study has no reference (calibration) seeds.
+    """
+    if res.reference is None:
+        raise ValueError("the lag rule needs S between independently initialised networks: set reference_seeds")
+    curves = {t: res.lag_curve(t, lags) for t in lag_ts}
+    early, late = curves[min(lag_ts)], curves[max(lag_ts)]
+    rng = np.random.default_rng(0)
+    n = early.shape[0]
+    idx = rng.integers(0, n, size=(resamples, n))
+    er, lr = early[idx].mean(1), late[idx].mean(1)
+    steps = list(res.study.steps)
+    cal = res.reference[:, steps.index(max(lag_ts))]
+    cal_reps = cal[rng.integers(0, len(cal), size=(resamples, len(cal)))].mean(1)
+    verdict = lag_cone_verdict(np.array(lags), early.mean(0), er, late.mean(0), lr, float(cal.mean()), cal_reps)
+    boundary = block_boundary(res.study.steps, res.matrices.mean(0))
+    reps = [block_boundary(res.study.steps, res.matrices[i].mean(0))[0] for i in idx[:200]]
+    lo, hi = np.quantile(reps, [0.05, 0.95], method="inverted_cdf")
+    return LagReading(arch, np.array(lags), curves, float(cal.mean()), cal, boundary, (float(lo), float(hi)),
+                      verdict)

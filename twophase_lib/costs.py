@@ -3,8 +3,8 @@ on this machine.
 
 The units are what the store computes: an SGD step of a network (parents, twins), a step of a linearized model, a
 comparison of two states (distances, disagreement, loss barrier), an eNTK, a state's test predictions, an
-evaluation. :func:`count_work` counts them for any mix of studies (:class:`twophase_lib.chaos.ChaosSweep`,
-:class:`twophase_lib.chaos.ChaosMap`, :class:`twophase_lib.cone.ConeStudy`, :class:`twophase_lib.switch.SwitchStudy`),
+evaluation. :func:`count_work` counts them for any mix of studies (:class:`twophase_lib.chaos.ChaosMap`,
+ :class:`twophase_lib.cone.ConeStudy`, :class:`twophase_lib.switch.SwitchStudy`),
 training each run's parent once to the furthest step any study needs; :func:`measure_units` times each unit for
 one network on this machine, with one torch thread as every cached computation runs; :func:`estimate` multiplies
 and divides by the worker processes (ideal sharing between them, which flatters the estimate, while twins shared
@@ -82,7 +82,7 @@ def count_work(studies: Iterable) -> Work:
     Raises:
         TypeError: an object that is not one of the library's studies.
     """
-    from .chaos import REFERENCE_OFFSET, ChaosMap, ChaosSweep
+    from .chaos import ChaosMap, reference_partner
     from .cone import ConeStudy
     from .linearize import SwitchArm
     from .switch import SwitchStudy
@@ -117,26 +117,11 @@ def count_work(studies: Iterable) -> Work:
             for seed in st.reference_seeds:
                 run = st.run.replace(seed=seed)
                 grid = st.reference_grid
-                parent(run.replace(seed=seed + REFERENCE_OFFSET, data_seed=seed), grid[-1])
+                parent(reference_partner(run, st.reference_kind), grid[-1])
                 work.add(run, "comparisons", len(grid))
                 work.add(run, "predictions", len(grid))
                 if st.kernel_inputs:
                     work.add(run, kernel_unit(st.kernel_inputs), sum(st.has_kernel(None, t1) for t1 in grid))
-        elif isinstance(st, ChaosSweep):
-            t0s = [*st.t0s, *([st.control_t0] if st.control_t0 is not None else [])]
-            for seed in st.seeds:
-                run = st.run.replace(seed=seed)
-                parent(run, st.t1)
-                work.add(run, "steps", sum(st.t1 - t0 for t0 in t0s))
-                work.add(run, "comparisons", len(t0s))
-                if st.kernel_inputs:
-                    work.add(run, kernel_unit(st.kernel_inputs), 1 + len(t0s))
-            for seed in st.reference_seeds:
-                for other in st.reference_runs(seed).values():
-                    parent(other, st.t1)
-                    work.add(other, "comparisons", 1)
-                    if st.kernel_inputs:
-                        work.add(other, kernel_unit(st.kernel_inputs), 1)
         elif isinstance(st, ConeStudy):
             for seed in st.seeds:
                 run = st.run.replace(seed=seed)
@@ -144,7 +129,7 @@ def count_work(studies: Iterable) -> Work:
                 work.add(run, kernel_unit(st.n_inputs), len(st.steps))
             for seed in st.reference_seeds:
                 run = st.run.replace(seed=seed)
-                parent(run.replace(seed=seed + REFERENCE_OFFSET, data_seed=seed), st.steps[-1])
+                parent(reference_partner(run), st.steps[-1])
                 own = 0 if seed in st.seeds else len(st.calibration_steps)  # a seed's own kernels are shared
                 work.add(run, kernel_unit(st.n_inputs), len(st.calibration_steps) + own)
         elif isinstance(st, SwitchStudy):

@@ -1,4 +1,4 @@
-"""The empirical neural tangent kernel (eNTK), its distances, and its velocity along training.
+"""The empirical neural tangent kernel (eNTK) and its distances.
 
 H(θ)_{(i,k),(j,l)} = ⟨∂f_k(x_i)/∂θ, ∂f_l(x_j)/∂θ⟩ for the model as it stands (eval mode, batch
 norm frozen at its running statistics). ``mode="full"`` keeps every logit (an nK × nK kernel),

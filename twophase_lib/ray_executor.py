@@ -1,7 +1,7 @@
 """Run a study's waves of tasks on Ray: on this machine (``ray.init()``) or on a cluster (``ray.init(address=...)``).
 
 :class:`RayExecutor` has the interface of :class:`twophase_lib.executor.Executor` (``map``, ``waves``,
-``close``, a context manager, ``workers``), so every study (``chaos.run_sweeps``, ``cone.run_studies``,
+``close``, a context manager, ``workers``), so every study (``chaos.run_chaos_maps``, ``cone.run_studies``,
 ``switch.run_switch_studies``) takes it unchanged. Each task is one Ray task:
 
 * one torch thread and no tqdm bars in the worker (``torch.set_num_threads(1)``, ``TQDM_DISABLE=1``),

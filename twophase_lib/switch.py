@@ -17,6 +17,7 @@ from .linearize import SwitchArm, switched_model, train_linearized
 from .store import parent_at, parent_checkpoints
 from .task import run_data, run_loss
 from .training import compute_threads, evaluate, predict
+from .verdicts import bootstrap_means, interval
 
 
 @dataclass(frozen=True)
@@ -164,3 +165,22 @@ def _parents(run: RunConfig, steps: tuple[int, ...], cache: Cache) -> None:
     parent_checkpoints(run, steps, cache)
 
 
+def paired_difference(a: SwitchResult, t: int, b: SwitchResult) -> tuple[float, float, float]:
+    """Final test accuracy of ``a`` minus ``b`` at switch time ``t``, paired by seed and test image (by seed alone
+    when either has no per-image record).
+
+    Returns:
+        (mean difference, low, high): a fraction of the test set, with a 90% bootstrap interval over seeds and images.
+
+    Raises:
+        ValueError: ``t`` is not a switch time of both.
+    """
+    if t not in a.switches or t not in b.switches:
+        raise ValueError(f"t = {t} must be a switch time of both studies: {list(a.switches)}, {list(b.switches)}")
+    j, m = list(a.switches).index(t), list(b.switches).index(t)
+    if a.correct is not None and b.correct is not None:
+        diff = a.correct[:, :, j].astype(float) - b.correct[:, :, m].astype(float)
+    else:
+        diff = a.accuracy[:, [j]] - b.accuracy[:, [m]]
+    lo, hi = interval(bootstrap_means(diff[..., None])[:, 0])
+    return float(diff.mean()), lo, hi
