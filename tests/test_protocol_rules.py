@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from twophase_lib.verdicts import (
-    ChaosCheck,
     Check,
     LagCheck,
     Outcome,
@@ -107,12 +106,12 @@ def test_lag_cone_reaches_every_outcome():
 
 def test_inconclusive_only_when_an_undecided_check_could_move_the_outcome():
     def rule(passed):
-        return Outcome.REPRODUCED if passed[ChaosCheck.CHAOTIC_EARLY] else Outcome.NOT_REPRODUCED
+        return Outcome.REPRODUCED if passed[WindowCheck.CHAOTIC_EARLY] else Outcome.NOT_REPRODUCED
 
-    decided = Check(ChaosCheck.CHAOTIC_EARLY, True, "", margin=0.2, interval=(0.1, 0.3))
-    other = Check(ChaosCheck.SEEDS_SEPARATE, False, "", margin=-0.01, interval=(-0.05, 0.03))  # irrelevant to rule
+    decided = Check(WindowCheck.CHAOTIC_EARLY, True, "", margin=0.2, interval=(0.1, 0.3))
+    other = Check(WindowCheck.STABLE_LATE, False, "", margin=-0.01, interval=(-0.05, 0.03))  # irrelevant to rule
     assert decide_with_intervals([decided, other], rule).outcome == Outcome.REPRODUCED
-    open_ = Check(ChaosCheck.CHAOTIC_EARLY, True, "", margin=0.01, interval=(-0.02, 0.04))
+    open_ = Check(WindowCheck.CHAOTIC_EARLY, True, "", margin=0.01, interval=(-0.02, 0.04))
     assert decide_with_intervals([open_, other], rule).outcome == Outcome.INCONCLUSIVE
 
 

@@ -6,17 +6,12 @@ from __future__ import annotations
 import math
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 from twophase_lib.linearize import SwitchArm
 from twophase_lib.plotting import band, mark_inflection, mark_lr_drops, time_axis
 from twophase_lib.switch import SwitchStudy
-from twophase_lib.verdicts import (
-    bootstrap_means,
-    combine,
-    interval,
-    paired_switch_verdict,
-    recovered_share,
-)
+from twophase_lib.verdicts import bootstrap_means, combine, interval, paired_switch_verdict
 
 from .paper import PAPER_SWITCH
 from .profiles import ProtocolDesign, display_name
@@ -65,13 +60,21 @@ def window_switch_verdicts(results: dict, inflections: dict[str, dict]) -> dict:
             for key, res in results.items() if key[1] != ARMS[2]}
 
 
+def _gap_share(accuracy_mean: np.ndarray) -> np.ndarray:
+    """Share of the gap between fully linearized (first) and standard training (last) each switch time recovers;
+    nan everywhere when standard training is not above fully linearized training."""
+    acc = np.asarray(accuracy_mean, dtype=float)
+    gap = acc[-1] - acc[0]
+    return (acc - acc[0]) / gap if gap > 0 else np.full(len(acc), math.nan)
+
+
 def window_switch_table(results: dict) -> Table:
     """Per network, arm and switch time: test accuracy (seed mean, range) and test loss (a linearized model that
     takes steps too large for its frozen kernel shows it in its loss first)."""
     rows = []
     for (arch, arm), res in results.items():
         acc = res.accuracy.mean(0)
-        share = recovered_share(acc)
+        share = _gap_share(acc)
         for j, t in enumerate(res.switches):
             last = j == len(res.switches) - 1
             rows.append([display_name(arch), "— (no switch)" if last else _arm_name(arm, res),
