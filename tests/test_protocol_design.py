@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from twophase_book.chaos import bn_init_maps, chapter_maps, entry_maps, extension_outcome, extension_sweeps
+from twophase_book.chaos import bn_init_maps, chapter_maps, entry_maps, extension_outcome, extension_maps
 from twophase_book.cone import check_input_studies, lag_studies
 from twophase_book.profiles import PROFILES, protocol_design, protocol_designs
 from twophase_book.switch import ARMS, window_studies
@@ -23,7 +23,7 @@ def test_every_profile_has_a_valid_constant_lr_design_whose_studies_build(profil
         for delta in d.deltas:
             assert all((t0, t0 + delta) in m.cells() for t0 in d.t0s)
         assert entry_maps({arch: d})[arch].perturbation.kind == "entry"
-        assert extension_sweeps({arch: d})[arch].run.optim.milestones
+        assert extension_maps({arch: d})[arch].run.optim.milestones
         assert lag_studies({arch: d})[arch].split == "train" and check_input_studies({arch: d})[arch].split == "test"
         arms = window_studies({arch: d})
         assert arms[(arch, ARMS[2])].arm == SwitchArm.FROZEN_BATCH_NORM and arms[(arch, ARMS[1])].lr_scale < 1
