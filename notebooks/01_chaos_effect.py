@@ -68,21 +68,16 @@ cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 import matplotlib.pyplot as plt
 
 from twophase_book import chaos
-from twophase_book.designs import protocol_note, protocol_table
-from twophase_book.pages import save_claim_summary
-from twophase_book.profiles import protocol_designs
-from twophase_book.render import numerics_note
-from twophase_lib.cache import Cache
-from twophase_lib.chaos import run_chaos_maps
-from twophase_lib.executor import check_workers
-from twophase_lib.ray_executor import executor_from_env
+from twophase_book.chapter import setup
+from twophase_book.designs import protocol_note
 
-designs = protocol_designs(profile, archs, seeds, device, epsilon)  # validated: unknown values fail here
-cache, executor = Cache(cache_dir), executor_from_env(check_workers(workers))
-protocol_table(designs)
+# the claim's designs at these parameters (validated: a value outside what is allowed fails here), cache, workers
+book = setup("chaos", profile, workers, cache_dir, archs=archs, seeds=seeds, device=device, epsilon=epsilon)
+designs = book.designs
+book.design_table()
 
 # %% tags=["check-output", "exact-everywhere"]
-protocol_note(profile)
+protocol_note(designs)
 
 # %% [markdown]
 # The line below names the kernels that computed this page (its *numerics fingerprint*);
@@ -90,7 +85,7 @@ protocol_note(profile)
 # on machines with other kernels.
 
 # %%
-numerics_note(designs)
+book.numerics_note()
 
 # %% [markdown]
 # ## Running the maps
@@ -103,8 +98,8 @@ numerics_note(designs)
 # both networks, both readings of ε and the step-schedule extension in shared waves, so the workers stay busy
 kinds = {"total": chaos.chapter_maps, "entry": chaos.entry_maps, "bn init": chaos.bn_init_maps,
          "extension": chaos.extension_maps}
-every = run_chaos_maps({(arch, kind): m for kind, make in kinds.items() for arch, m in make(designs).items()},
-                       cache, executor, desc="chapter 1: (t0, t1) maps")
+every = book.compute({(arch, kind): m for kind, make in kinds.items() for arch, m in make(designs).items()},
+                     desc="chapter 1: (t0, t1) maps")
 maps, entry, bn_init, extension = ({arch: r for (arch, kind), r in every.items() if kind == k} for k in kinds)
 for arch, res in maps.items():
     print(f"{arch}: ε = 0 control exact: {res.control_is_exact} ({len(res.control)} comparisons)")
@@ -187,7 +182,7 @@ chaos.transition_note(readings)
 # and in epochs (examples seen ÷ training-set size).
 
 # %% tags=["check-output"]
-chaos.map_paper_table(profile, readings)
+chaos.map_paper_table(designs, readings)
 
 # %% [markdown]
 # ## The two readings of ε
@@ -236,8 +231,8 @@ print(chaos.extension_outcome(ext_found))
 ext_table
 
 # %% tags=["check-output"]
-summary = chaos.map_summary(profile, maps, readings, ext_found, entry_verdicts, bn_verdicts)
-save_claim_summary(cache, summary, designs)
+summary = chaos.map_summary(profile, readings, ext_found, entry_verdicts, bn_verdicts)
+book.save(summary)
 print(f"Chaos effect at the {profile} profile: {summary.verdict.upper()}")
 for cell in summary.cells:
     print(f"{cell.network}, {cell.protocol}: {cell.outcome} — {cell.headline}")
@@ -245,7 +240,7 @@ for cell in summary.cells:
 # %% [markdown]
 # ## What is different from the paper
 #
-# * **Scale.** Narrower networks (the design table) on a 5,170-image CIFAR-10 subset, a
+# * **Scale.** Narrower networks on a CIFAR-10 subset (the design table gives both), a
 #   window of hundreds of iterations instead of thousands; one run per configuration in
 #   the paper, several seeds here.
 # * **The band.** The paper's maps cover every $t_1 > t_0$ up to its last; ours stop at
@@ -259,3 +254,6 @@ for cell in summary.cells:
 #   the [scorecard](../scorecard.md) shows what it found, beside this design's verdicts.
 # * **The barrier.** Three points on the line between the twins (the midpoint and the
 #   ends), batch-norm statistics re-estimated at each on a few training batches.
+
+# %%
+book.close()  # the worker processes end with the chapter

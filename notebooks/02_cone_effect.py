@@ -53,34 +53,17 @@ cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 # %% tags=["check-output", "exact-everywhere"]
 import matplotlib.pyplot as plt
 
-from twophase_book.chaos import chapter_maps, map_inflections, window_readings
-from twophase_book.cone import (
-    check_input_studies,
-    check_input_table,
-    lag_figure,
-    lag_readings,
-    lag_studies,
-    lag_summary,
-    lag_table,
-    lag_verdict_table,
-    tau_table,
-)
-from twophase_book.designs import protocol_note, protocol_table
-from twophase_book.pages import save_claim_summary
-from twophase_book.profiles import protocol_designs
-from twophase_book.render import numerics_note
-from twophase_lib.cache import Cache
-from twophase_lib.chaos import run_chaos_maps
-from twophase_lib.cone import run_studies
-from twophase_lib.executor import check_workers
-from twophase_lib.ray_executor import executor_from_env
+from twophase_book import chaos, cone
+from twophase_book.chapter import setup
+from twophase_book.designs import protocol_note
 
-designs = protocol_designs(profile, archs, seeds, device)  # validated: unknown values fail here
-cache, executor = Cache(cache_dir), executor_from_env(check_workers(workers))
-protocol_table(designs)
+# the claim's designs at these parameters (validated: a value outside what is allowed fails here), cache, workers
+book = setup("cone", profile, workers, cache_dir, archs=archs, seeds=seeds, device=device)
+designs = book.designs
+book.design_table()
 
 # %% tags=["check-output", "exact-everywhere"]
-protocol_note(profile)
+protocol_note(designs)
 
 # %% [markdown]
 # The line below names the kernels that computed this page (its *numerics fingerprint*);
@@ -88,7 +71,7 @@ protocol_note(profile)
 # on machines with other kernels.
 
 # %%
-numerics_note(designs)
+book.numerics_note()
 
 # %% [markdown]
 # Chapter 1's inflections come from its maps (loaded from the cache; computed here if
@@ -97,16 +80,16 @@ numerics_note(designs)
 # ## Kernels along the constant-lr runs
 
 # %% tags=["check-output"]
-maps = run_chaos_maps(chapter_maps(designs), cache, executor, progress=False)
-inflections = map_inflections(window_readings(maps))
-results = run_studies(lag_studies(designs), cache, executor, desc="chapter 2: eNTK on training inputs")
-test_results = run_studies(check_input_studies(designs), cache, executor, desc="chapter 2: eNTK on test inputs")
-readings = lag_readings(results, designs)
+maps = book.compute(chaos.chapter_maps(designs), "chapter 1's maps", progress=False)
+inflections = chaos.map_inflections(chaos.window_readings(maps))
+results = book.compute(cone.lag_studies(designs), "chapter 2: eNTK on training inputs")
+test_results = book.compute(cone.check_input_studies(designs), "chapter 2: eNTK on test inputs")
+readings = cone.lag_readings(results, designs)
 print("kernels:", {arch: f"{len(r.study.steps)} checkpoints x {len(r.study.seeds)} seeds, {r.study.n_inputs} "
                          f"training inputs" for arch, r in results.items()})
 
 # %%
-fig = lag_figure(results, readings, inflections)
+fig = cone.lag_figure(results, readings, inflections)
 plt.show()
 
 # %% [markdown]
@@ -119,7 +102,7 @@ plt.show()
 # dotted line is what a random walk from the latest $t$ would give.
 
 # %% tags=["check-output"]
-lag_table(readings)
+cone.lag_table(readings)
 
 # %% [markdown]
 # ## Verdict
@@ -149,11 +132,11 @@ lag_table(readings)
 # *narrow* fails, the outcome is *not reproduced* on either reading.
 
 # %% tags=["check-output"]
-lag_verdict_table(readings, inflections)
+cone.lag_verdict_table(readings, inflections)
 
 # %% tags=["check-output"]
-summary = lag_summary(profile, readings, inflections)
-save_claim_summary(cache, summary, designs)
+summary = cone.lag_summary(profile, readings, inflections)
+book.save(summary)
 for arch, r in readings.items():
     print(f"{arch}: {r.verdict.outcome.upper()}\n{r.verdict.explain()}\n")
 print(f"Cone effect at the {profile} profile: {summary.verdict.upper()}")
@@ -166,7 +149,7 @@ print(f"Cone effect at the {profile} profile: {summary.verdict.upper()}")
 # window, ours across our window as the table gives them).
 
 # %% tags=["check-output"]
-tau_table(results, profile)
+cone.tau_table(results)
 
 # %% [markdown]
 # ## Training inputs against test inputs
@@ -175,12 +158,12 @@ tau_table(results, profile)
 # curve on training and on as many test inputs:
 
 # %% tags=["check-output"]
-check_input_table(results, test_results, designs)
+cone.check_input_table(results, test_results, designs)
 
 # %% [markdown]
 # ## What is different from the paper
 #
-# * **Scale.** Narrower networks on a 5,170-image subset and a window of hundreds of
+# * **Scale.** Narrower networks on a CIFAR-10 subset (the design table) and a window of hundreds of
 #   iterations; the checkpoints and lags are placed across our window, not at the
 #   paper's iterations.
 # * **Kernel inputs.** The paper does not state how many training inputs its eNTK uses
@@ -189,3 +172,6 @@ check_input_table(results, test_results, designs)
 # * **How the kernel is computed.** With `torch.func`: per example one forward pass and
 #   K pull-backs (`vmap` of `vjp`), the kernel the Gram matrix of the Jacobian rows, in
 #   float32 products (`bench/bench_ntk.py` measures the difference to float64).
+
+# %%
+book.close()  # the worker processes end with the chapter

@@ -23,7 +23,7 @@
 # on training inputs, switch times inside the window.
 #
 # * **ViT on CIFAR-10** — a small vision transformer (8×8 patches, 4 pre-LN blocks, a
-#   third of ViT-Tiny's width) on the same 5,170-image subset, with the same augmentation
+#   third of ViT-Tiny's width) on the same CIFAR-10 subset, with the same augmentation
 #   and recipe as chapters 1–3: only the architecture changes.
 # * **MLP on tabular data** — two hidden ReLU layers of 256 units on ggplot2's diamonds
 #   table (53,940 diamonds, as the pydataset package ships it for offline use): the
@@ -57,22 +57,13 @@ cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 # %% tags=["check-output", "exact-everywhere"]
 import matplotlib.pyplot as plt
 
-from twophase_book import beyond
-from twophase_book.chaos import map_inflections, perturbation_table, window_figure, window_readings, window_table
-from twophase_book.cone import lag_figure, lag_readings, lag_studies, lag_verdict_table
-from twophase_book.pages import save_claim_summary
-from twophase_book.render import numerics_note
-from twophase_book.switch import window_switch_figure, window_switch_table, window_switch_verdicts
-from twophase_lib.cache import Cache
-from twophase_lib.chaos import run_chaos_maps
-from twophase_lib.cone import run_studies
-from twophase_lib.executor import check_workers
-from twophase_lib.ray_executor import executor_from_env
-from twophase_lib.switch import run_switch_studies
+from twophase_book import beyond, chaos, cone, switch
+from twophase_book.chapter import setup
 
-designs = beyond.chapter_designs(profile, tasks, seeds, device)  # validated: unknown values fail here
-cache, executor = Cache(cache_dir), executor_from_env(check_workers(workers))
-beyond.design_table(designs)
+# the claim's designs at these parameters (validated: a value outside what is allowed fails here), cache, workers
+book = setup("beyond", profile, workers, cache_dir, tasks=tasks, seeds=seeds, device=device)
+designs, cache = book.designs, book.cache
+book.design_table()
 
 # %% [markdown]
 # The line below names the kernels that computed this page (its *numerics fingerprint*);
@@ -80,7 +71,7 @@ beyond.design_table(designs)
 # on machines with other kernels.
 
 # %%
-numerics_note(designs)
+book.numerics_note()
 
 # %% [markdown]
 # ## How the tabular task was chosen
@@ -104,11 +95,11 @@ beyond.screen_table()
 # the reference pairs at the window's end and the switch study's $t = 0$ and $T$.
 
 # %% tags=["check-output"]
-maps = run_chaos_maps(beyond.beyond_maps(designs), cache, executor, desc="chapter 4: (t0, t1) maps")
-switches = run_switch_studies(beyond.beyond_switches(designs), cache, executor, desc="chapter 4: switched runs")
+maps = book.compute(beyond.beyond_maps(designs), "chapter 4: (t0, t1) maps")
+switches = book.compute(beyond.beyond_switches(designs), "chapter 4: switched runs")
 curves, base = beyond.parent_accuracy(designs, cache), beyond.baselines(designs, cache)
-readings = window_readings(maps)
-inflections = map_inflections(readings)
+readings = chaos.window_readings(maps)
+inflections = chaos.map_inflections(readings)
 pre = beyond.preconditions(maps, switches)
 beyond.precondition_table(pre, base, switches)
 
@@ -125,13 +116,13 @@ plt.show()
 # never diverge can be told apart from twins that were never perturbed.
 
 # %% tags=["check-output"]
-perturbation_table(maps, {})
+chaos.perturbation_table(maps, {})
 
 # %% tags=["check-output"]
-window_table(readings)
+chaos.window_table(readings)
 
 # %%
-fig = window_figure(readings)
+fig = chaos.window_figure(readings)
 plt.show()
 
 # %% [markdown]
@@ -142,22 +133,22 @@ plt.show()
 # saying so): that is why its kernels use 20 training inputs, the others 50.
 
 # %% tags=["check-output"]
-cone = run_studies(lag_studies(designs), cache, executor, desc="chapter 4: eNTK on training inputs")
-lags = lag_readings(cone, designs)
-lag_verdict_table(lags, inflections)
+kernels = book.compute(cone.lag_studies(designs), "chapter 4: eNTK on training inputs")
+lags = cone.lag_readings(kernels, designs)
+cone.lag_verdict_table(lags, inflections)
 
 # %%
-fig = lag_figure(cone, lags, inflections)
+fig = cone.lag_figure(kernels, lags, inflections)
 plt.show()
 
 # %% [markdown]
 # ## The value of the cone phase: switching to the linearized model at $t$
 
 # %% tags=["check-output"]
-window_switch_table(switches)
+switch.window_switch_table(switches)
 
 # %%
-fig = window_switch_figure(switches, inflections)
+fig = switch.window_switch_figure(switches, inflections)
 plt.show()
 
 # %% [markdown]
@@ -168,9 +159,9 @@ plt.show()
 # paired switch rule; each task's precondition applied first.
 
 # %% tags=["check-output"]
-verdicts = beyond.claim_verdicts(pre, readings, lags, window_switch_verdicts(switches, inflections))
+verdicts = beyond.claim_verdicts(pre, readings, lags, switch.window_switch_verdicts(switches, inflections))
 summary = beyond.beyond_summary(profile, verdicts, pre, readings, lags, switches)
-save_claim_summary(cache, summary, designs)
+book.save(summary)
 for (name, claim), v in verdicts.items():
     print(f"{name}, {beyond.CLAIM_LABELS[claim]}: {v.outcome.upper()}\n{v.explain()}\n")
 print(f"Beyond the paper's CNNs at the {profile} profile: {summary.verdict.upper()}")
@@ -202,3 +193,6 @@ beyond.beyond_answer(summary)
 # The value-of-the-cone-phase rule's third check needs an inflection from chapter 1's
 # reading: where the twins never diverge there is none, so that check is not applicable and
 # the outcome rests on the first two (*t = 0 is worst*, *grows with t*).
+
+# %%
+book.close()  # the worker processes end with the chapter

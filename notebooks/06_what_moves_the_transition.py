@@ -54,27 +54,21 @@ cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 import matplotlib.pyplot as plt
 
 from twophase_book import transition
-from twophase_book.pages import save_claim_summary
-from twophase_book.render import Table, numerics_note
-from twophase_lib.cache import Cache
-from twophase_lib.chaos import run_chaos_maps
-from twophase_lib.executor import check_workers
-from twophase_lib.ray_executor import executor_from_env
+from twophase_book.chapter import setup
 
-design = transition.transition_design(profile)  # validated: an unknown profile fails here
-cache, executor = Cache(cache_dir), executor_from_env(check_workers(workers))
-Table(["setting", "changes", "iterations per epoch", "seeds", "t0", "Δ"],
-      [[s.label, "—" if s.factor is None else str(s.factor), s.epoch_steps, len(design.seeds),
-        ", ".join(map(str, design.t0s)), design.delta] for s in design.settings()])
+# the open question's design at this profile (validated: an unknown profile fails here), cache, workers
+book = setup("transition", profile, workers, cache_dir)
+design, cache = book.designs["design"], book.cache
+book.design_table()
 
 # %% [markdown]
 # The line below names the kernels that computed this page (its *numerics fingerprint*).
 
 # %%
-numerics_note(design)
+book.numerics_note()
 
 # %% tags=["check-output"]
-results = run_chaos_maps(transition.transition_maps(design), cache, executor, desc="chapter 6: settings")
+results = book.compute(transition.transition_maps(design), "chapter 6: settings")
 readings = transition.setting_readings(design, results, cache)
 found = transition.shifts(readings)
 rel = transition.relation(readings)
@@ -104,7 +98,7 @@ transition.neighbour_comparison(readings)
 
 # %% tags=["check-output"]
 summary = transition.transition_summary(design, readings, found, rel)
-save_claim_summary(cache, summary, {"design": design})
+book.save(summary)
 print(f"What moves the transition at the {profile} profile: {summary.verdict}")
 for line in summary.details:
     print(line)
@@ -118,5 +112,8 @@ for line in summary.details:
 # * **The relation** mixes settings that move accuracy for reasons of their own (a larger
 #   learning rate trains faster in a short window); a correlation across them is a
 #   description, not a cause.
-# * **Scale.** Narrow networks on a 5,170-image subset and windows of hundreds of
+# * **Scale.** Narrow networks on a CIFAR-10 subset and windows of hundreds of
 #   iterations; the paper's networks are wider and trained for thousands.
+
+# %%
+book.close()  # the worker processes end with the chapter

@@ -23,17 +23,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+from twophase_book.claims import CLAIMS
+from twophase_book.profiles import PROFILES
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "book" / "across_machines.json"
 CAPABILITIES = ("native", "default", "avx2", "avx512")
-CHAPTERS = ("notebooks/01_chaos_effect.py", "notebooks/02_cone_effect.py", "notebooks/03_linearized_switch.py")
+CHAPTERS = tuple(f"notebooks/{c.chapter}.py" for c in CLAIMS if c.across_machines)
 READ = """
 import json, sys
 from twophase_lib.cache import Cache
 from twophase_lib.numerics import fingerprint
-from twophase_book.pages import load_claim_summary
+from twophase_book.pages import ACROSS_KINDS, load_claim_summary
 profile = sys.argv[1]
-found = {k: load_claim_summary(Cache(), k, profile) for k in ("chaos", "cone", "switch")}
+found = {k: load_claim_summary(Cache(), k, profile) for k, _ in ACROSS_KINDS}
 print(json.dumps({"fingerprint": fingerprint().as_dict(),
                   "summaries": {k: None if s is None else s.to_dict() for k, s in found.items()}}))
 """
@@ -59,7 +62,7 @@ def merge(data: dict, profile: str, run: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "gpu", "paper"))
+    parser.add_argument("--profile", default="cpu", choices=PROFILES)
     parser.add_argument("--capabilities", nargs="+", default=["native", "avx2", "default"], choices=CAPABILITIES)
     parser.add_argument("--skip-compute", action="store_true", help="do not run scripts/compute.py first")
     parser.add_argument("--out", type=Path, default=OUT, help=f"the JSON file (default {OUT.relative_to(ROOT)})")
@@ -68,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         env = environment(cap)
         print(f"across_machines: {cap}", flush=True)
         if not args.skip_compute:
-            subprocess.run([sys.executable, "scripts/compute.py", "--profile", args.profile, "--only", "chaos",
-                            "epsilon", "cone", "switch"], cwd=ROOT, env=env, check=True)
+            subprocess.run([sys.executable, "scripts/compute.py", "--profile", args.profile, "--only",
+                            *(c.kind for c in CLAIMS if c.across_machines)], cwd=ROOT, env=env, check=True)
         subprocess.run([sys.executable, "scripts/run_chapters.py", "--profile", args.profile, "--out-dir",
                         f"_build/chapters/{args.profile}-{cap}", *CHAPTERS], cwd=ROOT, env=env, check=True)
         out = subprocess.run([sys.executable, "-c", READ, args.profile], cwd=ROOT, env=env, check=True,

@@ -12,6 +12,7 @@ import json
 import re
 from pathlib import Path
 
+from twophase_book.claims import CLAIMS
 from twophase_book.pages import (
     across_machines_markdown,
     across_rows,
@@ -19,7 +20,6 @@ from twophase_book.pages import (
     rerun_markdown,
     scorecard_markdown,
 )
-from twophase_book.paper import CLAIMS
 from twophase_lib.cache import Cache
 from twophase_lib.numerics import fingerprint
 
@@ -52,7 +52,7 @@ if __name__ == "__main__":
     across = json.loads(across_path.read_text()) if across_path.exists() else {}
     scorecard = ROOT / "book" / "scorecard.md"
     # the smoke profile only checks that the code runs: its verdicts stay out of the book
-    found = [load_claim_summary(cache, kind, p) for kind, *_ in CLAIMS for p in BOOK_PROFILES]
+    found = [load_claim_summary(cache, c.kind, p) for c in CLAIMS for p in BOOK_PROFILES]
     if any(s is not None for s in found):
         frozen_path = ROOT / "book" / "longer_window.json"
         frozen = json.loads(frozen_path.read_text()) if frozen_path.exists() else None

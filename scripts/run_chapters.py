@@ -257,7 +257,8 @@ def hide_original_parameters(nb) -> None:
 
 
 def strip_volatile(nb) -> None:
-    """Remove what changes from run to run without the results changing; show the parameters once."""
+    """Remove what changes from run to run without the results changing (metadata, and what computing wrote to
+    stderr: a cold run's warnings, printed to the terminal instead); show the parameters once."""
     pm = nb.metadata.get("papermill", {})
     nb.metadata["papermill"] = {k: pm[k] for k in ("parameters",) if k in pm}
     nb.metadata.pop("jupytext", None)  # the executed copy is not paired with the .py
@@ -266,6 +267,13 @@ def strip_volatile(nb) -> None:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
         cell.metadata.pop("ExecuteTime", None)
+        if cell.cell_type == "code":  # what computing printed (warnings of a cold run) goes to the terminal, so the
+            # page is the same whether its results were computed or loaded from the cache
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                    print(out.get("text", ""), end="", file=sys.stderr)
+            cell.outputs = [o for o in cell.get("outputs", [])
+                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
     hide_original_parameters(nb)
     _cell_ids(nb)
 

@@ -53,7 +53,7 @@ def test_window_readings_verdicts_and_the_per_entry_reading(tmp_path):
     assert set(b) == {("resnet20", "disagreement", 4)} and b[("resnet20", "disagreement", 4)].verdict.checks[0].passed
     table = bn_init_table(readings, b)
     assert len(table.rows) == 2 and "U(0, 1)" in table.rows[1][1]
-    s = map_summary("smoke", results, readings, {}, {("resnet20", "disagreement", 4): e}, b)
+    s = map_summary("smoke", readings, {}, {("resnet20", "disagreement", 4): e}, b)
     assert any("γ ~ U(0, 1)" in d for d in s.details)
     assert ClaimSummary.from_dict(s.to_dict()) == s and s.cells[0].numbers[0].quantity.startswith("disagreement")
     assert any("per-entry" in d for d in s.details)

@@ -80,9 +80,7 @@ def test_compute_reports_workers_read_while_the_executor_is_open(monkeypatch, ca
             self.closed = True
 
     monkeypatch.setattr(compute, "executor_from_env", lambda workers=None: Closing())
-    monkeypatch.setattr(compute, "run_studies", lambda *a, **k: None)
-    monkeypatch.setattr(compute, "lag_studies", lambda designs: {})
-    monkeypatch.setattr(compute, "check_input_studies", lambda designs: {})
+    monkeypatch.setattr(compute, "compute", lambda *a, **k: None)
     assert compute.main(["--profile", "smoke", "--only", "cone"]) == 0
     assert '"workers": 3' in capsys.readouterr().out
 

@@ -28,4 +28,7 @@ def test_the_book_imports_the_library_by_its_public_name():
     for p in (ROOT / "twophase_book").glob("*.py"):
         for node in ast.walk(ast.parse(p.read_text())):
             if isinstance(node, ast.ImportFrom) and node.level == 1:
-                assert node.module in book, f"{p.name} imports .{node.module}, not a module of twophase_book"
+                # `from .x import y` names module x; `from . import x, y` names modules x and y
+                names = [node.module] if node.module else [a.name for a in node.names]
+                for name in names:
+                    assert name in book, f"{p.name} imports .{name}, not a module of twophase_book"

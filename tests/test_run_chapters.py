@@ -328,3 +328,16 @@ def test_count_results_ignores_summaries(tmp_path):
     (tmp_path / "chaos-summary" / "c.pt").write_bytes(b"x")
     assert rc.count_results(tmp_path) == 2
     assert rc.count_results(tmp_path / "missing") == 0
+
+
+def test_what_computing_wrote_to_stderr_leaves_the_page_for_the_terminal(capsys):
+    """A cold run's warnings (a VmapFallbackWarning with the checkout's path, say) must not make the rendered page
+    depend on whether the results were computed or loaded from the cache."""
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x = 1")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="/work/x.py:3: VmapFallbackWarning: slow\n"),
+                    nbformat.v4.new_output("stream", name="stdout", text="kept\n")]
+    nb.cells = [cell]
+    rc.strip_volatile(nb)
+    assert [o["name"] for o in nb.cells[0].outputs] == ["stdout"]
+    assert "VmapFallbackWarning" in capsys.readouterr().err

@@ -4,32 +4,19 @@
 
 from __future__ import annotations
 
-from .beyond import beyond_maps, beyond_switches
-from .beyond import chapter_designs as beyond_designs
-from .chaos import bn_init_maps, chapter_maps, entry_maps, extension_maps
-from .cone import check_input_studies, lag_studies
+from .claims import CLAIMS, claim_studies
 from .profiles import protocol_designs
-from .switch import window_studies
-from .transition import transition_design, transition_maps
 
 
 def chapter_studies(profile: str) -> dict[str, list]:
-    """The studies each chapter computes at a profile, in the book's order ({chapter: [study, ...]}; chapter 5
-    trains a user's model and is not counted). What an earlier chapter computed is free to a later one.
+    """The studies each claim's chapter computes at a profile (the registry, :data:`twophase_book.claims.CLAIMS`),
+    in the book's order ({chapter: [study, ...]}; chapter 5 trains a user's model and is not counted). What an
+    earlier chapter computed is free to a later one.
 
     Raises:
         ValueError: an unknown profile.
     """
-    designs, tasks = protocol_designs(profile), beyond_designs(profile)
-    return {
-        "01_chaos_effect": [*chapter_maps(designs).values(), *entry_maps(designs).values(),
-                            *bn_init_maps(designs).values(), *extension_maps(designs).values()],
-        "02_cone_effect": [*lag_studies(designs).values(), *check_input_studies(designs).values()],
-        "03_linearized_switch": list(window_studies(designs).values()),
-        "04_beyond_cifar": [*beyond_maps(tasks).values(), *lag_studies(tasks).values(),
-                            *beyond_switches(tasks).values()],
-        "06_what_moves_the_transition": list(transition_maps(transition_design(profile)).values()),
-    }
+    return {c.chapter: list(claim_studies(c.kind, profile).values()) for c in CLAIMS}
 
 
 def chapter_costs(profile: str, workers: int, units: dict | None = None, progress: bool = True) -> dict:

@@ -307,12 +307,12 @@ def window_figure(readings: dict[tuple, WindowReading], metrics=WINDOW_METRICS) 
     return fig
 
 
-def map_paper_table(profile: str, readings: dict[tuple, WindowReading]) -> Table:
+def map_paper_table(designs: dict[str, ProtocolDesign], readings: dict[tuple, WindowReading]) -> Table:
     """The paper's approximate values (read off its Fig. 3, :mod:`twophase_book.paper`) beside ours, with the
     inflection in iterations and in epochs."""
     rows = []
     for arch in dict.fromkeys(a for a, _, _ in readings):
-        d, p = protocol_design(profile, arch), protocol_design("paper", arch)
+        d, p = designs[arch], protocol_design("paper", arch)
         lo, hi = PAPER_INFLECTION[arch]
         for (a, m, delta), r in readings.items():
             if a != arch or m != PRIMARY_METRIC:
@@ -328,7 +328,7 @@ def map_paper_table(profile: str, readings: dict[tuple, WindowReading]) -> Table
                   "ours: test disagreement at t1 = t0 + Δ", "paper's inflection", "ours: inflection [90%]"], rows)
 
 
-def map_summary(profile: str, results: dict[str, ChaosMapResult], readings: dict[tuple, WindowReading],
+def map_summary(profile: str, readings: dict[tuple, WindowReading],
                 extension_found: dict, entry_readings: dict[tuple, WindowReading] | None = None,
                 bn_init: dict[tuple, WindowReading] | None = None) -> ClaimSummary:
     """Chapter 1's typed summary: per network the primary verdict (disagreement, every Δ), the other metrics,

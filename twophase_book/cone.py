@@ -86,7 +86,7 @@ def _inflection_text(inf: dict) -> str:
     return f"{f(inf['estimate'])} [{f(inf['low'])}, {f(inf['high'])}]"
 
 
-def tau_table(results: dict[str, ConeResult], profile: str) -> Table:
+def tau_table(results: dict[str, ConeResult]) -> Table:
     """S(τ, t) at the end of the window from every τ (the paper's Fig. 5a), beside the paper's levels."""
     rows = []
     for arch, res in results.items():

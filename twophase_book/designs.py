@@ -12,21 +12,25 @@ def protocol_table(designs: dict) -> Table:
     rows = []
     for arch, d in designs.items():
         o = d.run.optim
-        rows.append([arch, f"{d.run.model.width:g}", d.run.data.dataset, o.batch_size, f"{o.lr:g}",
+        rows.append([arch, f"{d.run.model.width:g}", f"{d.run.data.dataset} ({d.train_images:,} training images)",
+                     d.run.device, o.batch_size, f"{o.lr:g}",
                      f"{d.window} ({d.window / d.epoch_steps:.3g} epochs)", ", ".join(map(str, d.t0s)),
-                     ", ".join(map(str, d.deltas)), f"{len(d.seeds)} ({len(d.reference_seeds)})", f"{d.epsilon:g}",
+                     ", ".join(map(str, d.deltas)), f"{', '.join(map(str, d.seeds))} ({len(d.reference_seeds)})",
+                     f"{d.epsilon:g}",
                      f"t = {', '.join(map(str, d.lag_ts))}; Δ = {', '.join(map(str, d.lags))}",
                      f"{', '.join(map(str, d.switches))} (T = {d.switch_T}; {len(d.switch_seeds)} seeds)",
                      f"{d.step_run.optim.steps} (lr ÷10 at {', '.join(map(str, d.step_run.optim.milestones))})"
                      + (f"; ch. 3 switches at {', '.join(map(str, d.step_switches))}" if d.step_switches else "")])
-    return Table(["model", "width", "data", "batch", "lr", "constant-lr window (iterations)", "t0 (ch. 1)",
+    return Table(["model", "width", "data", "device", "batch", "lr", "constant-lr window (iterations)", "t0 (ch. 1)",
                   "windows Δ (ch. 1)", "seeds (reference pairs)", "ε (total L2)", "lag curves (ch. 2)",
                   "switch times (ch. 3)", "step-schedule extension (iterations)"], rows)
 
 
-def protocol_note(profile: str) -> Note:
-    """Where the window sits on the paper's scale, computed from the profiles."""
-    d, p = protocol_design(profile, "resnet20"), protocol_design("paper", "resnet20")
+def protocol_note(designs: dict) -> Note:
+    """Where the window of the chapter's designs sits on the paper's scale (the first design's epoch; the paper's
+    from its profile)."""
+    d = next(iter(designs.values()))
+    profile, p = d.profile, protocol_design("paper", "resnet20")
     return Note(
         f"At `{profile}` the training set has {d.train_images:,} images, so one epoch is {d.epoch_steps:,} "
         f"iterations at batch {d.run.optim.batch_size}; the paper's is {p.epoch_steps:,}. The constant-lr window is "

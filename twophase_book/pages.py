@@ -1,9 +1,9 @@
 """The book's generated pages: chapter summaries stored and read, the scorecard, the re-run page, and the
 across-machines page with its figure.
 
-Chapter summaries are cached under the designs they ran (:func:`claim_designs`), so a changed design never feeds
-stale results to another chapter or to the scorecard. Every number on these pages comes from a summary a chapter
-computed.
+Chapter summaries are cached under the designs they ran (each claim's ``designs`` in :mod:`twophase_book.claims`),
+so a changed design never feeds stale results to another chapter or to the scorecard. Every number on these pages
+comes from a summary a chapter computed.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 
 from twophase_lib.cache import Cache
 
-from .paper import CLAIMS
+from .claims import CLAIMS, claim
 from .profiles import (
     ARCHS,
     display_name,
@@ -50,30 +50,10 @@ def save_claim_summary(cache: Cache, summary: ClaimSummary, designs: dict) -> No
     cache.save(f"{summary.kind}-claim", tuple(designs.values()), summary.to_dict())
 
 
-def claim_designs(kind: str, profile: str) -> dict:
-    """The designs a typed summary of ``kind`` is stored under at a profile: chapters 1-3's
-    (:func:`twophase_book.profiles.protocol_designs`), chapter 4's (:func:`twophase_book.beyond.chapter_designs`)
-    or chapter 6's
-    (:func:`twophase_book.transition.transition_design`)."""
-    if kind == "transition":
-        from .transition import transition_design
-
-        return {"design": transition_design(profile)}
-    if kind == "beyond":
-        from .beyond import chapter_designs as beyond_designs
-
-        return beyond_designs(profile)
-    return protocol_designs(profile)
-
-
 def load_claim_summary(cache: Cache, kind: str, profile: str) -> ClaimSummary | None:
-    """A typed summary for the profile's current design (:func:`claim_designs`), or None."""
-    data = cache.load(f"{kind}-claim", tuple(claim_designs(kind, profile).values()))
+    """A typed summary for the profile's current designs (the registry's ``designs``), or None."""
+    data = cache.load(f"{kind}-claim", tuple(claim(kind).designs(profile).values()))
     return None if data is None else ClaimSummary.from_dict(data)
-
-
-#: The claims and open questions, each with a typed summary, in the scorecard's grid.
-PROTOCOL_KINDS = ("chaos", "cone", "switch", "beyond", "transition")
 
 
 def _glance_cell(c) -> str:
@@ -100,7 +80,8 @@ def frozen_markdown(data: dict) -> list[str]:
              f"recomputed, in `book/longer_window.json` (`scripts/freeze_summaries.py`). Designs: {designs}.", "",
              "| claim | verdict | " + " | ".join(f"{n} (constant lr)" for n in networks)
              + " | extensions and controls |", "|---|---|" + "---|" * len(networks) + "---|"]
-    for kind, title, page, _ in CLAIMS:
+    for c in CLAIMS:
+        kind, title = c.kind, c.title
         s = claims.get(kind)
         if s is None:
             continue
@@ -130,8 +111,8 @@ def scorecard_markdown(
             for kind, v in across_verdicts(across["runs"]).items()
             if v.get("chapter") == "inconclusive"
         }
-    found = {(kind, p): load_claim_summary(cache, kind, p) for kind, *_ in CLAIMS for p in profiles}
-    typed = [s for (k, _), s in found.items() if k in PROTOCOL_KINDS and s is not None]
+    found = {(c.kind, p): load_claim_summary(cache, c.kind, p) for c in CLAIMS for p in profiles}
+    typed = [s for s in found.values() if s is not None]
     networks = list(dict.fromkeys(c.network for s in typed for c in s.cells if c.protocol == PRIMARY)) or \
         [display_name(a) for a in ARCHS]
     lines = [
@@ -157,10 +138,9 @@ def scorecard_markdown(
         "|---|---|---|" + "---|" * len(networks) + "---|",
     ]
     details = []
-    for kind, title, page, paper in CLAIMS:
-        if kind not in PROTOCOL_KINDS:
-            continue
-        link = f"[{title}](chapters/{page}.ipynb)"
+    for c in CLAIMS:
+        kind, title, paper = c.kind, c.title, c.statement
+        link = f"[{title}](chapters/{c.chapter}.ipynb)"
         rows = [(p, found[(kind, p)]) for p in profiles if found[(kind, p)] is not None]
         if not rows:
             lines.append(f"| {link} | – | not run yet |" + " |" * len(networks) + " |")
@@ -176,13 +156,12 @@ def scorecard_markdown(
     if frozen:
         lines += frozen_markdown(frozen)
     lines += ["", "## The claims and each check", ""]
-    for kind, title, page, paper in CLAIMS:
-        if kind in PROTOCOL_KINDS:
-            lines += [f"**{title}.** {paper}", ""]
-            for t, p, _, items in details:
-                if t == title:
-                    lines += [f"* `{p}`: " + "<br>".join(items)]
-            lines.append("")
+    for c in CLAIMS:
+        lines += [f"**{c.title}.** {c.statement}", ""]
+        for t, p, _, items in details:
+            if t == c.title:
+                lines += [f"* `{p}`: " + "<br>".join(items)]
+        lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -321,7 +300,8 @@ def setting_verdicts(kind: str, summary: dict) -> dict[str, str]:
     return {"chapter": summary["verdict"], **{k.replace("/", ", "): v["verdict"] for k, v in per.items()}}
 
 
-ACROSS_KINDS = (("chaos", "1. Chaos effect"), ("cone", "2. Cone effect"), ("switch", "3. Value of the cone phase"))
+#: The claims the across-machines page follows (the registry's ``across_machines``), with their titles.
+ACROSS_KINDS = tuple((c.kind, c.title) for c in CLAIMS if c.across_machines)
 
 
 def across_verdicts(runs: list[dict]) -> dict[str, dict[str, str]]:

@@ -1,4 +1,4 @@
-"""What the paper and its cross-checks report, and the claims the scorecard states.
+"""What the paper and its cross-checks report (the claims themselves: :mod:`twophase_book.claims`).
 
 The paper reports its chaos and cone results as figures only: every value here was read off them by a third party
 (the project's protocol notes, kept outside this repository), so each is approximate and labelled so in the book.
@@ -39,24 +39,3 @@ PAPER_SWITCH = {"resnet20": "≈ 0.44 for t ≤ 200 → ≈ 0.84 at t = 5,000", 
 
 
 RECIPE_ACCURACY = {"resnet20": 0.917, "vgg16": 0.937}
-
-
-CLAIMS = (
-    ("chaos", "1. Chaos effect", "01_chaos_effect",
-     "A 1e-7 perturbation early in training sends the twin elsewhere; after an inflection point (≈ 100–500 "
-     "iterations for ResNet-20, ≈ 2,000–2,500 for VGG-16) it changes almost nothing."),
-    ("cone", "2. Cone effect", "02_cone_effect",
-     "After the transition the eNTK keeps moving inside a narrow cone: S(τ, t) rises then plateaus for "
-     "τ ∈ {2000, …, 8000}; the adjacent-checkpoint kernel distance drops to a small non-zero value."),
-    ("switch", "3. Value of the cone phase", "03_linearized_switch",
-     "Final test accuracy of θ_std→lin(T; t) grows with the switch time t, especially for t > 2000; fully "
-     "linearized training (t = 0) is worst."),
-    ("beyond", "4. Beyond CIFAR-10", "04_beyond_cifar",
-     "Open question (§6): do the chaos and cone effects hold for other architectures and modalities, such as "
-     "transformers or MLPs on tabular data? Not answered in the paper."),
-    ("transition", "6. What moves the transition", "06_what_moves_the_transition",
-     "Open questions (§6): what sets when the transition happens, and does it relate to how well the network "
-     "generalises? Not answered in the paper."),
-)
-
-

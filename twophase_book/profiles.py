@@ -10,6 +10,7 @@ ones, bitwise. Chapters 4 and 6 keep their designs beside their code (:mod:`twop
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from twophase_lib.config import DataConfig, ModelConfig, OptimConfig, RunConfig, check_choice
@@ -91,6 +92,20 @@ def run_config(profile: str, arch: str) -> RunConfig:
                      OptimConfig(batch_size=32, steps=24, milestones=(16, 20)))
 
 
+def integer(value) -> int:
+    """A papermill parameter's integer: an int (numpy's too) or a string of digits; never a bool or a float, which
+    ``int`` would silently truncate (``-p seeds 2.9`` is not seed 2, ``-p seeds True`` not seed 1).
+
+    Raises:
+        ValueError: anything else.
+    """
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, str)):
+        raise ValueError(f"{value!r} is not an integer")
+    return int(value)
+
+
 def _as_tuple(value, cast, what: str) -> tuple:
     """A papermill parameter as a tuple: a list, a tuple, one value, or a string of values separated by commas or
     spaces, in brackets or not."""
@@ -101,7 +116,7 @@ def _as_tuple(value, cast, what: str) -> tuple:
     try:
         out = tuple(cast(v) for v in value)
     except (TypeError, ValueError):
-        raise ValueError(f"cannot read {what} from {value!r}") from None
+        raise ValueError(f"cannot read {what} from {value!r}: expected a list of values such as \"0,1,2\"") from None
     if not out or len(set(out)) != len(out):
         raise ValueError(f"{what} must be a non-empty list of distinct values, got {value!r}")
     return out
@@ -286,14 +301,18 @@ def overridden(d: ProtocolDesign, seeds=None, device: str | None = None,
     """
     changes: dict = {}
     if seeds is not None:
-        seeds_t = _as_tuple(seeds, int, "seeds")
+        seeds_t = _as_tuple(seeds, integer, "seeds")
         if min(seeds_t) < 0:
             raise ValueError(f"seeds must be non-negative integers, got {seeds_t}")
         changes.update(seeds=seeds_t, switch_seeds=seeds_t)
     if epsilon is not None:
-        epsilon = float(epsilon)
+        raw = epsilon
+        try:
+            epsilon = float(epsilon) if not isinstance(epsilon, bool) else math.nan
+        except (TypeError, ValueError):
+            epsilon = math.nan
         if not 0 < epsilon < 1:
-            raise ValueError(f"epsilon must lie in (0, 1) (ε = 0 is the control every map runs), got {epsilon}")
+            raise ValueError(f"epsilon must be a number in (0, 1) (ε = 0 is the control every map runs), got {raw!r}")
         changes["epsilon"] = epsilon
     if device is not None:
         device = check_device_name(device)

@@ -140,7 +140,7 @@ def extension_table(results: dict) -> Table:
     return Table(["network", "switch t", "constant lr", "step schedule", "step − constant [90%]"], rows)
 
 
-def window_switch_paper_table(profile: str, results: dict, inflections: dict[str, dict]) -> Table:
+def window_switch_paper_table(results: dict, inflections: dict[str, dict]) -> Table:
     """The paper's Fig. 6 (approximate) beside ours: accuracy from the earliest to the latest switch before T."""
     rows = []
     for (arch, arm), res in results.items():

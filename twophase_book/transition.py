@@ -148,6 +148,15 @@ def transition_design(profile: str) -> TransitionDesign:
     return TransitionDesign(profile, arch, base, t0s, delta, seeds, d.epsilon, levels)
 
 
+def design_table(designs: dict[str, TransitionDesign]) -> Table:
+    """The settings of chapter 6's design (``designs["design"]``): what each changes, its epoch length, seeds, t0
+    grid and window."""
+    design = designs["design"]
+    return Table(["setting", "changes", "iterations per epoch", "seeds", "t0", "Δ"],
+                 [[s.label, "—" if s.factor is None else str(s.factor), s.epoch_steps, len(design.seeds),
+                   ", ".join(map(str, design.t0s)), design.delta] for s in design.settings()])
+
+
 def transition_maps(design: TransitionDesign) -> dict[str, ChaosMap]:
     """One map per setting, keyed by its label: twins at every t0, compared at t1 = t0 + Δ (test disagreement, no
     barrier; the baseline's cells are chapter 1's, shared through the cache)."""

@@ -103,13 +103,19 @@ class Cache:
     """A folder of results, one file per (kind, configuration hash, numerics fingerprint).
 
     Args:
-        root: the folder (default ``$TWOPHASE_CACHE``, see :func:`default_root`).
+        root: the folder (default ``$TWOPHASE_CACHE``, see :func:`default_root`); a leading ``~`` is expanded, as
+            in ``$TWOPHASE_CACHE``.
         numerics: read the results of this fingerprint instead of this process's own (a machine's results
             shown beside another's); such a cache refuses to save.
+
+    Raises:
+        TypeError: a root that is not a path (a number, say).
     """
 
     def __init__(self, root: str | os.PathLike | None = None, numerics: Fingerprint | None = None):
-        self.root = Path(root) if root is not None else default_root()
+        if root is not None and not isinstance(root, (str, os.PathLike)):
+            raise TypeError(f"the cache root must be a path (a string or os.PathLike) or None, got {root!r}")
+        self.root = Path(root).expanduser() if root is not None else default_root()
         self.numerics = numerics
 
     def numerics_for(self, config: Any) -> Fingerprint:

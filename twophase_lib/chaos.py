@@ -19,7 +19,7 @@ import numpy as np
 
 from .cache import Cache
 from .config import RunConfig, check_choice
-from .executor import Executor
+from .executor import Executor, run_waves
 from .metrics import BarrierConfig
 from .ntk import MODES
 from .perturbation import Perturbation
@@ -252,14 +252,8 @@ def run_chaos_maps(studies: dict, cache: Cache | None = None, executor: Executor
         A dict from each name of ``studies`` to its :class:`ChaosMapResult`.
     """
     cache = cache or Cache()
-    own = executor is None
-    executor = executor or Executor()
     waves, plans, keys = _map_waves(studies, cache)
-    try:
-        results = executor.waves(waves, desc, progress)[-1]
-    finally:
-        if own:
-            executor.close()
+    results = run_waves(executor, waves, desc, progress)[-1]
     by_key = dict(zip(keys, results))
     return {name: _assemble_map(studies[name], labels, by_key) for name, labels in plans.items()}
 

@@ -17,7 +17,7 @@ import numpy as np
 from .cache import Cache
 from .chaos import _into_cache, reference_partner
 from .config import RunConfig, check_choice
-from .executor import Executor
+from .executor import Executor, run_waves
 from .ntk import distance_matrix, kernel_distance
 from .store import KERNEL_SPLITS, State, kernel_at, parent_checkpoints
 from .verdicts import Verdict, lag_cone_verdict
@@ -136,8 +136,6 @@ def run_studies(studies: dict, cache: Cache | None = None, executor: Executor | 
         A dict from each name of ``studies`` to its :class:`ConeResult`.
     """
     cache = cache or Cache()
-    own = executor is None
-    executor = executor or Executor()
     runs: dict[RunConfig, set] = {}
     kernels: dict = {}
 
@@ -156,11 +154,7 @@ def run_studies(studies: dict, cache: Cache | None = None, executor: Executor | 
             need(run, st.calibration_steps, st)
             need(reference_partner(run), st.calibration_steps, st)
     parents = [partial(_into_cache, parent_checkpoints, run, sorted(steps), cache) for run, steps in runs.items()]
-    try:
-        executor.waves([parents, list(kernels.values())], desc, progress)
-    finally:
-        if own:
-            executor.close()
+    run_waves(executor, [parents, list(kernels.values())], desc, progress)
 
     def kernel(run: RunConfig, step: int, st: ConeStudy):
         return kernel_at(run, step, st.n_inputs, st.mode, cache, split=st.split)

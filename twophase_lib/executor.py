@@ -184,3 +184,17 @@ class Executor:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def run_waves(executor: Executor | None, waves: Sequence[Sequence[Task]], desc: str = "tasks",
+              progress: bool = True) -> list[list]:
+    """Run waves of tasks on the caller's executor (left open, for the caller to reuse), or on a new
+    :class:`Executor` closed when they are done: every study's runner goes through here.
+
+    Returns:
+        The results of each wave, in order (:meth:`Executor.waves`).
+    """
+    if executor is not None:
+        return executor.waves(waves, desc, progress)
+    with Executor() as ex:
+        return ex.waves(waves, desc, progress)

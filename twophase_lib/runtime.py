@@ -106,7 +106,7 @@ class Runtime:
         defaults = cls()
         return cls(
             workers=_integer(env, "TWOPHASE_WORKERS"),
-            cache_root=Path(env["TWOPHASE_CACHE"]) if env.get("TWOPHASE_CACHE") else defaults.cache_root,
+            cache_root=Path(env["TWOPHASE_CACHE"]).expanduser() if env.get("TWOPHASE_CACHE") else defaults.cache_root,
             data_root=Path(env["TWOPHASE_DATA"]) if env.get("TWOPHASE_DATA") else defaults.data_root,
             progress_file=Path(env["TWOPHASE_PROGRESS"]) if env.get("TWOPHASE_PROGRESS") else None,
             progress_bars=not _flag(env.get("TQDM_DISABLE")),

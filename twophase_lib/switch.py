@@ -12,7 +12,7 @@ import torch
 
 from .cache import Cache
 from .config import RunConfig
-from .executor import Executor
+from .executor import Executor, run_waves
 from .linearize import SwitchArm, switched_model, train_linearized
 from .store import parent_at, parent_checkpoints
 from .task import run_data, run_loss
@@ -116,8 +116,6 @@ def run_switch_studies(studies: dict, cache: Cache | None = None, executor: Exec
                        progress: bool = True, desc: str = "switch studies") -> dict:
     """Every (seed, switch time) outcome of several studies: parents first, then one task per linearized run."""
     cache = cache or Cache()
-    own = executor is None
-    executor = executor or Executor()
     parents, tasks, index, resumes, seen = {}, [], [], [], set()
     for name, st in studies.items():
         for seed in st.seeds:
@@ -137,12 +135,7 @@ def run_switch_studies(studies: dict, cache: Cache | None = None, executor: Exec
     waves = [sorted((i for i in range(len(tasks)) if resumes[i] == later), key=lambda i: tasks[i].args[1])
              for later in (False, True)]
     waves = [w for w in waves if w]
-    try:
-        done = executor.waves([list(parents.values()), *[[tasks[i] for i in w] for w in waves]], desc,
-                              progress)[1:]
-    finally:
-        if own:
-            executor.close()
+    done = run_waves(executor, [list(parents.values()), *[[tasks[i] for i in w] for w in waves]], desc, progress)[1:]
     records = [None] * len(tasks)
     for wave, results in zip(waves, done):
         for i, r in zip(wave, results):
