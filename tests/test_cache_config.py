@@ -185,3 +185,35 @@ def test_open_lth_batch_norm_initialisation_draws_scales_in_zero_one():
     assert torch.equal(ones.conv.weight, uniform.conv.weight)  # only the scales differ
     again = build_model(ModelConfig("resnet20", 0.25, bn_init="uniform"))
     assert all(torch.equal(a, b) for a, b in zip(uniform.state_dict().values(), again.state_dict().values()))
+
+
+@pytest.mark.parametrize("field,value", [
+    ("batch_size", 0), ("batch_size", -5), ("batch_size", 2.0), ("batch_size", True), ("lr", float("nan")),
+    ("lr", 0.0), ("lr", -0.1), ("lr", float("inf")), ("lr", "0.1"), ("momentum", 1.0), ("momentum", -0.1),
+    ("weight_decay", -1e-4), ("steps", -1), ("steps", 2.5), ("gamma", 0.0), ("warmup_steps", -1),
+    ("beta2", 1.0), ("milestones", [5]), ("milestones", (0, 5)), ("milestones", (5, 5)), ("milestones", (2.5,)),
+])
+def test_bad_optimiser_settings_are_refused_where_they_are_made_naming_the_field(field, value):
+    from twophase_lib.config import OptimConfig
+
+    with pytest.raises(ValueError, match=field.rstrip("s") if field == "milestones" else f"OptimConfig.{field}"):
+        OptimConfig(**{field: value})
+
+
+@pytest.mark.parametrize("field,value", [("width", 0.0), ("width", float("nan")), ("width", -1.0),
+                                         ("num_classes", 1), ("num_classes", 2.0)])
+def test_bad_model_settings_are_refused_naming_the_field(field, value):
+    from twophase_lib.config import ModelConfig
+
+    with pytest.raises(ValueError, match=f"ModelConfig.{field}"):
+        ModelConfig(**{field: value})
+
+
+def test_validation_accepts_numpy_and_integer_values_and_converts_nothing():
+    import numpy as np
+
+    from twophase_lib.config import OptimConfig
+
+    o = OptimConfig(batch_size=np.int64(64), lr=1, momentum=0.0, steps=0, milestones=(np.int64(3),))
+    # stored as given, so the cache keys of existing configurations do not move
+    assert type(o.lr) is int and type(o.batch_size) is np.int64 and o.milestones == (3,)

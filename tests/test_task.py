@@ -165,9 +165,28 @@ def test_the_analyses_refuse_a_run_whose_lr_drops_and_bad_grids_naming_the_field
                                 (switch_analysis, dict(switches=(0, 8, -1)), "switches"),
                                 (switch_analysis, dict(switches=(0, 8, 16), control_switches=(4, 16)),
                                  "control_switches"),
-                                (switch_analysis, dict(switches=(0, 8, 16), lr_scale=2), "lr_scale")]:
+                                (switch_analysis, dict(switches=(0, 8, 16), lr_scale=2), "lr_scale"),
+                                # non-integers are refused, not truncated (2.5 used to become seed 2)
+                                (chaos_analysis, dict(t0s=(0, 4), deltas=(4,), seeds=(2.5,)), "seeds"),
+                                (chaos_analysis, dict(t0s=(0, 4), deltas=(4.5,)), "deltas"),
+                                (chaos_analysis, dict(t0s=(0, 4), deltas=(4,), kernel_inputs=-1), "kernel_inputs"),
+                                (cone_analysis, dict(lag_ts=(0, 8), lags=(4, 8), n_inputs=2.5), "n_inputs"),
+                                (cone_analysis, dict(lag_ts=(0, 8), lags=(4, 8), seeds=(True,)), "seeds"),
+                                (switch_analysis, dict(switches=(0, 8, 16), seeds=()), "seeds"),
+                                (switch_analysis, dict(switches=(0, 8, 16), train_examples=0), "train_examples")]:
         with pytest.raises(ValueError, match=field):
             call(run, **kwargs)
+
+
+def test_a_chaos_analysis_of_a_zoo_network_names_it():
+    # a run of a registered network (no task): the reading's label is its name (ModelConfig.name; reading a
+    # nonexistent .arch crashed after the twins had trained)
+    from twophase_lib.config import ModelConfig, OptimConfig, RunConfig
+
+    run = RunConfig(model=ModelConfig("mlp", 0.0625), optim=OptimConfig(batch_size=16, steps=4, milestones=()),
+                    memory_format="contiguous")
+    chaos = chaos_analysis(run, t0s=(0, 2), deltas=(2,), seeds=(0,), progress=False)
+    assert chaos.readings[("disagreement", 2)].arch == "mlp" and chaos.control_is_exact
 
 
 def small_sequence_task() -> Task:

@@ -29,7 +29,7 @@ import numpy as np
 from .cache import Cache
 from .chaos import ChaosMap, ChaosMapResult, Reference, WindowReading, run_chaos_map, window_reading
 from .cone import ConeResult, ConeStudy, LagReading, lag_reading, run_studies
-from .config import RunConfig
+from .config import RunConfig, check_integer
 from .executor import Executor
 from .linearize import SwitchArm
 from .metrics import BarrierConfig
@@ -51,10 +51,11 @@ def _constant_lr(run: RunConfig, what: str) -> None:
 
 
 def _grid(values, what: str, low: int, high: int) -> tuple[int, ...]:
-    """A grid of iterations as sorted distinct Python ints inside [low, high], or a ValueError naming it."""
+    """A grid of iterations as sorted distinct Python ints inside [low, high], or a ValueError naming it (2.5 is
+    refused, not truncated)."""
     try:
-        out = tuple(int(v) for v in values)
-    except (TypeError, ValueError):
+        out = tuple(int(check_integer(v, f"each of {what}")) for v in values)
+    except TypeError:
         raise ValueError(f"{what} must be a sequence of integer iterations, got {values!r}") from None
     if not out or list(out) != sorted(set(out)) or out[0] < low or out[-1] > high:
         raise ValueError(f"{what} must be non-empty, increasing, distinct and inside [{low}, {high}], got {out}")
@@ -63,13 +64,13 @@ def _grid(values, what: str, low: int, high: int) -> tuple[int, ...]:
 
 def _label(run: RunConfig) -> str:
     """What a reading calls the run: the task's name, or the network's."""
-    return run.task.name if run.task is not None else run.model.arch
+    return run.task.name if run.task is not None else run.model.name
 
 
 def _seeds(seeds, what: str = "seeds") -> tuple[int, ...]:
     try:
-        out = tuple(int(s) for s in seeds)
-    except (TypeError, ValueError):
+        out = tuple(int(check_integer(s, f"each of {what}")) for s in seeds)
+    except TypeError:
         raise ValueError(f"{what} must be a sequence of non-negative integers, got {seeds!r}") from None
     if not out or len(set(out)) != len(out) or min(out) < 0:
         raise ValueError(f"{what} must be non-empty, distinct and non-negative, got {out}")
@@ -191,7 +192,8 @@ def chaos_analysis(run: RunConfig, t0s, deltas, seeds=(0, 1, 2), epsilon: float 
     seeds = _seeds(seeds)
     if not 0 < float(epsilon) < 1:
         raise ValueError(f"epsilon must lie in (0, 1) (ε = 0 is the control the analysis runs), got {epsilon}")
-    control = t0s[min(1, len(t0s) - 1)] if control_t0 is None else int(control_t0)
+    kernel_inputs = int(check_integer(kernel_inputs, "kernel_inputs (0: no eNTK distance)", 0))
+    control = t0s[min(1, len(t0s) - 1)] if control_t0 is None else int(check_integer(control_t0, "control_t0"))
     if control not in t0s:
         raise ValueError(f"control_t0 = {control} must be one of t0s {t0s}")
     study = ChaosMap(run, t0s, tuple(sorted({t0 + d for t0 in t0s for d in deltas})), Perturbation(float(epsilon)),
@@ -304,14 +306,13 @@ def cone_analysis(run: RunConfig, lag_ts, lags, taus=(0,), seeds=(0, 1, 2), n_in
     if len(lag_ts) < 2 or len(lags) < 2:
         raise ValueError(f"the rule compares an early and a late lag curve of at least two lags: lag_ts {lag_ts}, "
                          f"lags {lags}")
-    if int(n_inputs) < 1:
-        raise ValueError(f"n_inputs must be a positive number of training inputs, got {n_inputs}")
+    n_inputs = int(check_integer(n_inputs, "n_inputs (training inputs of the eNTK)", 1))
     needed = {*lag_ts, *(t + d for t in lag_ts for d in lags), *taus}
     steps = tuple(sorted(needed)) if steps is None else _grid(steps, "steps", 0, window)
     if not needed <= set(steps) or len(steps) < 4:
         raise ValueError(f"the checkpoints {steps} must hold every t, t + Δ and τ ({sorted(needed)}) and number at "
                          "least four (the block boundary splits them into two blocks of two)")
-    study = ConeStudy(run, steps, taus, _seeds(seeds), int(n_inputs), split="train",
+    study = ConeStudy(run, steps, taus, _seeds(seeds), n_inputs, split="train",
                       reference_seeds=_seeds(reference_seeds, "reference_seeds"), reference_steps=(max(lag_ts),))
     with Executor(workers) as ex:
         res = run_studies({"cone": study}, cache, ex, progress, desc="cone analysis")["cone"]
@@ -422,6 +423,8 @@ def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float
     if not 0 < float(lr_scale) < 1:
         raise ValueError(f"lr_scale must lie in (0, 1), got {lr_scale}")
     seeds = _seeds(seeds)
+    if train_examples is not None:
+        train_examples = int(check_integer(train_examples, "train_examples (None: the whole training set)", 1))
     to_t = run.replace(optim={"steps": switches[-1]})
     studies = {SWITCH_ARMS[0]: SwitchStudy(to_t, switches, seeds, train_examples=train_examples)}
     if len(control_switches):

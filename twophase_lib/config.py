@@ -30,6 +30,30 @@ def check_choice(value, known, what: str):
     return value
 
 
+def check_integer(value, what: str, minimum: int = 0):
+    """Return ``value`` if it is an integer (Python or numpy, not a bool) ≥ ``minimum``, else raise ValueError naming
+    ``what``, the value and what is allowed."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{what} must be an integer ≥ {minimum}, got {value!r}")
+    return value
+
+
+def check_real(value, what: str, low: float, high: float = float("inf"), *, low_open: bool = False,
+               high_open: bool = True):
+    """Return ``value`` if it is a finite real number in the interval from ``low`` to ``high`` (open at either end
+    as asked), else raise ValueError naming ``what``, the value and the interval."""
+    try:
+        ok = not isinstance(value, bool) and float(value) == value and np.isfinite(value)
+    except (TypeError, ValueError):
+        ok = False
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{what} must be a finite number in {interval}, got {value!r}")
+    return value
+
+
 MEMORY_FORMATS = ("contiguous", "channels_last")
 
 #: How batch-norm scales start (:class:`ModelConfig`).
@@ -52,6 +76,8 @@ class ModelConfig:
 
     def __post_init__(self):
         check_choice(self.bn_init, BN_INITS, "batch-norm initialisation")
+        check_real(self.width, "ModelConfig.width", 0, low_open=True)
+        check_integer(self.num_classes, "ModelConfig.num_classes", 2)
 
 
 @dataclass(frozen=True)
@@ -87,7 +113,21 @@ class OptimConfig:
     beta2: float = 0.999
 
     def __post_init__(self):
+        """Raises ValueError naming the field, its value and what is allowed (a zero or negative batch, a
+        non-finite lr, a momentum of 1 or more ... would otherwise fail deep inside training or run to NaN)."""
         check_choice(self.algorithm, ALGORITHMS, "optimiser")
+        check_real(self.lr, "OptimConfig.lr", 0, low_open=True)
+        check_real(self.momentum, "OptimConfig.momentum", 0, 1)
+        check_real(self.weight_decay, "OptimConfig.weight_decay", 0)
+        check_integer(self.batch_size, "OptimConfig.batch_size", 1)
+        check_integer(self.steps, "OptimConfig.steps", 0)
+        check_real(self.gamma, "OptimConfig.gamma", 0, low_open=True)
+        check_integer(self.warmup_steps, "OptimConfig.warmup_steps", 0)
+        check_real(self.beta2, "OptimConfig.beta2", 0, 1)
+        if not isinstance(self.milestones, tuple):
+            raise ValueError(f"OptimConfig.milestones must be a tuple of iterations, got {self.milestones!r}")
+        for m in self.milestones:
+            check_integer(m, "each of OptimConfig.milestones", 1)
         if list(self.milestones) != sorted(set(self.milestones)):
             raise ValueError(f"lr milestones must increase: {self.milestones}")
 
