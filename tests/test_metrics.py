@@ -162,3 +162,39 @@ def test_bad_barrier_config():
         BarrierConfig(bn_mode="freeze")
     with pytest.raises(ValueError, match="endpoints"):
         BarrierConfig(points=1)
+
+
+def test_batch_norm_statistics_are_re_estimated_on_any_training_set_size():
+    import dataclasses
+
+    cfg = tiny_config(steps=2)
+    data = load_data(cfg.data)
+    state = train(cfg, progress=False).final
+
+    def running_mean(n_train, batches, batch_size):
+        small = dataclasses.replace(data, x_train=data.x_train[:n_train], y_train=data.y_train[:n_train])
+        model = materialise(cfg, state)
+        recompute_bn_statistics(model, small, batches=batches, batch_size=batch_size)
+        return next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)).running_mean.clone()
+
+    # 257 examples in batches of 128: the last batch would hold one example (train-mode batch norm cannot
+    # normalise it); it joins the one before
+    assert torch.isfinite(running_mean(257, 3, 128)).all()
+    # full batches are split as before: 256 examples in two batches of 128 equal the two batches by hand
+    model = materialise(cfg, state)
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    from twophase_lib.data import generator
+
+    idx = torch.randperm(256, generator=generator("bn-recompute", 0))
+    model.train()
+    with torch.no_grad(), torch.random.fork_rng():
+        for i in (0, 128):
+            model(data.x_train[:256][idx[i : i + 128]])
+    assert torch.equal(running_mean(256, 2, 128), bns[0].running_mean)
+    with pytest.raises(ValueError, match="at least two training examples"):
+        running_mean(1, 1, 128)
+    with pytest.raises(ValueError, match="bn_batch_size"):
+        BarrierConfig(bn_batch_size=1)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import RunConfig, check_choice
+from .config import RunConfig, check_choice, check_integer
 from .data import TensorData, derive_seed, generator
 from .task import run_loss
 from .training import Checkpoint, materialise, predict
@@ -57,10 +57,21 @@ def interpolate_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], al
 def recompute_bn_statistics(model: nn.Module, data: TensorData, batches: int, batch_size: int, seed: int = 0) -> None:
     """Reset every BatchNorm's running statistics and re-estimate them (cumulative average) on unaugmented training
     batches. The forward passes run in train mode: dropout draws from torch's generator seeded from ``seed``
-    (the caller's generator state is restored)."""
+    (the caller's generator state is restored).
+
+    The batches are the first ``batches * batch_size`` examples of a seeded permutation, in chunks of
+    ``batch_size``; a last chunk of a single example (a training set of 257 examples at 128) joins the one before
+    it, since batch norm cannot normalise one example in train mode.
+
+    Raises:
+        ValueError: fewer than two training examples.
+    """
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not bns:
         return
+    if len(data.x_train) < 2:
+        raise ValueError(f"re-estimating batch-norm statistics needs at least two training examples, the data has "
+                         f"{len(data.x_train)}")
     saved = [(m, m.momentum) for m in bns]
     for m in bns:
         m.reset_running_stats()
@@ -71,8 +82,12 @@ def recompute_bn_statistics(model: nn.Module, data: TensorData, batches: int, ba
     device = data.device
     with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
         torch.manual_seed(derive_seed("bn-recompute-forward", seed))  # a model's own randomness (dropout), seeded
-        for i in range(0, len(idx), batch_size):
-            model(data.x_train[idx[i : i + batch_size].to(data.device)])
+        chunks = list(torch.split(idx, max(1, batch_size)))
+        while len(chunks) > 1 and len(chunks[-1]) < 2:
+            last = chunks.pop()
+            chunks[-1] = torch.cat([chunks[-1], last])
+        for chunk in chunks:
+            model(data.x_train[chunk.to(data.device)])
     model.train(was_training)
     for m, momentum in saved:
         m.momentum = momentum
@@ -93,6 +108,11 @@ class BarrierConfig:
         check_choice(self.bn_mode, BN_MODES, "bn_mode")
         if self.points < 2:
             raise ValueError("a barrier needs at least the two endpoints (points >= 2)")
+        check_integer(self.bn_batches, "BarrierConfig.bn_batches", 1)
+        check_integer(self.bn_batch_size, "BarrierConfig.bn_batch_size", 2)
+        check_integer(self.train_examples, "BarrierConfig.train_examples", 1)
+        if self.test_examples is not None:
+            check_integer(self.test_examples, "BarrierConfig.test_examples", 1)
 
 
 def _loss_and_error(logits: torch.Tensor, y: torch.Tensor, loss=F.cross_entropy) -> tuple[float, float]:
