@@ -213,3 +213,31 @@ def test_a_picklable_task_gives_the_same_results_in_worker_processes(tmp_path):
     assert all(a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a if k != "perturbation")
                and a["perturbation"] == b["perturbation"] for a, b in zip(here.records, there.records))
     assert here.control_is_exact
+
+
+def volume_data(n: int = 32) -> TensorData:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 1, 4, 6, 6, generator=g)
+    y = (x.mean((1, 2, 3, 4)) > 0).long()
+    return TensorData("volumes", x[:24], y[:24], x[24:], y[24:])
+
+
+def volume_model() -> nn.Module:
+    return nn.Sequential(nn.Conv3d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool3d(1), nn.Flatten(),
+                         nn.Linear(4, 2))
+
+
+def test_the_default_memory_format_leaves_tensors_that_are_not_4d_alone():
+    # a 3-D convolution's 5-D weight under the default memory_format="channels_last" failed with "required rank
+    # 4 tensor to use channels_last format"; 4-D weights are still laid out channels-last
+    run = RunConfig(task=Task("volumes", volume_model, volume_data()),
+                    optim=OptimConfig(lr=0.05, batch_size=8, steps=4, milestones=()))
+    assert run.memory_format == "channels_last"
+    a, b = train(run, progress=False).final, train(run, progress=False).final
+    assert all(torch.equal(a.model[k], b.model[k]) for k in a.model)
+    from twophase_lib.config import ModelConfig
+    from twophase_lib.training import initial_checkpoint
+
+    cnn = RunConfig(model=ModelConfig("resnet20", 0.125))
+    conv = next(m for m in materialise(cnn, initial_checkpoint(cnn)).modules() if isinstance(m, nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()

@@ -171,10 +171,22 @@ def initial_checkpoint(cfg: RunConfig) -> Checkpoint:
 
 def materialise(cfg: RunConfig, ckpt: Checkpoint) -> nn.Module:
     """A model on ``cfg.device``, in the configuration's memory format, holding the state of ``ckpt``."""
-    model = run_model(cfg)
-    if cfg.memory_format == "channels_last":
-        model = model.to(memory_format=torch.channels_last)
+    model = in_memory_format(run_model(cfg), cfg.memory_format)
     model.load_state_dict(ckpt.model)
+    return model
+
+
+def in_memory_format(model: nn.Module, memory_format: str) -> nn.Module:
+    """``model`` with its 4-D parameters and buffers (2-D convolutions' weights) laid out channels-last when
+    ``memory_format == "channels_last"``; tensors of any other rank keep their layout, so a network with 3-D
+    convolutions (5-D weights), an MLP or a sequence model runs under the default too (``Module.to`` refuses a
+    5-D tensor: "required rank 4 tensor to use channels_last format")."""
+    if memory_format != "channels_last":
+        return model
+    with torch.no_grad():
+        for t in (*model.parameters(), *model.buffers()):
+            if t.dim() == 4:
+                t.data = t.data.contiguous(memory_format=torch.channels_last)
     return model
 
 
