@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from twophase_book.chaos import bn_init_maps, chapter_maps, entry_maps, extension_outcome, extension_maps
+from twophase_book.chaos import bn_init_maps, chapter_maps, entry_maps, extension_maps, extension_outcome
 from twophase_book.cone import check_input_studies, lag_studies
 from twophase_book.profiles import PROFILES, protocol_design, protocol_designs
 from twophase_book.switch import ARMS, window_studies
