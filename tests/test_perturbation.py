@@ -48,6 +48,23 @@ def test_tiny_total_norm_mostly_rounds_away_in_float32():
     assert rep.realised_norm < rep.intended_norm
 
 
+def test_a_perturbation_low_precision_cannot_hold_is_refused_naming_the_dtype():
+    from twophase_lib.perturbation import PerturbationVanishedError
+
+    model, ckpt = model_and_ckpt("float32")
+    names = [n for n, _ in model.named_parameters()]
+    half = snapshot(0, model.to(torch.float16))  # 1e-10 per entry underflows float16 everywhere
+    with pytest.raises(PerturbationVanishedError, match="rounds away entirely in float16"):
+        perturb(half, names, Perturbation(1e-7, "total"))
+    bf16 = snapshot(0, model.to(torch.bfloat16))  # only the parameters that are exactly zero move: measured
+    _, rep = perturb(bf16, names, Perturbation(1e-7, "total"))
+    assert 0 < rep.realised_norm < 0.25 * rep.intended_norm and rep.fraction_changed < 0.05
+    _, rep = perturb(half, names, Perturbation(1.0, "total"))  # a size the dtype holds
+    assert rep.fraction_changed > 0.5
+    _, rep = perturb(half, names, Perturbation(0.0))  # ε = 0 is the exact control, never refused
+    assert rep.realised_norm == 0.0
+
+
 def test_zero_size_is_exactly_zero_and_direction_is_seeded():
     model, ckpt = model_and_ckpt("float32")
     names = [n for n, _ in model.named_parameters()]
