@@ -85,3 +85,17 @@ def test_gpu_waves_run_in_process_unless_workers_were_chosen(monkeypatch):
     assert not Executor(2).in_process(tasks)  # asked for: the pool
     monkeypatch.setenv("TWOPHASE_WORKERS", "2")
     assert not Executor().in_process(tasks)
+
+
+def test_a_task_that_refers_to_the_callers_notebook_is_refused_before_the_pool_breaks(monkeypatch):
+    # a class defined in a notebook cell lives in __main__: a spawned worker cannot unpickle it, and the pool broke
+    # with a bare BrokenProcessPool, the cause only on the workers' stderr
+    import sys
+
+    Net = type("Net", (), {"__module__": "__main__", "__call__": lambda self: 1})
+    Net.__qualname__ = "Net"
+    monkeypatch.setattr(sys.modules["__main__"], "Net", Net, raising=False)
+    with Executor(2) as ex:
+        with pytest.raises(ValueError, match=r"cannot import Net, defined in the calling notebook"):
+            ex.map([partial(square, 1), Net()], "notebook class", progress=False)
+    assert Executor(0).map([Net()], "in process", progress=False) == [1]  # workers=0 runs it here

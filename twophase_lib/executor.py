@@ -20,11 +20,15 @@ Progress: a tqdm bar when enabled, and one line per finished task appended to th
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
+import pickle
 import signal
 import time
+import types
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any, Callable, Sequence
 
@@ -115,6 +119,56 @@ class Progress:
         self.bar.close()
 
 
+#: Modules a worker process cannot import an object from: the caller's script or notebook (a spawned worker
+#: runs its own ``__main__``).
+_MAIN_MODULES = ("__main__", "__mp_main__")
+
+
+class _MainReferences(pickle.Pickler):
+    """Pickles a task as the pool will, noting every class or function it refers to by reference in ``__main__``."""
+
+    def __init__(self):
+        super().__init__(io.BytesIO(), protocol=pickle.HIGHEST_PROTOCOL)
+        self.found: list[str] = []
+
+    def reducer_override(self, obj):
+        if isinstance(obj, (type, types.FunctionType)) and getattr(obj, "__module__", None) in _MAIN_MODULES:
+            self.found.append(getattr(obj, "__qualname__", repr(obj)))
+        return NotImplemented
+
+
+def check_importable(tasks: Sequence[Task]) -> None:
+    """Refuse tasks that worker processes cannot unpickle: a class or function defined in the caller's notebook or
+    script (``__main__``) travels by name, and a spawned worker cannot find it (the pool then breaks with nothing
+    but ``BrokenProcessPool``, the cause on the workers' stderr). One task per underlying function is pickled here
+    (a wave's tasks share their configurations); a pool that breaks anyway says where the cause is.
+
+    Raises:
+        ValueError: naming what is defined in ``__main__`` and the two ways out.
+        pickle.PicklingError, TypeError, AttributeError: a task that cannot be pickled at all (a lambda, a lock).
+    """
+    found: list[str] = []
+    failure: Exception | None = None
+    seen: set = set()
+    for task in tasks:  # one task per underlying function: a wave's tasks share their configurations
+        key = id(getattr(task, "func", type(task)))
+        if key in seen:
+            continue
+        seen.add(key)
+        p = _MainReferences()
+        try:
+            p.dump(task)
+        except (pickle.PicklingError, TypeError, AttributeError) as e:
+            if not p.found:
+                raise
+            failure = e
+        found += [name for name in p.found if name not in found]
+    if found:
+        raise ValueError(f"worker processes cannot import {', '.join(found)}, defined in the calling notebook or "
+                         "script (__main__): define it in a module of its own (importable by the workers), or run "
+                         "with workers=0 (in this process)") from failure
+
+
 class Executor:
     """Runs waves of tasks in a pool of one-thread worker processes (or in this process with ``workers=0``)."""
 
@@ -152,6 +206,7 @@ class Executor:
                     out.append(task())
                     bar.advance()
                 return out
+            check_importable(tasks)
             pool = self._get_pool()
             futures = {pool.submit(task): i for i, task in enumerate(tasks)}
             results: list = [None] * len(tasks)
@@ -159,7 +214,13 @@ class Executor:
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in finished:
-                    results[futures[f]] = f.result()
+                    try:
+                        results[futures[f]] = f.result()
+                    except BrokenProcessPool as e:
+                        raise BrokenProcessPool(
+                            f"a worker process died while running '{desc}' ({e}); its own error is on the "
+                            "workers' stderr (the terminal the kernel or script runs in): run with workers=0 to "
+                            "see it here") from e
                     bar.advance()
             return results
         except BaseException:
