@@ -116,3 +116,34 @@ def test_momentum_kept_or_reset():
     kept = train_linearized(cfg, base, progress=False).final
     reset = train_linearized(cfg, base, reset_momentum=True, progress=False).final
     assert not torch.equal(kept.model["fc.weight"], reset.model["fc.weight"])
+
+
+class _SelfAttention(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.attn = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x):
+        return self.attn(x, x, x)[0]
+
+
+def test_attention_modules_are_linearized_through_their_reference_kernels():
+    # in eval mode PyTorch runs attention through fused kernels without a forward-mode rule (the MHA fast path,
+    # flash SDPA on a CPU); the linearization was refused with a message blaming oneDNN/cuDNN
+    torch.manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True, dropout=0.0)
+    for model in (_SelfAttention().double(), layer.double()):
+        x = torch.randn(2, 3, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+        lin = Linearized(model)
+        f0 = lin(x)
+        assert torch.allclose(f0, model.eval()(x), atol=1e-10) and lin.plain_kernels is False
+        with torch.no_grad():
+            d = {k: 1e-3 * torch.randn_like(p) for k, p in lin.net.named_parameters()}
+            for k, p in lin.net.named_parameters():
+                p.add_(d[k])
+            f1 = lin(x)
+            for k, p in lin.net.named_parameters():
+                p.add_(d[k])
+            f2 = lin(x)
+        assert torch.allclose(f2 - f0, 2 * (f1 - f0), atol=1e-12)  # affine in θ
+    assert torch.backends.mha.get_fastpath_enabled()  # the caller's setting is restored

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import enum
 import warnings
+from contextlib import contextmanager
 from typing import Iterable
 
 import torch
@@ -47,11 +48,30 @@ def _jvp(f, primals: tuple, tangents: tuple):
         return jvp(f, primals, tangents)
 
 
+@contextmanager
+def attention_reference_kernels():
+    """Attention through kernels that have a forward-mode derivative, computing the same function: PyTorch's
+    eval-mode fast path of ``nn.MultiheadAttention`` / ``nn.TransformerEncoderLayer``
+    (``aten::_native_multi_head_attention``) off (``torch.backends.mha``), and ``scaled_dot_product_attention`` on
+    its math backend rather than the flash kernel (neither fused kernel has a forward-mode rule). Restored after."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    mha = torch.backends.mha
+    was = mha.get_fastpath_enabled()
+    mha.set_fastpath_enabled(False)
+    try:
+        with sdpa_kernel(SDPBackend.MATH):
+            yield
+    finally:
+        mha.set_fastpath_enabled(was)
+
+
 class Linearized(nn.Module):
     """The first-order Taylor expansion of ``model`` around its current parameters θ_t (BN frozen).
 
-    Evaluated with forward-mode AD (``torch.func.jvp``); for networks whose fused kernels lack a forward-mode rule
-    (an LSTM on a CPU) the expansion runs with oneDNN and cuDNN off, decided on the first forward pass.
+    Evaluated with forward-mode AD (``torch.func.jvp``), with attention on its reference kernels
+    (:func:`attention_reference_kernels`); for networks whose fused kernels lack a forward-mode rule (an LSTM on a CPU)
+    the expansion runs with oneDNN and cuDNN off, decided on the first forward pass.
     """
 
     def __init__(self, model: nn.Module):
@@ -75,7 +95,8 @@ class Linearized(nn.Module):
         theta = dict(self.net.named_parameters())
         tangent = {k: theta[k] - self._theta0[k] for k in theta}
         f = lambda p: functional_call(self.net, (p, self._buffers0), (x,))  # noqa: E731
-        out, delta = _jvp(f, (self._theta0,), (tangent,))
+        with attention_reference_kernels():
+            out, delta = _jvp(f, (self._theta0,), (tangent,))
         return out + delta
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
