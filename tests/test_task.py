@@ -241,3 +241,50 @@ def test_the_default_memory_format_leaves_tensors_that_are_not_4d_alone():
     cnn = RunConfig(model=ModelConfig("resnet20", 0.125))
     conv = next(m for m in materialise(cnn, initial_checkpoint(cnn)).modules() if isinstance(m, nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
+
+
+class SparseEmbedding(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(20, 8, sparse=True)
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.head(self.embed(x).mean(1))
+
+
+class ComplexScale(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(5, dtype=torch.complex64))
+        self.head = nn.Linear(5, 3)
+
+    def forward(self, x):
+        return self.head((x * self.scale).real)
+
+
+def hooked_weight_norm() -> nn.Module:
+    return nn.Sequential(nn.utils.weight_norm(nn.Linear(5, 16)), nn.Tanh(), nn.Linear(16, 3))
+
+
+def tokens() -> TensorData:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 20, (40, 6), generator=g)
+    return TensorData("tokens", x[:32], x[:32, 0] % 2, x[32:], x[32:, 0] % 2)
+
+
+@pytest.mark.parametrize("model,data,match", [
+    (SparseEmbedding, tokens, r"module 'embed' \(Embedding\) has sparse gradients"),
+    (hooked_weight_norm, user_data, r"module '0' \(Linear\) uses the hook form of weight norm"),
+    (ComplexScale, user_data, r"scale is complex"),
+])
+def test_networks_the_library_cannot_train_or_linearize_are_refused_naming_the_module(model, data, match):
+    # a sparse embedding failed inside the optimiser; the hook form of weight norm inside the linearized model's
+    # copy; a complex parameter was cast to real, silently dropping its imaginary part
+    import warnings
+
+    run = RunConfig(task=Task("odd", model, data()), optim=OptimConfig(lr=0.05, batch_size=8, steps=2, milestones=()),
+                    memory_format="contiguous")
+    with warnings.catch_warnings(), pytest.raises(ValueError, match=match):
+        warnings.simplefilter("ignore")  # torch's deprecation of the hook form
+        train(run, progress=False)

@@ -81,6 +81,7 @@ class Task:
             model = self.model()
         if not isinstance(model, nn.Module):
             raise TypeError(f"task {self.name!r}: model() returned {type(model).__name__}, not an nn.Module")
+        check_supported(model, f"task {self.name!r}")
         return model.to(device=device, dtype=getattr(torch, dtype))
 
     def identity(self) -> str:
@@ -125,6 +126,35 @@ class Task:
     def __setstate__(self, state: dict) -> None:
         for k, v in state.items():
             object.__setattr__(self, k, v)
+
+
+def check_supported(model: nn.Module, where: str = "the network") -> None:
+    """Refuse what the library cannot train, perturb or linearize as it is, naming the module and the way out.
+
+    Raises:
+        ValueError: an embedding with sparse gradients (SGD with momentum or weight decay cannot add them: the
+            optimiser fails on its first step); the hook form of weight norm (``torch.nn.utils.weight_norm``:
+            its computed weight cannot be copied, so the linearized and frozen-batch-norm models fail; the
+            parametrization form is refused by the linearization itself, naming the module); complex
+            parameters or buffers (the run's real dtype would discard their imaginary parts).
+    """
+    from torch.nn.utils.weight_norm import WeightNorm
+
+    for name, m in model.named_modules():
+        label = f"{where}: module {name or type(model).__name__!r} ({type(m).__name__})"
+        if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse:
+            raise ValueError(f"{label} has sparse gradients (sparse=True), which the optimiser's momentum and weight "
+                             "decay cannot take: use sparse=False")
+        if any(isinstance(h, WeightNorm) for h in m._forward_pre_hooks.values()):
+            raise ValueError(f"{label} uses the hook form of weight norm (torch.nn.utils.weight_norm), whose computed "
+                             "weight cannot be copied into the linearized model; the parametrization form "
+                             "(torch.nn.utils.parametrizations.weight_norm) copies but its fused kernel has no "
+                             "forward-mode rule, so linearizing it fails too: write it out in the module's forward "
+                             "(w = g · v / ‖v‖ per output row)")
+    for name, t in (*model.named_parameters(), *model.named_buffers()):
+        if t.is_complex():
+            raise ValueError(f"{where}: {name} is complex ({t.dtype}); runs train real parameters (the run's dtype "
+                             "would discard the imaginary part): hold real and imaginary parts as two real tensors")
 
 
 def run_model(run: RunConfig, device: str | torch.device | None = None) -> nn.Module:
