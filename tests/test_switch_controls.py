@@ -72,3 +72,33 @@ def test_a_step_schedule_resumes_the_constant_lr_switched_runs_at_its_first_drop
     assert (out["step"].accuracy != out["constant"].accuracy).any()  # the drops changed something
     with pytest.raises(ValueError, match="cached steps"):
         SwitchStudy(step, (0, 4, 12), via=(12,))
+
+
+def test_a_diverged_switched_run_enters_no_curve_and_says_so(tmp_path):
+    # a linearized run whose loss becomes NaN: its "accuracy" used to be the share of one class (NaN logits argmax
+    # to class 0), read as a result; now it is flagged, NaN, and left out of paired differences
+    import math
+
+    import numpy as np
+
+    from twophase_lib.switch import paired_difference
+
+    cfg = tiny_config(steps=8).replace(optim={"milestones": ()})
+    cache = Cache(tmp_path)
+    studies = {"sane": SwitchStudy(cfg, (0, 4, 8), (0,)), "wild": SwitchStudy(cfg, (0, 4, 8), (0,), lr_scale=1e12)}
+    res = run_switch_studies(studies, cache, Executor(0), progress=False)
+    sane, wild = res["sane"], res["wild"]
+    assert not sane.diverged.any() and np.isfinite(sane.accuracy).all()
+    assert wild.diverged[0, 0] and math.isnan(wild.accuracy[0, 0])
+    assert wild.records[0]["diverged_at"] is not None and wild.records[0]["diverged_at"] >= 0
+    assert all(math.isnan(x) for x in paired_difference(sane, 0, wild))
+    assert not wild.diverged[0, -1]  # T: standard training, no switch
+
+
+def test_a_diverged_standard_run_is_refused_at_the_iteration_it_happened():
+    from twophase_lib.training import DivergedError, train
+
+    cfg = tiny_config(steps=8).replace(optim={"lr": 1e12, "milestones": ()})
+    with pytest.raises(DivergedError, match=r"the training loss became (nan|inf) at iteration \d") as e:
+        train(cfg, progress=False)
+    assert 0 <= e.value.step < 8

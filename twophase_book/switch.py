@@ -10,8 +10,8 @@ import numpy as np
 
 from twophase_lib.linearize import SwitchArm
 from twophase_lib.plotting import band, mark_inflection, mark_lr_drops, time_axis
-from twophase_lib.switch import SwitchStudy
-from twophase_lib.verdicts import bootstrap_means, combine, interval, paired_switch_verdict
+from twophase_lib.switch import SwitchStudy, paired_difference
+from twophase_lib.verdicts import combine, paired_switch_verdict
 
 from .paper import PAPER_SWITCH
 from .profiles import ProtocolDesign, display_name
@@ -73,28 +73,33 @@ def window_switch_table(results: dict) -> Table:
     takes steps too large for its frozen kernel shows it in its loss first)."""
     rows = []
     for (arch, arm), res in results.items():
-        acc = res.accuracy.mean(0)
+        acc = res.accuracy.mean(0)  # NaN where a run diverged: it enters no share
         share = _gap_share(acc)
         for j, t in enumerate(res.switches):
             last = j == len(res.switches) - 1
             rows.append([display_name(arch), "— (no switch)" if last else _arm_name(arm, res),
-                         f"T = {t}: standard training" if last else str(t), f"{acc[j]:.3f}",
-                         f"[{res.accuracy[:, j].min():.3f}, {res.accuracy[:, j].max():.3f}]", fmt(share[j], 2),
-                         f"{res.loss.mean(0)[j]:.3g}"])
+                         f"T = {t}: standard training" if last else str(t), _accuracy_text(res, j),
+                         _seed_range(res, j), fmt(share[j], 2), f"{res.loss.mean(0)[j]:.3g}"])
     return Table(["network", "arm", "switch t", "test accuracy", "seed range",
                   "share of the gap from t = 0 to standard training", "test loss"], rows)
 
 
-def _paired_difference(a, t: int, b) -> tuple[float, float, float]:
-    """Accuracy of study result ``a`` minus ``b`` at switch time t, paired by seed and test image: mean and 90%
-    bootstrap interval."""
-    j, m = list(a.switches).index(t), list(b.switches).index(t)
-    if a.correct is not None and b.correct is not None:
-        diff = a.correct[:, :, j].astype(float) - b.correct[:, :, m].astype(float)
-    else:
-        diff = a.accuracy[:, [j]] - b.accuracy[:, [m]]
-    lo, hi = interval(bootstrap_means(diff[..., None])[:, 0])
-    return float(diff.mean()), lo, hi
+def _accuracy_text(res, j: int) -> str:
+    """A column's seed mean, saying how many of its runs diverged (they enter no mean)."""
+    div = res.diverged[:, j] if res.diverged is not None else np.zeros(len(res.accuracy), dtype=bool)
+    if div.all():
+        return f"diverged ({len(div)} of {len(div)} seeds)"
+    text = f"{np.nanmean(res.accuracy[:, j]):.3f}"
+    return text + (f" ({int(div.sum())} of {len(div)} seeds diverged)" if div.any() else "")
+
+
+def _seed_range(res, j: int) -> str:
+    col = res.accuracy[:, j]
+    return "–" if np.isnan(col).all() else f"[{np.nanmin(col):.3f}, {np.nanmax(col):.3f}]"
+
+
+def _difference_text(d: tuple[float, float, float]) -> str:
+    return "– (diverged)" if math.isnan(d[0]) else f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]"
 
 
 def control_table(results: dict) -> Table:
@@ -106,13 +111,12 @@ def control_table(results: dict) -> Table:
         if lin is None or frozen is None or slow is None:
             continue
         for t in frozen.switches[:-1]:
-            f = _paired_difference(lin, t, frozen)
-            s_ = _paired_difference(slow, t, lin)
-            acc = lambda r: f"{r.accuracy[:, list(r.switches).index(t)].mean():.3f}"  # noqa: E731
+            f = paired_difference(lin, int(t), frozen)
+            s_ = paired_difference(slow, int(t), lin)
+            acc = lambda r: _accuracy_text(r, list(r.switches).index(t))  # noqa: E731
             loss = frozen.loss.mean(0)[list(frozen.switches).index(t)]
-            rows.append([display_name(arch), int(t), acc(lin), acc(frozen), f"{loss:.3g}",
-                         f"{f[0]:+.3f} [{f[1]:+.3f}, {f[2]:+.3f}]", acc(slow),
-                         f"{s_[0]:+.3f} [{s_[1]:+.3f}, {s_[2]:+.3f}]"])
+            rows.append([display_name(arch), int(t), acc(lin), acc(frozen), f"{loss:.3g}", _difference_text(f),
+                         acc(slow), _difference_text(s_)])
     return Table(["network", "switch t", "linearized", "batch norm frozen", "frozen: test loss",
                   "linearized − frozen [90%]", "linearized at the lower lr", "lower lr − run's lr [90%]"], rows)
 
@@ -131,11 +135,11 @@ def extension_table(results: dict) -> Table:
             k = len(lin.switches) - 1 if last else list(lin.switches).index(t) if t in lin.switches else None
             if k is None:
                 continue
-            d = _paired_difference(ext, int(t), lin) if ext.switches[j] == lin.switches[k] else None
+            d = paired_difference(ext, int(t), lin) if ext.switches[j] == lin.switches[k] else None
             rows.append([display_name(arch), "standard training" if last else int(t),
-                         f"{lin.accuracy[:, k].mean():.3f} (T = {lin.switches[-1]})",
-                         f"{ext.accuracy[:, j].mean():.3f} (to {ext.switches[-1]})",
-                         f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]" if d else
+                         f"{_accuracy_text(lin, k)} (T = {lin.switches[-1]})",
+                         f"{_accuracy_text(ext, j)} (to {ext.switches[-1]})",
+                         _difference_text(d) if d else
                          f"{ext.accuracy[:, j].mean() - lin.accuracy[:, k].mean():+.3f} (unpaired: T differs)"])
     return Table(["network", "switch t", "constant lr", "step schedule", "step − constant [90%]"], rows)
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import partial
 
@@ -16,7 +17,7 @@ from .executor import Executor, run_waves
 from .linearize import SwitchArm, switched_model, train_linearized
 from .store import parent_at, parent_checkpoints
 from .task import run_data, run_loss
-from .training import compute_threads, evaluate, predict
+from .training import compute_threads, evaluate, first_nonfinite, predict
 from .verdicts import bootstrap_means, interval
 
 
@@ -88,7 +89,7 @@ def switch_outcome(run: RunConfig, t: int, reset_momentum: bool, cache: Cache, t
             correct = hits.cpu().numpy()
             train = evaluate(model, data, "train", limit=train_examples, loss=run_loss(run))
         return {"t": t, "seed": run.seed, "test_accuracy": test["accuracy"], "test_loss": test["loss"],
-                "test_correct": correct,
+                "test_correct": correct, "diverged_at": first_nonfinite(result.losses),
                 "train_accuracy": train["accuracy"], "train_loss": train["loss"],
                 "final_train_losses": [result.losses[s] for s in sorted(result.losses)[-20:]]}
 
@@ -98,11 +99,21 @@ def switch_outcome(run: RunConfig, t: int, reset_momentum: bool, cache: Cache, t
     return cache.get_or_compute("switch", key, compute)
 
 
+def diverged(record: dict) -> bool:
+    """Whether a switched run diverged: its training loss became NaN or infinite (``diverged_at``; for records
+    cached before it was kept, a non-finite final test loss or one of the last training losses)."""
+    if record.get("diverged_at") is not None:
+        return True
+    return not math.isfinite(record["test_loss"]) or not all(map(math.isfinite, record.get("final_train_losses", ())))
+
+
 @dataclass
 class SwitchResult:
     """Final test accuracy and loss per seed (rows) and switch time (columns); ``correct`` (seeds, n_test, switch
     times) says which test images each final model classifies correctly (None for results cached before it was
-    recorded)."""
+    recorded); ``diverged`` (seeds, switch times) which runs diverged. A diverged run enters no curve: its
+    accuracy is NaN (a NaN network's argmax reads as one class, about a tenth of the test set), and paired
+    differences leave its seed out (:func:`paired_difference`)."""
 
     study: SwitchStudy
     switches: np.ndarray
@@ -110,6 +121,7 @@ class SwitchResult:
     loss: np.ndarray
     records: list[dict]
     correct: np.ndarray | None = None
+    diverged: np.ndarray | None = None
 
 
 def run_switch_studies(studies: dict, cache: Cache | None = None, executor: Executor | None = None,
@@ -143,13 +155,18 @@ def run_switch_studies(studies: dict, cache: Cache | None = None, executor: Exec
     out = {}
     for name, st in studies.items():
         recs = [r for r, n in zip(records, index) if n == name]
-        acc = np.array([[r["test_accuracy"] for r in recs if r["seed"] == s] for s in st.seeds])
+        div = np.array([[diverged(r) for r in recs if r["seed"] == s] for s in st.seeds], dtype=bool)
+        acc = np.array([[r["test_accuracy"] for r in recs if r["seed"] == s] for s in st.seeds], dtype=float)
+        acc[div] = np.nan
         loss = np.array([[r["test_loss"] for r in recs if r["seed"] == s] for s in st.seeds])
         correct = None
         if all("test_correct" in r for r in recs):
             correct = np.array([[r["test_correct"] for r in recs if r["seed"] == s] for s in st.seeds],
                                dtype=bool).transpose(0, 2, 1)
-        out[name] = SwitchResult(st, np.array(st.switches), acc, loss, recs, correct)
+            if div.any():  # a diverged run's "correct" images are the share of one class: NaN, not scores
+                correct = correct.astype(float)
+                correct[np.broadcast_to(div[:, None, :], correct.shape)] = np.nan
+        out[name] = SwitchResult(st, np.array(st.switches), acc, loss, recs, correct, div)
     return out
 
 
@@ -163,7 +180,8 @@ def paired_difference(a: SwitchResult, t: int, b: SwitchResult) -> tuple[float, 
     when either has no per-image record).
 
     Returns:
-        (mean difference, low, high): a fraction of the test set, with a 90% bootstrap interval over seeds and images.
+        (mean difference, low, high): a fraction of the test set, with a 90% bootstrap interval over seeds and images,
+        over the seeds where neither run diverged; NaN where every seed's pair holds a diverged run.
 
     Raises:
         ValueError: ``t`` is not a switch time of both.
@@ -175,5 +193,9 @@ def paired_difference(a: SwitchResult, t: int, b: SwitchResult) -> tuple[float, 
         diff = a.correct[:, :, j].astype(float) - b.correct[:, :, m].astype(float)
     else:
         diff = a.accuracy[:, [j]] - b.accuracy[:, [m]]
+    kept = np.isfinite(diff).all(1)  # seeds where either run diverged enter no difference
+    if not kept.any():
+        return math.nan, math.nan, math.nan
+    diff = diff[kept]
     lo, hi = interval(bootstrap_means(diff[..., None])[:, 0])
     return float(diff.mean()), lo, hi

@@ -8,6 +8,7 @@ resuming at ``s`` give bitwise the same parameters on CPU.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from contextlib import contextmanager
@@ -135,6 +136,20 @@ class Checkpoint:
     optimizer: dict = field(default_factory=dict)
 
 
+class DivergedError(RuntimeError):
+    """Training diverged: the loss became NaN or infinite at iteration ``step`` (a run that enters no curve)."""
+
+    def __init__(self, message: str, step: int):
+        super().__init__(message)
+        self.step = step
+
+
+def first_nonfinite(losses: dict[int, float]) -> int | None:
+    """The first iteration whose training loss is NaN or infinite (the update taken there diverged), or None."""
+    bad = [s for s, v in losses.items() if not math.isfinite(v)]
+    return min(bad) if bad else None
+
+
 @dataclass
 class TrainResult:
     """Checkpoints saved during a run (by step) and the training loss of every update taken."""
@@ -217,6 +232,7 @@ def train(
 
     Raises:
         ValueError: ``until`` lies before ``start``. RuntimeError: the run names a CUDA device this machine lacks.
+        DivergedError: the training loss became NaN or infinite (the message names the iteration and its lr).
     """
     check_device(cfg.device)
     until = cfg.optim.steps if until is None else until
@@ -253,7 +269,13 @@ def _train(
             on_step(step, model)
         losses[step] = step_fn(step)
     saved[until] = snapshot(until, model, optimizer)
-    return TrainResult(saved, losses_as_floats(losses))
+    losses = losses_as_floats(losses)
+    step = first_nonfinite(losses)
+    if step is not None:
+        raise DivergedError(f"{desc}: the training loss became {losses[step]} at iteration {step} (lr "
+                            f"{cfg.optim.lr_at(step):g}): the run diverged, and a diverged run enters no curve; "
+                            "lower the lr or add warmup (OptimConfig.warmup_steps)", step)
+    return TrainResult(saved, losses)
 
 
 def update(
