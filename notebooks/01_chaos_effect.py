@@ -64,7 +64,7 @@ device = None  # None: the profile's device (cpu; cuda for gpu and paper); or "c
 epsilon = 1e-7  # the perturbation's total L2 norm (the paper's 1e-7)
 cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 
-# %% tags=["check-output", "exact-everywhere"]
+# %% tags=["nbval-check-output", "exact-everywhere"]
 import matplotlib.pyplot as plt
 
 from twophase_book import chaos
@@ -76,7 +76,7 @@ book = setup("chaos", profile, workers, cache_dir, archs=archs, seeds=seeds, dev
 designs = book.designs
 book.design_table()
 
-# %% tags=["check-output", "exact-everywhere"]
+# %% tags=["nbval-check-output", "exact-everywhere"]
 protocol_note(designs)
 
 # %% [markdown]
@@ -94,7 +94,7 @@ book.numerics_note()
 # everything that determines it and runs in a pool of one-thread worker processes. A
 # second execution loads everything from disk; an interrupted one resumes.
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 # both networks, both readings of ε and the step-schedule extension in shared waves, so the workers stay busy
 kinds = {"total": chaos.chapter_maps, "entry": chaos.entry_maps, "bn init": chaos.bn_init_maps,
          "extension": chaos.extension_maps}
@@ -159,10 +159,10 @@ plt.show()
 # same rule against their own reference levels and shown beside it, so where the metrics
 # disagree the table says so.
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 chaos.window_table(readings)
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 inflections = chaos.map_inflections(readings)
 for (arch, metric, delta), r in readings.items():
     if metric == "disagreement":
@@ -170,7 +170,7 @@ for (arch, metric, delta), r in readings.items():
 for arch, outcome in chaos.network_verdicts(readings).items():
     print(f"{arch}, every Δ: {outcome.upper()}")
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output", "outcome-dependent"]
 chaos.transition_note(readings)
 
 # %% [markdown]
@@ -181,7 +181,7 @@ chaos.transition_note(readings)
 # are narrower and our training set smaller, so an inflection is compared in iterations
 # and in epochs (examples seen ÷ training-set size).
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 chaos.map_paper_table(designs, readings)
 
 # %% [markdown]
@@ -194,10 +194,10 @@ chaos.map_paper_table(designs, readings)
 # every entry from N(0, (1e-7)²); it is run on the first slice at a few $t_0$ and judged
 # by the same rule.
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 chaos.perturbation_table(maps, entry)
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 entry_verdicts = chaos.entry_readings(entry, maps)
 for (arch, _, delta), r in entry_verdicts.items():
     print(f"{arch}, per-entry ε, Δ = {delta}: {r.verdict.outcome.upper()}")
@@ -212,7 +212,7 @@ chaos.readings_compared(maps, entry)
 # seeds, its own ε = 0 control and one reference pair initialised the same way, test
 # disagreement only) and judges it by the same rule.
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 bn_verdicts = chaos.bn_init_readings(bn_init, designs)
 print("ε = 0 control exact:", {arch: r.control_is_exact for arch, r in bn_init.items()})
 chaos.bn_init_table(readings, bn_verdicts)
@@ -225,12 +225,12 @@ chaos.bn_init_table(readings, bn_verdicts)
 # of the map at the same $t_1$ (paired by seed; the interval is a bootstrap over seeds).
 # This is not a claim of the paper, and its finding stays outside the verdict.
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 ext_table, ext_found = chaos.extension_table(maps, extension)
 print(chaos.extension_outcome(ext_found))
 ext_table
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 summary = chaos.map_summary(profile, readings, ext_found, entry_verdicts, bn_verdicts)
 book.save(summary)
 print(f"Chaos effect at the {profile} profile: {summary.verdict.upper()}")

@@ -50,7 +50,7 @@ seeds = None  # None: the profile's seeds (cpu: 0, 1, 2); or a list such as [0, 
 device = None  # None: the profile's device (cpu; cuda for gpu and paper); or "cuda:1", ...
 cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 
-# %% tags=["check-output", "exact-everywhere"]
+# %% tags=["nbval-check-output", "exact-everywhere"]
 import matplotlib.pyplot as plt
 
 from twophase_book import chaos, cone
@@ -62,7 +62,7 @@ book = setup("cone", profile, workers, cache_dir, archs=archs, seeds=seeds, devi
 designs = book.designs
 book.design_table()
 
-# %% tags=["check-output", "exact-everywhere"]
+# %% tags=["nbval-check-output", "exact-everywhere"]
 protocol_note(designs)
 
 # %% [markdown]
@@ -79,7 +79,7 @@ book.numerics_note()
 #
 # ## Kernels along the constant-lr runs
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 maps = book.compute(chaos.chapter_maps(designs), "chapter 1's maps", progress=False)
 inflections = chaos.map_inflections(chaos.window_readings(maps))
 results = book.compute(cone.lag_studies(designs), "chapter 2: eNTK on training inputs")
@@ -101,7 +101,7 @@ plt.show()
 # curves $S(t, t + \Delta)$ against Δ on log–log axes for every $t$ (Fig. 5b); the grey
 # dotted line is what a random walk from the latest $t$ would give.
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 cone.lag_table(readings)
 
 # %% [markdown]
@@ -131,10 +131,10 @@ cone.lag_table(readings)
 # the grid's resolution; on the paper's reading that check would not count. Where
 # *narrow* fails, the outcome is *not reproduced* on either reading.
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 cone.lag_verdict_table(readings, inflections)
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 summary = cone.lag_summary(profile, readings, inflections)
 book.save(summary)
 for arch, r in readings.items():
@@ -148,7 +148,7 @@ print(f"Cone effect at the {profile} profile: {summary.verdict.upper()}")
 # paper's Fig. 5a (approximate; the paper's τ lie between a fifth and four fifths of its
 # window, ours across our window as the table gives them).
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 cone.tau_table(results)
 
 # %% [markdown]
@@ -157,7 +157,7 @@ cone.tau_table(results)
 # The paper computes the eNTK on training inputs. As a check, the first seed's late lag
 # curve on training and on as many test inputs:
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 cone.check_input_table(results, test_results, designs)
 
 # %% [markdown]

@@ -61,7 +61,7 @@ seeds = None  # None: the profile's seeds (cpu: 0, 1); or a list such as [0, 1, 
 device = None  # None: the profile's device (cpu; cuda for gpu and paper); or "cuda:1", ...
 cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 
-# %% tags=["check-output", "exact-everywhere"]
+# %% tags=["nbval-check-output", "exact-everywhere"]
 import matplotlib.pyplot as plt
 
 from twophase_book import chaos, switch
@@ -83,7 +83,7 @@ book.numerics_note()
 # %% [markdown]
 # ## Final accuracy against the switch time
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 maps = book.compute(chaos.chapter_maps(designs), "chapter 1's maps", progress=False)
 inflections = chaos.map_inflections(chaos.window_readings(maps))
 results = book.compute(switch.window_studies(designs), "chapter 3: switched runs")
@@ -100,7 +100,7 @@ plt.show()
 #
 # ## The controls
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 switch.control_table(results)
 
 # %% [markdown]
@@ -124,7 +124,7 @@ switch.control_table(results)
 # undecided check could move the outcome. The claim's verdict is the paper's arm (the
 # run's lr); the lower-lr arm is judged by the same rule and shown beside it.
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 verdicts = switch.window_switch_verdicts(results, inflections)
 summary = switch.window_switch_summary(profile, results, verdicts)
 book.save(summary)
@@ -141,7 +141,7 @@ print(f"Value of the cone phase at the {profile} profile: {summary.verdict.upper
 # switching later helps, and whether the help continues after the transition — and that
 # is what the verdict reads.
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 switch.window_switch_paper_table(results, inflections)
 
 # %% [markdown]
@@ -156,10 +156,10 @@ switch.window_switch_paper_table(results, inflections)
 # forward mode, and backpropagates through both: `bench/bench_speed.py` measures it).
 # The same rule judges it; its outcome stands beside the claim's, not in it.
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 switch.extension_table(results)
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 for (arch, arm), v in verdicts.items():
     if arm == switch.EXTENSION:
         print(f"{arch}, step schedule (extension): {v.outcome.upper()}\n{v.explain()}\n")

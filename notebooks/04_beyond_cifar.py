@@ -54,7 +54,7 @@ seeds = None  # None: the profile's seeds (cpu: 0, 1, 2); or a list such as [0, 
 device = None  # None: the CPU; or "cuda:1", ...
 cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 
-# %% tags=["check-output", "exact-everywhere"]
+# %% tags=["nbval-check-output", "exact-everywhere"]
 import matplotlib.pyplot as plt
 
 from twophase_book import beyond, chaos, cone, switch
@@ -83,7 +83,7 @@ book.numerics_note()
 # pair, one seed); the chapter's precondition below uses every seed. The rule: the table
 # whose weaker check has the largest lower bound.
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 beyond.screen_table()
 
 # %% [markdown]
@@ -94,7 +94,7 @@ beyond.screen_table()
 # learning. The table then gives the precondition's two checks on the chapter's own runs:
 # the reference pairs at the window's end and the switch study's $t = 0$ and $T$.
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 maps = book.compute(beyond.beyond_maps(designs), "chapter 4: (t0, t1) maps")
 switches = book.compute(beyond.beyond_switches(designs), "chapter 4: switched runs")
 curves, base = beyond.parent_accuracy(designs, cache), beyond.baselines(designs, cache)
@@ -115,10 +115,10 @@ plt.show()
 # share of entries it changed, at every $t_0$ (seed mean and range), so that twins which
 # never diverge can be told apart from twins that were never perturbed.
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 chaos.perturbation_table(maps, {})
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 chaos.window_table(readings)
 
 # %%
@@ -132,7 +132,7 @@ plt.show()
 # time (the same kernel, slower; a cold run prints the library's `VmapFallbackWarning`
 # saying so): that is why its kernels use 20 training inputs, the others 50.
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 kernels = book.compute(cone.lag_studies(designs), "chapter 4: eNTK on training inputs")
 lags = cone.lag_readings(kernels, designs)
 cone.lag_verdict_table(lags, inflections)
@@ -144,7 +144,7 @@ plt.show()
 # %% [markdown]
 # ## The value of the cone phase: switching to the linearized model at $t$
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 switch.window_switch_table(switches)
 
 # %%
@@ -158,7 +158,7 @@ plt.show()
 # fixed-window disagreement, the lag-curve cone rule against its calibration, the
 # paired switch rule; each task's precondition applied first.
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 verdicts = beyond.claim_verdicts(pre, readings, lags, switch.window_switch_verdicts(switches, inflections))
 summary = beyond.beyond_summary(profile, verdicts, pre, readings, lags, switches)
 book.save(summary)
@@ -169,7 +169,7 @@ print(f"Beyond the paper's CNNs at the {profile} profile: {summary.verdict.upper
 # %% [markdown]
 # The answer, task by task, as the rules give it:
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 beyond.beyond_answer(summary)
 
 # %% [markdown]

@@ -74,7 +74,7 @@ def my_model() -> nn.Module:
 # training (chapter 3). The switch analysis takes chapter 1's inflection, which places the
 # cone phase.
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 from twophase_lib import OptimConfig, RunConfig, Task, TensorData
 from twophase_lib.analyses import analyses_figure, chaos_analysis, cone_analysis, switch_analysis
 
@@ -107,7 +107,7 @@ fig = analyses_figure(chaos, cone, switch)
 # "inconclusive" when a check that could change the outcome has a margin inside its
 # interval.
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 print(f"ε = 0 control exact: {chaos.control_is_exact}")
 for analysis in (chaos, cone, switch):
     print(analysis.explain())

@@ -50,7 +50,7 @@ profile = "cpu"  # smoke | cpu | gpu | paper
 workers = None  # worker processes (None: $TWOPHASE_WORKERS or one per CPU core; 0: this process; Ray: README)
 cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 
-# %% tags=["check-output", "exact-everywhere"]
+# %% tags=["nbval-check-output", "exact-everywhere"]
 import matplotlib.pyplot as plt
 
 from twophase_book import transition
@@ -67,7 +67,7 @@ book.design_table()
 # %%
 book.numerics_note()
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 results = book.compute(transition.transition_maps(design), "chapter 6: settings")
 readings = transition.setting_readings(design, results, cache)
 found = transition.shifts(readings)
@@ -85,7 +85,7 @@ plt.show()
 # setting's inflection against its final test accuracy, with their intervals (an
 # inflection beyond the grid is drawn at twice the last $t_0$).
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 transition.effects_table(readings, found)
 
 # %% [markdown]
@@ -93,10 +93,10 @@ transition.effects_table(readings, found)
 # a longer warmup reduces early sensitivity (Altıntaş et al. 2025) — the same reading
 # here: how far twins split at $t_0 = 0$ drift apart, with and without the warmup.
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 transition.neighbour_comparison(readings)
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 summary = transition.transition_summary(design, readings, found, rel)
 book.save(summary)
 print(f"What moves the transition at the {profile} profile: {summary.verdict}")

@@ -13,7 +13,7 @@ Usage (from the repository root, inside .venv; ``make book``, ``make baselines``
 Each ``notebooks/NN_name.py`` is converted to a notebook in memory (``jupytext.read``), its
 ``parameters`` cell is overridden with ``profile`` (and any ``-p KEY VALUE``), and it is executed
 by papermill with the ``python3`` kernel of the running interpreter's environment, in the
-repository root as working directory. The smoke test (tests/test_smoke_chapters.py) runs the
+repository root as working directory. nbval (make test: pytest --nbval-lax tests/baselines) runs the
 baselines there too. A ``-p`` name that the chapter's parameters
 cell does not assign is an error (the message lists the names it does assign); every chapter to
 run is checked before the first one starts.
@@ -22,7 +22,7 @@ Where the executed notebook goes (``--out-dir`` overrides):
 
 * ``cpu``   -> ``book/chapters/NN_name.ipynb``     (the notebooks the book renders)
 * ``smoke`` -> ``_build/chapters/smoke/NN_name.ipynb`` (a scratch copy, git-ignored); with
-  ``--update-baselines`` -> ``tests/baselines/NN_name.ipynb`` (the baselines tests/test_smoke_chapters.py re-executes).
+  ``--update-baselines`` -> ``tests/baselines/NN_name.ipynb`` (the baselines nbval re-executes in make test).
   Regenerating the baselines is an explicit act: ``make baselines``.
 * ``gpu``   -> ``artifacts/gpu/NN_name.ipynb``     (git-ignored; one GPU, ``scripts/gpu_book.py``)
 * ``paper`` -> ``artifacts/paper/NN_name.ipynb``   (git-ignored; long GPU runs)
@@ -513,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--update-baselines",
         action="store_true",
-        help="with --profile smoke: write to tests/baselines/ (the notebooks tests/test_smoke_chapters.py re-executes)",
+        help="with --profile smoke: write to tests/baselines/ (the notebooks nbval re-executes in make test)",
     )
     parser.add_argument(
         "--record-time",

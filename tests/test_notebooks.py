@@ -3,6 +3,7 @@ book notices an executed notebook that no longer matches its percent script, so 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jupytext
@@ -30,18 +31,30 @@ def test_every_chapter_has_an_executed_smoke_baseline(chapter):
     assert not unexecuted, f"{path.name}: code cells {unexecuted} were never executed"
     params = [c for c in code if "injected-parameters" in c.metadata.get("tags", [])]
     assert params and 'profile = "smoke"' in params[0].source, f"{path.name} was not executed at the smoke profile"
-    checked = [c for c in code if "check-output" in c.metadata.get("tags", [])]
-    assert checked, f"{path.name}: no cell is tagged check-output, so the smoke test would compare nothing"
+    checked = [c for c in code if "nbval-check-output" in c.metadata.get("tags", [])]
+    assert checked, f"{path.name}: no cell is tagged nbval-check-output, so nbval would compare nothing"
     assert all(c.outputs for c in checked), f"{path.name}: a checked cell has no output"
     errors = [o for c in code for o in c.outputs if o.get("output_type") == "error"]
     assert not errors, f"{path.name}: the baseline holds an error output"
     check_numerics_recorded(nb, path.name)
 
 
+FINGERPRINT = re.compile(r"fingerprint `?(cpu-[\w-]+|cuda-[\w-]+)`?")
+
+
+def printed_fingerprint(nb) -> str | None:
+    """The numerics fingerprint id a chapter printed (its numerics note), or None."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            text = out.get("text") or "".join(out.get("data", {}).get(k, "") for k in ("text/plain", "text/markdown"))
+            m = FINGERPRINT.search(text if isinstance(text, str) else "".join(text))
+            if m:
+                return m.group(1)
+    return None
+
+
 def check_numerics_recorded(nb, name: str) -> None:
     """The notebook's metadata holds the numerics fingerprint it was computed with, and the page prints it."""
-    from test_smoke_chapters import printed_fingerprint
-
     recorded = nb.metadata.get("twophase", {}).get("numerics", {}).get("cpu", {}).get("id")
     assert recorded, f"{name}: no numerics fingerprint in its metadata (twophase.numerics); re-run it"
     printed = printed_fingerprint(nb)
@@ -167,7 +180,7 @@ PERCENT = """# ---
 # %% tags=["parameters"]
 profile = "cpu"
 
-# %% tags=["check-output"]
+# %% tags=["nbval-check-output"]
 x = 1 + 1
 print(profile, x)
 
