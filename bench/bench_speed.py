@@ -126,7 +126,7 @@ def main() -> None:
         b = train(run, until=80, start=child, progress=False).final
         evals = {}
         for name, bc in (
-            ("cpu design", d.barrier),
+            ("cpu design", d.chaos.barrier),
             ("session 2 (5 α, 5 BN batches)", BarrierConfig(points=5, bn_batches=5, train_examples=500)),
             (
                 "paper-like (11 α, 10 BN batches, 1000 train)",
@@ -141,7 +141,7 @@ def main() -> None:
             }
         torch.set_num_threads(1)
         t = time.perf_counter()
-        checkpoint_kernel(run, a, d.cone_inputs, "full")
+        checkpoint_kernel(run, a, d.cone.inputs, "full")
         kernel = time.perf_counter() - t
         warm_up: dict = {}
         compiled = (
@@ -153,7 +153,7 @@ def main() -> None:
         if arch == "vgg16":
             wide = run.replace(model={"width": 2 * run.model.width})
             t = time.perf_counter()
-            checkpoint_kernel(wide, initial_checkpoint(wide), d.cone_inputs, "full")
+            checkpoint_kernel(wide, initial_checkpoint(wide), d.cone.inputs, "full")
             wide_kernel = time.perf_counter() - t
             width = {
                 f"step, width {run.model.width:g} / width {wide.model.width:g} (1 thread)": round(

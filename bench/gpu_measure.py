@@ -651,7 +651,7 @@ def kernel_cost(s: Settings, arch: str) -> dict:
     """One checkpoint's eNTK as the store computes it (batch norm re-estimated), on as many inputs as the gpu
     protocol's largest kernel (chapter 2's training inputs)."""
     run = s.run(arch, "channels_last")
-    n = 4 if s.tiny else protocol_design("gpu", arch).cone_inputs
+    n = 4 if s.tiny else protocol_design("gpu", arch).cone.inputs
     ckpt = initial_checkpoint(run)
     checkpoint_kernel(run, ckpt, min(n, 2), "full")  # warm up
     sync(run.device)
@@ -676,7 +676,7 @@ def parent_run(s: Settings, arch: str) -> dict:
 
     d = protocol_design("gpu", arch)
     run = s.run(arch).replace(optim={"steps": 40, "milestones": ()}) if s.tiny else d.run
-    save = [t for t in sorted({*d.t0s, *d.t1s, *d.cone_steps}) if t <= run.optim.steps]
+    save = [t for t in sorted({*d.chaos.t0s, *d.chaos.t1s, *d.cone.steps}) if t <= run.optim.steps]
     t = time.perf_counter()
     res = train(run, save_at=save, progress=False)
     sync(run.device)
@@ -705,7 +705,7 @@ def comparison_cost(s: Settings, arch: str) -> dict:
     bc = (
         BarrierConfig(points=2, bn_batches=1, bn_batch_size=32, train_examples=64, test_examples=64)
         if s.tiny
-        else protocol_design("gpu", arch).barrier
+        else protocol_design("gpu", arch).chaos.barrier
     )
     data = load_data(run.data, run.device)
     a = initial_checkpoint(run)
@@ -725,7 +725,7 @@ def longest_chain(profile: str, arch: str, step_s: float, lin_s: float, cmp_s: f
     """The longest chain of work that must run in sequence whatever the number of GPUs: a parent through the
     window, then a twin through the widest slice and its comparison, then the longest switched run."""
     d = protocol_design(profile, arch)
-    return d.window * step_s + max(d.deltas) * step_s + cmp_s + d.switch_T * lin_s
+    return d.window * step_s + max(d.chaos.deltas) * step_s + cmp_s + d.switch.T * lin_s
 
 
 def step_paths(report: Report, arch: str) -> dict[str, float]:
@@ -780,9 +780,9 @@ def unit_costs(report: Report, arch: str, step_s: float, profile: str, label: st
     seconds = {
         "steps": step_s,
         "linearized_steps": lin["step_s"] if lin else 0.0,
-        "comparisons": per_image * evaluated_images(d.barrier, test_n, train_n),
+        "comparisons": per_image * evaluated_images(d.chaos.barrier, test_n, train_n),
         "predictions": per_image * test_n,
-        "evaluations": per_image * (BN_REESTIMATE_BATCHES * 128 + test_n + min(d.switch_train_examples, train_n)),
+        "evaluations": per_image * (BN_REESTIMATE_BATCHES * 128 + test_n + min(d.switch.train_examples, train_n)),
         **{kernel_unit(n): (ker["kernel_s"] * n / ker["n_inputs"] if ker else 0.0) for n in kernel_sizes},
     }
     return UnitCosts(label, seconds), missing

@@ -49,7 +49,7 @@ def test_window_readings_verdicts_and_the_per_entry_reading(tmp_path):
                        deltas=())
     abl = run_chaos_maps({"bn": uniform}, Cache(tmp_path), Executor(0), progress=False)["bn"]
     assert np.isnan(abl.values["test_loss_barrier"]).all() and abl.control_is_exact
-    b = bn_init_readings({"resnet20": abl}, {"resnet20": SimpleNamespace(deltas=(4, 8))})
+    b = bn_init_readings({"resnet20": abl}, {"resnet20": SimpleNamespace(chaos=SimpleNamespace(deltas=(4, 8)))})
     assert set(b) == {("resnet20", "disagreement", 4)} and b[("resnet20", "disagreement", 4)].verdict.checks[0].passed
     table = bn_init_table(readings, b)
     assert len(table.rows) == 2 and "U(0, 1)" in table.rows[1][1]

@@ -141,8 +141,9 @@ def test_chapter_parameters_are_validated():
     default = protocol_designs("cpu")
     assert protocol_designs("cpu", epsilon=1e-7) == default  # the book's ε: the same designs, the same summary key
     mine = protocol_designs("cpu", "vgg16", "0, 3,4", "cpu", 1e-5)
-    assert list(mine) == ["vgg16"] and mine["vgg16"].seeds == (0, 3, 4) and mine["vgg16"].epsilon == 1e-5
-    assert mine["vgg16"].switch_seeds == (0, 3, 4) and mine["vgg16"].reference_seeds == default["vgg16"].reference_seeds
+    assert list(mine) == ["vgg16"] and mine["vgg16"].chaos.seeds == (0, 3, 4) and mine["vgg16"].chaos.epsilon == 1e-5
+    assert mine["vgg16"].switch.seeds == (0, 3, 4)
+    assert mine["vgg16"].chaos.reference_seeds == default["vgg16"].chaos.reference_seeds
     for bad, match in (
         (dict(archs="resnet50"), "unknown architecture"),
         (dict(seeds="0, x"), "cannot read seeds"),

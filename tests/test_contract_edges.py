@@ -135,6 +135,6 @@ def test_readme_parameter_examples_reach_chapter_one_through_papermill(key, text
         exec(compile(cell.source, f"<{cell.metadata.get('tags')}>", "exec"), namespace)
     designs = namespace["designs"]
     if key == "seeds":
-        assert all(d.seeds == tuple(int(s) for s in re.findall(r"\d+", text)) for d in designs.values())
+        assert all(d.chaos.seeds == tuple(int(s) for s in re.findall(r"\d+", text)) for d in designs.values())
     if key == "archs":
         assert tuple(designs) == (text,)

@@ -16,12 +16,12 @@ from twophase_lib.linearize import SwitchArm
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_profile_has_a_valid_constant_lr_design_whose_studies_build(profile):
     for arch, d in protocol_designs(profile).items():
-        assert d.run.optim.milestones == () and d.step_run.optim.milestones
-        assert d.t0s[-1] + max(d.deltas) <= d.window and d.switch_T <= d.window
+        assert d.run.optim.milestones == () and d.extension.run.optim.milestones
+        assert d.chaos.t0s[-1] + max(d.chaos.deltas) <= d.window and d.switch.T <= d.window
         m = chapter_maps({arch: d})[arch]
         # every slice the verdict reads is a cell of the band
-        for delta in d.deltas:
-            assert all((t0, t0 + delta) in m.cells() for t0 in d.t0s)
+        for delta in d.chaos.deltas:
+            assert all((t0, t0 + delta) in m.cells() for t0 in d.chaos.t0s)
         assert entry_maps({arch: d})[arch].perturbation.kind == "entry"
         assert extension_maps({arch: d})[arch].run.optim.milestones
         assert lag_studies({arch: d})[arch].split == "train" and check_input_studies({arch: d})[arch].split == "test"
@@ -36,43 +36,57 @@ def test_the_batch_norm_init_ablation_reruns_resnet20s_first_slice_with_uniform_
     assert list(maps) == ["resnet20"]
     m, d = maps["resnet20"], designs["resnet20"]
     assert m.run.model.bn_init == "uniform" and m.run.replace(model={"bn_init": "ones"}) == d.run
-    delta = min(d.deltas)
-    t0s = [t0 for t0 in d.t0s if t0 + delta <= d.window]
+    delta = min(d.chaos.deltas)
+    t0s = [t0 for t0 in d.chaos.t0s if t0 + delta <= d.window]
     assert m.t0s == tuple(t0s) and all(m.t1s_after(t0)[-1] == t0 + delta for t0 in t0s)  # twins stop at t0 + Δ
-    assert m.control_t0 == d.control_t0 and m.deltas == () and m.reference_seeds == d.reference_seeds[:1]
+    assert m.control_t0 == d.chaos.control_t0 and m.deltas == () and m.reference_seeds == d.chaos.reference_seeds[:1]
 
 
 def test_the_cpu_designs_cost_is_counted_with_each_twin_stopping_at_its_last_cell():
     designs = protocol_designs("cpu")
-    d = designs["resnet20"]
+    d = designs["resnet20"].chaos
     work = count_work([chapter_maps(designs)["resnet20"]])
     # parents to the window (seeds and reference networks); twins to t0 + max Δ; the control to t0 + max Δ
     twins = (len(d.t0s) + 1) * max(d.deltas)
     # the reference networks only to the last t1 the rule reads them at (t1 = max Δ)
-    expected = len(d.seeds) * (twins + d.window) + len(d.reference_seeds) * max(d.deltas)
+    expected = len(d.seeds) * (twins + designs["resnet20"].window) + len(d.reference_seeds) * max(d.deltas)
     assert work.counts[("resnet20 x0.5 b64", "steps")] == expected
 
 
 def test_bad_designs_and_overrides_are_refused():
     d = protocol_design("smoke", "resnet20")
     with pytest.raises(ValueError, match="constant lr"):
-        dataclasses.replace(d, run=d.step_run)
+        dataclasses.replace(d, run=d.extension.run)
     with pytest.raises(ValueError, match="past the window"):
-        dataclasses.replace(d, t0s=(0, 4, 12))
+        dataclasses.replace(d, chaos=dataclasses.replace(d.chaos, t0s=(0, 4, 8, 12)))
+    with pytest.raises(ValueError, match="increase from 0"):
+        dataclasses.replace(d.chaos, t0s=(4, 8))
+    with pytest.raises(ValueError, match="on the grid"):
+        dataclasses.replace(d.chaos, control_t0=5)
     with pytest.raises(ValueError, match="checkpoints"):
-        dataclasses.replace(d, lags=(3,))
+        dataclasses.replace(d.cone, lags=(3,))
+    late = dataclasses.replace(d.cone, steps=(*d.cone.steps, 18))  # valid alone, a checkpoint past the window
+    with pytest.raises(ValueError, match="checkpoints inside the window: the last, 18, is past the window 16"):
+        dataclasses.replace(d, cone=late)
     with pytest.raises(ValueError, match="switch times"):
-        dataclasses.replace(d, switches=(0, 4, 8))
+        dataclasses.replace(d.switch, switches=(0, 4, 8))
+    late = dataclasses.replace(d.switch, T=20, switches=(0, 8, 20), control_switches=(0, 20))  # valid alone
+    with pytest.raises(ValueError, match="switch times must end at T inside the window"):
+        dataclasses.replace(d, switch=late)
     with pytest.raises(ValueError, match="before the first drop"):
-        dataclasses.replace(d, extension_t0s=(20,))
+        dataclasses.replace(d.extension, t0s=(20,))
+    with pytest.raises(ValueError, match="step schedule's switch times"):
+        dataclasses.replace(d.extension, switches=(0, 16, 24))  # the second last at the first drop
     with pytest.raises(ValueError, match="calibration's steps"):
-        dataclasses.replace(d, cone_reference_steps=(0, 4))  # not the last lag curve's t = 8
+        dataclasses.replace(d.cone, reference_steps=(0, 4))  # not the last lag curve's t = 8
     with pytest.raises(ValueError, match="calibration's steps"):
-        dataclasses.replace(d, cone_reference_steps=(3, 8))  # not a checkpoint
+        dataclasses.replace(d.cone, reference_steps=(3, 8))  # not a checkpoint
     with pytest.raises(ValueError, match="among the slices"):
-        dataclasses.replace(d, kernel_deltas=(2,))
-    assert protocol_designs("smoke", "vgg16", seeds="3,4")["vgg16"].switch_seeds == (3, 4)
-    assert protocol_designs("smoke", epsilon=1e-5)["resnet20"].epsilon == 1e-5
+        dataclasses.replace(d.chaos, kernel_deltas=(2,))
+    mine = protocol_designs("smoke", "vgg16", seeds="3,4", device="cpu")["vgg16"]
+    assert mine.switch.seeds == (3, 4) and mine.chaos.seeds == (3, 4)
+    assert mine.run.device == mine.extension.run.device == "cpu"
+    assert protocol_designs("smoke", epsilon=1e-5)["resnet20"].chaos.epsilon == 1e-5
     with pytest.raises(ValueError, match="epsilon"):
         protocol_designs("smoke", epsilon=0)
     with pytest.raises(ValueError, match="architecture"):

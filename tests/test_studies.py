@@ -128,7 +128,7 @@ def test_a_longer_design_run_once_is_kept_and_shown_under_the_grid(tmp_path):
         save_claim_summary(old, _claim(kind, "not reproduced"), designs)
     assert script.main(args) == 0
     data = json.loads(out.read_text())
-    assert data["claims"]["chaos"]["designs"][0]["t0s"] == list(designs["resnet20"].t0s)
+    assert data["claims"]["chaos"]["designs"][0]["chaos"]["t0s"] == list(designs["resnet20"].chaos.t0s)
     lines = frozen_markdown(data)
     assert any("window 900" in line for line in lines) and any("commit abc" in line for line in lines)
     row = next(line for line in lines if line.startswith("| 1. Chaos effect"))

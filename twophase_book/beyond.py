@@ -39,7 +39,18 @@ from twophase_lib.plotting import band, mark_inflection, time_axis
 from twophase_lib.task import Task
 from twophase_lib.verdicts import Verdict, combine
 
-from .profiles import ProtocolDesign, _as_tuple, check_profile, display_name, overridden, protocol_run
+from .profiles import (
+    ChaosDesign,
+    ConeDesign,
+    ExtensionDesign,
+    ProtocolDesign,
+    SwitchDesign,
+    _as_tuple,
+    check_profile,
+    display_name,
+    overridden,
+    protocol_run,
+)
 from .render import Note, Table
 from .summary import Cell, ClaimSummary, Number
 
@@ -277,12 +288,16 @@ def beyond_design(profile: str, name: str) -> ProtocolDesign:
         window = 16
         run = run.replace(optim={"steps": window})
         return ProtocolDesign(
-            profile, name, run, run, t0s=(0, 4, 8), deltas=(8,), control_t0=4, seeds=(0, 1), reference_seeds=(0,),
-            barrier=BarrierConfig(points=3, bn_batches=2, bn_batch_size=64, train_examples=200, test_examples=200),
-            kernel_inputs=0, entry_t0s=(), extension_t0s=(), cone_steps=tuple(range(0, 17, 2)), lags=(2, 4, 8),
-            lag_ts=(0, 8), taus=(0, 8), cone_inputs=8, cone_reference_seeds=(0,), cone_reference_steps=(0, 8, 16),
-            switch_T=window, switches=(0, 8, 16), control_switches=(0, 16), switch_seeds=(0, 1), linear_lr_scale=0.1,
-            switch_train_examples=200)
+            profile, name, run,
+            chaos=ChaosDesign(t0s=(0, 4, 8), deltas=(8,), control_t0=4, seeds=(0, 1), reference_seeds=(0,),
+                              barrier=BarrierConfig(points=3, bn_batches=2, bn_batch_size=64, train_examples=200,
+                                                    test_examples=200),
+                              kernel_inputs=0, entry_t0s=()),
+            cone=ConeDesign(steps=tuple(range(0, 17, 2)), lags=(2, 4, 8), lag_ts=(0, 8), taus=(0, 8), inputs=8,
+                            reference_seeds=(0,), reference_steps=(0, 8, 16)),
+            switch=SwitchDesign(T=window, switches=(0, 8, 16), control_switches=(0, 16), seeds=(0, 1), lr_scale=0.1,
+                                train_examples=200),
+            extension=ExtensionDesign(run, t0s=()))
     window, t0s, delta, references, inputs = SIZES[name]
     run = run.replace(optim={"steps": window})
     lag_ts = (0, t0s[-2])
@@ -290,12 +305,15 @@ def beyond_design(profile: str, name: str) -> ProtocolDesign:
     # the eNTK at the quarters of the window (the within-run S matrix) and where the lag curves need it
     steps = tuple(sorted({*range(0, window + 1, window // 4), *(t + lag for t in lag_ts for lag in (0, *lags))}))
     return ProtocolDesign(
-        profile, name, run, run, t0s=t0s, deltas=(delta,), control_t0=t0s[2], seeds=(0, 1, 2),
-        reference_seeds=references, barrier=BarrierConfig(points=3, bn_batches=4, train_examples=500),
-        kernel_inputs=0, entry_t0s=(), extension_t0s=(), cone_steps=steps, lags=lags, lag_ts=lag_ts,
-        taus=(0, t0s[-2]), cone_inputs=inputs, cone_reference_seeds=(0,), cone_reference_steps=(0, t0s[-2]),
-        switch_T=window, switches=(0, t0s[2], t0s[-2], window), control_switches=(0, window), switch_seeds=(0, 1),
-        linear_lr_scale=0.1, switch_train_examples=1000)
+        profile, name, run,
+        chaos=ChaosDesign(t0s=t0s, deltas=(delta,), control_t0=t0s[2], seeds=(0, 1, 2), reference_seeds=references,
+                          barrier=BarrierConfig(points=3, bn_batches=4, train_examples=500), kernel_inputs=0,
+                          entry_t0s=()),
+        cone=ConeDesign(steps=steps, lags=lags, lag_ts=lag_ts, taus=(0, t0s[-2]), inputs=inputs, reference_seeds=(0,),
+                        reference_steps=(0, t0s[-2])),
+        switch=SwitchDesign(T=window, switches=(0, t0s[2], t0s[-2], window), control_switches=(0, window),
+                            seeds=(0, 1), lr_scale=0.1, train_examples=1000),
+        extension=ExtensionDesign(run, t0s=()))
 
 
 #: Each task's cpu window, t0 grid (the last t0 is the window's end minus Δ, so the reference pairs' last cell
@@ -345,8 +363,8 @@ def parent_accuracy(designs: dict[str, ProtocolDesign], cache) -> dict[str, tupl
     for name, d in designs.items():
         y = run_data(d.run).y_test.cpu().numpy()
         acc = np.array([[np.mean(state_predictions(State(d.run.replace(seed=s), t), cache) == y)
-                         for t in d.cone_steps] for s in d.seeds])
-        out[name] = (np.array(d.cone_steps), acc)
+                         for t in d.cone.steps] for s in d.chaos.seeds])
+        out[name] = (np.array(d.cone.steps), acc)
     return out
 
 
@@ -419,10 +437,11 @@ def design_table(designs: dict[str, ProtocolDesign]) -> Table:
         rows.append([display_name(name), f"{type(model).__name__} ({count_parameters(model):,} parameters)",
                      f"{data.name}: {len(data.x_train):,} / {len(data.x_test):,}, {classes} classes",
                      f"{recipe_text(d.run)}: {RECIPES[name][0]}", d.run.device,
-                     f"{d.window} ({d.window / d.epoch_steps:.3g} epochs)", ", ".join(map(str, d.t0s)),
-                     ", ".join(map(str, d.deltas)), f"{', '.join(map(str, d.seeds))} ({len(d.reference_seeds)})",
-                     f"t = {', '.join(map(str, d.lag_ts))}; Δ = {', '.join(map(str, d.lags))}",
-                     f"{', '.join(map(str, d.switches))} ({len(d.switch_seeds)} seeds)"])
+                     f"{d.window} ({d.window / d.epoch_steps:.3g} epochs)", ", ".join(map(str, d.chaos.t0s)),
+                     ", ".join(map(str, d.chaos.deltas)),
+                     f"{', '.join(map(str, d.chaos.seeds))} ({len(d.chaos.reference_seeds)})",
+                     f"t = {', '.join(map(str, d.cone.lag_ts))}; Δ = {', '.join(map(str, d.cone.lags))}",
+                     f"{', '.join(map(str, d.switch.switches))} ({len(d.switch.seeds)} seeds)"])
     return Table(["task", "network", "data (train / test)", "recipe (constant lr) and why", "device",
                   "window (iterations)",
                   "t0 (ch. 1)", "Δ", "seeds (reference pairs)", "lag curves (ch. 2)", "switch times (ch. 3)"], rows)

@@ -38,7 +38,7 @@ def chapter_costs(profile: str, workers: int, units: dict | None = None, progres
     studies = [st for group in chapters.values() for st in group]
     work = count_work(studies)
     if units is None:
-        barrier = next(iter(protocol_designs(profile).values())).barrier
+        barrier = next(iter(protocol_designs(profile).values())).chaos.barrier
         units = {}
         for st in studies:
             label = network_label(st.run)

@@ -38,12 +38,14 @@ def chapter_maps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosMap]:
     t0 < t1 ≤ t0 + max(Δ), with the barriers and the eNTK distance on the slices t1 = t0 + Δ, and the reference
     pairs where the rule reads them (t1 = Δ, each slice's first cell). The parents also save chapter 2's
     checkpoints on the way (one pass instead of chapter 2 training the gaps again)."""
-    return {arch: ChaosMap(d.run, d.t0s, d.t1s, Perturbation(d.epsilon), d.seeds, d.control_t0, d.barrier,
-                           d.kernel_inputs, reference_seeds=d.reference_seeds, horizon=max(d.deltas),
-                           deltas=d.deltas, kernel_deltas=d.kernel_deltas,
-                           reference_t1s=tuple(d.t0s[0] + delta for delta in d.deltas),
-                           parent_steps=d.cone_steps)
-            for arch, d in designs.items()}
+    out = {}
+    for arch, d in designs.items():
+        c = d.chaos
+        out[arch] = ChaosMap(d.run, c.t0s, c.t1s, Perturbation(c.epsilon), c.seeds, c.control_t0, c.barrier,
+                             c.kernel_inputs, reference_seeds=c.reference_seeds, horizon=max(c.deltas),
+                             deltas=c.deltas, kernel_deltas=c.kernel_deltas,
+                             reference_t1s=tuple(c.t0s[0] + delta for delta in c.deltas), parent_steps=d.cone.steps)
+    return out
 
 
 def bn_init_maps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosMap]:
@@ -53,13 +55,14 @@ def bn_init_maps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosMap]:
     and one reference pair of independently initialised networks with the same initialisation."""
     out = {}
     for arch, d in designs.items():
-        if not d.bn_init_ablation:
+        c = d.chaos
+        if not c.bn_init_ablation:
             continue
-        delta = min(d.deltas)
+        delta = min(c.deltas)
         run = d.run.replace(model={"bn_init": "uniform"})
-        t0s = tuple(t0 for t0 in d.t0s if t0 + delta <= d.window)
-        out[arch] = ChaosMap(run, t0s, tuple(t0 + delta for t0 in t0s), Perturbation(d.epsilon), d.seeds[:2],
-                             d.control_t0, d.barrier, reference_seeds=d.reference_seeds[:1], horizon=delta,
+        t0s = tuple(t0 for t0 in c.t0s if t0 + delta <= d.window)
+        out[arch] = ChaosMap(run, t0s, tuple(t0 + delta for t0 in t0s), Perturbation(c.epsilon), c.seeds[:2],
+                             c.control_t0, c.barrier, reference_seeds=c.reference_seeds[:1], horizon=delta,
                              deltas=(), reference_t1s=(t0s[0] + delta,))
     return out
 
@@ -69,9 +72,10 @@ def entry_maps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosMap]:
     disagreement and the realised perturbation: no barrier)."""
     out = {}
     for arch, d in designs.items():
-        delta = min(d.deltas)
-        out[arch] = ChaosMap(d.run, d.entry_t0s, tuple(t0 + delta for t0 in d.entry_t0s),
-                             Perturbation(d.epsilon, "entry"), d.seeds, None, d.barrier, horizon=delta, deltas=())
+        c = d.chaos
+        delta = min(c.deltas)
+        out[arch] = ChaosMap(d.run, c.entry_t0s, tuple(t0 + delta for t0 in c.entry_t0s),
+                             Perturbation(c.epsilon, "entry"), c.seeds, None, c.barrier, horizon=delta, deltas=())
     return out
 
 
@@ -79,8 +83,8 @@ def extension_maps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosMap]:
     """The extension: twins split before the recipe's first lr drop, trained through the drops and compared at its
     end (a map with one t1); each seed's twins have the primary map's perturbation direction, so the two schedules'
     twins are paired by seed and direction."""
-    return {arch: ChaosMap(d.step_run, d.extension_t0s, (d.step_run.optim.steps,), Perturbation(d.epsilon), d.seeds,
-                           None, d.barrier)
+    return {arch: ChaosMap(d.extension.run, d.extension.t0s, (d.extension.run.optim.steps,),
+                           Perturbation(d.chaos.epsilon), d.chaos.seeds, None, d.chaos.barrier)
             for arch, d in designs.items()}
 
 
@@ -160,8 +164,8 @@ def bn_init_readings(ablation: dict[str, ChaosMapResult], designs: dict[str, Pro
                      ) -> dict[tuple, WindowReading]:
     """The batch-norm initialisation ablation (:func:`bn_init_maps`) judged by the same rule on its slice, against
     its own reference pair and ε = 0 control."""
-    return {(arch, PRIMARY_METRIC, min(designs[arch].deltas)):
-            window_reading(arch, r, PRIMARY_METRIC, min(designs[arch].deltas)) for arch, r in ablation.items()}
+    return {(arch, PRIMARY_METRIC, min(designs[arch].chaos.deltas)):
+            window_reading(arch, r, PRIMARY_METRIC, min(designs[arch].chaos.deltas)) for arch, r in ablation.items()}
 
 
 def bn_init_table(readings: dict[tuple, WindowReading], ablation: dict[tuple, WindowReading]) -> Table:

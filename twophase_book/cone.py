@@ -29,8 +29,8 @@ def _edges(steps: np.ndarray) -> np.ndarray:
 def lag_studies(designs: dict[str, ProtocolDesign]) -> dict[str, ConeStudy]:
     """Chapter 2's primary studies: the eNTK on the first training inputs at every checkpoint of the constant-lr
     runs (chapter 1's parents), and the kernels of independently initialised networks at the same steps."""
-    return {arch: ConeStudy(d.run, d.cone_steps, d.taus, d.seeds, d.cone_inputs, split="train",
-                            reference_seeds=d.cone_reference_seeds, reference_steps=d.cone_reference_steps)
+    return {arch: ConeStudy(d.run, d.cone.steps, d.cone.taus, d.chaos.seeds, d.cone.inputs, split="train",
+                            reference_seeds=d.cone.reference_seeds, reference_steps=d.cone.reference_steps)
             for arch, d in designs.items()}
 
 
@@ -39,15 +39,16 @@ def check_input_studies(designs: dict[str, ProtocolDesign]) -> dict[str, ConeStu
     on as many test images as the training inputs."""
     out = {}
     for arch, d in designs.items():
-        t = max(d.lag_ts)
-        out[arch] = ConeStudy(d.run, (t, *(t + lag for lag in d.lags)), (t,), d.seeds[:1], d.cone_inputs,
+        t = max(d.cone.lag_ts)
+        out[arch] = ConeStudy(d.run, (t, *(t + lag for lag in d.cone.lags)), (t,), d.chaos.seeds[:1], d.cone.inputs,
                               split="test")
     return out
 
 
 def lag_readings(results: dict[str, ConeResult], designs: dict[str, ProtocolDesign]) -> dict[str, LagReading]:
     """Every network's :class:`LagReading`."""
-    return {arch: lag_reading(arch, res, designs[arch].lag_ts, designs[arch].lags) for arch, res in results.items()}
+    return {arch: lag_reading(arch, res, designs[arch].cone.lag_ts, designs[arch].cone.lags)
+            for arch, res in results.items()}
 
 
 def lag_table(readings: dict[str, LagReading]) -> Table:
@@ -106,10 +107,10 @@ def check_input_table(train: dict[str, ConeResult], test: dict[str, ConeResult],
     for arch, tr in train.items():
         if arch not in test:
             continue
-        d = designs[arch]
-        t = max(d.lag_ts)
-        a, b = tr.lag_curve(t, d.lags)[0], test[arch].lag_curve(t, d.lags)[0]
-        rows += [[display_name(arch), t, lag, f"{x:.3g}", f"{y:.3g}"] for lag, x, y in zip(d.lags, a, b)]
+        lags = designs[arch].cone.lags
+        t = max(designs[arch].cone.lag_ts)
+        a, b = tr.lag_curve(t, lags)[0], test[arch].lag_curve(t, lags)[0]
+        rows += [[display_name(arch), t, lag, f"{x:.3g}", f"{y:.3g}"] for lag, x, y in zip(lags, a, b)]
     return Table(["network", "t", "Δ", "S(t, t + Δ), training inputs (first seed)",
                   "S(t, t + Δ), test inputs (first seed)"], rows)
 

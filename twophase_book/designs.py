@@ -11,16 +11,17 @@ def protocol_table(designs: dict) -> Table:
     network: the constant-lr window and where each chapter looks in it."""
     rows = []
     for arch, d in designs.items():
-        o = d.run.optim
+        o, x = d.run.optim, d.extension
         rows.append([arch, f"{d.run.model.width:g}", f"{d.run.data.dataset} ({d.train_images:,} training images)",
                      d.run.device, o.batch_size, f"{o.lr:g}",
-                     f"{d.window} ({d.window / d.epoch_steps:.3g} epochs)", ", ".join(map(str, d.t0s)),
-                     ", ".join(map(str, d.deltas)), f"{', '.join(map(str, d.seeds))} ({len(d.reference_seeds)})",
-                     f"{d.epsilon:g}",
-                     f"t = {', '.join(map(str, d.lag_ts))}; Δ = {', '.join(map(str, d.lags))}",
-                     f"{', '.join(map(str, d.switches))} (T = {d.switch_T}; {len(d.switch_seeds)} seeds)",
-                     f"{d.step_run.optim.steps} (lr ÷10 at {', '.join(map(str, d.step_run.optim.milestones))})"
-                     + (f"; ch. 3 switches at {', '.join(map(str, d.step_switches))}" if d.step_switches else "")])
+                     f"{d.window} ({d.window / d.epoch_steps:.3g} epochs)", ", ".join(map(str, d.chaos.t0s)),
+                     ", ".join(map(str, d.chaos.deltas)),
+                     f"{', '.join(map(str, d.chaos.seeds))} ({len(d.chaos.reference_seeds)})",
+                     f"{d.chaos.epsilon:g}",
+                     f"t = {', '.join(map(str, d.cone.lag_ts))}; Δ = {', '.join(map(str, d.cone.lags))}",
+                     f"{', '.join(map(str, d.switch.switches))} (T = {d.switch.T}; {len(d.switch.seeds)} seeds)",
+                     f"{x.run.optim.steps} (lr ÷10 at {', '.join(map(str, x.run.optim.milestones))})"
+                     + (f"; ch. 3 switches at {', '.join(map(str, x.switches))}" if x.switches else "")])
     return Table(["model", "width", "data", "device", "batch", "lr", "constant-lr window (iterations)", "t0 (ch. 1)",
                   "windows Δ (ch. 1)", "seeds (reference pairs)", "ε (total L2)", "lag curves (ch. 2)",
                   "switch times (ch. 3)", "step-schedule extension (iterations)"], rows)
@@ -37,6 +38,6 @@ def protocol_note(designs: dict) -> Note:
         f"{d.window:,} iterations ({d.window / d.epoch_steps:.3g} epochs); the paper's figures reach 2,000 "
         f"iterations for ResNet-20 ({2_000 / p.epoch_steps:.3g} epochs) and 10,000 for VGG-16 "
         f"({10_000 / p.epoch_steps:.3g} epochs), all before its "
-        f"first lr drop at iteration {p.step_run.optim.first_drop:,}. A transition at the same number "
+        f"first lr drop at iteration {p.extension.run.optim.first_drop:,}. A transition at the same number "
         f"of epochs as the paper's would sit at {p.epoch_steps / d.epoch_steps:.3g} times fewer iterations here."
     )

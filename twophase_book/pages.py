@@ -61,10 +61,13 @@ def _glance_cell(c) -> str:
 
 
 def _design_text(d: dict) -> str:
-    """A stored design (a ProtocolDesign as the cache keeps it) in a phrase: window, grids, seeds."""
-    return (f"{d['arch']}: window {d['run']['optim']['steps']} iterations, t0 ∈ {{{', '.join(map(str, d['t0s']))}}}, "
-            f"Δ ∈ {{{', '.join(map(str, d['deltas']))}}}, {len(d['seeds'])} seeds, {len(d['reference_seeds'])} "
-            f"reference pairs; lag curves Δ ∈ {{{', '.join(map(str, d['lags']))}}}; switches to T = {d['switch_T']}")
+    """A stored design (a ProtocolDesign as the cache keeps it, its chapters' designs nested) in a phrase: window,
+    grids, seeds."""
+    chaos, cone, switch = d["chaos"], d["cone"], d["switch"]
+    return (f"{d['arch']}: window {d['run']['optim']['steps']} iterations, "
+            f"t0 ∈ {{{', '.join(map(str, chaos['t0s']))}}}, Δ ∈ {{{', '.join(map(str, chaos['deltas']))}}}, "
+            f"{len(chaos['seeds'])} seeds, {len(chaos['reference_seeds'])} reference pairs; "
+            f"lag curves Δ ∈ {{{', '.join(map(str, cone['lags']))}}}; switches to T = {switch['T']}")
 
 
 def frozen_markdown(data: dict) -> list[str]:
@@ -190,13 +193,13 @@ def profile_text(profile: str) -> str:
     if profile not in ("cpu", "gpu"):
         return PROFILE_TEXT[profile]
     d = protocol_designs(profile)
-    o = d["resnet20"].step_run.optim
+    o = d["resnet20"].extension.run.optim
     return PROFILE_TEXT[profile].format(
         **{a: _width_name(d[a].run.model.width) for a in ARCHS},
         window=d["resnet20"].window,
         steps=o.steps,
         batch=o.batch_size,
-        seeds=len(d["resnet20"].seeds),
+        seeds=len(d["resnet20"].chaos.seeds),
         drops=" and ".join(f"{m:,}" for m in o.milestones),
     )
 

@@ -1,10 +1,11 @@
 """Every profile's design in one place: the training recipe, and where chapters 1-3 look at it.
 
 The paper's figures all lie inside its first lr stage, so chapters 1-3 run on a constant lr of 0.1 for a window
-long enough to hold the transition (:class:`ProtocolDesign`); the recipe's step schedule (lr ÷10 twice, from Frankle
-et al.'s open_lth) is the extension, whose runs share their checkpoints before the first drop with the constant-lr
-ones, bitwise. Chapters 4 and 6 keep their designs beside their code (:mod:`twophase_book.beyond`,
-:mod:`twophase_book.transition`).
+long enough to hold the transition (:class:`ProtocolDesign`, with one design per chapter nested in it:
+:class:`ChaosDesign`, :class:`ConeDesign`, :class:`SwitchDesign`); the recipe's step schedule (lr ÷10 twice, from
+Frankle et al.'s open_lth) is the extension (:class:`ExtensionDesign`), whose runs share their checkpoints before the
+first drop with the constant-lr ones, bitwise. Chapters 4 and 6 keep their designs beside their code
+(:mod:`twophase_book.beyond`, :mod:`twophase_book.transition`).
 """
 
 from __future__ import annotations
@@ -126,90 +127,156 @@ def _as_tuple(value, cast, what: str) -> tuple:
 
 
 @dataclass(frozen=True)
-class ProtocolDesign:
-    """One profile's design of chapters 1-3 on the paper's own protocol, for one architecture.
+class ChaosDesign:
+    """Chapter 1's design (the chaos effect, the paper's §4 and its (t0, t1) maps, Fig. 3): twins split from their
+    parent at each t0 by a perturbation of size ε and compared with it on the band t0 < t1 ≤ t0 + max(Δ), judged on
+    the fixed-window slices t1 = t0 + Δ, with unrelated networks as the reference; the per-entry reading of ε on the
+    first slice; the batch-norm-init ablation.
 
-    Every figure of the paper lies inside its first lr stage (constant lr 0.1), so the primary runs train at a
-    constant lr for ``window`` iterations. Chapter 1: twins split at each t0 and compared with their parent on the
-    band t0 < t1 ≤ t0 + max(Δ) (the paper's (t0, t1) maps), judged on the fixed-window slices t1 = t0 + Δ; the
-    per-entry reading of ε on the first slice; the step schedule (the recipe's drops) as an extension. Chapter 2:
-    the eNTK on training inputs along the same runs, lag curves S(t, t + Δ), S from τ, calibrations. Chapter 3:
-    linearized training from t to T inside the window, with its controls.
+    Raises:
+        ValueError: a t0 grid that does not increase from 0, eNTK slices that are not slices, a per-entry t0 or
+            a control's t0 off the grid.
     """
 
-    profile: str
-    arch: str
-    run: RunConfig  # constant lr, ``window`` iterations
-    step_run: RunConfig  # the recipe with its lr drops (the extension)
-    # chapter 1
-    t0s: tuple[int, ...]
-    deltas: tuple[int, ...]
-    control_t0: int
-    seeds: tuple[int, ...]
-    reference_seeds: tuple[int, ...]
-    barrier: BarrierConfig
+    t0s: tuple[int, ...]  # where the twins split from their parent (from 0, increasing)
+    deltas: tuple[int, ...]  # the fixed windows Δ: the slices t1 = t0 + Δ the rule judges
+    control_t0: int  # the control's split (ε = 0: its twin must match its parent bitwise)
+    seeds: tuple[int, ...]  # the parents' seeds (chapter 2 reads the eNTK along the same runs)
+    reference_seeds: tuple[int, ...]  # seeds of the reference pairs (independently initialised networks)
+    barrier: BarrierConfig  # how the loss barrier between twin and parent is measured
     kernel_inputs: int  # test inputs of the twins' eNTK distance (on the slices of ``kernel_deltas``)
     entry_t0s: tuple[int, ...]  # the per-entry reading of ε, on the first slice
-    extension_t0s: tuple[int, ...]  # twins under the step schedule, compared at its end
-    # chapter 2
-    cone_steps: tuple[int, ...]
-    lags: tuple[int, ...]
-    lag_ts: tuple[int, ...]  # where lag curves start; the first is "early", the last "late"
-    taus: tuple[int, ...]  # S(τ, t) from these τ (0 included: the paper's "from initialisation")
-    cone_inputs: int  # training inputs of the eNTK
-    cone_reference_seeds: tuple[int, ...]
-    cone_reference_steps: tuple[int, ...]  # the calibration's checkpoints (the last lag curve's t among them)
-    # chapter 3
-    switch_T: int
-    switches: tuple[int, ...]
-    control_switches: tuple[int, ...]  # the controls' switch times (the linearized arm at a lower lr, BN frozen)
-    switch_seeds: tuple[int, ...]
-    linear_lr_scale: float
-    switch_train_examples: int
-    epsilon: float = 1e-7
+    epsilon: float = 1e-7  # the perturbation's total L2 norm ε
     kernel_deltas: tuple[int, ...] | None = None  # the slices with the twins' eNTK distance (None: every slice)
-    bn_init_ablation: bool = False  # chapter 1's first slice again with open_lth's batch-norm init γ ~ U(0, 1)
-    step_switches: tuple[int, ...] = ()  # chapter 3's extension: switch times under the step schedule (last: its end)
+    bn_init_ablation: bool = False  # the first slice again with open_lth's batch-norm init γ ~ U(0, 1)
 
     def __post_init__(self):
-        if self.run.optim.milestones:
-            raise ValueError("the primary runs train at a constant lr")
         if list(self.t0s) != sorted(set(self.t0s)) or self.t0s[0] != 0:
             raise ValueError(f"the t0 grid must increase from 0: {self.t0s}")
-        if self.t0s[-1] + max(self.deltas) > self.window:
-            raise ValueError(f"the last slice t1 = {self.t0s[-1] + max(self.deltas)} is past the window {self.window}")
-        missing = [t for t in (*self.lag_ts, *(t + d for t in self.lag_ts for d in self.lags), *self.taus)
-                   if t not in self.cone_steps]
-        if missing or self.cone_steps[-1] > self.window:
-            raise ValueError(f"lag curves and τ need checkpoints inside the window: missing {sorted(set(missing))}")
-        if self.switches[-1] != self.switch_T or self.switch_T > self.window or \
-                not set(self.control_switches) <= set(self.switches):
-            raise ValueError("switch times must end at T inside the window, the controls' among them")
-        if max(self.lag_ts) not in self.cone_reference_steps or not set(self.cone_reference_steps) <= \
-                set(self.cone_steps):
-            raise ValueError("the calibration's steps must be checkpoints and hold the last lag curve's t")
         if self.kernel_deltas is not None and not set(self.kernel_deltas) <= set(self.deltas):
             raise ValueError(f"the eNTK's slices {self.kernel_deltas} must be among the slices {self.deltas}")
         if not set(self.entry_t0s) <= set(self.t0s) or self.control_t0 not in self.t0s:
             raise ValueError("the per-entry reading's t0 and the control's t0 must be on the grid")
-        if self.extension_t0s and max(self.extension_t0s) >= self.step_run.optim.first_drop:
-            raise ValueError("the extension's twins are split before the first drop")
-        if self.step_switches and (list(self.step_switches) != sorted(set(self.step_switches)) or
-                                   self.step_switches[-1] != self.step_run.optim.steps or
-                                   self.step_switches[-2] >= self.step_run.optim.first_drop):
-            raise ValueError(f"the step schedule's switch times must increase, lie before its first drop "
-                             f"({self.step_run.optim.first_drop}) and end at its end ({self.step_run.optim.steps}): "
-                             f"{self.step_switches}")
-
-    @property
-    def window(self) -> int:
-        """Iterations of the constant-lr runs."""
-        return self.run.optim.steps
 
     @property
     def t1s(self) -> tuple[int, ...]:
         """The t1 grid of the map, every slice t0 + Δ."""
         return tuple(sorted({t0 + d for t0 in self.t0s for d in self.deltas}))
+
+
+@dataclass(frozen=True)
+class ConeDesign:
+    """Chapter 2's design (the cone effect, the paper's §5, Figs. 4, 5a and 5b): the eNTK on training inputs at
+    checkpoints of chapter 1's parents, read as the within-run matrix S(t, t') (Fig. 4), S(τ, t) from each τ
+    (Fig. 5a) and lag curves S(t, t + Δ) (Fig. 5b), calibrated by independently initialised networks.
+
+    Raises:
+        ValueError: a lag curve or τ without its checkpoints, calibration steps that are not checkpoints or miss
+            the last lag curve's t.
+    """
+
+    steps: tuple[int, ...]  # the checkpoints where the eNTK is taken
+    lags: tuple[int, ...]  # the lags Δ of the lag curves S(t, t + Δ)
+    lag_ts: tuple[int, ...]  # where lag curves start; the first is "early", the last "late"
+    taus: tuple[int, ...]  # S(τ, t) from these τ (0 included: the paper's "from initialisation")
+    inputs: int  # training inputs of the eNTK
+    reference_seeds: tuple[int, ...]  # seeds of the calibration's independently initialised networks
+    reference_steps: tuple[int, ...]  # the calibration's checkpoints (the last lag curve's t among them)
+
+    def __post_init__(self):
+        missing = [t for t in (*self.lag_ts, *(t + d for t in self.lag_ts for d in self.lags), *self.taus)
+                   if t not in self.steps]
+        if missing:
+            raise ValueError(f"lag curves and τ need checkpoints inside the window: missing {sorted(set(missing))}")
+        if max(self.lag_ts) not in self.reference_steps or not set(self.reference_steps) <= set(self.steps):
+            raise ValueError("the calibration's steps must be checkpoints and hold the last lag curve's t")
+
+
+@dataclass(frozen=True)
+class SwitchDesign:
+    """Chapter 3's design (the value of the cone phase, the paper's §5, Fig. 6): standard training to the switch
+    time t, then linearized training from t to T, with two controls (the linearized arm at a lower lr; batch norm
+    frozen).
+
+    Raises:
+        ValueError: switch times that do not end at T, controls' switch times that are not switch times.
+    """
+
+    T: int  # where every arm ends and is judged
+    switches: tuple[int, ...]  # the switch times t (the last is T: standard training throughout)
+    control_switches: tuple[int, ...]  # the controls' switch times (the linearized arm at a lower lr, BN frozen)
+    seeds: tuple[int, ...]  # the seeds of the switched runs
+    lr_scale: float  # the lower-lr control's factor on the linearized arm's lr
+    train_examples: int  # training images the final training loss and accuracy are measured on
+
+    def __post_init__(self):
+        if self.switches[-1] != self.T or not set(self.control_switches) <= set(self.switches):
+            raise ValueError("switch times must end at T inside the window, the controls' among them")
+
+
+@dataclass(frozen=True)
+class ExtensionDesign:
+    """The step-schedule extension of chapters 1 and 3 (not a figure of the paper, whose figures all lie inside
+    its first lr stage): the recipe with its lr drops (÷10 twice, open_lth), chapter 1's twins split before the
+    first drop and compared at its end, chapter 3's switches under it.
+
+    Raises:
+        ValueError: twins split at or after the first drop; switch times that do not increase, do not end at the
+            run's end, or whose last but one is not before the first drop.
+    """
+
+    run: RunConfig  # the recipe with its lr drops
+    t0s: tuple[int, ...]  # chapter 1: twins under the step schedule, compared at its end
+    switches: tuple[int, ...] = ()  # chapter 3: switch times under the step schedule (last: its end; none: no arm)
+
+    def __post_init__(self):
+        if self.t0s and max(self.t0s) >= self.run.optim.first_drop:
+            raise ValueError("the extension's twins are split before the first drop")
+        if self.switches and (list(self.switches) != sorted(set(self.switches)) or
+                              self.switches[-1] != self.run.optim.steps or
+                              self.switches[-2] >= self.run.optim.first_drop):
+            raise ValueError(f"the step schedule's switch times must increase, lie before its first drop "
+                             f"({self.run.optim.first_drop}) and end at its end ({self.run.optim.steps}): "
+                             f"{self.switches}")
+
+
+@dataclass(frozen=True)
+class ProtocolDesign:
+    """One profile's design of chapters 1-3 on the paper's own protocol, for one architecture.
+
+    Every figure of the paper lies inside its first lr stage (constant lr 0.1), so the primary runs train at a
+    constant lr for ``window`` iterations, and each chapter looks inside that window: ``chaos`` (chapter 1, the
+    paper's (t0, t1) maps, Fig. 3), ``cone`` (chapter 2, the eNTK along the same runs, Figs. 4 and 5), ``switch``
+    (chapter 3, linearized training from t to T, Fig. 6). ``extension`` runs the recipe's step schedule beside them.
+
+    Raises:
+        ValueError: a primary run with lr drops, or a chapter's design reaching past the window.
+    """
+
+    profile: str
+    arch: str  # the architecture (chapter 4: the task)
+    run: RunConfig  # constant lr, ``window`` iterations
+    chaos: ChaosDesign  # chapter 1
+    cone: ConeDesign  # chapter 2
+    switch: SwitchDesign  # chapter 3
+    extension: ExtensionDesign  # the step schedule (the recipe's lr drops)
+
+    def __post_init__(self):
+        if self.run.optim.milestones:
+            raise ValueError("the primary runs train at a constant lr")
+        last = self.chaos.t0s[-1] + max(self.chaos.deltas)
+        if last > self.window:
+            raise ValueError(f"the last slice t1 = {last} is past the window {self.window}")
+        if self.cone.steps[-1] > self.window:
+            raise ValueError(f"lag curves and τ need checkpoints inside the window: the last, {self.cone.steps[-1]}, "
+                             f"is past the window {self.window}")
+        if self.switch.T > self.window:
+            raise ValueError("switch times must end at T inside the window, the controls' among them")
+
+    @property
+    def window(self) -> int:
+        """Iterations of the constant-lr runs."""
+        return self.run.optim.steps
 
     @property
     def train_images(self) -> int:
@@ -236,51 +303,64 @@ def protocol_design(profile: str, arch: str) -> ProtocolDesign:
     check_profile(profile)
     check_arch(arch)
     run, step = protocol_run(profile, arch)
+    bn_init_ablation = arch == "resnet20"
     if profile == "smoke":
         return ProtocolDesign(
-            profile, arch, run, step, t0s=(0, 4, 8), deltas=(4, 8), control_t0=4, seeds=(0, 1),
-            reference_seeds=(0,), barrier=BarrierConfig(points=3, bn_batches=2, bn_batch_size=64, train_examples=200,
-                                                        test_examples=200),
-            kernel_inputs=4, entry_t0s=(0, 8), extension_t0s=(4,), cone_steps=tuple(range(0, 17, 2)),
-            lags=(2, 4, 8), lag_ts=(0, 8), taus=(0, 4, 8), cone_inputs=8, cone_reference_seeds=(0,),
-            cone_reference_steps=(0, 4, 8, 12, 16), switch_T=12, switches=(0, 4, 8, 12), control_switches=(0, 8, 12),
-            switch_seeds=(0, 1), linear_lr_scale=0.1, switch_train_examples=200, kernel_deltas=(4,),
-            bn_init_ablation=arch == "resnet20", step_switches=(0, 8, 24))
+            profile, arch, run,
+            chaos=ChaosDesign(t0s=(0, 4, 8), deltas=(4, 8), control_t0=4, seeds=(0, 1), reference_seeds=(0,),
+                              barrier=BarrierConfig(points=3, bn_batches=2, bn_batch_size=64, train_examples=200,
+                                                    test_examples=200),
+                              kernel_inputs=4, entry_t0s=(0, 8), kernel_deltas=(4,),
+                              bn_init_ablation=bn_init_ablation),
+            cone=ConeDesign(steps=tuple(range(0, 17, 2)), lags=(2, 4, 8), lag_ts=(0, 8), taus=(0, 4, 8), inputs=8,
+                            reference_seeds=(0,), reference_steps=(0, 4, 8, 12, 16)),
+            switch=SwitchDesign(T=12, switches=(0, 4, 8, 12), control_switches=(0, 8, 12), seeds=(0, 1),
+                                lr_scale=0.1, train_examples=200),
+            extension=ExtensionDesign(step, t0s=(4,), switches=(0, 8, 24)))
     if profile == "cpu":  # 80 iterations per epoch; the paper's VGG-16 inflection in epochs is ≈ 512 iterations here
         # sized to the 45-minute budget (scripts/estimate_cost.py): a 700-iteration window (8.75 epochs)
         steps = tuple(sorted({*range(0, 101, 25), *range(0, run.optim.steps + 1, 50)}))
         return ProtocolDesign(
-            profile, arch, run, step, t0s=(0, 25, 50, 100, 200, 400), deltas=(100, 300), control_t0=100,
-            seeds=(0, 1, 2), reference_seeds=(0, 1, 2),
-            barrier=BarrierConfig(points=3, bn_batches=4, train_examples=500), kernel_inputs=20,
-            entry_t0s=(0, 50, 400), extension_t0s=(100,), cone_steps=steps, lags=(50, 100, 200, 300),
-            lag_ts=(0, 50, 100, 200, 400), taus=(0, 200, 400), cone_inputs=50, cone_reference_seeds=(0, 1),
-            cone_reference_steps=tuple(range(0, run.optim.steps + 1, 100)), switch_T=400,
-            switches=(0, 50, 100, 200, 400), control_switches=(0, 100, 400), switch_seeds=(0, 1),
-            linear_lr_scale=0.1, switch_train_examples=1000, kernel_deltas=(100,),
-            bn_init_ablation=arch == "resnet20", step_switches=(0, 50, 100, 200, 400))
+            profile, arch, run,
+            chaos=ChaosDesign(t0s=(0, 25, 50, 100, 200, 400), deltas=(100, 300), control_t0=100, seeds=(0, 1, 2),
+                              reference_seeds=(0, 1, 2),
+                              barrier=BarrierConfig(points=3, bn_batches=4, train_examples=500), kernel_inputs=20,
+                              entry_t0s=(0, 50, 400), kernel_deltas=(100,), bn_init_ablation=bn_init_ablation),
+            cone=ConeDesign(steps=steps, lags=(50, 100, 200, 300), lag_ts=(0, 50, 100, 200, 400),
+                            taus=(0, 200, 400), inputs=50, reference_seeds=(0, 1),
+                            reference_steps=tuple(range(0, run.optim.steps + 1, 100))),
+            switch=SwitchDesign(T=400, switches=(0, 50, 100, 200, 400), control_switches=(0, 100, 400),
+                                seeds=(0, 1), lr_scale=0.1, train_examples=1000),
+            extension=ExtensionDesign(step, t0s=(100,), switches=(0, 50, 100, 200, 400)))
     if profile == "gpu":  # 40 iterations per epoch; sized from the H200 costs (bench/gpu_measure.py) to the
         # 12-minute book of issue 23: a 1,200-iteration window (30 epochs, the paper's VGG-16 figures reach 25.6)
         steps = tuple(sorted({*range(0, 101, 25), *range(0, run.optim.steps + 1, 100)}))
         return ProtocolDesign(
-            profile, arch, run, step, t0s=(0, 25, 50, 100, 200, 400, 800), deltas=(100, 300), control_t0=100,
-            seeds=(0, 1), reference_seeds=(0, 1), barrier=BarrierConfig(points=3, bn_batches=4, train_examples=500),
-            kernel_inputs=20, entry_t0s=(0, 100, 800), extension_t0s=(200,), cone_steps=steps,
-            lags=(100, 200, 400), lag_ts=(0, 100, 200, 400, 800), taus=(0, 400, 800), cone_inputs=50,
-            cone_reference_seeds=(0, 1), cone_reference_steps=tuple(range(0, run.optim.steps + 1, 200)),
-            switch_T=400, switches=(0, 50, 100, 200, 400), control_switches=(0, 100, 400), switch_seeds=(0, 1),
-            linear_lr_scale=0.1, switch_train_examples=1000, kernel_deltas=(100,),
-            bn_init_ablation=arch == "resnet20", step_switches=(0, 100, 200, 600))
+            profile, arch, run,
+            chaos=ChaosDesign(t0s=(0, 25, 50, 100, 200, 400, 800), deltas=(100, 300), control_t0=100, seeds=(0, 1),
+                              reference_seeds=(0, 1), barrier=BarrierConfig(points=3, bn_batches=4,
+                                                                            train_examples=500),
+                              kernel_inputs=20, entry_t0s=(0, 100, 800), kernel_deltas=(100,),
+                              bn_init_ablation=bn_init_ablation),
+            cone=ConeDesign(steps=steps, lags=(100, 200, 400), lag_ts=(0, 100, 200, 400, 800), taus=(0, 400, 800),
+                            inputs=50, reference_seeds=(0, 1),
+                            reference_steps=tuple(range(0, run.optim.steps + 1, 200))),
+            switch=SwitchDesign(T=400, switches=(0, 50, 100, 200, 400), control_switches=(0, 100, 400),
+                                seeds=(0, 1), lr_scale=0.1, train_examples=1000),
+            extension=ExtensionDesign(step, t0s=(200,), switches=(0, 100, 200, 600)))
     steps = tuple(range(0, run.optim.steps + 1, 100))
     return ProtocolDesign(  # the paper's figures: maps to t1 = 10,000, τ ∈ {2k, 4k, 6k, 8k}, T = 10,000
-        profile, arch, run, step, t0s=(0, 100, 200, 500, 1000, 1500, 2500, 5000), deltas=(500, 2500),
-        control_t0=1000, seeds=(0, 1, 2), reference_seeds=(0, 1, 2),
-        barrier=BarrierConfig(points=11, train_examples=10_000), kernel_inputs=100, entry_t0s=(0, 1000, 5000),
-        extension_t0s=(1000, 5000), cone_steps=steps, lags=(100, 200, 500, 1000, 2000),
-        lag_ts=(0, 1000, 2000, 4000, 8000), taus=(0, 2000, 4000, 6000, 8000), cone_inputs=100,
-        cone_reference_seeds=(0, 1), cone_reference_steps=steps, switch_T=10_000,
-        switches=(0, 200, 500, 1000, 2000, 5000, 8000, 10_000), control_switches=(0, 2000, 10_000),
-        switch_seeds=(0, 1, 2), linear_lr_scale=0.1, switch_train_examples=10_000, bn_init_ablation=arch == "resnet20")
+        profile, arch, run,
+        chaos=ChaosDesign(t0s=(0, 100, 200, 500, 1000, 1500, 2500, 5000), deltas=(500, 2500), control_t0=1000,
+                          seeds=(0, 1, 2), reference_seeds=(0, 1, 2),
+                          barrier=BarrierConfig(points=11, train_examples=10_000), kernel_inputs=100,
+                          entry_t0s=(0, 1000, 5000), bn_init_ablation=bn_init_ablation),
+        cone=ConeDesign(steps=steps, lags=(100, 200, 500, 1000, 2000), lag_ts=(0, 1000, 2000, 4000, 8000),
+                        taus=(0, 2000, 4000, 6000, 8000), inputs=100, reference_seeds=(0, 1), reference_steps=steps),
+        switch=SwitchDesign(T=10_000, switches=(0, 200, 500, 1000, 2000, 5000, 8000, 10_000),
+                            control_switches=(0, 2000, 10_000), seeds=(0, 1, 2), lr_scale=0.1,
+                            train_examples=10_000),
+        extension=ExtensionDesign(step, t0s=(1000, 5000)))
 
 
 def protocol_designs(profile: str, archs=ARCHS, seeds=None, device: str | None = None,
@@ -294,17 +374,20 @@ def protocol_designs(profile: str, archs=ARCHS, seeds=None, device: str | None =
 
 def overridden(d: ProtocolDesign, seeds=None, device: str | None = None,
                epsilon: float | None = None) -> ProtocolDesign:
-    """A design with a re-runner's overrides: seeds (the twins' and the switches'), device, chapter 1's ε.
+    """A design with a re-runner's overrides: seeds (the twins' and the switches'), device (the primary runs' and
+    the extension's), chapter 1's ε.
 
     Raises:
         ValueError: negative or non-integer seeds, an unknown device, ε outside (0, 1).
     """
+    chaos: dict = {}
     changes: dict = {}
     if seeds is not None:
         seeds_t = _as_tuple(seeds, integer, "seeds")
         if min(seeds_t) < 0:
             raise ValueError(f"seeds must be non-negative integers, got {seeds_t}")
-        changes.update(seeds=seeds_t, switch_seeds=seeds_t)
+        chaos["seeds"] = seeds_t
+        changes["switch"] = dataclasses.replace(d.switch, seeds=seeds_t)
     if epsilon is not None:
         raw = epsilon
         try:
@@ -313,8 +396,11 @@ def overridden(d: ProtocolDesign, seeds=None, device: str | None = None,
             epsilon = math.nan
         if not 0 < epsilon < 1:
             raise ValueError(f"epsilon must be a number in (0, 1) (ε = 0 is the control every map runs), got {raw!r}")
-        changes["epsilon"] = epsilon
+        chaos["epsilon"] = epsilon
+    if chaos:
+        changes["chaos"] = dataclasses.replace(d.chaos, **chaos)
     if device is not None:
         device = check_device_name(device)
-        changes.update(run=d.run.replace(device=device), step_run=d.step_run.replace(device=device))
+        changes.update(run=d.run.replace(device=device),
+                       extension=dataclasses.replace(d.extension, run=d.extension.run.replace(device=device)))
     return dataclasses.replace(d, **changes)

@@ -31,21 +31,21 @@ def window_studies(designs: dict[str, ProtocolDesign]) -> dict[tuple[str, str], 
     """Chapter 3's studies on the constant-lr runs, trained to T inside the window, keyed by (arch, arm): the
     model linearized at t (the paper's), the same at a lower lr (one where it does not diverge), and the network
     itself trained on with batch norm frozen at t (separates "linear" from "batch norm frozen"); and, where the
-    design has ``step_switches``, the extension: the paper's arm trained through the recipe's lr drops to its end.
-    Its switched runs resume from the constant-lr ones at the first drop (the two schedules agree before it)."""
+    design's extension has switch times, the extension: the paper's arm trained through the recipe's lr drops to its
+    end. Its switched runs resume from the constant-lr ones at the first drop (the two schedules agree before it)."""
     out = {}
     for arch, d in designs.items():
-        run = d.run.replace(optim={"steps": d.switch_T})
-        via = (d.step_run.optim.first_drop,) if d.step_switches else ()
-        out[(arch, ARMS[0])] = SwitchStudy(run, d.switches, d.switch_seeds, train_examples=d.switch_train_examples,
-                                           via=tuple(v for v in via if v < d.switch_T))
-        out[(arch, ARMS[1])] = SwitchStudy(run, d.control_switches, d.switch_seeds,
-                                           train_examples=d.switch_train_examples, lr_scale=d.linear_lr_scale)
-        out[(arch, ARMS[2])] = SwitchStudy(run, d.control_switches, d.switch_seeds,
-                                           train_examples=d.switch_train_examples, arm=SwitchArm.FROZEN_BATCH_NORM)
-        if d.step_switches:
-            out[(arch, EXTENSION)] = SwitchStudy(d.step_run, d.step_switches, d.switch_seeds,
-                                                 train_examples=d.switch_train_examples, via=via)
+        s, x = d.switch, d.extension
+        run = d.run.replace(optim={"steps": s.T})
+        via = (x.run.optim.first_drop,) if x.switches else ()
+        out[(arch, ARMS[0])] = SwitchStudy(run, s.switches, s.seeds, train_examples=s.train_examples,
+                                           via=tuple(v for v in via if v < s.T))
+        out[(arch, ARMS[1])] = SwitchStudy(run, s.control_switches, s.seeds, train_examples=s.train_examples,
+                                           lr_scale=s.lr_scale)
+        out[(arch, ARMS[2])] = SwitchStudy(run, s.control_switches, s.seeds, train_examples=s.train_examples,
+                                           arm=SwitchArm.FROZEN_BATCH_NORM)
+        if x.switches:
+            out[(arch, EXTENSION)] = SwitchStudy(x.run, x.switches, s.seeds, train_examples=s.train_examples, via=via)
     return out
 
 

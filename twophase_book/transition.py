@@ -131,21 +131,21 @@ def transition_design(profile: str) -> TransitionDesign:
     check_profile(profile)
     arch = "resnet20" if profile in ("gpu", "paper") else "vgg16"
     d = protocol_design(profile, arch)
-    base = d.run
+    base, c = d.run, d.chaos
     o, width = base.optim, base.model.width
     if profile == "smoke":
         t0s, delta, seeds, warm = (0, 4, 8), 4, (0, 1), (2, 6)
     elif profile == "cpu":
         t0s, delta, seeds, warm = (0, 25, 50, 100, 200, 400), 100, (0, 1), (100, 300)
     elif profile == "gpu":  # the protocol's grid to t0 = 400 (the 12-minute book), the first slice
-        t0s, delta, seeds, warm = tuple(t for t in d.t0s if t <= 400), min(d.deltas), d.seeds[:2], (100, 300)
+        t0s, delta, seeds, warm = tuple(t for t in c.t0s if t <= 400), min(c.deltas), c.seeds[:2], (100, 300)
     else:  # paper: the protocol's grid, the first slice
-        t0s, delta, seeds, warm = d.t0s, min(d.deltas), d.seeds[:2], (d.window // 8, d.window // 3)
+        t0s, delta, seeds, warm = c.t0s, min(c.deltas), c.seeds[:2], (d.window // 8, d.window // 3)
         t0s = tuple(t for t in t0s if t + delta <= d.window)
     levels = ((Factor.LEARNING_RATE, (o.lr / 2, o.lr * 2)), (Factor.BATCH_SIZE, (o.batch_size // 2, o.batch_size * 2)),
               (Factor.WIDTH, (width / 2, width * 2)), (Factor.WARMUP, warm),
-              (Factor.EPSILON, (d.epsilon / 100, d.epsilon * 100)))
-    return TransitionDesign(profile, arch, base, t0s, delta, seeds, d.epsilon, levels)
+              (Factor.EPSILON, (c.epsilon / 100, c.epsilon * 100)))
+    return TransitionDesign(profile, arch, base, t0s, delta, seeds, c.epsilon, levels)
 
 
 def design_table(designs: dict[str, TransitionDesign]) -> Table:
