@@ -65,7 +65,7 @@ def test_the_three_analyses_run_on_every_kind(kind, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", VmapFallbackWarning)
         chaos = chaos_analysis(run, t0s=(0, 4), deltas=(4, 8), seeds=(0,), epsilon=1e-3, cache=cache, progress=False)
-        cone = cone_analysis(run, lag_ts=(0, 4), lags=(2, 4), seeds=(0,), n_inputs=4, reference_seeds=(0,),
+        cone = cone_analysis(run, lag_ts=(0, 4), lags=(1, 2, 4), seeds=(0,), n_inputs=4, reference_seeds=(0,),
                              cache=cache, progress=False)
         switch = switch_analysis(run, switches=(0, 4, 8), seeds=(0,), control_switches=(), cache=cache,
                                  progress=False)

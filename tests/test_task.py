@@ -160,7 +160,7 @@ def test_the_analyses_refuse_a_run_whose_lr_drops_and_bad_grids_naming_the_field
                                 (chaos_analysis, dict(t0s=(0, 4), deltas=(4,), control_t0=3), "control_t0"),
                                 (cone_analysis, dict(lag_ts=(0,), lags=(4, 8)), "lag_ts"),
                                 (cone_analysis, dict(lag_ts=(0, 8), lags=(4, 20)), "lag_ts"),
-                                (cone_analysis, dict(lag_ts=(0, 8), lags=(4, 8), n_inputs=0), "n_inputs"),
+                                (cone_analysis, dict(lag_ts=(0, 8), lags=(2, 4, 8), n_inputs=0), "n_inputs"),
                                 (switch_analysis, dict(switches=(0, 24)), "switch times"),
                                 (switch_analysis, dict(switches=(0, 8, -1)), "switches"),
                                 (switch_analysis, dict(switches=(0, 8, 16), control_switches=(4, 16)),
@@ -170,8 +170,8 @@ def test_the_analyses_refuse_a_run_whose_lr_drops_and_bad_grids_naming_the_field
                                 (chaos_analysis, dict(t0s=(0, 4), deltas=(4,), seeds=(2.5,)), "seeds"),
                                 (chaos_analysis, dict(t0s=(0, 4), deltas=(4.5,)), "deltas"),
                                 (chaos_analysis, dict(t0s=(0, 4), deltas=(4,), kernel_inputs=-1), "kernel_inputs"),
-                                (cone_analysis, dict(lag_ts=(0, 8), lags=(4, 8), n_inputs=2.5), "n_inputs"),
-                                (cone_analysis, dict(lag_ts=(0, 8), lags=(4, 8), seeds=(True,)), "seeds"),
+                                (cone_analysis, dict(lag_ts=(0, 8), lags=(2, 4, 8), n_inputs=2.5), "n_inputs"),
+                                (cone_analysis, dict(lag_ts=(0, 8), lags=(2, 4, 8), seeds=(True,)), "seeds"),
                                 (switch_analysis, dict(switches=(0, 8, 16), seeds=()), "seeds"),
                                 (switch_analysis, dict(switches=(0, 8, 16), train_examples=0), "train_examples")]:
         with pytest.raises(ValueError, match=field):

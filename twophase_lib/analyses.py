@@ -303,8 +303,8 @@ def cone_analysis(run: RunConfig, lag_ts, lags, taus=(0,), seeds=(0, 1, 2), n_in
     lags = _grid(lags, "lags", 1, window)
     lag_ts = _grid(lag_ts, "lag_ts", 0, window - max(lags))
     taus = _grid(taus, "taus", 0, window)
-    if len(lag_ts) < 2 or len(lags) < 2:
-        raise ValueError(f"the rule compares an early and a late lag curve of at least two lags: lag_ts {lag_ts}, "
+    if len(lag_ts) < 2 or len(lags) < 3:
+        raise ValueError(f"the rule compares an early and a late lag curve of at least three lags: lag_ts {lag_ts}, "
                          f"lags {lags}")
     n_inputs = int(check_integer(n_inputs, "n_inputs (training inputs of the eNTK)", 1))
     needed = {*lag_ts, *(t + d for t in lag_ts for d in lags), *taus}

@@ -4,7 +4,7 @@ on this machine.
 The units are what the store computes: an SGD step of a network (parents, twins), a step of a linearized model, a
 comparison of two states (distances, disagreement, loss barrier), an eNTK, a state's test predictions, an
 evaluation. :func:`count_work` counts them for any mix of studies (:class:`twophase_lib.chaos.ChaosMap`,
- :class:`twophase_lib.cone.ConeStudy`, :class:`twophase_lib.switch.SwitchStudy`),
+:class:`twophase_lib.cone.ConeStudy`, :class:`twophase_lib.switch.SwitchStudy`),
 training each run's parent once to the furthest step any study needs; :func:`measure_units` times each unit for
 one network on this machine, with one torch thread as every cached computation runs; :func:`estimate` multiplies
 and divides by the worker processes (ideal sharing between them, which flatters the estimate, while twins shared
