@@ -102,7 +102,7 @@ CLAIMS = (
           (inflection_shift, inflection_accuracy_relation)),
 )
 
-#: The rule functions the book's claims use: chapter 5 may import no other (``tests/test_claims.py``).
+#: Every rule function the book's claims use; chapter 5 may import no other (``tests/test_claims.py``).
 RULES = tuple(dict.fromkeys(r for c in CLAIMS for r in c.rules))
 
 

@@ -46,7 +46,7 @@ def check_input_studies(designs: dict[str, ProtocolDesign]) -> dict[str, ConeStu
 
 
 def lag_readings(results: dict[str, ConeResult], designs: dict[str, ProtocolDesign]) -> dict[str, LagReading]:
-    """Every network's :class:`LagReading`."""
+    """Every network's :class:`twophase_lib.cone.LagReading`."""
     return {arch: lag_reading(arch, res, designs[arch].cone.lag_ts, designs[arch].cone.lags)
             for arch, res in results.items()}
 

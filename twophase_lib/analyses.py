@@ -376,7 +376,7 @@ class SwitchAnalysis:
         return fig
 
 
-#: The switch analysis's arms: the paper's, and the two controls.
+#: Names of the switch analysis's arms, the paper's first and then the two controls.
 SWITCH_ARMS = ("linearized", "linearized, lower lr", "batch norm frozen")
 
 

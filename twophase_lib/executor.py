@@ -145,7 +145,7 @@ def check_importable(tasks: Sequence[Task]) -> None:
 
     Raises:
         ValueError: naming what is defined in ``__main__`` and the two ways out.
-        pickle.PicklingError, TypeError, AttributeError: a task that cannot be pickled at all (a lambda, a lock).
+        TypeError: a task that cannot be pickled at all (a lambda, a lock; also pickle's own PicklingError).
     """
     found: list[str] = []
     failure: Exception | None = None

@@ -180,8 +180,8 @@ def paired_difference(a: SwitchResult, t: int, b: SwitchResult) -> tuple[float, 
     when either has no per-image record).
 
     Returns:
-        (mean difference, low, high): a fraction of the test set, with a 90% bootstrap interval over seeds and images,
-        over the seeds where neither run diverged; NaN where every seed's pair holds a diverged run.
+        The mean difference and its 90% bootstrap interval over seeds and images (mean, low, high), fractions of
+        the test set, over the seeds where neither run diverged; NaN where every seed's pair holds a diverged run.
 
     Raises:
         ValueError: ``t`` is not a switch time of both.
