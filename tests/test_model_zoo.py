@@ -206,7 +206,7 @@ def test_attribute_names_are_not_read_as_globals_and_globals_still_count():
 
 
 def test_numpy_integers_work_as_seeds_and_grids(tmp_path):
-    run = zoo_run("scalar-parameter")
+    run = zoo_run("scalar-parameter").replace(optim={"milestones": ()})
     cache = Cache(tmp_path)
     plain = chaos_analysis(run, t0s=(0, 4), deltas=(4,), seeds=(0, 1), cache=cache, progress=False)
     numpy = chaos_analysis(run, t0s=tuple(np.linspace(0, 4, 2).astype(int)), deltas=np.array([4]),
