@@ -96,11 +96,12 @@ beyond.screen_table()
 
 # %% tags=["nbval-check-output"]
 maps = book.compute(beyond.beyond_maps(designs), "chapter 4: (t0, t1) maps")
+unrelated = book.compute(beyond.beyond_unrelated_maps(designs), "chapter 4: independently initialised networks")
 switches = book.compute(beyond.beyond_switches(designs), "chapter 4: switched runs")
 curves, base = beyond.parent_accuracy(designs, cache), beyond.baselines(designs, cache)
 readings = chaos.window_readings(maps)
 inflections = chaos.map_inflections(readings)
-pre = beyond.preconditions(maps, switches)
+pre = beyond.preconditions(unrelated, switches)
 beyond.precondition_table(pre, base, switches)
 
 # %%
@@ -119,7 +120,7 @@ plt.show()
 chaos.perturbation_table(maps, {})
 
 # %% tags=["nbval-check-output"]
-chaos.window_table(readings)
+chaos.window_table(readings, unrelated)
 
 # %%
 fig = chaos.window_figure(readings)

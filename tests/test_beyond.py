@@ -47,8 +47,10 @@ def test_designs_are_valid_protocol_designs_with_the_reference_at_the_window_end
         assert list(designs) == list(beyond.TASKS)
         for name, d in designs.items():
             assert d.switch.switches[0] == 0 and d.switch.T == d.window  # the precondition's t = 0 and T
-            m = beyond.beyond_maps(designs)[name]
+            m = beyond.beyond_unrelated_maps(designs)[name]  # the precondition reads unrelated networks there
+            assert m.reference_kind == "independent init"
             assert d.window in m.reference_t1s and d.window in m.t1s
+            assert beyond.beyond_maps(designs)[name].reference_kind == "data order"  # the chaos rule's reference
     assert beyond.chapter_designs("cpu", "tabular", seeds=[4, 5])["tabular"].chaos.seeds == (4, 5)
     with pytest.raises(ValueError, match="unknown task"):
         beyond.check_task("resnet-on-imagenet")

@@ -39,7 +39,8 @@ def test_the_batch_norm_init_ablation_reruns_resnet20s_first_slice_with_uniform_
     delta = min(d.chaos.deltas)
     t0s = [t0 for t0 in d.chaos.t0s if t0 + delta <= d.window]
     assert m.t0s == tuple(t0s) and all(m.t1s_after(t0)[-1] == t0 + delta for t0 in t0s)  # twins stop at t0 + Δ
-    assert m.control_t0 == d.chaos.control_t0 and m.deltas == () and m.reference_seeds == d.chaos.reference_seeds[:1]
+    assert m.control_t0 == d.chaos.control_t0 and m.deltas == () and m.reference_seeds == d.chaos.reference_seeds[:2]
+    assert m.reference_kind == "data order"  # the rule's reference: twins on two data orders
 
 
 def test_the_cpu_designs_cost_is_counted_with_each_twin_stopping_at_its_last_cell():

@@ -293,7 +293,7 @@ def test_chapter_summaries_hold_plain_strings_not_enums():
     study = SwitchStudy(run, (0, 6, 12), (0,))
     acc = np.array([[0.2, 0.3, 0.4]])
     res = {("resnet20", ARMS[0]): SwitchResult(study, np.array([0, 6, 12]), acc, acc, [])}
-    v = {("resnet20", ARMS[0]): paired_switch_verdict(np.array([0, 6, 12]), acc, 3.0)}
+    v = {("resnet20", ARMS[0]): paired_switch_verdict(np.array([0, 6, 12]), acc, 3.0, acc - 0.1)}
     s = window_switch_summary("smoke", res, v).to_dict()
     assert type(s["verdict"]) is str and all(type(c["outcome"]) is str for c in s["cells"])
     json.dumps(s)

@@ -18,34 +18,59 @@ def scores(curve, seeds=3, n=1000, seed=0):
     return (u < np.asarray(curve)[None, None, :]).astype(float)
 
 
+PARENT = [0.1, 0.25, 0.3, 0.33, 0.38, 0.5]  # the parent's own accuracy at each t (at T: standard training itself)
+
+
+def verdict(curve, parent=PARENT, frozen=None, inflection=50, **kw):
+    return paired_switch_verdict(T, scores(curve, **kw), inflection, scores(parent, **kw),
+                                 None if frozen is None else scores(frozen, **kw))
+
+
 def test_a_curve_that_rises_through_the_cone_phase_is_reproduced():
-    v = paired_switch_verdict(T, scores([0.2, 0.3, 0.35, 0.4, 0.45, 0.5]), inflection=50)
+    v = verdict([0.2, 0.3, 0.35, 0.4, 0.45, 0.5], frozen=[0.1, 0.45, 0.48, 0.49, 0.5, 0.5])
     assert v.outcome == Outcome.REPRODUCED, v.explain()
+    assert not v.not_applicable()
 
 
 def test_a_curve_that_saturates_at_the_transition_is_partly():
-    v = paired_switch_verdict(T, scores([0.2, 0.45, 0.5, 0.5, 0.5, 0.5]), inflection=50)
+    v = verdict([0.2, 0.45, 0.5, 0.5, 0.5, 0.5], parent=[0.1, 0.3, 0.4, 0.42, 0.45, 0.5])
     assert v.outcome == Outcome.PARTLY and SwitchCheck.CONE_PHASE_MATTERS in v.failed(), v.explain()
 
 
 def test_a_flat_or_falling_curve_is_not_reproduced():
-    v = paired_switch_verdict(T, scores([0.5, 0.45, 0.4, 0.35, 0.3, 0.3]), inflection=50)
+    v = verdict([0.5, 0.45, 0.4, 0.35, 0.3, 0.3], parent=[0.1, 0.2, 0.25, 0.3, 0.28, 0.3])
     assert v.outcome == Outcome.NOT_REPRODUCED, v.explain()
+
+
+def test_a_rise_that_frozen_batch_norm_shares_is_partly():
+    v = verdict([0.2, 0.3, 0.35, 0.4, 0.45, 0.5], frozen=[0.1, 0.25, 0.3, 0.4, 0.5, 0.5])
+    assert v.outcome == Outcome.PARTLY and v.failed() == [SwitchCheck.BEYOND_FROZEN_BATCH_NORM], v.explain()
+
+
+def test_a_diverged_control_leaves_its_check_undecidable():
+    frozen = scores([0.1, 0.45, 0.48, 0.49, 0.5, 0.5])
+    frozen[:, :, 2] = np.nan  # a frozen-batch-norm run that diverged at t = 50
+    v = paired_switch_verdict(T, scores([0.2, 0.3, 0.35, 0.4, 0.45, 0.5]), 50, scores(PARENT), frozen)
+    assert v.not_applicable() == [SwitchCheck.BEYOND_FROZEN_BATCH_NORM] and "diverged" in v.explain()
 
 
 def test_a_difference_inside_the_noise_is_inconclusive():
     # a rise of 1.5 points in the cone phase on 200 images: the margin (+0.005) lies inside its interval
-    v = paired_switch_verdict(T, scores([0.2, 0.3, 0.35, 0.4, 0.41, 0.415], seeds=2, n=200, seed=3), inflection=100)
+    v = verdict([0.2, 0.3, 0.35, 0.355, 0.365, 0.415], parent=[0.1, 0.2, 0.25, 0.28, 0.3, 0.415], seeds=2, n=200,
+                seed=3)
     assert SwitchCheck.CONE_PHASE_MATTERS in v.undecided() and v.outcome == Outcome.INCONCLUSIVE, v.explain()
 
 
 def test_no_inflection_leaves_the_cone_phase_undecidable():
-    v = paired_switch_verdict(T, scores([0.2, 0.3, 0.35, 0.4, 0.45, 0.5]), inflection=math.nan)
-    assert v.not_applicable() == [SwitchCheck.CONE_PHASE_MATTERS] and v.outcome == Outcome.PARTLY
-    acc = scores([0.2, 0.3, 0.35, 0.4, 0.45, 0.5]).mean(1)  # accuracies only: seeds resampled
-    assert paired_switch_verdict(T, acc, 50).outcome in (Outcome.REPRODUCED, Outcome.INCONCLUSIVE)
+    v = verdict([0.2, 0.3, 0.35, 0.4, 0.45, 0.5], inflection=math.nan)
+    assert set(v.not_applicable()) == {SwitchCheck.LINEAR_PHASE_LEARNS, SwitchCheck.CONE_PHASE_MATTERS,
+                                       SwitchCheck.BEYOND_FROZEN_BATCH_NORM} and v.outcome == Outcome.PARTLY
+    acc, parent = scores([0.2, 0.3, 0.35, 0.4, 0.45, 0.5]).mean(1), scores(PARENT).mean(1)  # seeds resampled only
+    assert paired_switch_verdict(T, acc, 50, parent).outcome in (Outcome.REPRODUCED, Outcome.INCONCLUSIVE)
     with pytest.raises(ValueError, match="three or more"):
-        paired_switch_verdict(T[:2], acc[:, :2], 50)
+        paired_switch_verdict(T[:2], acc[:, :2], 50, parent[:, :2])
+    with pytest.raises(ValueError, match="parent"):
+        paired_switch_verdict(T, acc, 50, parent[:, :3])
 
 
 def brute_block(steps, m, k=2):

@@ -42,8 +42,9 @@ def test_a_verdict_that_flips_across_machines_is_inconclusive():
 
 
 def test_outcomes_and_checks_are_identities_apart_from_their_text():
-    # one seed: every bootstrap replicate is the mean, so every check is decided; t = 0 is not the worst
-    v = paired_switch_verdict(np.array([0, 10, 20, 30]), np.array([[0.5, 0.4, 0.6, 0.7]]), 5.0)
+    # three equal seeds: every bootstrap replicate is the mean, so every check is decided; t = 0 is not the worst
+    acc = np.array([[0.5, 0.4, 0.6, 0.7, 0.8]] * 3)
+    v = paired_switch_verdict(np.array([0, 10, 20, 30, 40]), acc, 5.0, acc - 0.1)
     assert v.failed() == [SwitchCheck.ZERO_IS_WORST] and all(isinstance(c, SwitchCheck) for c in v.failed())
     assert isinstance(v.outcome, Outcome) and v.outcome == "partly" and f"{v.outcome}" == "partly"
     assert [c.name for c in v.checks] == [c.value for c in SwitchCheck]  # display text, in the rule's order

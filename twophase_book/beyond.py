@@ -19,7 +19,6 @@ each has passed a precondition: the dynamic range to show the effects at all
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 import tarfile
@@ -337,12 +336,19 @@ def chapter_designs(profile: str, tasks=TASKS, seeds=None, device: str | None = 
 # ------------------------------------------------------------------------------------------ the chapter's studies
 
 def beyond_maps(designs: dict[str, ProtocolDesign]) -> dict:
-    """Chapter 1's maps of the tasks (:func:`twophase_book.chaos.chapter_maps`), with the reference pairs also at
-    the window's end, where the precondition reads how far unrelated networks disagree."""
+    """Chapter 1's maps of the tasks (:func:`twophase_book.chaos.chapter_maps`), with the rule's reference pairs
+    (twins on two data orders)."""
     from .chaos import chapter_maps
 
-    return {name: dataclasses.replace(m, reference_t1s=tuple(sorted({*m.reference_t1s, designs[name].window})))
-            for name, m in chapter_maps(designs).items()}
+    return chapter_maps(designs)
+
+
+def beyond_unrelated_maps(designs: dict[str, ProtocolDesign]) -> dict:
+    """The same maps with independently initialised networks as reference pairs, also at the window's end, where
+    the precondition reads how far unrelated networks disagree (the twins are shared: only those networks train)."""
+    from .chaos import unrelated_maps
+
+    return unrelated_maps(designs, {name: (d.window,) for name, d in designs.items()})
 
 
 def beyond_switches(designs: dict[str, ProtocolDesign]) -> dict:
@@ -522,7 +528,7 @@ def beyond_summary(profile: str, verdicts: dict, pre: dict, readings: dict, lags
         inf = r.inflection
         cells.append(Cell(display_name(name), CLAIM_LABELS["chaos"], str(verdicts[(name, "chaos")].outcome),
                           f"disagreement (Δ = {delta}) {r.point[0]:.3f} (t0 = 0) → {r.point[-1]:.3f} "
-                          f"(t0 = {r.t0s[-1]}); unrelated {r.reference:.3f}",
+                          f"(t0 = {r.t0s[-1]}); twins on two data orders {r.reference:.3f}",
                           [Number("disagreement, t0 = 0", float(r.point[0]), float(lo[0]), float(hi[0])),
                            Number(f"disagreement, t0 = {r.t0s[-1]}", float(r.point[-1]), float(lo[-1]),
                                   float(hi[-1])),

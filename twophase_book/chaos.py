@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from twophase_lib.chaos import ChaosMap, ChaosMapResult, WindowReading, window_reading
+from twophase_lib.chaos import ChaosMap, ChaosMapResult, Reference, WindowReading, window_reading
 from twophase_lib.perturbation import Perturbation
 from twophase_lib.plotting import LABELS, time_axis
-from twophase_lib.verdicts import Outcome, WindowCheck, bootstrap_means, combine, interval
+from twophase_lib.verdicts import Outcome, WindowCheck, bootstrap_means, combine, t_interval
 
 from .paper import PAPER_INFLECTION, PAPER_MAP_TEXT
 from .profiles import (
@@ -22,37 +23,48 @@ from .profiles import (
 from .render import Note, Table, fmt
 from .summary import PRIMARY, Cell, ClaimSummary, Number
 
-REFERENCE_STYLE = {"independent init": ("k", "--"), "data order": ("C7", "-.")}
-
-
 # ------------------------------------------------------------------- the paper's protocol (issue 21): (t0, t1) maps
 
-#: The metrics chapter 1 judges on the fixed-window slices, each against its own reference level.
-WINDOW_METRICS = ("disagreement", "test_loss_barrier", "dissimilarity")
+#: The metrics chapter 1 judges on the fixed-window slices, each against its own reference level (the twins' eNTK
+#: distance on the slices where it is computed, ``ChaosDesign.kernel_deltas``).
+WINDOW_METRICS = ("disagreement", "test_loss_barrier", "dissimilarity", "kernel_distance")
 #: The metric the claim's verdict rests on (the paper's first).
 PRIMARY_METRIC = "disagreement"
 
 
 def chapter_maps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosMap]:
     """Chapter 1's primary studies: per network, twins split at every t0 at a constant lr and compared on the band
-    t0 < t1 ≤ t0 + max(Δ), with the barriers and the eNTK distance on the slices t1 = t0 + Δ, and the reference
-    pairs where the rule reads them (t1 = Δ, each slice's first cell). The parents also save chapter 2's
-    checkpoints on the way (one pass instead of chapter 2 training the gaps again)."""
+    t0 < t1 ≤ t0 + max(Δ), with the barriers and the eNTK distance on the slices t1 = t0 + Δ, and the rule's
+    reference pairs where it reads them (t1 = Δ, each slice's first cell): twins that differ only in SGD noise
+    (one initialisation, two data orders). The parents also save chapter 2's checkpoints on the way (one pass
+    instead of chapter 2 training the gaps again)."""
     out = {}
     for arch, d in designs.items():
         c = d.chaos
         out[arch] = ChaosMap(d.run, c.t0s, c.t1s, Perturbation(c.epsilon), c.seeds, c.control_t0, c.barrier,
                              c.kernel_inputs, reference_seeds=c.reference_seeds, horizon=max(c.deltas),
                              deltas=c.deltas, kernel_deltas=c.kernel_deltas,
-                             reference_t1s=tuple(c.t0s[0] + delta for delta in c.deltas), parent_steps=d.cone.steps)
+                             reference_t1s=tuple(c.t0s[0] + delta for delta in c.deltas), parent_steps=d.cone.steps,
+                             reference_kind=Reference.DATA_ORDER)
     return out
+
+
+def unrelated_maps(designs: dict[str, ProtocolDesign], extra_t1s: dict[str, tuple[int, ...]] | None = None
+                   ) -> dict[str, ChaosMap]:
+    """:func:`chapter_maps` with independently initialised networks as the reference pairs (every twin shared, so
+    only the other networks train): the level unrelated networks reach, shown beside the rule's reference (and read
+    by chapter 4's precondition, at ``extra_t1s`` too)."""
+    extra = extra_t1s or {}
+    return {arch: dataclasses.replace(m, reference_kind=Reference.INDEPENDENT_INIT,
+                                      reference_t1s=tuple(sorted({*m.reference_t1s, *extra.get(arch, ())})))
+            for arch, m in chapter_maps(designs).items()}
 
 
 def bn_init_maps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosMap]:
     """The batch-norm initialisation ablation, for the designs that ask for it: the first slice t1 = t0 + Δ again,
     with every batch-norm scale drawn γ ~ U(0, 1) as open_lth initialises ResNet-20 (the primary runs start at
     γ = 1, PyTorch's default). The first two seeds, test disagreement only (no barrier), its own ε = 0 control,
-    and one reference pair of independently initialised networks with the same initialisation."""
+    and its own reference pairs (twins on two data orders, the rule's) with the same initialisation."""
     out = {}
     for arch, d in designs.items():
         c = d.chaos
@@ -62,8 +74,8 @@ def bn_init_maps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosMap]:
         run = d.run.replace(model={"bn_init": "uniform"})
         t0s = tuple(t0 for t0 in c.t0s if t0 + delta <= d.window)
         out[arch] = ChaosMap(run, t0s, tuple(t0 + delta for t0 in t0s), Perturbation(c.epsilon), c.seeds[:2],
-                             c.control_t0, c.barrier, reference_seeds=c.reference_seeds[:1], horizon=delta,
-                             deltas=(), reference_t1s=(t0s[0] + delta,))
+                             c.control_t0, c.barrier, reference_seeds=c.reference_seeds[:2], horizon=delta,
+                             deltas=(), reference_t1s=(t0s[0] + delta,), reference_kind=Reference.DATA_ORDER)
     return out
 
 
@@ -88,10 +100,18 @@ def extension_maps(designs: dict[str, ProtocolDesign]) -> dict[str, ChaosMap]:
             for arch, d in designs.items()}
 
 
+def _has(res: ChaosMapResult, metric: str, delta: int) -> bool:
+    """Whether a map measured ``metric`` on the slice t1 = t0 + Δ (the eNTK distance only on its own slices)."""
+    if metric not in res.values:
+        return False
+    return metric != "kernel_distance" or res.study.kernel_deltas is None or delta in res.study.kernel_deltas
+
+
 def window_readings(results: dict[str, ChaosMapResult], metrics=WINDOW_METRICS) -> dict[tuple, WindowReading]:
-    """Every (network, metric, Δ) reading of chapter 1's maps."""
+    """Every (network, metric, Δ) reading of chapter 1's maps, each judged against the maps' own reference pairs
+    (the rule's: twins on two data orders)."""
     return {(arch, m, delta): window_reading(arch, res, m, delta) for arch, res in results.items() for m in metrics
-            for delta in res.study.deltas}
+            for delta in res.study.deltas if _has(res, m, delta)}
 
 
 def map_inflections(readings: dict[tuple, WindowReading]) -> dict[str, dict]:
@@ -112,7 +132,59 @@ def network_verdicts(readings: dict[tuple, WindowReading]) -> dict[str, Outcome]
 
 
 def _t(x: float) -> str:
+    if isinstance(x, float) and math.isnan(x):
+        return "?"
     return "> last t0" if x == math.inf else fmt(x)
+
+
+def inflection_order(readings: dict[tuple, WindowReading], first: str = "resnet20", second: str = "vgg16"
+                     ) -> dict | None:
+    """The paper's timing contrast as a reported check (not a rule): VGG-16's transition comes ≈ 4–25× later than
+    ResNet-20's (2,000–2,500 against 100–500 iterations). Each network's primary-metric inflection on its shortest
+    window; the ratio's interval from the two intervals' ends (grid points, so conservative).
+
+    Returns:
+        {"ratio", "low", "high", "paper_low", "paper_high", "order" (a sentence)}, or None when either network is
+        missing.
+    """
+    infl = {}
+    for (arch, metric, delta), r in sorted(readings.items(), key=lambda kv: kv[0][2], reverse=True):
+        if metric == PRIMARY_METRIC:
+            infl[arch] = r.inflection
+    if first not in infl or second not in infl:
+        return None
+    a, b = infl[first], infl[second]
+
+    def ratio(x: float, y: float) -> float:
+        if math.isnan(x) or math.isnan(y):
+            return math.nan
+        return (1 + x) / (1 + y) if math.isfinite(x) or math.isfinite(y) else math.nan
+
+    est, low, high = ratio(b["estimate"], a["estimate"]), ratio(b["low"], a["high"]), ratio(b["high"], a["low"])
+    p_lo = PAPER_INFLECTION[second][0] / PAPER_INFLECTION[first][1]
+    p_hi = PAPER_INFLECTION[second][1] / PAPER_INFLECTION[first][0]
+    if math.isnan(low) or math.isnan(high):
+        order = "cannot tell (an inflection has no interval)"
+    elif low > 1:
+        order = f"{display_name(second)} later, as in the paper"
+    elif high < 1:
+        order = f"{display_name(second)} earlier, against the paper"
+    else:
+        order = "cannot tell which comes first (the ratio's interval contains 1)"
+    return {"ratio": est, "low": low, "high": high, "paper_low": p_lo, "paper_high": p_hi, "order": order}
+
+
+def inflection_order_table(readings: dict[tuple, WindowReading]) -> Table:
+    """:func:`inflection_order` beside the paper's ratio."""
+    o = inflection_order(readings)
+    if o is None:
+        return Table(["check", "paper", "ours"], [["order of the inflections", "VGG-16 ≈ 4–25× later",
+                                                   "needs both networks"]])
+    f = lambda x: "> grid" if x == math.inf else "?" if math.isnan(x) else f"{x:.2g}×"  # noqa: E731
+    return Table(["check (reported, not a rule)", "paper", "ours [90%]", "reading"],
+                 [["VGG-16's inflection over ResNet-20's, (1 + t) ratio",
+                   f"≈ {o['paper_low']:.0f}–{o['paper_high']:.0f}×", f"{f(o['ratio'])} [{f(o['low'])}, {f(o['high'])}]",
+                   o["order"]]])
 
 
 def perturbation_table(results: dict[str, ChaosMapResult], entry: dict[str, ChaosMapResult]) -> Table:
@@ -136,21 +208,30 @@ def perturbation_table(results: dict[str, ChaosMapResult], entry: dict[str, Chao
                   "entries changed (seed range)"], rows)
 
 
-def window_table(readings: dict[tuple, WindowReading]) -> Table:
-    """Every slice and metric: the value at t0 = 0 and at the last t0 with intervals, the reference, the inflection
-    with its interval, each check's mark and the outcome."""
+def window_table(readings: dict[tuple, WindowReading], unrelated: dict[str, ChaosMapResult] | None = None) -> Table:
+    """Every slice and metric: the value at t0 = 0 and at the last t0 with intervals, the rule's reference (twins on
+    two data orders at t1 = Δ) and, where ``unrelated`` maps are given, independently initialised networks' level
+    beside it, the inflection with its interval, each check's mark and the outcome."""
     rows = []
     for (arch, metric, delta), r in readings.items():
         lo, hi = r.band()
         inf = r.inflection
+        ref_lo, ref_hi = r.reference_band()
+        other = "–"
+        if unrelated and arch in unrelated and metric in unrelated[arch].reference:
+            u = unrelated[arch]
+            values = u.reference[metric][:, list(u.study.t1s).index(int(r.t0s[0]) + delta)]
+            other = f"{np.nanmean(values):.3g}" if np.isfinite(values).any() else "–"
         rows.append([display_name(arch), LABELS.get(metric, metric), delta,
                      f"{r.point[0]:.3g} [{lo[0]:.3g}, {hi[0]:.3g}]",
-                     f"{r.point[-1]:.3g} [{lo[-1]:.3g}, {hi[-1]:.3g}] (t0 = {r.t0s[-1]})", f"{r.reference:.3g}",
+                     f"{r.point[-1]:.3g} [{lo[-1]:.3g}, {hi[-1]:.3g}] (t0 = {r.t0s[-1]})",
+                     f"{r.reference:.3g} [{ref_lo:.3g}, {ref_hi:.3g}]", other,
                      f"{_t(inf['estimate'])} [{_t(inf['low'])}, {_t(inf['high'])}]",
                      " ".join(f"{c.mark}" for c in r.verdict.checks), str(r.verdict.outcome)])
     checks = " · ".join(c.value for c in WindowCheck)
-    return Table(["network", "metric", "Δ", "t0 = 0 [90%]", "last t0 [90%]", "independent init at t1 = Δ",
-                  "inflection [90%]", f"checks ({checks})", "outcome"], rows)
+    return Table(["network", "metric", "Δ", "t0 = 0 [90%]", "last t0 [90%]", "twins on two data orders at t1 = Δ "
+                  "[90%] (the rule's reference)", "independent init at t1 = Δ (shown)", "inflection [90%]",
+                  f"checks ({checks})", "outcome"], rows)
 
 
 def entry_readings(entry: dict[str, ChaosMapResult], results: dict[str, ChaosMapResult]) -> dict[tuple, WindowReading]:
@@ -184,7 +265,7 @@ def bn_init_table(readings: dict[tuple, WindowReading], ablation: dict[tuple, Wi
                          f"{r.point[-1]:.3g} [{lo[-1]:.3g}, {hi[-1]:.3g}] (t0 = {r.t0s[-1]})", f"{r.reference:.3g}",
                          f"{_t(inf['estimate'])} [{_t(inf['low'])}, {_t(inf['high'])}]", str(r.verdict.outcome)])
     return Table(["network", "batch-norm scales at initialisation", "Δ", "seeds", "t0 = 0 [90%]", "last t0 [90%]",
-                  "independent init at t1 = Δ", "inflection [90%]", "outcome"], rows)
+                  "twins on two data orders at t1 = Δ", "inflection [90%]", "outcome"], rows)
 
 
 def readings_compared(results: dict[str, ChaosMapResult], entry: dict[str, ChaosMapResult]) -> Table:
@@ -222,7 +303,8 @@ def extension_table(results: dict[str, ChaosMapResult], extension: dict[str, Cha
                 rows.append([display_name(arch), int(t0), t1, "not on the map", f"{step.mean():.3f}", "–"])
                 continue
             const = res.values["disagreement"][:, list(res.study.t0s).index(t0), t1s.index(t1)]
-            lo, hi = interval(bootstrap_means((step - const)[:, None])[:, 0])
+            lo, hi = t_interval(float((step - const).mean()), bootstrap_means((step - const)[:, None])[:, 0],
+                                len(step))
             found[arch][int(t0)] = (float(const.mean()), float(step.mean()), lo, hi)
             rows.append([display_name(arch), int(t0), t1, f"{const.mean():.3f}", f"{step.mean():.3f}",
                          f"{step.mean() - const.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"])
@@ -280,8 +362,9 @@ def map_figure(results: dict[str, ChaosMapResult], metrics=("disagreement", "dis
 
 
 def window_figure(readings: dict[tuple, WindowReading], metrics=WINDOW_METRICS) -> plt.Figure:
-    """The fixed-window slices: one row per network, one panel per metric, a curve per Δ with its 90% bootstrap
-    band, the independent-initialisation level per Δ (dashed), and the primary metric's inflection interval."""
+    """The fixed-window slices: one row per network, one panel per metric, a curve per Δ with its 90% t band, the
+    reference level per Δ (dashed: twins on two data orders, the rule's), and the primary metric's inflection
+    interval (grid points)."""
     archs = list(dict.fromkeys(a for a, _, _ in readings))
     fig, axes = plt.subplots(len(archs), len(metrics), figsize=(4.3 * len(metrics), 3.3 * len(archs)),
                              squeeze=False)
@@ -295,18 +378,19 @@ def window_figure(readings: dict[tuple, WindowReading], metrics=WINDOW_METRICS) 
                 ax.plot(rd.t0s, rd.point, marker="o", color=color, label=f"Δ = {delta}")
                 ax.fill_between(rd.t0s, lo, hi, color=color, alpha=0.2, linewidth=0)
                 ax.axhline(rd.reference, color=color, linestyle="--", linewidth=1,
-                           label=f"independent init, t1 = {delta}")
+                           label=f"{rd.reference_kind}, t1 = {delta}")
                 inf = rd.inflection
                 if metric == PRIMARY_METRIC and math.isfinite(inf["estimate"]):
                     ax.axvline(inf["estimate"], color=color, linestyle=":", linewidth=1.2)
-                    ax.axvspan(inf["low"], min(inf["high"], rd.t0s[-1]), color=color, alpha=0.07)
+                    if math.isfinite(inf["low"]):
+                        ax.axvspan(inf["low"], min(inf["high"], rd.t0s[-1]), color=color, alpha=0.07)
             time_axis(ax)
             ax.set_ylabel(LABELS.get(metric, metric))
             ax.set_title(f"{display_name(arch)}: {LABELS.get(metric, metric)} at t1 = t0 + Δ", fontsize=9)
             if metric == "dissimilarity":
                 ax.set_yscale("log")
     axes[0, 0].legend(fontsize=7)
-    fig.suptitle("Fixed windows: every twin gets Δ iterations to diverge (bands: 90% bootstrap intervals)")
+    fig.suptitle("Fixed windows: every twin gets Δ iterations to diverge (bands: 90% t intervals over seeds)")
     fig.tight_layout()
     return fig
 

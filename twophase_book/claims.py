@@ -59,6 +59,7 @@ class Claim:
 
 def _chaos_studies(designs: dict) -> dict:
     return {**{(a, "total"): m for a, m in chaos.chapter_maps(designs).items()},
+            **{(a, "unrelated"): m for a, m in chaos.unrelated_maps(designs).items()},
             **{(a, "entry"): m for a, m in chaos.entry_maps(designs).items()},
             **{(a, "bn init"): m for a, m in chaos.bn_init_maps(designs).items()},
             **{(a, "extension"): m for a, m in chaos.extension_maps(designs).items()}}
@@ -71,6 +72,7 @@ def _cone_studies(designs: dict) -> dict:
 
 def _beyond_studies(designs: dict) -> dict:
     return {**{(t, "map"): m for t, m in beyond.beyond_maps(designs).items()},
+            **{(t, "unrelated"): m for t, m in beyond.beyond_unrelated_maps(designs).items()},
             **{(t, "lags"): s for t, s in cone.lag_studies(designs).items()},
             **{key: s for key, s in beyond.beyond_switches(designs).items()}}
 

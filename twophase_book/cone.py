@@ -52,15 +52,20 @@ def lag_readings(results: dict[str, ConeResult], designs: dict[str, ProtocolDesi
 
 
 def lag_table(readings: dict[str, LagReading]) -> Table:
-    """Per network and t: S(t, t + Δ) for every Δ (seed mean [range]), beside the calibration."""
+    """Per network and t: S(t, t + Δ) for every Δ (seed mean [range]), beside the distance travelled from
+    initialisation S(0, t) at the late t (what *narrow* reads the floor against) and the calibration (shown)."""
     rows = []
     for arch, r in readings.items():
         for t, c in r.curves.items():
+            late = t == r.late
+            d = r.travelled_per_seed
             rows.append([display_name(arch), t, *(f"{c[:, j].mean():.3g} [{c[:, j].min():.3g}, {c[:, j].max():.3g}]"
-                                               for j in range(len(r.lags))), f"{r.calibration:.3g}"])
+                                               for j in range(len(r.lags))),
+                         f"{d.mean():.3g} [{d.min():.3g}, {d.max():.3g}]" if late else "",
+                         f"{r.calibration:.3g}" if late else ""])
     first = next(iter(readings.values()))
     return Table(["network", "t", *(f"S(t, t + {d}) (seed range)" for d in first.lags),
-                  f"independent init at t = {first.late}"], rows)
+                  "S(0, t), travelled from initialisation (seed range)", "independent init at t (shown)"], rows)
 
 
 def lag_verdict_table(readings: dict[str, LagReading], inflections: dict[str, dict]) -> Table:
@@ -71,10 +76,14 @@ def lag_verdict_table(readings: dict[str, LagReading], inflections: dict[str, di
         inf = inflections.get(arch, {})
         lo, hi = r.boundary_interval
         rows.append([display_name(arch), *(f"{c.mark} {c.margin:+.3g} [{c.interval[0]:+.3g}, {c.interval[1]:+.3g}]"
-                                         for c in r.verdict.checks),
+                                         if c.margin is not None else c.mark for c in r.verdict.checks),
                      f"{r.boundary[0]} [{lo:g}, {hi:g}]", _inflection_text(inf), str(r.verdict.outcome)])
-    return Table(["network", *(c.value for c in LagCheck), "block boundary [90%]", "chaos inflection (ch. 1)",
-                  "outcome"], rows)
+    return Table(["network", *(c.value + ("" if c in DECIDING else " (descriptive)") for c in LagCheck),
+                  "block boundary [90%]", "chaos inflection (ch. 1)", "outcome"], rows)
+
+
+#: The checks the lag rule decides by; the others are reported.
+DECIDING = (LagCheck.SLOWS_DOWN, LagCheck.FLAT_AT_LONG_LAGS, LagCheck.NARROW)
 
 
 def _inflection_text(inf: dict) -> str:
@@ -82,7 +91,7 @@ def _inflection_text(inf: dict) -> str:
         return "–"
 
     def f(x: float) -> str:
-        return "> last t0" if x == math.inf else fmt(x)
+        return "> last t0" if x == math.inf else "?" if math.isnan(x) else fmt(x)
 
     return f"{f(inf['estimate'])} [{f(inf['low'])}, {f(inf['high'])}]"
 
@@ -160,7 +169,10 @@ def lag_figure(results: dict[str, ConeResult], readings: dict[str, LagReading],
                             alpha=0.12, linewidth=0)
         walk = rd.curves[rd.late].mean(0)[0] * rd.lags / rd.lags[0]
         ax.plot(rd.lags, walk, color="gray", linestyle=":", label=f"a random walk from t = {rd.late} (S ∝ Δ)")
-        ax.axhline(rd.calibration, color="k", linestyle="--", linewidth=1, label="independent init")
+        ax.axhline(rd.travelled, color="C3", linestyle="-.", linewidth=1.2,
+                   label=f"S(0, {rd.late}): travelled from initialisation")
+        ax.axhline(rd.travelled / 2, color="C3", linestyle=":", linewidth=1, label="half of it (narrow's bound)")
+        ax.axhline(rd.calibration, color="k", linestyle="--", linewidth=1, label="independent init (shown)")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("lag Δ (iterations)")
@@ -172,24 +184,41 @@ def lag_figure(results: dict[str, ConeResult], readings: dict[str, LagReading],
     return fig
 
 
+def _decided_by(r: LagReading) -> str:
+    """The deciding checks that failed or were undecided, in words ("every check" when all passed)."""
+    failed = [c.value for c in r.verdict.failed()]
+    open_ = [c.value for c in r.verdict.undecided()]
+    parts = ([f"{', '.join(failed)} failing"] if failed else []) + \
+        ([f"{', '.join(open_)} undecided"] if open_ else [])
+    return "; ".join(parts) if parts else "every deciding check passing"
+
+
 def lag_summary(profile: str, readings: dict[str, LagReading], inflections: dict[str, dict]) -> ClaimSummary:
-    """Chapter 2's typed summary: per network, the lag rule's outcome, the late floor against the calibration, and
-    the block boundary beside chapter 1's inflection."""
+    """Chapter 2's typed summary: per network, the lag rule's outcome, the late floor against the distance travelled
+    from initialisation S(0, t) (and the calibration, shown), and the block boundary beside chapter 1's
+    inflection."""
     cells, details = [], []
     for arch, r in readings.items():
         late = r.curves[r.late]
         floor = late[:, -1]
         lo, hi = r.boundary_interval
         inf = inflections.get(arch, {})
+        d = r.travelled_per_seed
+        narrow = next(c for c in r.verdict.checks if c.id is LagCheck.NARROW)
         numbers = [Number(f"S(t = {r.late}, t + {r.lags[-1]})", float(floor.mean()), float(floor.min()),
                           float(floor.max())),
+                   Number(f"S(0, {r.late}), travelled", float(d.mean()), float(d.min()), float(d.max())),
+                   Number("narrow: ½ S(0, t) − floor [90%]", float(narrow.margin), *map(float, narrow.interval)),
                    Number("S between independent networks", r.calibration, float(r.calibration_per_seed.min()),
                           float(r.calibration_per_seed.max())),
                    Number("block boundary (iterations)", float(r.boundary[0]), lo, hi)]
+        decided_by = _decided_by(r)
         cells.append(Cell(display_name(arch), PRIMARY, str(r.verdict.outcome),
                           f"late floor {floor.mean():.3g} (seed range {floor.min():.3g}–{floor.max():.3g}) against "
-                          f"{r.calibration:.2g} between unrelated networks; block boundary {numbers[2].text()} "
-                          f"(chaos inflection {_inflection_text(inf)})", numbers))
-        details.append(f"{display_name(arch)}: " + "; ".join(f"{c.mark} {c.name}" for c in r.verdict.checks))
+                          f"S(0, {r.late}) = {d.mean():.3g} travelled ({floor.mean() / d.mean():.2f} of it; "
+                          f"{r.calibration:.2g} between unrelated networks, shown); decided by {decided_by}; block "
+                          f"boundary {numbers[-1].text()} (chaos inflection {_inflection_text(inf)})", numbers))
+        details.append(f"{display_name(arch)}: " + "; ".join(
+            f"{c.mark} {c.name}{'' if c.deciding else ' (descriptive)'}" for c in r.verdict.checks))
     verdict = combine([c.outcome for c in cells])
     return ClaimSummary("cone", profile, str(verdict), cells, details)

@@ -329,8 +329,10 @@ def protocol_design(profile: str, arch: str) -> ProtocolDesign:
             cone=ConeDesign(steps=steps, lags=(50, 100, 200, 300), lag_ts=(0, 50, 100, 200, 400),
                             taus=(0, 200, 400), inputs=50, reference_seeds=(0, 1),
                             reference_steps=tuple(range(0, run.optim.steps + 1, 100))),
-            switch=SwitchDesign(T=400, switches=(0, 50, 100, 200, 400), control_switches=(0, 100, 400),
-                                seeds=(0, 1), lr_scale=0.1, train_examples=1000),
+            # T = 500: at least three switch times before T at or after either network's inflection (the grid's
+            # 100 or 200), as the rule's cone-phase checks need (issue 32); three seeds for t intervals
+            switch=SwitchDesign(T=500, switches=(0, 50, 100, 200, 300, 400, 500), control_switches=(0, 100, 500),
+                                seeds=(0, 1, 2), lr_scale=0.1, train_examples=1000),
             extension=ExtensionDesign(step, t0s=(100,), switches=(0, 50, 100, 200, 400)))
     if profile == "gpu":  # 40 iterations per epoch; sized from the H200 costs (bench/gpu_measure.py) to the
         # 12-minute book of issue 23: a 1,200-iteration window (30 epochs, the paper's VGG-16 figures reach 25.6)

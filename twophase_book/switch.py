@@ -10,8 +10,8 @@ import numpy as np
 
 from twophase_lib.linearize import SwitchArm
 from twophase_lib.plotting import band, mark_inflection, mark_lr_drops, time_axis
-from twophase_lib.switch import SwitchStudy, paired_difference
-from twophase_lib.verdicts import combine, paired_switch_verdict
+from twophase_lib.switch import SwitchStudy, paired_difference, switch_verdict
+from twophase_lib.verdicts import SwitchCheck, combine
 
 from .paper import PAPER_SWITCH
 from .profiles import ProtocolDesign, display_name
@@ -29,8 +29,9 @@ EXTENSION = ARMS[3]
 
 def window_studies(designs: dict[str, ProtocolDesign]) -> dict[tuple[str, str], SwitchStudy]:
     """Chapter 3's studies on the constant-lr runs, trained to T inside the window, keyed by (arch, arm): the
-    model linearized at t (the paper's), the same at a lower lr (one where it does not diverge), and the network
-    itself trained on with batch norm frozen at t (separates "linear" from "batch norm frozen"); and, where the
+    model linearized at t (the paper's), the same at a lower lr (one where it does not diverge) at the control
+    switch times, and the network itself trained on with batch norm frozen at t at every switch time (the rule's
+    *beyond frozen batch norm* separates "linear" from "batch norm frozen"); and, where the
     design's extension has switch times, the extension: the paper's arm trained through the recipe's lr drops to its
     end. Its switched runs resume from the constant-lr ones at the first drop (the two schedules agree before it)."""
     out = {}
@@ -42,7 +43,7 @@ def window_studies(designs: dict[str, ProtocolDesign]) -> dict[tuple[str, str], 
                                            via=tuple(v for v in via if v < s.T))
         out[(arch, ARMS[1])] = SwitchStudy(run, s.control_switches, s.seeds, train_examples=s.train_examples,
                                            lr_scale=s.lr_scale)
-        out[(arch, ARMS[2])] = SwitchStudy(run, s.control_switches, s.seeds, train_examples=s.train_examples,
+        out[(arch, ARMS[2])] = SwitchStudy(run, s.switches, s.seeds, train_examples=s.train_examples,
                                            arm=SwitchArm.FROZEN_BATCH_NORM)
         if x.switches:
             out[(arch, EXTENSION)] = SwitchStudy(x.run, x.switches, s.seeds, train_examples=s.train_examples, via=via)
@@ -54,9 +55,11 @@ def _arm_name(arm: str, res) -> str:
 
 
 def window_switch_verdicts(results: dict, inflections: dict[str, dict]) -> dict:
-    """The paired rule (:func:`twophase_lib.verdicts.paired_switch_verdict`) for each (arch, linearized arm)."""
-    return {key: paired_switch_verdict(res.switches, res.correct if res.correct is not None else res.accuracy,
-                                       inflections.get(key[0], {}).get("estimate", math.nan))
+    """The paired rule (:func:`twophase_lib.verdicts.paired_switch_verdict`, through
+    :func:`twophase_lib.switch.switch_verdict`) for each (arch, linearized arm): its final scores against the
+    parents' own at each switch time and the batch-norm-frozen control's."""
+    return {key: switch_verdict(res, inflections.get(key[0], {}).get("estimate", math.nan),
+                                results.get((key[0], ARMS[2])))
             for key, res in results.items() if key[1] != ARMS[2]}
 
 
@@ -69,19 +72,23 @@ def _gap_share(accuracy_mean: np.ndarray) -> np.ndarray:
 
 
 def window_switch_table(results: dict) -> Table:
-    """Per network, arm and switch time: test accuracy (seed mean, range) and test loss (a linearized model that
+    """Per network, arm and switch time: test accuracy (seed mean, range), the parent's own accuracy at t, acc(θ_t)
+    (where a linear phase that learned nothing would end), the gain over it, and test loss (a linearized model that
     takes steps too large for its frozen kernel shows it in its loss first)."""
     rows = []
     for (arch, arm), res in results.items():
         acc = res.accuracy.mean(0)  # NaN where a run diverged: it enters no share
         share = _gap_share(acc)
+        parent = res.parent_accuracy.mean(0) if res.parent_correct is not None else np.full(len(acc), np.nan)
         for j, t in enumerate(res.switches):
             last = j == len(res.switches) - 1
             rows.append([display_name(arch), "— (no switch)" if last else _arm_name(arm, res),
                          f"T = {t}: standard training" if last else str(t), _accuracy_text(res, j),
-                         _seed_range(res, j), fmt(share[j], 2), f"{res.loss.mean(0)[j]:.3g}"])
-    return Table(["network", "arm", "switch t", "test accuracy", "seed range",
-                  "share of the gap from t = 0 to standard training", "test loss"], rows)
+                         _seed_range(res, j), "" if last else f"{parent[j]:.3f}",
+                         "" if last or math.isnan(acc[j]) else f"{acc[j] - parent[j]:+.3f}",
+                         fmt(share[j], 2), f"{res.loss.mean(0)[j]:.3g}"])
+    return Table(["network", "arm", "switch t", "test accuracy", "seed range", "parent at t, acc(θ_t)",
+                  "gain over the parent", "share of the gap from t = 0 to standard training", "test loss"], rows)
 
 
 def _accuracy_text(res, j: int) -> str:
@@ -103,8 +110,9 @@ def _difference_text(d: tuple[float, float, float]) -> str:
 
 
 def control_table(results: dict) -> Table:
-    """The controls at each control switch time, paired by seed and test image: linearized minus batch-norm-frozen
-    (what linearity costs beyond freezing batch norm) and the lower lr minus the run's lr, with 90% intervals."""
+    """The controls at each switch time, paired by seed and test image: linearized minus batch-norm-frozen (what
+    linearity costs beyond freezing batch norm, at every switch time) and, at the control switch times, the lower
+    lr minus the run's lr, with 90% t intervals."""
     rows = []
     for arch in dict.fromkeys(a for a, _ in results):
         lin, slow, frozen = (results.get((arch, arm)) for arm in ARMS[:3])
@@ -112,11 +120,12 @@ def control_table(results: dict) -> Table:
             continue
         for t in frozen.switches[:-1]:
             f = paired_difference(lin, int(t), frozen)
-            s_ = paired_difference(slow, int(t), lin)
             acc = lambda r: _accuracy_text(r, list(r.switches).index(t))  # noqa: E731
             loss = frozen.loss.mean(0)[list(frozen.switches).index(t)]
+            at_lower = t in slow.switches
             rows.append([display_name(arch), int(t), acc(lin), acc(frozen), f"{loss:.3g}", _difference_text(f),
-                         acc(slow), _difference_text(s_)])
+                         acc(slow) if at_lower else "–",
+                         _difference_text(paired_difference(slow, int(t), lin)) if at_lower else "–"])
     return Table(["network", "switch t", "linearized", "batch norm frozen", "frozen: test loss",
                   "linearized − frozen [90%]", "linearized at the lower lr", "lower lr − run's lr [90%]"], rows)
 
@@ -185,19 +194,33 @@ def window_switch_figure(results: dict, inflections: dict[str, dict] | None = No
     return fig
 
 
+def _decided_by(v) -> str:
+    """The deciding checks that failed, were undecided or could not be tested, in words."""
+    parts = [f"{', '.join(c.value for c in ids)} {word}" for ids, word in
+             ((v.failed(), "failing"), (v.undecided(), "undecided"), (v.not_applicable(), "not testable")) if ids]
+    return "; ".join(parts) if parts else "every check passing"
+
+
 def window_switch_summary(profile: str, results: dict, verdicts: dict) -> ClaimSummary:
-    """Chapter 3's typed summary: per network, the paper's arm's outcome (primary), the lower-lr arm's outcome."""
+    """Chapter 3's typed summary: per network, the paper's arm's outcome (primary) with the checks that decided it,
+    the lower-lr arm's outcome."""
     cells, details = [], []
     for (arch, arm), v in verdicts.items():
         res = results[(arch, arm)]
         acc = res.accuracy.mean(0)
-        numbers = [Number(f"test accuracy, t = {t}", float(acc[j]), float(res.accuracy[:, j].min()),
-                          float(res.accuracy[:, j].max())) for j, t in enumerate(res.switches)]
+        numbers = [Number(f"test accuracy, t = {t}", float(acc[j]), float(np.nanmin(res.accuracy[:, j])),
+                          float(np.nanmax(res.accuracy[:, j]))) if np.isfinite(res.accuracy[:, j]).any()
+                   else Number(f"test accuracy, t = {t}", math.nan, math.nan, math.nan)
+                   for j, t in enumerate(res.switches)]
+        for c in v.checks:
+            if c.margin is not None and c.id in (SwitchCheck.LINEAR_PHASE_LEARNS, SwitchCheck.CONE_PHASE_MATTERS,
+                                                 SwitchCheck.BEYOND_FROZEN_BATCH_NORM):
+                numbers.append(Number(f"{c.name}: margin [90%]", float(c.margin), *map(float, c.interval)))
         protocol = {ARMS[0]: PRIMARY, EXTENSION: "step schedule (extension)"}.get(
             arm, f"linearized at lr × {res.study.lr_scale:g} (control)")
         cells.append(Cell(display_name(arch), protocol, str(v.outcome),
-                          f"{acc[0]:.3f} (t = 0) → {acc[-2]:.3f} (t = {res.switches[-2]}); standard {acc[-1]:.3f}",
-                          numbers))
+                          f"{acc[0]:.3f} (t = 0) → {acc[-2]:.3f} (t = {res.switches[-2]}); standard {acc[-1]:.3f}; "
+                          f"decided by {_decided_by(v)}", numbers))
         details.append(f"{display_name(arch)}, {_arm_name(arm, res)}: "
                        + "; ".join(f"{c.mark} {c.name}: {c.detail}" for c in v.checks))
     verdict = combine([c.outcome for c in cells if c.protocol == PRIMARY])

@@ -28,7 +28,7 @@ from twophase_lib.verdicts import (
     inflection_interval,
     inflection_shift,
     inflections,
-    interval,
+    t_interval,
 )
 
 from .profiles import TRAIN_IMAGES, check_profile, display_name, protocol_design
@@ -177,6 +177,15 @@ class SettingReading:
     inflection: dict
     accuracy: float
     accuracy_replicates: np.ndarray
+    seeds: int = 2
+
+    def band(self) -> tuple[np.ndarray, np.ndarray]:
+        """The pointwise 90% t interval of the curve over seeds."""
+        return t_interval(self.point, self.replicates, self.seeds)
+
+    def accuracy_interval(self) -> tuple[float, float]:
+        """The 90% t interval of the final test accuracy over seeds."""
+        return t_interval(self.accuracy, self.accuracy_replicates, self.seeds)
 
 
 def setting_readings(design: TransitionDesign, results: dict[str, ChaosMapResult], cache: Cache,
@@ -193,8 +202,9 @@ def setting_readings(design: TransitionDesign, results: dict[str, ChaosMapResult
         correct = np.stack([state_predictions(State(s.run.replace(seed=seed), design.end), cache) == y
                             for seed in design.seeds]).astype(float)
         acc_reps = bootstrap_means(correct[:, :, None], resamples, seed=1)[:, 0]
-        out[s.label] = SettingReading(s, t0s, point, reps, inflection_interval(t0s, point, reps),
-                                      float(correct.mean()), acc_reps)
+        n = len(design.seeds)
+        out[s.label] = SettingReading(s, t0s, point, reps, inflection_interval(t0s, point, reps, n),
+                                      float(correct.mean()), acc_reps, n)
     return out
 
 
@@ -227,8 +237,8 @@ def effects_table(readings: dict[str, SettingReading], found: dict[str, dict]) -
     the published neighbours report."""
     rows = []
     for label, r in readings.items():
-        lo, hi = np.quantile(r.replicates, [0.05, 0.95], axis=0)
-        a_lo, a_hi = interval(r.accuracy_replicates)
+        lo, hi = r.band()
+        a_lo, a_hi = r.accuracy_interval()
         inf, ep = r.inflection, r.setting.epoch_steps
         f = found.get(label)
         shift = "—" if f is None else f"×{_factor(f['factor'])} [{_factor(f['low'])}, {_factor(f['high'])}]: " \
@@ -257,7 +267,7 @@ def transition_figure(readings: dict[str, SettingReading], design: TransitionDes
     for ax, factor in zip(panels, factors):
         group = [base, *(r for r in readings.values() if r.setting.factor == factor)]
         for i, r in enumerate(group):
-            lo, hi = np.quantile(r.replicates, [0.05, 0.95], axis=0)
+            lo, hi = r.band()
             x = r.t0s + 1
             ax.plot(x, r.point, marker="o", markersize=3, color=f"C{i}", label=r.setting.label.split(" = ")[-1])
             ax.fill_between(x, lo, hi, color=f"C{i}", alpha=0.15, linewidth=0)
@@ -274,7 +284,7 @@ def transition_figure(readings: dict[str, SettingReading], design: TransitionDes
     offsets = ((4, 4), (4, -10), (-60, 4), (-60, -10))  # alternate the labels' places, so neighbours stay legible
     for k, r in enumerate(readings.values()):
         inf = r.inflection
-        a_lo, a_hi = interval(r.accuracy_replicates)
+        a_lo, a_hi = r.accuracy_interval()
         last = r.t0s[-1]
         y, lo, hi = (min(v, 2 * last) for v in (inf["estimate"], inf["low"], inf["high"]))
         ax.errorbar(r.accuracy, y, yerr=[[max(y - lo, 0)], [max(hi - y, 0)]], xerr=[[r.accuracy - a_lo],
@@ -318,8 +328,8 @@ def neighbour_comparison(readings: dict[str, SettingReading]) -> Table:
         if not said:
             continue
         diff = r.replicates[:, 0] - base.replicates[:, 0]
-        lo, hi = interval(diff)
         d = float(r.point[0] - base.point[0])
+        lo, hi = t_interval(d, diff, min(r.seeds, base.seeds))
         ours = "lower" if hi < 0 else "higher" if lo > 0 else "no change measurable"
         agrees = {"lower": "agrees", "higher": "disagrees"}.get(ours, "undecided")
         rows.append([label, said, f"{base.point[0]:.3f} → {r.point[0]:.3f}: {d:+.3f} [{lo:+.3f}, {hi:+.3f}]",

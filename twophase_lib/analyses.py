@@ -35,8 +35,8 @@ from .linearize import SwitchArm
 from .metrics import BarrierConfig
 from .perturbation import Perturbation
 from .plotting import LABELS, band, time_axis
-from .switch import SwitchResult, SwitchStudy, paired_difference, run_switch_studies
-from .verdicts import Outcome, Verdict, combine, paired_switch_verdict
+from .switch import SwitchResult, SwitchStudy, paired_difference, run_switch_studies, switch_verdict
+from .verdicts import Outcome, Verdict, combine
 
 #: The metrics read on the fixed windows, each against its reference pair's level; the verdict rests on the first.
 CHAOS_METRICS = ("disagreement", "test_loss_barrier", "dissimilarity")
@@ -124,7 +124,7 @@ class ChaosAnalysis:
             f"  Δ = {d}: {v.outcome}\n    " + v.explain().replace("\n", "\n    ") for d, v in self.verdicts.items())
 
     def plot(self, ax: plt.Axes, metric: str = CHAOS_METRICS[0]) -> None:
-        """One metric against t0 on every window (bands: 90% bootstrap), the reference level per window (dashed)
+        """One metric against t0 on every window (bands: 90% t intervals), the reference level per window (dashed)
         and, for the disagreement, the inflection (dotted)."""
         for k, d in enumerate(self.deltas):
             r = self.readings[(metric, d)]
@@ -154,13 +154,14 @@ class ChaosAnalysis:
 
 
 def chaos_analysis(run: RunConfig, t0s, deltas, seeds=(0, 1, 2), epsilon: float = 1e-7,
-                   reference: Reference | str = Reference.INDEPENDENT_INIT, control_t0: int | None = None,
+                   reference: Reference | str = Reference.DATA_ORDER, control_t0: int | None = None,
                    barrier: BarrierConfig = BarrierConfig(points=3, train_examples=1000), kernel_inputs: int = 0,
                    cache: Cache | None = None, workers: int = 0, progress: bool = True) -> ChaosAnalysis:
     """Twins perturbed at each t0 (a random direction of total L2 norm ``epsilon``), trained on their parent's
     batches and compared with it on the band t0 < t1 ≤ t0 + max(Δ) (the paper's Fig. 3 maps); read on the fixed
     windows t1 = t0 + Δ, where every twin has the same time to diverge, against a reference pair (``reference``:
-    independently initialised networks, or one initialisation on two data orders) at t1 = t0s[0] + Δ, with an
+    by default the rule's, one initialisation on two data orders — twins that differ only in SGD noise; or
+    independently initialised networks, a level same-initialisation twins cannot reach) at t1 = t0s[0] + Δ, with an
     ε = 0 twin that must end bitwise on its parent (at ``control_t0``, default the second t0).
 
     Args:
@@ -384,9 +385,10 @@ def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float
                     lr_scale: float = 0.1, train_examples: int | None = 1000, cache: Cache | None = None,
                     workers: int = 0, progress: bool = True) -> SwitchAnalysis:
     """θ_std→lin(T; t) for each switch time t inside the constant-lr window (the paper's Fig. 6), T the last switch
-    time (where no switch happens: standard training), with chapter 3's two controls at ``control_switches``
-    (default: the first, the middle and T): the linearized model at lr × ``lr_scale`` (one where it does not
-    diverge), and the network itself with batch norm frozen at t (separates "linear" from "batch norm frozen").
+    time (where no switch happens: standard training), with chapter 3's two controls: the linearized model at
+    lr × ``lr_scale`` (one where it does not diverge) at ``control_switches`` (default: the first, the middle and
+    T), and the network itself trained on with batch norm frozen at t, at every switch time (the rule's *beyond
+    frozen batch norm* reads it); the parent's own accuracy at t comes from its checkpoints.
     Judged by :func:`twophase_lib.verdicts.paired_switch_verdict`, paired by seed and test image, with chapter 1's
     inflection (:attr:`ChaosAnalysis.inflection`) placing the cone phase.
 
@@ -430,12 +432,12 @@ def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float
     if len(control_switches):
         studies[SWITCH_ARMS[1]] = SwitchStudy(to_t, tuple(control_switches), seeds, train_examples=train_examples,
                                               lr_scale=float(lr_scale))
-        studies[SWITCH_ARMS[2]] = SwitchStudy(to_t, tuple(control_switches), seeds, train_examples=train_examples,
+        studies[SWITCH_ARMS[2]] = SwitchStudy(to_t, switches, seeds, train_examples=train_examples,
                                               arm=SwitchArm.FROZEN_BATCH_NORM)
     with Executor(workers) as ex:
         results = run_switch_studies(studies, cache, ex, progress, desc="switch analysis")
-    verdicts = {arm: paired_switch_verdict(res.switches, res.correct if res.correct is not None else res.accuracy,
-                                           float(inflection))
+    frozen = results.get(SWITCH_ARMS[2])
+    verdicts = {arm: switch_verdict(res, float(inflection), frozen)
                 for arm, res in results.items() if arm != SWITCH_ARMS[2]}
     return SwitchAnalysis(results, verdicts, float(inflection))
 

@@ -24,7 +24,7 @@ from .metrics import BarrierConfig
 from .ntk import MODES
 from .perturbation import Perturbation
 from .store import State, child_checkpoint, pair_metrics, parent_checkpoints, state_predictions
-from .verdicts import Verdict, bootstrap_means, inflection_interval, window_chaos_verdict
+from .verdicts import Verdict, bootstrap_means, inflection_interval, t_interval, window_chaos_verdict
 
 METRICS = ("disagreement", "dissimilarity", "relative_distance", "test_loss_barrier", "train_loss_barrier",
            "test_error_barrier", "train_error_barrier")
@@ -363,7 +363,8 @@ class WindowReading:
     """One metric on one fixed-window slice t1 = t0 + Δ of one network, with bootstrap replicates and its verdict.
 
     ``point`` (K,) is the seed mean at each t0; ``replicates`` (R, K) resample seeds (and test images, for the
-    disagreement); ``reference`` is the level two independently initialised networks reach at t1 = Δ.
+    disagreement); ``reference`` is the level the reference pairs (``reference_kind``: the rule's, twins on two
+    data orders) reach at t1 = Δ.
     """
 
     arch: str
@@ -377,11 +378,18 @@ class WindowReading:
     reference_replicates: np.ndarray
     verdict: Verdict
     inflection: dict
+    reference_kind: str = str(Reference.DATA_ORDER)
+    reference_per_seed: np.ndarray | None = None  # (reference pairs,) the pairs' values behind ``reference``
+
+    def reference_band(self) -> tuple[float, float]:
+        """The 90% t interval of the reference level over its pairs."""
+        n = len(self.reference_per_seed) if self.reference_per_seed is not None else 0
+        return t_interval(self.reference, self.reference_replicates, n)
 
     def band(self) -> tuple[np.ndarray, np.ndarray]:
-        """The pointwise 90% bootstrap interval of the curve: (low, high), each (K,)."""
-        lo, hi = np.quantile(self.replicates, [0.05, 0.95], axis=0)
-        return lo, hi
+        """The pointwise 90% t interval of the curve over seeds (:func:`twophase_lib.verdicts.t_interval`):
+        (low, high), each (K,)."""
+        return t_interval(self.point, self.replicates, len(self.per_seed))
 
 
 def window_reading(arch: str, res: ChaosMapResult, metric: str, delta: int, resamples: int = 2000,
@@ -389,12 +397,19 @@ def window_reading(arch: str, res: ChaosMapResult, metric: str, delta: int, resa
     """Read one metric on one fixed-window slice t1 = t0 + Δ of a map and apply
     :func:`twophase_lib.verdicts.window_chaos_verdict` (the paper's Fig. 3, read along its diagonals).
 
-    ``references``: the map whose independent-initialisation pairs give the reference level (default ``res``; a
-    map of the same runs without reference pairs or ε = 0 twins, such as the per-entry reading's, borrows the
-    primary map's, and its control).
+    ``references``: the map whose reference pairs give the reference level (default ``res``), which should be
+    :attr:`Reference.DATA_ORDER` pairs, the rule's reference (a map of the same runs with those pairs shares
+    every twin with the primary one: nothing is trained twice); a map without ε = 0 twins, such as the per-entry
+    reading's, is judged by the references' control.
+
+    Raises:
+        ValueError: the references' map has no reference pair at t1 = t0s[0] + Δ.
     """
     refs = references or res
     t0s, per_seed = res.window(metric, delta)
+    if not refs.study.reference_seeds or t0s[0] + delta not in refs.study.reference_grid:
+        raise ValueError(f"the reference map has no reference pair at t1 = {t0s[0] + delta}: set its reference_seeds "
+                         f"and reference_t1s")
     ref_all = refs.reference[metric][:, list(refs.study.t1s).index(t0s[0] + delta)]
     if metric == "disagreement":
         _, per_image = res.window("disagreement_per_example", delta)
@@ -407,6 +422,9 @@ def window_reading(arch: str, res: ChaosMapResult, metric: str, delta: int, resa
     point = per_seed.mean(0)
     # a map without ε = 0 twins of its own (the per-entry reading) is judged by the primary map's control
     exact = res.control_is_exact if res.control else refs.control_is_exact
-    verdict = window_chaos_verdict(t0s, point, replicates, float(ref_all.mean()), ref_reps, exact, delta)
+    kind = refs.study.reference_kind
+    label = "twins on two data orders" if kind is Reference.DATA_ORDER else "independently initialised networks"
+    verdict = window_chaos_verdict(t0s, point, replicates, float(ref_all.mean()), ref_reps, exact, delta,
+                                   len(per_seed), len(ref_all), label)
     return WindowReading(arch, metric, delta, t0s, per_seed, point, replicates, float(ref_all.mean()), ref_reps,
-                         verdict, inflection_interval(t0s, point, replicates))
+                         verdict, inflection_interval(t0s, point, replicates, len(per_seed)), str(kind), ref_all)

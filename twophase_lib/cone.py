@@ -180,8 +180,10 @@ def run_studies(studies: dict, cache: Cache | None = None, executor: Executor | 
 
 @dataclass
 class LagReading:
-    """One network's lag curves S(t, t + Δ) (per seed: (seeds, lags) per t), the calibration, the within-run block
-    boundary with its interval, and the rule's verdict on the early and late curves."""
+    """One network's lag curves S(t, t + Δ) (per seed: (seeds, lags) per t), the distance the kernel travelled from
+    initialisation to the late t S(0, t) (per seed), the calibration (S between independently initialised networks,
+    shown beside), the within-run block boundary with its interval, and the rule's verdict on the early and late
+    curves."""
 
     arch: str
     lags: np.ndarray
@@ -191,6 +193,12 @@ class LagReading:
     boundary: tuple[int, float]
     boundary_interval: tuple[float, float]
     verdict: Verdict
+    travelled_per_seed: np.ndarray | None = None
+
+    @property
+    def travelled(self) -> float:
+        """S(0, t) at the late t, seed mean: the distance the rule's *narrow* reads the floor against."""
+        return float(self.travelled_per_seed.mean())
 
     @property
     def early(self) -> int:
@@ -205,27 +213,33 @@ class LagReading:
 
 def lag_reading(arch: str, res: ConeResult, lag_ts: tuple[int, ...], lags: tuple[int, ...],
                 resamples: int = 2000) -> LagReading:
-    """Apply :func:`twophase_lib.verdicts.lag_cone_verdict` to the earliest and latest lag curves, calibrated by
-    S between independently initialised networks at the late t; locate the block boundary of the seed-mean
-    S matrix, with a 90% interval over seeds (bootstrap of the seed-mean matrix).
+    """Apply :func:`twophase_lib.verdicts.lag_cone_verdict` to the earliest and latest lag curves against the
+    distance travelled from initialisation S(0, t) at the late t, with S between independently initialised networks
+    shown beside; locate the block boundary of the seed-mean S matrix, with a 90% percentile interval over seeds
+    (bootstrap of the seed-mean matrix; a grid statistic).
 
     Raises:
-        ValueError: the study has no reference (calibration) seeds.
+        ValueError: the study has no checkpoint at step 0 (S(0, t) cannot be read) or no reference (calibration)
+            seeds.
     """
+    steps = list(res.study.steps)
+    if 0 not in steps:
+        raise ValueError(f"the lag rule reads S(0, t): the study's checkpoints {res.study.steps} must include 0")
     if res.reference is None:
-        raise ValueError("the lag rule needs S between independently initialised networks: set reference_seeds")
+        raise ValueError("the lag reading shows S between independently initialised networks: set reference_seeds")
     curves = {t: res.lag_curve(t, lags) for t in lag_ts}
     early, late = curves[min(lag_ts)], curves[max(lag_ts)]
+    travelled = res.matrices[:, steps.index(0), steps.index(max(lag_ts))]
     rng = np.random.default_rng(0)
     n = early.shape[0]
     idx = rng.integers(0, n, size=(resamples, n))
-    er, lr = early[idx].mean(1), late[idx].mean(1)
-    steps = list(res.study.steps)
+    er, lr, tr = early[idx].mean(1), late[idx].mean(1), travelled[idx].mean(1)
     cal = res.reference[:, steps.index(max(lag_ts))]
     cal_reps = cal[rng.integers(0, len(cal), size=(resamples, len(cal)))].mean(1)
-    verdict = lag_cone_verdict(np.array(lags), early.mean(0), er, late.mean(0), lr, float(cal.mean()), cal_reps)
+    verdict = lag_cone_verdict(np.array(lags), early.mean(0), er, late.mean(0), lr, float(travelled.mean()), tr, n,
+                               float(cal.mean()), cal_reps, len(cal))
     boundary = block_boundary(res.study.steps, res.matrices.mean(0))
     reps = [block_boundary(res.study.steps, res.matrices[i].mean(0))[0] for i in idx[:200]]
     lo, hi = np.quantile(reps, [0.05, 0.95], method="inverted_cdf")
     return LagReading(arch, np.array(lags), curves, float(cal.mean()), cal, boundary, (float(lo), float(hi)),
-                      verdict)
+                      verdict, travelled)

@@ -15,10 +15,10 @@ from .cache import Cache
 from .config import RunConfig
 from .executor import Executor, run_waves
 from .linearize import SwitchArm, switched_model, train_linearized
-from .store import parent_at, parent_checkpoints
+from .store import State, parent_at, parent_checkpoints, state_predictions
 from .task import run_data, run_loss
 from .training import compute_threads, evaluate, first_nonfinite, predict
-from .verdicts import bootstrap_means, interval
+from .verdicts import Verdict, bootstrap_means, paired_switch_verdict, t_interval
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,9 @@ class SwitchResult:
     times) says which test images each final model classifies correctly (None for results cached before it was
     recorded); ``diverged`` (seeds, switch times) which runs diverged. A diverged run enters no curve: its
     accuracy is NaN (a NaN network's argmax reads as one class, about a tenth of the test set), and paired
-    differences leave its seed out (:func:`paired_difference`)."""
+    differences leave its seed out (:func:`paired_difference`). ``parent_correct`` (seeds, n_test, switch times):
+    which test images the parent θ_t itself classifies correctly at each switch time t (at T: standard training),
+    what a linear phase that learned nothing would end at."""
 
     study: SwitchStudy
     switches: np.ndarray
@@ -122,6 +124,20 @@ class SwitchResult:
     records: list[dict]
     correct: np.ndarray | None = None
     diverged: np.ndarray | None = None
+    parent_correct: np.ndarray | None = None
+
+    @property
+    def parent_accuracy(self) -> np.ndarray:
+        """(seeds, switch times) the parent's own test accuracy acc(θ_t) at each switch time."""
+        return self.parent_correct.mean(1)
+
+
+def _parent_correct(st: SwitchStudy, cache: Cache) -> np.ndarray:
+    """(seeds, n_test, switch times) 0/1: the parent θ_t's correct test images at each switch time (cached
+    predictions of the parent checkpoints the switched runs start from)."""
+    y = run_data(st.run).y_test.cpu().numpy()
+    return np.stack([np.stack([state_predictions(State(st.run.replace(seed=seed), int(t)), cache) == y
+                               for t in st.switches], 1) for seed in st.seeds]).astype(float)
 
 
 def run_switch_studies(studies: dict, cache: Cache | None = None, executor: Executor | None = None,
@@ -166,7 +182,8 @@ def run_switch_studies(studies: dict, cache: Cache | None = None, executor: Exec
             if div.any():  # a diverged run's "correct" images are the share of one class: NaN, not scores
                 correct = correct.astype(float)
                 correct[np.broadcast_to(div[:, None, :], correct.shape)] = np.nan
-        out[name] = SwitchResult(st, np.array(st.switches), acc, loss, recs, correct, div)
+        out[name] = SwitchResult(st, np.array(st.switches), acc, loss, recs, correct, div,
+                                 _parent_correct(st, cache))
     return out
 
 
@@ -180,8 +197,10 @@ def paired_difference(a: SwitchResult, t: int, b: SwitchResult) -> tuple[float, 
     when either has no per-image record).
 
     Returns:
-        The mean difference and its 90% bootstrap interval over seeds and images (mean, low, high), fractions of
-        the test set, over the seeds where neither run diverged; NaN where every seed's pair holds a diverged run.
+        The mean difference and its 90% t interval over seeds (bootstrap standard error over seeds and images,
+        :func:`twophase_lib.verdicts.t_interval`) (mean, low, high), fractions of the test set, over the seeds
+        where neither run diverged; NaN where every seed's pair holds a diverged run (the interval also where one
+        seed is left).
 
     Raises:
         ValueError: ``t`` is not a switch time of both.
@@ -197,5 +216,35 @@ def paired_difference(a: SwitchResult, t: int, b: SwitchResult) -> tuple[float, 
     if not kept.any():
         return math.nan, math.nan, math.nan
     diff = diff[kept]
-    lo, hi = interval(bootstrap_means(diff[..., None])[:, 0])
+    lo, hi = t_interval(float(diff.mean()), bootstrap_means(diff[..., None])[:, 0], int(kept.sum()))
     return float(diff.mean()), lo, hi
+
+
+def _scores(res: SwitchResult) -> np.ndarray:
+    """(seeds, n_test, K) per-image correctness, or (seeds, K) accuracies for results cached without it."""
+    return res.correct.astype(float) if res.correct is not None else res.accuracy
+
+
+def switch_verdict(res: SwitchResult, inflection: float, frozen: SwitchResult | None = None) -> Verdict:
+    """:func:`twophase_lib.verdicts.paired_switch_verdict` on a switch study: its final scores, its parents' own
+    scores at each switch time, and the batch-norm-frozen control's where it was run (NaN at the switch times it
+    was not run at, so the check that needs them is not applicable there).
+
+    Raises:
+        ValueError: the control's seeds differ from the study's.
+    """
+    scores = _scores(res)
+    parent = res.parent_correct if res.correct is not None else res.parent_accuracy
+    control = None
+    if frozen is not None:
+        if tuple(frozen.study.seeds) != tuple(res.study.seeds):
+            raise ValueError(f"the control's seeds {frozen.study.seeds} differ from the study's {res.study.seeds}")
+        theirs = _scores(frozen)
+        if theirs.ndim != scores.ndim:
+            theirs = frozen.accuracy
+            scores, parent = res.accuracy, res.parent_accuracy
+        control = np.full(scores.shape, np.nan)
+        for j, t in enumerate(res.switches):
+            if t in frozen.switches:
+                control[..., j] = theirs[..., list(frozen.switches).index(t)]
+    return paired_switch_verdict(res.switches, scores, float(inflection), parent, control)

@@ -5,7 +5,8 @@ The rules were written before the results they judge were computed, and each is 
 reach every outcome (``tests/test_verdicts.py``, ``tests/test_protocol_rules.py``,
 ``tests/test_switch_and_block_rules.py``). A rule is a list of checks identified by enums; the outcome is
 "reproduced" when every check passes, "not reproduced" when the checks that carry the claim's core fail, and
-"partly" otherwise. Every check reports its numbers, a margin and a bootstrap interval (:func:`bootstrap_means`),
+"partly" otherwise. Every check reports its numbers, a margin and a t interval (:func:`t_interval` on
+:func:`bootstrap_means`),
 and a rule says "inconclusive" when a check whose interval contains 0 could change its outcome
 (:func:`decide_with_intervals`). Each rule's thresholds are named constants of its claim's module, each with its
 reason.
@@ -14,7 +15,8 @@ One module per concept; every public name is re-exported here (``from twophase_l
 
 * ``outcomes``: :class:`Outcome`, :class:`Check`, :class:`Verdict`, :func:`decide_with_intervals`,
   :func:`combine`, :func:`across_machines`;
-* ``intervals``: the shared statistics, :func:`bootstrap_means`, :func:`interval`, the inflection
+* ``intervals``: the shared statistics, :func:`bootstrap_means`, :func:`t_interval` (the rules' intervals,
+  coverage measured), :func:`interval` (percentile, for rank statistics), the inflection
   (:func:`inflection_point`, :func:`inflection_interval`, :func:`inflections`) and :func:`spearman`;
 * ``chaos``: chapter 1's rule on fixed windows, :class:`WindowCheck`, :func:`window_chaos_verdict`;
 * ``cone``: chapter 2's rule on the eNTK's lag curves, :class:`LagCheck`, :func:`lag_cone_verdict`;
@@ -30,6 +32,7 @@ from .cone import MAX_FLAT_SHARE, MAX_FLOOR_SHARE, MIN_LAGS, MIN_RISE_SHARE, MIN
 from .intervals import (
     INFLECTION_FRACTION,
     INTERVAL_LEVEL,
+    INTERVAL_METHOD,
     MIN_FINITE_SHARE,
     RESAMPLES,
     bootstrap_means,
@@ -38,6 +41,7 @@ from .intervals import (
     inflections,
     interval,
     spearman,
+    t_interval,
 )
 from .outcomes import (
     INCONCLUSIVE,
@@ -60,9 +64,11 @@ from .precondition import (
 )
 from .switch import (
     MIN_CONE_PHASE_GAIN,
+    MIN_LINEAR_GAIN,
     MIN_RANK_CORRELATION,
     MIN_SWITCHES,
     MIN_SWITCHES_IN_CONE_PHASE,
+    WORST_TOLERANCE,
     SwitchCheck,
     paired_switch_verdict,
 )
@@ -73,15 +79,15 @@ __all__ = [
     "Outcome", "OUTCOMES", "CheckId", "Check", "NO_DYNAMIC_RANGE", "Verdict", "decide_with_intervals", "combine",
     "INCONCLUSIVE", "across_machines",
     # intervals
-    "INTERVAL_LEVEL", "RESAMPLES", "MIN_FINITE_SHARE", "INFLECTION_FRACTION", "bootstrap_means", "interval",
-    "inflection_point", "inflection_interval", "inflections", "spearman",
+    "INTERVAL_LEVEL", "INTERVAL_METHOD", "RESAMPLES", "MIN_FINITE_SHARE", "INFLECTION_FRACTION", "bootstrap_means",
+    "interval", "t_interval", "inflection_point", "inflection_interval", "inflections", "spearman",
     # chaos
     "MIN_EARLY_SHARE", "MAX_LATE_SHARE", "WindowCheck", "window_chaos_verdict",
     # cone
     "MIN_LAGS", "MIN_SLOWDOWN", "MIN_RISE_SHARE", "MAX_FLAT_SHARE", "MAX_FLOOR_SHARE", "LagCheck", "lag_cone_verdict",
     # switch
-    "MIN_SWITCHES", "MIN_RANK_CORRELATION", "MIN_CONE_PHASE_GAIN", "MIN_SWITCHES_IN_CONE_PHASE", "SwitchCheck",
-    "paired_switch_verdict",
+    "MIN_SWITCHES", "MIN_RANK_CORRELATION", "MIN_CONE_PHASE_GAIN", "MIN_LINEAR_GAIN", "MIN_SWITCHES_IN_CONE_PHASE",
+    "WORST_TOLERANCE", "SwitchCheck", "paired_switch_verdict",
     # precondition
     "MIN_UNRELATED_DISAGREEMENT", "MIN_LINEARIZATION_GAP", "PreconditionCheck", "Precondition",
     "dynamic_range_precondition",

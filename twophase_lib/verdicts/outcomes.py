@@ -47,8 +47,11 @@ class Check:
     never diverge cannot show a decay); it neither passes nor fails, and the explanation says why.
 
     ``margin`` and ``interval``: how far the measurement lies on the passing side of the check's threshold
-    (positive: passes) and a bootstrap interval of that margin. A check whose interval contains 0 is
-    *undecided*: the noise could put it on either side (:attr:`decided`).
+    (positive: passes) and a t interval of that margin (:func:`~twophase_lib.verdicts.t_interval`). A check whose
+    interval contains 0 is *undecided*: the noise could put it on either side (:attr:`decided`).
+
+    ``deciding=False`` marks a descriptive check: reported with its margin, never moving the outcome (a rule's
+    function does not read it, and :func:`decide_with_intervals` does not try its two sides).
     """
 
     id: CheckId
@@ -57,6 +60,7 @@ class Check:
     applicable: bool = True
     margin: float | None = None
     interval: tuple[float, float] | None = None
+    deciding: bool = True
 
     def __post_init__(self):
         if not self.applicable:
@@ -104,20 +108,26 @@ class Verdict:
         self.outcome = Outcome(self.outcome)
 
     def failed(self) -> list[CheckId]:
-        """The checks that failed (not those the curve could not decide, nor undecided ones)."""
-        return [c.id for c in self.checks if c.applicable and c.decided and not c.passed]
+        """The deciding checks that failed (not those the curve could not decide, nor undecided or descriptive ones)."""
+        return [c.id for c in self.checks if c.deciding and c.applicable and c.decided and not c.passed]
 
     def undecided(self) -> list[CheckId]:
-        """The checks whose margin's interval contains 0."""
-        return [c.id for c in self.checks if c.applicable and not c.decided]
+        """The deciding checks whose margin's interval contains 0."""
+        return [c.id for c in self.checks if c.deciding and c.applicable and not c.decided]
 
     def not_applicable(self) -> list[CheckId]:
         """The checks the curve could not decide (no dynamic range)."""
         return [c.id for c in self.checks if not c.applicable]
 
+    def deciding(self) -> list[Check]:
+        """The checks the outcome was decided by (not the descriptive ones)."""
+        return [c for c in self.checks if c.deciding]
+
     def explain(self) -> str:
-        """One line per check: ✓, ✗ or – (not applicable), its name and its numbers."""
-        return "\n".join(f"{c.mark} {c.name}: {c.detail}" for c in self.checks)
+        """One line per check: ✓, ✗, ? (undecided) or – (not applicable), its name and its numbers; a descriptive
+        check's line says so."""
+        return "\n".join(f"{c.mark} {c.name}{'' if c.deciding else ' (descriptive)'}: {c.detail}"
+                         for c in self.checks)
 
 
 def decide_with_intervals(checks: list[Check], rule) -> Verdict:
@@ -128,7 +138,7 @@ def decide_with_intervals(checks: list[Check], rule) -> Verdict:
         checks: the rule's checks, with margins and intervals where they have them.
         rule: ``rule(passed: dict[CheckId, bool]) -> Outcome``, the outcome for given check results.
     """
-    undecided = [c.id for c in checks if c.applicable and not c.decided]
+    undecided = [c.id for c in checks if c.deciding and c.applicable and not c.decided]
     base = {c.id: bool(c.passed) for c in checks}
     found = set()
     for bits in range(1 << len(undecided)):

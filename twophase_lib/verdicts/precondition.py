@@ -67,7 +67,7 @@ def dynamic_range_precondition(unrelated: np.ndarray, standard_correct: np.ndarr
         resamples: bootstrap replicates (pairs or seeds, and test inputs, resampled; the gap paired by seed and
             input).
 
-    Checks (margins positive when they pass; a check passes only with its 90% interval above 0):
+    Checks (margins positive when they pass; t intervals over pairs or seeds):
 
     * **unrelated networks disagree**: mean disagreement −
       :data:`~twophase_lib.verdicts.precondition.MIN_UNRELATED_DISAGREEMENT`;
@@ -94,9 +94,9 @@ def dynamic_range_precondition(unrelated: np.ndarray, standard_correct: np.ndarr
         _margin_check(PreconditionCheck.UNRELATED_DISAGREE, d - MIN_UNRELATED_DISAGREEMENT,
                       d_reps - MIN_UNRELATED_DISAGREEMENT,
                       f"independently initialised networks disagree on {d:.3f} of the test set "
-                      f"(rule: > {MIN_UNRELATED_DISAGREEMENT:g})"),
+                      f"(rule: > {MIN_UNRELATED_DISAGREEMENT:g})", unrelated.shape[0]),
         _margin_check(PreconditionCheck.LINEARIZATION_FALLS_SHORT, g - MIN_LINEARIZATION_GAP,
                       g_reps - MIN_LINEARIZATION_GAP,
                       f"standard {std.mean():.3f} against linearized at initialisation {lin.mean():.3f} test accuracy "
-                      f"(rule: gap > {MIN_LINEARIZATION_GAP:g})"),
+                      f"(rule: gap > {MIN_LINEARIZATION_GAP:g})", std.shape[0]),
     ])
