@@ -91,13 +91,15 @@ fig = analyses_figure(chaos, cone, switch)
 
 # %% [markdown]
 # Left: how much two twins, split by a perturbation of total norm 1e-7 at $t_0$ and trained
-# on the same batches, disagree on the test set Δ iterations later (bands: 90% bootstrap
-# intervals over seeds and test images; dashed: two independently initialised networks;
-# dotted: the inflection, where the disagreement has halved). Middle: the eNTK's distance
-# $S(t, t + \Delta)$ against the lag Δ from the earliest and the latest $t$ (a cone is a late
-# curve that stays low whatever the lag; dashed: two independently initialised networks).
-# Right: final test accuracy at T when the network is replaced by its linearization at $t$
-# and trained on, with the lower-lr and batch-norm-frozen controls.
+# on the same batches, disagree on the test set Δ iterations later (bands: 90% $t$
+# intervals over seeds; dashed: the rule's reference, twins that differ only in SGD noise —
+# one initialisation, two data orders; dotted: the inflection, the first $t_0$ of the grid
+# where the disagreement has halved). Middle: the eNTK's distance $S(t, t + \Delta)$
+# against the lag Δ from the earliest and the latest $t$ (a cone is a late curve that stays
+# low whatever the lag, well under $S(0, t)$, how far the kernel travelled from
+# initialisation). Right: final test accuracy at T when the network is replaced by its
+# linearization at $t$ and trained on, with the lower-lr and batch-norm-frozen controls
+# and the parent's own accuracy at $t$.
 #
 # ## The verdicts
 #
@@ -115,6 +117,7 @@ for analysis in (chaos, cone, switch):
 # %% [markdown]
 # The numbers behind the figure are plain arrays: `chaos.readings[("disagreement", Δ)]`
 # holds the curve over $t_0$ with its bootstrap replicates and reference level,
+# `switch.results["linearized"].parent_accuracy` the parent's accuracy at each switch time,
 # `chaos.result.values` the whole (seed, $t_0$, $t_1$) map, `cone.result.matrices` the
 # within-run kernel distances and `cone.reading.curves` the lag curves,
 # `switch.results["linearized"].accuracy` the accuracy per seed and switch time. Each

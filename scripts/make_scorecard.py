@@ -56,7 +56,21 @@ if __name__ == "__main__":
     if any(s is not None for s in found):
         frozen_path = ROOT / "book" / "longer_window.json"
         frozen = json.loads(frozen_path.read_text()) if frozen_path.exists() else None
-        scorecard.write_text(scorecard_markdown(cache, BOOK_PROFILES, across=across, frozen=frozen))
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from twophase_book.pages import check_margins, margins_figure
+
+        margins = check_margins([s for s in found if s is not None and s.profile == "cpu"])
+        margins_path = None
+        if margins:
+            (ROOT / "book" / "figures").mkdir(exist_ok=True)
+            fig = margins_figure(margins)
+            fig.savefig(ROOT / "book" / "figures" / "scorecard_margins.png", dpi=110,
+                        metadata={"Software": None})
+            margins_path = "figures/scorecard_margins.png"
+        scorecard.write_text(scorecard_markdown(cache, BOOK_PROFILES, across=across, frozen=frozen,
+                                                figure=margins_path))
         print(f"make_scorecard: wrote book/scorecard.md from {cache.root} ({fingerprint().id})")
     else:
         print(f"make_scorecard: no chapter results of {fingerprint().id} in {cache.root}; kept the existing "

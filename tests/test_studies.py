@@ -99,11 +99,51 @@ def test_summaries_are_keyed_by_design_and_the_scorecard_shows_them(tmp_path):
     page = scorecard_markdown(cache)
     assert page.count("not run yet") == 4 and "`cpu`" in page and "`paper`" not in page
     assert "| ResNet-20 (constant lr) | VGG-16 (constant lr) | extensions, controls and other tasks |" in page
-    row = next(line for line in page.splitlines() if "03_linearized_switch" in line)
+    glance = next(line for line in page.splitlines() if "03_linearized_switch" in line)  # the grid's row first
+    assert [c.strip() for c in glance.split("|")][2:5] == ["🟡 partly", "🟡 partly", "🔴 not reproduced"]
+    row = next(line for line in page.splitlines() if "03_linearized_switch" in line and "`cpu`" in line)
     cells = [c.strip() for c in row.split("|")]
     assert cells[3] == "**partly**" and cells[4].startswith("**partly**<br>inflection 45 [30, 80]")
     assert cells[5].startswith("**not reproduced**") and "step schedule (extension): **measured**" in cells[6]
     assert "switch: ✓ control exact" in page
+
+
+def test_the_glance_grid_has_one_badge_per_claim_and_network_and_the_figure_every_deciding_margin(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from twophase_book.pages import badge, check_margins, glance_grid, margins_figure, save_claim_summary
+    from twophase_book.profiles import protocol_designs
+    from twophase_book.summary import CHECK_PREFIX, Cell, ClaimSummary, Number, check_numbers
+    from twophase_lib.verdicts import Check, Outcome, Verdict, WindowCheck
+
+    v = Verdict(Outcome.PARTLY, [Check(WindowCheck.CHAOTIC_EARLY, True, "", margin=0.2, interval=(0.1, 0.3)),
+                                 Check(WindowCheck.STABLE_LATE, False, "", margin=-0.1, interval=(-0.2, 0.05)),
+                                 Check(WindowCheck.CONTROL_EXACT, True, "exact"),  # no margin: not drawn
+                                 Check(WindowCheck.TRANSITION_FOUND, True, "", margin=0.1, interval=(0.0, 0.2),
+                                       deciding=False)])
+    numbers = check_numbers(v, "Δ = 100: ")
+    assert [n.quantity for n in numbers] == [f"{CHECK_PREFIX}Δ = 100: chaotic early",
+                                             f"{CHECK_PREFIX}Δ = 100: stable late"]
+    cache = Cache(tmp_path)
+    s = _claim("chaos", "partly")
+    s.cells[0].numbers += numbers
+    save_claim_summary(cache, s, protocol_designs("cpu"))
+    beyond = ClaimSummary("beyond", "cpu", "partly", [Cell("ViT", "chaos effect", "inapplicable", ""),
+                                                      Cell("ViT", "cone effect", "not reproduced", "")])
+    found = {("chaos", "cpu"): s, ("beyond", "cpu"): beyond}
+    grid = glance_grid(found, "cpu")
+    assert grid[0] == "| claim | verdict (ch. 1–3) | ResNet-20 | VGG-16 | ViT (ch. 4) |"
+    chaos_row = [c.strip() for c in grid[2].split("|")]
+    assert chaos_row[2:6] == [badge("partly"), badge("partly"), badge("not reproduced"), badge("inapplicable")]
+    assert "🔴 not reproduced" in grid[3] and grid[4].count("–") == 3  # cone: ViT only; switch: not run
+    assert glance_grid({}, "cpu") == []
+    rows = check_margins([s, beyond])
+    assert [r[1] for r in rows] == ["ResNet-20: Δ = 100: chaotic early", "ResNet-20: Δ = 100: stable late"]
+    fig = margins_figure(rows)
+    assert len(fig.axes[0].get_yticklabels()) == 2
+    page = scorecard_markdown(cache, ("cpu",), figure="figures/m.png")
+    assert "🟡 partly" in page and "![Every deciding check" in page and "## The numbers, per claim" in page
 
 
 def test_a_longer_design_run_once_is_kept_and_shown_under_the_grid(tmp_path):

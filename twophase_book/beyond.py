@@ -51,7 +51,7 @@ from .profiles import (
     protocol_run,
 )
 from .render import Note, Table
-from .summary import Cell, ClaimSummary, Number
+from .summary import Cell, ClaimSummary, Number, check_numbers
 
 TASKS = ("vit", "tabular", "sequence")
 
@@ -532,17 +532,20 @@ def beyond_summary(profile: str, verdicts: dict, pre: dict, readings: dict, lags
                           [Number("disagreement, t0 = 0", float(r.point[0]), float(lo[0]), float(hi[0])),
                            Number(f"disagreement, t0 = {r.t0s[-1]}", float(r.point[-1]), float(lo[-1]),
                                   float(hi[-1])),
-                           Number("inflection", inf["estimate"], inf["low"], inf["high"])]))
+                           Number("inflection", inf["estimate"], inf["low"], inf["high"]),
+                           *check_numbers(verdicts[(name, "chaos")])]))
         lag = lags[name]
         cells.append(Cell(display_name(name), CLAIM_LABELS["cone"], str(verdicts[(name, "cone")].outcome),
                           "; ".join(f"{c.mark} {c.name}" for c in lag.verdict.checks),
-                          [Number("calibration S", lag.calibration)]))
+                          [Number("calibration S", lag.calibration), Number("S(0, t), travelled", lag.travelled),
+                           *check_numbers(verdicts[(name, "cone")])]))
         sw = switches[(name, ARMS[0])]
         a = sw.accuracy.mean(0)
         cells.append(Cell(display_name(name), CLAIM_LABELS["switch"], str(verdicts[(name, "switch")].outcome),
                           f"{a[0]:.3f} (t = 0) → {a[-2]:.3f} (t = {sw.switches[-2]}); standard {a[-1]:.3f}",
                           [Number(f"test accuracy, t = {t}", float(a[j]), float(sw.accuracy[:, j].min()),
-                                  float(sw.accuracy[:, j].max())) for j, t in enumerate(sw.switches)]))
+                                  float(sw.accuracy[:, j].max())) for j, t in enumerate(sw.switches)]
+                          + check_numbers(verdicts[(name, "switch")])))
         for claim, label in CLAIM_LABELS.items():
             v = verdicts[(name, claim)]
             details.append(f"{display_name(name)}, {label}: " + "; ".join(f"{c.mark} {c.name}: {c.detail}"

@@ -21,7 +21,7 @@ from .profiles import (
     protocol_design,
 )
 from .render import Note, Table, fmt
-from .summary import PRIMARY, Cell, ClaimSummary, Number
+from .summary import PRIMARY, Cell, ClaimSummary, Number, check_numbers
 
 # ------------------------------------------------------------------- the paper's protocol (issue 21): (t0, t1) maps
 
@@ -424,7 +424,7 @@ def map_summary(profile: str, readings: dict[tuple, WindowReading],
     per_net = network_verdicts(readings)
     cells, details = [], []
     for arch, outcome in per_net.items():
-        numbers, parts = [], []
+        numbers, parts, checks = [], [], []
         for (a, m, delta), r in readings.items():
             if a != arch or m != PRIMARY_METRIC:
                 continue
@@ -434,9 +434,10 @@ def map_summary(profile: str, readings: dict[tuple, WindowReading],
                         Number(f"disagreement, t0 = {r.t0s[-1]}, Δ = {delta}", float(r.point[-1]), float(lo[-1]),
                                float(hi[-1])),
                         Number(f"inflection, Δ = {delta}", inf["estimate"], inf["low"], inf["high"])]
-            parts.append(f"Δ = {delta}: {r.verdict.outcome}, {r.point[0]:.2f} → {r.point[-1]:.2f}, inflection "
-                         f"{numbers[-1].text()}")
-        cells.append(Cell(display_name(arch), PRIMARY, str(outcome), "; ".join(parts), numbers))
+            checks += check_numbers(r.verdict, f"Δ = {delta}: ")
+            parts.append(f"Δ = {delta}: {r.verdict.outcome} ({_decided_by(r.verdict)}), {r.point[0]:.2f} → "
+                         f"{r.point[-1]:.2f}, inflection {numbers[-1].text()}")
+        cells.append(Cell(display_name(arch), PRIMARY, str(outcome), "; ".join(parts), numbers + checks))
         others = [f"{LABELS.get(m, m)} Δ = {delta}: {r.verdict.outcome}" for (a, m, delta), r in readings.items()
                   if a == arch and m != PRIMARY_METRIC]
         details.append(f"{display_name(arch)}, other metrics: " + "; ".join(others))
@@ -451,8 +452,21 @@ def map_summary(profile: str, readings: dict[tuple, WindowReading],
     for (arch, m, delta), r in (bn_init or {}).items():
         details.append(f"{display_name(arch)}, batch-norm scales γ ~ U(0, 1), Δ = {delta}: {r.verdict.outcome} "
                        f"({r.point[0]:.2f} → {r.point[-1]:.2f}, inflection {_t(r.inflection['estimate'])})")
+    order = inflection_order(readings)
+    if order is not None:
+        f = lambda x: "> grid" if x == math.inf else "?" if math.isnan(x) else f"{x:.2g}"  # noqa: E731
+        details.append(f"inflections' order (reported, not a rule): VGG-16 / ResNet-20 = {f(order['ratio'])} "
+                       f"[{f(order['low'])}, {f(order['high'])}] against the paper's ≈ {order['paper_low']:.0f}–"
+                       f"{order['paper_high']:.0f}: {order['order']}")
     verdict = combine(list(per_net.values()))
     return ClaimSummary("chaos", profile, str(verdict), cells, details)
+
+
+def _decided_by(v) -> str:
+    """The deciding checks that failed or were undecided, in words."""
+    parts = [f"{', '.join(c.value for c in ids)} {word}" for ids, word in
+             ((v.failed(), "failing"), (v.undecided(), "undecided"), (v.not_applicable(), "not testable")) if ids]
+    return "; ".join(parts) if parts else "every check passing"
 
 
 def transition_note(readings: dict[tuple, WindowReading]) -> Note:

@@ -14,7 +14,7 @@ from twophase_lib.verdicts import LagCheck, combine
 from .paper import PAPER_CONE
 from .profiles import ProtocolDesign, display_name
 from .render import Table, fmt
-from .summary import PRIMARY, Cell, ClaimSummary, Number
+from .summary import PRIMARY, Cell, ClaimSummary, Number, check_numbers
 
 
 def _edges(steps: np.ndarray) -> np.ndarray:
@@ -211,13 +211,13 @@ def lag_summary(profile: str, readings: dict[str, LagReading], inflections: dict
                    Number("narrow: ½ S(0, t) − floor [90%]", float(narrow.margin), *map(float, narrow.interval)),
                    Number("S between independent networks", r.calibration, float(r.calibration_per_seed.min()),
                           float(r.calibration_per_seed.max())),
-                   Number("block boundary (iterations)", float(r.boundary[0]), lo, hi)]
+                   Number("block boundary (iterations)", float(r.boundary[0]), lo, hi), *check_numbers(r.verdict)]
         decided_by = _decided_by(r)
         cells.append(Cell(display_name(arch), PRIMARY, str(r.verdict.outcome),
                           f"late floor {floor.mean():.3g} (seed range {floor.min():.3g}–{floor.max():.3g}) against "
                           f"S(0, {r.late}) = {d.mean():.3g} travelled ({floor.mean() / d.mean():.2f} of it; "
                           f"{r.calibration:.2g} between unrelated networks, shown); decided by {decided_by}; block "
-                          f"boundary {numbers[-1].text()} (chaos inflection {_inflection_text(inf)})", numbers))
+                          f"boundary {numbers[4].text()} (chaos inflection {_inflection_text(inf)})", numbers))
         details.append(f"{display_name(arch)}: " + "; ".join(
             f"{c.mark} {c.name}{'' if c.deciding else ' (descriptive)'}" for c in r.verdict.checks))
     verdict = combine([c.outcome for c in cells])

@@ -23,18 +23,99 @@ from .profiles import (
     protocol_designs,
 )
 from .render import fmt
-from .summary import PRIMARY, ClaimSummary
+from .summary import CHECK_PREFIX, PRIMARY, ClaimSummary
 
-# ----------------------------------------------------------------------------------------------- designs
+# ------------------------------------------------------------------------------------------------- at a glance
+
+#: One mark per outcome, so the grid reads in colour and in words (an open question's finding gets the last).
+BADGES = {"reproduced": "🟢", "partly": "🟡", "not reproduced": "🔴", "inconclusive": "⚪", "inapplicable": "⚫"}
+#: The claims the grid has a row for, with the label chapter 4's cells carry for the same claim on its tasks.
+GLANCE_CLAIMS = (("chaos", "chaos effect"), ("cone", "cone effect"), ("switch", "value of the cone phase"))
 
 
-# ----------------------------------------------------------------------------------------------- chapter 1
+def badge(outcome: str) -> str:
+    """An outcome as a coloured mark and its word."""
+    return f"{BADGES.get(outcome, '🔵')} {outcome}"
 
 
-# ----------------------------------------------------------------------------------------------- chapter 2
+def glance_grid(found: dict, profile: str) -> list[str]:
+    """The scorecard's grid at one profile: one row per claim of chapters 1–3, one column per network (chapters
+    1–3) and per task (chapter 4, the same claims on other architectures), a badge per cell; then chapter 6's
+    finding. ``found``: {(kind, profile): ClaimSummary or None}."""
+    get = lambda kind: found.get((kind, profile))  # noqa: E731
+    beyond = get("beyond")
+    nets = list(dict.fromkeys(c.network for k, _ in GLANCE_CLAIMS if get(k) for c in get(k).cells
+                              if c.protocol == PRIMARY))
+    tasks = list(dict.fromkeys(c.network for c in beyond.cells)) if beyond else []
+    if not nets and not tasks:
+        return []
+    lines = ["| claim | verdict (ch. 1–3) | " + " | ".join(nets + [f"{t} (ch. 4)" for t in tasks]) + " |",
+             "|---|---|" + "---|" * (len(nets) + len(tasks))]
+    for kind, label in GLANCE_CLAIMS:
+        s = get(kind)
+        title = claim(kind).title
+        cells = []
+        for n in nets:
+            c = s.cell(n, PRIMARY) if s else None
+            cells.append("–" if c is None else badge(c.outcome))
+        for t in tasks:
+            c = beyond.cell(t, label)
+            cells.append("–" if c is None else badge(c.outcome))
+        verdict = badge(s.verdict) if s else "not run"
+        lines.append(f"| [{title}](chapters/{claim(kind).chapter}.ipynb) | {verdict} | " + " | ".join(cells) + " |")
+    t = get("transition")
+    if t is not None:
+        lines += ["", f"[{claim('transition').title}](chapters/{claim('transition').chapter}.ipynb): "
+                      f"{badge(t.verdict)}" + (f"; [{claim('beyond').title}](chapters/{claim('beyond').chapter}"
+                                               f".ipynb): {badge(beyond.verdict)} over its tasks" if beyond else "")]
+    return lines
 
 
-# ----------------------------------------------------------------------------------------------- chapter 3
+def check_margins(summaries: Sequence[ClaimSummary]) -> list[tuple[str, str, float, float, float]]:
+    """Every deciding check's margin with its interval in the summaries' cells (numbers named
+    :data:`~twophase_book.summary.CHECK_PREFIX`): (claim title, "network: check", margin, low, high)."""
+    out = []
+    for s in summaries:
+        title = claim(s.kind).title
+        for c in s.cells:
+            if c.protocol != PRIMARY and s.kind != "beyond":  # controls and extensions decide no claim
+                continue
+            where = c.network if c.protocol == PRIMARY else f"{c.network} ({c.protocol})"
+            out += [(title, f"{where}: {n.quantity[len(CHECK_PREFIX):]}", n.value, n.low, n.high)
+                    for n in c.numbers if n.quantity.startswith(CHECK_PREFIX)]
+    return out
+
+
+def margins_figure(rows: Sequence[tuple[str, str, float, float, float]]) -> plt.Figure:
+    """Every deciding check's margin with its 90% interval against zero (positive: the check passes), one row per
+    check, grouped by claim. Margins come in each check's own units, so each row is scaled by the largest absolute
+    value among its margin and interval ends: what the figure shows is which side of zero each interval lies on.
+
+    Args:
+        rows: (claim, label, margin, low, high), as :func:`check_margins` returns them.
+    """
+    rows = list(rows)
+    fig, ax = plt.subplots(figsize=(8.5, 0.22 * len(rows) + 1.2))
+    for i, (title, label, m, lo, hi) in enumerate(rows):
+        y = len(rows) - 1 - i
+        scale = max(abs(v) for v in (m, lo, hi) if math.isfinite(v)) if any(
+            math.isfinite(v) for v in (m, lo, hi)) else 1.0
+        scale = scale or 1.0
+        decided = math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0)
+        colour = "C2" if decided and m > 0 else "C3" if decided else "0.5"
+        if math.isfinite(lo) and math.isfinite(hi):
+            ax.plot([lo / scale, hi / scale], [y, y], color=colour, linewidth=2)
+        ax.plot([m / scale], [y], "o", color=colour, markersize=4)
+    ax.axvline(0, color="k", linewidth=1)
+    ax.set_yticks(range(len(rows)), [f"{t.split('. ', 1)[-1]} · {label}" for t, label, *_ in rows][::-1],
+                  fontsize=6)
+    ax.set_xlim(-1.1, 1.1)
+    ax.set_xlabel("margin ÷ its row's largest |value| (right of 0: passes; green/red: the 90% interval excludes 0; "
+                  "grey: undecided)", fontsize=7)
+    ax.set_title("Every deciding check, its margin and 90% interval", fontsize=9)
+    ax.grid(True, axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
 
 
 # ----------------------------------------------------------------------------------------------- chapter 4
@@ -97,7 +178,7 @@ def frozen_markdown(data: dict) -> list[str]:
 
 def scorecard_markdown(
     cache: Cache, profiles: tuple[str, ...] = ("smoke", "cpu", "gpu", "paper"), across: dict | None = None,
-    frozen: dict | None = None,
+    frozen: dict | None = None, figure: str | None = None,
 ) -> str:
     """The scorecard page: at a glance, one row per claim and profile run and one column per network on the paper's
     protocol (each outcome with its headline numbers and intervals), the extensions and controls beside them; the
@@ -106,6 +187,7 @@ def scorecard_markdown(
     ``across`` (``book/across_machines.json``): where the same rule gives different verdicts under different
     numerics fingerprints for that profile, the claim's verdict is "inconclusive" (:func:`across_verdicts`).
     ``frozen`` (``book/longer_window.json``): a longer design run once, shown under the grid (:func:`frozen_markdown`).
+    ``figure``: the path (relative to the page) of :func:`margins_figure`'s image, shown beside the grid.
     """
     flipped = {}
     if across and across.get("runs") and current_protocol(across):  # an older protocol's verdicts do not apply
@@ -125,8 +207,10 @@ def scorecard_markdown(
         "(`twophase_book.pages.scorecard_markdown`); nothing on this page is typed by hand. Chapters 1-3 judge the "
         "paper on its own protocol: a constant lr of 0.1 (every figure of the paper lies inside its first lr stage), "
         "twins compared on fixed windows after their split, the eNTK's lag curves, switch times inside the window. "
-        "The rules are in `twophase_lib.verdicts` and stated in each chapter; every check carries a 90% bootstrap "
-        "interval, and a claim is *inconclusive* when a check whose interval contains 0 could change its outcome, "
+        "The rules are in `twophase_lib.verdicts` and stated in each chapter; each is tested to say *reproduced* on "
+        "the paper's own figure values and *not reproduced* on null models. Every check carries a 90% t interval "
+        "over seeds (coverage measured in the test suite), and a claim is *inconclusive* when a check whose "
+        "interval contains 0 could change its outcome, "
         "or when the rule gives different verdicts on machines with other kernels (once "
         "[Across machines](across_machines.md) holds runs of this protocol). A claim is *reproduced* only when "
         "it holds for both networks, *not reproduced* when it fails for both, *partly* otherwise. Extensions and "
@@ -135,6 +219,18 @@ def scorecard_markdown(
         "code runs; its verdicts mean nothing.",
         "",
         "## At a glance",
+        "",
+    ]
+    for p in profiles:
+        grid = glance_grid(found, p)
+        if grid:
+            lines += [f"`{p}` profile:", "", *grid, ""]
+    if figure:
+        lines += [f"![Every deciding check's margin with its 90% interval against zero]({figure})", "",
+                  "Each row is one deciding check of one network's verdict: its margin (positive: the check passes) "
+                  "with its 90% interval, scaled to the row. A grey row is undecided: its interval contains 0.", ""]
+    lines += [
+        "## The numbers, per claim",
         "",
         "| claim | profile | verdict | " + " | ".join(f"{n} (constant lr)" for n in networks)
         + " | extensions, controls and other tasks |",

@@ -13,7 +13,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from twophase_lib.verdicts import Outcome, Relation
+from twophase_lib.verdicts import Outcome, Relation, Verdict
 
 #: The primary protocol's name (the paper's constant lr 0.1, twins over a (t0, t1) band); other cells are extensions.
 PRIMARY = "constant lr"
@@ -38,6 +38,18 @@ class Number:
         if math.isnan(self.low) and math.isnan(self.high):
             return f(self.value)
         return f"{f(self.value)} [{f(self.low)}, {f(self.high)}]"
+
+
+#: A :class:`Number` whose quantity starts so is a deciding check's margin (positive: passes) with its interval:
+#: what the scorecard's figure draws against zero.
+CHECK_PREFIX = "check: "
+
+
+def check_numbers(verdict: Verdict, label: str = "") -> list[Number]:
+    """The deciding checks of a verdict that carry a margin, as numbers (quantity ``check: <label><check>``)."""
+    return [Number(f"{CHECK_PREFIX}{label}{c.name}", float(c.margin), *map(float, c.interval))
+            for c in verdict.checks if c.deciding and c.applicable and c.margin is not None
+            and c.interval is not None]
 
 
 @dataclass

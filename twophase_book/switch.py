@@ -11,12 +11,12 @@ import numpy as np
 from twophase_lib.linearize import SwitchArm
 from twophase_lib.plotting import band, mark_inflection, mark_lr_drops, time_axis
 from twophase_lib.switch import SwitchStudy, paired_difference, switch_verdict
-from twophase_lib.verdicts import SwitchCheck, combine
+from twophase_lib.verdicts import combine
 
 from .paper import PAPER_SWITCH
 from .profiles import ProtocolDesign, display_name
 from .render import Table, fmt
-from .summary import PRIMARY, Cell, ClaimSummary, Number
+from .summary import PRIMARY, Cell, ClaimSummary, Number, check_numbers
 
 # ------------------------------------------------------ the paper's protocol (issue 21): switches inside the window
 
@@ -169,7 +169,8 @@ def window_switch_paper_table(results: dict, inflections: dict[str, dict]) -> Ta
 
 def window_switch_figure(results: dict, inflections: dict[str, dict] | None = None) -> plt.Figure:
     """Per network: final test accuracy (top) and test loss (bottom) against the switch time, one line per arm
-    (band: seed range), chapter 1's inflection dashed, the extension's lr drops dotted."""
+    (band: seed range), the parent's own accuracy at t (dotted, black), chapter 1's inflection dashed, the
+    extension's lr drops dotted."""
     archs = list(dict.fromkeys(a for a, _ in results))
     fig, axes = plt.subplots(2, len(archs), figsize=(6.5 * len(archs), 7.5), squeeze=False)
     for c, arch in enumerate(archs):
@@ -179,6 +180,10 @@ def window_switch_figure(results: dict, inflections: dict[str, dict] | None = No
                 continue
             band(axes[0, c], res.switches, res.accuracy, _arm_name(arm, res), f"C{i}", "os^D"[i])
             band(axes[1, c], res.switches, res.loss, _arm_name(arm, res), f"C{i}", "os^D"[i])
+        lin = results.get((arch, ARMS[0]))
+        if lin is not None and lin.parent_correct is not None:
+            axes[0, c].plot(lin.switches, lin.parent_accuracy.mean(0), color="k", linestyle=":", marker=".",
+                            label="the parent's own accuracy at t")
         extension = results.get((arch, EXTENSION))
         for r in range(2):
             mark_inflection(axes[r, c], (inflections or {}).get(arch))
@@ -212,10 +217,7 @@ def window_switch_summary(profile: str, results: dict, verdicts: dict) -> ClaimS
                           float(np.nanmax(res.accuracy[:, j]))) if np.isfinite(res.accuracy[:, j]).any()
                    else Number(f"test accuracy, t = {t}", math.nan, math.nan, math.nan)
                    for j, t in enumerate(res.switches)]
-        for c in v.checks:
-            if c.margin is not None and c.id in (SwitchCheck.LINEAR_PHASE_LEARNS, SwitchCheck.CONE_PHASE_MATTERS,
-                                                 SwitchCheck.BEYOND_FROZEN_BATCH_NORM):
-                numbers.append(Number(f"{c.name}: margin [90%]", float(c.margin), *map(float, c.interval)))
+        numbers += check_numbers(v)
         protocol = {ARMS[0]: PRIMARY, EXTENSION: "step schedule (extension)"}.get(
             arm, f"linearized at lr × {res.study.lr_scale:g} (control)")
         cells.append(Cell(display_name(arch), protocol, str(v.outcome),

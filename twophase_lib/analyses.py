@@ -236,10 +236,13 @@ class ConeAnalysis:
                 + f"\n  block boundary of the within-run matrix: {self.reading.boundary[0]} [{lo:g}, {hi:g}]")
 
     def plot(self, ax: plt.Axes) -> None:
-        """The early and late lag curves against Δ (band: seed range) and the calibration (dashed)."""
+        """The early and late lag curves against Δ (band: seed range), S(0, t) at the late t and half of it (the
+        rule's bound on the floor), and the calibration (dashed)."""
         r = self.reading
         for k, t in enumerate((r.early, r.late)):
             band(ax, r.lags, r.curves[t], f"t = {t}", f"C{k}")
+        ax.axhline(r.travelled, color="C3", linestyle="-.", linewidth=1.2, label=f"S(0, {r.late}): travelled")
+        ax.axhline(r.travelled / 2, color="C3", linestyle=":", linewidth=1, label="half of it (narrow's bound)")
         ax.axhline(r.calibration, color="k", linestyle="--", linewidth=1,
                    label=f"independent init at t = {r.late}")
         ax.set_xlabel("lag Δ (iterations)")
@@ -340,13 +343,17 @@ class SwitchAnalysis:
         return self.verdicts["linearized"].outcome
 
     def controls(self) -> dict[int, dict[str, tuple[float, float, float]]]:
-        """At each control switch time before T: linearized − batch-norm-frozen and lower lr − run's lr, paired by
-        seed and test image, each (mean, low, high) with a 90% bootstrap interval."""
+        """At each switch time before T: linearized − batch-norm-frozen and, at the control switch times, lower lr −
+        run's lr, paired by seed and test image, each (mean, low, high) with a 90% t interval."""
         lin, slow, frozen = (self.results.get(a) for a in SWITCH_ARMS)
         if slow is None or frozen is None:
             return {}
-        return {int(t): {"linearized − frozen": paired_difference(lin, int(t), frozen),
-                         "lower lr − run's lr": paired_difference(slow, int(t), lin)} for t in frozen.switches[:-1]}
+        out = {}
+        for t in frozen.switches[:-1]:
+            out[int(t)] = {"linearized − frozen": paired_difference(lin, int(t), frozen)}
+            if t in slow.switches:
+                out[int(t)]["lower lr − run's lr"] = paired_difference(slow, int(t), lin)
+        return out
 
     def explain(self) -> str:
         """Each arm's outcome with its checks, and the controls."""
@@ -359,9 +366,14 @@ class SwitchAnalysis:
         return "\n".join(lines)
 
     def plot(self, ax: plt.Axes) -> None:
-        """Final test accuracy against the switch time, one line per arm (band: seed range), the inflection dashed."""
+        """Final test accuracy against the switch time, one line per arm (band: seed range), the parent's own
+        accuracy at t (dotted), the inflection dashed."""
         for k, (arm, res) in enumerate(self.results.items()):
             band(ax, res.switches, res.accuracy, arm, f"C{k}", "os^"[k % 3])
+        lin = self.results[SWITCH_ARMS[0]]
+        if lin.parent_correct is not None:
+            ax.plot(lin.switches, lin.parent_accuracy.mean(0), color="k", linestyle=":", marker=".",
+                    label="the parent's own accuracy at t")
         if math.isfinite(self.inflection):
             ax.axvline(self.inflection, color="C3", linestyle="--", linewidth=1, label="chaos inflection")
         time_axis(ax, "switch time t (iterations; the last is standard training)")
