@@ -114,7 +114,7 @@ def test_the_glance_grid_has_one_badge_per_claim_and_network_and_the_figure_ever
     matplotlib.use("Agg")
     from twophase_book.pages import badge, check_margins, glance_grid, margins_figure, save_claim_summary
     from twophase_book.profiles import protocol_designs
-    from twophase_book.summary import CHECK_PREFIX, Cell, ClaimSummary, Number, check_numbers
+    from twophase_book.summary import CHECK_PREFIX, Cell, ClaimSummary, check_numbers
     from twophase_lib.verdicts import Check, Outcome, Verdict, WindowCheck
 
     v = Verdict(Outcome.PARTLY, [Check(WindowCheck.CHAOTIC_EARLY, True, "", margin=0.2, interval=(0.1, 0.3)),
