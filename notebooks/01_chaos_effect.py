@@ -211,6 +211,21 @@ chaos.map_paper_table(designs, readings)
 chaos.inflection_order_table(readings)
 
 # %% [markdown]
+# ## How fast twins separate
+#
+# The twins' parameter distance relative to the perturbation they started from,
+# ‖θ′ − θ‖ / ‖ε‖, against $t_1 - t_0$ (log axis; a straight line is a constant growth
+# rate λ per iteration), and the rate with its interval: chapter 4 compares its tasks'
+# rates with these.
+
+# %% tags=["nbval-check-output"]
+chaos.growth_table(maps)
+
+# %%
+fig = chaos.growth_figure(maps)
+plt.show()
+
+# %% [markdown]
 # ## The two readings of ε
 #
 # The paper writes the perturbation "‖ε‖₀ = 10⁻⁷", which is ill-defined. We read it as a

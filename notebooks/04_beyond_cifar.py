@@ -122,6 +122,22 @@ chaos.perturbation_table(maps, {})
 # %% tags=["nbval-check-output"]
 chaos.window_table(readings, unrelated)
 
+# %% [markdown]
+# A disagreement of zero says the twins still predict alike, not that nothing grew. How
+# far apart their parameters drifted, relative to the perturbation they started from —
+# ‖θ′ − θ‖ / ‖ε‖ against $t_1 - t_0$, on a log axis — shows whether a perturbation grows at
+# all and how fast: a straight line is a constant finite-time growth rate λ (per
+# iteration), and the table converts λ into the iterations a ×10⁸ amplification would
+# take, about what separates chapter 1's CNN twins. A window shorter than that cannot show
+# the twins diverge, whatever the dynamics.
+
+# %% tags=["nbval-check-output"]
+chaos.growth_table(maps)
+
+# %%
+fig = chaos.growth_figure(maps)
+plt.show()
+
 # %%
 fig = chaos.window_figure(readings)
 plt.show()
@@ -183,10 +199,12 @@ beyond.beyond_answer(summary)
 # below the calibration, and linearized training that gains from later switches — appear
 # outside the paper's two CNNs when measured the same way, on tasks that could show them.
 #
-# Read the chaos tables with the perturbation table: where the twins' disagreement stays at
-# zero from $t_0 = 0$ on, although the perturbation was realised (its norm and the entries
-# it changed are above), training did not amplify it within the window — the "chaotic
-# early" check then fails for a reason the paper's CNNs do not share. None of these three
+# Read the chaos tables with the perturbation and growth tables: where the twins'
+# disagreement stays at zero from $t_0 = 0$ on, although the perturbation was realised
+# (its norm and the entries it changed are above), the growth table says how much it was
+# amplified within the window and how long a window would have to be for the twins to
+# separate at that rate — the "chaotic early" check then fails within this window, which
+# is a statement about the window as much as about the task. None of these three
 # networks has batch normalisation, which chapters 1–3's networks do; whether that is what
 # makes the difference is a question this chapter raises and does not settle (chapter 1's
 # batch-norm initialisation ablation is the nearest evidence).

@@ -165,3 +165,21 @@ def test_reference_pairs_only_where_asked_and_their_networks_trained_only_that_f
     assert count_work([tiny_map()]).counts[(net, "steps")] - count_work([some]).counts[(net, "steps")] == 8
     with pytest.raises(ValueError, match="must be on the t1 grid"):
         tiny_map(reference_t1s=(5,))
+
+
+def test_growth_is_the_distance_over_the_realised_perturbation_and_its_rate_a_log_slope(tmp_path):
+    from twophase_lib.chaos import growth
+
+    res = run_chaos_map(tiny_map(t1s=(4, 8, 12), t0s=(0, 4), perturbation=Perturbation(1e-3)), Cache(tmp_path),
+                        Executor(0), progress=False)
+    g = growth(res)
+    for rec in res.records:
+        i, j, k = res.study.seeds.index(rec["seed"]), res.study.t0s.index(rec["t0"]), res.study.t1s.index(rec["t1"])
+        assert g.amplification[i, j, k] == rec["l2_distance"] / rec["perturbation"]["realised_norm"]
+    assert np.isnan(g.amplification[:, 1, 0]).all()  # t1 = 4 is not after t0 = 4
+    # brute force: the least-squares slope of log A on t1 - t0 through the origin, seed 0, t0 = 0
+    lags = np.array([4.0, 8.0, 12.0])
+    y = np.log(g.amplification[0, 0])
+    assert g.rate[0, 0] == pytest.approx(float(np.linalg.lstsq(lags[:, None], y, rcond=None)[0][0]), rel=1e-12)
+    mean, lo, hi = g.rate_interval(0)
+    assert lo <= mean <= hi and mean == pytest.approx(g.rate[:, 0].mean())

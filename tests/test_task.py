@@ -142,7 +142,10 @@ def test_the_three_analyses_run_on_a_user_task(tmp_path):
     lin = switch.results["linearized"]
     assert lin.accuracy.shape == (2, 4) and list(lin.switches) == [0, 8, 16, 24]
     assert set(switch.results) == {"linearized", "linearized, lower lr", "batch norm frozen"}
-    assert list(switch.results["batch norm frozen"].switches) == [0, 8, 24] and set(switch.controls()) == {0, 8}
+    assert list(switch.results["batch norm frozen"].switches) == [0, 8, 16, 24]  # the frozen control: every t
+    assert list(switch.results["linearized, lower lr"].switches) == [0, 8, 24]
+    assert set(switch.controls()) == {0, 8, 16} and "lower lr − run's lr" not in switch.controls()[16]
+    assert lin.parent_accuracy.shape == (2, 4)
     for analysis in (chaos, cone, switch):
         assert analysis.explain().startswith(f"{analysis.explain().split(':')[0]}: {analysis.outcome}")
         assert analysis.figure().axes

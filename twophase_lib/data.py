@@ -68,6 +68,9 @@ class TensorData:
                 raise ValueError(f"{self.name}: {len(x)} {split} inputs but {len(y)} labels")
         if len(self.x_train) == 0:
             raise ValueError(f"{self.name}: the training split is empty")
+        if len(self.x_test) == 0:
+            raise ValueError(f"{self.name}: the test split is empty; disagreement, accuracy and the loss barriers are "
+                             "read on it (a mean over no image would be NaN)")
 
     def to(self, device: str | torch.device, dtype: torch.dtype) -> "TensorData":
         """The same data on ``device``, floating-point inputs cast to ``dtype`` (labels and integer inputs kept)."""

@@ -28,8 +28,13 @@ def band(ax: plt.Axes, x: np.ndarray, per_seed: np.ndarray, label: str, color: s
 
 
 def time_axis(ax: plt.Axes, label: str = "perturbation time t0 (iterations)") -> None:
-    """Symmetric-log x axis (linear near 0, so t0 = 0 is shown) labelled in iterations."""
-    ax.set_xscale("symlog", linthresh=1)
+    """Symmetric-log x axis (linear near 0, so t0 = 0 is shown) labelled in iterations; the linear part reaches to
+    the smallest positive time drawn (so no empty decade sits between 0 and the first grid point), and is kept
+    narrow. Call it after drawing."""
+    xs = [float(x) for line in ax.get_lines() if line.get_transform() == ax.transData  # not axhline's axes x
+          for x in np.atleast_1d(line.get_xdata()) if np.ndim(x) == 0]
+    positive = [x for x in xs if np.isfinite(x) and x > 0]
+    ax.set_xscale("symlog", linthresh=min(positive) if positive else 1, linscale=0.4)
     ax.set_xlim(left=-0.5)  # times are never negative: no "-10^0" ticks
     ax.set_xlabel(label)
     ax.grid(True, which="major", alpha=0.3)

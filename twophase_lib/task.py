@@ -103,7 +103,9 @@ class Task:
             h.update(identity_digest(self.loss, f"{where} the loss").encode())
             h.update(identity_digest(self.model, f"{where} the model factory").encode())
             h.update(self.tensors().fingerprint().encode())
-            h.update(identity_digest(self.build(0), f"{where} the network").encode())
+            net = self.build(0)
+            check_conventions(self, net)
+            h.update(identity_digest(net, f"{where} the network").encode())
             self._memo["identity"] = h.hexdigest()
         return self._memo["identity"]
 
@@ -126,6 +128,66 @@ class Task:
     def __setstate__(self, state: dict) -> None:
         for k, v in state.items():
             object.__setattr__(self, k, v)
+
+
+def check_conventions(task: Task, model: nn.Module) -> None:
+    """Refuse a task whose outputs, labels or randomness the library would read wrongly without an error, before
+    any run: checked once, when the task's identity is first computed (every run needs it for its cache key).
+
+    The network (seed 0, eval mode, on two test inputs, torch's generator left as it was) must return one tensor of
+    logits (N, classes ≥ 2): disagreement, accuracy and the barriers take the argmax, which a single logit makes
+    constant. The labels must be class indices (N,) of an integer dtype in [0, classes): one-hot or soft labels
+    would be compared with argmax as if they were indices. The same seed must build the same network (a
+    constructor that draws from numpy's or Python's generator is not reproducible), and two eval-mode passes must
+    agree (Monte Carlo dropout or noise layers in eval mode make predictions and kernels random).
+
+    Raises:
+        ValueError: naming what is wrong and the way out.
+    """
+    where = f"task {task.name!r}:"
+    data = task.tensors()
+    for split in ("train", "test"):
+        y = getattr(data, f"y_{split}")
+        if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool or y.ndim != 1:
+            raise ValueError(f"{where} the {split} labels are {y.dtype} of shape {tuple(y.shape)}; the library reads "
+                             "class indices (N,) of an integer dtype (disagreement and accuracy compare the argmax "
+                             "of the logits with them): pass y.argmax(1) for one-hot labels; soft labels have no "
+                             "class index to compare with")
+    x = data.x_test[:2]
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        was = model.training
+        model.eval()
+        try:
+            first, second = model(x), model(x)
+        finally:
+            model.train(was)
+    if not isinstance(first, torch.Tensor):
+        raise ValueError(f"{where} the network returns {type(first).__name__}, not a tensor of logits: wrap it so "
+                         "forward returns the logits (N, classes) alone (e.g. out['logits'] or out[0])")
+    if first.ndim != 2 or first.shape[0] != len(x):
+        raise ValueError(f"{where} the network's output has shape {tuple(first.shape)} on {len(x)} inputs; the "
+                         "library reads logits of shape (N, classes)")
+    if first.shape[1] < 2:
+        raise ValueError(f"{where} the network returns a single logit per input: every argmax would be 0, so "
+                         "disagreement would read 0 and accuracy the share of class 0; return two logits, e.g. "
+                         "torch.cat([torch.zeros_like(z), z], 1), and integer labels 0/1")
+    classes = first.shape[1]
+    for split in ("train", "test"):
+        y = getattr(data, f"y_{split}")
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= classes):
+            raise ValueError(f"{where} the {split} labels range over [{int(y.min())}, {int(y.max())}] but the "
+                             f"network returns {classes} logits: labels must lie in [0, {classes})")
+    if not torch.equal(first, second):
+        raise ValueError(f"{where} two eval-mode passes of the network on the same inputs differ (dropout or noise "
+                         "active in eval mode, or state kept between calls): predictions, barriers and kernels "
+                         "would be random, not functions of the parameters; make eval mode deterministic")
+    again = task.build(0)
+    a, b = model.state_dict(), again.state_dict()
+    if a.keys() != b.keys() or any(not torch.equal(a[k], b[k]) for k in a):
+        differ = next((k for k in a if k not in b or not torch.equal(a[k], b[k])), "?")
+        raise ValueError(f"{where} the same seed built two different networks ({differ} differs): the model "
+                         "factory draws from a generator the library does not seed (numpy, Python's random, a "
+                         "global counter); draw from torch's generator, which the library seeds per run")
 
 
 def check_supported(model: nn.Module, where: str = "the network") -> None:

@@ -14,6 +14,7 @@ rules' own statistics at the designs' seed counts.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy import stats
@@ -107,7 +108,8 @@ def t_interval(point: float | np.ndarray, replicates: np.ndarray, seeds: int,
     reps = np.asarray(replicates, dtype=float).reshape((-1,) + point.shape)
     finite = np.isfinite(reps)
     ok = (finite.mean(0) >= MIN_FINITE_SHARE) & np.isfinite(point) & (seeds >= 2) & (finite.sum(0) >= 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # columns with no finite replicate: nan, said below
         masked = np.where(finite, reps, np.nan)
         sd = np.nanstd(masked, axis=0, ddof=1) if reps.shape[0] > 1 else np.full(point.shape, np.nan)
         half = stats.t.ppf((1 + level) / 2, max(seeds - 1, 1)) * sd * math.sqrt(seeds / max(seeds - 1, 1))
@@ -118,11 +120,16 @@ def t_interval(point: float | np.ndarray, replicates: np.ndarray, seeds: int,
 
 
 def _margin_check(cid: CheckId, margin: float, replicates: np.ndarray, detail: str, seeds: int,
-                  deciding: bool = True) -> Check:
+                  deciding: bool = True, bounds: tuple[float, float] | None = None) -> Check:
     """A check that passes when ``margin`` > 0, with the t interval (:func:`t_interval`, n = ``seeds``) of the
-    margin in its detail."""
+    margin in its detail; ``bounds``: the values the margin can take (a rank correlation's), the interval clipped
+    to them."""
     lo, hi = t_interval(margin, replicates, seeds)
-    return Check(cid, bool(margin > 0), f"{detail}; margin {margin:+.3g} [{lo:+.3g}, {hi:+.3g}]", margin=margin,
+    if bounds is not None and np.isfinite(lo) and np.isfinite(hi):
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+    where = f"[{lo:+.3g}, {hi:+.3g}]" if np.isfinite(lo) and np.isfinite(hi) else \
+        "(no interval: fewer than two seeds or pairs)"
+    return Check(cid, bool(margin > 0), f"{detail}; margin {margin:+.3g} {where}", margin=margin,
                  interval=(lo, hi), deciding=deciding)
 
 

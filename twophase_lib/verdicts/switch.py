@@ -116,7 +116,8 @@ def paired_switch_verdict(switches: np.ndarray, correct: np.ndarray, inflection:
                       f"{mean[0]:.3f} at t = 0, lowest later {mean[later].min():.3f} (rule: ≥ t = 0's − "
                       f"{WORST_TOLERANCE:g})", n),
         _margin_check(SwitchCheck.GROWS_WITH_T, rho - MIN_RANK_CORRELATION, rho_reps - MIN_RANK_CORRELATION,
-                      f"Spearman ρ = {rho:.2f} (rule: > {MIN_RANK_CORRELATION:g})", n),
+                      f"Spearman ρ = {rho:.2f} (rule: > {MIN_RANK_CORRELATION:g})", n,
+                      bounds=(-1 - MIN_RANK_CORRELATION, 1 - MIN_RANK_CORRELATION)),
     ]
     inside = [i for i in range(k - 1) if math.isfinite(inflection) and switches[i] >= inflection]
     testable = len(inside) >= MIN_SWITCHES_IN_CONE_PHASE
