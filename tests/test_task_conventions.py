@@ -105,3 +105,56 @@ def test_the_checks_leave_torchs_generator_and_the_network_as_they_were():
     task = Task("ok", lambda: nn.Sequential(mlp(), nn.Dropout(0.1)), data())
     task.identity()
     assert torch.equal(state, torch.random.get_rng_state())
+
+
+# ---------------------------------------------------------------------------------- what the identity must see
+
+OFFSET = 1.0
+
+
+class Scaled(nn.Module):
+    SCALE = 2.0  # a class-body constant, read through self
+
+    def __init__(self):
+        super().__init__()
+        self.net = mlp()
+
+    def forward(self, x):
+        return self.net(x) * self.SCALE + OFFSET
+
+
+class WithExtraState(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net, self.k = mlp(), 1
+
+    def get_extra_state(self):
+        return {"k": self.k}
+
+    def set_extra_state(self, state):
+        self.k = state["k"]
+
+    def forward(self, x):
+        return self.net(x) * self.k
+
+
+def test_a_class_constant_or_module_value_changed_after_the_task_was_made_changes_its_identity(monkeypatch):
+    task = Task("scaled", Scaled, data())
+    before = task.identity()
+    monkeypatch.setattr(Scaled, "SCALE", 3.0)
+    assert task.identity() != before  # the same Task object sees it: its identity is not frozen at first use
+    monkeypatch.undo()
+    assert task.identity() == before
+    monkeypatch.setitem(globals(), "OFFSET", 5.0)
+    assert task.identity() != before
+
+
+def test_a_network_with_extra_state_is_identified_by_it():
+    from twophase_lib.identity import module_identity
+
+    Task("extra", WithExtraState, data()).identity()  # used to fail: the extra state is not a tensor
+    a, b = WithExtraState(), WithExtraState()
+    b.net.load_state_dict(a.net.state_dict())
+    assert module_identity(a)["state"] == module_identity(b)["state"]
+    b.k = 2
+    assert module_identity(a)["state"] != module_identity(b)["state"]

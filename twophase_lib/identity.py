@@ -148,13 +148,14 @@ def _function(fn: types.FunctionType, seen: set) -> dict:
 
 def class_identity(cls: type, seen: set | None = None) -> dict:
     """A class's qualified name and, for user-written classes, every method it and its user-written bases define,
-    identified as functions (code, defaults, the module-level values they read); library classes: the name alone."""
+    identified as functions (code, defaults, the module-level values they read), and every other value their
+    bodies set (``SCALE = 2.0``, read as ``self.SCALE``); library classes: the name alone."""
     seen = set() if seen is None else seen
     name = f"{cls.__module__}.{cls.__qualname__}"
     if _is_library(cls.__module__) or id(cls) in seen:
         return {"class": name}
     seen = seen | {id(cls)}
-    methods = {}
+    methods, values = {}, {}
     for base in cls.__mro__:
         if base is object or _is_library(base.__module__):
             continue
@@ -164,7 +165,13 @@ def class_identity(cls: type, seen: set | None = None) -> dict:
                 fn = value.fget
             if isinstance(fn, types.FunctionType):
                 methods[f"{base.__qualname__}.{attr}"] = _function(fn, seen)
-    return {"class": name, "methods": methods}
+            elif not (attr.startswith("__") and attr.endswith("__")) and not isinstance(value, (type, property)):
+                values[f"{base.__qualname__}.{attr}"] = _plain(value, f"the class attribute {attr!r} of {name}",
+                                                               seen)
+    out = {"class": name, "methods": methods}
+    if values:  # only where there are some, so the keys of classes without them stay as they were
+        out["values"] = values
+    return out
 
 
 def module_identity(module: nn.Module, seen: set | None = None) -> dict:
@@ -176,7 +183,10 @@ def module_identity(module: nn.Module, seen: set | None = None) -> dict:
     classes = sorted({type(m) for m in module.modules()}, key=lambda c: f"{c.__module__}.{c.__qualname__}")
     state = hashlib.sha256()
     for k, v in module.state_dict().items():
-        state.update(f"{k}{tuple(v.shape)}{tensor_digest(v)}".encode())
+        if isinstance(v, torch.Tensor):
+            state.update(f"{k}{tuple(v.shape)}{tensor_digest(v)}".encode())
+        else:  # a module's extra state (get_extra_state), any picklable value
+            state.update(f"{k}{identity_digest(v, f'the extra state {k!r}')}".encode())
     frozen = [n for n, p in module.named_parameters() if not p.requires_grad]
     aliases: dict[int, list[str]] = {}
     for n, p in module.named_parameters(remove_duplicate=False):

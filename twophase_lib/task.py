@@ -31,7 +31,7 @@ from torch import nn
 
 from .config import RunConfig
 from .data import TensorData, derive_seed, load_data
-from .identity import identity_digest
+from .identity import class_identity, identity_digest
 from .models import build_model
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -97,7 +97,8 @@ class Task:
             twophase_lib.identity.UnidentifiableError: the loss, the model factory or the augmenter holds
                 something that cannot be identified (the message names it).
         """
-        if "identity" not in self._memo:
+        code = self._code_digest()
+        if "identity" not in self._memo or self._memo.get("code") != code:
             where = f"task {self.name!r}:"
             h = hashlib.sha256(f"{self.name}\0{self.version}\0".encode())
             h.update(identity_digest(self.loss, f"{where} the loss").encode())
@@ -106,8 +107,19 @@ class Task:
             net = self.build(0)
             check_conventions(self, net)
             h.update(identity_digest(net, f"{where} the network").encode())
-            self._memo["identity"] = h.hexdigest()
+            self._memo["classes"] = sorted({type(m) for m in net.modules()}, key=lambda c: c.__qualname__)
+            self._memo["identity"], self._memo["code"] = h.hexdigest(), self._code_digest()
         return self._memo["identity"]
+
+    def _code_digest(self) -> str:
+        """What can change between two calls on this object without a rebuild: the loss, the model factory and the
+        network's classes (code, class attributes, the module-level values they read). Recomputed on every
+        :meth:`identity`, so a value changed after the task was made (a module-level constant, a class
+        attribute) gives a new identity; the data are fingerprinted once per object (tensors are taken as
+        unchanged)."""
+        where = f"task {self.name!r}:"
+        return identity_digest((self.loss, self.model, [class_identity(c) for c in self._memo.get("classes", ())]),
+                               f"{where} the loss, the model factory or a network class")
 
     def cache_identity(self) -> dict:
         """What :func:`twophase_lib.config.to_dict` writes for this task in a cache key."""
@@ -121,7 +133,7 @@ class Task:
 
     def __getstate__(self) -> dict:
         # Workers receive the recipe and its identity, not tensors loaded by a data function (called again there).
-        memo = {k: v for k, v in self._memo.items() if k == "identity"}
+        memo = {k: v for k, v in self._memo.items() if k in ("identity", "code", "classes")}
         return {"name": self.name, "model": self.model, "data": self.data, "loss": self.loss, "version": self.version,
                 "_memo": memo}
 
@@ -183,8 +195,16 @@ def check_conventions(task: Task, model: nn.Module) -> None:
                          "would be random, not functions of the parameters; make eval mode deterministic")
     again = task.build(0)
     a, b = model.state_dict(), again.state_dict()
-    if a.keys() != b.keys() or any(not torch.equal(a[k], b[k]) for k in a):
-        differ = next((k for k in a if k not in b or not torch.equal(a[k], b[k])), "?")
+
+    def same(k: str) -> bool:
+        if k not in b:
+            return False
+        if isinstance(a[k], torch.Tensor) and isinstance(b[k], torch.Tensor):
+            return torch.equal(a[k], b[k])
+        return identity_digest(a[k], k) == identity_digest(b[k], k)  # a module's extra state
+
+    if a.keys() != b.keys() or not all(same(k) for k in a):
+        differ = next((k for k in a if not same(k)), "?")
         raise ValueError(f"{where} the same seed built two different networks ({differ} differs): the model "
                          "factory draws from a generator the library does not seed (numpy, Python's random, a "
                          "global counter); draw from torch's generator, which the library seeds per run")
