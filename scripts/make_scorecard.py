@@ -66,7 +66,7 @@ if __name__ == "__main__":
         if margins:
             (ROOT / "book" / "figures").mkdir(exist_ok=True)
             fig = margins_figure(margins)
-            fig.savefig(ROOT / "book" / "figures" / "scorecard_margins.png", dpi=110,
+            fig.savefig(ROOT / "book" / "figures" / "scorecard_margins.png", dpi=110, bbox_inches="tight",
                         metadata={"Software": None})
             margins_path = "figures/scorecard_margins.png"
         scorecard.write_text(scorecard_markdown(cache, BOOK_PROFILES, across=across, frozen=frozen,

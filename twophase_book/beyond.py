@@ -36,7 +36,7 @@ from twophase_lib.metrics import BarrierConfig
 from twophase_lib.models import ViT
 from twophase_lib.plotting import band, mark_inflection, time_axis
 from twophase_lib.task import Task
-from twophase_lib.verdicts import Verdict, combine
+from twophase_lib.verdicts import Outcome, Verdict, combine
 
 from .profiles import (
     ChaosDesign,
@@ -51,7 +51,7 @@ from .profiles import (
     protocol_run,
 )
 from .render import Note, Table
-from .summary import Cell, ClaimSummary, Number, check_numbers
+from .summary import CHECK_PREFIX, Cell, ClaimSummary, Number, check_numbers
 
 TASKS = ("vit", "tabular", "sequence")
 
@@ -521,7 +521,10 @@ def beyond_summary(profile: str, verdicts: dict, pre: dict, readings: dict, lags
         checks = {c.name: c for c in p.checks}
         cells.append(Cell(display_name(name), "dynamic range", "applicable" if p.applicable else "inapplicable",
                           "; ".join(c.detail.split(" (rule")[0] for c in p.checks),
-                          [Number(str(k), c.margin, *c.interval) for k, c in checks.items()]))
+                          [Number(str(k), c.margin, *c.interval) for k, c in checks.items()]
+                          + check_numbers(Verdict(Outcome.PARTLY, p.checks))))
+        own = lambda claim: [n for n in check_numbers(verdicts[(name, claim)])  # noqa: E731
+                             if n.quantity[len(CHECK_PREFIX):] not in checks]  # the precondition's once, above
         delta = min(d for n, m, d in readings if n == name and m == PRIMARY_METRIC)
         r = readings[(name, PRIMARY_METRIC, delta)]
         lo, hi = r.band()
@@ -533,19 +536,19 @@ def beyond_summary(profile: str, verdicts: dict, pre: dict, readings: dict, lags
                            Number(f"disagreement, t0 = {r.t0s[-1]}", float(r.point[-1]), float(lo[-1]),
                                   float(hi[-1])),
                            Number("inflection", inf["estimate"], inf["low"], inf["high"]),
-                           *check_numbers(verdicts[(name, "chaos")])]))
+                           *own("chaos")]))
         lag = lags[name]
         cells.append(Cell(display_name(name), CLAIM_LABELS["cone"], str(verdicts[(name, "cone")].outcome),
                           "; ".join(f"{c.mark} {c.name}" for c in lag.verdict.checks),
                           [Number("calibration S", lag.calibration), Number("S(0, t), travelled", lag.travelled),
-                           *check_numbers(verdicts[(name, "cone")])]))
+                           *own("cone")]))
         sw = switches[(name, ARMS[0])]
         a = sw.accuracy.mean(0)
         cells.append(Cell(display_name(name), CLAIM_LABELS["switch"], str(verdicts[(name, "switch")].outcome),
                           f"{a[0]:.3f} (t = 0) → {a[-2]:.3f} (t = {sw.switches[-2]}); standard {a[-1]:.3f}",
                           [Number(f"test accuracy, t = {t}", float(a[j]), float(sw.accuracy[:, j].min()),
                                   float(sw.accuracy[:, j].max())) for j, t in enumerate(sw.switches)]
-                          + check_numbers(verdicts[(name, "switch")])))
+                          + own("switch")))
         for claim, label in CLAIM_LABELS.items():
             v = verdicts[(name, claim)]
             details.append(f"{display_name(name)}, {label}: " + "; ".join(f"{c.mark} {c.name}: {c.detail}"

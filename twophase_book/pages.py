@@ -107,11 +107,11 @@ def margins_figure(rows: Sequence[tuple[str, str, float, float, float]]) -> plt.
             ax.plot([lo / scale, hi / scale], [y, y], color=colour, linewidth=2)
         ax.plot([m / scale], [y], "o", color=colour, markersize=4)
     ax.axvline(0, color="k", linewidth=1)
-    ax.set_yticks(range(len(rows)), [f"{t.split('. ', 1)[-1]} · {label}" for t, label, *_ in rows][::-1],
+    ax.set_yticks(range(len(rows)), [f"{t.split('. ', 1)[0]}. {label}" for t, label, *_ in rows][::-1],
                   fontsize=6)
     ax.set_xlim(-1.1, 1.1)
-    ax.set_xlabel("margin ÷ its row's largest |value| (right of 0: passes; green/red: the 90% interval excludes 0; "
-                  "grey: undecided)", fontsize=7)
+    ax.set_xlabel("margin ÷ its row's largest |value|: right of 0 passes\n"
+                  "green / red: the 90% interval excludes 0; grey: undecided", fontsize=7)
     ax.set_title("Every deciding check, its margin and 90% interval", fontsize=9)
     ax.grid(True, axis="x", alpha=0.3)
     fig.tight_layout()

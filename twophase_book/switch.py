@@ -57,9 +57,10 @@ def _arm_name(arm: str, res) -> str:
 def window_switch_verdicts(results: dict, inflections: dict[str, dict]) -> dict:
     """The paired rule (:func:`twophase_lib.verdicts.paired_switch_verdict`, through
     :func:`twophase_lib.switch.switch_verdict`) for each (arch, linearized arm): its final scores against the
-    parents' own at each switch time and the batch-norm-frozen control's."""
+    parents' own at each switch time and, for the paper's arm, the batch-norm-frozen control's (trained at the same
+    lr and schedule: the lower-lr arm and the step-schedule extension have no control of their own)."""
     return {key: switch_verdict(res, inflections.get(key[0], {}).get("estimate", math.nan),
-                                results.get((key[0], ARMS[2])))
+                                results.get((key[0], ARMS[2])) if key[1] == ARMS[0] else None)
             for key, res in results.items() if key[1] != ARMS[2]}
 
 
