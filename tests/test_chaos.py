@@ -166,11 +166,10 @@ def test_map_validates_times():
         ChaosMap(run=tiny_config(steps=10), t0s=(0,), t1s=(20,))
 
 
-def test_inflection_point_interpolates_in_log_time():
+def test_the_inflection_is_the_first_grid_point_where_the_curve_has_halved():
     t0s = np.array([0, 9, 99, 999])
-    assert inflection_point(t0s, np.array([1.0, 0.9, 0.5, 0.1])) == pytest.approx(99)
-    assert inflection_point(t0s, np.array([1.0, 0.7, 0.3, 0.1])) == pytest.approx(
-        math.expm1((math.log(10) + math.log(100)) / 2)
-    )
+    assert inflection_point(t0s, np.array([1.0, 0.9, 0.5, 0.1])) == 99
+    assert inflection_point(t0s, np.array([1.0, 0.7, 0.3, 0.1])) == 99  # crossed between 9 and 99: no finer claim
+    assert inflection_point(t0s, np.array([1.0, 0.4, 0.3, 0.1])) == 9
     assert math.isnan(inflection_point(t0s, np.array([1.0, 0.9, 0.8, 0.7])))
     assert math.isnan(inflection_point(t0s, np.array([0.0, 0.0, 0.0, 0.0])))

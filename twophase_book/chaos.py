@@ -329,8 +329,8 @@ def extension_outcome(found: dict) -> str:
     return "; ".join(parts)
 
 
-#: The amplification the growth table converts a rate into an iteration count for: the CNNs' twins in chapter 1
-#: grow from ‖ε‖ ≈ 1e-7 to distances of order 10 (×10⁸), which is what separates them.
+#: The amplification the growth table converts a rate into an iteration count for (the CNNs' twins in chapter 1
+#: grow from ‖ε‖ ≈ 1e-7 to distances of order 10, ×10⁸, which is what separates them).
 GROWTH_TARGET = 1e8
 
 

@@ -46,8 +46,8 @@ RECIPE_ACCURACY = {"resnet20": 0.917, "vgg16": 0.937}
 #: "reproduced" on them). Approximate values read off the figures (the texts above); where the paper shows nothing
 #: a rule needs, the value is an assumption, named in ``"assumed"``. Curves are seed means; the test adds seeds.
 
-#: Chapter 1's rule on a fixed window t1 = t0 + Δ: each metric at each t0, from the maps of the paper's Fig. 3 read
-#: along the diagonal t1 = t0 + Δ.
+#: The inputs of chapter 1's rule on a fixed window t1 = t0 + Δ, each metric at each t0, from the maps of the
+#: paper's Fig. 3 read along the diagonal t1 = t0 + Δ.
 PAPER_CHAOS_WINDOWS = {
     "resnet20": {"t0s": (0, 100, 200, 500, 1000, 2000), "delta": 500,
                  "disagreement": (0.15, 0.12, 0.08, 0.03, 0.02, 0.02),
@@ -62,7 +62,7 @@ PAPER_CHAOS_WINDOWS = {
                "bound 8e-4; disagreement on the diagonal where the maps show only the barrier",
 }
 
-#: Chapter 2's rule: the lag curves S(t, t + dt) early and late (Fig. 5b) and S(0, t) late (Fig. 5a).
+#: The inputs of chapter 2's rule, the lag curves S(t, t + dt) early and late (Fig. 5b) and S(0, t) late (Fig. 5a).
 PAPER_CONE_LAGS = {
     "resnet20": {"lags": (100, 200, 300, 400, 500), "early": (0.25, 0.3, 0.33, 0.35, 0.36),
                  "late": (0.02, 0.02, 0.02, 0.02, 0.02), "travelled": 0.17},
@@ -72,8 +72,8 @@ PAPER_CONE_LAGS = {
                "independently initialised networks (the paper has none)",
 }
 
-#: Chapter 3's rule: final test accuracy of the model linearized at t and trained to T = 10,000 (Fig. 6), and the
-#: parent's own accuracy at t.
+#: The inputs of chapter 3's rule, the final test accuracy of the model linearized at t and trained to T = 10,000
+#: (Fig. 6), and the parent's own accuracy at t.
 PAPER_SWITCH_CURVES = {
     "resnet20": {"switches": (0, 100, 200, 500, 1000, 2000, 5000, 8000, 10000), "inflection": 500,
                  "final": (0.44, 0.44, 0.45, 0.55, 0.65, 0.75, 0.84, 0.85, 0.86),

@@ -40,8 +40,8 @@ class Number:
         return f"{f(self.value)} [{f(self.low)}, {f(self.high)}]"
 
 
-#: A :class:`Number` whose quantity starts so is a deciding check's margin (positive: passes) with its interval:
-#: what the scorecard's figure draws against zero.
+#: The start of the quantity of a Number that is a deciding check's margin (positive when it passes) with its
+#: interval, which the scorecard's figure draws against zero.
 CHECK_PREFIX = "check: "
 
 

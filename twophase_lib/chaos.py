@@ -451,7 +451,7 @@ def window_reading(arch: str, res: ChaosMapResult, metric: str, delta: int, resa
     :func:`twophase_lib.verdicts.window_chaos_verdict` (the paper's Fig. 3, read along its diagonals).
 
     ``references``: the map whose reference pairs give the reference level (default ``res``), which should be
-    :attr:`Reference.DATA_ORDER` pairs, the rule's reference (a map of the same runs with those pairs shares
+    ``Reference.DATA_ORDER`` pairs, the rule's reference (a map of the same runs with those pairs shares
     every twin with the primary one: nothing is trained twice); a map without ε = 0 twins, such as the per-entry
     reading's, is judged by the references' control.
 

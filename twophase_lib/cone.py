@@ -197,7 +197,8 @@ class LagReading:
 
     @property
     def travelled(self) -> float:
-        """S(0, t) at the late t, seed mean: the distance the rule's *narrow* reads the floor against."""
+        """The distance the kernel travelled from initialisation to the late t, S(0, t) averaged over seeds, which
+        the rule's *narrow* reads the floor against."""
         return float(self.travelled_per_seed.mean())
 
     @property

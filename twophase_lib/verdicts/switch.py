@@ -28,9 +28,9 @@ MIN_RANK_CORRELATION = 0.7
 #: this (a point) in *the cone phase matters*, the smallest gain the chapter counts as the nonlinear dynamics inside
 #: the cone still helping (the paper's gains from later switch times are tens of points).
 MIN_CONE_PHASE_GAIN = 0.01
-#: How far below t = 0 a later switch time's accuracy may lie in *t = 0 is worst*: a point, the resolution the other
-#: checks count in. The paper's own curve is flat for t ≤ 200 ("≈ 0.44 for t ≤ 200"), which a strict "worst" would
-#: leave to the noise.
+#: How far below t = 0 a later switch time's accuracy may lie in *t = 0 is worst*, a point (the resolution the
+#: other checks count in). The paper's own curve is flat for t ≤ 200 ("≈ 0.44 for t ≤ 200"), which a strict
+#: "worst" would leave to the noise.
 WORST_TOLERANCE = 0.01
 #: Switch times before T at or after the inflection the cone-phase checks need (the first and the last are
 #: compared, the middle ones keep one lucky pair from deciding); with fewer they are not applicable.
