@@ -6,9 +6,9 @@ Why not percentile intervals: over 2 or 3 seeds a percentile bootstrap's nominal
 only about 52% / 62% of the time (the bootstrap's spread is the seeds' spread times sqrt((n − 1)/n), and the
 quantiles of n resampled values cannot reach beyond them). :func:`~twophase_lib.verdicts.t_interval` keeps the
 bootstrap for what it is good at (the standard error of any statistic of the resampled seeds and images) and
-replaces the quantiles with the Student t quantile on n − 1 degrees of freedom, the standard error rescaled by sqrt(n/(n − 1)): for the mean
-of normal seeds this is exactly the textbook t interval (90% coverage), and the coverage test measures it on the
-rules' own statistics at the designs' seed counts.
+replaces the quantiles with the Student t quantile on n − 1 degrees of freedom, the standard error rescaled by
+sqrt(n/(n − 1)): for the mean of normal seeds this is exactly the textbook t interval (90% coverage), and the
+coverage test measures it on the rules' own statistics at the designs' seed counts.
 """
 
 from __future__ import annotations
