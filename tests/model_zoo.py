@@ -171,6 +171,93 @@ ZOO = {
 }
 
 
+# ------------------------------------------------------------------ kinds the library must refuse (issue 31)
+
+
+def table_mlp(out: int = CLASSES) -> nn.Module:
+    return nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, out))
+
+
+class DictOutput(nn.Module):
+    """Returns {"logits": ...}, as Hugging Face models do."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = table_mlp()
+
+    def forward(self, x):
+        return {"logits": self.net(x)}
+
+
+class McDropout(nn.Module):
+    """Dropout active in eval mode too (Monte Carlo dropout)."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = table_mlp()
+
+    def forward(self, x):
+        return F.dropout(self.net(x), 0.5, training=True)
+
+
+class StepCounter(nn.Module):
+    """Python state updated in forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.net, self.calls = table_mlp(), 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.net(x) + self.calls
+
+
+class NumpyInit(nn.Module):
+    """A constructor that draws from numpy's generator, which the library does not seed."""
+
+    def __init__(self):
+        super().__init__()
+        import numpy as np
+
+        self.net = table_mlp()
+        with torch.no_grad():
+            self.net[0].weight.copy_(torch.from_numpy(np.random.randn(8, 5)).float())
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def one_hot_table_data() -> TensorData:
+    d = table_data()
+    return TensorData("one-hot", d.x_train, F.one_hot(d.y_train, CLASSES), d.x_test, F.one_hot(d.y_test, CLASSES))
+
+
+def soft_label_table_data() -> TensorData:
+    d = table_data()
+    soft = lambda y: F.one_hot(y, CLASSES).float() * 0.8 + 0.2 / CLASSES  # noqa: E731
+    return TensorData("soft", d.x_train, soft(d.y_train), d.x_test, soft(d.y_test))
+
+
+#: kind -> (model factory, data function, what the refusal says): tasks the library would read wrongly without
+#: an error, refused before any run (``tests/test_model_zoo.py``).
+REFUSED = {
+    "one-logit-binary-head": (functools.partial(table_mlp, 1), table_data, "single logit"),
+    "dict-output": (DictOutput, table_data, "returns dict, not a tensor"),
+    "one-hot-labels": (table_mlp, one_hot_table_data, "one-hot"),
+    "soft-labels": (table_mlp, soft_label_table_data, "class indices"),
+    "too-few-logits": (functools.partial(table_mlp, 2), table_data, "labels range over"),
+    "mc-dropout": (McDropout, table_data, "two eval-mode passes"),
+    "state-in-forward": (StepCounter, table_data, "two eval-mode passes"),
+    "numpy-initialisation": (NumpyInit, table_data, "numpy"),
+}
+
+
+def refused_task(kind: str) -> Task:
+    """The task of a kind the library must refuse."""
+    model, data, _ = REFUSED[kind]
+    return Task(f"refused-{kind}", model, data)
+
+
 def zoo_task(kind: str, **kwargs) -> Task:
     """The task of a zoo kind (``kwargs`` go to :class:`Task`, e.g. ``loss`` or ``version``)."""
     model, data = ZOO[kind]

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from model_zoo import ZOO, BatchNormMLP, dropout_mlp, table_data, zoo_task
+from model_zoo import REFUSED, ZOO, BatchNormMLP, dropout_mlp, refused_task, table_data, zoo_task
 from torch import nn
 from torch.func import functional_call
 
@@ -314,3 +314,13 @@ def test_identity_survives_modules_and_objects_that_refer_back_to_themselves():
 
     a, b = Task("cyclic", Net, table_data), Task("cyclic", Net, table_data)
     assert a.identity() == b.identity()
+
+
+@pytest.mark.parametrize("kind", sorted(REFUSED))
+def test_kinds_the_library_would_misread_are_refused_before_anything_trains(kind, tmp_path):
+    """Through the public API: the analysis refuses the task with the reason before any parent trains."""
+    run = RunConfig(task=refused_task(kind), optim=OptimConfig(lr=0.05, batch_size=16, steps=8, milestones=()))
+    cache = Cache(tmp_path)
+    with pytest.raises(ValueError, match=REFUSED[kind][2]):
+        chaos_analysis(run, t0s=(0, 4), deltas=(4,), seeds=(0, 1), cache=cache, progress=False)
+    assert not any(p.is_file() for p in tmp_path.rglob("*")), "something was computed before the refusal"
