@@ -24,7 +24,9 @@ One module per concept; every public name is re-exported here (``from twophase_l
 * ``precondition``: chapter 4's dynamic-range precondition, :class:`PreconditionCheck`, :class:`Precondition`,
   :func:`dynamic_range_precondition`;
 * ``transition``: chapter 6's rules on what moves the transition, :class:`Shift`, :func:`inflection_shift`,
-  :class:`Relation`, :func:`inflection_accuracy_relation`.
+  :class:`Relation`, :func:`inflection_accuracy_relation`;
+* ``scale``: the scale ladder's rule (issue 34), :class:`Trend`, :class:`ScaleOutcome`, :class:`ScaleTrend`,
+  :func:`width_trend`.
 """
 
 from .chaos import MAX_LATE_SHARE, MIN_EARLY_SHARE, WindowCheck, window_chaos_verdict
@@ -62,6 +64,7 @@ from .precondition import (
     PreconditionCheck,
     dynamic_range_precondition,
 )
+from .scale import MAX_PREDICTION_RATIO, MIN_RUNGS, ScaleOutcome, ScaleTrend, Trend, width_trend
 from .switch import (
     MIN_CONE_PHASE_GAIN,
     MIN_LINEAR_GAIN,
@@ -93,4 +96,6 @@ __all__ = [
     "dynamic_range_precondition",
     # transition
     "MIN_SETTINGS", "Shift", "inflection_shift", "Relation", "inflection_accuracy_relation",
+    # scale
+    "MIN_RUNGS", "MAX_PREDICTION_RATIO", "Trend", "ScaleOutcome", "ScaleTrend", "width_trend",
 ]
