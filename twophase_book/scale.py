@@ -1,5 +1,5 @@
 """Is it the paper or our scale? (issue 34) The scale ladder's predictions, committed before any ladder number
-exists, each read by :func:`twophase_lib.verdicts.scale.width_trend`.
+exists, each read by :func:`twophase_lib.verdicts.width_trend`.
 
 Widths are multipliers of the paper's network (ResNet-20 ×1, VGG-16 ×1, so the paper's width is 1); a rung is a
 width the chapter trains at. The chapter, its designs and studies come later, through the claim registry; what is
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: What kernel theory predicts, and why it may not hold here: in the NTK parameterisation (or with the lr scaled with
-#: width) the relative change of the kernel during training shrinks as width^(−1/2) (Lee et al. 2019; Geiger et
-#: al.; Hanin & Nica), so S = 1 − cos of two kernels shrinks as 1/width: a log–log slope of −1. The paper's networks
-#: and ours train in standard parameterisation at a fixed lr, where the theory guarantees nothing: the ladder
-#: measures the slope rather than assuming it.
+#: What kernel theory predicts, and why it may not hold here. In the NTK parameterisation, or with the lr scaled
+#: with width, the relative change of the kernel during training shrinks as width^(−1/2) (Lee et al. 2019; Geiger
+#: et al.; Hanin & Nica), so S = 1 − cos of two kernels shrinks as 1/width, a log–log slope of −1. The paper's
+#: networks and ours train in standard parameterisation at a fixed lr, where the theory guarantees nothing; the
+#: ladder measures the slope rather than assuming it.
 KERNEL_THEORY = ("S = 1 − cos of two kernels ∝ 1/width in the NTK parameterisation (Lee et al. 2019; Geiger et "
                  "al.; Hanin & Nica); standard parameterisation at a fixed lr guarantees nothing")
 
@@ -33,7 +33,7 @@ class Prediction:
     reason: str
 
 
-#: The ladder's predictions (issue 34), each judged by :func:`twophase_lib.verdicts.scale.width_trend`: the
+#: The ladder's predictions (issue 34), each judged by :func:`twophase_lib.verdicts.width_trend`, the
 #: slope against ``slope_bound`` (a predicted slope of −1, rejected above −0.3), and the fitted value at the
 #: paper's width against the paper's (consistent: the fit's interval meets it; fails: it lies wholly outside).
 PREDICTIONS = (

@@ -24,7 +24,7 @@ import numpy as np
 
 from .intervals import RESAMPLES, t_interval
 
-#: Rungs a trend needs: with two, any two points lie on a line and the fit has no check of its own.
+#: The rungs a trend needs (with two, any two points lie on a line and the fit has no check of its own).
 MIN_RUNGS = 3
 #: The widest interval of the fitted value at the paper's width (as a ratio high / low) that can still say
 #: "consistent" or "fails": a prediction vaguer than a factor of 10 says nothing about a value read off a figure.
