@@ -101,7 +101,7 @@ switches = book.compute(beyond.beyond_switches(designs), "chapter 4: switched ru
 curves, base = beyond.parent_accuracy(designs, cache), beyond.baselines(designs, cache)
 readings = chaos.window_readings(maps)
 inflections = chaos.map_inflections(readings)
-pre = beyond.preconditions(unrelated, switches)
+pre = beyond.preconditions(unrelated, switches, base)
 beyond.precondition_table(pre, base, switches)
 
 # %%

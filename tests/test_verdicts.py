@@ -82,6 +82,14 @@ def test_the_dynamic_range_precondition_reaches_both_ways_and_says_why():
     assert not edge.applicable and edge.checks[0].mark == "?"
     with pytest.raises(ValueError, match="correctness arrays"):
         dynamic_range_precondition(_images(0.4, 2), _images(0.5, 2), _images(0.5, 3))
+    # the third check: standard training must beat the task's simple baseline (a ViT that does not beat logistic
+    # regression has learned nothing a linear model cannot)
+    args = (_images(0.45, 2), _images(0.45, 2, seed=1), _images(0.18, 2, seed=2))
+    beats = dynamic_range_precondition(*args, baseline=0.30)
+    assert beats.applicable and beats.checks[-1].id == PreconditionCheck.BEATS_BASELINE and len(beats.checks) == 3
+    short = dynamic_range_precondition(*args, baseline=0.60)
+    assert not short.applicable and [c.mark for c in short.checks] == ["✓", "✓", "✗"]
+    assert "against the baseline's 0.600" in short.explain()
 
 
 def test_inapplicable_settings_are_left_out_when_outcomes_are_combined():

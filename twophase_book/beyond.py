@@ -410,9 +410,10 @@ def baselines(designs: dict[str, ProtocolDesign], cache) -> dict[str, dict[str, 
     return out
 
 
-def preconditions(maps: dict, switches: dict) -> dict:
+def preconditions(maps: dict, switches: dict, base: dict | None = None) -> dict:
     """Per task, :func:`twophase_lib.verdicts.dynamic_range_precondition` on the reference pairs' disagreement at
-    the window's end and the paper arm's correctness at t = 0 (linearized from initialisation) and at T."""
+    the window's end, the paper arm's correctness at t = 0 (linearized from initialisation) and at T, and, with
+    ``base`` (:func:`baselines`), the better of the task's simple baselines, which standard training must beat."""
     from twophase_lib.verdicts import dynamic_range_precondition
 
     from .switch import ARMS
@@ -422,7 +423,8 @@ def preconditions(maps: dict, switches: dict) -> dict:
         j = list(res.study.t1s).index(res.study.run.optim.steps)
         sw = switches[(name, ARMS[0])]
         out[name] = dynamic_range_precondition(res.reference_disagreements[:, j], sw.correct[:, :, -1],
-                                               sw.correct[:, :, 0])
+                                               sw.correct[:, :, 0],
+                                               baseline=max(base[name].values()) if base else None)
     return out
 
 
@@ -469,9 +471,10 @@ def precondition_table(pre: dict, base: dict, switches: dict) -> Table:
                      f"{sw.accuracy[:, 0].mean():.3f} [{sw.accuracy[:, 0].min():.3f}, {sw.accuracy[:, 0].max():.3f}]",
                      *(f"{c.mark} {c.margin:+.3f} [{c.interval[0]:+.3f}, {c.interval[1]:+.3f}]" for c in p.checks),
                      "applicable" if p.applicable else "**inapplicable**"])
+    checks = next(iter(pre.values())).checks if pre else []
     return Table(["task", "majority class", "logistic regression", "standard training at T (seed range)",
-                  "linearized at initialisation, at T", "unrelated networks disagree > 0.10 [90%]",
-                  "linearized falls short by > 0.05 [90%]", "precondition"], rows)
+                  "linearized at initialisation, at T", *(f"{c.name}: margin [90%]" for c in checks),
+                  "precondition"], rows)
 
 
 def accuracy_figure(curves: dict, base: dict, inflections: dict | None = None) -> plt.Figure:

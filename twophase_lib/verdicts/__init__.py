@@ -58,6 +58,7 @@ from .outcomes import (
     decide_with_intervals,
 )
 from .precondition import (
+    MIN_BASELINE_GAIN,
     MIN_LINEARIZATION_GAP,
     MIN_UNRELATED_DISAGREEMENT,
     Precondition,
@@ -92,7 +93,7 @@ __all__ = [
     "MIN_SWITCHES", "MIN_RANK_CORRELATION", "MIN_CONE_PHASE_GAIN", "MIN_LINEAR_GAIN", "MIN_SWITCHES_IN_CONE_PHASE",
     "WORST_TOLERANCE", "SwitchCheck", "paired_switch_verdict",
     # precondition
-    "MIN_UNRELATED_DISAGREEMENT", "MIN_LINEARIZATION_GAP", "PreconditionCheck", "Precondition",
+    "MIN_UNRELATED_DISAGREEMENT", "MIN_LINEARIZATION_GAP", "MIN_BASELINE_GAIN", "PreconditionCheck", "Precondition",
     "dynamic_range_precondition",
     # transition
     "MIN_SETTINGS", "Shift", "inflection_shift", "Relation", "inflection_accuracy_relation",

@@ -21,6 +21,10 @@ MIN_UNRELATED_DISAGREEMENT = 0.10
 #: short of standard training (the whole 90% interval above it): with a smaller gap there is too little accuracy
 #: for a later switch time to recover.
 MIN_LINEARIZATION_GAP = 0.05
+#: The precondition's third threshold, by how much (test accuracy) standard training at the window's end must beat
+#: the task's simple baseline (the better of the majority class and logistic regression; the whole 90% interval
+#: above it): a network that learns no more than a linear model in the window has no nonlinear phase to study.
+MIN_BASELINE_GAIN = 0.01
 
 
 class PreconditionCheck(enum.Enum):
@@ -28,6 +32,7 @@ class PreconditionCheck(enum.Enum):
 
     UNRELATED_DISAGREE = "unrelated networks disagree"
     LINEARIZATION_FALLS_SHORT = "linearized training falls short"
+    BEATS_BASELINE = "standard training beats the baseline"
 
 
 @dataclass
@@ -53,7 +58,7 @@ class Precondition:
 
 
 def dynamic_range_precondition(unrelated: np.ndarray, standard_correct: np.ndarray, linear_correct: np.ndarray,
-                               resamples: int = RESAMPLES) -> Precondition:
+                               resamples: int = RESAMPLES, baseline: float | None = None) -> Precondition:
     """Whether a task can show the effects at all, before any verdict on it (issue 22): twins cannot diverge
     further than unrelated networks differ, and a phase of training that linearization loses cannot matter when
     the model linearized at initialisation already trains as well as the network.
@@ -66,13 +71,17 @@ def dynamic_range_precondition(unrelated: np.ndarray, standard_correct: np.ndarr
             and trained to T.
         resamples: bootstrap replicates (pairs or seeds, and test inputs, resampled; the gap paired by seed and
             input).
+        baseline: the task's simple baseline's test accuracy (the better of the majority class and logistic
+            regression), a fixed number; None leaves the third check out.
 
     Checks (margins positive when they pass; t intervals over pairs or seeds):
 
     * **unrelated networks disagree**: mean disagreement −
       :data:`~twophase_lib.verdicts.precondition.MIN_UNRELATED_DISAGREEMENT`;
     * **linearized training falls short**: standard − linearized test accuracy −
-      :data:`~twophase_lib.verdicts.precondition.MIN_LINEARIZATION_GAP`.
+      :data:`~twophase_lib.verdicts.precondition.MIN_LINEARIZATION_GAP`;
+    * **standard training beats the baseline** (with ``baseline``): standard test accuracy − baseline −
+      :data:`~twophase_lib.verdicts.precondition.MIN_BASELINE_GAIN`.
 
     Returns:
         A :class:`Precondition`; its :meth:`Precondition.apply` turns a claim's verdict into INAPPLICABLE when the
@@ -90,7 +99,7 @@ def dynamic_range_precondition(unrelated: np.ndarray, standard_correct: np.ndarr
     gap = std - lin
     g = float(gap.mean())
     g_reps = bootstrap_means(gap[:, :, None], resamples, seed=1)[:, 0]
-    return Precondition([
+    checks = [
         _margin_check(PreconditionCheck.UNRELATED_DISAGREE, d - MIN_UNRELATED_DISAGREEMENT,
                       d_reps - MIN_UNRELATED_DISAGREEMENT,
                       f"independently initialised networks disagree on {d:.3f} of the test set "
@@ -99,4 +108,12 @@ def dynamic_range_precondition(unrelated: np.ndarray, standard_correct: np.ndarr
                       g_reps - MIN_LINEARIZATION_GAP,
                       f"standard {std.mean():.3f} against linearized at initialisation {lin.mean():.3f} test accuracy "
                       f"(rule: gap > {MIN_LINEARIZATION_GAP:g})", std.shape[0]),
-    ])
+    ]
+    if baseline is not None:
+        s_reps = bootstrap_means(std[:, :, None], resamples, seed=2)[:, 0]
+        gain = float(std.mean()) - float(baseline)
+        checks.append(_margin_check(PreconditionCheck.BEATS_BASELINE, gain - MIN_BASELINE_GAIN,
+                                    s_reps - float(baseline) - MIN_BASELINE_GAIN,
+                                    f"standard {std.mean():.3f} against the baseline's {baseline:.3f} test accuracy "
+                                    f"(rule: gain > {MIN_BASELINE_GAIN:g})", std.shape[0]))
+    return Precondition(checks)
