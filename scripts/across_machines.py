@@ -53,10 +53,13 @@ def environment(capability: str) -> dict:
 
 def merge(data: dict, profile: str, run: dict) -> dict:
     """``data`` with ``run`` stored for ``profile``, replacing a run of the same fingerprint; a file of another
-    profile is replaced whole (its runs would not compare)."""
+    profile is replaced whole (its runs would not compare), and so are runs of an older protocol when ``run`` holds
+    the current one (typed summaries): a page never sets verdicts of two protocols side by side."""
     if data.get("profile") != profile:
         data = {"profile": profile, "runs": []}
-    runs = [r for r in data.get("runs", []) if r["fingerprint"]["id"] != run["fingerprint"]["id"]]
+    typed = lambda r: all("cells" in s for s in r["summaries"].values() if s)  # noqa: E731
+    runs = [r for r in data.get("runs", []) if r["fingerprint"]["id"] != run["fingerprint"]["id"]
+            and (typed(r) or not typed(run))]
     return {"profile": profile, "runs": runs + [run]}
 
 

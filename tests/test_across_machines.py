@@ -22,3 +22,13 @@ def test_a_run_replaces_its_fingerprint_and_another_profile_starts_afresh():
     data = across.merge(data, "cpu", run("a", 2))
     assert [(r["fingerprint"]["id"], r["x"]) for r in data["runs"]] == [("b", 1), ("a", 2)]
     assert across.merge(data, "smoke", run("c", 1))["runs"] == [run("c", 1)]
+
+
+def test_a_run_of_the_current_protocol_replaces_runs_of_an_older_one():
+    old = lambda fp: {"fingerprint": {"id": fp}, "summaries": {"chaos": {"verdict": "partly"}}}  # noqa: E731
+    new = lambda fp: {"fingerprint": {"id": fp}, "summaries": {"chaos": {"verdict": "partly", "cells": []}}}  # noqa
+    data = across.merge(across.merge({}, "cpu", old("amd")), "cpu", old("amd-avx2"))
+    data = across.merge(data, "cpu", new("intel"))
+    assert [r["fingerprint"]["id"] for r in data["runs"]] == ["intel"]
+    data = across.merge(data, "cpu", new("intel-avx2"))
+    assert [r["fingerprint"]["id"] for r in data["runs"]] == ["intel", "intel-avx2"]

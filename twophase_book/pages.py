@@ -468,6 +468,11 @@ def across_machines_markdown(data: dict, book_id: str | None = None, figure: str
                   "constant lr, and nothing below describes their numbers or verdicts. `make across-machines` "
                   "records the current chapters under each fingerprint (about an hour per fingerprint on two "
                   "cores); until then the scorecard applies none of this page's verdicts.", ""]
+    elif len(runs) == 1:
+        lines += ["**One fingerprint so far.** Only this run is recorded on the current protocol, so the column "
+                  "*across machines* repeats it and no verdict below has been checked against other kernels yet: "
+                  "`make across-machines CAPABILITIES=\"avx2 default\"` adds the others (about an hour each on two "
+                  "cores).", ""]
     ids = [r["fingerprint"]["id"] for r in runs]
     lines += [
         f"Profile `{data.get('profile')}`. The book's chapters were computed with "
