@@ -227,6 +227,20 @@ class NumpyInit(nn.Module):
         return self.net(x)
 
 
+class PythonRandomInit(nn.Module):
+    """A parameter drawn from Python's random module, which the library does not seed."""
+
+    def __init__(self):
+        super().__init__()
+        import random
+
+        self.net = table_mlp()
+        self.scale = nn.Parameter(torch.tensor(random.random()))
+
+    def forward(self, x):
+        return self.net(x) * self.scale
+
+
 def one_hot_table_data() -> TensorData:
     d = table_data()
     return TensorData("one-hot", d.x_train, F.one_hot(d.y_train, CLASSES), d.x_test, F.one_hot(d.y_test, CLASSES))
@@ -249,6 +263,7 @@ REFUSED = {
     "mc-dropout": (McDropout, table_data, "two eval-mode passes"),
     "state-in-forward": (StepCounter, table_data, "two eval-mode passes"),
     "numpy-initialisation": (NumpyInit, table_data, "numpy"),
+    "python-random-initialisation": (PythonRandomInit, table_data, "same seed built two different networks"),
 }
 
 
