@@ -136,8 +136,10 @@ switch.control_table(results)
 # Margins carry 90% $t$ intervals over seeds (bootstrap standard error over seeds and test
 # images, paired); ? marks an undecided check. *Not reproduced* when the linear phase
 # learns nothing, or accuracy neither grows with $t$ nor rises in the cone phase;
-# *reproduced* when every check passes; *partly* otherwise; *inconclusive* when an
-# undecided check could move the outcome. The claim's verdict is the paper's arm (the
+# *reproduced* when every check that could be tested passes (a check marked – could not
+# be: an arm without its own frozen control, too few switch times after the inflection)
+# and the cone phase was tested; *partly* otherwise; *inconclusive* when an undecided
+# check could move the outcome. The claim's verdict is the paper's arm (the
 # run's lr); the lower-lr arm is judged by the same rule and shown beside it.
 
 # %% tags=["nbval-check-output"]

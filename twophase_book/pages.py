@@ -160,7 +160,9 @@ def frozen_markdown(data: dict) -> list[str]:
     designs = "; ".join(_design_text(d) for d in first["designs"])
     lines = ["", f"## A longer design, run once ({data['label']})", "",
              f"The `{data['profile']}` rows above are the design the book's time budget buys. This one ran once, cold, "
-             f"outside that budget ({data['source']}; numerics {first['numerics']}); its summaries are kept, not "
+             f"outside that budget ({data['source']}; numerics {first['numerics']}), judged by the rules of its time "
+             f"(before issue 32: e.g. the cone's *narrow* read against unrelated networks, percentile intervals), so "
+             f"its verdicts do not compare with the rows above; its summaries are kept, not "
              f"recomputed, in `book/longer_window.json` (`scripts/freeze_summaries.py`). Designs: {designs}.", "",
              "| claim | verdict | " + " | ".join(f"{n} (constant lr)" for n in networks)
              + " | extensions and controls |", "|---|---|" + "---|" * len(networks) + "---|"]
@@ -208,9 +210,12 @@ def scorecard_markdown(
         "paper on its own protocol: a constant lr of 0.1 (every figure of the paper lies inside its first lr stage), "
         "twins compared on fixed windows after their split, the eNTK's lag curves, switch times inside the window. "
         "The rules are in `twophase_lib.verdicts` and stated in each chapter; each is tested to say *reproduced* on "
-        "the paper's own figure values and *not reproduced* on null models. Every check carries a 90% t interval "
-        "over seeds (coverage measured in the test suite), and a claim is *inconclusive* when a check whose "
-        "interval contains 0 could change its outcome, "
+        "the paper's own figure values and *not reproduced* on null models. Means and check margins carry 90% t "
+        "intervals over seeds (symmetric; coverage measured in the test suite; a rank correlation's clipped to "
+        "the values it can take; none with fewer than two seeds); inflections and block boundaries carry "
+        "intervals at the grid's resolution (\"> last t0\": beyond the grid), chapter 6's shift ratios percentile "
+        "intervals. A check marked – could not be tested and does not count for or against. A claim is "
+        "*inconclusive* when a check whose interval contains 0 could change its outcome, "
         "or when the rule gives different verdicts on machines with other kernels (once "
         "[Across machines](across_machines.md) holds runs of this protocol). A claim is *reproduced* only when "
         "it holds for both networks, *not reproduced* when it fails for both, *partly* otherwise. Extensions and "

@@ -122,13 +122,16 @@ def control_table(results: dict) -> Table:
         for t in frozen.switches[:-1]:
             f = paired_difference(lin, int(t), frozen)
             acc = lambda r: _accuracy_text(r, list(r.switches).index(t))  # noqa: E731
-            loss = frozen.loss.mean(0)[list(frozen.switches).index(t)]
+            j = list(frozen.switches).index(t)
+            kept = ~frozen.diverged[:, j] if frozen.diverged is not None else np.ones(len(frozen.loss), bool)
+            loss = frozen.loss[kept, j].mean() if kept.any() else math.nan  # diverged seeds enter no mean
             at_lower = t in slow.switches
             rows.append([display_name(arch), int(t), acc(lin), acc(frozen), f"{loss:.3g}", _difference_text(f),
                          acc(slow) if at_lower else "–",
                          _difference_text(paired_difference(slow, int(t), lin)) if at_lower else "–"])
-    return Table(["network", "switch t", "linearized", "batch norm frozen", "frozen: test loss",
-                  "linearized − frozen [90%]", "linearized at the lower lr", "lower lr − run's lr [90%]"], rows)
+    return Table(["network", "switch t", "linearized", "batch norm frozen", "frozen: test loss (seeds that did not "
+                  "diverge)", "linearized − frozen [90%] (seeds where neither diverged)", "linearized at the lower lr",
+                  "lower lr − run's lr [90%]"], rows)
 
 
 def extension_table(results: dict) -> Table:
@@ -151,7 +154,8 @@ def extension_table(results: dict) -> Table:
                          f"{_accuracy_text(ext, j)} (to {ext.switches[-1]})",
                          _difference_text(d) if d else
                          f"{ext.accuracy[:, j].mean() - lin.accuracy[:, k].mean():+.3f} (unpaired: T differs)"])
-    return Table(["network", "switch t", "constant lr", "step schedule", "step − constant [90%]"], rows)
+    return Table(["network", "switch t", "constant lr", "step schedule", "step − constant [90%] (paired by seed and "
+                  "image; the two end at different T)"], rows)
 
 
 def window_switch_paper_table(results: dict, inflections: dict[str, dict]) -> Table:

@@ -309,7 +309,7 @@ def transition_summary(design: TransitionDesign, readings: dict[str, SettingRead
     numbers.append(Number("Spearman ρ, inflection vs accuracy", rel["rho"], rel["low"], rel["high"]))
     moved = [f"{label}: {f['shift']}" for label, f in found.items() if f["shift"] != Shift.NONE]
     headline = (f"{rel['relation']} (ρ = {fmt(rel['rho'])} [{fmt(rel['low'])}, {fmt(rel['high'])}], "
-                f"{rel['settings']} settings); moved: {'; '.join(moved) or 'none measurably'}")
+                f"{rel['settings']} settings, the baseline included); moved: {'; '.join(moved) or 'none measurably'}")
     details = [f"{label}: ×{_factor(f['factor'])} [{_factor(f['low'])}, {_factor(f['high'])}], {f['shift']}"
                for label, f in found.items()]
     outcome = str(rel["relation"])

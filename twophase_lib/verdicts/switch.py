@@ -141,8 +141,9 @@ def paired_switch_verdict(switches: np.ndarray, correct: np.ndarray, inflection:
             f_mean, f_reps = mean_all[2 * k:], reps_all[:, 2 * k:]
             f_rise = float(f_mean[b] - f_mean[a])
             if not math.isfinite(f_rise):
+                where = " and ".join(f"t = {switches[i]:g}" for i in (a, b) if not math.isfinite(f_mean[i]))
                 checks.append(Check(SwitchCheck.BEYOND_FROZEN_BATCH_NORM, False, "the batch-norm-frozen control "
-                                    f"diverged at t = {switches[a]:g} or {switches[b]:g}", applicable=False))
+                                    f"diverged (in at least one seed) at {where}", applicable=False))
             else:
                 checks.append(_margin_check(
                     SwitchCheck.BEYOND_FROZEN_BATCH_NORM, rise - f_rise - MIN_CONE_PHASE_GAIN,
