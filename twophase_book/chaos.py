@@ -21,7 +21,7 @@ from .profiles import (
     protocol_design,
 )
 from .render import Note, Table, fmt
-from .summary import PRIMARY, Cell, ClaimSummary, Number, check_numbers
+from .summary import PRIMARY, Cell, ClaimSummary, Number, check_numbers, decided_by
 
 # ------------------------------------------------------------------- the paper's protocol (issue 21): (t0, t1) maps
 
@@ -489,7 +489,7 @@ def map_summary(profile: str, readings: dict[tuple, WindowReading],
                                float(hi[-1])),
                         Number(f"inflection, Δ = {delta}", inf["estimate"], inf["low"], inf["high"])]
             checks += check_numbers(r.verdict, f"Δ = {delta}: ")
-            parts.append(f"Δ = {delta}: {r.verdict.outcome} ({_decided_by(r.verdict)}), {r.point[0]:.2f} → "
+            parts.append(f"Δ = {delta}: {r.verdict.outcome} ({decided_by(r.verdict)}), {r.point[0]:.2f} → "
                          f"{r.point[-1]:.2f}, inflection {numbers[-1].text()}")
         cells.append(Cell(display_name(arch), PRIMARY, str(outcome), "; ".join(parts), numbers + checks))
         others = [f"{LABELS.get(m, m)} Δ = {delta}: {r.verdict.outcome}" for (a, m, delta), r in readings.items()
@@ -514,13 +514,6 @@ def map_summary(profile: str, readings: dict[tuple, WindowReading],
                        f"{order['paper_high']:.0f}: {order['order']}")
     verdict = combine(list(per_net.values()))
     return ClaimSummary("chaos", profile, str(verdict), cells, details)
-
-
-def _decided_by(v) -> str:
-    """The deciding checks that failed or were undecided, in words."""
-    parts = [f"{', '.join(c.value for c in ids)} {word}" for ids, word in
-             ((v.failed(), "failing"), (v.undecided(), "undecided"), (v.not_applicable(), "not testable")) if ids]
-    return "; ".join(parts) if parts else "every check passing"
 
 
 def transition_note(readings: dict[tuple, WindowReading]) -> Note:

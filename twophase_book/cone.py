@@ -14,7 +14,7 @@ from twophase_lib.verdicts import LagCheck, combine
 from .paper import PAPER_CONE
 from .profiles import ProtocolDesign, display_name
 from .render import Table, fmt
-from .summary import PRIMARY, Cell, ClaimSummary, Number, check_numbers
+from .summary import PRIMARY, Cell, ClaimSummary, Number, check_numbers, decided_by
 
 
 def _edges(steps: np.ndarray) -> np.ndarray:
@@ -184,15 +184,6 @@ def lag_figure(results: dict[str, ConeResult], readings: dict[str, LagReading],
     return fig
 
 
-def _decided_by(r: LagReading) -> str:
-    """The deciding checks that failed or were undecided, in words ("every check" when all passed)."""
-    failed = [c.value for c in r.verdict.failed()]
-    open_ = [c.value for c in r.verdict.undecided()]
-    parts = ([f"{', '.join(failed)} failing"] if failed else []) + \
-        ([f"{', '.join(open_)} undecided"] if open_ else [])
-    return "; ".join(parts) if parts else "every deciding check passing"
-
-
 def lag_summary(profile: str, readings: dict[str, LagReading], inflections: dict[str, dict]) -> ClaimSummary:
     """Chapter 2's typed summary: per network, the lag rule's outcome, the late floor against the distance travelled
     from initialisation S(0, t) (and the calibration, shown), and the block boundary beside chapter 1's
@@ -212,12 +203,12 @@ def lag_summary(profile: str, readings: dict[str, LagReading], inflections: dict
                    Number("S between independent networks", r.calibration, float(r.calibration_per_seed.min()),
                           float(r.calibration_per_seed.max())),
                    Number("block boundary (iterations)", float(r.boundary[0]), lo, hi), *check_numbers(r.verdict)]
-        decided_by = _decided_by(r)
         cells.append(Cell(display_name(arch), PRIMARY, str(r.verdict.outcome),
                           f"late floor {floor.mean():.3g} (seed range {floor.min():.3g}–{floor.max():.3g}) against "
                           f"S(0, {r.late}) = {d.mean():.3g} travelled ({floor.mean() / d.mean():.2f} of it; "
-                          f"{r.calibration:.2g} between unrelated networks, shown); decided by {decided_by}; block "
-                          f"boundary {numbers[4].text()} (chaos inflection {_inflection_text(inf)})", numbers))
+                          f"{r.calibration:.2g} between unrelated networks, shown); decided by "
+                          f"{decided_by(r.verdict)}; block boundary {numbers[4].text()} (chaos inflection "
+                          f"{_inflection_text(inf)})", numbers))
         details.append(f"{display_name(arch)}: " + "; ".join(
             f"{c.mark} {c.name}{'' if c.deciding else ' (descriptive)'}" for c in r.verdict.checks))
     verdict = combine([c.outcome for c in cells])

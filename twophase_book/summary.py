@@ -52,6 +52,15 @@ def check_numbers(verdict: Verdict, label: str = "") -> list[Number]:
             and c.interval is not None]
 
 
+def decided_by(verdict: Verdict) -> str:
+    """What decided a verdict, in words: its deciding checks that failed, were undecided or could not be tested
+    ("every deciding check passing" when none)."""
+    groups = ((verdict.failed(), "failing"), (verdict.undecided(), "undecided"),
+              ([c.id for c in verdict.checks if c.deciding and not c.applicable], "not testable"))
+    parts = [f"{', '.join(c.value for c in ids)} {word}" for ids, word in groups if ids]
+    return "; ".join(parts) if parts else "every deciding check passing"
+
+
 @dataclass
 class Cell:
     """One network under one protocol: the rule's outcome (or a descriptive finding), a headline, its numbers."""

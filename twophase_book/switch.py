@@ -16,7 +16,7 @@ from twophase_lib.verdicts import combine
 from .paper import PAPER_SWITCH
 from .profiles import ProtocolDesign, display_name
 from .render import Table, fmt
-from .summary import PRIMARY, Cell, ClaimSummary, Number, check_numbers
+from .summary import PRIMARY, Cell, ClaimSummary, Number, check_numbers, decided_by
 
 # ------------------------------------------------------ the paper's protocol (issue 21): switches inside the window
 
@@ -204,13 +204,6 @@ def window_switch_figure(results: dict, inflections: dict[str, dict] | None = No
     return fig
 
 
-def _decided_by(v) -> str:
-    """The deciding checks that failed, were undecided or could not be tested, in words."""
-    parts = [f"{', '.join(c.value for c in ids)} {word}" for ids, word in
-             ((v.failed(), "failing"), (v.undecided(), "undecided"), (v.not_applicable(), "not testable")) if ids]
-    return "; ".join(parts) if parts else "every check passing"
-
-
 def window_switch_summary(profile: str, results: dict, verdicts: dict) -> ClaimSummary:
     """Chapter 3's typed summary: per network, the paper's arm's outcome (primary) with the checks that decided it,
     the lower-lr arm's outcome."""
@@ -227,7 +220,7 @@ def window_switch_summary(profile: str, results: dict, verdicts: dict) -> ClaimS
             arm, f"linearized at lr × {res.study.lr_scale:g} (control)")
         cells.append(Cell(display_name(arch), protocol, str(v.outcome),
                           f"{acc[0]:.3f} (t = 0) → {acc[-2]:.3f} (t = {res.switches[-2]}); standard {acc[-1]:.3f}; "
-                          f"decided by {_decided_by(v)}", numbers))
+                          f"decided by {decided_by(v)}", numbers))
         details.append(f"{display_name(arch)}, {_arm_name(arm, res)}: "
                        + "; ".join(f"{c.mark} {c.name}: {c.detail}" for c in v.checks))
     verdict = combine([c.outcome for c in cells if c.protocol == PRIMARY])
