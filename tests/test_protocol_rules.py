@@ -130,3 +130,9 @@ def test_combining_inconclusive_settings():
     assert combine([Outcome.INCONCLUSIVE]) == Outcome.INCONCLUSIVE
     assert combine([Outcome.REPRODUCED, Outcome.NOT_REPRODUCED, Outcome.INCONCLUSIVE]) == Outcome.PARTLY
     assert combine([Outcome.PARTLY, Outcome.PARTLY]) == Outcome.PARTLY
+
+
+def test_a_grid_with_one_t0_is_refused_up_front():
+    point, reps = replicated([0.5], 0.01)
+    with pytest.raises(ValueError, match="hold a later t0"):
+        window_chaos_verdict(np.array([0]), point, reps, 0.5, reps[:, 0], True, 100, 3, 3)

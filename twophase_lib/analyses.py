@@ -188,8 +188,9 @@ def chaos_analysis(run: RunConfig, t0s, deltas, seeds=(0, 1, 2), epsilon: float 
     _constant_lr(run, "chaos_analysis")
     deltas = _grid(deltas, "deltas", 1, run.optim.steps)
     t0s = _grid(t0s, "t0s", 0, run.optim.steps - max(deltas))
-    if t0s[0] != 0:
-        raise ValueError(f"t0s must start at 0 (the early end the rule reads), got {t0s}")
+    if t0s[0] != 0 or len(t0s) < 2:
+        raise ValueError(f"t0s must start at 0 (the early end the rule reads) and hold a later t0 to compare it "
+                         f"with, got {t0s}")
     seeds = _seeds(seeds)
     if not 0 < float(epsilon) < 1:
         raise ValueError(f"epsilon must lie in (0, 1) (ε = 0 is the control the analysis runs), got {epsilon}")

@@ -119,10 +119,12 @@ def perturb(ckpt: Checkpoint, param_names: Iterable[str], pert: Perturbation,
     intended = float(torch.sqrt(sum((e * e).sum() for e in eps.values()))) if eps else 0.0
     if pert.size > 0 and intended > 0 and changed == 0:
         dtypes = sorted({str(ckpt.model[n].dtype).replace("torch.", "") for n in names})
+        largest = max(float(ckpt.model[n].detach().abs().max()) for n in names)
         raise PerturbationVanishedError(
             f"a perturbation of size {pert.size:g} ({pert.kind}) rounds away entirely in {', '.join(dtypes)}: "
             f"realised ‖θ′ − θ‖ = 0 against {intended:.3g} intended, 0 of {total:,} entries changed, so the twin "
-            f"would be its parent; use a larger ε or train in float32")
+            f"would be its parent (parameters as large as {largest:.3g} swallow it: a run whose weights have grown "
+            f"that far may be exploding); use a larger ε or train in float64")
     child = dataclasses.replace(ckpt, model=state)
     return child, PerturbationReport(intended, sq_diff**0.5, changed / max(total, 1), total)
 

@@ -84,8 +84,8 @@ def window_chaos_verdict(t0s: np.ndarray, point: np.ndarray, replicates: np.ndar
     if point.shape != t0s.shape or replicates.shape[1:] != t0s.shape or ref_rep.shape != replicates.shape[:1]:
         raise ValueError(f"shapes disagree: t0s {t0s.shape}, point {point.shape}, replicates {replicates.shape}, "
                          f"reference replicates {ref_rep.shape}")
-    if t0s[0] != 0:
-        raise ValueError(f"the t0 grid must start at 0, got {t0s[0]}")
+    if len(t0s) < 2 or t0s[0] != 0:
+        raise ValueError(f"the t0 grid must start at 0 and hold a later t0, got {t0s.tolist()}")
     d0, last = point[0], point[-1]
     inf = inflection_interval(t0s, point, replicates, seeds)
     both = min(seeds, reference_seeds)
