@@ -99,6 +99,20 @@ def test_a_diverged_standard_run_is_refused_at_the_iteration_it_happened():
     from twophase_lib.training import DivergedError, train
 
     cfg = tiny_config(steps=8).replace(optim={"lr": 1e12, "milestones": ()})
-    with pytest.raises(DivergedError, match=r"the training loss became (nan|inf) at iteration \d") as e:
+    how = r"(became (nan|inf)|exploded to \S+, over 1e\+04 times its first value \S+,)"
+    with pytest.raises(DivergedError, match=rf"the training loss {how} at iteration \d") as e:
         train(cfg, progress=False)
     assert 0 <= e.value.step < 8
+
+
+def test_a_loss_that_explodes_but_stays_finite_is_divergence_too():
+    from twophase_lib.training import LOSS_EXPLOSION_FACTOR, DivergedError, first_diverged, train
+
+    assert first_diverged({0: 2.3, 1: 5.0, 2: 60.0}) is None  # a spike of a working run
+    assert first_diverged({3: 84.0, 4: 9e3, 5: 84.0 * LOSS_EXPLOSION_FACTOR * 1.01, 6: 4e21}) == 5
+    assert first_diverged({0: 2.3, 1: float("nan")}) == 1 and first_diverged({0: float("inf")}) == 0
+    assert first_diverged({0: 0.0, 1: 1e9}) is None  # no scale to read an explosion against
+    cfg = tiny_config(steps=40).replace(optim={"lr": 50.0, "milestones": ()})
+    with pytest.raises(DivergedError, match=r"exploded to \S+, over 1e\+04 times its first value") as e:
+        train(cfg, progress=False)
+    assert 0 < e.value.step < 15  # before the loss reaches NaN (iteration 15)

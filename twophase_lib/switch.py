@@ -17,7 +17,7 @@ from .executor import Executor, run_waves
 from .linearize import SwitchArm, switched_model, train_linearized
 from .store import State, parent_at, parent_checkpoints, state_predictions
 from .task import run_data, run_loss
-from .training import compute_threads, evaluate, first_nonfinite, predict
+from .training import compute_threads, evaluate, first_diverged, predict
 from .verdicts import Verdict, bootstrap_means, paired_switch_verdict, t_interval
 
 
@@ -89,7 +89,7 @@ def switch_outcome(run: RunConfig, t: int, reset_momentum: bool, cache: Cache, t
             correct = hits.cpu().numpy()
             train = evaluate(model, data, "train", limit=train_examples, loss=run_loss(run))
         return {"t": t, "seed": run.seed, "test_accuracy": test["accuracy"], "test_loss": test["loss"],
-                "test_correct": correct, "diverged_at": first_nonfinite(result.losses),
+                "test_correct": correct, "diverged_at": first_diverged(result.losses),
                 "train_accuracy": train["accuracy"], "train_loss": train["loss"],
                 "final_train_losses": [result.losses[s] for s in sorted(result.losses)[-20:]]}
 
@@ -100,8 +100,9 @@ def switch_outcome(run: RunConfig, t: int, reset_momentum: bool, cache: Cache, t
 
 
 def diverged(record: dict) -> bool:
-    """Whether a switched run diverged: its training loss became NaN or infinite (``diverged_at``; for records
-    cached before it was kept, a non-finite final test loss or one of the last training losses)."""
+    """Whether a switched run diverged: its training loss became NaN or infinite or exploded
+    (``diverged_at``, :func:`twophase_lib.training.first_diverged`; for records cached before it was kept, a
+    non-finite final test loss or one of the last training losses)."""
     if record.get("diverged_at") is not None:
         return True
     return not math.isfinite(record["test_loss"]) or not all(map(math.isfinite, record.get("final_train_losses", ())))

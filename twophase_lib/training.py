@@ -137,17 +137,32 @@ class Checkpoint:
 
 
 class DivergedError(RuntimeError):
-    """Training diverged: the loss became NaN or infinite at iteration ``step`` (a run that enters no curve)."""
+    """Training diverged: the loss became NaN or infinite, or exploded (:func:`first_diverged`), at iteration
+    ``step`` (a run that enters no curve)."""
 
     def __init__(self, message: str, step: int):
         super().__init__(message)
         self.step = step
 
 
-def first_nonfinite(losses: dict[int, float]) -> int | None:
-    """The first iteration whose training loss is NaN or infinite (the update taken there diverged), or None."""
-    bad = [s for s, v in losses.items() if not math.isfinite(v)]
-    return min(bad) if bad else None
+#: A training loss this many times the run's first one has exploded, finite or not: a working run's loss never
+#: leaves the order of its first (cross-entropy from ln K ≈ 2.3; the book's fully linearized runs at lr 0.1 peak
+#: near 50× it), while an exploding one passes 10⁴× within a few iterations on its way to 10²⁰ (lr 50: 84 → 4e21
+#: in 12 steps) and, with batch norm, may never reach infinity.
+LOSS_EXPLOSION_FACTOR = 1e4
+
+
+def first_diverged(losses: dict[int, float]) -> int | None:
+    """The first iteration whose training loss is NaN or infinite, or above :data:`LOSS_EXPLOSION_FACTOR` times the
+    first loss of ``losses`` (the update taken there diverged), or None.
+
+    Args:
+        losses: {iteration: training loss} of one run (or one resumed stretch of it).
+    """
+    steps = sorted(losses)
+    first = next((losses[s] for s in steps if math.isfinite(losses[s])), math.nan)
+    bound = LOSS_EXPLOSION_FACTOR * abs(first) if math.isfinite(first) and first != 0 else math.inf
+    return next((s for s in steps if not math.isfinite(losses[s]) or losses[s] > bound), None)
 
 
 @dataclass
@@ -232,7 +247,8 @@ def train(
 
     Raises:
         ValueError: ``until`` lies before ``start``. RuntimeError: the run names a CUDA device this machine lacks.
-        DivergedError: the training loss became NaN or infinite (the message names the iteration and its lr).
+        DivergedError: the training loss became NaN or infinite, or exploded past
+            :data:`LOSS_EXPLOSION_FACTOR` times its first value (the message names the iteration and its lr).
     """
     check_device(cfg.device)
     until = cfg.optim.steps if until is None else until
@@ -270,9 +286,12 @@ def _train(
         losses[step] = step_fn(step)
     saved[until] = snapshot(until, model, optimizer)
     losses = losses_as_floats(losses)
-    step = first_nonfinite(losses)
+    step = first_diverged(losses)
     if step is not None:
-        raise DivergedError(f"{desc}: the training loss became {losses[step]} at iteration {step} (lr "
+        first = losses[min(losses)]
+        how = (f"became {losses[step]}" if not math.isfinite(losses[step]) else
+               f"exploded to {losses[step]:.3g}, over {LOSS_EXPLOSION_FACTOR:.0e} times its first value {first:.3g},")
+        raise DivergedError(f"{desc}: the training loss {how} at iteration {step} (lr "
                             f"{cfg.optim.lr_at(step):g}): the run diverged, and a diverged run enters no curve; "
                             "lower the lr or add warmup (OptimConfig.warmup_steps)", step)
     return TrainResult(saved, losses)
