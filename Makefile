@@ -6,7 +6,7 @@
 #   make chapter NB=notebooks/01_chaos_effect.py PROFILE=smoke [PARAMS="-p key value"]
 #                                                one chapter; cpu -> book/chapters/, smoke -> _build/chapters/smoke/
 #                                                (never tests/baselines/), gpu -> artifacts/gpu/,
-#                                                paper -> artifacts/paper/
+#                                                paper -> artifacts/paper/, ladder (chapter 7 only) -> artifacts/ladder/
 #   make baselines [NB=notebooks/01_chaos_effect.py]
 #                                                regenerate the smoke baselines in tests/baselines/ (every chapter,
 #                                                or NB only); the only target that writes them
@@ -68,7 +68,7 @@ book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --all -W -n --keep-going
 
 chapter: $(STAMP)
-	@test -n "$(NB)" || { echo "usage: make chapter NB=notebooks/NN_name.py [PROFILE=smoke|cpu|gpu|paper] [PARAMS='-p key value']"; exit 2; }
+	@test -n "$(NB)" || { echo "usage: make chapter NB=notebooks/NN_name.py [PROFILE=smoke|cpu|gpu|paper|ladder] [PARAMS='-p key value']"; exit 2; }
 	$(VPY) scripts/run_chapters.py --profile $(PROFILE) $(PARAMS) $(NB)
 
 # The smoke baselines nbval re-executes (make test) are regenerated only here (make chapter PROFILE=smoke leaves them alone).

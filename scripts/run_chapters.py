@@ -26,6 +26,8 @@ Where the executed notebook goes (``--out-dir`` overrides):
   Regenerating the baselines is an explicit act: ``make baselines``.
 * ``gpu``   -> ``artifacts/gpu/NN_name.ipynb``     (git-ignored; one GPU, ``scripts/gpu_book.py``)
 * ``paper`` -> ``artifacts/paper/NN_name.ipynb``   (git-ignored; long GPU runs)
+* ``ladder`` -> ``artifacts/ladder/NN_name.ipynb`` (git-ignored; the scale chapter's rungs, run once outside the
+  book's budget: ``scripts/record_ladder.py`` then keeps their measurements in ``book/ladder.json``)
 
 Timing and machine-specific metadata (papermill's start/end times and durations, nbclient's
 per-cell ``execution`` timestamps, absolute input/output paths, random cell ids) are stripped, so
@@ -72,8 +74,9 @@ PROGRESS_DIR = ROOT / "_build" / "progress"
 PROGRESS_ENV = "TWOPHASE_PROGRESS"
 COLD_RUN_ENV = "TWOPHASE_COLD_RUN"
 KERNEL = "python3"
-PROFILES = ("smoke", "cpu", "gpu", "paper")
+PROFILES = ("smoke", "cpu", "gpu", "paper", "ladder")
 OUT_DIRS = {
+    "ladder": ROOT / "artifacts" / "ladder",
     "cpu": ROOT / "book" / "chapters",
     "smoke": ROOT / "_build" / "chapters" / "smoke",
     "gpu": ROOT / "artifacts" / "gpu",

@@ -16,7 +16,7 @@ from twophase_book.claims import CLAIMS, RULES, claim, claim_studies, compute
 from twophase_lib import analyses
 
 ROOT = Path(__file__).resolve().parents[1]
-CLAIM_MODULES = ("chaos", "cone", "switch", "precondition", "transition")
+CLAIM_MODULES = ("chaos", "cone", "switch", "precondition", "transition", "scale")
 
 
 def rule_functions() -> dict[str, object]:

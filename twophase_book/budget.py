@@ -5,18 +5,17 @@
 from __future__ import annotations
 
 from .claims import CLAIMS, claim_studies
-from .profiles import protocol_designs
 
 
 def chapter_studies(profile: str) -> dict[str, list]:
     """The studies each claim's chapter computes at a profile (the registry, :data:`twophase_book.claims.CLAIMS`),
-    in the book's order ({chapter: [study, ...]}; chapter 5 trains a user's model and is not counted). What an
-    earlier chapter computed is free to a later one.
+    in the book's order ({chapter: [study, ...]}; chapter 5 trains a user's model and is not counted; a chapter that
+    does not run at the profile is left out). What an earlier chapter computed is free to a later one.
 
     Raises:
         ValueError: an unknown profile.
     """
-    return {c.chapter: list(claim_studies(c.kind, profile).values()) for c in CLAIMS}
+    return {c.chapter: list(claim_studies(c.kind, profile).values()) for c in CLAIMS if profile in c.profiles}
 
 
 def chapter_costs(profile: str, workers: int, units: dict | None = None, progress: bool = True) -> dict:
@@ -38,7 +37,7 @@ def chapter_costs(profile: str, workers: int, units: dict | None = None, progres
     studies = [st for group in chapters.values() for st in group]
     work = count_work(studies)
     if units is None:
-        barrier = next(iter(protocol_designs(profile).values())).chaos.barrier
+        barrier = next(st.barrier for st in studies if hasattr(st, "barrier"))
         units = {}
         for st in studies:
             label = network_label(st.run)

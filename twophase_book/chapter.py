@@ -20,7 +20,6 @@ from twophase_lib.ray_executor import executor_from_env
 
 from .claims import Claim, claim, compute
 from .pages import save_claim_summary
-from .profiles import check_profile
 from .render import Note, Table, numerics_note
 
 
@@ -78,7 +77,7 @@ def setup(kind: str, profile: str, workers: int | None = None, cache_dir=None, *
         ValueError: an unknown claim or profile, or a parameter outside what is allowed (the message names it).
     """
     c = claim(kind)
-    check_profile(profile)
+    c.check_profile(profile)
     designs = c.designs(profile, **overrides)
     cache = Cache(check_cache_dir(cache_dir))
     return Chapter(c, profile, designs, cache, executor_from_env(check_workers(workers)))

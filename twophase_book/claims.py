@@ -22,12 +22,13 @@ from twophase_lib.verdicts import (
     inflection_shift,
     lag_cone_verdict,
     paired_switch_verdict,
+    width_trend,
     window_chaos_verdict,
 )
 
-from . import beyond, chaos, cone, switch, transition
+from . import beyond, chaos, cone, scale, switch, transition
 from .designs import protocol_table
-from .profiles import check_profile, protocol_designs
+from .profiles import PROFILES, protocol_designs
 from .summary import ClaimSummary
 
 
@@ -55,6 +56,17 @@ class Claim:
     rules: tuple[Callable, ...]
     across_machines: bool = False
     summary: type = ClaimSummary
+    profiles: tuple[str, ...] = PROFILES
+
+    def check_profile(self, profile: str) -> str:
+        """Return ``profile`` if this claim's chapter runs at it.
+
+        Raises:
+            ValueError: a profile it does not run at, listing those it does.
+        """
+        from twophase_lib.config import check_choice
+
+        return check_choice(profile, self.profiles, f"profile of {self.title}")
 
 
 def _chaos_studies(designs: dict) -> dict:
@@ -102,6 +114,12 @@ CLAIMS = (
           lambda profile: {"design": transition.transition_design(profile)}, transition.design_table,
           lambda designs: transition.transition_maps(designs["design"]),
           (inflection_shift, inflection_accuracy_relation)),
+    Claim("scale", "7. Is it the paper or the scale?", "07_paper_or_scale",
+          "Not a claim of the paper: whether the book's negative verdicts come from the paper or from our small "
+          "scale. Predictions committed before any number (the kernel's distances fall as 1/width, the chaos "
+          "inflection and the switch gain grow with width), read by power laws over a ladder of widths.",
+          scale.chapter_designs, scale.design_table, scale.studies,
+          (width_trend, window_chaos_verdict, lag_cone_verdict, paired_switch_verdict), profiles=scale.SCALE_PROFILES),
 )
 
 #: Every rule function the book's claims use; chapter 5 may import no other (``tests/test_claims.py``).
@@ -127,7 +145,7 @@ def claim_studies(kind: str, profile: str) -> dict:
         ValueError: an unknown claim or profile.
     """
     c = claim(kind)
-    return c.studies(c.designs(check_profile(profile)))
+    return c.studies(c.designs(c.check_profile(profile)))
 
 
 def compute(studies: dict, cache: Cache | None = None, executor=None, desc: str = "studies",

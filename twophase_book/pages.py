@@ -23,12 +23,14 @@ from .profiles import (
     protocol_designs,
 )
 from .render import fmt
+from .scale import SCALE_COLUMN
 from .summary import CHECK_PREFIX, PRIMARY, ClaimSummary
 
 # ------------------------------------------------------------------------------------------------- at a glance
 
 #: One mark per outcome, so the grid reads in colour and in words (an open question's finding gets the last).
-BADGES = {"reproduced": "🟢", "partly": "🟡", "not reproduced": "🔴", "inconclusive": "⚪", "inapplicable": "⚫"}
+BADGES = {"reproduced": "🟢", "partly": "🟡", "not reproduced": "🔴", "inconclusive": "⚪", "inapplicable": "⚫",
+          "consistent with the paper at its scale": "🟢", "fails at the paper's scale": "🔴", "cannot tell": "⚪"}
 #: The claims the grid has a row for, with the label chapter 4's cells carry for the same claim on its tasks.
 GLANCE_CLAIMS = (("chaos", "chaos effect"), ("cone", "cone effect"), ("switch", "value of the cone phase"))
 
@@ -40,17 +42,20 @@ def badge(outcome: str) -> str:
 
 def glance_grid(found: dict, profile: str) -> list[str]:
     """The scorecard's grid at one profile: one row per claim of chapters 1–3, one column per network (chapters
-    1–3) and per task (chapter 4, the same claims on other architectures), a badge per cell; then chapter 6's
-    finding. ``found``: {(kind, profile): ClaimSummary or None}."""
+    1–3) and per task (chapter 4, the same claims on other architectures), a badge per cell, and the scale ladder's
+    column (chapter 7: whether the claim's trend over width reaches the paper at its scale) where it ran; then
+    chapter 6's finding. ``found``: {(kind, profile): ClaimSummary or None}."""
     get = lambda kind: found.get((kind, profile))  # noqa: E731
     beyond = get("beyond")
+    ladder = get("scale")
     nets = list(dict.fromkeys(c.network for k, _ in GLANCE_CLAIMS if get(k) for c in get(k).cells
                               if c.protocol == PRIMARY))
     tasks = list(dict.fromkeys(c.network for c in beyond.cells)) if beyond else []
     if not nets and not tasks:
         return []
-    lines = ["| claim | verdict (ch. 1–3) | " + " | ".join(nets + [f"{t} (ch. 4)" for t in tasks]) + " |",
-             "|---|---|" + "---|" * (len(nets) + len(tasks))]
+    scale_head = [f"[scale](chapters/{claim('scale').chapter}.ipynb) (ch. 7)"] if ladder else []
+    lines = ["| claim | verdict (ch. 1–3) | " + " | ".join(nets + [f"{t} (ch. 4)" for t in tasks] + scale_head)
+             + " |", "|---|---|" + "---|" * (len(nets) + len(tasks) + len(scale_head))]
     for kind, label in GLANCE_CLAIMS:
         s = get(kind)
         title = claim(kind).title
@@ -60,6 +65,9 @@ def glance_grid(found: dict, profile: str) -> list[str]:
             cells.append("–" if c is None else badge(c.outcome))
         for t in tasks:
             c = beyond.cell(t, label)
+            cells.append("–" if c is None else badge(c.outcome))
+        if ladder:
+            c = ladder.cell(kind, SCALE_COLUMN)
             cells.append("–" if c is None else badge(c.outcome))
         verdict = badge(s.verdict) if s else "not run"
         lines.append(f"| [{title}](chapters/{claim(kind).chapter}.ipynb) | {verdict} | " + " | ".join(cells) + " |")
@@ -132,8 +140,12 @@ def save_claim_summary(cache: Cache, summary: ClaimSummary, designs: dict) -> No
 
 
 def load_claim_summary(cache: Cache, kind: str, profile: str) -> ClaimSummary | None:
-    """A typed summary for the profile's current designs (the registry's ``designs``), or None."""
-    data = cache.load(f"{kind}-claim", tuple(claim(kind).designs(profile).values()))
+    """A typed summary for the profile's current designs (the registry's ``designs``), or None (also when the
+    claim's chapter does not run at the profile)."""
+    c = claim(kind)
+    if profile not in c.profiles:
+        return None
+    data = cache.load(f"{kind}-claim", tuple(c.designs(profile).values()))
     return None if data is None else ClaimSummary.from_dict(data)
 
 

@@ -283,7 +283,7 @@ class ProtocolDesign:
         """Size of the training set (a task's training examples)."""
         if self.run.task is not None:
             return len(self.run.task.tensors().x_train)
-        return TRAIN_IMAGES[self.run.data.dataset]
+        return self.run.data.train_examples or TRAIN_IMAGES[self.run.data.dataset]
 
     @property
     def epoch_steps(self) -> int:

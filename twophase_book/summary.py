@@ -13,7 +13,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from twophase_lib.verdicts import Outcome, Relation, Verdict
+from twophase_lib.verdicts import Outcome, Relation, ScaleOutcome, Verdict
 
 #: The primary protocol's name (the paper's constant lr 0.1, twins over a (t0, t1) band); other cells are extensions.
 PRIMARY = "constant lr"
@@ -78,7 +78,8 @@ class Cell:
 @dataclass
 class ClaimSummary:
     """One claim's result at one profile: verdict (primary protocol; for an open question, its finding, e.g. a
-    :class:`twophase_lib.verdicts.Relation`), cells, and details the scorecard lists.
+    :class:`twophase_lib.verdicts.Relation`; for the scale ladder a :class:`twophase_lib.verdicts.ScaleOutcome`),
+    cells, and details the scorecard lists.
 
     Raises:
         ValueError: a verdict that is neither an outcome nor a relation.
@@ -92,9 +93,9 @@ class ClaimSummary:
 
     def __post_init__(self):
         self.cells = [c if isinstance(c, Cell) else Cell(**c) for c in self.cells]
-        if self.verdict not in {*map(str, Outcome), *map(str, Relation)}:
-            raise ValueError(f"unknown verdict {self.verdict!r}: an outcome of a claim's rule, or a relation "
-                             "(chapter 6's open question)")
+        if self.verdict not in {*map(str, Outcome), *map(str, Relation), *map(str, ScaleOutcome)}:
+            raise ValueError(f"unknown verdict {self.verdict!r}: an outcome of a claim's rule, a relation "
+                             "(chapter 6's open question) or a scale outcome (chapter 7's ladder)")
 
     def to_dict(self) -> dict:
         """A JSON-able dict (what the cache stores)."""

@@ -9,7 +9,7 @@ the first lr drop the step schedule and the constant lr share them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
@@ -19,13 +19,15 @@ from .chaos import _into_cache, reference_partner
 from .config import RunConfig, check_choice
 from .executor import Executor, run_waves
 from .ntk import distance_matrix, kernel_distance
-from .store import KERNEL_SPLITS, State, kernel_at, parent_checkpoints
+from .store import BN_STATISTICS, KERNEL_SPLITS, State, kernel_at, parent_checkpoints
 from .verdicts import Verdict, lag_cone_verdict
 
 
 @dataclass(frozen=True)
 class ConeStudy:
-    """Which runs, at which checkpoints, on how many fixed test inputs, with which eNTK, and the reference points τ."""
+    """Which runs, at which checkpoints, on how many fixed inputs (test or training images), with which eNTK
+    (``mode``: all logits or their sum; ``bn``: batch-norm statistics re-estimated at each checkpoint or training's
+    running averages), and the reference points τ."""
 
     run: RunConfig
     steps: tuple[int, ...]
@@ -36,9 +38,12 @@ class ConeStudy:
     split: str = "test"  # the eNTK's inputs: the first test images, or the first training images (the paper's)
     reference_seeds: tuple[int, ...] = ()  # calibration: S between independently initialised networks at each step
     reference_steps: tuple[int, ...] | None = None  # the calibration's checkpoints (None: every step)
+    # batch norm's statistics at each checkpoint: re-estimated on training batches, or training's running averages
+    bn: str = field(default="reestimated", metadata={"omit_default": True})
 
     def __post_init__(self):
         check_choice(self.split, KERNEL_SPLITS, "eNTK input split")
+        check_choice(self.bn, BN_STATISTICS, "batch-norm statistics")
         if list(self.steps) != sorted(set(self.steps)):
             raise ValueError("checkpoint steps must be increasing and distinct")
         if not set(self.refs) <= set(self.steps):
@@ -142,9 +147,10 @@ def run_studies(studies: dict, cache: Cache | None = None, executor: Executor | 
     def need(run: RunConfig, steps, st: ConeStudy) -> None:
         runs.setdefault(run, set()).update(steps)
         for s in steps:
-            key = (State(run, s).key(), st.n_inputs, st.mode, st.split)
+            key = (State(run, s).key(), st.n_inputs, st.mode, st.split, st.bn)
             if key not in kernels:
-                kernels[key] = partial(_into_cache, kernel_at, run, s, st.n_inputs, st.mode, cache, split=st.split)
+                kernels[key] = partial(_into_cache, kernel_at, run, s, st.n_inputs, st.mode, cache, split=st.split,
+                                       bn=st.bn)
 
     for st in studies.values():
         for seed in st.seeds:
@@ -157,7 +163,7 @@ def run_studies(studies: dict, cache: Cache | None = None, executor: Executor | 
     run_waves(executor, [parents, list(kernels.values())], desc, progress)
 
     def kernel(run: RunConfig, step: int, st: ConeStudy):
-        return kernel_at(run, step, st.n_inputs, st.mode, cache, split=st.split)
+        return kernel_at(run, step, st.n_inputs, st.mode, cache, split=st.split, bn=st.bn)
 
     results = {}
     for name, st in studies.items():

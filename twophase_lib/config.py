@@ -82,12 +82,23 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Which data and how it is fed: dataset name, augmentation, and where the full dataset lives."""
+    """Which data and how it is fed: dataset name, augmentation, how many training images (the first
+    ``train_examples`` of the dataset's training split; None: all of them), and where the full dataset lives.
+
+    Raises:
+        ValueError: ``train_examples`` below 2 (batch norm cannot normalise one example).
+    """
 
     dataset: str = "cifar10-subset"
     augment: bool = True
+    # a smaller training set (the scale ladder's rung downward in data): the first n training images
+    train_examples: int | None = field(default=None, metadata={"omit_default": True})
     # Where torchvision stores the full dataset; not part of the result's identity.
     root: str | None = field(default=None, metadata={"hash": False})
+
+    def __post_init__(self):
+        if self.train_examples is not None:
+            check_integer(self.train_examples, "DataConfig.train_examples", 2)
 
 
 ALGORITHMS = ("sgd", "adamw")

@@ -308,6 +308,18 @@ def _load(dataset: str, root: str | None, device: str, dtype: str) -> TensorData
 
 
 def load_data(cfg: DataConfig, device: str | torch.device = "cpu", dtype: str = "float32") -> TensorData:
-    """Load (once per process) the dataset named by ``cfg`` onto ``device``."""
+    """Load (once per process) the dataset named by ``cfg`` onto ``device``: its first ``cfg.train_examples``
+    training images when that is set (the test split whole).
+
+    Raises:
+        ValueError: an unknown dataset, or ``train_examples`` larger than the training split.
+    """
     check_choice(cfg.dataset, DATASETS, "dataset")
-    return _load(cfg.dataset, cfg.root, str(device), dtype)
+    data = _load(cfg.dataset, cfg.root, str(device), dtype)
+    n = cfg.train_examples
+    if n is None:
+        return data
+    if n > len(data.x_train):
+        raise ValueError(f"train_examples = {n} is more than the {len(data.x_train):,} training images of "
+                         f"{cfg.dataset}")
+    return TensorData(data.name, data.x_train[:n], data.y_train[:n], data.x_test, data.y_test, data.augmenter)

@@ -150,10 +150,23 @@ KERNEL_PRODUCTS = "gram in the run's dtype, batch norm re-estimated"
 BN_REESTIMATE_BATCHES = 8
 
 
-def evaluation_model(run: RunConfig, checkpoint: Checkpoint) -> nn.Module:
-    """The checkpoint's network in eval mode with batch-norm statistics re-estimated on training batches."""
+#: The batch-norm statistics an eNTK (and an evaluation) can be taken with: ``"reestimated"`` on
+#: :data:`BN_REESTIMATE_BATCHES` unaugmented training batches at the checkpoint (the book's default), or
+#: ``"running"``, the running averages training kept (the paper does not say which it used).
+BN_STATISTICS = ("reestimated", "running")
+
+
+def evaluation_model(run: RunConfig, checkpoint: Checkpoint, bn: str = "reestimated") -> nn.Module:
+    """The checkpoint's network in eval mode, its batch-norm statistics re-estimated on training batches
+    (``bn="reestimated"``) or the running averages training kept (``bn="running"``).
+
+    Raises:
+        ValueError: ``bn`` not one of :data:`BN_STATISTICS`.
+    """
+    check_choice(bn, BN_STATISTICS, "batch-norm statistics")
     model = materialise(run, checkpoint)
-    recompute_bn_statistics(model, run_data(run), BN_REESTIMATE_BATCHES, 128)
+    if bn == "reestimated":
+        recompute_bn_statistics(model, run_data(run), BN_REESTIMATE_BATCHES, 128)
     return model.eval()
 
 
@@ -163,36 +176,42 @@ KERNEL_SPLITS = ("test", "train")
 
 
 def checkpoint_kernel(run: RunConfig, checkpoint: Checkpoint, n_inputs: int, mode: str,
-                      split: str = "test") -> torch.Tensor:
-    """The eNTK of a checkpoint (batch norm re-estimated, then frozen) on the run's first ``n_inputs`` images of
-    ``split`` ("test" or "train", unaugmented): (n·K, n·K) for mode "full"."""
+                      split: str = "test", bn: str = "reestimated") -> torch.Tensor:
+    """The eNTK of a checkpoint (batch norm re-estimated, or at training's running statistics with
+    ``bn="running"``, then frozen) on the run's first ``n_inputs`` images of ``split`` ("test" or "train",
+    unaugmented): (n·K, n·K) for mode "full"."""
     check_choice(split, KERNEL_SPLITS, "eNTK input split")
     data = run_data(run)
     x = data.x_test if split == "test" else data.x_train
-    return empirical_ntk(evaluation_model(run, checkpoint), x[:n_inputs], mode).cpu()
+    return empirical_ntk(evaluation_model(run, checkpoint, bn), x[:n_inputs], mode).cpu()
 
 
 def state_kernel(
     state: State, n_inputs: int, mode: str, cache: Cache, via: Iterable[int] = (), progress: bool = False,
-    split: str = "test",
+    split: str = "test", bn: str = "reestimated",
 ) -> torch.Tensor:
-    """The eNTK of a stored state (cached under the state, inputs, mode and split)."""
+    """The eNTK of a stored state (cached under the state, inputs, mode, split and batch-norm statistics)."""
+    check_choice(bn, BN_STATISTICS, "batch-norm statistics")
 
     def compute():
         checkpoint = load_state(state, cache, via, progress)
         with compute_threads():
-            return checkpoint_kernel(state.run, checkpoint, n_inputs, mode, split)
+            return checkpoint_kernel(state.run, checkpoint, n_inputs, mode, split, bn)
 
-    # test-image kernels keep the key they had before training images were offered (their results stay valid)
-    key = (*state.key(), n_inputs, mode, KERNEL_PRODUCTS) + (() if split == "test" else (split,))
+    # test-image kernels keep the key they had before training images were offered, and re-estimated batch norm
+    # the key it had before running statistics were (their results stay valid)
+    key = ((*state.key(), n_inputs, mode, KERNEL_PRODUCTS) + (() if split == "test" else (split,))
+           + (() if bn == "reestimated" else (f"bn-{bn}",)))
     return cache.get_or_compute("entk", key, compute)
 
 
 def kernel_at(
-    run: RunConfig, step: int, n_inputs: int, mode: str, cache: Cache, progress: bool = False, split: str = "test"
+    run: RunConfig, step: int, n_inputs: int, mode: str, cache: Cache, progress: bool = False, split: str = "test",
+    bn: str = "reestimated",
 ) -> torch.Tensor:
-    """The eNTK of the parent run's checkpoint at ``step`` (cached) on the first ``n_inputs`` images of ``split``."""
-    return state_kernel(State(run, step), n_inputs, mode, cache, progress=progress, split=split)
+    """The eNTK of the parent run's checkpoint at ``step`` (cached) on the first ``n_inputs`` images of ``split``,
+    with batch norm's statistics ``bn`` (:data:`BN_STATISTICS`)."""
+    return state_kernel(State(run, step), n_inputs, mode, cache, progress=progress, split=split, bn=bn)
 
 
 def pair_metrics(

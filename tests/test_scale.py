@@ -1,0 +1,215 @@
+"""The scale chapter (issue 34): the ladder's designs, what a rung measures, the trends read from its measures, the
+scorecard's scale column, and the library options the ladder added (a smaller training set, the eNTK with training's
+running batch-norm statistics)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import tiny_config
+from twophase_book import scale
+from twophase_book.claims import CLAIMS, claim
+from twophase_book.scale import PREDICTIONS, RungMeasures, claim_scale, ladder_trends, select_rungs
+from twophase_lib.cache import Cache
+from twophase_lib.cone import ConeStudy
+from twophase_lib.config import DataConfig, config_hash, to_dict
+from twophase_lib.data import load_data
+from twophase_lib.ntk import kernel_distance
+from twophase_lib.store import kernel_at
+from twophase_lib.verdicts import ScaleOutcome
+
+# ------------------------------------------------------------------------------------ the library's new options
+
+
+def test_a_smaller_training_set_is_the_first_images_and_enters_the_key_only_when_set():
+    full = load_data(DataConfig())
+    half = load_data(DataConfig(train_examples=100))
+    assert torch.equal(half.x_train, full.x_train[:100]) and torch.equal(half.y_train, full.y_train[:100])
+    assert torch.equal(half.x_test, full.x_test)
+    assert "train_examples" not in to_dict(DataConfig(), for_hash=True)  # old results keep their keys
+    assert config_hash(DataConfig(train_examples=100)) != config_hash(DataConfig())
+    with pytest.raises(ValueError, match="more than the 5,170 training images"):
+        load_data(DataConfig(train_examples=10_000))
+    with pytest.raises(ValueError, match="train_examples must be an integer ≥ 2"):
+        DataConfig(train_examples=1)
+
+
+def test_the_entk_with_running_statistics_is_its_own_result_and_the_default_keeps_its_key():
+    run = tiny_config(steps=4).replace(optim={"milestones": ()})
+    cache = Cache()
+    a = kernel_at(run, 4, 4, "full", cache, split="train")
+    b = kernel_at(run, 4, 4, "full", cache, split="train", bn="running")
+    assert a.shape == b.shape == (40, 40)
+    assert kernel_distance(a, b) > 0  # 4 steps of running averages are not the re-estimated statistics
+    assert torch.equal(kernel_at(run, 4, 4, "full", cache, split="train", bn="running"), b)  # cached, bitwise
+    assert len(cache.records("entk")) == 2
+    st = ConeStudy(run, (0, 4), (0,), (0,), 4)
+    assert "bn" not in to_dict(st, for_hash=True)
+    with pytest.raises(ValueError, match="batch-norm statistics"):
+        ConeStudy(run, (0, 4), (0,), (0,), 4, bn="batch")
+    with pytest.raises(ValueError, match="batch-norm statistics"):
+        kernel_at(run, 4, 4, "full", cache, bn="frozen")
+
+
+# --------------------------------------------------------------------------------------------------- designs
+
+
+def test_the_ladders_rungs_and_designs():
+    ladder = scale.chapter_designs("ladder")
+    assert not ladder["definitions"]
+    rungs = select_rungs("ladder")
+    assert {(r.arch, r.width) for r in rungs if r.batch_size == 128 and r.train_examples is None} == {
+        ("resnet20", 0.25), ("resnet20", 0.5), ("resnet20", 1.0), ("vgg16", 0.0625), ("vgg16", 0.125),
+        ("vgg16", 0.25)}
+    assert {r.batch_size for r in rungs} == {64, 128}
+    for rid, d in ladder["rungs"].items():
+        r = scale.rung("ladder", rid)
+        assert d.window >= 1500 and d.switch.T >= 700
+        assert (d.run.model.width, d.run.optim.batch_size, d.run.data.train_examples) == (r.width, r.batch_size,
+                                                                                           r.train_examples)
+        assert r.switch == (r.batch_size == 128 and r.train_examples is None)
+    half = scale.rung("ladder", "resnet20-x0.5-b128-n2585")
+    assert ladder["rungs"][half.id].epoch_steps == 2585 // 128 and half.label.endswith("2,585 images")
+    # the book reads the ladder's record and measures the definitions on chapter 2's runs
+    cpu = scale.chapter_designs("cpu")
+    assert cpu["rungs"] == {} and set(cpu["definitions"]) == {"resnet20", "vgg16"}
+    studies = scale.studies(cpu)
+    assert {k[2] for k in studies} == set(scale.DEFINITIONS)
+    assert {s.bn for s in studies.values()} == {"reestimated", "running"}
+    assert {s.n_inputs for s in studies.values()} == {50, 200} and {s.mode for s in studies.values()} == {"full",
+                                                                                                         "sum"}
+
+
+def test_a_rerunner_selects_rungs_by_id_or_network_and_a_wrong_name_lists_them():
+    assert [r.id for r in select_rungs("ladder", "vgg16-x0.25-b128")] == ["vgg16-x0.25-b128"]
+    assert {r.arch for r in select_rungs("ladder", ["resnet20"])} == {"resnet20"}
+    assert len(select_rungs("ladder", "resnet20, vgg16-x0.25-b64")) == 8
+    with pytest.raises(ValueError, match=r"unknown rungs \['resnet'\]; the ladder ladder's are resnet20-x0.25-b128"):
+        select_rungs("ladder", "resnet")
+
+
+def test_only_the_scale_chapter_runs_at_the_ladder_profile():
+    from twophase_book import budget
+    from twophase_book.chapter import setup
+
+    assert claim("scale").profiles == scale.SCALE_PROFILES
+    assert list(budget.chapter_studies("ladder")) == ["07_paper_or_scale"]
+    with pytest.raises(ValueError, match="profile of 1. Chaos effect"):
+        setup("chaos", "ladder", workers=0)
+    with pytest.raises(ValueError, match="profile of 7. Is it the paper or the scale"):
+        setup("scale", "gpu", workers=0)
+    assert [c.kind for c in CLAIMS if "ladder" in c.profiles] == ["scale"]
+
+
+# ----------------------------------------------------------------------------------- measures and the trends
+
+
+def measures(arch: str, values: dict[str, list[list[float]]], widths=(0.25, 0.5, 1.0), batch: int = 128
+             ) -> list[RungMeasures]:
+    """Synthetic rungs: per measure, per rung, per-seed values."""
+    out = []
+    for i, w in enumerate(widths):
+        get = lambda k, d: values.get(k, [d] * len(widths))[i]  # noqa: E731
+        out.append(RungMeasures(
+            rung={"arch": arch, "width": w, "batch_size": batch, "train_examples": None, "switch": True},
+            window=1500, epoch_steps=40, late=1000, max_lag=500, floor=get("floor", [0.1, 0.1, 0.1]),
+            travelled=get("travelled", [0.3, 0.3, 0.3]), calibration=0.5,
+            inflection_epochs=get("inflection_epochs", [2.0, 2.5, 3.0]), inflection={"estimate": 100.0, "low": 50.0,
+                                                                                     "high": math.inf},
+            chaos="inconclusive", cone="inconclusive", switch="inconclusive",
+            switch_gain=get("switch_gain", [0.1, 0.12, 0.11])))
+    return out
+
+
+def falls_as(level: float, slope: float, widths=(0.25, 0.5, 1.0), jitter: float = 0.01) -> list[list[float]]:
+    """Per-seed values y = level · w^slope with a little seed noise."""
+    return [[level * w ** slope * (1 + jitter * s) for s in (-1, 0, 1)] for w in widths]
+
+
+def test_a_rung_measure_survives_its_record_with_inflections_beyond_the_grid():
+    m = measures("vgg16", {"inflection_epochs": [[1.0, math.inf, 2.0]] * 3})[0]
+    back = RungMeasures.from_dict(__import__("json").loads(__import__("json").dumps(m.to_dict())))
+    assert back == m and back.spec.id == "vgg16-x0.25-b128"
+
+
+def test_the_trends_reach_every_scale_outcome_and_say_why_none_could_be_fitted():
+    # the paper's values at ×1 on a slope of −1: consistent; ten times them: fails
+    consistent = measures("resnet20", {"floor": falls_as(0.025, -1.0), "travelled": falls_as(0.17, -1.0),
+                                       "switch_gain": falls_as(0.4, 0.5)})
+    trends = {(p.network, p.measure): (t, why) for p, t, why in ladder_trends(consistent)}
+    t, _ = trends[("resnet20", "floor")]
+    assert t.slope == pytest.approx(-1.0, abs=0.05) and str(t.trend) == "as predicted"
+    assert t.outcome is ScaleOutcome.CONSISTENT
+    assert trends[("resnet20", "switch_gain")][0].outcome is ScaleOutcome.CONSISTENT
+    # VGG-16 has no rung: cannot tell, and says so
+    t, why = trends[("vgg16", "floor")]
+    assert t is None and "0 rung(s) measured it at batch 128" in why
+    far = measures("resnet20", {"floor": falls_as(0.25, -1.0)})
+    t, _ = next((t, w) for p, t, w in ladder_trends(far) if p.measure == "floor" and p.network == "resnet20")
+    assert t.outcome is ScaleOutcome.FAILS
+    flat = measures("resnet20", {"floor": falls_as(0.3, 0.0)})
+    t = next(t for p, t, _ in ladder_trends(flat) if p.measure == "floor" and p.network == "resnet20")
+    assert str(t.trend) == "rejected"
+    # a switch gain at or below zero on a rung: no power law, cannot tell, with the values
+    lost = measures("resnet20", {"switch_gain": [[0.01, -0.02, 0.0], [0.1] * 3, [0.2] * 3]})
+    t, why = next((t, w) for p, t, w in ladder_trends(lost) if p.measure == "switch_gain" and p.network == "resnet20")
+    assert t is None and "not positive and finite" in why and "-0.02" in why
+    # only the paper's batch on the whole subset enters a trend
+    ours = measures("resnet20", {"floor": falls_as(0.025, -1.0)}, batch=64)
+    assert next(t for p, t, _ in ladder_trends(ours + measures("vgg16", {}))
+                if p.measure == "floor" and p.network == "resnet20") is None
+
+
+def test_the_scale_column_per_claim_reaches_every_outcome():
+    both = lambda f: measures("resnet20", f("resnet20")) + measures("vgg16", f("vgg16"),  # noqa: E731
+                                                                   widths=(0.0625, 0.125, 0.25))
+    paper = {"resnet20": (0.025, 0.17, 0.4), "vgg16": (0.075, 0.17, 0.65)}
+
+    def at_paper(arch, scale_floor=1.0):
+        floor, trav, gain = paper[arch]
+        w = (0.25, 0.5, 1.0) if arch == "resnet20" else (0.0625, 0.125, 0.25)
+        return {"floor": falls_as(floor * scale_floor, -1.0, w), "travelled": falls_as(trav, -1.0, w),
+                "switch_gain": falls_as(gain, 0.3, w), "inflection_epochs": falls_as(5.5, 0.4, w)}
+
+    good = claim_scale(ladder_trends(both(at_paper)))
+    assert {k: o for k, (o, _) in good.items()} == {k: str(ScaleOutcome.CONSISTENT) for k in scale.SCALE_CLAIMS}
+    bad = claim_scale(ladder_trends(both(lambda a: at_paper(a, 20.0))))
+    assert bad["cone"][0] == str(ScaleOutcome.FAILS) and bad["chaos"][0] == str(ScaleOutcome.CONSISTENT)
+    none = claim_scale(ladder_trends([]))
+    assert {o for o, _ in none.values()} == {str(ScaleOutcome.CANNOT_TELL)}
+    summary = scale.scale_summary("cpu", ladder_trends(both(at_paper)), good)
+    assert summary.verdict == str(ScaleOutcome.CONSISTENT)
+    assert scale.scale_summary("cpu", ladder_trends([]), none).verdict == str(ScaleOutcome.CANNOT_TELL)
+    assert scale.scale_summary("cpu", [], bad).verdict == str(ScaleOutcome.FAILS)
+    assert summary.cell("cone", scale.SCALE_COLUMN).outcome == str(ScaleOutcome.CONSISTENT)
+    assert {p.claim for p in PREDICTIONS} == set(scale.SCALE_CLAIMS)
+
+
+def test_the_scorecard_shows_the_scale_column_beside_the_claims():
+    from twophase_book.pages import glance_grid
+    from twophase_book.summary import PRIMARY, Cell, ClaimSummary
+
+    cone = ClaimSummary("cone", "cpu", "inconclusive", [Cell("ResNet-20", PRIMARY, "inconclusive", "h")])
+    ladder = scale.scale_summary("cpu", [], {"cone": (str(ScaleOutcome.FAILS), "why"),
+                                             "chaos": (str(ScaleOutcome.CANNOT_TELL), "why")})
+    grid = glance_grid({("cone", "cpu"): cone, ("scale", "cpu"): ladder}, "cpu")
+    assert "(ch. 7)" in grid[0]
+    row = next(line for line in grid if "Cone effect" in line)
+    assert row.rstrip(" |").endswith("🔴 fails at the paper's scale")
+    assert "(ch. 7)" not in glance_grid({("cone", "cpu"): cone}, "cpu")[0]
+
+
+def test_the_ladder_figure_draws_fits_bands_and_the_paper(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ms = measures("resnet20", {"floor": falls_as(0.025, -1.0)}) + measures("resnet20", {}, batch=64)
+    fig = scale.ladder_figure(ms, ladder_trends(ms))
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and any("fit: slope" in t.get_text() for t in ax.get_legend().get_texts())
+    assert any("paper" in t.get_text() for t in ax.get_legend().get_texts())
+    assert np.isfinite([line.get_ydata() for line in ax.get_lines() if len(line.get_xdata()) == 50][0]).all()
