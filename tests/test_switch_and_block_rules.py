@@ -54,6 +54,21 @@ def test_a_diverged_control_leaves_its_check_undecidable():
     assert v.not_applicable() == [SwitchCheck.BEYOND_FROZEN_BATCH_NORM] and "diverged" in v.explain()
 
 
+def test_a_control_collapsed_to_chance_is_left_out_like_a_diverged_one():
+    # the frozen control collapses in one seed at the first cone-phase switch (t = 50), so its rise from there is a
+    # rise from a broken network; judged against it, the linearized arm's rise looks "beyond frozen batch norm"
+    frozen = scores([0.1, 0.45, 0.48, 0.49, 0.5, 0.5])
+    frozen[1, :, 2] = (np.arange(1000) % 10 == 0)  # seed 1 predicts one class: accuracy 0.1
+    curve = scores([0.2, 0.3, 0.35, 0.4, 0.45, 0.5])
+    v = paired_switch_verdict(T, curve, 50, scores(PARENT), frozen, chance=0.1)
+    assert v.not_applicable() == [SwitchCheck.BEYOND_FROZEN_BATCH_NORM], v.explain()
+    assert "collapsed to chance (accuracy ≤ 0.100 + 0.02, in 1 of 3 seeds) at t = 50" in v.explain()
+    blind = paired_switch_verdict(T, curve, 50, scores(PARENT), frozen)  # without the chance level: judged on it
+    assert not blind.not_applicable() and "collapsed" not in blind.explain()
+    healthy = scores([0.1, 0.45, 0.48, 0.49, 0.5, 0.5])  # a control above chance is judged as before
+    assert not paired_switch_verdict(T, curve, 50, scores(PARENT), healthy, chance=0.1).not_applicable()
+
+
 def test_a_difference_inside_the_noise_is_inconclusive():
     # a rise of 1.5 points in the cone phase on 200 images: the margin (+0.005) lies inside its interval
     v = verdict([0.2, 0.3, 0.35, 0.355, 0.365, 0.415], parent=[0.1, 0.2, 0.25, 0.28, 0.3, 0.415], seeds=2, n=200,

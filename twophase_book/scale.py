@@ -391,8 +391,10 @@ def measure_rungs(profile: str, designs: dict[str, ProtocolDesign], results: dic
 def save_measures(cache, design: ProtocolDesign, measures: RungMeasures, run: dict) -> None:
     """Store a rung's measures under its design (``scale-rung``) with the run that computed them (``run``: the
     rung ids computed together, their wall time in seconds, the date), where ``scripts/record_ladder.py`` gathers
-    the ladder's parts from."""
-    cache.save("scale-rung", design, {"measures": measures.to_dict(), "run": run})
+    the ladder's parts from. Measures already stored are kept with their run: a later execution that read every
+    result from the cache computed nothing, and its wall time is not the rung's."""
+    if cache.load("scale-rung", design) is None:
+        cache.save("scale-rung", design, {"measures": measures.to_dict(), "run": run})
 
 
 def load_measures(cache, profile: str = "ladder") -> tuple[list[RungMeasures], list[str], list[dict]]:

@@ -229,7 +229,8 @@ def _scores(res: SwitchResult) -> np.ndarray:
 def switch_verdict(res: SwitchResult, inflection: float, frozen: SwitchResult | None = None) -> Verdict:
     """:func:`twophase_lib.verdicts.paired_switch_verdict` on a switch study: its final scores, its parents' own
     scores at each switch time, and the batch-norm-frozen control's where it was run (NaN at the switch times it
-    was not run at, so the check that needs them is not applicable there).
+    was not run at, so the check that needs them is not applicable there; a control run that collapsed to the test
+    set's chance accuracy, :func:`chance_accuracy`, is left out as a diverged one is).
 
     Raises:
         ValueError: the control's seeds differ from the study's.
@@ -248,4 +249,15 @@ def switch_verdict(res: SwitchResult, inflection: float, frozen: SwitchResult | 
         for j, t in enumerate(res.switches):
             if t in frozen.switches:
                 control[..., j] = theirs[..., list(frozen.switches).index(t)]
-    return paired_switch_verdict(res.switches, scores, float(inflection), parent, control)
+    return paired_switch_verdict(res.switches, scores, float(inflection), parent, control,
+                                 chance=chance_accuracy(res.study.run) if control is not None else None)
+
+
+def chance_accuracy(run: RunConfig) -> float | None:
+    """The accuracy of the best constant prediction on the run's test set (its largest class's share), what a
+    collapsed network scores; None when the test labels are not one class per example.
+    """
+    y = run_data(run).y_test
+    if y.ndim != 1 or y.is_floating_point() or len(y) == 0:
+        return None
+    return float(torch.bincount(y.cpu()).max().item() / len(y))
