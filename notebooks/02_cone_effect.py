@@ -156,6 +156,12 @@ print(f"Cone effect at the {profile} profile: {summary.verdict.upper()}")
 cone.tau_table(results)
 
 # %% [markdown]
+# How far our kernels move, against unrelated networks and against the paper:
+
+# %% tags=["nbval-check-output"]
+cone.levels_note(readings)
+
+# %% [markdown]
 # ## Training inputs against test inputs
 #
 # The paper computes the eNTK on training inputs. As a check, the first seed's late lag

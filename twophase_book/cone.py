@@ -11,9 +11,9 @@ from twophase_lib.cone import ConeResult, ConeStudy, LagReading, lag_reading
 from twophase_lib.plotting import mark_inflection
 from twophase_lib.verdicts import LagCheck, combine
 
-from .paper import PAPER_CONE
+from .paper import PAPER_CONE, PAPER_CONE_LAGS
 from .profiles import ProtocolDesign, display_name
-from .render import Table, fmt
+from .render import Note, Table, fmt
 from .summary import PRIMARY, Cell, ClaimSummary, Number, check_numbers, decided_by
 
 
@@ -107,6 +107,30 @@ def tau_table(results: dict[str, ConeResult]) -> Table:
             rows.append([display_name(arch), tau, steps[-1], f"{v.mean():.3g} [{v.min():.3g}, {v.max():.3g}]", paper])
     return Table(["network", "τ", "t", "S(τ, t) (seed range)", "paper (approximate; τ = 0, or τ ∈ {2k, …, 8k})"],
                  rows)
+
+
+def levels_note(readings: dict[str, LagReading]) -> Note:
+    """How our kernels' distances compare, per network: S(0, t) travelled against the distance between unrelated
+    networks' kernels at the same t (the calibration) and against the paper's S(0, t), and the late floor against
+    the paper's floor (:data:`twophase_book.paper.PAPER_CONE_LAGS`, approximate values read off its Fig. 5)."""
+    lines = []
+    for arch, r in readings.items():
+        paper = PAPER_CONE_LAGS.get(arch)
+        floor = float(r.curves[r.late][:, -1].mean())
+        closer = r.calibration < r.travelled
+        text = (f"* **{display_name(arch)}**: the kernel travelled S(0, {r.late}) = {r.travelled:.3g} from "
+                f"initialisation, {'farther than' if closer else 'less far than'} the kernels of two unrelated "
+                f"networks lie apart at that step ({r.calibration:.3g})"
+                + (": by then a network's kernel is more like another network's than like its own "
+                   "initial one" if closer else ""))
+        if paper:
+            text += (f". The paper's S(0, t) is ≈ {paper['travelled']:g}, {r.travelled / paper['travelled']:.1f}× "
+                     f"less, its floor ≈ {paper['late'][-1]:g} against our {floor:.3g} "
+                     f"({floor / paper['late'][-1]:.0f}× less)")
+        lines.append(text + ".")
+    return Note("\n".join(lines) + "\n\nOur narrow networks' kernels move several times farther than the "
+                "paper's in both respects, before any late phase; whether that is the paper's or our scale is "
+                "chapter 7's question (its predictions: both distances fall as 1/width).")
 
 
 def check_input_table(train: dict[str, ConeResult], test: dict[str, ConeResult],
