@@ -213,3 +213,31 @@ def test_the_ladder_figure_draws_fits_bands_and_the_paper(tmp_path):
     assert ax.get_xscale() == "log" and any("fit: slope" in t.get_text() for t in ax.get_legend().get_texts())
     assert any("paper" in t.get_text() for t in ax.get_legend().get_texts())
     assert np.isfinite([line.get_ydata() for line in ax.get_lines() if len(line.get_xdata()) == 50][0]).all()
+
+
+def test_the_ladders_parts_accumulate_in_the_cache_and_the_record_is_what_the_book_reads(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("record_ladder", Path(__file__).parents[1] / "scripts" /
+                                                  "record_ladder.py")
+    record_ladder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(record_ladder)
+    out = tmp_path / "ladder.json"
+    assert record_ladder.main(["--out", str(out)]) == 2 and not out.exists()  # nothing measured yet
+    cache = Cache()
+    part = {"rungs": ["resnet20-x0.25-b128", "resnet20-x0.5-b128"], "wall_s": 3600, "date": "2026-12-06"}
+    for m in measures("resnet20", {}, widths=(0.25, 0.5)):
+        scale.save_measures(cache, scale.rung_design("ladder", m.spec), m, part)
+    again = measures("resnet20", {"floor": [[9.0] * 3] * 2}, widths=(0.25, 0.5))[0]
+    scale.save_measures(cache, scale.rung_design("ladder", again.spec), again, {**part, "wall_s": 1})
+    found, missing, runs = scale.load_measures(cache, "ladder")
+    assert [m.spec.id for m in found] == part["rungs"] and runs == [part]  # the first computation is kept
+    assert found[0].floor == [0.1, 0.1, 0.1] and len(missing) == 11
+    assert record_ladder.main(["--out", str(out)]) == 0
+    record = scale.read_record(out)
+    assert record["measures"] == found and record["missing"] == missing and record["runs"] == [part]
+    got, note = scale.ladder_source("cpu", cache, record_path=out)
+    assert got == found and "Recorded, not recomputed here" in note.text and "60 min on 2026-12-06" in note.text
+    assert "resnet20-x1-b128" in note.text  # the rungs still missing are named
+    assert scale.ladder_source("cpu", cache, record_path=tmp_path / "none.json")[0] == []
