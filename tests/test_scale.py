@@ -154,10 +154,14 @@ def test_the_trends_reach_every_scale_outcome_and_say_why_none_could_be_fitted()
     flat = measures("resnet20", {"floor": falls_as(0.3, 0.0)})
     t = next(t for p, t, _ in ladder_trends(flat) if p.measure == "floor" and p.network == "resnet20")
     assert str(t.trend) == "rejected"
-    # a switch gain at or below zero on a rung: no power law, cannot tell, with the values
+    # a switch gain at or below zero is fitted on a linear axis; seeds that agree exactly give no interval
     lost = measures("resnet20", {"switch_gain": [[0.01, -0.02, 0.0], [0.1] * 3, [0.2] * 3]})
-    t, why = next((t, w) for p, t, w in ladder_trends(lost) if p.measure == "switch_gain" and p.network == "resnet20")
-    assert t is None and "not positive and finite" in why and "-0.02" in why
+    t = next(t for p, t, _ in ladder_trends(lost) if p.measure == "switch_gain" and p.network == "resnet20")
+    assert t.outcome is ScaleOutcome.CANNOT_TELL and "identical values" in t.detail
+    # an inflection beyond the grid on a rung: no power law, cannot tell, with the values
+    beyond = measures("vgg16", {"inflection_epochs": [[1.0, math.inf, 2.0], [2.0] * 3, [3.0] * 3]})
+    t, why = next((t, w) for p, t, w in ladder_trends(beyond) if p.measure == "inflection_epochs")
+    assert t is None and "not positive and finite" in why and "1, > grid, 2" in why
     # only the paper's batch on the whole subset enters a trend
     ours = measures("resnet20", {"floor": falls_as(0.025, -1.0)}, batch=64)
     assert next(t for p, t, _ in ladder_trends(ours + measures("vgg16", {}))
@@ -173,7 +177,8 @@ def test_the_scale_column_per_claim_reaches_every_outcome():
         floor, trav, gain = paper[arch]
         w = (0.25, 0.5, 1.0) if arch == "resnet20" else (0.0625, 0.125, 0.25)
         return {"floor": falls_as(floor * scale_floor, -1.0, w), "travelled": falls_as(trav, -1.0, w),
-                "switch_gain": falls_as(gain, 0.3, w), "inflection_epochs": falls_as(5.5, 0.4, w)}
+                "switch_gain": [[gain + 0.05 * math.log(x) + 0.005 * s for s in (-1, 0, 1)] for x in w],
+                "inflection_epochs": falls_as(5.5, 0.4, w)}
 
     good = claim_scale(ladder_trends(both(at_paper)))
     assert {k: o for k, (o, _) in good.items()} == {k: str(ScaleOutcome.CONSISTENT) for k in scale.SCALE_CLAIMS}

@@ -51,6 +51,8 @@ class Prediction:
     reason: str
     claim: str = "cone"
     measure: str = "floor"
+    log: bool = True  # fitted in log–log (a power law); False: the value itself against log width (a gain)
+    upper: float | None = None  # the largest value the quantity can take (S = 1 − cos ≤ 1)
 
 
 #: The ladder's predictions (issue 34), each judged by :func:`twophase_lib.verdicts.width_trend`, the
@@ -58,13 +60,13 @@ class Prediction:
 #: paper's width against the paper's (consistent: the fit's interval meets it; fails: it lies wholly outside).
 PREDICTIONS = (
     Prediction("late lag floor S(t, t + Δmax)", "resnet20", True, -0.3, (0.02, 0.03),
-               f"{KERNEL_THEORY}; the paper's floor ≈ 0.02 (Fig. 5b)"),
+               f"{KERNEL_THEORY}; the paper's floor ≈ 0.02 (Fig. 5b)", upper=1.0),
     Prediction("late lag floor S(t, t + Δmax)", "vgg16", True, -0.3, (0.05, 0.1),
-               f"{KERNEL_THEORY}; the paper's floor ≈ 0.05 (Fig. 5b), ≈ 0.05–0.1 from late τ (Fig. 5a)"),
+               f"{KERNEL_THEORY}; the paper's floor ≈ 0.05 (Fig. 5b), ≈ 0.05–0.1 from late τ (Fig. 5a)", upper=1.0),
     Prediction("S(0, t), travelled from initialisation", "resnet20", True, -0.3, (0.15, 0.2),
-               f"{KERNEL_THEORY}; the paper's S(0, t) ≈ 0.15–0.2 (Fig. 5a)", measure="travelled"),
+               f"{KERNEL_THEORY}; the paper's S(0, t) ≈ 0.15–0.2 (Fig. 5a)", measure="travelled", upper=1.0),
     Prediction("S(0, t), travelled from initialisation", "vgg16", True, -0.3, (0.15, 0.2),
-               f"{KERNEL_THEORY}; the paper's S(0, t) ≈ 0.15–0.2 (Fig. 5a)", measure="travelled"),
+               f"{KERNEL_THEORY}; the paper's S(0, t) ≈ 0.15–0.2 (Fig. 5a)", measure="travelled", upper=1.0),
     Prediction("chaos inflection (epochs)", "vgg16", False, 0.0, (5.1, 6.4),
                "the paper's inflection ≈ 2,000–2,500 iterations at 390 per epoch (5.1–6.4 epochs) against ≈ 2.5 "
                "epochs at ×1/8 here: moving toward the paper's, it grows with width (slope above 0)",
@@ -74,11 +76,11 @@ PREDICTIONS = (
                "the paper's Fig. 6 rises from ≈ 0.44 (t = 0) to ≈ 0.85 (t = 8,000) at T = 10,000; here the linear "
                "phase gains ≈ 0 at T = 500 on the narrow networks: if narrowness hides the cone phase's value, the "
                "gain grows with width (slope above 0). The paper's value is at its T, ours at the ladder's shorter "
-               "T, so 'at the paper's scale' also mixes T", claim="switch", measure="switch_gain"),
+               "T, so 'at the paper's scale' also mixes T", claim="switch", measure="switch_gain", log=False),
     Prediction("switch gain acc(T; t late) − acc(T; 0)", "vgg16", False, 0.0, (0.6, 0.75),
                "the paper's Fig. 6 rises from ≈ 0.13 (t = 0) to ≈ 0.84 (t = 8,000) at T = 10,000; as for "
                "ResNet-20, the gain grows with width if narrowness hides the cone phase's value (slope above 0); "
-               "the paper's value is at its longer T", claim="switch", measure="switch_gain"),
+               "the paper's value is at its longer T", claim="switch", measure="switch_gain", log=False),
 )
 
 
@@ -167,7 +169,10 @@ def rung_design(profile: str, rung: Rung) -> ProtocolDesign:
     else:
         # t0 up to 1,200 so the slice t1 = t0 + 300 reaches the window's end; 40 iterations per epoch at batch 128
         # (80 at 64): the grid spans 0–30 epochs, past the paper's VGG-16 inflection (5.1–6.4 epochs)
-        chaos = ChaosDesign(t0s=(0, 50, 100, 200, 400, 800, 1200), deltas=(300,), control_t0=100, seeds=(0, 1, 2),
+        # 150, 250 and 300 (3.75, 6.25 and 7.5 epochs at batch 128) put grid points around the paper's VGG-16
+        # inflection (5.1–6.4 epochs): an inflection only takes grid values
+        chaos = ChaosDesign(t0s=(0, 50, 100, 150, 200, 250, 300, 400, 800, 1200), deltas=(300,), control_t0=100,
+                            seeds=(0, 1, 2),
                             reference_seeds=(0, 1, 2),
                             barrier=BarrierConfig(points=3, bn_batches=4, train_examples=500),
                             kernel_inputs=0, entry_t0s=(0,), kernel_deltas=())
@@ -454,15 +459,17 @@ def ladder_trends(measures: list[RungMeasures], batch_size: int | None = None) -
             out.append((p, None, f"{len(rungs)} rung(s) measured it at batch {batch_size} (a trend needs "
                                  f"{MIN_RUNGS})"))
             continue
-        bad = [f"{m.spec.label}: {', '.join(fmt(v) for v in _values(m, p.measure))}" for m in rungs
-               if not all(math.isfinite(v) and v > 0 for v in _values(m, p.measure))]
+        ok = (lambda v: math.isfinite(v) and v > 0) if p.log else math.isfinite
+        bad = [f"{m.spec.label}: {', '.join('> grid' if v == math.inf else fmt(v) for v in _values(m, p.measure))}"
+               for m in rungs
+               if not all(ok(v) for v in _values(m, p.measure))]
         if bad:
-            out.append((p, None, "no power law can be fitted, a value is not positive and finite (" + "; ".join(bad)
-                        + ")"))
+            what = "positive and finite (a power law is fitted in log–log)" if p.log else "finite"
+            out.append((p, None, f"no trend can be fitted, a value is not {what} (" + "; ".join(bad) + ")"))
             continue
         out.append((p, width_trend(np.array([m.spec.width for m in rungs]),
                                    [np.array(_values(m, p.measure)) for m in rungs], p.paper, p.slope_bound,
-                                   p.falls), ""))
+                                   p.falls, log_values=p.log, upper=p.upper), ""))
     return out
 
 

@@ -65,7 +65,16 @@ from .precondition import (
     PreconditionCheck,
     dynamic_range_precondition,
 )
-from .scale import MAX_PREDICTION_RATIO, MIN_RUNGS, ScaleOutcome, ScaleTrend, Trend, width_trend
+from .scale import (
+    MAX_LINEAR_WIDTH,
+    MAX_PREDICTION_RATIO,
+    MIN_RUNGS,
+    NO_WIDTH,
+    ScaleOutcome,
+    ScaleTrend,
+    Trend,
+    width_trend,
+)
 from .switch import (
     MIN_CONE_PHASE_GAIN,
     MIN_LINEAR_GAIN,
@@ -98,5 +107,6 @@ __all__ = [
     # transition
     "MIN_SETTINGS", "Shift", "inflection_shift", "Relation", "inflection_accuracy_relation",
     # scale
-    "MIN_RUNGS", "MAX_PREDICTION_RATIO", "Trend", "ScaleOutcome", "ScaleTrend", "width_trend",
+    "MIN_RUNGS", "MAX_PREDICTION_RATIO", "MAX_LINEAR_WIDTH", "NO_WIDTH", "Trend", "ScaleOutcome", "ScaleTrend",
+    "width_trend",
 ]
