@@ -1,6 +1,7 @@
 """Estimate what computing a profile's chapters costs on this machine before running them.
 
     python scripts/estimate_cost.py --profile cpu [--workers 2]
+    python scripts/estimate_cost.py --profile ladder      # chapter 7's rungs, run outside the book
 
 Counts the work of every chapter's studies (twophase_book.budget.chapter_studies; twophase_lib.costs.count_work:
 SGD and linearized steps, comparisons, kernels by input count, predictions, evaluations; shared parents once),
@@ -18,9 +19,10 @@ import sys
 from pathlib import Path
 
 from twophase_book.budget import chapter_costs
-from twophase_book.profiles import PROFILES
+from twophase_book.claims import CLAIMS
 
 ROOT = Path(__file__).resolve().parents[1]
+PROFILES = tuple(dict.fromkeys(p for c in CLAIMS for p in c.profiles))  # the book's, and chapter 7's ladder
 
 
 def main(argv: list[str] | None = None) -> int:

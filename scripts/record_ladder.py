@@ -15,11 +15,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import subprocess
 import sys
 from pathlib import Path
 
-from twophase_book.scale import LADDER_RECORD, load_measures
+from twophase_book.scale import LADDER_RECORD, MEASURE_VERSION, load_measures
 from twophase_lib.cache import Cache
 from twophase_lib.numerics import fingerprint
 
@@ -38,11 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"record_ladder: no rung of the ladder is measured in {cache.root} under {fingerprint().id}",
               file=sys.stderr)
         return 2
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
-    data = {"profile": "ladder", "numerics": fingerprint().id, "source": f"commit {commit}",
-            "recorded": datetime.date.today().isoformat(), "runs": runs, "missing": missing,
-            "rungs": {m.spec.id: m.to_dict() for m in measures}}
+    commits = sorted({r.get("commit", "unknown") for r in runs})
+    data = {"profile": "ladder", "measure_version": MEASURE_VERSION, "numerics": fingerprint().id,
+            "source": f"computed at commit {', '.join(commits)}", "recorded": datetime.date.today().isoformat(),
+            "runs": runs, "missing": missing, "rungs": {m.spec.id: m.to_dict() for m in measures}}
     args.out.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     print(f"record_ladder: {len(measures)} rungs ({len(missing)} missing: {', '.join(missing) or 'none'}) -> "
           f"{args.out}")

@@ -88,8 +88,12 @@ def test_a_rerunner_selects_rungs_by_id_or_network_and_a_wrong_name_lists_them()
     assert [r.id for r in select_rungs("ladder", "vgg16-x0.25-b128")] == ["vgg16-x0.25-b128"]
     assert {r.arch for r in select_rungs("ladder", ["resnet20"])} == {"resnet20"}
     assert len(select_rungs("ladder", "resnet20, vgg16-x0.25-b64")) == 8
-    with pytest.raises(ValueError, match=r"unknown rungs \['resnet'\]; the ladder ladder's are resnet20-x0.25-b128"):
+    with pytest.raises(ValueError, match=r"unknown rungs \['resnet'\]; the ladder profile's rungs are resnet20-x0.25"):
         select_rungs("ladder", "resnet")
+    with pytest.raises(ValueError, match="rungs are chosen where they are computed"):
+        scale.chapter_designs("cpu", rungs="resnet20")
+    table = str(scale.design_table(scale.chapter_designs("cpu")))  # the book shows the rungs its record is made of
+    assert "resnet20-x1-b128" in table and "(ladder profile, recorded)" in table
 
 
 def test_only_the_scale_chapter_runs_at_the_ladder_profile():
@@ -186,6 +190,9 @@ def test_the_scale_column_per_claim_reaches_every_outcome():
     assert bad["cone"][0] == str(ScaleOutcome.FAILS) and bad["chaos"][0] == str(ScaleOutcome.CONSISTENT)
     none = claim_scale(ladder_trends([]))
     assert {o for o, _ in none.values()} == {str(ScaleOutcome.CANNOT_TELL)}
+    not_run = claim_scale(ladder_trends([]), measured=False)
+    assert {o for o, _ in not_run.values()} == {"not run"}
+    assert scale.scale_summary("cpu", ladder_trends([]), not_run).verdict == "not run"
     summary = scale.scale_summary("cpu", ladder_trends(both(at_paper)), good)
     assert summary.verdict == str(ScaleOutcome.CONSISTENT)
     assert scale.scale_summary("cpu", ladder_trends([]), none).verdict == str(ScaleOutcome.CANNOT_TELL)
@@ -232,6 +239,8 @@ def test_the_ladders_parts_accumulate_in_the_cache_and_the_record_is_what_the_bo
     assert record_ladder.main(["--out", str(out)]) == 2 and not out.exists()  # nothing measured yet
     cache = Cache()
     part = {"rungs": ["resnet20-x0.25-b128", "resnet20-x0.5-b128"], "wall_s": 3600, "date": "2026-12-06"}
+    part = {**scale.run_record(part["rungs"], 3600), "date": "2026-12-06"}
+    assert part["commit"] != "unknown"  # the tests run in a checkout
     for m in measures("resnet20", {}, widths=(0.25, 0.5)):
         scale.save_measures(cache, scale.rung_design("ladder", m.spec), m, part)
     again = measures("resnet20", {"floor": [[9.0] * 3] * 2}, widths=(0.25, 0.5))[0]
@@ -246,3 +255,9 @@ def test_the_ladders_parts_accumulate_in_the_cache_and_the_record_is_what_the_bo
     assert got == found and "Recorded, not recomputed here" in note.text and "60 min on 2026-12-06" in note.text
     assert "resnet20-x1-b128" in note.text  # the rungs still missing are named
     assert scale.ladder_source("cpu", cache, record_path=tmp_path / "none.json")[0] == []
+    import json
+
+    stale = json.loads(out.read_text()) | {"measure_version": 0}
+    (tmp_path / "stale.json").write_text(json.dumps(stale))
+    with pytest.raises(ValueError, match="measurement version 0"):
+        scale.read_record(tmp_path / "stale.json")

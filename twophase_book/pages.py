@@ -30,7 +30,8 @@ from .summary import CHECK_PREFIX, PRIMARY, ClaimSummary
 
 #: One mark per outcome, so the grid reads in colour and in words (an open question's finding gets the last).
 BADGES = {"reproduced": "🟢", "partly": "🟡", "not reproduced": "🔴", "inconclusive": "⚪", "inapplicable": "⚫",
-          "consistent with the paper at its scale": "🟢", "fails at the paper's scale": "🔴", "cannot tell": "⚪"}
+          "consistent with the paper at its scale": "🟢", "fails at the paper's scale": "🔴", "cannot tell": "⚪",
+          "not run": "⬜"}
 #: The claims the grid has a row for, with the label chapter 4's cells carry for the same claim on its tasks.
 GLANCE_CLAIMS = (("chaos", "chaos effect"), ("cone", "cone effect"), ("switch", "value of the cone phase"))
 

@@ -25,7 +25,7 @@ from twophase_lib.verdicts import ScaleOutcome, width_trend
 
 from .profiles import TRAIN_IMAGES, ProtocolDesign, display_name
 from .render import Note, Table, fmt
-from .summary import Cell, ClaimSummary, Number
+from .summary import NOT_RUN, Cell, ClaimSummary, Number
 
 #: What kernel theory predicts, and why it may not hold here. In the NTK parameterisation, or with the lr scaled
 #: with width, the relative change of the kernel during training shrinks as width^(−1/2) (Lee et al. 2019; Geiger
@@ -94,8 +94,18 @@ SCALE_PROFILES = ("smoke", "cpu", "ladder")
 PAPER_BATCH = 128
 #: The smoke ladder's batch size (its trends are read at it).
 SMOKE_BATCH = 32
-#: Where the ladder's measurements are recorded for the book (``scripts/record_ladder.py``).
+#: Where the ladder's measurements are recorded for the book (``scripts/record_ladder.py``), relative to the
+#: repository's root.
 LADDER_RECORD = "book/ladder.json"
+#: The version of what a rung measures (:func:`measure_rung`): part of the measures' cache key and of the record, so a
+#: change to the measurement is never read from measures computed before it. Bump it with any such change.
+MEASURE_VERSION = 1
+
+
+def _root():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -201,8 +211,8 @@ def select_rungs(profile: str, rungs=None) -> tuple[Rung, ...]:
     known = {r.id for r in every} | {r.arch for r in every}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"unknown rungs {unknown}; the {profile} ladder's are {', '.join(r.id for r in every)} (or a "
-                         f"network: {', '.join(dict.fromkeys(r.arch for r in every))})")
+        raise ValueError(f"unknown rungs {unknown}; the {profile} profile's rungs are {', '.join(r.id for r in every)} "
+                         f"(or a network: {', '.join(dict.fromkeys(r.arch for r in every))})")
     return tuple(r for r in every if r.id in names or r.arch in names)
 
 
@@ -213,7 +223,7 @@ def chapter_designs(profile: str, rungs=None) -> dict:
     runs (their cached checkpoints: no training).
 
     Raises:
-        ValueError: a profile the chapter does not run at, or an unknown rung.
+        ValueError: a profile the chapter does not run at, an unknown rung, or rungs chosen at ``cpu``.
     """
     from twophase_lib.config import check_choice
 
@@ -221,8 +231,11 @@ def chapter_designs(profile: str, rungs=None) -> dict:
 
     check_choice(profile, SCALE_PROFILES, "profile of the scale chapter")
     computed = profile in ("smoke", "ladder")
-    chosen = select_rungs("ladder" if profile == "cpu" else profile, rungs)
-    return {"rungs": {r.id: rung_design(profile, r) for r in chosen} if computed else {},
+    if not computed and rungs is not None:
+        raise ValueError(f"rungs are chosen where they are computed, at the smoke and ladder profiles; at {profile} "
+                         f"the chapter reads every rung the ladder's record holds ({LADDER_RECORD})")
+    chosen = select_rungs(profile, rungs) if computed else ()
+    return {"rungs": {r.id: rung_design(profile, r) for r in chosen},
             "definitions": protocol_designs(profile) if profile != "ladder" else {}}
 
 
@@ -348,6 +361,7 @@ class RungMeasures:
         data = dict(data)
         data["inflection_epochs"] = [float(x) for x in data["inflection_epochs"]]
         data["inflection"] = {k: float(v) for k, v in data["inflection"].items()}
+        data["calibration"] = float(data["calibration"])  # "nan" when the calibration was not measured
         if data.get("switch_times") is not None:
             data["switch_times"] = tuple(data["switch_times"])
         return cls(**data)
@@ -398,8 +412,24 @@ def save_measures(cache, design: ProtocolDesign, measures: RungMeasures, run: di
     rung ids computed together, their wall time in seconds, the date), where ``scripts/record_ladder.py`` gathers
     the ladder's parts from. Measures already stored are kept with their run: a later execution that read every
     result from the cache computed nothing, and its wall time is not the rung's."""
-    if cache.load("scale-rung", design) is None:
-        cache.save("scale-rung", design, {"measures": measures.to_dict(), "run": run})
+    if cache.load("scale-rung", (design, MEASURE_VERSION)) is None:
+        cache.save("scale-rung", (design, MEASURE_VERSION), {"measures": measures.to_dict(), "run": run})
+
+
+def run_record(rung_ids, wall_s: float) -> dict:
+    """What :func:`save_measures` keeps of the run that computed rungs: their ids, its wall time in seconds, the date
+    and the commit it ran (``git describe``; "unknown" outside a checkout), so a record says where its numbers came
+    from."""
+    import datetime
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=_root(), capture_output=True,
+                                text=True, timeout=10).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    return {"rungs": list(rung_ids), "wall_s": round(wall_s), "date": datetime.date.today().isoformat(),
+            "commit": commit}
 
 
 def load_measures(cache, profile: str = "ladder") -> tuple[list[RungMeasures], list[str], list[dict]]:
@@ -407,7 +437,7 @@ def load_measures(cache, profile: str = "ladder") -> tuple[list[RungMeasures], l
     rungs it lacks, and the runs that computed them (each once)."""
     found, missing, runs = [], [], []
     for r in _rungs(profile):
-        data = cache.load("scale-rung", rung_design(profile, r))
+        data = cache.load("scale-rung", (rung_design(profile, r), MEASURE_VERSION))
         if data is None:
             missing.append(r.id)
             continue
@@ -417,16 +447,29 @@ def load_measures(cache, profile: str = "ladder") -> tuple[list[RungMeasures], l
     return found, missing, runs
 
 
-def read_record(path) -> dict | None:
-    """The ladder's record (``book/ladder.json``, :data:`LADDER_RECORD`): its measures as :class:`RungMeasures` under
-    ``"measures"`` beside where, when and on which kernels they were computed; None when there is none."""
+def read_record(path=None) -> dict | None:
+    """The ladder's record (default :data:`LADDER_RECORD` in the repository, wherever the chapter runs from): its
+    measures as :class:`RungMeasures` under ``"measures"`` beside where, when and on which kernels they were
+    computed; None when there is none.
+
+    Raises:
+        ValueError: a record of another profile, of another measurement version (:data:`MEASURE_VERSION`: re-run the
+            ladder and re-record), or holding rungs the ladder no longer has.
+    """
     import json
     from pathlib import Path
 
-    path = Path(path)
+    path = Path(path) if path is not None else _root() / LADDER_RECORD
     if not path.exists():
         return None
     data = json.loads(path.read_text())
+    if data.get("profile") != "ladder" or data.get("measure_version") != MEASURE_VERSION:
+        raise ValueError(f"{path} is a record of profile {data.get('profile')!r}, measurement version "
+                         f"{data.get('measure_version')!r}; this chapter reads the ladder profile's, version "
+                         f"{MEASURE_VERSION}: re-run the ladder and `python scripts/record_ladder.py`")
+    known = {r.id for r in _rungs("ladder")}
+    if set(data["rungs"]) - known:
+        raise ValueError(f"{path} holds rungs the ladder no longer has: {sorted(set(data['rungs']) - known)}")
     data["measures"] = [RungMeasures.from_dict(m) for m in data["rungs"].values()]
     return data
 
@@ -438,18 +481,20 @@ def _values(m: RungMeasures, measure: str) -> list[float] | None:
     return getattr(m, measure)
 
 
-def ladder_trends(measures: list[RungMeasures], batch_size: int | None = None) -> list[tuple]:
+def primary_batch(profile: str) -> int:
+    """The batch size a profile's trends are read at: the paper's (:data:`PAPER_BATCH`), the smoke ladder's own at
+    ``smoke``."""
+    return SMOKE_BATCH if profile == "smoke" else PAPER_BATCH
+
+
+def ladder_trends(measures: list[RungMeasures], batch_size: int = PAPER_BATCH) -> list[tuple]:
     """Each prediction (:data:`PREDICTIONS`) read by :func:`twophase_lib.verdicts.width_trend` over the rungs of
-    its network at ``batch_size`` (None: the paper's, :data:`PAPER_BATCH`; the smoke ladder's own when no rung
-    has it) on the whole subset: (prediction, ScaleTrend or None, why none), in the
-    predictions' order. None when fewer than three rungs measured the quantity, or when a rung's value is not
-    positive and finite (an inflection beyond the grid, a switch gain ≤ 0: a power law cannot be fitted), which
-    says so."""
+    its network at ``batch_size`` (:func:`primary_batch`) on the whole subset: (prediction, ScaleTrend or None, why
+    none), in the predictions' order. None when fewer than three rungs measured the quantity, or when a rung's
+    value cannot enter the fit (an inflection beyond the grid; a value not positive where a power law is fitted),
+    which says so."""
     from twophase_lib.verdicts import MIN_RUNGS
 
-    if batch_size is None:
-        batch_size = PAPER_BATCH if any(m.spec.batch_size == PAPER_BATCH for m in measures) or not measures \
-            else SMOKE_BATCH
     out = []
     for p in PREDICTIONS:
         rungs = sorted((m for m in measures if m.spec.arch == p.network and m.spec.batch_size == batch_size
@@ -477,10 +522,13 @@ def ladder_trends(measures: list[RungMeasures], batch_size: int | None = None) -
 SCALE_CLAIMS = tuple(dict.fromkeys(p.claim for p in PREDICTIONS))
 
 
-def claim_scale(trends: list[tuple]) -> dict[str, tuple[str, str]]:
+def claim_scale(trends: list[tuple], measured: bool = True) -> dict[str, tuple[str, str]]:
     """Per claim (:data:`SCALE_CLAIMS`), what the ladder says at the paper's scale, and why: *fails at the paper's
-    scale* when a prediction's fit lies wholly outside the paper's value; *consistent* when every prediction of the
-    claim is; *cannot tell* otherwise (a fit too wide, a trend that could not be fitted)."""
+    scale* when a prediction's value at the paper's width lies wholly outside the paper's; *consistent* when every
+    prediction of the claim meets it; *cannot tell* otherwise (an interval too wide or without width, a trend that
+    could not be fitted); *not run* when no rung was measured (``measured`` False)."""
+    if not measured:
+        return {claim: (NOT_RUN, "the ladder has not been run") for claim in SCALE_CLAIMS}
     out = {}
     for claim in SCALE_CLAIMS:
         mine = [(p, t, why) for p, t, why in trends if p.claim == claim]
@@ -557,8 +605,9 @@ def trend_table(trends: list[tuple]) -> Table:
                      f"{t.slope:+.2f} [{t.slope_interval[0]:+.2f}, {t.slope_interval[1]:+.2f}]",
                      f"{t.at_paper:.3g} [{t.at_paper_interval[0]:.3g}, {t.at_paper_interval[1]:.3g}]",
                      f"{p.paper[0]:g}–{p.paper[1]:g}", str(t.trend), str(t.outcome)])
-    return Table(["network", "quantity", "log–log slope [90%]", "fitted at the paper's width ×1 [90%]",
-                  "paper", "trend against its prediction", "at the paper's scale"], rows)
+    return Table(["network", "quantity", "slope against log width [90%]",
+                  "at the paper's width ×1: measured there, else fitted [90%]", "paper",
+                  "trend against its prediction", "at the paper's scale"], rows)
 
 
 def companion_table(measures: list[RungMeasures]) -> Table | Note:
@@ -584,12 +633,16 @@ def companion_table(measures: list[RungMeasures]) -> Table | Note:
                      f"{_inflection_mean(base)} → {_inflection_mean(m)}"])
     if not rows:
         return Note("No rung that moves another factor is measured beside its base rung.")
-    return Table(["rung", "change", "floor", "S(0, t) travelled", "chaos inflection (epochs, seed mean)"], rows)
+    return Table(["rung", "change", "floor", "S(0, t) travelled",
+                  "chaos inflection, seed mean: epochs (iterations; an epoch's length changes with the batch and "
+                  "the data)"], rows)
 
 
 def _inflection_mean(m: RungMeasures) -> str:
     v = np.array(m.inflection_epochs)
-    return "> grid" if not np.isfinite(v).all() else f"{v.mean():.2g}"
+    if not np.isfinite(v).all():
+        return "> grid"
+    return f"{v.mean():.2g} ({v.mean() * m.epoch_steps:.0f})"
 
 
 def definition_table(results: dict, designs: dict[str, ProtocolDesign], bn_effect: dict[str, np.ndarray]) -> Table:
@@ -663,55 +716,65 @@ PANELS = (("floor", "late floor S(t, t + Δmax)"), ("travelled", "S(0, t) travel
 
 
 def ladder_figure(measures: list[RungMeasures], trends: list[tuple]) -> plt.Figure:
-    """Per network (rows) and quantity (columns), log–log against width: each rung's seed mean with its seed
-    range (the paper's batch filled, ours open), the fitted power law extended to the paper's width, the
-    prediction's band (slopes between the predicted −1 and the bound, through the fit at the narrowest rung; for
-    a quantity predicted to grow, slopes from 0 up), and the paper's value at ×1 (red bar)."""
+    """Per network (rows) and quantity (columns), against width (log axis; the quantity on a log axis too where its
+    law is a power law, a linear one for the switch gain): each rung's seed mean with its seed range (the paper's
+    batch filled, ours open), the fitted law extended to the paper's width, the prediction's band (slopes between
+    the predicted one, −1 or twice the bound's distance from 0 for a growing quantity, and the bound, drawn from the
+    fit at the narrowest rung), the paper's value at ×1 (red bar), and the rungs that could not be drawn (a value
+    beyond the grid, or not positive on a log axis) named in the panel."""
     archs = list(dict.fromkeys(m.spec.arch for m in measures))
     fig, axes = plt.subplots(len(archs), len(PANELS), figsize=(4 * len(PANELS), 3.4 * len(archs)), squeeze=False)
     fits = {(p.network, p.measure): (p, t) for p, t, _ in trends}
+    styles = ((PAPER_BATCH, dict(marker="o", color="C0")), (64, dict(marker="o", mfc="none", color="C1")),
+              (SMOKE_BATCH, dict(marker="^", color="C2")))
     for i, arch in enumerate(archs):
         for j, (measure, name) in enumerate(PANELS):
             ax = axes[i, j]
-            drawn = False
-            for b, style in ((PAPER_BATCH, dict(marker="o", color="C0")),
-                             (64, dict(marker="o", mfc="none", color="C1")),
-                             (SMOKE_BATCH, dict(marker="^", color="C2"))):
+            p, t = fits.get((arch, measure), (None, None))
+            log_y = p.log if p is not None else True
+            drawn, dropped = False, []
+            for b, style in styles:
                 ms = sorted((m for m in measures if m.spec.arch == arch and m.spec.batch_size == b
                              and m.spec.train_examples is None and getattr(m, measure) is not None),
                             key=lambda m: m.spec.width)
-                pts = [(m.spec.width, np.array(getattr(m, measure), dtype=float)) for m in ms]
-                pts = [(w, v) for w, v in pts if np.isfinite(v).all() and (v > 0).all()]
+                pts = []
+                for m in ms:
+                    v = np.array(getattr(m, measure), dtype=float)
+                    if np.isfinite(v).all() and (not log_y or (v > 0).all()):
+                        pts.append((m.spec.width, v))
+                    else:
+                        dropped.append(m.spec.label)
                 if not pts:
                     continue
-                w = np.array([p[0] for p in pts])
-                mean = np.array([p[1].mean() for p in pts])
-                lo = np.maximum(mean - np.array([p[1].min() for p in pts]), 0)  # rounding: never below 0
-                hi = np.maximum(np.array([p[1].max() for p in pts]) - mean, 0)
+                w = np.array([q[0] for q in pts])
+                mean = np.array([q[1].mean() for q in pts])
+                lo = np.maximum(mean - np.array([q[1].min() for q in pts]), 0)  # rounding: never below 0
+                hi = np.maximum(np.array([q[1].max() for q in pts]) - mean, 0)
                 ax.errorbar(w, mean, yerr=[lo, hi], linestyle="none", capsize=3, label=f"batch {b}", **style)
                 drawn = True
-            p, t = fits.get((arch, measure), (None, None))
             if t is not None:
                 ws = np.geomspace(min(m.spec.width for m in measures if m.spec.arch == arch), 1.0, 50)
-                ax.plot(ws, t.at_paper * ws ** t.slope, color="C0", linewidth=1,
-                        label=f"fit: slope {t.slope:+.2f}")
-                w0 = ws[0]
-                y0 = t.at_paper * w0 ** t.slope
-                s_lo, s_hi = (-1.0, p.slope_bound) if p.falls else (p.slope_bound, 1.0)
-                ax.fill_between(ws, y0 * (ws / w0) ** s_lo, y0 * (ws / w0) ** s_hi, color="gray", alpha=0.15,
-                                linewidth=0, label="predicted slopes")
+                ax.plot(ws, t.fitted(ws), color="C0", linewidth=1, label=f"fit: slope {t.slope:+.2f}")
+                y0 = float(t.fitted(ws[:1])[0])
+                predicted = -1.0 if p.falls else 2 * p.slope_bound if p.slope_bound else 1.0
+                band = [(y0 * (ws / ws[0]) ** s) if log_y else y0 + s * np.log(ws / ws[0])
+                        for s in (predicted, p.slope_bound)]
+                ax.fill_between(ws, np.minimum(*band), np.maximum(*band), color="gray", alpha=0.15, linewidth=0,
+                                label="predicted slopes")
             if p is not None:
-                ax.errorbar([1.0], [np.mean(p.paper)], yerr=[[np.mean(p.paper) - p.paper[0]],
-                                                             [p.paper[1] - np.mean(p.paper)]],
-                            color="C3", marker="s", capsize=4, label="paper (×1, approximate)")
-                drawn = True
-            if drawn:
-                ax.set_xscale("log")
+                mid = float(np.mean(p.paper))
+                ax.errorbar([1.0], [mid], yerr=[[mid - p.paper[0]], [p.paper[1] - mid]], color="C3", marker="s",
+                            capsize=4, label="paper (×1, approximate)")
+            ax.set_xscale("log")
+            if log_y:
                 ax.set_yscale("log")
+            if drawn or p is not None:
                 ax.legend(fontsize=6)
-            else:
-                ax.text(0.5, 0.5, "not measured" if measure != "switch_gain" else "no positive gain to fit",
-                        ha="center", va="center", transform=ax.transAxes, fontsize=8)
+            notes = ([] if drawn else ["no rung measured it"]) + ([f"not drawn: {', '.join(dropped)}"]
+                                                                  if dropped else [])
+            if notes:
+                ax.text(0.02, 0.02, "\n".join(notes), ha="left", va="bottom", transform=ax.transAxes, fontsize=6,
+                        color="0.3")
             ax.set_xlabel("width (× the paper's network)")
             ax.set_ylabel(name)
             ax.set_title(f"{display_name(arch)}: {name}", fontsize=9)
@@ -727,20 +790,21 @@ def scale_summary(profile: str, trends: list[tuple], claims: dict[str, tuple[str
     """The scale chapter's typed summary: one cell per prediction (its outcome at the paper's scale, the slope and
     the fitted value at ×1 with their intervals), and one per claim under the protocol ``"scale column"`` (what the
     scorecard's scale column shows); the verdict *fails at the paper's scale* if any claim does, *consistent* if
-    every claim is, else *cannot tell*."""
+    every claim is, *not run* when no rung was, else *cannot tell*."""
     cells = []
     for p, t, why in trends:
         if t is None:
             cells.append(Cell(display_name(p.network), p.quantity, str(ScaleOutcome.CANNOT_TELL), why))
             continue
         cells.append(Cell(display_name(p.network), p.quantity, str(t.outcome), t.detail,
-                          [Number("log–log slope", t.slope, *t.slope_interval),
-                           Number("fitted at the paper's width", t.at_paper, *t.at_paper_interval)]))
+                          [Number("slope against log width", t.slope, *t.slope_interval),
+                           Number("at the paper's width", t.at_paper, *t.at_paper_interval)]))
     for claim, (o, why) in claims.items():
         cells.append(Cell(claim, SCALE_COLUMN, o, why))
     outcomes = [o for o, _ in claims.values()]
-    verdict = (ScaleOutcome.FAILS if str(ScaleOutcome.FAILS) in outcomes else ScaleOutcome.CONSISTENT
-               if all(o == str(ScaleOutcome.CONSISTENT) for o in outcomes) else ScaleOutcome.CANNOT_TELL)
+    verdict = (NOT_RUN if outcomes and all(o == NOT_RUN for o in outcomes) else ScaleOutcome.FAILS
+               if str(ScaleOutcome.FAILS) in outcomes else ScaleOutcome.CONSISTENT
+               if outcomes and all(o == str(ScaleOutcome.CONSISTENT) for o in outcomes) else ScaleOutcome.CANNOT_TELL)
     return ClaimSummary("scale", profile, str(verdict), cells)
 
 
@@ -753,9 +817,14 @@ def design_table(designs: dict) -> Table:
     definitions' runs."""
     rows = []
     profile = next((d.profile for d in designs["rungs"].values()), None)
-    for rid, d in designs["rungs"].items():
+    shown = designs["rungs"]
+    if not shown:  # the book (cpu) computes no rung: it shows those the ladder's record is made of
+        profile = "ladder"
+        shown = {r.id: rung_design("ladder", r) for r in _rungs("ladder")}
+    for rid, d in shown.items():
         r = rung(profile, rid)
-        rows.append([r.label, rid, d.window, d.epoch_steps, f"t0 ∈ {list(d.chaos.t0s)}, Δ = {d.chaos.deltas[0]}",
+        rows.append([r.label + ("" if designs["rungs"] else " (ladder profile, recorded)"), rid, d.window,
+                     d.epoch_steps, f"t0 ∈ {list(d.chaos.t0s)}, Δ = {d.chaos.deltas[0]}",
                      f"t ∈ {list(d.cone.lag_ts)}, Δ ∈ {list(d.cone.lags)}, {d.cone.inputs} inputs",
                      f"T = {d.switch.T}, t ∈ {list(d.switch.switches)}" if r.switch else "–",
                      ", ".join(map(str, d.chaos.seeds))])
@@ -766,15 +835,14 @@ def design_table(designs: dict) -> Table:
                  rows)
 
 
-def ladder_source(profile: str, cache, rungs_run: list[str] | None = None, record_path=LADDER_RECORD
-                  ) -> tuple[list[RungMeasures], Note]:
+def ladder_source(profile: str, cache, record_path=None) -> tuple[list[RungMeasures], Note]:
     """The measures the chapter reads at a profile, and a note that says where they come from: at ``smoke`` and
     ``ladder`` this cache's (every rung of the profile's ladder measured so far on these kernels, the ones just
     computed among them); at ``cpu`` the ladder's record (:data:`LADDER_RECORD`), with its date, numerics
     fingerprint, source and wall times, or the command that makes it when there is none."""
     if profile in ("smoke", "ladder"):
         measures, missing, runs = load_measures(cache, profile)
-        walls = "; ".join(f"{', '.join(r['rungs'])}: {r['wall_s'] / 60:.0f} min on {r['date']}" for r in runs)
+        walls = "; ".join(_run_text(r) for r in runs)
         text = (f"**Computed at `{profile}` in this cache** ({len(measures)} of {len(measures) + len(missing)} "
                 f"rungs; wall times of the runs that computed them: {walls or 'none'}).")
         if missing:
@@ -787,7 +855,7 @@ def ladder_source(profile: str, cache, rungs_run: list[str] | None = None, recor
                         "outside the book's budget, `make chapter NB=notebooks/07_paper_or_scale.py "
                         "PROFILE=ladder` (in parts: `PARAMS='-p rungs resnet20'`), then "
                         "`python scripts/record_ladder.py`. Until then this chapter can say nothing of the trends.")
-    parts = "; ".join(f"{', '.join(r['rungs'])}: {r['wall_s'] / 60:.0f} min on {r['date']}" for r in record["runs"])
+    parts = "; ".join(_run_text(r) for r in record["runs"])
     missing = record.get("missing") or []
     return record["measures"], Note(
         f"**Recorded, not recomputed here:** the `ladder` profile's measurements, run once outside the book's "
@@ -797,9 +865,14 @@ def ladder_source(profile: str, cache, rungs_run: list[str] | None = None, recor
         + (f" Rungs not yet measured: {', '.join(missing)}." if missing else ""))
 
 
+def _run_text(run: dict) -> str:
+    return (f"{', '.join(run['rungs'])}: {run['wall_s'] / 60:.0f} min on {run['date']}"
+            + (f" at {run['commit']}" if run.get("commit") else ""))
+
+
 def verdict_note(claims: dict[str, tuple[str, str]], measures: list[RungMeasures]) -> Note:
     """The chapter's answer per claim in words, computed from its rule's outcomes."""
     if not measures:
-        return Note("No rung has been measured: every claim's scale column says *cannot tell*.")
+        return Note("No rung has been measured: every claim's scale column says *not run*.")
     lines = [f"* **{k}**: *{o}* — {why}" for k, (o, why) in claims.items()]
     return Note("\n".join(lines))

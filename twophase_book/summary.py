@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 
 from twophase_lib.verdicts import Outcome, Relation, ScaleOutcome, Verdict
 
+#: The scale ladder's outcome while none of its rungs has been measured (chapter 7 before its ladder ran).
+NOT_RUN = "not run"
+
 #: The primary protocol's name (the paper's constant lr 0.1, twins over a (t0, t1) band); other cells are extensions.
 PRIMARY = "constant lr"
 
@@ -93,7 +96,7 @@ class ClaimSummary:
 
     def __post_init__(self):
         self.cells = [c if isinstance(c, Cell) else Cell(**c) for c in self.cells]
-        if self.verdict not in {*map(str, Outcome), *map(str, Relation), *map(str, ScaleOutcome)}:
+        if self.verdict not in {*map(str, Outcome), *map(str, Relation), *map(str, ScaleOutcome), NOT_RUN}:
             raise ValueError(f"unknown verdict {self.verdict!r}: an outcome of a claim's rule, a relation "
                              "(chapter 6's open question) or a scale outcome (chapter 7's ladder)")
 

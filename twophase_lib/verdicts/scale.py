@@ -61,8 +61,10 @@ class ScaleOutcome(enum.StrEnum):
 class ScaleTrend:
     """A quantity's power-law fit over the rungs and what the rule reads off it.
 
-    ``slope`` (b) and ``at_paper`` (the fitted value at w = 1) with their 90% t intervals; ``trend`` the slope
-    against its prediction; ``outcome`` the fit against the paper's value; ``detail`` the numbers in words.
+    ``slope`` (b) and ``at_paper`` (the value at w = 1: the paper's own network's when a rung measured it, else the
+    fit's) with their 90% t intervals; ``trend`` the slope against its prediction; ``outcome`` that value against
+    the paper's; ``detail`` the numbers in words; ``intercept`` (a) and ``log_values`` the fitted law
+    (:meth:`fitted`).
     """
 
     slope: float
@@ -72,6 +74,13 @@ class ScaleTrend:
     trend: Trend
     outcome: ScaleOutcome
     detail: str
+    intercept: float = math.nan  # the fit at w = 1 in the fitted space (log y, or y for a linear fit)
+    log_values: bool = True
+
+    def fitted(self, widths: np.ndarray) -> np.ndarray:
+        """The fitted law at ``widths`` (multipliers of the paper's width)."""
+        y = self.intercept + self.slope * np.log(np.asarray(widths, dtype=float))
+        return np.exp(y) if self.log_values else y
 
 
 def _fit(log_w: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -187,4 +196,4 @@ def width_trend(widths: np.ndarray, values: list[np.ndarray] | np.ndarray, paper
     detail = (f"slope {b:+.2f} [{slope_lo:+.2f}, {slope_hi:+.2f}] ({trend}: predicted "
               f"{'below' if falls else 'above'} {slope_bound:+g}); {where} {at_paper:.3g} "
               f"[{at_lo:.3g}, {at_hi:.3g}] against the paper's {paper_text}: {outcome}{why}")
-    return ScaleTrend(b, (slope_lo, slope_hi), at_paper, (at_lo, at_hi), trend, outcome, detail)
+    return ScaleTrend(b, (slope_lo, slope_hi), at_paper, (at_lo, at_hi), trend, outcome, detail, a, log_values)
