@@ -276,6 +276,11 @@ def test_across_machines_page_shows_spreads_and_flipped_verdicts_are_inconclusiv
     # switch at t = 150: means 0.42 and 0.40 -> spread 0.02 against a seed range of 0.04 -> ratio 0.5
     assert "| test accuracy, switch at t = 150 | 0.42 | 0.4 | 0.02 | 0.04 | 0.5 |" in page
     assert "2 of 6 verdicts differ between fingerprints" in page
+    # a setting inconclusive on every fingerprint is inconclusive across machines, but no fingerprint disagrees
+    both = {"profile": "cpu", "runs": [{"fingerprint": a, "summaries": _summaries("inconclusive", 0.42)},
+                                       {"fingerprint": b, "summaries": _summaries("inconclusive", 0.40)}]}
+    assert across_verdicts(both["runs"])["chaos"]["chapter"] == "inconclusive"
+    assert "0 of 6 verdicts differ between fingerprints" in across_machines_markdown(both, a["id"])
     assert "No run recorded yet" in across_machines_markdown({})
 
     from twophase_book.pages import save_claim_summary

@@ -526,7 +526,7 @@ def across_machines_markdown(data: dict, book_id: str | None = None, figure: str
         }
         for setting, across in verdicts[kind].items():
             total += 1
-            flips += across == "inconclusive"
+            flips += len({v[setting] for v in per.values() if setting in v}) > 1  # fingerprints disagree
             cells = " | ".join(per.get(i, {}).get(setting, "–") for i in ids)
             lines.append(f"| {title} | {setting} | {cells} | **{across}** |")
 
