@@ -38,7 +38,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "bench" / "results" / "gpu_measure_h200_2026-11-30_run3.json"
-CHAPTERS = sorted(p.name for p in (ROOT / "notebooks").glob("0[0-9]_*.py"))
+ALL_CHAPTERS = sorted(p.name for p in (ROOT / "notebooks").glob("0[0-9]_*.py"))
+
+
+def _runs_at_gpu(chapter: str) -> bool:
+    """Whether ``chapter`` runs at the ``gpu`` profile (a chapter of the claim registry says; chapter 5 does)."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from twophase_book.claims import CLAIMS
+    finally:
+        sys.path.pop(0)
+    return all("gpu" in c.profiles for c in CLAIMS if f"{c.chapter}.py" == chapter)
+
+
+#: The chapters the gpu book runs, in book order: chapter 7 runs at its own profiles (smoke, cpu, ladder).
+CHAPTERS = [c for c in ALL_CHAPTERS if _runs_at_gpu(c)]
 
 
 def plan(report: Path = REPORT) -> dict:
@@ -61,6 +75,11 @@ def select_chapters(wanted: list[str] | None) -> list[str]:
         return list(CHAPTERS)
     out = []
     for w in wanted:
+        others = [c for c in ALL_CHAPTERS if c not in CHAPTERS and (c == w or c.startswith(
+            f"{int(w):02d}_" if w.isdigit() else w))]
+        if others:
+            raise SystemExit(f"gpu_book: {others[0]} does not run at the gpu profile; the gpu book's chapters: "
+                             f"{', '.join(CHAPTERS)}")
         hits = [c for c in CHAPTERS if c == w or c.startswith(f"{int(w):02d}_" if w.isdigit() else w)]
         if len(hits) != 1:
             raise SystemExit(f"gpu_book: {w!r} names no single chapter; the chapters: {', '.join(CHAPTERS)}")

@@ -98,8 +98,9 @@ def test_every_chapter_that_computes_is_priced_in_book_order():
 
     chapters = chapter_studies("smoke")
     assert list(chapters) == ["01_chaos_effect", "02_cone_effect", "03_linearized_switch", "04_beyond_cifar",
-                              "06_what_moves_the_transition"]
+                              "06_what_moves_the_transition", "07_paper_or_scale"]
     work = count_work([st for group in chapters.values() for st in group])
     labels = {net for net, _, _ in work.table()}
     assert {"vit b32", "tabular b32", "sequence b32"} <= labels  # chapter 4's three tasks are counted
+    assert "resnet20 x0.125 b32" in labels  # chapter 7's smoke ladder is counted
     assert all(group for group in chapters.values())

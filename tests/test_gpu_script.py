@@ -107,7 +107,10 @@ def test_the_gpu_book_script_selects_chapters_for_a_run_split_over_two_calls():
     finally:
         sys.path.pop(0)
     assert gpu_book.select_chapters(None) == gpu_book.CHAPTERS and len(gpu_book.CHAPTERS) == 6
+    assert "07_paper_or_scale.py" in gpu_book.ALL_CHAPTERS and "07_paper_or_scale.py" not in gpu_book.CHAPTERS
     assert gpu_book.select_chapters(["3", "01", "06_what_moves_the_transition.py"]) == [
         "01_chaos_effect.py", "03_linearized_switch.py", "06_what_moves_the_transition.py"]
     with pytest.raises(SystemExit, match="names no single chapter.*01_chaos_effect.py"):
         gpu_book.select_chapters(["9"])
+    with pytest.raises(SystemExit, match="07_paper_or_scale.py does not run at the gpu profile"):
+        gpu_book.select_chapters(["7"])

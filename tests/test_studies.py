@@ -87,7 +87,7 @@ def test_summaries_are_keyed_by_design_and_the_scorecard_shows_them(tmp_path):
 
     cache = Cache(tmp_path)
     empty = scorecard_markdown(cache)
-    assert empty.count("not run yet") == 5  # three claims, chapter 6's open question and chapter 4
+    assert empty.count("not run yet") == 6  # three claims, chapter 6's open question, chapters 4 and 7
     s = _claim("switch", "partly")
     assert ClaimSummary.from_dict(s.to_dict()) == s
     save_claim_summary(cache, s, protocol_designs("cpu"))
@@ -97,7 +97,7 @@ def test_summaries_are_keyed_by_design_and_the_scorecard_shows_them(tmp_path):
     save_claim_summary(cache, _claim("chaos", "reproduced"), protocol_designs("cpu", seeds=[5, 6]))
     assert load_claim_summary(cache, "chaos", "cpu") is None
     page = scorecard_markdown(cache)
-    assert page.count("not run yet") == 4 and "`cpu`" in page and "`paper`" not in page
+    assert page.count("not run yet") == 5 and "`cpu`" in page and "`paper`" not in page
     assert "| ResNet-20 (constant lr) | VGG-16 (constant lr) | extensions, controls and other tasks |" in page
     glance = next(line for line in page.splitlines() if "03_linearized_switch" in line)  # the grid's row first
     assert [c.strip() for c in glance.split("|")][2:5] == ["🟡 partly", "🟡 partly", "🔴 not reproduced"]

@@ -86,7 +86,7 @@ PREDICTIONS = (
 
 # ------------------------------------------------------------------------------------------- the rungs' designs
 
-#: The profiles the scale chapter runs at: ``smoke`` (tiny rungs, to check the code), ``cpu`` (the book: the kernel's
+#: The profiles the scale chapter runs at, ``smoke`` (tiny rungs, to check the code), ``cpu`` (the book: the kernel's
 #: definition measured on chapter 2's cached runs, and the ladder's recorded measurements), ``ladder`` (the rungs
 #: themselves, once, outside the book's budget: ``make chapter NB=notebooks/07_paper_or_scale.py PROFILE=ladder``).
 SCALE_PROFILES = ("smoke", "cpu", "ladder")
@@ -250,7 +250,7 @@ def rung(profile: str, rung_id: str) -> Rung:
 
 # ------------------------------------------------------------------------------------------------ the studies
 
-#: The switch's two arms on a rung: the paper's (linearized at t) and the control its rule reads (batch norm frozen).
+#: The switch's two arms on a rung, the paper's (linearized at t) and the control its rule reads (batch norm frozen).
 SWITCH_ARMS = ("linearized", "batch norm frozen")
 
 
@@ -275,7 +275,7 @@ def rung_studies(profile: str, designs: dict[str, ProtocolDesign]) -> dict:
     return out
 
 
-#: The kernel's definitions measured on chapter 2's cached runs (issue 34, "no training first"): the book's
+#: The kernel's definitions measured on chapter 2's cached runs, with no training (issue 34), the book's
 #: (all logits, its input count, batch norm re-estimated at each checkpoint) and one change at a time. The paper
 #: states neither the logits nor the input count nor the statistics.
 DEFINITIONS = {"the book's": {}, "summed logits": {"mode": "sum"}, "4× the inputs": {"inputs": 4},
@@ -518,7 +518,7 @@ def ladder_trends(measures: list[RungMeasures], batch_size: int = PAPER_BATCH) -
     return out
 
 
-#: The claims the scorecard's scale column speaks for: those a prediction informs.
+#: The claims the scorecard's scale column speaks for, those a prediction informs.
 SCALE_CLAIMS = tuple(dict.fromkeys(p.claim for p in PREDICTIONS))
 
 
@@ -710,7 +710,7 @@ def bn_effect(designs: dict[str, ProtocolDesign], cache) -> dict[str, np.ndarray
     return out
 
 
-#: The ladder figure's panels: (measure, axis label).
+#: The ladder figure's panels, as (measure, axis label).
 PANELS = (("floor", "late floor S(t, t + Δmax)"), ("travelled", "S(0, t) travelled"),
           ("inflection_epochs", "chaos inflection (epochs)"), ("switch_gain", "switch gain"))
 

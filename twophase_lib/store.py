@@ -150,7 +150,7 @@ KERNEL_PRODUCTS = "gram in the run's dtype, batch norm re-estimated"
 BN_REESTIMATE_BATCHES = 8
 
 
-#: The batch-norm statistics an eNTK (and an evaluation) can be taken with: ``"reestimated"`` on
+#: The batch-norm statistics an eNTK or an evaluation can be taken with, ``"reestimated"`` on
 #: :data:`BN_REESTIMATE_BATCHES` unaugmented training batches at the checkpoint (the book's default), or
 #: ``"running"``, the running averages training kept (the paper does not say which it used).
 BN_STATISTICS = ("reestimated", "running")

@@ -145,10 +145,10 @@ class DivergedError(RuntimeError):
         self.step = step
 
 
-#: A training loss this many times the run's first one has exploded, finite or not: a working run's loss never
-#: leaves the order of its first (cross-entropy from ln K ≈ 2.3; the book's fully linearized runs at lr 0.1 peak
-#: near 50× it), while an exploding one passes 10⁴× within a few iterations on its way to 10²⁰ (lr 50: 84 → 4e21
-#: in 12 steps) and, with batch norm, may never reach infinity.
+#: How many times the run's first training loss a loss may reach before the run counts as exploded, finite or
+#: not. A working run's loss never leaves the order of its first (cross-entropy from ln K ≈ 2.3; the book's fully
+#: linearized runs at lr 0.1 peak near 50× it), while an exploding one passes 10⁴× within a few iterations on its
+#: way to 10²⁰ (lr 50, 84 → 4e21 in 12 steps) and, with batch norm, may never reach infinity.
 LOSS_EXPLOSION_FACTOR = 1e4
 
 

@@ -76,6 +76,7 @@ from .scale import (
     width_trend,
 )
 from .switch import (
+    COLLAPSE_MARGIN,
     MIN_CONE_PHASE_GAIN,
     MIN_LINEAR_GAIN,
     MIN_RANK_CORRELATION,
@@ -99,7 +100,8 @@ __all__ = [
     # cone
     "MIN_LAGS", "MIN_SLOWDOWN", "MIN_RISE_SHARE", "MAX_FLAT_SHARE", "MAX_FLOOR_SHARE", "LagCheck", "lag_cone_verdict",
     # switch
-    "MIN_SWITCHES", "MIN_RANK_CORRELATION", "MIN_CONE_PHASE_GAIN", "MIN_LINEAR_GAIN", "MIN_SWITCHES_IN_CONE_PHASE",
+    "MIN_SWITCHES", "MIN_RANK_CORRELATION", "MIN_CONE_PHASE_GAIN", "MIN_LINEAR_GAIN", "COLLAPSE_MARGIN",
+    "MIN_SWITCHES_IN_CONE_PHASE",
     "WORST_TOLERANCE", "SwitchCheck", "paired_switch_verdict",
     # precondition
     "MIN_UNRELATED_DISAGREEMENT", "MIN_LINEARIZATION_GAP", "MIN_BASELINE_GAIN", "PreconditionCheck", "Precondition",

@@ -33,11 +33,14 @@ MIN_RUNGS = 3
 #: that can still say "consistent" or "fails": an interval spanning more than a factor of 4 (twice either way of its
 #: estimate) would meet almost any range read off a figure.
 MAX_PREDICTION_RATIO = 4.0
-#: The same for a quantity fitted on a linear axis (an accuracy gain, in points of accuracy): an interval wider than
-#: 0.2 would meet almost any range.
+#: The same bound for a quantity fitted on a linear axis, such as an accuracy gain in points of accuracy.
+#:
+#: An interval wider than 0.2 would meet almost any range.
 MAX_LINEAR_WIDTH = 0.2
-#: An interval narrower than this (relative to its value's scale) has no width: every seed gave the same value on
-#: every rung (a quantity that only takes grid values), so the bootstrap saw no noise and the interval says nothing.
+#: An interval narrower than this, relative to its value's scale, has no width.
+#:
+#: Every seed gave the same value on every rung (a quantity that only takes grid values), so the bootstrap saw no
+#: noise and the interval says nothing.
 NO_WIDTH = 1e-9
 
 
