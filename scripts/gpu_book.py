@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""The gpu edition in one prepared run on one GPU (issue 23): the step paths measured, then every chapter at the
-``gpu`` profile, cold, with the executed notebooks, the wall times and the measurements left under ``--out``.
+"""The gpu edition in one prepared run on one GPU (issue 23): the step paths measured, then every chapter that
+runs at the ``gpu`` profile (all but chapter 7, which runs at smoke, cpu and ladder), cold, with the executed
+notebooks, the wall times and the measurements left under ``--out``.
 
     python scripts/gpu_book.py --out "$OUT" [--budget-s 540]      # on a machine with one GPU
     python scripts/gpu_book.py --plan                             # what it will run, and its modelled cost
@@ -16,7 +17,7 @@ The run, in order, each step under what is left of ``--budget-s``:
 1. ``bench/gpu_measure.py --only "/cuda graphs"``: the graphed path with batches from the host and with planned
    batches (bitwise against the host-fed eager path, an ε = 0 twin exact, steps per second of both), into
    ``OUT/gpu_measure.json``;
-2. ``scripts/run_chapters.py --profile gpu --record-time`` on every chapter, on a fresh cache (a cold run), the
+2. ``scripts/run_chapters.py --profile gpu --record-time`` on those chapters, on a fresh cache (a cold run), the
    executed notebooks into ``OUT/chapters/``; ``book/run_times.json`` (the measured times) copied to ``OUT``.
 
 ``--plan`` prints the chapters and their modelled cost from the committed H200 report
@@ -41,18 +42,23 @@ REPORT = ROOT / "bench" / "results" / "gpu_measure_h200_2026-11-30_run3.json"
 ALL_CHAPTERS = sorted(p.name for p in (ROOT / "notebooks").glob("0[0-9]_*.py"))
 
 
-def _runs_at_gpu(chapter: str) -> bool:
-    """Whether ``chapter`` runs at the ``gpu`` profile (a chapter of the claim registry says; chapter 5 does)."""
+def _not_at_gpu() -> set[str]:
+    """The chapter files whose claim (in the registry) does not run at the ``gpu`` profile."""
     sys.path.insert(0, str(ROOT))
     try:
         from twophase_book.claims import CLAIMS
     finally:
         sys.path.pop(0)
-    return all("gpu" in c.profiles for c in CLAIMS if f"{c.chapter}.py" == chapter)
+    return {f"{c.chapter}.py" for c in CLAIMS if "gpu" not in c.profiles}
 
 
 #: The chapters the gpu book runs, in book order: chapter 7 runs at its own profiles (smoke, cpu, ladder).
-CHAPTERS = [c for c in ALL_CHAPTERS if _runs_at_gpu(c)]
+CHAPTERS = [c for c in ALL_CHAPTERS if c not in _not_at_gpu()]
+
+
+def _named(chapter: str, name: str) -> bool:
+    """Whether ``name`` (a number such as ``01`` or ``1``, or a file name or its start) names ``chapter``."""
+    return chapter == name or chapter.startswith(f"{int(name):02d}_" if name.isdigit() else name)
 
 
 def plan(report: Path = REPORT) -> dict:
@@ -75,12 +81,11 @@ def select_chapters(wanted: list[str] | None) -> list[str]:
         return list(CHAPTERS)
     out = []
     for w in wanted:
-        others = [c for c in ALL_CHAPTERS if c not in CHAPTERS and (c == w or c.startswith(
-            f"{int(w):02d}_" if w.isdigit() else w))]
+        others = [c for c in ALL_CHAPTERS if c not in CHAPTERS and _named(c, w)]
         if others:
             raise SystemExit(f"gpu_book: {others[0]} does not run at the gpu profile; the gpu book's chapters: "
                              f"{', '.join(CHAPTERS)}")
-        hits = [c for c in CHAPTERS if c == w or c.startswith(f"{int(w):02d}_" if w.isdigit() else w)]
+        hits = [c for c in CHAPTERS if _named(c, w)]
         if len(hits) != 1:
             raise SystemExit(f"gpu_book: {w!r} names no single chapter; the chapters: {', '.join(CHAPTERS)}")
         out.append(hits[0])
