@@ -261,3 +261,45 @@ def test_the_ladders_parts_accumulate_in_the_cache_and_the_record_is_what_the_bo
     (tmp_path / "stale.json").write_text(json.dumps(stale))
     with pytest.raises(ValueError, match="measurement version 0"):
         scale.read_record(tmp_path / "stale.json")
+
+
+def test_the_record_accumulates_parts_run_in_sessions_whose_caches_are_lost_and_never_mixes_kernels(tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("record_ladder", Path(__file__).parents[1] / "scripts" /
+                                                  "record_ladder.py")
+    record_ladder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(record_ladder)
+    out = tmp_path / "ladder.json"
+    first, second = Cache(tmp_path / "session1"), Cache(tmp_path / "session2")
+    vgg = measures("vgg16", {}, widths=(0.0625, 0.125, 0.25))
+    part1 = {**scale.run_record([m.spec.id for m in vgg], 5400), "date": "2026-12-06"}
+    for m in vgg:
+        scale.save_measures(first, scale.rung_design("ladder", m.spec), m, part1)
+    assert record_ladder.main(["--cache", str(first.root), "--out", str(out)]) == 0
+    resnet = measures("resnet20", {"floor": falls_as(0.025, -0.5)})
+    part2 = {**scale.run_record([m.spec.id for m in resnet], 7000), "date": "2026-12-07"}
+    for m in resnet:  # a later session: a fresh cache holding only its own part
+        scale.save_measures(second, scale.rung_design("ladder", m.spec), m, part2)
+    assert record_ladder.main(["--cache", str(second.root), "--out", str(out)]) == 0
+    record = scale.read_record(out)
+    ids = [m.spec.id for m in record["measures"]]
+    assert sorted(ids) == sorted(m.spec.id for m in resnet + vgg) and record["runs"] == [part1, part2]
+    assert ids == [r.id for r in scale.select_rungs("ladder") if r.id in ids]  # in the ladder's order
+    assert "vgg16-x0.25-b128" not in record["missing"] and "vgg16-x0.25-b64" in record["missing"]
+    assert record_ladder.main(["--cache", str(second.root), "--out", str(out)]) == 0  # idempotent
+    assert scale.read_record(out)["runs"] == [part1, part2]
+    assert record_ladder.main(["--cache", str(tmp_path / "empty"), "--out", str(out)]) == 0  # nothing lost
+    assert len(scale.read_record(out)["measures"]) == 6
+    other = json.loads(out.read_text()) | {"numerics": "cpu-default-00000000"}
+    out.write_text(json.dumps(other))
+    assert record_ladder.main(["--cache", str(second.root), "--out", str(out)]) == 3  # another machine's kernels
+    assert json.loads(out.read_text()) == other  # left alone
+    assert record_ladder.main(["--cache", str(second.root), "--out", str(out), "--replace"]) == 0
+    assert [m.spec.id for m in scale.read_record(out)["measures"]] == [m.spec.id for m in resnet]
+    stale = json.loads(out.read_text()) | {"measure_version": 0}
+    out.write_text(json.dumps(stale))
+    assert record_ladder.main(["--cache", str(first.root), "--out", str(out)]) == 0  # an older measurement: replaced
+    assert [m.spec.id for m in scale.read_record(out)["measures"]] == [m.spec.id for m in vgg]
