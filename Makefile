@@ -84,12 +84,16 @@ chromium:
 	  && { apt-get install -y -qq chromium >/dev/null || apt-get install -y -qq chromium >/dev/null; }) \
 	  || echo "make: could not install chromium; the browser test will be skipped"; }
 
+# pytest-xdist runs the suite on every core (every computation is single-threaded: COMPUTE_THREADS); --dist loadscope
+# keeps each notebook's cells (and each test module) on one worker, in order, as nbval needs.
+XDIST := -n auto --dist loadscope
+
 test: $(STAMP) chromium
 	$(VENV)/bin/ruff check .
-	$(VPY) -m pytest --nbval-lax
+	$(VPY) -m pytest $(XDIST) --nbval-lax
 	@variant=$$($(VPY) -c "import torch; print('avx2' if torch.backends.cpu.get_cpu_capability() == 'AVX512' else 'default')"); \
 	  echo "make test: again under ATEN_CPU_CAPABILITY=$$variant (other kernels, other rounding)"; \
-	  ATEN_CPU_CAPABILITY=$$variant $(VPY) -m pytest --nbval-lax $(foreach t,$(VARIANT_TESTS),'$(t)')
+	  ATEN_CPU_CAPABILITY=$$variant $(VPY) -m pytest $(XDIST) --nbval-lax $(foreach t,$(VARIANT_TESTS),'$(t)')
 
 across-machines: $(STAMP)
 	$(VPY) scripts/across_machines.py --profile cpu --capabilities $(CAPABILITIES)

@@ -405,6 +405,9 @@ def run_chapter(path: Path, profile: str, extra: dict, out_dir: Path) -> Path:
         raise ChapterError(f"chapter {path.name} failed at profile {profile!r}: {type(exc).__name__}: {exc}") from exc
     strip_volatile(executed)
     executed.metadata["twophase"] = {"profile": profile, "numerics": numerics_metadata(profile, extra)}
+    summary = chapter_summary(path.stem, profile, extra)
+    if summary is not None:
+        executed.metadata["twophase"]["summary"] = summary
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{path.stem}.ipynb"
     tmp = out.with_name(f".{out.name}.tmp")
@@ -413,6 +416,27 @@ def run_chapter(path: Path, profile: str, extra: dict, out_dir: Path) -> Path:
     partial.unlink(missing_ok=True)
     source.unlink(missing_ok=True)
     return out
+
+
+#: The parameters that leave a chapter's designs as its profile's own (where results are kept, how many workers).
+SAME_DESIGNS = {"cache_dir", "workers"}
+
+
+def chapter_summary(stem: str, profile: str, extra: dict) -> dict | None:
+    """The typed summary (as a dict) a chapter just stored in its cache for its profile's own designs, which the
+    executed notebook carries in its metadata (``twophase.summary``) so the scorecard can be generated from the book
+    alone (twophase_book.pages.book_summaries); None for a chapter without one, or run with other designs (a
+    re-runner's seeds, networks, ε ...), whose summary is stored under those."""
+    from twophase_book.chapter import check_cache_dir
+    from twophase_book.claims import CLAIMS
+    from twophase_book.pages import load_claim_summary
+    from twophase_lib.cache import Cache
+
+    kinds = [c.kind for c in CLAIMS if c.chapter == stem and profile in c.profiles]
+    if not kinds or set(extra) - SAME_DESIGNS:
+        return None
+    found = load_claim_summary(Cache(check_cache_dir(extra.get("cache_dir"))), kinds[0], profile)
+    return None if found is None else found.to_dict()
 
 
 def numerics_metadata(profile: str, extra: dict) -> dict:

@@ -341,3 +341,20 @@ def test_what_computing_wrote_to_stderr_leaves_the_page_for_the_terminal(capsys)
     rc.strip_volatile(nb)
     assert [o["name"] for o in nb.cells[0].outputs] == ["stdout"]
     assert "VmapFallbackWarning" in capsys.readouterr().err
+
+
+def test_an_executed_chapter_carries_the_summary_of_its_profiles_own_designs_only(tmp_path):
+    from twophase_book.pages import save_claim_summary
+    from twophase_book.profiles import protocol_designs
+    from twophase_book.summary import Cell, ClaimSummary
+    from twophase_lib.cache import Cache
+
+    cache = tmp_path / "cache"
+    s = ClaimSummary("cone", "smoke", "partly", [Cell("ResNet-20", "constant lr", "reproduced", "floor 0.02")])
+    assert rc.chapter_summary("02_cone_effect", "smoke", {"cache_dir": str(cache)}) is None  # nothing stored yet
+    save_claim_summary(Cache(cache), s, protocol_designs("smoke"))
+    assert rc.chapter_summary("02_cone_effect", "smoke", {"cache_dir": str(cache), "workers": 0}) == s.to_dict()
+    assert rc.chapter_summary("02_cone_effect", "cpu", {"cache_dir": str(cache)}) is None  # another profile's
+    # a re-run with other seeds ran other designs: the default designs' summary must not be attached to it
+    assert rc.chapter_summary("02_cone_effect", "smoke", {"cache_dir": str(cache), "seeds": [3, 4]}) is None
+    assert rc.chapter_summary("05_your_own_model", "smoke", {"cache_dir": str(cache)}) is None  # no claim summary

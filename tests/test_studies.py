@@ -80,6 +80,32 @@ def _claim(kind: str, verdict: str, acc: float = 0.42):
     return ClaimSummary(kind, "cpu", verdict, cells, [f"{kind}: ✓ control exact"])
 
 
+def test_the_scorecard_reads_the_executed_chapters_summaries_first_and_is_never_half_filled(tmp_path):
+    import json
+
+    from twophase_book.claims import CLAIMS
+    from twophase_book.pages import book_summaries, lacking_summaries, save_claim_summary
+    from twophase_book.profiles import protocol_designs
+
+    cache, chapters = Cache(tmp_path / "cache"), tmp_path / "chapters"
+    chapters.mkdir()
+    assert lacking_summaries(book_summaries(cache, ("cpu",), chapters)) == [c.chapter for c in CLAIMS]
+    shown, cached = _claim("switch", "partly"), _claim("switch", "reproduced")
+    save_claim_summary(cache, cached, protocol_designs("cpu"))
+    (chapters / "03_linearized_switch.ipynb").write_text(json.dumps(
+        {"cells": [], "metadata": {"twophase": {"profile": "cpu", "summary": shown.to_dict()}}}))
+    (chapters / "02_cone_effect.ipynb").write_text(json.dumps(  # executed before summaries were kept
+        {"cells": [], "metadata": {"twophase": {"profile": "cpu"}}}))
+    found = book_summaries(cache, ("cpu", "gpu"), chapters)
+    assert found[("switch", "cpu")] == shown  # what the book shows, not what the cache holds
+    assert found[("switch", "gpu")] is None and found[("cone", "cpu")] is None
+    assert book_summaries(cache, ("cpu",))[("switch", "cpu")] == cached  # no chapters: the cache's
+    assert "03_linearized_switch" not in lacking_summaries(found) and "02_cone_effect" in lacking_summaries(found)
+    page = scorecard_markdown(cache, ("cpu",), summaries=found)
+    row = next(line for line in page.splitlines() if "03_linearized_switch" in line and "`cpu`" in line)
+    assert "**partly**" in row and page.count("not run yet") == 5
+
+
 def test_summaries_are_keyed_by_design_and_the_scorecard_shows_them(tmp_path):
     from twophase_book.pages import load_claim_summary, save_claim_summary
     from twophase_book.profiles import protocol_designs
