@@ -158,7 +158,7 @@ cone.tau_table(results)
 # %% [markdown]
 # How far our kernels move, against unrelated networks and against the paper:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "outcome-dependent"]
 cone.levels_note(readings)
 
 # %% [markdown]

@@ -92,8 +92,22 @@ def test_a_rerunner_selects_rungs_by_id_or_network_and_a_wrong_name_lists_them()
         select_rungs("ladder", "resnet")
     with pytest.raises(ValueError, match="rungs are chosen where they are computed"):
         scale.chapter_designs("cpu", rungs="resnet20")
-    table = str(scale.design_table(scale.chapter_designs("cpu")))  # the book shows the rungs its record is made of
-    assert "resnet20-x1-b128" in table and "(ladder profile, recorded)" in table
+
+
+
+def test_the_books_design_table_marks_which_rungs_the_record_holds(tmp_path):
+    import json
+
+    designs = scale.chapter_designs("cpu")
+    table = str(scale.design_table(designs, record_path=tmp_path / "none.json"))  # no record yet
+    assert "resnet20-x1-b128" in table and "recorded" not in table and table.count("not yet run") == 13
+    rec = {"profile": "ladder", "measure_version": scale.MEASURE_VERSION, "numerics": "x", "source": "s",
+           "runs": [], "missing": [], "rungs": {m.spec.id: m.to_dict() for m in measures("vgg16", {}, widths=(
+               0.0625, 0.125, 0.25))}}
+    (tmp_path / "ladder.json").write_text(json.dumps(rec))
+    rows = str(scale.design_table(designs, record_path=tmp_path / "ladder.json")).splitlines()
+    assert all("(ladder profile, recorded)" in r for r in rows if "vgg16-" in r and "-b128" in r)
+    assert all("not yet run" in r for r in rows if "resnet20-" in r or "-b64" in r)
 
 
 def test_only_the_scale_chapter_runs_at_the_ladder_profile():

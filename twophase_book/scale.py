@@ -759,6 +759,9 @@ def ladder_figure(measures: list[RungMeasures], trends: list[tuple]) -> plt.Figu
                 predicted = -1.0 if p.falls else 2 * p.slope_bound if p.slope_bound else 1.0
                 band = [(y0 * (ws / ws[0]) ** s) if log_y else y0 + s * np.log(ws / ws[0])
                         for s in (predicted, p.slope_bound)]
+                # an open-ended prediction ("above 0") is drawn up to a little above the panel's values only
+                top = p.upper if p.upper is not None else 1.25 * max(p.paper[1], float(np.max(t.fitted(ws))))
+                band = [np.minimum(b, top) for b in band]
                 ax.fill_between(ws, np.minimum(*band), np.maximum(*band), color="gray", alpha=0.15, linewidth=0,
                                 label="predicted slopes")
             if p is not None:
@@ -812,18 +815,24 @@ def scale_summary(profile: str, trends: list[tuple], claims: dict[str, tuple[str
 SCALE_COLUMN = "scale column"
 
 
-def design_table(designs: dict) -> Table:
+def design_table(designs: dict, record_path=None) -> Table:
     """The rungs' designs (network, width, batch, data, window, chaos slice, lag curves, switch) and the
-    definitions' runs."""
+    definitions' runs. Where the chapter computes no rung (``cpu``) it lists every rung of the ladder, each marked
+    recorded or not yet run by the ladder's record (``record_path``, default :data:`LADDER_RECORD`)."""
     rows = []
     profile = next((d.profile for d in designs["rungs"].values()), None)
     shown = designs["rungs"]
-    if not shown:  # the book (cpu) computes no rung: it shows those the ladder's record is made of
+    status = {}
+    if not shown:  # the book (cpu) computes no rung: it shows the ladder's, and which of them the record holds
         profile = "ladder"
         shown = {r.id: rung_design("ladder", r) for r in _rungs("ladder")}
+        record = read_record(record_path)
+        held = set() if record is None else {m.spec.id for m in record["measures"]}
+        status = {rid: " (ladder profile, recorded)" if rid in held else " (ladder profile, not yet run)"
+                  for rid in shown}
     for rid, d in shown.items():
         r = rung(profile, rid)
-        rows.append([r.label + ("" if designs["rungs"] else " (ladder profile, recorded)"), rid, d.window,
+        rows.append([r.label + status.get(rid, ""), rid, d.window,
                      d.epoch_steps, f"t0 ∈ {list(d.chaos.t0s)}, Δ = {d.chaos.deltas[0]}",
                      f"t ∈ {list(d.cone.lag_ts)}, Δ ∈ {list(d.cone.lags)}, {d.cone.inputs} inputs",
                      f"T = {d.switch.T}, t ∈ {list(d.switch.switches)}" if r.switch else "–",
