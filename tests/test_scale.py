@@ -241,14 +241,20 @@ def test_the_ladder_figure_draws_fits_bands_and_the_paper(tmp_path):
     assert np.isfinite([line.get_ydata() for line in ax.get_lines() if len(line.get_xdata()) == 50][0]).all()
 
 
-def test_the_ladders_parts_accumulate_in_the_cache_and_the_record_is_what_the_book_reads(tmp_path):
+def _record_ladder():
+    """scripts/record_ladder.py as a module."""
     import importlib.util
     from pathlib import Path
 
     spec = importlib.util.spec_from_file_location("record_ladder", Path(__file__).parents[1] / "scripts" /
                                                   "record_ladder.py")
-    record_ladder = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(record_ladder)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_ladders_parts_accumulate_in_the_cache_and_the_record_is_what_the_book_reads(tmp_path):
+    record_ladder = _record_ladder()
     out = tmp_path / "ladder.json"
     assert record_ladder.main(["--out", str(out)]) == 2 and not out.exists()  # nothing measured yet
     cache = Cache()
@@ -278,14 +284,9 @@ def test_the_ladders_parts_accumulate_in_the_cache_and_the_record_is_what_the_bo
 
 
 def test_the_record_accumulates_parts_run_in_sessions_whose_caches_are_lost_and_never_mixes_kernels(tmp_path):
-    import importlib.util
     import json
-    from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("record_ladder", Path(__file__).parents[1] / "scripts" /
-                                                  "record_ladder.py")
-    record_ladder = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(record_ladder)
+    record_ladder = _record_ladder()
     out = tmp_path / "ladder.json"
     first, second = Cache(tmp_path / "session1"), Cache(tmp_path / "session2")
     vgg = measures("vgg16", {}, widths=(0.0625, 0.125, 0.25))
