@@ -158,7 +158,7 @@ plt.show()
 # off its figures). A rung that cannot be drawn (an inflection beyond the grid) is named
 # in its panel.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "outcome-dependent"]
 scale.trend_table(trends)
 
 # %% [markdown]
@@ -174,7 +174,7 @@ scale.trend_table(trends)
 # even at the paper's width (then the data, the window or the paper itself must explain
 # the difference); *cannot tell* says the seeds' noise is too large to say either.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "outcome-dependent"]
 claims = scale.claim_scale(trends, measured=bool(measures))
 summary = scale.scale_summary(profile, trends, claims)
 book.save(summary)
