@@ -6,11 +6,13 @@ which chapter 7 reads at the ``cpu`` profile. Nothing is recomputed or typed by 
     make chapter NB=notebooks/07_paper_or_scale.py PROFILE=ladder PARAMS='-p rungs resnet20'   # a part, < 2 h
     python scripts/record_ladder.py                  # all rungs measured so far (the missing ones are listed)
 
-The ladder runs in parts, often in different sessions whose caches do not survive: the record accumulates them. The
-rungs already recorded are kept, and the cache's rungs are added (a rung in both is taken from the cache, which
-recomputes it bitwise on the same kernels). A record holds rungs computed by one set of kernels only: when the
-existing record's numerics fingerprint is not this machine's, the script refuses (exit 3) unless ``--replace`` is
-given, which starts a new record from this cache alone; a record of an older measurement version
+The ladder runs in parts, often in different sessions whose caches do not survive, on machines that differ: the
+record accumulates them. The rungs already recorded are kept, and the cache's rungs are added (a rung in both is taken
+from the cache, which recomputes it bitwise on the same kernels). Kernels are never mixed within a series, one network
+at one batch size (``Rung.series``: the rungs one trend is fitted over, with their half-data companion): the record
+keeps one numerics fingerprint per series, and when this cache's rungs belong to a series the record holds under
+another fingerprint the script refuses (exit 3) unless ``--replace`` is given, which drops that series' recorded rungs
+and keeps this cache's (the other series are kept). A record of an older measurement version
 (:data:`MEASURE_VERSION`) is replaced, and the script says so. Exits with 2 when neither the cache nor the record
 holds a rung of the ladder.
 """
@@ -23,7 +25,7 @@ import json
 import sys
 from pathlib import Path
 
-from twophase_book.scale import LADDER_RECORD, MEASURE_VERSION, load_measures, select_rungs
+from twophase_book.scale import LADDER_RECORD, MEASURE_VERSION, Rung, load_measures, record_numerics, select_rungs
 from twophase_lib.cache import Cache
 from twophase_lib.numerics import fingerprint
 
@@ -35,35 +37,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=None, help="the cache the ladder ran in (default "
                         "$TWOPHASE_CACHE)")
     parser.add_argument("--out", type=Path, default=ROOT / LADDER_RECORD)
-    parser.add_argument("--replace", action="store_true", help="start a new record from this cache alone, even "
-                        "when the existing one holds rungs computed on other kernels")
+    parser.add_argument("--replace", action="store_true", help="drop the recorded rungs of a series this cache "
+                        "measured under another numerics fingerprint, for this cache's")
     args = parser.parse_args(argv)
     cache = Cache(args.cache)
     here = fingerprint().id
     measures, _, runs = load_measures(cache, "ladder")
     rungs = {m.spec.id: m.to_dict() for m in measures}
-    old = json.loads(args.out.read_text()) if args.out.exists() and not args.replace else None
+    runs = [{**r, "numerics": here} for r in runs]
+    numerics = {m.spec.series: here for m in measures}
+    old = json.loads(args.out.read_text()) if args.out.exists() else None
     if old is not None and old.get("measure_version") != MEASURE_VERSION:
         print(f"record_ladder: {args.out} holds measurement version {old.get('measure_version')!r}, not "
               f"{MEASURE_VERSION}: it is replaced by this cache's rungs", file=sys.stderr)
         old = None
-    if old is not None and old.get("numerics") != here:
-        print(f"record_ladder: {args.out} holds rungs computed under numerics {old.get('numerics')!r}, this "
-              f"cache's are {here!r}: a record never mixes kernels. Re-run its rungs here, or pass --replace to "
-              "start a new record from this cache alone", file=sys.stderr)
-        return 3
     if old is not None:
-        kept = {k: v for k, v in old["rungs"].items() if k not in rungs}
+        was = record_numerics(old)
+        clash = {s: was[s] for s in numerics if was.get(s, here) != here}
+        if clash and not args.replace:
+            print(f"record_ladder: {args.out} holds series {', '.join(f'{s} under {f!r}' for s, f in clash.items())}; "
+                  f"this cache's rungs of them were computed under {here!r}: a series never mixes kernels. Re-run "
+                  "the series' recorded rungs here, or pass --replace to drop them for this cache's", file=sys.stderr)
+            return 3
+        kept = {k: v for k, v in old["rungs"].items() if k not in rungs and Rung(**v["rung"]).series not in clash}
+        numerics = {**{s: f for s, f in was.items() if s not in clash}, **numerics}
         rungs = {**kept, **rungs}
-        earlier = [r for r in old["runs"] if set(r["rungs"]) & set(kept)]
-        runs = earlier + [r for r in runs if r not in earlier]
+        def series_of(run: dict) -> str:
+            return Rung(**old["rungs"][run["rungs"][0]]["rung"]).series
+
+        # a run recorded before runs kept their fingerprint ran under its series'
+        old_runs = [r if r.get("numerics") else {**r, "numerics": was[series_of(r)]}
+                    for r in old["runs"] if set(r["rungs"]) & set(kept)]
+        runs = old_runs + [r for r in runs if r not in old_runs]
     if not rungs:
         print(f"record_ladder: no rung of the ladder is measured in {cache.root} under {here}", file=sys.stderr)
         return 2
+    held = {Rung(**v["rung"]).series for v in rungs.values()}
     order = [r.id for r in select_rungs("ladder")]
     missing = [r for r in order if r not in rungs]
     commits = sorted({r.get("commit", "unknown") for r in runs})
-    data = {"profile": "ladder", "measure_version": MEASURE_VERSION, "numerics": here,
+    data = {"profile": "ladder", "measure_version": MEASURE_VERSION,
+            "numerics": {s: numerics[s] for s in sorted(held)},
             "source": f"computed at commit {', '.join(commits)}", "recorded": datetime.date.today().isoformat(),
             "runs": runs, "missing": missing, "rungs": {k: rungs[k] for k in order if k in rungs}}
     args.out.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

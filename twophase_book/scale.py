@@ -127,6 +127,13 @@ class Rung:
                 + ("" if self.train_examples is None else f"-n{self.train_examples}"))
 
     @property
+    def series(self) -> str:
+        """The series the rung belongs to, one network at one batch size (``resnet20-b128``): the rungs one trend is
+        fitted over, with their companion on half the data. A series' rungs are computed by one set of kernels (the
+        ladder's record keeps one numerics fingerprint per series, :func:`record_numerics`)."""
+        return f"{self.arch}-b{self.batch_size}"
+
+    @property
     def label(self) -> str:
         """How the book names the rung."""
         from fractions import Fraction
@@ -447,10 +454,21 @@ def load_measures(cache, profile: str = "ladder") -> tuple[list[RungMeasures], l
     return found, missing, runs
 
 
+def record_numerics(data: dict) -> dict[str, str]:
+    """The numerics fingerprint each series of a ladder record (its JSON dict) was computed with, ``{series:
+    fingerprint id}`` (:attr:`Rung.series`). A record keeps one per series: a trend is fitted over one series' rungs,
+    so no trend mixes kernels, while the ladder's parts may run on different machines in different sessions. A
+    record written before fingerprints were kept per series holds one for all its rungs."""
+    numerics = data.get("numerics") or {}
+    if isinstance(numerics, str):
+        return {Rung(**m["rung"]).series: numerics for m in data["rungs"].values()}
+    return dict(numerics)
+
+
 def read_record(path=None) -> dict | None:
     """The ladder's record (default :data:`LADDER_RECORD` in the repository, wherever the chapter runs from): its
     measures as :class:`RungMeasures` under ``"measures"`` beside where, when and on which kernels they were
-    computed; None when there is none.
+    computed (``"numerics"``: a fingerprint id per series, :func:`record_numerics`); None when there is none.
 
     Raises:
         ValueError: a record of another profile, of another measurement version (:data:`MEASURE_VERSION`: re-run the
@@ -471,6 +489,11 @@ def read_record(path=None) -> dict | None:
     if set(data["rungs"]) - known:
         raise ValueError(f"{path} holds rungs the ladder no longer has: {sorted(set(data['rungs']) - known)}")
     data["measures"] = [RungMeasures.from_dict(m) for m in data["rungs"].values()]
+    data["numerics"] = record_numerics(data)
+    unkeyed = {m.spec.series for m in data["measures"]} - set(data["numerics"])
+    if unkeyed:
+        raise ValueError(f"{path} holds rungs of series {sorted(unkeyed)} without the numerics fingerprint they were "
+                         "computed with: re-record them with `python scripts/record_ladder.py`")
     return data
 
 
@@ -866,17 +889,26 @@ def ladder_source(profile: str, cache, record_path=None) -> tuple[list[RungMeasu
                         "`python scripts/record_ladder.py`. Until then this chapter can say nothing of the trends.")
     parts = "; ".join(_run_text(r) for r in record["runs"])
     missing = record.get("missing") or []
+    numerics = "; ".join(f"{_series_label(s)}: `{f}`" for s, f in record["numerics"].items())
     return record["measures"], Note(
         f"**Recorded, not recomputed here:** the `ladder` profile's measurements, run once outside the book's "
-        f"budget ({record['source']}; numerics `{record['numerics']}`; parts and wall times on 2 cores: {parts}), "
-        f"kept in `{LADDER_RECORD}` by `scripts/record_ladder.py`. `make chapter NB=notebooks/07_paper_or_scale.py "
-        f"PROFILE=ladder` recomputes them bitwise on the same fingerprint."
+        f"budget ({record['source']}; parts and wall times on 2 cores: {parts}), kept in `{LADDER_RECORD}` by "
+        f"`scripts/record_ladder.py`. Numerics fingerprint per series (one network at one batch size, the rungs a "
+        f"trend is fitted over: a trend never mixes kernels, two series may come from different machines): "
+        f"{numerics}. `make chapter NB=notebooks/07_paper_or_scale.py PROFILE=ladder` recomputes a series bitwise "
+        f"on its fingerprint."
         + (f" Rungs not yet measured: {', '.join(missing)}." if missing else ""))
 
 
 def _run_text(run: dict) -> str:
     return (f"{', '.join(run['rungs'])}: {run['wall_s'] / 60:.0f} min on {run['date']}"
-            + (f" at {run['commit']}" if run.get("commit") else ""))
+            + (f" at {run['commit']}" if run.get("commit") else "")
+            + (f" under `{run['numerics']}`" if run.get("numerics") else ""))
+
+
+def _series_label(series: str) -> str:
+    arch, batch = series.rsplit("-b", 1)
+    return f"{display_name(arch)}, batch {batch}"
 
 
 def verdict_note(claims: dict[str, tuple[str, str]], measures: list[RungMeasures]) -> Note:
