@@ -2,8 +2,10 @@
 
 import pytest
 import torch
+from torch import nn
 
 from twophase_lib import data as data_mod
+from twophase_lib import models, training
 from twophase_lib.config import DataConfig, ModelConfig
 from twophase_lib.data import CIFAR10_MEAN, CIFAR10_STD, DatasetUnavailableError, augment_batch, generator, load_data
 from twophase_lib.models import build_model, count_parameters, register_model
@@ -111,3 +113,65 @@ def test_register_custom_model():
         "linear-test", lambda c: torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3072, c.num_classes))
     )
     assert build_model(ModelConfig("linear-test"))(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+# ------------------------------------------------- oneDNN's strided 1×1 convolution (uxlfoundation/oneDNN#6035)
+
+
+def _pointwise_case(c_in: int, c_out: int, dtype=torch.float32, batch: int = 6):
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(c_out, c_in, 1, 1, generator=g, dtype=torch.float64)
+    x = torch.randn(batch, c_in, 16, 16, generator=g, dtype=torch.float64)
+    dy = torch.randn(batch, c_out, 8, 8, generator=g, dtype=torch.float64)
+    return [t.to(dtype).contiguous(memory_format=torch.channels_last) for t in (w, x, dy)]
+
+
+def _conv_and_grads(conv: nn.Module, x: torch.Tensor, dy: torch.Tensor):
+    x = x.clone().requires_grad_(True)
+    with training.compute_threads():
+        y = conv(x)
+        gx, gw = torch.autograd.grad(y, (x, conv.weight), dy)
+    return y.detach(), gx, gw
+
+
+def test_a_pointwise_convolution_takes_its_stride_by_subsampling_and_agrees_with_onednn_where_its_kernel_is_safe():
+    for batch in (6, 16):  # oneDNN splits the weight gradient's sum by batch: bitwise at 16 and 128, not at 6 (seen)
+        w, x, dy = _pointwise_case(models.ONEDNN_RTUS_CHANNELS, 32, batch=batch)  # enough input channels: safe
+        plain, mine = nn.Conv2d(16, 32, 1, 2, bias=False), models.PointwiseConv2d(16, 32, 2, bias=False)
+        for conv in (plain, mine):
+            conv.weight = nn.Parameter(w.clone())
+        for a, b in zip(_conv_and_grads(plain, x, dy), _conv_and_grads(mine, x, dy)):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_a_pointwise_convolution_is_right_where_onednns_strided_kernel_is_not():
+    w, x, dy = _pointwise_case(4, 8)  # ResNet-20 ×1/4's first shortcut: nn.Conv2d crashes or errs here on some CPUs
+    conv = models.PointwiseConv2d(4, 8, 2, bias=False)
+    conv.weight = nn.Parameter(w.clone())
+    w64, x64, dy64 = (t.double().contiguous() for t in (w, x, dy))
+    ref = nn.Conv2d(4, 8, 1, 2, bias=False).double()
+    ref.weight = nn.Parameter(w64)
+    for got, want in zip(_conv_and_grads(conv, x, dy), _conv_and_grads(ref, x64, dy64)):
+        assert got.shape == want.shape
+        torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=1e-5)
+
+
+def test_the_zoo_has_no_unsafe_strided_pointwise_convolution_and_a_users_model_is_refused_with_the_remedy():
+    for width in (0.0625, 0.125, 0.25, 0.5, 1.0):
+        assert models.unsafe_strided_pointwise_convs(models.build_model(ModelConfig("resnet20", width))) == []
+    user = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(4, 8, 1, 2), nn.Flatten(), nn.Linear(8 * 4 * 4, 10))
+    assert models.unsafe_strided_pointwise_convs(user) == ["1"]
+    with pytest.raises(ValueError, match=r"convolutions \['1'\].*oneDNN#6035.*use_pointwise_subsampling"):
+        training.in_memory_format(user, "channels_last")
+    assert training.in_memory_format(user, "contiguous") is user  # the contiguous layout takes another kernel
+    weight = user[1].weight
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        before = user(x)
+    models.use_pointwise_subsampling(user)
+    assert type(user[1]) is models.PointwiseConv2d and user[1].weight is weight  # an optimiser keeps its parameters
+    with torch.no_grad():
+        assert torch.allclose(user(x), before, atol=1e-6)
+    assert training.in_memory_format(user, "channels_last") is user
+    wide = nn.Conv2d(16, 32, 1, 2)  # enough input channels: oneDNN's kernel is safe, nothing refused
+    assert models.unsafe_strided_pointwise_convs(nn.Sequential(wide)) == []

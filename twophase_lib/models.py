@@ -22,6 +22,64 @@ def _scaled(channels: int, width: float) -> int:
     return max(1, int(round(channels * width)))
 
 
+#: Input channels (per group) below which oneDNN's 1×1 strided convolution is unsafe in channels-last on a CPU: its
+#: ``jit_1x1`` backward-weights kernel copies the strided input to a unit-stride workspace ("rtus") and writes past
+#: it when the input channels are fewer than its channel block (8 with AVX2, 16 with AVX-512): a crash, a hang, or
+#: silently wrong weight gradients, depending on the machine (uxlfoundation/oneDNN#6035, open; oneDNN 3.12 in torch
+#: 2.14.1). Seen here: ResNet-20 ×1/4's 4→8 shortcut aborts with "double free or corruption" on an AMD AVX2 CPU.
+ONEDNN_RTUS_CHANNELS = 16
+
+
+class PointwiseConv2d(nn.Conv2d):
+    """A 1×1 convolution (no padding) whose stride is taken by subsampling its input first, then convolving at unit
+    stride: the same function as ``nn.Conv2d(c_in, c_out, 1, stride)`` and the same parameters (``weight`` of shape
+    (c_out, c_in / groups, 1, 1), ``bias``), computed without oneDNN's strided 1×1 path (see
+    :data:`ONEDNN_RTUS_CHANNELS`). Where that path is correct (input channels at least the channel block) the two
+    agree to rounding, but not always bitwise (oneDNN splits the weight gradient's sum by batch size, seen at batch 6,
+    not at 16 or 128; ``tests/test_data_models.py``): results of networks built with it are cached under a new
+    :data:`twophase_lib.config.CACHE_VERSION`, never mixed with those computed before.
+
+    Args:
+        c_in, c_out: input and output channels. stride: an int or a pair (rows, columns). bias, groups: as
+            ``nn.Conv2d``'s.
+    """
+
+    def __init__(self, c_in: int, c_out: int, stride: int | tuple[int, int] = 1, bias: bool = True,
+                 groups: int = 1):
+        super().__init__(c_in, c_out, 1, stride, 0, bias=bias, groups=groups)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, c_in, H, W) -> (N, c_out, ceil(H / stride), ceil(W / stride))."""
+        sh, sw = self.stride
+        if (sh, sw) == (1, 1):
+            return super().forward(x)
+        return nn.functional.conv2d(x[..., ::sh, ::sw], self.weight, self.bias, 1, 0, 1, self.groups)
+
+
+def unsafe_strided_pointwise_convs(model: nn.Module) -> list[str]:
+    """The names of ``model``'s 1×1 convolutions with a stride above 1 and fewer than :data:`ONEDNN_RTUS_CHANNELS`
+    input channels per group that would run through oneDNN's unsafe strided 1×1 path in channels-last on a CPU
+    (plain ``nn.Conv2d``; a :class:`PointwiseConv2d` is safe)."""
+    return [name for name, m in model.named_modules()
+            if type(m) is nn.Conv2d and m.kernel_size == (1, 1) and m.stride != (1, 1) and m.padding == (0, 0)
+            and m.dilation == (1, 1) and m.in_channels // m.groups < ONEDNN_RTUS_CHANNELS]
+
+
+def use_pointwise_subsampling(model: nn.Module) -> nn.Module:
+    """``model`` with each convolution :func:`unsafe_strided_pointwise_convs` names replaced, in place, by a
+    :class:`PointwiseConv2d` holding the same parameter objects (an optimiser built before keeps them): the same
+    function, computed safely. Returns the model."""
+    for name in unsafe_strided_pointwise_convs(model):
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name)
+        old = getattr(parent, child)
+        new = PointwiseConv2d(old.in_channels, old.out_channels, old.stride, old.bias is not None, old.groups)
+        new.weight, new.bias = old.weight, old.bias
+        new.train(old.training)
+        setattr(parent, child, new)
+    return model
+
+
 class BasicBlock(nn.Module):
     """Two 3x3 conv-BN layers with a residual connection (1x1 conv + BN when the shape changes)."""
 
@@ -33,7 +91,7 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(c_out)
         self.shortcut = nn.Sequential()
         if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+            self.shortcut = nn.Sequential(PointwiseConv2d(c_in, c_out, stride, bias=False), nn.BatchNorm2d(c_out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.relu(self.bn1(self.conv1(x)))

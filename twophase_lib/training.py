@@ -23,6 +23,7 @@ from tqdm import tqdm
 from . import runtime
 from .config import RunConfig, check_choice
 from .data import TensorData, derive_seed
+from .models import ONEDNN_RTUS_CHANNELS, unsafe_strided_pointwise_convs
 from .task import run_data, run_loss, run_model
 
 
@@ -210,9 +211,24 @@ def in_memory_format(model: nn.Module, memory_format: str) -> nn.Module:
     """``model`` with its 4-D parameters and buffers (2-D convolutions' weights) laid out channels-last when
     ``memory_format == "channels_last"``; tensors of any other rank keep their layout, so a network with 3-D
     convolutions (5-D weights), an MLP or a sequence model runs under the default too (``Module.to`` refuses a
-    5-D tensor: "required rank 4 tensor to use channels_last format")."""
+    5-D tensor: "required rank 4 tensor to use channels_last format").
+
+    Raises:
+        ValueError: channels-last on a CPU for a model with a 1×1 convolution of stride above 1 and few input
+            channels (:func:`twophase_lib.models.unsafe_strided_pointwise_convs`), which oneDNN's kernel computes
+            wrongly or crashes on (uxlfoundation/oneDNN#6035): the message names the layers and the two remedies.
+    """
     if memory_format != "channels_last":
         return model
+    unsafe = unsafe_strided_pointwise_convs(model)
+    if unsafe and all(p.device.type == "cpu" for p in model.parameters()):
+        raise ValueError(
+            f"the model's 1×1 convolutions {unsafe} have a stride above 1 and fewer than {ONEDNN_RTUS_CHANNELS} "
+            "input channels: in channels-last on a CPU, oneDNN's kernel for their weight gradients writes past its "
+            "workspace (a crash, a hang or silently wrong gradients, by machine; uxlfoundation/oneDNN#6035). Build "
+            "them as twophase_lib.models.PointwiseConv2d (the same function and parameters; "
+            "twophase_lib.models.use_pointwise_subsampling(model) swaps them in place), or train with "
+            "memory_format='contiguous'")
     with torch.no_grad():
         for t in (*model.parameters(), *model.buffers()):
             if t.dim() == 4:
