@@ -175,3 +175,17 @@ def test_the_zoo_has_no_unsafe_strided_pointwise_convolution_and_a_users_model_i
     assert training.in_memory_format(user, "channels_last") is user
     wide = nn.Conv2d(16, 32, 1, 2)  # enough input channels: oneDNN's kernel is safe, nothing refused
     assert models.unsafe_strided_pointwise_convs(nn.Sequential(wide)) == []
+
+
+def test_the_onednn_check_tells_a_safe_case_and_says_when_one_is_not(monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "scripts" / "check_onednn_pointwise.py"
+    spec = importlib.util.spec_from_file_location("check_onednn_pointwise", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.check(16, 4, 8, timeout=120) == "ok"  # as many input channels as any channel block: safe
+    assert script.main(["--channels", "16", "--batch", "4", "--size", "8"]) == 0
+    monkeypatch.setattr(script, "check", lambda *a, **k: "CRASH (exit -11)")
+    assert script.main(["--channels", "4", "--batch", "4", "--size", "8"]) == 1
