@@ -25,6 +25,7 @@ from pathlib import Path
 
 from twophase_book.claims import CLAIMS
 from twophase_book.profiles import PROFILES
+from twophase_lib.config import CACHE_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "book" / "across_machines.json"
@@ -42,6 +43,12 @@ print(json.dumps({"fingerprint": fingerprint().as_dict(),
 """
 
 
+def code_version(run: dict) -> int:
+    """The code version a recorded run was computed by (:data:`twophase_lib.config.CACHE_VERSION` when it ran; 2
+    for runs recorded before runs kept it)."""
+    return run.get("cache_version", 2)
+
+
 def environment(capability: str) -> dict:
     """This process's environment with ATEN_CPU_CAPABILITY set for ``capability`` (removed for ``native``)."""
     env = dict(os.environ)
@@ -54,12 +61,14 @@ def environment(capability: str) -> dict:
 def merge(data: dict, profile: str, run: dict) -> dict:
     """``data`` with ``run`` stored for ``profile``, replacing a run of the same fingerprint; a file of another
     profile is replaced whole (its runs would not compare), and so are runs of an older protocol when ``run`` holds
-    the current one (typed summaries): a page never sets verdicts of two protocols side by side."""
+    the current one (typed summaries), and runs of another code version (``cache_version``,
+    :data:`twophase_lib.config.CACHE_VERSION`; a run recorded before runs kept it is of version 2): a page never
+    sets verdicts of two protocols, or of two versions of the code, side by side."""
     if data.get("profile") != profile:
         data = {"profile": profile, "runs": []}
     typed = lambda r: all("cells" in s for s in r["summaries"].values() if s)  # noqa: E731
     runs = [r for r in data.get("runs", []) if r["fingerprint"]["id"] != run["fingerprint"]["id"]
-            and (typed(r) or not typed(run))]
+            and (typed(r) or not typed(run)) and code_version(r) == code_version(run)]
     return {"profile": profile, "runs": runs + [run]}
 
 
@@ -80,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"_build/chapters/{args.profile}-{cap}", *CHAPTERS], cwd=ROOT, env=env, check=True)
         out = subprocess.run([sys.executable, "-c", READ, args.profile], cwd=ROOT, env=env, check=True,
                              capture_output=True, text=True).stdout
-        run = {**json.loads(out), "capability": cap, "date": datetime.date.today().isoformat()}
+        run = {**json.loads(out), "capability": cap, "date": datetime.date.today().isoformat(),
+               "cache_version": CACHE_VERSION}
         missing = [k for k, v in run["summaries"].items() if v is None]
         if missing:
             raise SystemExit(f"across_machines: no {missing} summary under {run['fingerprint']['id']} after the "

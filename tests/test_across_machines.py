@@ -32,3 +32,4 @@ def test_a_run_of_the_current_protocol_replaces_runs_of_an_older_one():
     assert [r["fingerprint"]["id"] for r in data["runs"]] == ["intel"]
     data = across.merge(data, "cpu", new("intel-avx2"))
     assert [r["fingerprint"]["id"] for r in data["runs"]] == ["intel", "intel-avx2"]
+

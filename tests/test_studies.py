@@ -10,6 +10,7 @@ from twophase_book.pages import rerun_markdown, scorecard_markdown
 from twophase_book.render import Table
 from twophase_lib.cache import Cache
 from twophase_lib.cone import ConeStudy, run_studies
+from twophase_lib.config import CACHE_VERSION
 from twophase_lib.executor import Executor
 from twophase_lib.switch import SwitchStudy, run_switch_studies
 
@@ -287,14 +288,15 @@ def test_across_machines_page_shows_spreads_and_flipped_verdicts_are_inconclusiv
     same = {
         "profile": "cpu",
         "runs": [
-            {"fingerprint": a, "summaries": _summaries("partly", 0.42)},
-            {"fingerprint": b, "summaries": _summaries("partly", 0.40)},
+            {"fingerprint": a, "summaries": _summaries("partly", 0.42), "cache_version": CACHE_VERSION},
+            {"fingerprint": b, "summaries": _summaries("partly", 0.40), "cache_version": CACHE_VERSION},
         ],
     }
     assert across_verdicts(same["runs"])["chaos"] == {"chapter": "partly", "resnet20, step": "partly"}
     flipped = {
         "profile": "cpu",
-        "runs": [same["runs"][0], {"fingerprint": b, "summaries": _summaries("reproduced", 0.40)}],
+        "runs": [same["runs"][0], {"fingerprint": b, "summaries": _summaries("reproduced", 0.40),
+                                   "cache_version": CACHE_VERSION}],
     }
     assert across_verdicts(flipped["runs"])["chaos"]["chapter"] == "inconclusive"
     page = across_machines_markdown(flipped, a["id"])
@@ -315,8 +317,9 @@ def test_across_machines_page_shows_spreads_and_flipped_verdicts_are_inconclusiv
     cache = Cache(tmp_path)
     save_claim_summary(cache, _claim("chaos", "partly"), protocol_designs("cpu"))
     typed = {"profile": "cpu", "runs": [
-        {"fingerprint": a, "summaries": {"chaos": _claim("chaos", "partly").to_dict()}},
-        {"fingerprint": b, "summaries": {"chaos": _claim("chaos", "reproduced").to_dict()}}]}
+        {"fingerprint": a, "summaries": {"chaos": _claim("chaos", "partly").to_dict()}, "cache_version": CACHE_VERSION},
+        {"fingerprint": b, "summaries": {"chaos": _claim("chaos", "reproduced").to_dict()},
+         "cache_version": CACHE_VERSION}]}
     assert "**inconclusive** (this machine: partly" in scorecard_markdown(cache, across=typed)
     # runs of the earlier design (dict summaries) say nothing of the current verdicts
     assert "**inconclusive** (this machine" not in scorecard_markdown(cache, across=flipped)
@@ -378,3 +381,29 @@ def test_the_committed_rerun_page_is_what_the_run_times_and_profiles_give():
     root = Path(__file__).resolve().parents[1]
     times = json.loads((root / "book" / "run_times.json").read_text())
     assert (root / "book" / "rerun.md").read_text() == rerun_markdown(times), "run scripts/make_scorecard.py"
+
+
+def test_runs_of_another_code_version_are_never_set_side_by_side_nor_applied_by_the_scorecard(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    from twophase_book.pages import across_machines_markdown, current_protocol
+
+    path = Path(__file__).parents[1] / "scripts" / "across_machines.py"
+    spec = importlib.util.spec_from_file_location("across", path)
+    across = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(across)
+    old = lambda fp, v: {"fingerprint": _fp_dict(fp), "summaries": {"chaos": _claim("chaos", v).to_dict()}}  # noqa
+    data = across.merge(across.merge({}, "cpu", old("AVX512", "partly")), "cpu", old("AVX2", "reproduced"))
+    assert [across.code_version(r) for r in data["runs"]] == [2, 2] and not current_protocol(data)
+    assert "**These runs were computed by older code** (cache version 2" in across_machines_markdown(data)
+    new = {**old("AVX2", "partly"), "cache_version": CACHE_VERSION}
+    merged = across.merge(data, "cpu", new)
+    assert merged["runs"] == [new] and current_protocol(merged)
+    assert "older code" not in across_machines_markdown(merged)
+    cache = Cache(tmp_path)
+    from twophase_book.pages import save_claim_summary, scorecard_markdown
+    from twophase_book.profiles import protocol_designs
+
+    save_claim_summary(cache, _claim("chaos", "partly"), protocol_designs("cpu"))
+    assert "**inconclusive** (this machine" not in scorecard_markdown(cache, across=data)  # the flip: older code

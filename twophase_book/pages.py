@@ -267,9 +267,9 @@ def scorecard_markdown(
         "intervals. A check marked – could not be tested and does not count for or against. A claim is "
         "*inconclusive* when a check whose interval contains 0 could change its outcome, "
         "or when the rule gives different verdicts on machines with other kernels (once "
-        "[Across machines](across_machines.md) holds runs of this protocol). A claim is *reproduced* only when "
-        "it holds for both networks, *not reproduced* when it fails for both, *partly* otherwise. Extensions and "
-        "controls (the step schedule, "
+        "[Across machines](across_machines.md) holds runs of this protocol and of this code). A claim is "
+        "*reproduced* only when it holds for both networks, *not reproduced* when it fails for both, *partly* "
+        "otherwise. Extensions and controls (the step schedule, "
         "a lower lr) have their own outcomes and stay out of the verdict. The `smoke` profile only checks that the "
         "code runs; its verdicts mean nothing.",
         "",
@@ -491,9 +491,19 @@ def across_rows(runs: list[dict]) -> dict[str, list[tuple[str, str, dict[str, tu
 
 def current_protocol(data: dict) -> bool:
     """Whether an across-machines record holds summaries of chapters 1-3 on the paper's protocol (typed summaries),
-    rather than of the earlier fixed-t1 design."""
+    rather than of the earlier fixed-t1 design, computed by this code's version
+    (:data:`twophase_lib.config.CACHE_VERSION`; runs recorded before runs kept it are of version 2)."""
+    from twophase_lib.config import CACHE_VERSION
+
     runs = data.get("runs", [])
-    return bool(runs) and all("cells" in s for r in runs for s in r["summaries"].values() if s)
+    return (bool(runs) and all("cells" in s for r in runs for s in r["summaries"].values() if s)
+            and all(r.get("cache_version", 2) == CACHE_VERSION for r in runs))
+
+
+def _older_code(data: dict) -> bool:
+    from twophase_lib.config import CACHE_VERSION
+
+    return any(r.get("cache_version", 2) != CACHE_VERSION for r in data.get("runs", []))
 
 
 def across_machines_markdown(data: dict, book_id: str | None = None, figure: str | None = None) -> str:
@@ -517,7 +527,19 @@ def across_machines_markdown(data: dict, book_id: str | None = None, figure: str
     ]
     if not runs:
         return "\n".join(lines + ["No run recorded yet: `python scripts/across_machines.py --profile cpu`.", ""])
-    if not current_protocol(data):
+    typed = all("cells" in s for r in runs for s in r["summaries"].values() if s)
+    if typed and _older_code(data):
+        from twophase_lib.config import CACHE_VERSION
+
+        lines += ["**These runs were computed by older code** (cache version "
+                  f"{', '.join(sorted({str(r.get('cache_version', 2)) for r in runs}))}, against {CACHE_VERSION} now). "
+                  "Since version 3 ResNet-20's shortcuts take their stride by subsampling: oneDNN's strided 1×1 "
+                  "kernel, which these runs used, writes past its workspace for few input channels "
+                  "(uxlfoundation/oneDNN#6035; a crash, a hang or wrong gradients, by machine). Their numbers and "
+                  "verdicts are shown as they were computed; the scorecard applies none of them until `make "
+                  "across-machines` records the current code under each fingerprint (about an hour each on two "
+                  "cores).", ""]
+    elif not current_protocol(data):
         lines += ["**These runs predate the paper's protocol.** They were recorded when chapters 1–3 compared twins "
                   "once, at the end of a 400-iteration step schedule; the chapters now judge fixed windows at a "
                   "constant lr, and nothing below describes their numbers or verdicts. `make across-machines` "
