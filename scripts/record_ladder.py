@@ -10,9 +10,10 @@ The ladder runs in parts, often in different sessions whose caches do not surviv
 record accumulates them. The rungs already recorded are kept, and the cache's rungs are added (a rung in both is taken
 from the cache, which recomputes it bitwise on the same kernels). Kernels are never mixed within a series, one network
 at one batch size (``Rung.series``: the rungs one trend is fitted over, with their half-data companion): the record
-keeps one numerics fingerprint per series, and when this cache's rungs belong to a series the record holds under
-another fingerprint the script refuses (exit 3) unless ``--replace`` is given, which drops that series' recorded rungs
-and keeps this cache's (the other series are kept). A record of an older measurement version
+keeps one numerics fingerprint and one code version (``CACHE_VERSION``; 2 in a record that predates it) per series,
+and when this cache's rungs belong to a series the record holds under another fingerprint or code version the script
+refuses (exit 3) unless ``--replace`` is given, which drops that series' recorded rungs and keeps this cache's (the
+other series are kept). A record of an older measurement version
 (:data:`MEASURE_VERSION`) is replaced, and the script says so. Exits with 2 when neither the cache nor the record
 holds a rung of the ladder.
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from twophase_book.scale import LADDER_RECORD, MEASURE_VERSION, Rung, load_measures, record_numerics, select_rungs
 from twophase_lib.cache import Cache
+from twophase_lib.config import CACHE_VERSION
 from twophase_lib.numerics import fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,29 +46,33 @@ def main(argv: list[str] | None = None) -> int:
     here = fingerprint().id
     measures, _, runs = load_measures(cache, "ladder")
     rungs = {m.spec.id: m.to_dict() for m in measures}
-    runs = [{**r, "numerics": here} for r in runs]
+    runs = [{**r, "numerics": here, "cache_version": CACHE_VERSION} for r in runs]  # the cache's keys hold both
     numerics = {m.spec.series: here for m in measures}
+    code = {m.spec.series: CACHE_VERSION for m in measures}
     old = json.loads(args.out.read_text()) if args.out.exists() else None
     if old is not None and old.get("measure_version") != MEASURE_VERSION:
         print(f"record_ladder: {args.out} holds measurement version {old.get('measure_version')!r}, not "
               f"{MEASURE_VERSION}: it is replaced by this cache's rungs", file=sys.stderr)
         old = None
     if old is not None:
-        was = record_numerics(old)
-        clash = {s: was[s] for s in numerics if was.get(s, here) != here}
+        was, was_code = record_numerics(old), {s: old.get("code", {}).get(s, 2) for s in record_numerics(old)}
+        clash = {s: f"{was[s]!r}, code version {was_code[s]}" for s in numerics
+                 if (was.get(s, here), was_code.get(s, CACHE_VERSION)) != (here, CACHE_VERSION)}
         if clash and not args.replace:
-            print(f"record_ladder: {args.out} holds series {', '.join(f'{s} under {f!r}' for s, f in clash.items())}; "
-                  f"this cache's rungs of them were computed under {here!r}: a series never mixes kernels. Re-run "
-                  "the series' recorded rungs here, or pass --replace to drop them for this cache's", file=sys.stderr)
+            print(f"record_ladder: {args.out} holds series {', '.join(f'{s} under {f}' for s, f in clash.items())}; "
+                  f"this cache's rungs of them were computed under {here!r}, code version {CACHE_VERSION}: a series "
+                  "never mixes kernels or code. Re-run the series' recorded rungs here, or pass --replace to drop "
+                  "them for this cache's", file=sys.stderr)
             return 3
         kept = {k: v for k, v in old["rungs"].items() if k not in rungs and Rung(**v["rung"]).series not in clash}
         numerics = {**{s: f for s, f in was.items() if s not in clash}, **numerics}
+        code = {**{s: v for s, v in was_code.items() if s not in clash}, **code}
         rungs = {**kept, **rungs}
         def series_of(run: dict) -> str:
             return Rung(**old["rungs"][run["rungs"][0]]["rung"]).series
 
         # a run recorded before runs kept their fingerprint ran under its series'
-        old_runs = [r if r.get("numerics") else {**r, "numerics": was[series_of(r)]}
+        old_runs = [{"numerics": was[series_of(r)], "cache_version": was_code[series_of(r)], **r}
                     for r in old["runs"] if set(r["rungs"]) & set(kept)]
         runs = old_runs + [r for r in runs if r not in old_runs]
     if not rungs:
@@ -77,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = [r for r in order if r not in rungs]
     commits = sorted({r.get("commit", "unknown") for r in runs})
     data = {"profile": "ladder", "measure_version": MEASURE_VERSION,
-            "numerics": {s: numerics[s] for s in sorted(held)},
+            "numerics": {s: numerics[s] for s in sorted(held)}, "code": {s: code[s] for s in sorted(held)},
             "source": f"computed at commit {', '.join(commits)}", "recorded": datetime.date.today().isoformat(),
             "runs": runs, "missing": missing, "rungs": {k: rungs[k] for k in order if k in rungs}}
     args.out.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

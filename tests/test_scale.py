@@ -16,7 +16,7 @@ from twophase_book.claims import CLAIMS, claim
 from twophase_book.scale import PREDICTIONS, RungMeasures, claim_scale, ladder_trends, select_rungs
 from twophase_lib.cache import Cache
 from twophase_lib.cone import ConeStudy
-from twophase_lib.config import DataConfig, config_hash, to_dict
+from twophase_lib.config import CACHE_VERSION, DataConfig, config_hash, to_dict
 from twophase_lib.data import load_data
 from twophase_lib.ntk import kernel_distance
 from twophase_lib.numerics import fingerprint
@@ -272,7 +272,7 @@ def test_the_ladders_parts_accumulate_in_the_cache_and_the_record_is_what_the_bo
     assert record_ladder.main(["--out", str(out)]) == 0
     record = scale.read_record(out)
     assert record["measures"] == found and record["missing"] == missing
-    assert record["runs"] == [{**part, "numerics": fingerprint().id}]  # the kernels each part ran on
+    assert record["runs"] == [{**part, "numerics": fingerprint().id, "cache_version": CACHE_VERSION}]  # its kernels
     got, note = scale.ladder_source("cpu", cache, record_path=out)
     assert got == found and "Recorded, not recomputed here" in note.text and "60 min on 2026-12-06" in note.text
     assert "resnet20-x1-b128" in note.text  # the rungs still missing are named
@@ -304,11 +304,13 @@ def test_the_record_accumulates_parts_run_in_sessions_whose_caches_are_lost_and_
     record = scale.read_record(out)
     ids = [m.spec.id for m in record["measures"]]
     assert sorted(ids) == sorted(m.spec.id for m in resnet + vgg)
-    assert [{k: v for k, v in r.items() if k != "numerics"} for r in record["runs"]] == [part1, part2]
+    assert [{k: v for k, v in r.items() if k not in ("numerics", "cache_version")} for r in record["runs"]] == [
+        part1, part2]
     assert ids == [r.id for r in scale.select_rungs("ladder") if r.id in ids]  # in the ladder's order
     assert "vgg16-x0.25-b128" not in record["missing"] and "vgg16-x0.25-b64" in record["missing"]
     assert record_ladder.main(["--cache", str(second.root), "--out", str(out)]) == 0  # idempotent
-    assert [{k: v for k, v in r.items() if k != "numerics"} for r in scale.read_record(out)["runs"]] == [part1, part2]
+    assert [{k: v for k, v in r.items() if k not in ("numerics", "cache_version")}
+            for r in scale.read_record(out)["runs"]] == [part1, part2]
     assert record_ladder.main(["--cache", str(tmp_path / "empty"), "--out", str(out)]) == 0  # nothing lost
     assert len(scale.read_record(out)["measures"]) == 6
     here = scale.read_record(out)["numerics"]
@@ -316,7 +318,8 @@ def test_the_record_accumulates_parts_run_in_sessions_whose_caches_are_lost_and_
     assert all(r["numerics"] == here["vgg16-b128"] for r in scale.read_record(out)["runs"])
     # a record written before fingerprints were kept per series: one for every rung, none on its runs
     legacy = json.loads(out.read_text()) | {"numerics": "cpu-default-00000000"}
-    legacy["runs"] = [{k: v for k, v in r.items() if k != "numerics"} for r in legacy["runs"]]
+    legacy["runs"] = [{k: v for k, v in r.items() if k not in ("numerics", "cache_version")} for r in legacy["runs"]]
+    del legacy["code"]
     out.write_text(json.dumps(legacy))
     assert record_ladder.main(["--cache", str(second.root), "--out", str(out)]) == 3  # another machine's kernels
     assert json.loads(out.read_text()) == legacy  # left alone
@@ -325,8 +328,13 @@ def test_the_record_accumulates_parts_run_in_sessions_whose_caches_are_lost_and_
     assert sorted(m.spec.id for m in record["measures"]) == sorted(m.spec.id for m in resnet + vgg)
     assert record["numerics"] == {"resnet20-b128": here["resnet20-b128"], "vgg16-b128": "cpu-default-00000000"}
     assert [r["numerics"] for r in record["runs"]] == ["cpu-default-00000000", here["resnet20-b128"]]
-    assert "VGG-16, batch 128: `cpu-default-00000000`" in scale.ladder_source("cpu", None, record_path=out)[1].text
+    assert "VGG-16, batch 128: `cpu-default-00000000` (code version 2)" in scale.ladder_source("cpu", None, record_path=out)[1].text
     assert record_ladder.main(["--cache", str(first.root), "--out", str(out)]) == 3  # VGG-16 here: never mixed in
+    assert record["code"] == {"resnet20-b128": CACHE_VERSION, "vgg16-b128": 2}  # the legacy record's: version 2
+    same_kernels = json.loads(out.read_text()) | {"numerics": here, "code": {"vgg16-b128": 2, "resnet20-b128": 2}}
+    out.write_text(json.dumps(same_kernels))
+    assert record_ladder.main(["--cache", str(second.root), "--out", str(out)]) == 3  # older code: never mixed in
+    out.write_text(json.dumps(same_kernels | {"code": {"vgg16-b128": 2, "resnet20-b128": CACHE_VERSION}}))
     assert record_ladder.main(["--cache", str(second.root), "--out", str(out)]) == 0  # another series: added
     unkeyed = json.loads(out.read_text()) | {"numerics": {"vgg16-b128": "cpu-default-00000000"}}
     out.write_text(json.dumps(unkeyed))

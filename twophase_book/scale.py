@@ -468,7 +468,8 @@ def record_numerics(data: dict) -> dict[str, str]:
 def read_record(path=None) -> dict | None:
     """The ladder's record (default :data:`LADDER_RECORD` in the repository, wherever the chapter runs from): its
     measures as :class:`RungMeasures` under ``"measures"`` beside where, when and on which kernels they were
-    computed (``"numerics"``: a fingerprint id per series, :func:`record_numerics`); None when there is none.
+    computed (``"numerics"``: a fingerprint id per series, :func:`record_numerics`; ``"code"``: the code version,
+    :data:`twophase_lib.config.CACHE_VERSION`, per series); None when there is none.
 
     Raises:
         ValueError: a record of another profile, of another measurement version (:data:`MEASURE_VERSION`: re-run the
@@ -490,6 +491,7 @@ def read_record(path=None) -> dict | None:
         raise ValueError(f"{path} holds rungs the ladder no longer has: {sorted(set(data['rungs']) - known)}")
     data["measures"] = [RungMeasures.from_dict(m) for m in data["rungs"].values()]
     data["numerics"] = record_numerics(data)
+    data["code"] = {series: data.get("code", {}).get(series, 2) for series in data["numerics"]}  # CACHE_VERSION
     unkeyed = {m.spec.series for m in data["measures"]} - set(data["numerics"])
     if unkeyed:
         raise ValueError(f"{path} holds rungs of series {sorted(unkeyed)} without the numerics fingerprint they were "
@@ -889,12 +891,14 @@ def ladder_source(profile: str, cache, record_path=None) -> tuple[list[RungMeasu
                         "`python scripts/record_ladder.py`. Until then this chapter can say nothing of the trends.")
     parts = "; ".join(_run_text(r) for r in record["runs"])
     missing = record.get("missing") or []
-    numerics = "; ".join(f"{_series_label(s)}: `{f}`" for s, f in record["numerics"].items())
+    numerics = "; ".join(f"{_series_label(s)}: `{f}` (code version {record['code'][s]})"
+                         for s, f in record["numerics"].items())
     return record["measures"], Note(
         f"**Recorded, not recomputed here:** the `ladder` profile's measurements, run once outside the book's "
         f"budget ({record['source']}; parts and wall times on 2 cores: {parts}), kept in `{LADDER_RECORD}` by "
-        f"`scripts/record_ladder.py`. Numerics fingerprint per series (one network at one batch size, the rungs a "
-        f"trend is fitted over: a trend never mixes kernels, two series may come from different machines): "
+        f"`scripts/record_ladder.py`. Numerics fingerprint and code version per series (one network at one batch "
+        f"size, the rungs a trend is fitted over: a trend never mixes kernels or code, two series may come from "
+        f"different machines): "
         f"{numerics}. `make chapter NB=notebooks/07_paper_or_scale.py PROFILE=ladder` recomputes a series bitwise "
         f"on its fingerprint."
         + (f" Rungs not yet measured: {', '.join(missing)}." if missing else ""))
