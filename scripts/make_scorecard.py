@@ -25,6 +25,7 @@ from twophase_book.pages import (
     scorecard_markdown,
 )
 from twophase_lib.cache import Cache
+from twophase_lib.config import CACHE_VERSION
 from twophase_lib.numerics import fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,9 +81,10 @@ if __name__ == "__main__":
         print(f"make_scorecard: wrote book/scorecard.md from the executed chapters and {cache.root} "
               f"({fingerprint().id})")
     else:
-        print(f"make_scorecard: no cpu summary of {', '.join(lacking)} (neither in book/chapters' metadata nor in "
-              f"{cache.root} under {fingerprint().id}): kept the existing book/scorecard.md; re-execute them "
-              "(make chapter NB=notebooks/<chapter>.py) and run this again")
+        print(f"make_scorecard: no cpu summary of {', '.join(lacking)} computed by this code (neither in "
+              f"book/chapters' metadata at code version {CACHE_VERSION} nor in {cache.root} under "
+              f"{fingerprint().id}): kept the existing book/scorecard.md; re-execute them (make chapter "
+              "NB=notebooks/<chapter>.py) and run this again")
     figure = None
     if across.get("runs"):
         import matplotlib

@@ -404,7 +404,10 @@ def run_chapter(path: Path, profile: str, extra: dict, out_dir: Path) -> Path:
     except Exception as exc:  # kernel died, timeout, bad notebook ...
         raise ChapterError(f"chapter {path.name} failed at profile {profile!r}: {type(exc).__name__}: {exc}") from exc
     strip_volatile(executed)
-    executed.metadata["twophase"] = {"profile": profile, "numerics": numerics_metadata(profile, extra)}
+    from twophase_lib.config import CACHE_VERSION
+
+    executed.metadata["twophase"] = {"profile": profile, "numerics": numerics_metadata(profile, extra),
+                                     "cache_version": CACHE_VERSION}
     summary = chapter_summary(path.stem, profile, extra)
     if summary is not None:
         executed.metadata["twophase"]["summary"] = summary

@@ -328,7 +328,8 @@ def test_the_record_accumulates_parts_run_in_sessions_whose_caches_are_lost_and_
     assert sorted(m.spec.id for m in record["measures"]) == sorted(m.spec.id for m in resnet + vgg)
     assert record["numerics"] == {"resnet20-b128": here["resnet20-b128"], "vgg16-b128": "cpu-default-00000000"}
     assert [r["numerics"] for r in record["runs"]] == ["cpu-default-00000000", here["resnet20-b128"]]
-    assert "VGG-16, batch 128: `cpu-default-00000000` (code version 2)" in scale.ladder_source("cpu", None, record_path=out)[1].text
+    note = scale.ladder_source("cpu", None, record_path=out)[1].text
+    assert "VGG-16, batch 128: `cpu-default-00000000` (code version 2)" in note
     assert record_ladder.main(["--cache", str(first.root), "--out", str(out)]) == 3  # VGG-16 here: never mixed in
     assert record["code"] == {"resnet20-b128": CACHE_VERSION, "vgg16-b128": 2}  # the legacy record's: version 2
     same_kernels = json.loads(out.read_text()) | {"numerics": here, "code": {"vgg16-b128": 2, "resnet20-b128": 2}}

@@ -94,7 +94,11 @@ def test_the_scorecard_reads_the_executed_chapters_summaries_first_and_is_never_
     shown, cached = _claim("switch", "partly"), _claim("switch", "reproduced")
     save_claim_summary(cache, cached, protocol_designs("cpu"))
     (chapters / "03_linearized_switch.ipynb").write_text(json.dumps(
-        {"cells": [], "metadata": {"twophase": {"profile": "cpu", "summary": shown.to_dict()}}}))
+        {"cells": [], "metadata": {"twophase": {"profile": "cpu", "summary": shown.to_dict(), "cache_version": 2}}}))
+    assert book_summaries(cache, ("cpu",), chapters)[("switch", "cpu")] == cached  # older code's: not shown
+    (chapters / "03_linearized_switch.ipynb").write_text(json.dumps(
+        {"cells": [], "metadata": {"twophase": {"profile": "cpu", "summary": shown.to_dict(),
+                                                "cache_version": CACHE_VERSION}}}))
     (chapters / "02_cone_effect.ipynb").write_text(json.dumps(  # executed before summaries were kept
         {"cells": [], "metadata": {"twophase": {"profile": "cpu"}}}))
     found = book_summaries(cache, ("cpu", "gpu"), chapters)

@@ -153,9 +153,13 @@ def load_claim_summary(cache: Cache, kind: str, profile: str) -> ClaimSummary | 
 def executed_summaries(chapters_dir) -> dict:
     """The typed summaries the executed chapters in ``chapters_dir`` (the book's: ``book/chapters``) carry in their
     metadata (``twophase.summary``, written by ``scripts/run_chapters.py`` when the chapter ran its profile's own
-    designs), keyed by (claim kind, profile): what the book shows, readable on a fresh clone whose cache is empty."""
+    designs), keyed by (claim kind, profile): what the book shows, readable on a fresh clone whose cache is empty.
+    A chapter executed by another code version (``twophase.cache_version``, :data:`twophase_lib.config.CACHE_VERSION`;
+    2 before chapters kept it) is left out: its numbers are not what this code computes."""
     import json
     from pathlib import Path
+
+    from twophase_lib.config import CACHE_VERSION
 
     out = {}
     for c in CLAIMS:
@@ -163,7 +167,7 @@ def executed_summaries(chapters_dir) -> dict:
         if not path.exists():
             continue
         meta = json.loads(path.read_text()).get("metadata", {}).get("twophase", {})
-        if meta.get("summary"):
+        if meta.get("summary") and meta.get("cache_version", 2) == CACHE_VERSION:
             out[(c.kind, meta["profile"])] = ClaimSummary.from_dict(meta["summary"])
     return out
 
