@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-#: Bump when a code change alters results for an unchanged configuration. 3: ResNet shortcuts take their stride by
-#: subsampling (:class:`twophase_lib.models.PointwiseConv2d`, around uxlfoundation/oneDNN#6035).
+#: Bump when a code change alters results for an unchanged configuration. Version 3 came when ResNet shortcuts began
+#: to take their stride by subsampling (:class:`twophase_lib.models.PointwiseConv2d`, around uxlfoundation/oneDNN#6035).
 CACHE_VERSION = 3
 
 def check_choice(value, known, what: str):

@@ -22,7 +22,7 @@ def _scaled(channels: int, width: float) -> int:
     return max(1, int(round(channels * width)))
 
 
-#: Input channels (per group) below which oneDNN's 1×1 strided convolution is unsafe in channels-last on a CPU: its
+#: Input channels (per group) below which oneDNN's 1×1 strided convolution is unsafe in channels-last on a CPU, as its
 #: ``jit_1x1`` backward-weights kernel copies the strided input to a unit-stride workspace ("rtus") and writes past
 #: it when the input channels are fewer than its channel block (8 with AVX2, 16 with AVX-512): a crash, a hang, or
 #: silently wrong weight gradients, depending on the machine (uxlfoundation/oneDNN#6035, open; oneDNN 3.12 in torch
