@@ -27,15 +27,32 @@ def baseline_fingerprints() -> dict[str, str]:
     return out
 
 
-def sanitizer_for_this_machine() -> tuple[Path, str]:
+def baseline_code_versions(baselines: Path = BASELINES) -> dict[str, int]:
+    """The code version (``CACHE_VERSION``) each smoke baseline was computed by (its metadata,
+    ``twophase.cache_version``; 2 for baselines executed before chapters kept it)."""
+    out = {}
+    for path in sorted(baselines.glob("[0-9][0-9]_*.ipynb")):
+        meta = json.loads(path.read_text()).get("metadata", {})
+        out[path.name] = meta.get("twophase", {}).get("cache_version", 2)
+    return out
+
+
+def sanitizer_for_this_machine(baselines: Path = BASELINES) -> tuple[Path, str]:
     """nbval's sanitizer file for this machine and why: ``volatile.cfg`` (addresses and timings only: every cell
-    must print exactly what the baseline holds) where this process's numerics fingerprint computed the baselines,
-    ``other-cpu.cfg`` (trained numbers and verdict words masked) anywhere else."""
+    must print exactly what the baseline holds) where this process's numerics fingerprint computed the baselines
+    with this code (:data:`twophase_lib.config.CACHE_VERSION`), ``other-cpu.cfg`` (trained numbers and verdict
+    words masked) anywhere else: other kernels, or results the code computes differently now."""
+    from twophase_lib.config import CACHE_VERSION
     from twophase_lib.numerics import fingerprint
 
     ours, theirs = fingerprint("cpu").id, set(baseline_fingerprints().values())
+    versions = set(baseline_code_versions(baselines).values())
+    if theirs == {ours} and versions == {CACHE_VERSION}:
+        return SANITIZERS / "volatile.cfg", f"this machine ({ours}) computed the baselines with this code: exact"
     if theirs == {ours}:
-        return SANITIZERS / "volatile.cfg", f"this machine ({ours}) computed the baselines: exact"
+        return SANITIZERS / "other-cpu.cfg", (f"baselines computed here by code version {sorted(versions)}, this "
+                                              f"code is {CACHE_VERSION}: trained numbers and verdict words masked "
+                                              "until `make baselines` regenerates them")
     return SANITIZERS / "other-cpu.cfg", (f"baselines computed with {', '.join(sorted(map(str, theirs)))}, this "
                                           f"machine {ours}: trained numbers and verdict words masked")
 

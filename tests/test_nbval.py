@@ -81,6 +81,24 @@ def executed_prefix(nb):
     return prefix
 
 
+def test_baselines_of_older_code_are_compared_as_another_machines_even_here(tmp_path, monkeypatch):
+    import json
+
+    import conftest
+
+    from twophase_lib.config import CACHE_VERSION
+    from twophase_lib.numerics import fingerprint
+
+    monkeypatch.setattr(conftest, "baseline_fingerprints", lambda: {"01_x.ipynb": fingerprint("cpu").id})
+    nb = {"cells": [], "metadata": {"twophase": {"profile": "smoke"}}}
+    (tmp_path / "01_x.ipynb").write_text(json.dumps(nb))  # executed before chapters kept their code version
+    path, why = conftest.sanitizer_for_this_machine(tmp_path)
+    assert path.name == "other-cpu.cfg" and "code version [2]" in why
+    nb["metadata"]["twophase"]["cache_version"] = CACHE_VERSION
+    (tmp_path / "01_x.ipynb").write_text(json.dumps(nb))
+    assert conftest.sanitizer_for_this_machine(tmp_path)[0].name == "volatile.cfg"
+
+
 def test_the_baselines_share_the_fingerprint_that_chooses_the_sanitizer():
     fingerprints = baseline_fingerprints()
     assert fingerprints and None not in fingerprints.values(), f"a baseline records no fingerprint: {fingerprints}"
