@@ -8,14 +8,13 @@ which chapter 7 reads at the ``cpu`` profile. Nothing is recomputed or typed by 
 
 The ladder runs in parts, often in different sessions whose caches do not survive, on machines that differ: the
 record accumulates them. The rungs already recorded are kept, and the cache's rungs are added (a rung in both is taken
-from the cache, which recomputes it bitwise on the same kernels). Kernels are never mixed within a series, one network
-at one batch size (``Rung.series``: the rungs one trend is fitted over, with their half-data companion): the record
-keeps one numerics fingerprint and one code version (``CACHE_VERSION``; 2 in a record that predates it) per series,
-and when this cache's rungs belong to a series the record holds under another fingerprint or code version the script
-refuses (exit 3) unless ``--replace`` is given, which drops that series' recorded rungs and keeps this cache's (the
-other series are kept). A record of an older measurement version
-(:data:`MEASURE_VERSION`) is replaced, and the script says so. Exits with 2 when neither the cache nor the record
-holds a rung of the ladder.
+from the cache). Each rung keeps the numerics fingerprint and the code version (``CACHE_VERSION``; 2 in a record that
+predates it) that computed it: a rung's studies never mix kernels, and rungs of one trend may come from different
+machines (chapter 7 lists them). Code is never mixed within a series, one network at one batch size (``Rung.series``:
+the rungs one trend is fitted over, with their half-data companion): when this cache's rungs belong to a series whose
+recorded rungs another code version computed, the script refuses (exit 3) unless ``--replace`` is given, which drops
+those recorded rungs (the other series are kept). A record of an older measurement version (:data:`MEASURE_VERSION`)
+is replaced, and the script says so. Exits with 2 when neither the cache nor the record holds a rung of the ladder.
 """
 
 from __future__ import annotations
@@ -26,7 +25,15 @@ import json
 import sys
 from pathlib import Path
 
-from twophase_book.scale import LADDER_RECORD, MEASURE_VERSION, Rung, load_measures, record_numerics, select_rungs
+from twophase_book.scale import (
+    LADDER_RECORD,
+    MEASURE_VERSION,
+    Rung,
+    load_measures,
+    record_code,
+    record_numerics,
+    select_rungs,
+)
 from twophase_lib.cache import Cache
 from twophase_lib.config import CACHE_VERSION
 from twophase_lib.numerics import fingerprint
@@ -39,51 +46,48 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=None, help="the cache the ladder ran in (default "
                         "$TWOPHASE_CACHE)")
     parser.add_argument("--out", type=Path, default=ROOT / LADDER_RECORD)
-    parser.add_argument("--replace", action="store_true", help="drop the recorded rungs of a series this cache "
-                        "measured under another numerics fingerprint, for this cache's")
+    parser.add_argument("--replace", action="store_true", help="drop the recorded rungs another code version "
+                        "computed in a series this cache adds to")
     args = parser.parse_args(argv)
     cache = Cache(args.cache)
     here = fingerprint().id
     measures, _, runs = load_measures(cache, "ladder")
     rungs = {m.spec.id: m.to_dict() for m in measures}
     runs = [{**r, "numerics": here, "cache_version": CACHE_VERSION} for r in runs]  # the cache's keys hold both
-    numerics = {m.spec.series: here for m in measures}
-    code = {m.spec.series: CACHE_VERSION for m in measures}
+    numerics = {rid: here for rid in rungs}
+    code = {rid: CACHE_VERSION for rid in rungs}
     old = json.loads(args.out.read_text()) if args.out.exists() else None
     if old is not None and old.get("measure_version") != MEASURE_VERSION:
         print(f"record_ladder: {args.out} holds measurement version {old.get('measure_version')!r}, not "
               f"{MEASURE_VERSION}: it is replaced by this cache's rungs", file=sys.stderr)
         old = None
     if old is not None:
-        was, was_code = record_numerics(old), {s: old.get("code", {}).get(s, 2) for s in record_numerics(old)}
-        clash = {s: f"{was[s]!r}, code version {was_code[s]}" for s in numerics
-                 if (was.get(s, here), was_code.get(s, CACHE_VERSION)) != (here, CACHE_VERSION)}
+        was, was_code = record_numerics(old), record_code(old)
+        series = {Rung(**v["rung"]).series for v in rungs.values()}
+        clash = {rid: v for rid, v in was_code.items() if rid not in rungs and v != CACHE_VERSION
+                 and Rung(**old["rungs"][rid]["rung"]).series in series}
         if clash and not args.replace:
-            print(f"record_ladder: {args.out} holds series {', '.join(f'{s} under {f}' for s, f in clash.items())}; "
-                  f"this cache's rungs of them were computed under {here!r}, code version {CACHE_VERSION}: a series "
-                  "never mixes kernels or code. Re-run the series' recorded rungs here, or pass --replace to drop "
-                  "them for this cache's", file=sys.stderr)
+            print(f"record_ladder: {args.out} holds {', '.join(f'{r} (code version {v})' for r, v in clash.items())} "
+                  f"in the series of this cache's rungs, computed by code version {CACHE_VERSION}: a series never "
+                  "mixes code. Re-run those rungs here, or pass --replace to drop them", file=sys.stderr)
             return 3
-        kept = {k: v for k, v in old["rungs"].items() if k not in rungs and Rung(**v["rung"]).series not in clash}
-        numerics = {**{s: f for s, f in was.items() if s not in clash}, **numerics}
-        code = {**{s: v for s, v in was_code.items() if s not in clash}, **code}
+        kept = {k: v for k, v in old["rungs"].items() if k not in rungs and k not in clash}
+        numerics = {**{r: was[r] for r in kept}, **numerics}
+        code = {**{r: was_code[r] for r in kept}, **code}
         rungs = {**kept, **rungs}
-        def series_of(run: dict) -> str:
-            return Rung(**old["rungs"][run["rungs"][0]]["rung"]).series
-
-        # a run recorded before runs kept their fingerprint ran under its series'
-        old_runs = [{"numerics": was[series_of(r)], "cache_version": was_code[series_of(r)], **r}
+        # a run recorded before runs kept their fingerprint and code version ran under its first rung's
+        old_runs = [{"numerics": was[r["rungs"][0]], "cache_version": was_code[r["rungs"][0]], **r}
                     for r in old["runs"] if set(r["rungs"]) & set(kept)]
         runs = old_runs + [r for r in runs if r not in old_runs]
     if not rungs:
         print(f"record_ladder: no rung of the ladder is measured in {cache.root} under {here}", file=sys.stderr)
         return 2
-    held = {Rung(**v["rung"]).series for v in rungs.values()}
     order = [r.id for r in select_rungs("ladder")]
     missing = [r for r in order if r not in rungs]
     commits = sorted({r.get("commit", "unknown") for r in runs})
+    held = [k for k in order if k in rungs]
     data = {"profile": "ladder", "measure_version": MEASURE_VERSION,
-            "numerics": {s: numerics[s] for s in sorted(held)}, "code": {s: code[s] for s in sorted(held)},
+            "numerics": {k: numerics[k] for k in held}, "code": {k: code[k] for k in held},
             "source": f"computed at commit {', '.join(commits)}", "recorded": datetime.date.today().isoformat(),
             "runs": runs, "missing": missing, "rungs": {k: rungs[k] for k in order if k in rungs}}
     args.out.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

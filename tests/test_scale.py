@@ -313,33 +313,36 @@ def test_the_record_accumulates_parts_run_in_sessions_whose_caches_are_lost_and_
             for r in scale.read_record(out)["runs"]] == [part1, part2]
     assert record_ladder.main(["--cache", str(tmp_path / "empty"), "--out", str(out)]) == 0  # nothing lost
     assert len(scale.read_record(out)["measures"]) == 6
-    here = scale.read_record(out)["numerics"]
-    assert set(here) == {"vgg16-b128", "resnet20-b128"} and len(set(here.values())) == 1
-    assert all(r["numerics"] == here["vgg16-b128"] for r in scale.read_record(out)["runs"])
-    # a record written before fingerprints were kept per series: one for every rung, none on its runs
+    here = fingerprint().id
+    record = scale.read_record(out)
+    assert record["numerics"] == {i: here for i in ids} and record["code"] == {i: CACHE_VERSION for i in ids}
+    assert all(r["numerics"] == here and r["cache_version"] == CACHE_VERSION for r in record["runs"])
+    # a record written before rungs kept their kernels and code: one fingerprint for all, code version 2
     legacy = json.loads(out.read_text()) | {"numerics": "cpu-default-00000000"}
     legacy["runs"] = [{k: v for k, v in r.items() if k not in ("numerics", "cache_version")} for r in legacy["runs"]]
     del legacy["code"]
     out.write_text(json.dumps(legacy))
-    assert record_ladder.main(["--cache", str(second.root), "--out", str(out)]) == 3  # another machine's kernels
+    third = Cache(tmp_path / "session3")  # a part holding one ResNet-20 rung, computed by this code
+    scale.save_measures(third, scale.rung_design("ladder", resnet[0].spec), resnet[0], part2)
+    assert record_ladder.main(["--cache", str(third.root), "--out", str(out)]) == 3  # its series' others: older code
     assert json.loads(out.read_text()) == legacy  # left alone
-    assert record_ladder.main(["--cache", str(second.root), "--out", str(out), "--replace"]) == 0
-    record = scale.read_record(out)  # ResNet-20's series replaced by this cache's, VGG-16's kept on its kernels
-    assert sorted(m.spec.id for m in record["measures"]) == sorted(m.spec.id for m in resnet + vgg)
-    assert record["numerics"] == {"resnet20-b128": here["resnet20-b128"], "vgg16-b128": "cpu-default-00000000"}
-    assert [r["numerics"] for r in record["runs"]] == ["cpu-default-00000000", here["resnet20-b128"]]
+    assert record_ladder.main(["--cache", str(third.root), "--out", str(out), "--replace"]) == 0
+    record = scale.read_record(out)  # ResNet-20's older rungs dropped, VGG-16's kept on their kernels and code
+    assert [m.spec.id for m in record["measures"]] == [resnet[0].spec.id] + [m.spec.id for m in vgg]
+    assert record["numerics"] == {resnet[0].spec.id: here} | {m.spec.id: "cpu-default-00000000" for m in vgg}
+    assert record["code"] == {resnet[0].spec.id: CACHE_VERSION} | {m.spec.id: 2 for m in vgg}
+    assert [(r["numerics"], r["cache_version"]) for r in record["runs"]] == [("cpu-default-00000000", 2),
+                                                                             (here, CACHE_VERSION)]
     note = scale.ladder_source("cpu", None, record_path=out)[1].text
-    assert "VGG-16, batch 128: `cpu-default-00000000` (code version 2)" in note
-    assert record_ladder.main(["--cache", str(first.root), "--out", str(out)]) == 3  # VGG-16 here: never mixed in
-    assert record["code"] == {"resnet20-b128": CACHE_VERSION, "vgg16-b128": 2}  # the legacy record's: version 2
-    same_kernels = json.loads(out.read_text()) | {"numerics": here, "code": {"vgg16-b128": 2, "resnet20-b128": 2}}
-    out.write_text(json.dumps(same_kernels))
-    assert record_ladder.main(["--cache", str(second.root), "--out", str(out)]) == 3  # older code: never mixed in
-    out.write_text(json.dumps(same_kernels | {"code": {"vgg16-b128": 2, "resnet20-b128": CACHE_VERSION}}))
-    assert record_ladder.main(["--cache", str(second.root), "--out", str(out)]) == 0  # another series: added
-    unkeyed = json.loads(out.read_text()) | {"numerics": {"vgg16-b128": "cpu-default-00000000"}}
+    assert f"`cpu-default-00000000`, code version 2: {vgg[0].spec.id}" in note and f"`{here}`, code version" in note
+    assert record_ladder.main(["--cache", str(second.root), "--out", str(out)]) == 0  # the series' rest: this code
+    assert record_ladder.main(["--cache", str(first.root), "--out", str(out)]) == 0  # VGG-16 recomputed here
+    record = scale.read_record(out)  # rungs of one trend may come from other kernels; here they are all this one's
+    assert set(record["numerics"].values()) == {here} and set(record["code"].values()) == {CACHE_VERSION}
+    unkeyed = json.loads(out.read_text())
+    del unkeyed["numerics"][vgg[0].spec.id]
     out.write_text(json.dumps(unkeyed))
-    with pytest.raises(ValueError, match=r"series \['resnet20-b128'\] without the numerics fingerprint"):
+    with pytest.raises(ValueError, match=r"rungs \['vgg16-x0.0625-b128'\] without the numerics fingerprint"):
         scale.read_record(out)
     stale = json.loads(out.read_text()) | {"measure_version": 0}
     out.write_text(json.dumps(stale))

@@ -129,8 +129,8 @@ class Rung:
     @property
     def series(self) -> str:
         """The series the rung belongs to, one network at one batch size (``resnet20-b128``): the rungs one trend is
-        fitted over, with their companion on half the data. A series' rungs are computed by one set of kernels (the
-        ladder's record keeps one numerics fingerprint per series, :func:`record_numerics`)."""
+        fitted over, with their companion on half the data. A series' rungs are computed by one code version (the
+        ladder's record refuses to mix them, :func:`record_code`)."""
         return f"{self.arch}-b{self.batch_size}"
 
     @property
@@ -455,21 +455,27 @@ def load_measures(cache, profile: str = "ladder") -> tuple[list[RungMeasures], l
 
 
 def record_numerics(data: dict) -> dict[str, str]:
-    """The numerics fingerprint each series of a ladder record (its JSON dict) was computed with, ``{series:
-    fingerprint id}`` (:attr:`Rung.series`). A record keeps one per series: a trend is fitted over one series' rungs,
-    so no trend mixes kernels, while the ladder's parts may run on different machines in different sessions. A
-    record written before fingerprints were kept per series holds one for all its rungs."""
+    """The numerics fingerprint each rung of a ladder record (its JSON dict) was computed with, ``{rung id:
+    fingerprint id}``. A rung's studies never mix kernels; the ladder runs in parts, in sessions on different
+    machines, so two rungs may come from different kernels. A record written before fingerprints were kept per rung
+    holds one for all its rungs."""
     numerics = data.get("numerics") or {}
     if isinstance(numerics, str):
-        return {Rung(**m["rung"]).series: numerics for m in data["rungs"].values()}
+        return {rid: numerics for rid in data["rungs"]}
     return dict(numerics)
+
+
+def record_code(data: dict) -> dict[str, int]:
+    """The code version (:data:`twophase_lib.config.CACHE_VERSION`) each rung of a ladder record was computed by,
+    ``{rung id: version}``; 2 for a rung recorded before the record kept it."""
+    return {rid: data.get("code", {}).get(rid, 2) for rid in data["rungs"]}
 
 
 def read_record(path=None) -> dict | None:
     """The ladder's record (default :data:`LADDER_RECORD` in the repository, wherever the chapter runs from): its
     measures as :class:`RungMeasures` under ``"measures"`` beside where, when and on which kernels they were
-    computed (``"numerics"``: a fingerprint id per series, :func:`record_numerics`; ``"code"``: the code version,
-    :data:`twophase_lib.config.CACHE_VERSION`, per series); None when there is none.
+    computed (``"numerics"``: a fingerprint id per rung, :func:`record_numerics`; ``"code"``: the code version per
+    rung, :func:`record_code`); None when there is none.
 
     Raises:
         ValueError: a record of another profile, of another measurement version (:data:`MEASURE_VERSION`: re-run the
@@ -490,12 +496,11 @@ def read_record(path=None) -> dict | None:
     if set(data["rungs"]) - known:
         raise ValueError(f"{path} holds rungs the ladder no longer has: {sorted(set(data['rungs']) - known)}")
     data["measures"] = [RungMeasures.from_dict(m) for m in data["rungs"].values()]
-    data["numerics"] = record_numerics(data)
-    data["code"] = {series: data.get("code", {}).get(series, 2) for series in data["numerics"]}  # CACHE_VERSION
-    unkeyed = {m.spec.series for m in data["measures"]} - set(data["numerics"])
+    data["numerics"], data["code"] = record_numerics(data), record_code(data)
+    unkeyed = sorted(set(data["rungs"]) - set(data["numerics"]))
     if unkeyed:
-        raise ValueError(f"{path} holds rungs of series {sorted(unkeyed)} without the numerics fingerprint they were "
-                         "computed with: re-record them with `python scripts/record_ladder.py`")
+        raise ValueError(f"{path} holds rungs {unkeyed} without the numerics fingerprint they were computed with: "
+                         "re-record them with `python scripts/record_ladder.py`")
     return data
 
 
@@ -891,16 +896,20 @@ def ladder_source(profile: str, cache, record_path=None) -> tuple[list[RungMeasu
                         "`python scripts/record_ladder.py`. Until then this chapter can say nothing of the trends.")
     parts = "; ".join(_run_text(r) for r in record["runs"])
     missing = record.get("missing") or []
-    numerics = "; ".join(f"{_series_label(s)}: `{f}` (code version {record['code'][s]})"
-                         for s, f in record["numerics"].items())
+    kernels: dict[tuple[str, int], list[str]] = {}
+    for rid, fp in record["numerics"].items():
+        kernels.setdefault((fp, record["code"][rid]), []).append(rid)
+    numerics = "; ".join(f"`{fp}`, code version {v}: {', '.join(ids)}" for (fp, v), ids in kernels.items())
     return record["measures"], Note(
         f"**Recorded, not recomputed here:** the `ladder` profile's measurements, run once outside the book's "
         f"budget ({record['source']}; parts and wall times on 2 cores: {parts}), kept in `{LADDER_RECORD}` by "
-        f"`scripts/record_ladder.py`. Numerics fingerprint and code version per series (one network at one batch "
-        f"size, the rungs a trend is fitted over: a trend never mixes kernels or code, two series may come from "
-        f"different machines): "
-        f"{numerics}. `make chapter NB=notebooks/07_paper_or_scale.py PROFILE=ladder` recomputes a series bitwise "
-        f"on its fingerprint."
+        f"`scripts/record_ladder.py`. The kernels and code that computed each rung: {numerics}. A rung's studies "
+        f"never mix kernels, and a series (one network at one batch size, the rungs a trend is fitted over) never "
+        f"mixes code; but the ladder runs in parts, in sessions on different machines, so the rungs of one trend "
+        f"may come from different kernels. Their rounding differs, and the chaos makes each run another "
+        f"realisation, as another seed would: the page *Across machines* measures how far that moves chapters "
+        f"1–3's headline numbers beside the seeds' spread. `make chapter NB=notebooks/07_paper_or_scale.py "
+        f"PROFILE=ladder` recomputes a rung bitwise on its fingerprint."
         + (f" Rungs not yet measured: {', '.join(missing)}." if missing else ""))
 
 
@@ -909,10 +918,6 @@ def _run_text(run: dict) -> str:
             + (f" at {run['commit']}" if run.get("commit") else "")
             + (f" under `{run['numerics']}`" if run.get("numerics") else ""))
 
-
-def _series_label(series: str) -> str:
-    arch, batch = series.rsplit("-b", 1)
-    return f"{display_name(arch)}, batch {batch}"
 
 
 def verdict_note(claims: dict[str, tuple[str, str]], measures: list[RungMeasures]) -> Note:
