@@ -18,23 +18,21 @@ BASELINES = Path(__file__).resolve().parent / "baselines"
 SANITIZERS = Path(__file__).resolve().parent / "nbval"
 
 
+def _baseline_metadata(baselines: Path = BASELINES) -> dict[str, dict]:
+    """Each smoke baseline's ``twophase`` metadata, by file name."""
+    return {path.name: json.loads(path.read_text()).get("metadata", {}).get("twophase", {})
+            for path in sorted(baselines.glob("[0-9][0-9]_*.ipynb"))}
+
+
 def baseline_fingerprints() -> dict[str, str]:
     """The numerics fingerprint each smoke baseline was computed with (its metadata, ``twophase.numerics``)."""
-    out = {}
-    for path in sorted(BASELINES.glob("[0-9][0-9]_*.ipynb")):
-        meta = json.loads(path.read_text()).get("metadata", {})
-        out[path.name] = meta.get("twophase", {}).get("numerics", {}).get("cpu", {}).get("id")
-    return out
+    return {name: meta.get("numerics", {}).get("cpu", {}).get("id") for name, meta in _baseline_metadata().items()}
 
 
 def baseline_code_versions(baselines: Path = BASELINES) -> dict[str, int]:
     """The code version (``CACHE_VERSION``) each smoke baseline was computed by (its metadata,
     ``twophase.cache_version``; 2 for baselines executed before chapters kept it)."""
-    out = {}
-    for path in sorted(baselines.glob("[0-9][0-9]_*.ipynb")):
-        meta = json.loads(path.read_text()).get("metadata", {})
-        out[path.name] = meta.get("twophase", {}).get("cache_version", 2)
-    return out
+    return {name: meta.get("cache_version", 2) for name, meta in _baseline_metadata(baselines).items()}
 
 
 def sanitizer_for_this_machine(baselines: Path = BASELINES) -> tuple[Path, str]:
