@@ -6,6 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from twophase_lib.config import DataConfig, ModelConfig, OptimConfig, RunConfig
@@ -86,9 +87,46 @@ def compare_outcome_dependent_cells(items, sanitizer: str) -> list:
     return off
 
 
+#: The forms of an output that carry its structure (a table's cells, a note's Markdown): where an output has one,
+#: its ``text/plain`` is the same content aligned by spaces, which other-cpu.cfg cannot mask cell by cell.
+RICH_FORMS = ("text/html", "text/markdown")
+
+
+def without_plain_twins(outputs: list) -> list:
+    """``outputs`` (nbformat output nodes) with ``text/plain`` dropped from each output that also carries a form of
+    :data:`RICH_FORMS`; other outputs (streams, plain-only results, figures) unchanged. Copies, never mutates."""
+    out = []
+    for o in outputs:
+        data = o.get("data") or {}
+        if "text/plain" in data and any(k in data for k in RICH_FORMS):
+            o = nbformat.NotebookNode({**o, "data": nbformat.NotebookNode(
+                {k: v for k, v in data.items() if k != "text/plain"})})
+        out.append(o)
+    return out
+
+
+def compare_rich_forms_only(items, sanitizer: str) -> list:
+    """Unless ``sanitizer`` is the exact one (volatile.cfg), make each nbval cell item compare the rich form of an
+    output that has one and not its plain-text twin (other-cpu.cfg masks an HTML table's value cells, and a value
+    that diverged on one machine leaves an empty cell where another has a number, which aligned text loses).
+    Returns the items changed."""
+    if Path(sanitizer).name == "volatile.cfg":
+        return []
+    changed = []
+    for item in items:
+        compare = getattr(item, "compare_outputs", None)
+        if compare is None or getattr(item, "cell", None) is None:
+            continue
+        item.compare_outputs = (lambda test, ref, skip_compare=None, _compare=compare:
+                                _compare(without_plain_twins(test), without_plain_twins(ref), skip_compare))
+        changed.append(item)
+    return changed
+
+
 def pytest_collection_modifyitems(config, items):
     if _nbval_active(config) and config.option.nbval_sanitize_with:
         compare_outcome_dependent_cells(items, config.option.nbval_sanitize_with)
+        compare_rich_forms_only(items, config.option.nbval_sanitize_with)
 
 
 def pytest_report_header(config):
