@@ -20,8 +20,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import (BASELINES, OUTCOME_DEPENDENT, SANITIZERS, baseline_fingerprints, compare_outcome_dependent_cells,
-                      compare_rich_forms_only, without_plain_twins)
+from conftest import (
+    BASELINES,
+    OUTCOME_DEPENDENT,
+    SANITIZERS,
+    baseline_fingerprints,
+    compare_outcome_dependent_cells,
+    compare_rich_forms_only,
+    without_plain_twins,
+)
 from nbval.plugin import get_sanitize_patterns
 
 ROOT = Path(__file__).resolve().parents[1]
