@@ -37,6 +37,7 @@ def test_every_chapter_has_an_executed_smoke_baseline(chapter):
     errors = [o for c in code for o in c.outputs if o.get("output_type") == "error"]
     assert not errors, f"{path.name}: the baseline holds an error output"
     check_numerics_recorded(nb, path.name)
+    check_code_version(nb, path.name, f"make baselines NB={chapter.relative_to(ROOT)}")
 
 
 FINGERPRINT = re.compile(r"fingerprint `?(cpu-[\w-]+|cuda-[\w-]+)`?")
@@ -76,6 +77,19 @@ def test_every_chapter_has_an_executed_cpu_notebook_with_figures(chapter):
     pngs = sum("image/png" in o.get("data", {}) for c in code for o in c.outputs)
     assert pngs > 0, f"{path.name} shows no figure"
     check_numerics_recorded(nb, path.name)
+    check_code_version(nb, path.name, f"make chapter NB={chapter.relative_to(ROOT)}")
+
+
+def check_code_version(nb, name: str, remedy: str) -> None:
+    """The notebook was executed by this code (metadata ``twophase.cache_version`` is ``CACHE_VERSION``): a page of
+    older code shows numbers this code does not compute, and the scorecard would silently leave its claims out."""
+    from twophase_lib.config import CACHE_VERSION
+
+    recorded = nb.metadata.get("twophase", {}).get("cache_version")
+    assert recorded == CACHE_VERSION, (
+        f"{name} was executed by code version {recorded or 'before 3 (none recorded)'}, this code is {CACHE_VERSION}:"
+        f" re-execute it (`{remedy}`)"
+    )
 
 
 # --- the executed notebooks are executions of the current percent scripts ---------------------------------------
