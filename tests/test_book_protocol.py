@@ -2,6 +2,7 @@
 per-entry reading judged with the primary map's control and references, lag readings, the paired switch arms, and
 each claim's typed summary."""
 
+import json
 import math
 from types import SimpleNamespace
 
@@ -56,6 +57,9 @@ def test_window_readings_verdicts_and_the_per_entry_reading(tmp_path):
     s = map_summary("smoke", readings, {}, {("resnet20", "disagreement", 4): e}, b)
     assert any("γ ~ U(0, 1)" in d for d in s.details)
     assert ClaimSummary.from_dict(s.to_dict()) == s and s.cells[0].numbers[0].quantity.startswith("disagreement")
+    # its measurements are recorded: judged again through JSON, the summary is itself (tests/test_judgements.py)
+    stored = ClaimSummary.from_dict(json.loads(json.dumps(s.to_dict())))
+    assert s.cells[0].judgements and json.dumps(stored.rejudged().to_dict()) == json.dumps(s.to_dict())
     assert any("per-entry" in d for d in s.details)
     assert all(math.isnan(n.value) or n.value >= 0 for n in s.cells[0].numbers if not n.quantity.startswith("check"))
     assert any(n.quantity.startswith("check: Δ = 4: chaotic early") for n in s.cells[0].numbers)

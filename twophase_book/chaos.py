@@ -21,7 +21,7 @@ from .profiles import (
     protocol_design,
 )
 from .render import Note, Table, fmt
-from .summary import PRIMARY, Cell, ClaimSummary, Number, check_numbers, decided_by
+from .summary import PRIMARY, Cell, ClaimSummary, Number, check_numbers, decided_by, recorded
 
 # ------------------------------------------------------------------- the paper's protocol (issue 21): (t0, t1) maps
 
@@ -478,7 +478,7 @@ def map_summary(profile: str, readings: dict[tuple, WindowReading],
     per_net = network_verdicts(readings)
     cells, details = [], []
     for arch, outcome in per_net.items():
-        numbers, parts, checks = [], [], []
+        numbers, parts, checks, judged = [], [], [], []
         for (a, m, delta), r in readings.items():
             if a != arch or m != PRIMARY_METRIC:
                 continue
@@ -489,9 +489,10 @@ def map_summary(profile: str, readings: dict[tuple, WindowReading],
                                float(hi[-1])),
                         Number(f"inflection, Δ = {delta}", inf["estimate"], inf["low"], inf["high"])]
             checks += check_numbers(r.verdict, f"Δ = {delta}: ")
+            judged += recorded(r.verdict, f"Δ = {delta}: ")
             parts.append(f"Δ = {delta}: {r.verdict.outcome} ({decided_by(r.verdict)}), {r.point[0]:.2f} → "
                          f"{r.point[-1]:.2f}, inflection {numbers[-1].text()}")
-        cells.append(Cell(display_name(arch), PRIMARY, str(outcome), "; ".join(parts), numbers + checks))
+        cells.append(Cell(display_name(arch), PRIMARY, str(outcome), "; ".join(parts), numbers + checks, judged))
         others = [f"{LABELS.get(m, m)} Δ = {delta}: {r.verdict.outcome}" for (a, m, delta), r in readings.items()
                   if a == arch and m != PRIMARY_METRIC]
         details.append(f"{display_name(arch)}, other metrics: " + "; ".join(others))

@@ -14,7 +14,7 @@ from twophase_lib.verdicts import LagCheck, combine
 from .paper import PAPER_CONE, PAPER_CONE_LAGS
 from .profiles import ProtocolDesign, display_name
 from .render import Note, Table, fmt
-from .summary import PRIMARY, Cell, ClaimSummary, Number, check_numbers, decided_by
+from .summary import PRIMARY, Cell, ClaimSummary, Number, check_numbers, decided_by, recorded
 
 
 def _edges(steps: np.ndarray) -> np.ndarray:
@@ -232,7 +232,7 @@ def lag_summary(profile: str, readings: dict[str, LagReading], inflections: dict
                           f"S(0, {r.late}) = {d.mean():.3g} travelled ({floor.mean() / d.mean():.2f} of it; "
                           f"{r.calibration:.2g} between unrelated networks, shown); decided by "
                           f"{decided_by(r.verdict)}; block boundary {numbers[4].text()} (chaos inflection "
-                          f"{_inflection_text(inf)})", numbers))
+                          f"{_inflection_text(inf)})", numbers, recorded(r.verdict)))
         details.append(f"{display_name(arch)}: " + "; ".join(
             f"{c.mark} {c.name}{'' if c.deciding else ' (descriptive)'}" for c in r.verdict.checks))
     verdict = combine([c.outcome for c in cells])

@@ -423,7 +423,7 @@ def headline_numbers(kind: str, summary: dict) -> list[tuple[str, str, float, fl
     schedule. Cone: S(τ, first drop) per τ. Switch: test accuracy per switch time and of standard training.
     """
     if "cells" in summary:  # a typed summary (chapters 1-3 on the paper's protocol)
-        return ClaimSummary.from_dict(summary).headline_numbers()
+        return ClaimSummary.from_dict(summary).rejudged().headline_numbers()
     rows: list[tuple[str, str, float, float, float]] = []
     nan = math.nan
     if kind == "chaos":
@@ -453,13 +453,29 @@ def headline_numbers(kind: str, summary: dict) -> list[tuple[str, str, float, fl
 def setting_verdicts(kind: str, summary: dict) -> dict[str, str]:
     """{setting: outcome} of a chapter summary, with the chapter's own verdict under ``"chapter"``."""
     if "cells" in summary:
-        return ClaimSummary.from_dict(summary).setting_verdicts()
+        return ClaimSummary.from_dict(summary).rejudged().setting_verdicts()
     per = summary["sweeps"] if kind == "chaos" else summary["archs"]
     return {"chapter": summary["verdict"], **{k.replace("/", ", "): v["verdict"] for k, v in per.items()}}
 
 
 #: The claims the across-machines page follows (the registry's ``across_machines``), with their titles.
 ACROSS_KINDS = tuple((c.kind, c.title) for c in CLAIMS if c.across_machines)
+
+
+def rejudged_note(runs: list[dict]) -> str:
+    """Which runs' verdicts the current rules judged again from their recorded measurements
+    (:meth:`ClaimSummary.rejudged`), and which are shown as they were recorded (runs older than the record)."""
+    kept = [r["fingerprint"]["id"] for r in runs
+            if any(c.get("judgements") for s in r["summaries"].values() if s and "cells" in s for c in s["cells"])]
+    if not runs:
+        return ""
+    if len(kept) == len(runs):
+        return ("Every run recorded the measurements its verdicts were judged from, so the verdicts below are "
+                "the current rules' on those measurements: a change of rule re-judges them without recomputing.")
+    old = [r["fingerprint"]["id"] for r in runs if r["fingerprint"]["id"] not in kept]
+    return (("Runs " + ", ".join(f"`{i}`" for i in kept) + " recorded their measurements and are re-judged by "
+             "the current rules; " if kept else "") + ", ".join(f"`{i}`" for i in old)
+            + " recorded verdicts only, shown as they were judged then.")
 
 
 def across_verdicts(runs: list[dict]) -> dict[str, dict[str, str]]:
@@ -575,7 +591,7 @@ def across_machines_markdown(data: dict, book_id: str | None = None, figure: str
         "",
         "The same rules on each fingerprint's results. A verdict that differs between fingerprints is "
         "decided by rounding, not by the dynamics: it counts as **inconclusive** (the scorecard shows it "
-        "so).",
+        "so). " + rejudged_note(runs),
         "",
         "| claim | setting | " + " | ".join(f"`{i}`" for i in ids) + " | across machines |",
         "|---|---|" + "---|" * len(ids) + "---|",

@@ -64,15 +64,44 @@ def decided_by(verdict: Verdict) -> str:
     return "; ".join(parts) if parts else "every deciding check passing"
 
 
+def recorded(verdict: Verdict, label: str = "") -> list[dict]:
+    """A verdict's measurements as a :class:`Cell` records them (``judgements``): its
+    :class:`~twophase_lib.judgements.Judgement` with ``label`` (the prefix of its check numbers,
+    :func:`check_numbers`); [] when the rule's caller recorded none."""
+    return [] if verdict.judgement is None else [{"label": label, **verdict.judgement.to_dict()}]
+
+
 @dataclass
 class Cell:
-    """One network under one protocol: the rule's outcome (or a descriptive finding), a headline, its numbers."""
+    """One network under one protocol: the rule's outcome (or a descriptive finding), a headline, its numbers, and
+    the measurements its outcome was judged from (``judgements``, :func:`recorded`; the outcome combines their
+    verdicts), which :meth:`ClaimSummary.rejudged` judges again by the current rules."""
 
     network: str
     protocol: str
     outcome: str
     headline: str
     numbers: list[Number] = field(default_factory=list)
+    judgements: list[dict] = field(default_factory=list)
+
+    def rejudged(self) -> Cell:
+        """This cell judged again from its recorded measurements by the current rules: the combined outcome, the
+        deciding checks' numbers replaced, the headline extended where the outcome changed; itself when it
+        recorded none."""
+        from twophase_lib.judgements import judge
+        from twophase_lib.verdicts import combine
+
+        if not self.judgements:
+            return self
+        verdicts = [(j.get("label", ""), judge(j)) for j in self.judgements]
+        outcome = str(combine([v.outcome for _, v in verdicts]))
+        numbers = [n for n in self.numbers if not n.quantity.startswith(CHECK_PREFIX)]
+        numbers += [n for label, v in verdicts for n in check_numbers(v, label)]
+        headline = self.headline
+        if outcome != self.outcome:
+            why = "; ".join(f"{label}{decided_by(v)}" for label, v in verdicts)
+            headline += f" — re-judged by the current rules: {outcome} (decided by {why})"
+        return dataclasses.replace(self, outcome=outcome, numbers=numbers, headline=headline)
 
     def __post_init__(self):
         self.numbers = [n if isinstance(n, Number) else Number(**n) for n in self.numbers]
@@ -130,6 +159,20 @@ class ClaimSummary:
         """(setting, quantity, value, low, high) rows of every cell's numbers."""
         return [(f"{c.network}, {c.protocol}", n.quantity, n.value, n.low, n.high) for c in self.cells
                 for n in c.numbers]
+
+    def rejudged(self) -> ClaimSummary:
+        """This summary judged again by the current rules from the measurements its cells recorded
+        (:meth:`Cell.rejudged`), without recomputing anything: the claim's verdict combines the primary protocol's
+        cells again where every one of them recorded its measurements (as chapters 1–3 combine them), and is kept
+        otherwise. With unchanged rules it is the summary itself, bitwise."""
+        from twophase_lib.verdicts import combine
+
+        cells = [c.rejudged() for c in self.cells]
+        primary = [c for c in cells if c.protocol == PRIMARY]
+        verdict = self.verdict
+        if primary and all(c.judgements for c in primary):
+            verdict = str(combine([c.outcome for c in primary]))
+        return dataclasses.replace(self, cells=cells, verdict=verdict)
 
     def setting_verdicts(self) -> dict[str, str]:
         """{setting: outcome} of the cells a rule judged (not the descriptive findings of an extension), with the

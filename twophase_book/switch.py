@@ -16,7 +16,7 @@ from twophase_lib.verdicts import combine
 from .paper import PAPER_SWITCH
 from .profiles import ProtocolDesign, display_name
 from .render import Table, fmt
-from .summary import PRIMARY, Cell, ClaimSummary, Number, check_numbers, decided_by
+from .summary import PRIMARY, Cell, ClaimSummary, Number, check_numbers, decided_by, recorded
 
 # ------------------------------------------------------ the paper's protocol (issue 21): switches inside the window
 
@@ -220,7 +220,7 @@ def window_switch_summary(profile: str, results: dict, verdicts: dict) -> ClaimS
             arm, f"linearized at lr × {res.study.lr_scale:g} (control)")
         cells.append(Cell(display_name(arch), protocol, str(v.outcome),
                           f"{acc[0]:.3f} (t = 0) → {acc[-2]:.3f} (t = {res.switches[-2]}); standard {acc[-1]:.3f}; "
-                          f"decided by {decided_by(v)}", numbers))
+                          f"decided by {decided_by(v)}", numbers, recorded(v)))
         details.append(f"{display_name(arch)}, {_arm_name(arm, res)}: "
                        + "; ".join(f"{c.mark} {c.name}: {c.detail}" for c in v.checks))
     verdict = combine([c.outcome for c in cells if c.protocol == PRIMARY])

@@ -464,20 +464,73 @@ def window_reading(arch: str, res: ChaosMapResult, metric: str, delta: int, resa
         raise ValueError(f"the reference map has no reference pair at t1 = {t0s[0] + delta}: set its reference_seeds "
                          f"and reference_t1s")
     ref_all = refs.reference[metric][:, list(refs.study.t1s).index(t0s[0] + delta)]
+    per_image = ref_images = None
     if metric == "disagreement":
         _, per_image = res.window("disagreement_per_example", delta)
-        replicates = bootstrap_means(np.moveaxis(per_image, 2, 1).astype(float), resamples)
         ref_images = refs.reference_disagreements[:, list(refs.study.t1s).index(t0s[0] + delta)]
-        ref_reps = bootstrap_means(ref_images[:, :, None].astype(float), resamples, seed=1)[:, 0]
-    else:
-        replicates = bootstrap_means(per_seed, resamples)
-        ref_reps = bootstrap_means(ref_all[:, None], resamples, seed=1)[:, 0]
-    point = per_seed.mean(0)
     # a map without ε = 0 twins of its own (the per-entry reading) is judged by the primary map's control
     exact = res.control_is_exact if res.control else refs.control_is_exact
     kind = refs.study.reference_kind
-    label = "twins on two data orders" if kind is Reference.DATA_ORDER else "independently initialised networks"
-    verdict = window_chaos_verdict(t0s, point, replicates, float(ref_all.mean()), ref_reps, exact, delta,
-                                   len(per_seed), len(ref_all), label)
+    verdict, (point, replicates, ref_reps) = _judge_window(t0s, per_seed, ref_all, exact, delta, str(kind),
+                                                           per_image, ref_images, resamples)
     return WindowReading(arch, metric, delta, t0s, per_seed, point, replicates, float(ref_all.mean()), ref_reps,
                          verdict, inflection_interval(t0s, point, replicates, len(per_seed)), str(kind), ref_all)
+
+
+def _window_replicates(per_seed, reference_per_pair, per_image, reference_images, resamples):
+    """The seed-mean curve, its bootstrap replicates (seeds and, for a 0/1 metric, test images resampled) and the
+    reference level's replicates (seed 1: independent resamples)."""
+    if per_image is not None:
+        replicates = bootstrap_means(np.moveaxis(np.asarray(per_image), 2, 1).astype(float), resamples)
+        ref_reps = bootstrap_means(np.asarray(reference_images)[:, :, None].astype(float), resamples, seed=1)[:, 0]
+    else:
+        replicates = bootstrap_means(per_seed, resamples)
+        ref_reps = bootstrap_means(np.asarray(reference_per_pair)[:, None], resamples, seed=1)[:, 0]
+    return np.asarray(per_seed).mean(0), replicates, ref_reps
+
+
+def judge_window(t0s: np.ndarray, per_seed: np.ndarray, reference_per_pair: np.ndarray, control_exact: bool,
+                 delta: int, reference_kind: str = str(Reference.DATA_ORDER), per_image: np.ndarray | None = None,
+                 reference_images: np.ndarray | None = None, resamples: int = 2000) -> Verdict:
+    """:func:`twophase_lib.verdicts.window_chaos_verdict` applied to one fixed-window slice's measurements, before
+    any resampling: what :func:`window_reading` judges, and what a recorded
+    :class:`~twophase_lib.judgements.Judgement` re-judges without recomputing.
+
+    Args:
+        t0s: (K,) the slice's perturbation times.
+        per_seed: (seeds, K) the metric at t1 = t0 + Δ per seed.
+        reference_per_pair: (pairs,) the reference pairs' metric at t1 = t0s[0] + Δ.
+        control_exact: every ε = 0 control ended bitwise on its parent.
+        delta: the window Δ in iterations.
+        reference_kind: a :class:`Reference` value (the reference pairs' kind, for the explanation).
+        per_image: (seeds, K, images) a 0/1 metric per test image (the disagreement), resampled with the seeds;
+            None for other metrics.
+        reference_images: (pairs, images) the reference pairs' per-image values, with ``per_image``.
+        resamples: bootstrap replicates.
+
+    Returns:
+        The rule's verdict, with its :class:`~twophase_lib.judgements.Judgement` attached (``verdict.judgement``).
+    """
+    return _judge_window(t0s, per_seed, reference_per_pair, control_exact, delta, reference_kind, per_image,
+                         reference_images, resamples)[0]
+
+
+def _judge_window(t0s, per_seed, reference_per_pair, control_exact, delta, reference_kind, per_image,
+                  reference_images, resamples):
+    """:func:`judge_window`, and the curve and replicates it judged (which :func:`window_reading` keeps)."""
+    from .judgements import Judgement
+
+    point, replicates, ref_reps = _window_replicates(per_seed, reference_per_pair, per_image, reference_images,
+                                                     resamples)
+    label = ("twins on two data orders" if Reference(reference_kind) is Reference.DATA_ORDER
+             else "independently initialised networks")
+    reference_per_pair = np.asarray(reference_per_pair)
+    verdict = window_chaos_verdict(np.asarray(t0s), point, replicates, float(reference_per_pair.mean()), ref_reps,
+                                   bool(control_exact), int(delta), len(per_seed), len(reference_per_pair), label)
+    verdict.judgement = Judgement("window_chaos", {
+        "t0s": np.asarray(t0s), "per_seed": np.asarray(per_seed), "reference_per_pair": reference_per_pair,
+        "control_exact": bool(control_exact), "delta": int(delta), "reference_kind": str(reference_kind),
+        "per_image": None if per_image is None else np.asarray(per_image),
+        "reference_images": None if reference_images is None else np.asarray(reference_images),
+        "resamples": int(resamples)})
+    return verdict, (point, replicates, ref_reps)

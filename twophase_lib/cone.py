@@ -218,6 +218,37 @@ class LagReading:
         return max(self.curves)
 
 
+def judge_lags(lags: np.ndarray, early: np.ndarray, late: np.ndarray, travelled: np.ndarray,
+               calibration: np.ndarray, resamples: int = 2000) -> Verdict:
+    """:func:`twophase_lib.verdicts.lag_cone_verdict` applied to the lag curves' measurements, before any
+    resampling: what :func:`lag_reading` judges, and what a recorded :class:`~twophase_lib.judgements.Judgement`
+    re-judges without recomputing.
+
+    Args:
+        lags: (L,) the lags Δ in iterations.
+        early, late: (seeds, L) S(t, t + Δ) per seed at the early and the late t.
+        travelled: (seeds,) S(0, t) per seed at the late t.
+        calibration: (pairs,) S between independently initialised networks at the late t.
+        resamples: bootstrap replicates (seeds resampled, the same resamples for the three seed quantities).
+
+    Returns:
+        The rule's verdict, with its :class:`~twophase_lib.judgements.Judgement` attached (``verdict.judgement``).
+    """
+    from .judgements import Judgement
+
+    early, late, travelled, cal = (np.asarray(a, dtype=float) for a in (early, late, travelled, calibration))
+    rng = np.random.default_rng(0)
+    n = early.shape[0]
+    idx = rng.integers(0, n, size=(resamples, n))
+    er, lr, tr = early[idx].mean(1), late[idx].mean(1), travelled[idx].mean(1)
+    cal_reps = cal[rng.integers(0, len(cal), size=(resamples, len(cal)))].mean(1)
+    verdict = lag_cone_verdict(np.asarray(lags), early.mean(0), er, late.mean(0), lr, float(travelled.mean()), tr, n,
+                               float(cal.mean()), cal_reps, len(cal))
+    verdict.judgement = Judgement("lag_cone", {"lags": np.asarray(lags), "early": early, "late": late,
+                                               "travelled": travelled, "calibration": cal, "resamples": int(resamples)})
+    return verdict
+
+
 def lag_reading(arch: str, res: ConeResult, lag_ts: tuple[int, ...], lags: tuple[int, ...],
                 resamples: int = 2000) -> LagReading:
     """Apply :func:`twophase_lib.verdicts.lag_cone_verdict` to the earliest and latest lag curves against the
@@ -237,14 +268,10 @@ def lag_reading(arch: str, res: ConeResult, lag_ts: tuple[int, ...], lags: tuple
     curves = {t: res.lag_curve(t, lags) for t in lag_ts}
     early, late = curves[min(lag_ts)], curves[max(lag_ts)]
     travelled = res.matrices[:, steps.index(0), steps.index(max(lag_ts))]
-    rng = np.random.default_rng(0)
-    n = early.shape[0]
-    idx = rng.integers(0, n, size=(resamples, n))
-    er, lr, tr = early[idx].mean(1), late[idx].mean(1), travelled[idx].mean(1)
     cal = res.reference[:, steps.index(max(lag_ts))]
-    cal_reps = cal[rng.integers(0, len(cal), size=(resamples, len(cal)))].mean(1)
-    verdict = lag_cone_verdict(np.array(lags), early.mean(0), er, late.mean(0), lr, float(travelled.mean()), tr, n,
-                               float(cal.mean()), cal_reps, len(cal))
+    verdict = judge_lags(np.array(lags), early, late, travelled, cal, resamples)
+    n = early.shape[0]
+    idx = np.random.default_rng(0).integers(0, n, size=(resamples, n))  # the seeds' resamples judge_lags drew
     boundary = block_boundary(res.study.steps, res.matrices.mean(0))
     reps = [block_boundary(res.study.steps, res.matrices[i].mean(0))[0] for i in idx[:200]]
     lo, hi = np.quantile(reps, [0.05, 0.95], method="inverted_cdf")

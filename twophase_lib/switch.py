@@ -18,7 +18,7 @@ from .linearize import SwitchArm, switched_model, train_linearized
 from .store import State, parent_at, parent_checkpoints, state_predictions
 from .task import run_data, run_loss
 from .training import compute_threads, evaluate, first_diverged, predict
-from .verdicts import Verdict, bootstrap_means, paired_switch_verdict, t_interval
+from .verdicts import RESAMPLES, Verdict, bootstrap_means, paired_switch_verdict, t_interval
 
 
 @dataclass(frozen=True)
@@ -249,8 +249,26 @@ def switch_verdict(res: SwitchResult, inflection: float, frozen: SwitchResult | 
         for j, t in enumerate(res.switches):
             if t in frozen.switches:
                 control[..., j] = theirs[..., list(frozen.switches).index(t)]
-    return paired_switch_verdict(res.switches, scores, float(inflection), parent, control,
-                                 chance=chance_accuracy(res.study.run) if control is not None else None)
+    return judge_switch(res.switches, scores, float(inflection), parent, control,
+                        chance=chance_accuracy(res.study.run) if control is not None else None)
+
+
+def judge_switch(switches: np.ndarray, correct: np.ndarray, inflection: float, parent_correct: np.ndarray,
+                 frozen_correct: np.ndarray | None = None, chance: float | None = None,
+                 resamples: int = RESAMPLES) -> Verdict:
+    """:func:`twophase_lib.verdicts.paired_switch_verdict` (its arguments are measurements already: per seed and
+    test image), with the :class:`~twophase_lib.judgements.Judgement` attached (``verdict.judgement``), so that a
+    recorded verdict can be re-judged without recomputing."""
+    from .judgements import Judgement
+
+    verdict = paired_switch_verdict(switches, correct, inflection, parent_correct, frozen_correct, resamples,
+                                    chance)
+    verdict.judgement = Judgement("paired_switch", {
+        "switches": np.asarray(switches), "correct": np.asarray(correct), "inflection": float(inflection),
+        "parent_correct": np.asarray(parent_correct),
+        "frozen_correct": None if frozen_correct is None else np.asarray(frozen_correct),
+        "chance": None if chance is None else float(chance), "resamples": int(resamples)})
+    return verdict
 
 
 def chance_accuracy(run: RunConfig) -> float | None:

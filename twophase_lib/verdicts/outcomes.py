@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -101,6 +101,9 @@ class Verdict:
 
     outcome: Outcome
     checks: list[Check] = field(default_factory=list)
+    #: The measurements it was decided from (:class:`twophase_lib.judgements.Judgement`), where the caller recorded
+    #: them: the rule can then be applied again to them without recomputing.
+    judgement: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         if self.outcome not in OUTCOMES:
