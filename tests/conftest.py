@@ -140,11 +140,16 @@ def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TWOPHASE_CACHE", str(tmp_path / "cache"))
 
 
+#: The test images a unit test's runs evaluate (the subset's first; every comparison evaluates them all).
+TINY_TEST_EXAMPLES = 256
+
+
 def tiny_config(arch: str = "resnet20", width: float = 0.125, steps: int = 12, seed: int = 0) -> RunConfig:
-    """A configuration small enough for unit tests, with the lr schedule crossing a milestone."""
+    """A configuration small enough for unit tests, with the lr schedule crossing a milestone, evaluated on the
+    first :data:`TINY_TEST_EXAMPLES` test images."""
     return RunConfig(
         model=ModelConfig(arch, width),
-        data=DataConfig("cifar10-subset"),
+        data=DataConfig("cifar10-subset", test_examples=TINY_TEST_EXAMPLES),
         optim=OptimConfig(batch_size=16, steps=steps, milestones=(steps // 2,)),
         seed=seed,
     )

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.conftest import tiny_config
+from tests.conftest import TINY_TEST_EXAMPLES, tiny_config
 from twophase_lib.cache import Cache
 from twophase_lib.chaos import ChaosMap, run_chaos_map
 from twophase_lib.executor import Executor
@@ -27,9 +27,10 @@ def test_a_map_holds_every_cell_after_t0_and_matches_a_one_t1_sweep(tmp_path):
     assert d.shape == (2, 2, 3)
     assert np.isnan(d[:, 1, 0]).all() and np.isfinite(d[:, 0, :]).all() and np.isfinite(d[:, 1, 1:]).all()
     assert res.control_is_exact and len(res.control) == 2 * 2  # two seeds, compared at t1 = 8 and 12
-    assert res.disagreements.shape == (2, 2, 3, 1017)
+    assert res.disagreements.shape == (2, 2, 3, TINY_TEST_EXAMPLES)
     assert np.allclose(res.disagreements.mean(-1)[:, 0, :], d[:, 0, :])  # per-image disagreements average to it
-    assert res.reference["disagreement"].shape == (1, 3) and res.reference_disagreements.shape == (1, 3, 1017)
+    assert res.reference["disagreement"].shape == (1, 3)
+    assert res.reference_disagreements.shape == (1, 3, TINY_TEST_EXAMPLES)
     # the same twin in a map of one t1 (seed 0 keeps the perturbation's own direction)
     one = ChaosMap(tiny_config(steps=12), (0, 4), (12,), Perturbation(1e-3), (0,), barrier=BARRIER)
     assert run_chaos_map(one, Cache(tmp_path / "fresh"), Executor(0), progress=False).values["disagreement"][0, 1, 0] \
@@ -42,7 +43,7 @@ def test_fixed_window_slices_and_per_seed_directions(tmp_path):
     assert list(t0s) == [0, 4, 8] and w.shape == (2, 3)
     assert w[0, 1] == res.values["relative_distance"][0, 1, 1]  # t0 = 4, t1 = 8
     assert res.reference_window("disagreement", 4).shape == (1, 3)
-    assert res.window("disagreement_per_example", 4)[1].shape == (2, 3, 1017)
+    assert res.window("disagreement_per_example", 4)[1].shape == (2, 3, TINY_TEST_EXAMPLES)
     with pytest.raises(ValueError, match="on the t1 grid"):
         res.window("disagreement", 5)
     m = tiny_map()

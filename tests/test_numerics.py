@@ -17,6 +17,7 @@ from twophase_lib import cache as cache_module
 from twophase_lib.cache import Cache, NumericsMismatchError
 from twophase_lib.chaos import ChaosMap, run_chaos_map
 from twophase_lib.executor import Executor
+from twophase_lib.metrics import BarrierConfig
 from twophase_lib.numerics import Fingerprint, device_of, fingerprint
 from twophase_lib.perturbation import Perturbation
 from twophase_lib.store import State, parent_at
@@ -114,7 +115,9 @@ def test_a_study_never_pairs_states_of_two_fingerprints(tmp_path, elsewhere):
     process recomputes its own (here, with equal kernels, bitwise the same) and the ε = 0 control stays exact."""
     cache = Cache(tmp_path)
     run = tiny_config(steps=8)
-    study = ChaosMap(run, t0s=(0, 4), t1s=(8,), seeds=(0,), control_t0=4)
+    # the barrier at its smallest: what is checked is which parents pair, not the metrics
+    tiny_barrier = BarrierConfig(points=2, bn_batches=1, bn_batch_size=16, train_examples=32, test_examples=32)
+    study = ChaosMap(run, t0s=(0, 4), t1s=(8,), seeds=(0,), control_t0=4, barrier=tiny_barrier)
     first = run_chaos_map(study, cache, Executor(0), progress=False)
     files = sorted(p.name for p in (tmp_path / "parent").glob("*.pt"))
 

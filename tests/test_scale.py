@@ -39,6 +39,19 @@ def test_a_smaller_training_set_is_the_first_images_and_enters_the_key_only_when
         DataConfig(train_examples=1)
 
 
+def test_a_smaller_test_set_is_the_first_test_images_and_enters_the_key_only_when_set():
+    full = load_data(DataConfig())
+    few = load_data(DataConfig(test_examples=64))
+    assert torch.equal(few.x_test, full.x_test[:64]) and torch.equal(few.y_test, full.y_test[:64])
+    assert torch.equal(few.x_train, full.x_train)
+    assert "test_examples" not in to_dict(DataConfig(), for_hash=True)  # old results keep their keys
+    assert config_hash(DataConfig(test_examples=64)) != config_hash(DataConfig())
+    with pytest.raises(ValueError, match="test_examples = 2000 is more than the 1,017 test images"):
+        load_data(DataConfig(test_examples=2000))
+    with pytest.raises(ValueError, match="test_examples must be an integer ≥ 1"):
+        DataConfig(test_examples=0)
+
+
 def test_the_entk_with_running_statistics_is_its_own_result_and_the_default_keeps_its_key():
     run = tiny_config(steps=4).replace(optim={"milestones": ()})
     cache = Cache()

@@ -4,7 +4,7 @@ model at a smaller lr."""
 import pytest
 import torch
 
-from tests.conftest import tiny_config
+from tests.conftest import TINY_TEST_EXAMPLES, tiny_config
 from twophase_lib.cache import Cache
 from twophase_lib.executor import Executor
 from twophase_lib.linearize import FrozenBatchNorm, SwitchArm, train_linearized
@@ -23,7 +23,7 @@ def test_arms_share_the_end_point_and_differ_after_a_switch(tmp_path):
     assert lin.accuracy[0, -1] == frozen.accuracy[0, -1] == slow.accuracy[0, -1]
     assert lin.loss[0, 0] != frozen.loss[0, 0] and lin.loss[0, 0] != slow.loss[0, 0]
     # per-image correctness, averaging to the accuracy
-    assert lin.correct.shape == (1, 1017, 3) and (lin.correct.mean(1) == lin.accuracy).all()
+    assert lin.correct.shape == (1, TINY_TEST_EXAMPLES, 3) and (lin.correct.mean(1) == lin.accuracy).all()
     # the linearized arm at the run's lr keeps the key the first switch study used
     assert cache.path("switch", (run.prefix(12), 0, False, 32)).exists()
 

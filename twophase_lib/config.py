@@ -84,22 +84,28 @@ class ModelConfig:
 @dataclass(frozen=True)
 class DataConfig:
     """Which data and how it is fed: dataset name, augmentation, how many training images (the first
-    ``train_examples`` of the dataset's training split; None: all of them), and where the full dataset lives.
+    ``train_examples`` of the dataset's training split; None: all of them), how many test images (the first
+    ``test_examples`` of its test split; None: all), and where the full dataset lives.
 
     Raises:
-        ValueError: ``train_examples`` below 2 (batch norm cannot normalise one example).
+        ValueError: ``train_examples`` below 2 (batch norm cannot normalise one example), ``test_examples``
+            below 1.
     """
 
     dataset: str = "cifar10-subset"
     augment: bool = True
     # a smaller training set (the scale ladder's rung downward in data): the first n training images
     train_examples: int | None = field(default=None, metadata={"omit_default": True})
+    # a smaller test set (quick runs and the unit tests: every comparison evaluates the whole test split)
+    test_examples: int | None = field(default=None, metadata={"omit_default": True})
     # Where torchvision stores the full dataset; not part of the result's identity.
     root: str | None = field(default=None, metadata={"hash": False})
 
     def __post_init__(self):
         if self.train_examples is not None:
             check_integer(self.train_examples, "DataConfig.train_examples", 2)
+        if self.test_examples is not None:
+            check_integer(self.test_examples, "DataConfig.test_examples", 1)
 
 
 ALGORITHMS = ("sgd", "adamw")

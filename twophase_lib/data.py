@@ -309,17 +309,20 @@ def _load(dataset: str, root: str | None, device: str, dtype: str) -> TensorData
 
 def load_data(cfg: DataConfig, device: str | torch.device = "cpu", dtype: str = "float32") -> TensorData:
     """Load (once per process) the dataset named by ``cfg`` onto ``device``: its first ``cfg.train_examples``
-    training images when that is set (the test split whole).
+    training images and its first ``cfg.test_examples`` test images where those are set (else the split whole).
 
     Raises:
-        ValueError: an unknown dataset, or ``train_examples`` larger than the training split.
+        ValueError: an unknown dataset, or ``train_examples`` (``test_examples``) larger than the training (test)
+            split.
     """
     check_choice(cfg.dataset, DATASETS, "dataset")
     data = _load(cfg.dataset, cfg.root, str(device), dtype)
-    n = cfg.train_examples
-    if n is None:
+    n, m = cfg.train_examples, cfg.test_examples
+    if n is None and m is None:
         return data
-    if n > len(data.x_train):
-        raise ValueError(f"train_examples = {n} is more than the {len(data.x_train):,} training images of "
-                         f"{cfg.dataset}")
-    return TensorData(data.name, data.x_train[:n], data.y_train[:n], data.x_test, data.y_test, data.augmenter)
+    for count, split, field_name, name in ((n, data.x_train, "train_examples", "training"),
+                                           (m, data.x_test, "test_examples", "test")):
+        if count is not None and count > len(split):
+            raise ValueError(f"{field_name} = {count} is more than the {len(split):,} {name} images of {cfg.dataset}")
+    return TensorData(data.name, data.x_train[:n], data.y_train[:n], data.x_test[:m], data.y_test[:m],
+                      data.augmenter)
