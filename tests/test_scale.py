@@ -26,30 +26,22 @@ from twophase_lib.verdicts import ScaleOutcome
 # ------------------------------------------------------------------------------------ the library's new options
 
 
-def test_a_smaller_training_set_is_the_first_images_and_enters_the_key_only_when_set():
-    full = load_data(DataConfig())
-    half = load_data(DataConfig(train_examples=100))
-    assert torch.equal(half.x_train, full.x_train[:100]) and torch.equal(half.y_train, full.y_train[:100])
-    assert torch.equal(half.x_test, full.x_test)
-    assert "train_examples" not in to_dict(DataConfig(), for_hash=True)  # old results keep their keys
-    assert config_hash(DataConfig(train_examples=100)) != config_hash(DataConfig())
-    with pytest.raises(ValueError, match="more than the 5,170 training images"):
-        load_data(DataConfig(train_examples=10_000))
-    with pytest.raises(ValueError, match="train_examples must be an integer ≥ 2"):
-        DataConfig(train_examples=1)
-
-
-def test_a_smaller_test_set_is_the_first_test_images_and_enters_the_key_only_when_set():
-    full = load_data(DataConfig())
-    few = load_data(DataConfig(test_examples=64))
-    assert torch.equal(few.x_test, full.x_test[:64]) and torch.equal(few.y_test, full.y_test[:64])
-    assert torch.equal(few.x_train, full.x_train)
-    assert "test_examples" not in to_dict(DataConfig(), for_hash=True)  # old results keep their keys
-    assert config_hash(DataConfig(test_examples=64)) != config_hash(DataConfig())
-    with pytest.raises(ValueError, match="test_examples = 2000 is more than the 1,017 test images"):
-        load_data(DataConfig(test_examples=2000))
-    with pytest.raises(ValueError, match="test_examples must be an integer ≥ 1"):
-        DataConfig(test_examples=0)
+@pytest.mark.parametrize("split,n,too_many,message,least", [
+    ("train", 100, 10_000, "train_examples = 10000 is more than the 5,170 training images", 2),
+    ("test", 64, 2000, "test_examples = 2000 is more than the 1,017 test images", 1)])
+def test_a_smaller_split_is_its_first_images_and_enters_the_key_only_when_set(split, n, too_many, message, least):
+    other = "test" if split == "train" else "train"
+    field = f"{split}_examples"
+    full, few = load_data(DataConfig()), load_data(DataConfig(**{field: n}))
+    assert torch.equal(getattr(few, f"x_{split}"), getattr(full, f"x_{split}")[:n])
+    assert torch.equal(getattr(few, f"y_{split}"), getattr(full, f"y_{split}")[:n])
+    assert torch.equal(getattr(few, f"x_{other}"), getattr(full, f"x_{other}"))  # the other split whole
+    assert field not in to_dict(DataConfig(), for_hash=True)  # old results keep their keys
+    assert config_hash(DataConfig(**{field: n})) != config_hash(DataConfig())
+    with pytest.raises(ValueError, match=message):
+        load_data(DataConfig(**{field: too_many}))
+    with pytest.raises(ValueError, match=f"{field} must be an integer ≥ {least}"):
+        DataConfig(**{field: least - 1})
 
 
 def test_the_entk_with_running_statistics_is_its_own_result_and_the_default_keeps_its_key():
