@@ -464,7 +464,7 @@ ACROSS_KINDS = tuple((c.kind, c.title) for c in CLAIMS if c.across_machines)
 
 def rejudged_note(runs: list[dict]) -> str:
     """Which runs' verdicts the current rules judged again from their recorded measurements
-    (:meth:`ClaimSummary.rejudged`), and which are shown as they were recorded (runs older than the record)."""
+    (``ClaimSummary.rejudged``), and which are shown as they were recorded (runs older than the record)."""
     kept = [r["fingerprint"]["id"] for r in runs
             if any(c.get("judgements") for s in r["summaries"].values() if s and "cells" in s for c in s["cells"])]
     if not runs:

@@ -114,8 +114,8 @@ def _judges() -> dict[str, Callable]:
     return {"window_chaos": judge_window, "lag_cone": judge_lags, "paired_switch": judge_switch}
 
 
-#: The judging functions by name: each takes a :class:`Judgement`'s measurements as keyword arguments and returns
-#: the rule's :class:`~twophase_lib.verdicts.Verdict`, with the judgement attached (``verdict.judgement``).
+#: The names of the judging functions, each of which takes a :class:`Judgement`'s measurements as keyword arguments
+#: and returns the rule's :class:`~twophase_lib.verdicts.Verdict` with the judgement attached (``verdict.judgement``).
 JUDGES = ("window_chaos", "lag_cone", "paired_switch")
 
 
