@@ -76,6 +76,12 @@ def test_the_three_analyses_run_on_every_kind(kind, tmp_path):
     assert np.isfinite(m).all() and (m.diagonal(axis1=1, axis2=2) == 0).all()
     acc = switch.results["linearized"].accuracy
     assert np.isfinite(acc).all() and acc.shape == (1, 3)
+    # every verdict carries its measurements, which judge again (through JSON) to the same outcome
+    import json
+
+    from twophase_lib.judgements import judge
+    for v in (*chaos.verdicts.values(), cone.verdict, *switch.verdicts.values()):
+        assert judge(json.loads(json.dumps(v.judgement.to_dict()))).outcome == v.outcome, kind
 
 
 @pytest.mark.parametrize("kind", KINDS)
