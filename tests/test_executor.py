@@ -28,7 +28,7 @@ def test_in_process_map_keeps_order_and_writes_progress_lines(tmp_path, monkeypa
     out = Executor(0).map([partial(square, i) for i in range(4)], "squares", progress=False)
     assert out == [0, 1, 4, 9]
     lines = log.read_text().splitlines()
-    assert len(lines) == 4 and lines[0].startswith("squares: 1/4 tasks") and "left" in lines[0]
+    assert len(lines) == 2 and lines[0].startswith("squares: 1/4 tasks") and "left" in lines[0]
     assert lines[-1].startswith("squares: 4/4 tasks") and "left" not in lines[-1]
 
 
@@ -50,6 +50,22 @@ def test_pool_workers_split_the_gpu_memory_an_entk_may_take(monkeypatch):
     monkeypatch.setenv("TWOPHASE_GPU_MEMORY_SHARE", "0.4")
     with Executor(2) as ex:
         assert ex.map([partial(gpu_share, i) for i in range(2)], "share", progress=False) == [(0.4, False)] * 2
+
+
+def test_progress_lines_are_the_first_the_last_and_one_per_interval_between(tmp_path, monkeypatch):
+    """A stage read from the cache finishes hundreds of tasks at once: its log gets two lines, not one per task."""
+    log = tmp_path / "progress.log"
+    monkeypatch.setenv("TWOPHASE_PROGRESS", str(log))
+    p = Progress("cached", 300, enabled=False)
+    for _ in range(300):
+        p.advance()
+    lines = log.read_text().splitlines()
+    assert [line.split(" tasks")[0] for line in lines] == ["cached: 1/300", "cached: 300/300"]
+    log.write_text("")
+    p = Progress("slow", 3, enabled=False, every=0.0)
+    for _ in range(3):
+        p.advance()
+    assert len(log.read_text().splitlines()) == 3
 
 
 def test_progress_line_estimates_what_remains():

@@ -14,8 +14,10 @@ one-thread processes train 1.16x the steps per second of one two-thread process
 nobody chose the number of workers, a wave whose tasks all train on a GPU runs in the calling
 process (see :meth:`Executor.in_process`).
 
-Progress: a tqdm bar when enabled, and one line per finished task appended to the file named by
-``$TWOPHASE_PROGRESS`` (``scripts/run_chapters.py`` prints those lines during ``make book``).
+Progress: a tqdm bar when enabled, and lines appended to the file named by ``$TWOPHASE_PROGRESS``
+(``scripts/run_chapters.py`` prints those lines during ``make book``): the first and the last finished task of a
+study, and between them at most one line every :data:`PROGRESS_LINE_SECONDS` (a stage read from the cache finishes
+hundreds of tasks in a second: one line each would bury the log).
 """
 
 from __future__ import annotations
@@ -90,13 +92,25 @@ def _format_seconds(seconds: float) -> str:
     return f"{m}m{s:02d}s" if m else f"{s}s"
 
 
-class Progress:
-    """Counts finished tasks of a named study; writes lines to ``$TWOPHASE_PROGRESS`` and drives a tqdm bar."""
+#: Seconds between two progress lines of one study in ``$TWOPHASE_PROGRESS`` (its first and last task always write).
+PROGRESS_LINE_SECONDS = 5.0
 
-    def __init__(self, desc: str, total: int, enabled: bool = True):
+
+class Progress:
+    """Counts finished tasks of a named study; writes lines to ``$TWOPHASE_PROGRESS`` and drives a tqdm bar.
+
+    Args:
+        desc: the study's name, the start of every line.
+        total: the number of tasks.
+        enabled: draw the tqdm bar.
+        every: seconds between two lines (the first and the last finished task always write one).
+    """
+
+    def __init__(self, desc: str, total: int, enabled: bool = True, every: float = PROGRESS_LINE_SECONDS):
         self.desc, self.total, self.done, self.start = desc, total, 0, time.perf_counter()
         self.bar = progress_bar(range(total), desc, enabled)
         self.path = runtime.current().progress_file
+        self.every, self._written = every, float("-inf")
 
     def line(self) -> str:
         """'desc: done/total tasks, elapsed, estimate of what remains'."""
@@ -110,7 +124,9 @@ class Progress:
         """Record one finished task."""
         self.done += 1
         self.bar.update(1)
-        if self.path:
+        now = time.perf_counter()
+        if self.path and (self.done in (1, self.total) or now - self._written >= self.every):
+            self._written = now
             with open(self.path, "a") as f:
                 f.write(self.line() + "\n")
 
