@@ -355,6 +355,24 @@ def test_across_machines_figure_has_a_panel_per_quantity_and_a_series_per_finger
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ids
 
 
+def test_across_machines_figure_leaves_out_an_inflection_beyond_the_grid_without_a_warning():
+    import math
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from twophase_book.pages import across_machines_figure
+
+    rows = {"inflection": [("ResNet-20", "inflection", {"a": (100.0, 25.0, 200.0), "b": (math.inf, 50.0, math.inf)}),
+                           ("VGG-16", "inflection", {"a": (50.0, 25.0, 100.0), "b": (75.0, 50.0, 100.0)})]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = across_machines_figure(rows, ["a", "b"])
+    drawn = [len(c.lines[0].get_xdata()) for c in fig.axes[0].containers]
+    assert drawn == [2, 1]  # fingerprint b's infinite inflection is not drawn
+
+
 def test_chapter_summaries_hold_plain_strings_not_enums():
     """Summaries are stored and printed as plain JSON values: an Outcome member in them would print as
     <Outcome.PARTLY: 'partly'> inside a dict and tie the cached file to the class."""

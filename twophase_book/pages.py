@@ -676,7 +676,8 @@ def across_machines_figure(
 
     Returns:
         The figure, with one panel per title, showing each number's seed mean (marker) and seed range (bar) under
-        each fingerprint side by side, so the spread across machines reads against the spread across seeds.
+        each fingerprint side by side, so the spread across machines reads against the spread across seeds. A mean
+        that is not finite (an inflection beyond the grid) is left out of the figure; the page's table gives it.
     """
     panels = [(title, r) for title, r in rows.items() if r]
     fig, axes = plt.subplots(len(panels), 1, figsize=(11, 2.4 * len(panels) + 0.6), squeeze=False)
@@ -686,7 +687,7 @@ def across_machines_figure(
         for k, fp in enumerate(fingerprints):
             x, mean, lo, hi = [], [], [], []
             for i, (_, _, vals) in enumerate(items):
-                if fp in vals:
+                if fp in vals and math.isfinite(vals[fp][0]):  # "> last t0" cannot be drawn: the table says it
                     m, a, b = vals[fp]
                     x.append(i + (k - (len(fingerprints) - 1) / 2) * width)
                     mean.append(m)
