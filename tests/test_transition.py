@@ -34,6 +34,7 @@ def test_every_profile_changes_one_factor_at_a_time_around_chapter_ones_run(prof
     base = protocol_design(profile, d.arch)
     assert d.arch == ("resnet20" if profile in ("gpu", "paper") else "vgg16")  # full width: the smaller checkpoints
     assert d.run == base.run and d.epsilon == base.chaos.epsilon and d.end <= d.run.optim.steps
+    assert profile == "smoke" or len(d.seeds) >= 5  # issue 32: with two, a threefold shift is never found
     settings = d.settings()
     assert settings[0].label == "baseline" and len(settings) == 1 + sum(len(v) for _, v in d.levels)
     for s in settings[1:]:

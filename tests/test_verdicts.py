@@ -115,20 +115,24 @@ def test_an_inflection_shift_reaches_later_earlier_and_none():
 
     t0s = np.array([0, 25, 50, 100, 200, 400])
     early, late = _decay(t0s, 40), _decay(t0s, 180)
-    later = inflection_shift(t0s, early, _replicates(early, 0.01), late, _replicates(late, 0.01, seed=1))
+    # the shift's interval joins the two inflections' intervals at the grid's resolution: curves this close to
+    # halving at their grid points need precise replicates to be told apart
+    later = inflection_shift(t0s, early, _replicates(early, 0.003), late, _replicates(late, 0.003, seed=1), 3)
     assert later["shift"] == Shift.LATER and later["low"] > 1 and later["factor"] > 2
-    earlier = inflection_shift(t0s, late, _replicates(late, 0.01), early, _replicates(early, 0.01, seed=1))
+    earlier = inflection_shift(t0s, late, _replicates(late, 0.003), early, _replicates(early, 0.003, seed=1), 3)
     assert earlier["shift"] == Shift.EARLIER and earlier["high"] < 1
-    same = inflection_shift(t0s, early, _replicates(early, 0.08), early, _replicates(early, 0.08, seed=1))
+    same = inflection_shift(t0s, early, _replicates(early, 0.08), early, _replicates(early, 0.08, seed=1), 3)
     assert same["shift"] == Shift.NONE and same["low"] < 1 < same["high"]
     # a setting whose curve never halves within the grid is later than any inflection inside it
     flat = np.full(len(t0s), 0.4)
-    never = inflection_shift(t0s, early, _replicates(early, 0.01), flat, _replicates(flat, 0.01, seed=1))
+    never = inflection_shift(t0s, early, _replicates(early, 0.01), flat, _replicates(flat, 0.01, seed=1), 3)
     assert never["shift"] == Shift.LATER and math.isinf(never["setting"]) and math.isinf(never["factor"])
-    both = inflection_shift(t0s, flat, _replicates(flat, 0.01), flat, _replicates(flat, 0.01, seed=1))
+    both = inflection_shift(t0s, flat, _replicates(flat, 0.01), flat, _replicates(flat, 0.01, seed=1), 3)
     assert both["shift"] == Shift.NONE == "no change measurable"
-    with pytest.raises(ValueError, match="equal"):
-        inflection_shift(t0s, early, _replicates(early, 0.01), late, _replicates(late, 0.01, n=10))
+    with pytest.raises(ValueError, match="same"):
+        inflection_shift(t0s, early, _replicates(early, 0.01), late[:-1], _replicates(late[:-1], 0.01), 3)
+    with pytest.raises(ValueError, match="two seeds"):
+        inflection_shift(t0s, early, _replicates(early, 0.01), late, _replicates(late, 0.01), (3, 1))
 
 
 def test_the_relation_of_inflection_and_accuracy_reaches_each_outcome():
@@ -141,15 +145,16 @@ def test_the_relation_of_inflection_and_accuracy_reaches_each_outcome():
     def with_reps(values, spread):
         return np.column_stack([values, values[:, None] + rng.normal(0, spread, (len(values), 300))])
 
-    better = inflection_accuracy_relation(with_reps(infl, 2.0), with_reps(acc, 0.003))
+    better = inflection_accuracy_relation(with_reps(infl, 2.0), with_reps(acc, 0.003), 3)
     assert better["relation"] == Relation.LATER_IS_BETTER and better["rho"] == pytest.approx(1.0)
-    worse = inflection_accuracy_relation(with_reps(infl, 2.0), with_reps(acc[::-1].copy(), 0.003))
+    assert better["high"] == 1.0  # the interval is clipped to the values a correlation can take
+    worse = inflection_accuracy_relation(with_reps(infl, 2.0), with_reps(acc[::-1].copy(), 0.003), 3)
     assert worse["relation"] == Relation.LATER_IS_WORSE and worse["high"] < 0
-    noisy = inflection_accuracy_relation(with_reps(infl, 80.0), with_reps(acc, 0.1))
+    noisy = inflection_accuracy_relation(with_reps(infl, 80.0), with_reps(acc, 0.1), 3)
     assert noisy["relation"] == Relation.NONE and noisy["low"] < 0 < noisy["high"]
     # an inflection beyond the grid ranks as the latest
     beyond = infl.copy()
     beyond[-1] = np.inf
-    assert inflection_accuracy_relation(with_reps(beyond, 0.0), with_reps(acc, 0.003))["rho"] == pytest.approx(1.0)
+    assert inflection_accuracy_relation(with_reps(beyond, 0.0), with_reps(acc, 0.003), 3)["rho"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="settings"):
-        inflection_accuracy_relation(with_reps(infl[:3], 1.0), with_reps(acc[:3], 0.01))
+        inflection_accuracy_relation(with_reps(infl[:3], 1.0), with_reps(acc[:3], 0.01), 3)

@@ -124,6 +124,10 @@ class TransitionDesign:
         return out
 
 
+#: Chapter 6's seeds at every profile but smoke.
+SEEDS = (0, 1, 2, 3, 4)
+
+
 def transition_design(profile: str) -> TransitionDesign:
     """Chapter 6's design at a profile (sized with ``scripts/estimate_cost.py``): VGG-16, the cheaper network per
     step at the cpu widths; at full width (``gpu``, ``paper``) ResNet-20, as fast per step on a GPU and with
@@ -133,14 +137,16 @@ def transition_design(profile: str) -> TransitionDesign:
     d = protocol_design(profile, arch)
     base, c = d.run, d.chaos
     o, width = base.optim, base.model.width
+    # five seeds where the verdicts count (issue 32): with two, a threefold shift of the inflection is never found
+    # and a strong relation with accuracy one time in five (tests/test_interval_coverage.py measures both)
     if profile == "smoke":
         t0s, delta, seeds, warm = (0, 4, 8), 4, (0, 1), (2, 6)
     elif profile == "cpu":
-        t0s, delta, seeds, warm = (0, 25, 50, 100, 200, 400), 100, (0, 1), (100, 300)
+        t0s, delta, seeds, warm = (0, 25, 50, 100, 200, 400), 100, SEEDS, (100, 300)
     elif profile == "gpu":  # the protocol's grid to t0 = 400 (the 12-minute book), the first slice
-        t0s, delta, seeds, warm = tuple(t for t in c.t0s if t <= 400), min(c.deltas), c.seeds[:2], (100, 300)
+        t0s, delta, seeds, warm = tuple(t for t in c.t0s if t <= 400), min(c.deltas), SEEDS, (100, 300)
     else:  # paper: the protocol's grid, the first slice
-        t0s, delta, seeds, warm = c.t0s, min(c.deltas), c.seeds[:2], (d.window // 8, d.window // 3)
+        t0s, delta, seeds, warm = c.t0s, min(c.deltas), SEEDS, (d.window // 8, d.window // 3)
         t0s = tuple(t for t in t0s if t + delta <= d.window)
     levels = ((Factor.LEARNING_RATE, (o.lr / 2, o.lr * 2)), (Factor.BATCH_SIZE, (o.batch_size // 2, o.batch_size * 2)),
               (Factor.WIDTH, (width / 2, width * 2)), (Factor.WARMUP, warm),
@@ -211,7 +217,7 @@ def setting_readings(design: TransitionDesign, results: dict[str, ChaosMapResult
 def shifts(readings: dict[str, SettingReading]) -> dict[str, dict]:
     """Each non-baseline setting's :func:`twophase_lib.verdicts.inflection_shift` from the baseline."""
     base = readings["baseline"]
-    return {label: inflection_shift(r.t0s, base.point, base.replicates, r.point, r.replicates)
+    return {label: inflection_shift(r.t0s, base.point, base.replicates, r.point, r.replicates, (base.seeds, r.seeds))
             for label, r in readings.items() if label != "baseline"}
 
 
@@ -220,7 +226,7 @@ def relation(readings: dict[str, SettingReading]) -> dict:
     infl = np.stack([np.concatenate([[r.inflection["estimate"]], inflections(r.t0s, r.replicates)])
                      for r in readings.values()])
     acc = np.stack([np.concatenate([[r.accuracy], r.accuracy_replicates]) for r in readings.values()])
-    return inflection_accuracy_relation(infl, acc)
+    return inflection_accuracy_relation(infl, acc, min(r.seeds for r in readings.values()))
 
 
 def _it(x: float, epoch: int) -> str:

@@ -148,9 +148,9 @@ def inflection_point(t0s: np.ndarray, curve: np.ndarray, fraction: float = INFLE
 
 
 def inflection_interval(t0s: np.ndarray, point: np.ndarray, replicates: np.ndarray, seeds: int,
-                        fraction: float = INFLECTION_FRACTION) -> dict:
+                        fraction: float = INFLECTION_FRACTION, level: float = INTERVAL_LEVEL) -> dict:
     """The inflection of a mean curve (:func:`inflection_point`) with an interval at the grid's resolution, read off
-    the t band of the curve relative to its t0 = 0 value.
+    the t band (of probability ``level``) of the curve relative to its t0 = 0 value.
 
     The ratio r(t0) = d(t0)/d(0) gets a pointwise :func:`t_interval` (its replicates: each replicate curve over its
     own first value). The earliest the curve can have halved is the first t0 whose band's low end is at or below
@@ -167,7 +167,7 @@ def inflection_interval(t0s: np.ndarray, point: np.ndarray, replicates: np.ndarr
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = point / point[0] if point[0] > 0 else np.full_like(point, np.nan)
         ratio_reps = reps / reps[:, :1]
-    lo_band, hi_band = t_interval(ratio, ratio_reps, seeds)
+    lo_band, hi_band = t_interval(ratio, ratio_reps, seeds, level)
 
     def first(band: np.ndarray) -> float:
         hit = np.nonzero(band[1:] <= fraction)[0]
@@ -209,7 +209,10 @@ def _ranks(x: np.ndarray) -> np.ndarray:
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman rank correlation with average ranks for ties (nan when a variable is constant)."""
+    """Spearman rank correlation with average ranks for ties (nan when a variable is constant or holds a nan;
+    inf ranks as the largest)."""
+    if np.isnan(np.asarray(x, dtype=float)).any() or np.isnan(np.asarray(y, dtype=float)).any():
+        return math.nan
     rx, ry = _ranks(x), _ranks(y)
     if rx.std() == 0 or ry.std() == 0:
         return math.nan
