@@ -1,8 +1,10 @@
 """Shared fixtures: tiny configurations that train in well under a second; and nbval's sanitizers, chosen by
 whether this machine computed the smoke baselines."""
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from twophase_lib.config import DataConfig, ModelConfig, OptimConfig, RunConfig
 
 # Notebook kernels started by nbval inherit this: smoke chapters compute from scratch, never from a warm cache.
 os.environ["TWOPHASE_CACHE"] = tempfile.mkdtemp(prefix="twophase-test-cache-")
+atexit.register(shutil.rmtree, os.environ["TWOPHASE_CACHE"], ignore_errors=True)  # each pytest process its own
 os.environ["TQDM_DISABLE"] = "1"
 
 BASELINES = Path(__file__).resolve().parent / "baselines"

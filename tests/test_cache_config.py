@@ -218,3 +218,12 @@ def test_validation_accepts_numpy_and_integer_values_and_converts_nothing():
     o = OptimConfig(batch_size=np.int64(64), lr=1, momentum=0.0, steps=0, milestones=(np.int64(3),))
     # stored as given, so the cache keys of existing configurations do not move
     assert type(o.lr) is int and type(o.batch_size) is np.int64 and o.milestones == (3,)
+
+
+def test_run_dtype_and_device_are_checked_where_the_configuration_is_made():
+    assert RunConfig(dtype=torch.float64).dtype == "float64"  # the form a cache key can hold
+    assert RunConfig(device=torch.device("cpu")).device == "cpu"
+    for bad, field in [(dict(dtype="float99"), "dtype"), (dict(dtype="int64"), "dtype"), (dict(dtype=3), "dtype"),
+                       (dict(device="gpu"), "device")]:
+        with pytest.raises(ValueError, match=f"RunConfig.{field}"):
+            RunConfig(**bad)

@@ -54,8 +54,9 @@ def test_a_perturbation_low_precision_cannot_hold_is_refused_naming_the_dtype():
     model, ckpt = model_and_ckpt("float32")
     names = [n for n, _ in model.named_parameters()]
     half = snapshot(0, model.to(torch.float16))  # 1e-10 per entry underflows float16 everywhere
-    with pytest.raises(PerturbationVanishedError, match="rounds away entirely in float16"):
+    with pytest.raises(PerturbationVanishedError, match="rounds away entirely in float16") as refused:
         perturb(half, names, Perturbation(1e-7, "total"))
+    assert "rounding step" in str(refused.value) and "exploding" not in str(refused.value)  # ordinary weights
     bf16 = snapshot(0, model.to(torch.bfloat16))  # only the parameters that are exactly zero move: measured
     _, rep = perturb(bf16, names, Perturbation(1e-7, "total"))
     assert 0 < rep.realised_norm < 0.25 * rep.intended_norm and rep.fraction_changed < 0.05

@@ -176,9 +176,28 @@ def test_the_analyses_refuse_a_run_whose_lr_drops_and_bad_grids_naming_the_field
                                 (cone_analysis, dict(lag_ts=(0, 8), lags=(2, 4, 8), n_inputs=2.5), "n_inputs"),
                                 (cone_analysis, dict(lag_ts=(0, 8), lags=(2, 4, 8), seeds=(True,)), "seeds"),
                                 (switch_analysis, dict(switches=(0, 8, 16), seeds=()), "seeds"),
-                                (switch_analysis, dict(switches=(0, 8, 16), train_examples=0), "train_examples")]:
+                                (switch_analysis, dict(switches=(0, 8, 16), train_examples=0), "train_examples"),
+                                # strings are refused, not parsed; an inflection is a number ≥ 0 (nan, inf: none)
+                                (chaos_analysis, dict(t0s=(0, 4), deltas=(4,), epsilon="1e-7"), "epsilon"),
+                                (switch_analysis, dict(switches=(0, 8, 16), lr_scale="0.1"), "lr_scale"),
+                                (switch_analysis, dict(switches=(0, 8, 16), inflection=-3), "inflection"),
+                                (switch_analysis, dict(switches=(0, 8, 16), inflection="5"), "inflection"),
+                                (switch_analysis, dict(switches=(0, 8, 16), inflection=True), "inflection"),
+                                # more eNTK inputs than training examples would be cached under the wrong size
+                                (cone_analysis, dict(lag_ts=(0, 8), lags=(2, 4, 8), n_inputs=10_000), "n_inputs"),
+                                (chaos_analysis, dict(t0s=(0, 4), deltas=(4,), workers=-1), "workers")]:
         with pytest.raises(ValueError, match=field):
             call(run, **kwargs)
+    with pytest.raises(ValueError, match="optim.steps"):
+        chaos_analysis(run.replace(optim={"steps": 0}), t0s=(0, 4), deltas=(4,))
+
+
+def test_train_examples_beyond_the_training_set_measure_all_of_it_and_the_study_says_so():
+    run = user_run().replace(optim={"milestones": ()})
+    n = len(run.task.tensors().x_train)
+    switch = switch_analysis(run, switches=(0, 8, 16), seeds=(0,), control_switches=(), train_examples=10 * n,
+                             progress=False)
+    assert switch.results["linearized"].study.train_examples == n
 
 
 def test_a_chaos_analysis_of_a_zoo_network_names_it():

@@ -92,3 +92,25 @@ def test_a_network_with_extra_state_is_identified_by_it():
     assert module_identity(a)["state"] == module_identity(b)["state"]
     b.k = 2
     assert module_identity(a)["state"] != module_identity(b)["state"]
+
+
+def test_a_half_precision_factory_is_refused_not_cast_up():
+    with pytest.raises(ValueError, match="float16 parameters or buffers, but the run trains in float32"):
+        Task("half", lambda: mlp().half(), data()).identity()
+    Task("double", lambda: mlp().double(), data()).build(0, dtype="float64")  # the run's own precision: fine
+
+
+def test_inputs_are_checked_as_training_feeds_them_and_a_failing_network_says_what_it_was_given():
+    # float64 inputs: training casts floating inputs to the run's dtype, and so does the check
+    Task("f64", mlp, TensorData("toy64", X_TRAIN.double(), Y_TRAIN, X_TEST.double(), Y_TEST)).identity()
+    u8 = TensorData("toy-u8", (X_TRAIN * 40 + 128).clamp(0, 255).to(torch.uint8), Y_TRAIN,
+                    (X_TEST * 40 + 128).clamp(0, 255).to(torch.uint8), Y_TEST)
+    with pytest.raises(ValueError, match=r"fails on two test inputs of dtype torch.uint8 .*x.float\(\) / 255"):
+        Task("u8", mlp, u8).identity()
+
+
+def test_integer_labels_of_any_width_are_stored_as_int64_and_the_data_print_briefly():
+    d = TensorData("toy32", X_TRAIN, Y_TRAIN.int(), X_TEST, Y_TEST.to(torch.uint8))
+    assert d.y_train.dtype == d.y_test.dtype == torch.int64 and torch.equal(d.y_train, Y_TRAIN)
+    assert repr(d) == ("TensorData('toy32', train: float32[40, 6] -> int64[40], test: float32[12, 6] -> int64[12], "
+                       "augmenter=None)")

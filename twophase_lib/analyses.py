@@ -21,6 +21,7 @@ factory and data function can be imported by worker processes.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -29,7 +30,7 @@ import numpy as np
 from .cache import Cache
 from .chaos import ChaosMap, ChaosMapResult, Reference, WindowReading, run_chaos_map, window_reading
 from .cone import ConeResult, ConeStudy, LagReading, lag_reading, run_studies
-from .config import RunConfig, check_integer
+from .config import RunConfig, check_integer, check_real
 from .executor import Executor
 from .linearize import SwitchArm
 from .metrics import BarrierConfig
@@ -48,6 +49,32 @@ def _constant_lr(run: RunConfig, what: str) -> None:
         raise ValueError(f"{what} reads a constant-lr window (the paper's figures all lie inside its first lr "
                          f"stage); this run drops its lr at {run.optim.milestones} within its "
                          f"{run.optim.steps} iterations: pass run.replace(optim={{'milestones': ()}})")
+
+
+def _window(run: RunConfig, what: str) -> None:
+    """Refuse a run with no iterations: its window holds no t0, lag or switch time."""
+    if run.optim.steps < 1:
+        raise ValueError(f"{what} reads the run's window, its optim.steps iterations; this run has "
+                         f"{run.optim.steps}: pass run.replace(optim={{'steps': ...}})")
+
+
+def _at_most_training(run: RunConfig, n: int, what: str) -> int:
+    """``n`` if the run's training set holds at least n examples (a study would otherwise take fewer than its
+    cache key says), else a ValueError."""
+    from .task import run_data
+
+    available = len(run_data(run).x_train)
+    if n > available:
+        raise ValueError(f"{what} = {n}, but the run's training set holds {available} examples")
+    return n
+
+
+def _inflection(value) -> float:
+    """Chapter 1's inflection as a float ≥ 0, or nan/inf for none; a ValueError for anything else."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or float(value) < 0:
+        raise ValueError(f"inflection must be chapter 1's inflection in iterations, a number ≥ 0 (nan or inf: "
+                         f"none, and the cone-phase checks are not applicable), got {value!r}")
+    return float(value)
 
 
 def _grid(values, what: str, low: int, high: int) -> tuple[int, ...]:
@@ -182,18 +209,18 @@ def chaos_analysis(run: RunConfig, t0s, deltas, seeds=(0, 1, 2), epsilon: float 
         A :class:`ChaosAnalysis`.
 
     Raises:
-        ValueError: a run with lr drops, grids that are not increasing integers inside the window, ε outside (0, 1),
-            a control t0 off the grid, an unknown reference.
+        ValueError: a run with lr drops or no iterations, grids that are not increasing integers inside the window,
+            ε not a number in (0, 1), a control t0 off the grid, an unknown reference, negative ``workers``.
     """
     _constant_lr(run, "chaos_analysis")
+    _window(run, "chaos_analysis")
     deltas = _grid(deltas, "deltas", 1, run.optim.steps)
     t0s = _grid(t0s, "t0s", 0, run.optim.steps - max(deltas))
     if t0s[0] != 0 or len(t0s) < 2:
         raise ValueError(f"t0s must start at 0 (the early end the rule reads) and hold a later t0 to compare it "
                          f"with, got {t0s}")
     seeds = _seeds(seeds)
-    if not 0 < float(epsilon) < 1:
-        raise ValueError(f"epsilon must lie in (0, 1) (ε = 0 is the control the analysis runs), got {epsilon}")
+    check_real(epsilon, "epsilon (ε = 0 is the control the analysis runs)", 0, 1, low_open=True)
     kernel_inputs = int(check_integer(kernel_inputs, "kernel_inputs (0: no eNTK distance)", 0))
     control = t0s[min(1, len(t0s) - 1)] if control_t0 is None else int(check_integer(control_t0, "control_t0"))
     if control not in t0s:
@@ -288,7 +315,7 @@ def cone_analysis(run: RunConfig, lag_ts, lags, taus=(0,), seeds=(0, 1, 2), n_in
     Args:
         run: the recipe at a constant lr; ``run.optim.steps`` is the window.
         lag_ts: where lag curves start (iterations), at least two, increasing.
-        lags: the lags Δ (iterations), at least two, increasing and positive.
+        lags: the lags Δ (iterations), at least three, increasing and positive.
         taus: the reference points τ of S(τ, t) (0 is the paper's "from initialisation").
         seeds: the runs' seeds.
         n_inputs: training inputs of the eNTK (positive).
@@ -300,10 +327,12 @@ def cone_analysis(run: RunConfig, lag_ts, lags, taus=(0,), seeds=(0, 1, 2), n_in
         A :class:`ConeAnalysis`.
 
     Raises:
-        ValueError: a run with lr drops, grids that are not increasing integers inside the window, a lag curve past
-            the window, fewer than four checkpoints, ``n_inputs`` not positive.
+        ValueError: a run with lr drops or no iterations, grids that are not increasing integers inside the window,
+            a lag curve past the window, fewer than four checkpoints, ``n_inputs`` not positive or beyond the
+            training set, negative ``workers``.
     """
     _constant_lr(run, "cone_analysis")
+    _window(run, "cone_analysis")
     window = run.optim.steps
     lags = _grid(lags, "lags", 1, window)
     lag_ts = _grid(lag_ts, "lag_ts", 0, window - max(lags))
@@ -311,7 +340,8 @@ def cone_analysis(run: RunConfig, lag_ts, lags, taus=(0,), seeds=(0, 1, 2), n_in
     if len(lag_ts) < 2 or len(lags) < 3:
         raise ValueError(f"the rule compares an early and a late lag curve of at least three lags: lag_ts {lag_ts}, "
                          f"lags {lags}")
-    n_inputs = int(check_integer(n_inputs, "n_inputs (training inputs of the eNTK)", 1))
+    n_inputs = _at_most_training(run, int(check_integer(n_inputs, "n_inputs (training inputs of the eNTK)", 1)),
+                                 "n_inputs (training inputs of the eNTK)")
     needed = {*lag_ts, *(t + d for t in lag_ts for d in lags), *taus}
     steps = tuple(sorted(needed)) if steps is None else _grid(steps, "steps", 0, window)
     if not needed <= set(steps) or len(steps) < 4:
@@ -409,21 +439,25 @@ def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float
         run: the recipe at a constant lr; the switched runs train to T = switches[-1] ≤ ``run.optim.steps``.
         switches: switch times (iterations), increasing, at least three; the last is T.
         seeds: the runs' seeds.
-        inflection: chapter 1's inflection in iterations (nan: the rule's cone-phase check is not applicable).
+        inflection: chapter 1's inflection in iterations, ≥ 0 (nan, or inf when the twins never halved their
+            difference: the rule's cone-phase checks are not applicable).
         control_switches: the controls' switch times, among ``switches``, at least one before T, ending at T
             (``()``: no controls).
         lr_scale: the lower-lr control's lr relative to the run's, in (0, 1).
-        train_examples: training images the final training loss is measured on (None: all).
+        train_examples: training images the final training loss is measured on (None: all; a number beyond the
+            training set measures all of it, and the study records the number used).
         cache, workers, progress: as :func:`chaos_analysis`.
 
     Returns:
         A :class:`SwitchAnalysis`.
 
     Raises:
-        ValueError: a run with lr drops, switch times not increasing integers inside the window or fewer than three,
-            control switch times off the grid, ``lr_scale`` outside (0, 1).
+        ValueError: a run with lr drops or no iterations, switch times not increasing integers inside the window or
+            fewer than three, control switch times off the grid, ``lr_scale`` outside (0, 1), an inflection that is
+            not a number ≥ 0 (nan or inf: none), negative ``workers``.
     """
     _constant_lr(run, "switch_analysis")
+    _window(run, "switch_analysis")
     switches = _grid(switches, "switches", 0, run.optim.steps)
     if len(switches) < 3:
         raise ValueError(f"the rule needs at least three switch times (the last is T), got {switches}")
@@ -435,11 +469,14 @@ def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float
                 len(control_switches) < 2:
             raise ValueError(f"control_switches {control_switches} must be among switches {switches}, at least one "
                              "before T, and end at T")
-    if not 0 < float(lr_scale) < 1:
-        raise ValueError(f"lr_scale must lie in (0, 1), got {lr_scale}")
+    check_real(lr_scale, "lr_scale (the lower-lr control's lr relative to the run's)", 0, 1, low_open=True)
+    inflection = _inflection(inflection)
     seeds = _seeds(seeds)
-    if train_examples is not None:
-        train_examples = int(check_integer(train_examples, "train_examples (None: the whole training set)", 1))
+    if train_examples is not None:  # at most the training set: the study (and its cache key) holds what is used
+        from .task import run_data
+
+        train_examples = min(int(check_integer(train_examples, "train_examples (None: the whole training set)", 1)),
+                             len(run_data(run).x_train))
     to_t = run.replace(optim={"steps": switches[-1]})
     studies = {SWITCH_ARMS[0]: SwitchStudy(to_t, switches, seeds, train_examples=train_examples)}
     if len(control_switches):
@@ -450,9 +487,9 @@ def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float
     with Executor(workers) as ex:
         results = run_switch_studies(studies, cache, ex, progress, desc="switch analysis")
     frozen = results.get(SWITCH_ARMS[2])
-    verdicts = {arm: switch_verdict(res, float(inflection), frozen)
+    verdicts = {arm: switch_verdict(res, inflection, frozen)
                 for arm, res in results.items() if arm != SWITCH_ARMS[2]}
-    return SwitchAnalysis(results, verdicts, float(inflection))
+    return SwitchAnalysis(results, verdicts, inflection)
 
 
 # ------------------------------------------------------------------------------------------------ all three

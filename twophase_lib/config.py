@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 #: Bump when a code change alters results for an unchanged configuration. Version 3 came when ResNet shortcuts began
 #: to take their stride by subsampling (:class:`twophase_lib.models.PointwiseConv2d`, around uxlfoundation/oneDNN#6035).
@@ -196,6 +197,19 @@ class RunConfig:
             except TypeError:
                 raise TypeError(f"RunConfig.{name} must be an integer, got {value!r}") from None
         check_choice(self.memory_format, MEMORY_FORMATS, "memory format")
+        if isinstance(self.dtype, torch.dtype):  # torch.float64 -> "float64", the form a cache key can hold
+            object.__setattr__(self, "dtype", str(self.dtype).removeprefix("torch."))
+        if not isinstance(self.dtype, str) or not isinstance(getattr(torch, self.dtype, None), torch.dtype) or \
+                not getattr(torch, self.dtype).is_floating_point:
+            raise ValueError(f"RunConfig.dtype must name a floating-point torch dtype, such as 'float32' or "
+                             f"'float64', got {self.dtype!r}")
+        if isinstance(self.device, torch.device):
+            object.__setattr__(self, "device", str(self.device))
+        try:
+            torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"RunConfig.device must be a torch device string, such as 'cpu', 'cuda' or 'cuda:1', "
+                             f"got {self.device!r}") from None
 
     @property
     def batch_seed(self) -> int:

@@ -51,7 +51,8 @@ class TensorData:
 
     ``augmenter(x, generator)`` transforms a whole batch with randomness drawn from ``generator`` (CIFAR-10:
     random crops and flips); None: no augmentation. Any inputs and integer labels work (images, table rows,
-    token sequences).
+    token sequences): floating inputs are cast to the run's dtype, integer inputs reach the network as they are
+    (token ids; convert uint8 images with ``x.float() / 255``), integer labels are stored as int64.
     """
 
     name: str
@@ -64,6 +65,9 @@ class TensorData:
     def __post_init__(self):
         for split in ("train", "test"):
             x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if not y.is_floating_point() and not y.is_complex() and y.dtype not in (torch.int64, torch.bool):
+                y = y.long()  # int32, uint8 ... class indices: cross-entropy takes int64 (the conversion is exact)
+                setattr(self, f"y_{split}", y)
             if len(x) != len(y):
                 raise ValueError(f"{self.name}: {len(x)} {split} inputs but {len(y)} labels")
         if len(self.x_train) == 0:
@@ -71,6 +75,13 @@ class TensorData:
         if len(self.x_test) == 0:
             raise ValueError(f"{self.name}: the test split is empty; disagreement, accuracy and the loss barriers are "
                              "read on it (a mean over no image would be NaN)")
+
+    def __repr__(self) -> str:
+        def t(x: torch.Tensor) -> str:
+            return f"{str(x.dtype).removeprefix('torch.')}{list(x.shape)}"
+
+        return (f"TensorData({self.name!r}, train: {t(self.x_train)} -> {t(self.y_train)}, test: {t(self.x_test)} -> "
+                f"{t(self.y_test)}, augmenter={getattr(self.augmenter, '__name__', self.augmenter)!r})")
 
     def to(self, device: str | torch.device, dtype: torch.dtype) -> "TensorData":
         """The same data on ``device``, floating-point inputs cast to ``dtype`` (labels and integer inputs kept)."""

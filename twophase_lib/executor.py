@@ -186,12 +186,16 @@ def check_importable(tasks: Sequence[Task]) -> None:
 
 
 class Executor:
-    """Runs waves of tasks in a pool of one-thread worker processes (or in this process with ``workers=0``)."""
+    """Runs waves of tasks in a pool of one-thread worker processes (or in this process with ``workers=0``).
+
+    Raises:
+        ValueError: ``workers`` neither None nor an integer ≥ 0.
+    """
 
     def __init__(self, workers: int | None = None):
         # chosen by nobody (no argument, no $TWOPHASE_WORKERS): waves of GPU tasks then run in this process
         self.automatic = workers is None and runtime.current().workers is None
-        self.workers = default_workers() if workers is None else workers
+        self.workers = default_workers() if workers is None else check_workers(workers)
         self._pool: ProcessPoolExecutor | None = None
 
     def in_process(self, tasks: Sequence[Task]) -> bool:

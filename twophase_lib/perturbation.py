@@ -120,11 +120,15 @@ def perturb(ckpt: Checkpoint, param_names: Iterable[str], pert: Perturbation,
     if pert.size > 0 and intended > 0 and changed == 0:
         dtypes = sorted({str(ckpt.model[n].dtype).replace("torch.", "") for n in names})
         largest = max(float(ckpt.model[n].detach().abs().max()) for n in names)
+        typical = intended / max(total, 1) ** 0.5
+        unit = max(torch.finfo(ckpt.model[n].dtype).eps for n in names if ckpt.model[n].is_floating_point())
+        grown = f"; weights as large as {largest:.3g} may mean the run is exploding" if largest > 100 else ""
         raise PerturbationVanishedError(
             f"a perturbation of size {pert.size:g} ({pert.kind}) rounds away entirely in {', '.join(dtypes)}: "
             f"realised ‖θ′ − θ‖ = 0 against {intended:.3g} intended, 0 of {total:,} entries changed, so the twin "
-            f"would be its parent (parameters as large as {largest:.3g} swallow it: a run whose weights have grown "
-            f"that far may be exploding); use a larger ε or train in float64")
+            f"would be its parent (each entry moves by about {typical:.2g}, below the rounding step of "
+            f"{', '.join(dtypes)} numbers, {unit:.2g} relative, at weights of its size{grown}); use a larger ε or "
+            f"train in float32 or float64")
     child = dataclasses.replace(ckpt, model=state)
     return child, PerturbationReport(intended, sq_diff**0.5, changed / max(total, 1), total)
 

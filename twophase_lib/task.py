@@ -75,14 +75,30 @@ class Task:
         return self._memo["data"]
 
     def build(self, seed: int, device: str | torch.device = "cpu", dtype: str = "float32") -> nn.Module:
-        """The network initialised from ``seed`` (torch's global generator is left as it was)."""
+        """The network initialised from ``seed`` (torch's global generator is left as it was), in ``dtype``.
+
+        Raises:
+            TypeError: ``model()`` returns something that is not an nn.Module.
+            ValueError: what :func:`check_supported` refuses, or floating parameters or buffers below float32 and
+                below ``dtype`` (a ``.half()`` network would start from rounded weights).
+        """
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derive_seed("init", seed))
             model = self.model()
         if not isinstance(model, nn.Module):
             raise TypeError(f"task {self.name!r}: model() returned {type(model).__name__}, not an nn.Module")
         check_supported(model, f"task {self.name!r}")
-        return model.to(device=device, dtype=getattr(torch, dtype))
+        target = getattr(torch, dtype)
+        # below float32 and below the run's dtype: weights drawn in half precision, then cast up (a float64 run casts
+        # a float32 initialisation up, as every run of the library's own networks does)
+        lower = sorted({str(t.dtype).removeprefix("torch.") for t in (*model.parameters(), *model.buffers())
+                        if t.is_floating_point() and torch.finfo(t.dtype).bits < min(32, torch.finfo(target).bits)})
+        if lower:
+            raise ValueError(f"task {self.name!r}: the model factory returns {', '.join(lower)} parameters or "
+                             f"buffers, but the run trains in {dtype}: its initial weights would be {lower[0]} "
+                             f"values cast up, not a {dtype} initialisation; build the network in float32 (no "
+                             f".half()) and choose the run's precision with RunConfig(dtype=...)")
+        return model.to(device=device, dtype=target)
 
     def identity(self) -> str:
         """Digest of everything of the task that can change a result: what enters the cache hash.
@@ -165,12 +181,20 @@ def check_conventions(task: Task, model: nn.Module) -> None:
                              "class indices (N,) of an integer dtype (disagreement and accuracy compare the argmax "
                              "of the logits with them): pass y.argmax(1) for one-hot labels; soft labels have no "
                              "class index to compare with")
-    x = data.x_test[:2]
+    raw = data.x_test[:2]
+    param = next((t for t in model.parameters() if t.is_floating_point()), None)
+    # as training feeds it: floating inputs in the network's dtype, integer inputs (token ids) as they are
+    x = raw.to(param.dtype) if param is not None and raw.is_floating_point() else raw
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         was = model.training
         model.eval()
         try:
             first, second = model(x), model(x)
+        except Exception as e:
+            hint = " (integer inputs reach the network as they are: convert images with x.float() / 255)" \
+                if not raw.is_floating_point() and raw.dtype != torch.int64 else ""
+            raise ValueError(f"{where} the network fails on two test inputs of dtype {raw.dtype} and shape "
+                             f"{tuple(raw.shape)}{hint}: {type(e).__name__}: {e}") from e
         finally:
             model.train(was)
     if not isinstance(first, torch.Tensor):
