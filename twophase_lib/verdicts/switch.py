@@ -174,11 +174,12 @@ def paired_switch_verdict(switches: np.ndarray, correct: np.ndarray, inflection:
                     f"linearized rises {rise:+.3f}, batch norm frozen {f_mean[a]:.3f} → {f_mean[b]:.3f} "
                     f"({f_rise:+.3f}) from t = {switches[a]:g} to {switches[b]:g}", n))
     else:
-        where = f"the inflection {inflection:g}" if math.isfinite(inflection) else "no inflection"
+        why = (f"fewer than {MIN_SWITCHES_IN_CONE_PHASE} switch times before T lie at or after the inflection "
+               f"{inflection:g}" if math.isfinite(inflection) else
+               "no inflection places the cone phase (the twins never halved their difference, or none was given)")
         for cid in (SwitchCheck.LINEAR_PHASE_LEARNS, SwitchCheck.CONE_PHASE_MATTERS,
                     SwitchCheck.BEYOND_FROZEN_BATCH_NORM):
-            checks.append(Check(cid, False, f"fewer than {MIN_SWITCHES_IN_CONE_PHASE} switch times before T lie "
-                                f"at or after {where}", applicable=False))
+            checks.append(Check(cid, False, why, applicable=False))
     applicable = {c.id: c.applicable for c in checks}
 
     def rule(passed: dict) -> Outcome:
