@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -83,14 +84,20 @@ def test_the_screen_table_marks_the_choice_and_the_tabular_task_trains_on_it(tmp
     row = {"train": 10, "test": 5, "majority class": 0.4, "logistic regression": 0.6, "standard": 0.7,
            "linearized at initialisation": 0.5, "unrelated disagreement": 0.3, "checks": [check, check],
            "applicable": True}
+    one_pair = {**row, "checks": [{**check, "low": math.nan, "high": math.nan, "mark": "?"}] * 3}
     path = tmp_path / "screen.json"
-    path.write_text(json.dumps({"choices": {"table": "a", "sequence": "c"},
-                                "candidates": {"table: a": row, "table: b": row, "sequence: c": row}}))
+    path.write_text(json.dumps({"choices": {"table": "a", "sequence": "c", "vit": "r"},
+                                "candidates": {"table: a": row, "table: b": row, "sequence: c": row, "vit: r": one_pair,
+                                               "vit: a": one_pair}}))
     rows = beyond.screen_table(path).rows
-    assert [r[0] for r in rows] == ["table: a (chosen)", "table: b", "sequence: c (chosen)"]
-    if beyond.SCREEN.exists():  # the committed screen chose the data the tasks train on
+    assert [r[0] for r in rows] == ["table: a (chosen)", "table: b", "sequence: c (chosen)", "vit: r (chosen)",
+                                    "vit: a"]  # a candidate named like another kind's choice is not marked
+    assert rows[0][-2] == "— (screened before this check)" and rows[0][-1] == "applicable"
+    assert "(one pair: no interval)" in rows[3][-2] and rows[3][-1] == "not decided by one pair"
+    if beyond.SCREEN.exists():  # the committed screen chose the data the tasks train on, and the ViT's recipe
         choices = json.loads(beyond.SCREEN.read_text())["choices"]
-        assert choices == {"table": beyond.TABLE, "sequence": beyond.SEQUENCE}
+        assert choices == {"table": beyond.TABLE, "sequence": beyond.SEQUENCE, "vit": beyond.VIT_RECIPE}
+        assert beyond.RECIPES["vit"][1] == beyond.VIT_RECIPES[beyond.VIT_RECIPE]
 
 
 def test_the_answer_names_every_task_and_its_precondition():
