@@ -150,6 +150,18 @@ fig = chaos.window_figure(readings)
 plt.show()
 
 # %% [markdown]
+# **The size of ε.** The verdicts read the protocol's ε = 1e-7, as chapter 1 does. The
+# same twins again at ε = 1e-5 and 1e-3 (the parents, t0s, windows and reference pairs
+# shared) say whether a larger perturbation only starts the twins further apart — the
+# same disagreement at every $t_0$ — or shows what chaos would: twins split early
+# diverging and twins split late staying close (a ratio of last to first well below 1).
+# This is a description beside the verdicts; no verdict is read at another ε.
+
+# %% tags=["nbval-check-output"]
+sweep = book.compute(beyond.beyond_epsilon_maps(designs), "chapter 4: ε sweep")
+beyond.epsilon_table(maps, sweep)
+
+# %% [markdown]
 # ## Cone: the eNTK on training inputs, its lag curves and its calibration
 #
 # `torch.func.vmap` cannot batch a GRU, so the GRU's eNTK is computed one example at a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from types import SimpleNamespace
@@ -108,3 +109,13 @@ def test_the_answer_names_every_task_and_its_precondition():
     text = beyond.beyond_answer(ClaimSummary("beyond", "cpu", "reproduced", cells)).text
     assert "**MLP** (dynamic range: inapplicable): chaos effect: **inapplicable**" in text
     assert "**ViT** (dynamic range: applicable): chaos effect: **reproduced**" in text
+
+
+def test_the_epsilon_sweep_changes_only_the_twins_perturbation():
+    designs = beyond.chapter_designs("smoke", tasks=("tabular",))
+    base = beyond.beyond_maps(designs)["tabular"]
+    sweep = beyond.beyond_epsilon_maps(designs)
+    assert list(sweep) == [("tabular", e) for e in beyond.EPSILON_SWEEP]
+    for (_, e), m in sweep.items():
+        assert m.perturbation.size == e and m.perturbation.size != base.perturbation.size
+        assert dataclasses.replace(m, perturbation=base.perturbation) == base

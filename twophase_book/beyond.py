@@ -372,6 +372,48 @@ def beyond_unrelated_maps(designs: dict[str, ProtocolDesign]) -> dict:
     return unrelated_maps(designs, {name: (d.window,) for name, d in designs.items()})
 
 
+#: Chapter 4's ε sweep: the twins again at larger perturbations, a description beside the verdicts, which stay at
+#: the protocol's ε (chapter 1's).
+EPSILON_SWEEP = (1e-5, 1e-3)
+
+
+def beyond_epsilon_maps(designs: dict[str, ProtocolDesign], epsilons=EPSILON_SWEEP) -> dict:
+    """The tasks' maps again at each ε of ``epsilons``, keyed (task, ε): the same parents, t0s, windows and
+    reference pairs (shared through the cache), only the twins' perturbation larger."""
+    from .chaos import chapter_maps
+
+    return {(name, e): m for e in epsilons
+            for name, m in chapter_maps({n: overridden(d, epsilon=e) for n, d in designs.items()}).items()}
+
+
+def epsilon_table(maps: dict, sweep: dict) -> Table:
+    """Per task and ε (the protocol's from ``maps``, the sweep's from ``sweep``, keyed (task, ε)): the realised
+    perturbation at t0 = 0, the test disagreement of twins split at t0 = 0 and at the last t0 on the window
+    t1 = t0 + Δ (seed mean [90% t interval]), their ratio, and the twins' growth rate λ at t0 = 0 with its
+    interval: whether a larger ε only starts the twins further apart, or shows early perturbations growing and
+    late ones not."""
+    from twophase_lib.chaos import growth, window_reading
+
+    from .chaos import PRIMARY_METRIC
+
+    rows = []
+    everything = {**{(n, r.study.perturbation.size): r for n, r in maps.items()}, **sweep}
+    for (name, eps), res in sorted(everything.items(), key=lambda kv: (list(maps).index(kv[0][0]), kv[0][1])):
+        delta = min(res.study.deltas)
+        r = window_reading(name, res, PRIMARY_METRIC, delta)
+        lo, hi = r.band()
+        realised = [rec["perturbation"]["realised_norm"] for rec in res.records if rec["t0"] == res.study.t0s[0]]
+        rate, r_lo, r_hi = growth(res).rate_interval(0)
+        ratio = r.point[-1] / r.point[0] if r.point[0] > 0 else math.nan
+        rows.append([display_name(name), f"{eps:g}", f"{np.mean(realised):.2g}" if realised else "–", delta,
+                     f"{r.point[0]:.3f} [{lo[0]:.3f}, {hi[0]:.3f}]",
+                     f"{r.point[-1]:.3f} [{lo[-1]:.3f}, {hi[-1]:.3f}] (t0 = {int(r.t0s[-1])})",
+                     f"{ratio:.2f}" if math.isfinite(ratio) else "–",
+                     f"{rate:.3g} [{r_lo:.3g}, {r_hi:.3g}]" if math.isfinite(rate) else "–"])
+    return Table(["task", "ε", "realised ‖θ′ − θ‖ at t0 = 0", "Δ", "disagreement, t0 = 0 [90%]",
+                  "disagreement, last t0 [90%]", "last / first", "growth rate λ at t0 = 0 [90%]"], rows)
+
+
 def beyond_switches(designs: dict[str, ProtocolDesign]) -> dict:
     """Chapter 3's paper arm on the tasks (:func:`twophase_book.switch.window_studies`), keyed (task, arm): switch
     times 0 to T, T at the window's end."""

@@ -86,7 +86,8 @@ def _beyond_studies(designs: dict) -> dict:
     return {**{(t, "map"): m for t, m in beyond.beyond_maps(designs).items()},
             **{(t, "unrelated"): m for t, m in beyond.beyond_unrelated_maps(designs).items()},
             **{(t, "lags"): s for t, s in cone.lag_studies(designs).items()},
-            **{key: s for key, s in beyond.beyond_switches(designs).items()}}
+            **{key: s for key, s in beyond.beyond_switches(designs).items()},
+            **{(t, f"ε = {e:g}"): m for (t, e), m in beyond.beyond_epsilon_maps(designs).items()}}
 
 
 #: Every claim and open question, in the book's order.
