@@ -223,7 +223,9 @@ beyond.beyond_answer(summary)
 # (its norm and the entries it changed are above), the growth table says how much it was
 # amplified within the window and how long a window would have to be for the twins to
 # separate at that rate — the "chaotic early" check then fails within this window, which
-# is a statement about the window as much as about the task. None of these three
+# is a statement about the window as much as about the task. The ε sweep says the same
+# from the other side: whether larger perturbations make early twins diverge within the
+# window while late ones stay close. None of these three
 # networks has batch normalisation, which chapters 1–3's networks do; whether that is what
 # makes the difference is a question this chapter raises and does not settle (chapter 1's
 # batch-norm initialisation ablation is the nearest evidence).
