@@ -275,7 +275,7 @@ def _fp_dict(capability: str) -> dict:
 
 
 def test_across_machines_page_shows_spreads_and_flipped_verdicts_are_inconclusive(tmp_path):
-    from twophase_book.pages import across_machines_markdown, across_verdicts, headline_numbers
+    from twophase_book.pages import across_flips, across_machines_markdown, across_verdicts, headline_numbers
 
     rows = headline_numbers("chaos", _summaries("partly", 0.42)["chaos"])
     assert [r[1] for r in rows] == [
@@ -325,6 +325,12 @@ def test_across_machines_page_shows_spreads_and_flipped_verdicts_are_inconclusiv
         {"fingerprint": b, "summaries": {"chaos": _claim("chaos", "reproduced").to_dict()},
          "cache_version": CACHE_VERSION}]}
     assert "**inconclusive** (this machine: partly" in scorecard_markdown(cache, across=typed)
+    # every fingerprint agreeing (even on "inconclusive") is no flip: the scorecard keeps the machine's verdict
+    agreeing = {"profile": "cpu", "runs": [
+        {"fingerprint": fp, "summaries": {"chaos": _claim("chaos", "partly").to_dict()}, "cache_version": CACHE_VERSION}
+        for fp in (a, b)]}
+    assert "(this machine" not in scorecard_markdown(cache, across=agreeing)
+    assert across_flips(typed["runs"]) == {"chaos"} and across_flips(agreeing["runs"]) == set()
     # runs of the earlier design (dict summaries) say nothing of the current verdicts
     assert "**inconclusive** (this machine" not in scorecard_markdown(cache, across=flipped)
     assert "predate the paper's protocol" in page and "predate" not in across_machines_markdown(typed, a["id"])

@@ -237,7 +237,7 @@ def scorecard_markdown(
     open question (chapter 4) under it; each claim's checks as details.
 
     ``across`` (``book/across_machines.json``): where the same rule gives different verdicts under different
-    numerics fingerprints for that profile, the claim's verdict is "inconclusive" (:func:`across_verdicts`).
+    numerics fingerprints for that profile, the claim's verdict is "inconclusive" (:func:`across_flips`).
     ``frozen`` (``book/longer_window.json``): a longer design run once, shown under the grid (:func:`frozen_markdown`).
     ``figure``: the path (relative to the page) of :func:`margins_figure`'s image, shown beside the grid.
     ``summaries``: the summaries to show, keyed by (claim kind, profile) (:func:`book_summaries`); None reads them
@@ -245,11 +245,7 @@ def scorecard_markdown(
     """
     flipped = {}
     if across and across.get("runs") and current_protocol(across):  # an older protocol's verdicts do not apply
-        flipped = {
-            (kind, across["profile"]): v["chapter"]
-            for kind, v in across_verdicts(across["runs"]).items()
-            if v.get("chapter") == "inconclusive"
-        }
+        flipped = {(kind, across["profile"]) for kind in across_flips(across["runs"])}
     found = summaries if summaries is not None else book_summaries(cache, profiles)
     found = {(c.kind, p): found.get((c.kind, p)) for c in CLAIMS for p in profiles}
     typed = [s for s in found.values() if s is not None]
@@ -494,6 +490,18 @@ def across_verdicts(runs: list[dict]) -> dict[str, dict[str, str]]:
         settings = list(dict.fromkeys(s for v in per_fp.values() for s in v))
         out[kind] = {s: across_machines({fp: v[s] for fp, v in per_fp.items() if s in v}) for s in settings}
     return out
+
+
+def across_flips(runs: list[dict]) -> set[str]:
+    """The claim kinds whose chapter verdict differs between the runs' fingerprints (a chapter inconclusive on every
+    fingerprint agrees with itself: it is not a flip)."""
+    flips = set()
+    for kind, _ in ACROSS_KINDS:
+        verdicts = {setting_verdicts(kind, r["summaries"][kind]).get("chapter") for r in runs
+                    if r["summaries"].get(kind)}
+        if len(verdicts - {None}) > 1:
+            flips.add(kind)
+    return flips
 
 
 def across_rows(runs: list[dict]) -> dict[str, list[tuple[str, str, dict[str, tuple[float, float, float]]]]]:
