@@ -359,6 +359,15 @@ def test_across_machines_figure_has_a_panel_per_quantity_and_a_series_per_finger
     fig = across_machines_figure({**rows, "empty": []}, ids)
     assert len(fig.axes) == 3
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ids
+    # a crowded panel (more numbers than CROWDED_PANEL) turns its labels upright, one line each, and is taller
+    from twophase_book.pages import CROWDED_PANEL
+
+    many = [(f"net {i}", "q", {ids[0]: (0.1 * i, 0.0, 1.0)}) for i in range(CROWDED_PANEL + 1)]
+    fig = across_machines_figure({"few": rows[next(iter(rows))], "many": many}, ids)
+    few_ax, many_ax = fig.axes[:2]
+    assert {t.get_rotation() for t in many_ax.get_xticklabels()} == {90.0}
+    assert many_ax.get_xticklabels()[0].get_text() == "net 0: q" and "\n" in few_ax.get_xticklabels()[0].get_text()
+    assert many_ax.get_position().height > few_ax.get_position().height
 
 
 def test_across_machines_figure_leaves_out_an_inflection_beyond_the_grid_without_a_warning():

@@ -673,6 +673,11 @@ def across_machines_markdown(data: dict, book_id: str | None = None, figure: str
     return "\n".join(lines) + "\n"
 
 
+#: A panel of the across-machines figure with more numbers than this sets its labels upright (side by side they
+#: overlap).
+CROWDED_PANEL = 10
+
+
 def across_machines_figure(
     rows: dict[str, list[tuple[str, str, dict[str, tuple[float, float, float]]]]], fingerprints: Sequence[str]
 ) -> plt.Figure:
@@ -689,10 +694,13 @@ def across_machines_figure(
         that is not finite (an inflection beyond the grid) is left out of the figure; the page's table gives it.
     """
     panels = [(title, r) for title, r in rows.items() if r]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 2.4 * len(panels) + 0.6), squeeze=False)
+    crowded = [len(r) > CROWDED_PANEL for _, r in panels]  # labels turned upright, the panel taller
+    heights = [5.0 if c else 2.4 for c in crowded]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, sum(heights) + 0.6), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
     markers = "os^Dv<>"
     width = 0.7 / max(len(fingerprints), 1)
-    for ax, (title, items) in zip(axes[:, 0], panels):
+    for ax, (title, items), upright in zip(axes[:, 0], panels, crowded):
         for k, fp in enumerate(fingerprints):
             x, mean, lo, hi = [], [], [], []
             for i, (_, _, vals) in enumerate(items):
@@ -705,7 +713,10 @@ def across_machines_figure(
                     hi.append(max(b - m, 0.0) if math.isfinite(b) else 0.0)
             ax.errorbar(x, mean, yerr=[lo, hi], fmt=markers[k % len(markers)], capsize=2, label=fp, markersize=4)
         ax.set_xticks(range(len(items)))
-        ax.set_xticklabels([f"{s.replace(', ', chr(10))}\n{q}".strip() for s, q, _ in items], fontsize=6, rotation=0)
+        if upright:  # one line per number, read bottom to top
+            ax.set_xticklabels([f"{s}: {q}" for s, q, _ in items], fontsize=6, rotation=90)
+        else:
+            ax.set_xticklabels([f"{s.replace(', ', chr(10))}\n{q}".strip() for s, q, _ in items], fontsize=6)
         ax.set_title(title, fontsize=9)
         ax.grid(True, axis="y", alpha=0.3)
     axes[0, 0].legend(fontsize=7, title="numerics fingerprint (bars: seed range)", title_fontsize=7)
