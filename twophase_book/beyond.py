@@ -372,8 +372,8 @@ def beyond_unrelated_maps(designs: dict[str, ProtocolDesign]) -> dict:
     return unrelated_maps(designs, {name: (d.window,) for name, d in designs.items()})
 
 
-#: Chapter 4's ε sweep: the twins again at larger perturbations, a description beside the verdicts, which stay at
-#: the protocol's ε (chapter 1's).
+#: The ε of chapter 4's sweep, which runs the twins again at larger perturbations (a description beside the
+#: verdicts, which stay at the protocol's ε, chapter 1's).
 EPSILON_SWEEP = (1e-5, 1e-3)
 
 

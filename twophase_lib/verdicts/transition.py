@@ -51,9 +51,10 @@ def inflection_shift(t0s: np.ndarray, base_point: np.ndarray, base_replicates: n
     The shift is the factor (1 + t_setting) / (1 + t_base) between the two inflections (a ratio: the grids are
     spaced by factors); an inflection beyond the grid counts as later than any inside it. Its interval joins the
     two inflections' intervals at the grid's resolution (:func:`~twophase_lib.verdicts.inflection_interval`, t
-    bands over seeds at :data:`SHIFT_BAND_LEVEL` each): from (1 + setting's low) / (1 + baseline's high) to
-    (1 + setting's high) / (1 + baseline's low). Its coverage is measured by simulation at 2, 3 and 5 seeds
-    (``tests/test_interval_coverage.py``), as is how often two settings of the same dynamics are called shifted.
+    bands over seeds at :data:`~twophase_lib.verdicts.transition.SHIFT_BAND_LEVEL` each): from
+    (1 + setting's low) / (1 + baseline's high) to (1 + setting's high) / (1 + baseline's low). Its coverage is
+    measured by simulation at 2, 3 and 5 seeds (``tests/test_interval_coverage.py``), as is how often two settings of
+    the same dynamics are called shifted.
 
     Args:
         t0s: (K,) the slice's t0 grid, shared by both settings.
