@@ -88,7 +88,7 @@ def test_chapter_5_and_the_public_api_judge_with_the_rules_of_the_books_claims()
     api_rules = {n for m in (analyses, *(importlib.import_module(f"twophase_lib.{x}") for x in ("chaos", "cone",
                                                                                               "switch")))
                  for n in imported_names(inspect.getsource(m), ".verdicts") if n in rules}
-    assert api_rules == {"window_chaos_verdict", "lag_cone_verdict", "paired_switch_verdict"}
+    assert api_rules == {"window_chaos_verdict", "lag_cone_verdict", "paired_switch_verdict", "fixed_budget_check"}
     assert all(rules[n] in RULES for n in api_rules)
     assert {"chaos_analysis", "cone_analysis", "switch_analysis"} <= imported_names(chapter, "twophase_lib.analyses")
     # the old generation is gone

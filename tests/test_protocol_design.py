@@ -8,7 +8,7 @@ import pytest
 from twophase_book.chaos import bn_init_maps, chapter_maps, entry_maps, extension_maps, extension_outcome
 from twophase_book.cone import check_input_studies, lag_studies
 from twophase_book.profiles import PROFILES, protocol_design, protocol_designs
-from twophase_book.switch import ARMS, window_studies
+from twophase_book.switch import ARMS, budget_studies, window_studies
 from twophase_lib.costs import count_work
 from twophase_lib.linearize import SwitchArm
 
@@ -27,6 +27,14 @@ def test_every_profile_has_a_valid_constant_lr_design_whose_studies_build(profil
         assert lag_studies({arch: d})[arch].split == "train" and check_input_studies({arch: d})[arch].split == "test"
         arms = window_studies({arch: d})
         assert arms[(arch, ARMS[2])].arm == SwitchArm.FROZEN_BATCH_NORM and arms[(arch, ARMS[1])].lr_scale < 1
+        # the fixed-budget arm: from each switch time before T, B linearized iterations beside θ_{t+B}
+        budget = budget_studies({arch: d})
+        assert sorted(t for _, t in budget) == list(d.switch.switches[:-1])
+        for (_, t), st in budget.items():
+            assert st.switches == (t, t + d.switch.budget) and st.run.optim.steps == t + d.switch.budget <= d.window
+            assert st.run.prefix(t) == d.run.prefix(t)  # the parent is the window's run
+        if profile != "smoke":  # the lower lr at every switch time, so the cone-phase checks can judge it
+            assert arms[(arch, ARMS[1])].switches == d.switch.switches
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -74,6 +82,13 @@ def test_bad_designs_and_overrides_are_refused():
     late = dataclasses.replace(d.switch, T=20, switches=(0, 8, 20), control_switches=(0, 20))  # valid alone
     with pytest.raises(ValueError, match="switch times must end at T inside the window"):
         dataclasses.replace(d, switch=late)
+    with pytest.raises(ValueError, match="fixed budget 9 from the last switch time before T, 8, ends past the "
+                                         "window 16"):
+        dataclasses.replace(d, switch=dataclasses.replace(d.switch, budget=9))
+    for bad in (-1, 2.5, "4"):
+        with pytest.raises(ValueError, match="non-negative integer"):
+            dataclasses.replace(d.switch, budget=bad)
+    assert budget_studies({"resnet20": dataclasses.replace(d, switch=dataclasses.replace(d.switch, budget=0))}) == {}
     with pytest.raises(ValueError, match="before the first drop"):
         dataclasses.replace(d.extension, t0s=(20,))
     with pytest.raises(ValueError, match="step schedule's switch times"):

@@ -25,6 +25,7 @@ from twophase_lib.verdicts import (
     SwitchCheck,
     WindowCheck,
     bootstrap_means,
+    fixed_budget_check,
     lag_cone_verdict,
     paired_switch_verdict,
     window_chaos_verdict,
@@ -216,3 +217,51 @@ def test_too_few_switch_times_after_the_inflection_leave_the_cone_phase_untested
     assert v.outcome == Outcome.PARTLY
     assert set(v.not_applicable()) == {SwitchCheck.LINEAR_PHASE_LEARNS, SwitchCheck.CONE_PHASE_MATTERS,
                                        SwitchCheck.BEYOND_FROZEN_BATCH_NORM}
+
+
+# ------------------------------------------------------------------------- switch: the fixed-budget arm (descriptive)
+
+
+@pytest.mark.parametrize("arch", NETWORKS)
+def test_linearizing_costs_accuracy_on_the_papers_own_curve(arch):
+    """The paper's Fig. 6 read as a budget of T − t from each t: standard training at T beats every cone-phase
+    switch time, so linearizing costs accuracy there (the check passes, decided, and decides nothing)."""
+    paper = PAPER_SWITCH_CURVES[arch]
+    t = np.array(paper["switches"][:-1])
+    linearized = np.clip(_seeds(paper["final"][:-1], rel=0.01), 0, 1)
+    standard = np.clip(_seeds(np.full(len(t), paper["final"][-1]), rel=0.01, seed=1), 0, 1)
+    c = fixed_budget_check(t, linearized, standard, paper["inflection"])
+    assert c.passed and c.decided and not c.deciding, c.detail
+
+
+@pytest.mark.parametrize("rel", [0.0, 0.01])
+def test_a_linearized_model_as_good_as_the_network_costs_nothing(rel):
+    """The null: after the transition the linear model trains as the network does (the kernel no longer
+    matters); the cost is 0 and the check fails (decided without noise)."""
+    paper = PAPER_SWITCH_CURVES["resnet20"]
+    t = np.array(paper["switches"][:-1])
+    standard = np.clip(_seeds(paper["parent"][1:], rel=rel), 0, 1)
+    c = fixed_budget_check(t, standard.copy(), standard, paper["inflection"])
+    assert not c.passed and c.decided and c.margin == pytest.approx(-0.01), c.detail  # paired: no spread at all
+
+
+def test_a_cost_inside_the_seeds_noise_is_undecided():
+    paper = PAPER_SWITCH_CURVES["resnet20"]
+    t = np.array(paper["switches"][:-1])
+    standard = np.clip(_seeds(paper["parent"][1:], rel=0.05, n=2), 0, 1)
+    linearized = np.clip(_seeds(np.array(paper["parent"][1:]) - 0.01, rel=0.05, seed=3, n=2), 0, 1)
+    c = fixed_budget_check(t, linearized, standard, paper["inflection"])
+    assert c.applicable and not c.decided, c.detail
+
+
+def test_the_fixed_budget_check_needs_the_cone_phase_and_a_seed_without_divergence():
+    t = np.array([0, 100, 200, 300])
+    lin, std = np.full((2, 4), 0.3), np.full((2, 4), 0.4)
+    assert not fixed_budget_check(t, lin, std, 250).applicable  # one switch time after the inflection
+    assert not fixed_budget_check(t, lin, std, float("nan")).applicable
+    assert fixed_budget_check(t, lin, std, 100).passed
+    lin[:, 2] = np.nan  # every seed diverged at t = 200
+    c = fixed_budget_check(t, lin, std, 100)
+    assert not c.applicable and "diverged" in c.detail
+    with pytest.raises(ValueError, match="equal"):
+        fixed_budget_check(t, lin, std[:, :3], 100)

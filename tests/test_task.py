@@ -134,7 +134,7 @@ def test_the_three_analyses_run_on_a_user_task(tmp_path):
     cone = cone_analysis(run, lag_ts=(0, 8), lags=(4, 8, 16), taus=(0, 8), seeds=(0, 1), n_inputs=6, cache=cache,
                          progress=False)
     switch = switch_analysis(run, switches=(0, 8, 16, 24), seeds=(0, 1), inflection=chaos.inflection, cache=cache,
-                             progress=False)
+                             progress=False, budget=8)
     assert chaos.control_is_exact and chaos.result.values["disagreement"].shape == (2, 3, 5)
     assert chaos.readings[("disagreement", 4)].t0s.tolist() == [0, 4, 12] and set(chaos.verdicts) == {4, 12}
     assert cone.result.study.steps == (0, 4, 8, 12, 16, 24) and cone.result.study.split == "train"
@@ -143,8 +143,13 @@ def test_the_three_analyses_run_on_a_user_task(tmp_path):
     assert lin.accuracy.shape == (2, 4) and list(lin.switches) == [0, 8, 16, 24]
     assert set(switch.results) == {"linearized", "linearized, lower lr", "batch norm frozen"}
     assert list(switch.results["batch norm frozen"].switches) == [0, 8, 16, 24]  # the frozen control: every t
-    assert list(switch.results["linearized, lower lr"].switches) == [0, 8, 24]
-    assert set(switch.controls()) == {0, 8, 16} and "lower lr − run's lr" not in switch.controls()[16]
+    assert list(switch.results["linearized, lower lr"].switches) == [0, 8, 16, 24]  # as chapter 3: every t
+    assert set(switch.controls()) == {0, 8, 16} and "lower lr − run's lr" in switch.controls()[16]
+    # the fixed-budget arm: 8 linearized iterations from each t before T beside θ_{t+8}; its check decides nothing
+    assert sorted(switch.budget) == [0, 8, 16] and list(switch.budget[16].switches) == [16, 24]
+    assert switch.budget[16].accuracy[:, 0].tolist() == lin.accuracy[:, 2].tolist()  # 16 + 8 = T: the same run
+    assert switch.budget_check is not None and not switch.budget_check.deciding
+    assert "fixed budget (descriptive)" in switch.explain()
     assert lin.parent_accuracy.shape == (2, 4)
     for analysis in (chaos, cone, switch):
         assert analysis.explain().startswith(f"{analysis.explain().split(':')[0]}: {analysis.outcome}")
@@ -169,6 +174,9 @@ def test_the_analyses_refuse_a_run_whose_lr_drops_and_bad_grids_naming_the_field
                                 (switch_analysis, dict(switches=(0, 8, 16), control_switches=(4, 16)),
                                  "control_switches"),
                                 (switch_analysis, dict(switches=(0, 8, 16), lr_scale=2), "lr_scale"),
+                                (switch_analysis, dict(switches=(0, 8, 16), budget=0), "budget"),
+                                (switch_analysis, dict(switches=(0, 8, 16), budget=2.5), "budget"),
+                                (switch_analysis, dict(switches=(0, 8, 16), budget=17), "past the run's window"),
                                 # non-integers are refused, not truncated (2.5 used to become seed 2)
                                 (chaos_analysis, dict(t0s=(0, 4), deltas=(4,), seeds=(2.5,)), "seeds"),
                                 (chaos_analysis, dict(t0s=(0, 4), deltas=(4.5,)), "deltas"),

@@ -18,6 +18,7 @@ from twophase_lib.cone import ConeStudy, run_studies
 from twophase_lib.switch import SwitchStudy, run_switch_studies
 from twophase_lib.verdicts import (
     dynamic_range_precondition,
+    fixed_budget_check,
     inflection_accuracy_relation,
     inflection_shift,
     lag_cone_verdict,
@@ -42,7 +43,8 @@ class Claim:
     parameters, validated), ``design_table(designs)`` the table that opens its chapter; ``studies(designs)`` the
     library studies those designs compute (``{key: study}``: :class:`twophase_lib.chaos.ChaosMap`,
     :class:`twophase_lib.cone.ConeStudy`, :class:`twophase_lib.switch.SwitchStudy`), which :func:`compute` runs and
-    the cost model prices; ``rules`` the rule functions its verdict comes from; ``across_machines`` whether the
+    the cost model prices; ``rules`` the rule functions its verdict (and the checks it reports beside the verdict)
+    comes from; ``across_machines`` whether the
     across-machines page follows it.
     """
 
@@ -82,6 +84,11 @@ def _cone_studies(designs: dict) -> dict:
             **{(a, "test"): s for a, s in cone.check_input_studies(designs).items()}}
 
 
+def _switch_studies(designs: dict) -> dict:
+    return {**switch.window_studies(designs),
+            **{(a, f"fixed budget, t = {t}"): st for (a, t), st in switch.budget_studies(designs).items()}}
+
+
 def _beyond_studies(designs: dict) -> dict:
     return {**{(t, "map"): m for t, m in beyond.beyond_maps(designs).items()},
             **{(t, "unrelated"): m for t, m in beyond.beyond_unrelated_maps(designs).items()},
@@ -103,7 +110,8 @@ CLAIMS = (
     Claim("switch", "3. Value of the cone phase", "03_linearized_switch",
           "Final test accuracy of θ_std→lin(T; t) grows with the switch time t, especially for t > 2000; fully "
           "linearized training (t = 0) is worst.",
-          protocol_designs, protocol_table, switch.window_studies, (paired_switch_verdict,), across_machines=True),
+          protocol_designs, protocol_table, _switch_studies, (paired_switch_verdict, fixed_budget_check),
+          across_machines=True),
     Claim("beyond", "4. Beyond CIFAR-10", "04_beyond_cifar",
           "Open question (§6): do the chaos and cone effects hold for other architectures and modalities, such as "
           "transformers or MLPs on tabular data? Not answered in the paper.",

@@ -19,12 +19,19 @@ def protocol_table(designs: dict) -> Table:
                      f"{', '.join(map(str, d.chaos.seeds))} ({len(d.chaos.reference_seeds)})",
                      f"{d.chaos.epsilon:g}",
                      f"t = {', '.join(map(str, d.cone.lag_ts))}; Δ = {', '.join(map(str, d.cone.lags))}",
-                     f"{', '.join(map(str, d.switch.switches))} (T = {d.switch.T}; {len(d.switch.seeds)} seeds)",
+                     _switch_text(d.switch),
                      f"{x.run.optim.steps} (lr ÷10 at {', '.join(map(str, x.run.optim.milestones))})"
                      + (f"; ch. 3 switches at {', '.join(map(str, x.switches))}" if x.switches else "")])
     return Table(["model", "width", "data", "device", "batch", "lr", "constant-lr window (iterations)", "t0 (ch. 1)",
                   "windows Δ (ch. 1)", "seeds (reference pairs)", "ε (total L2)", "lag curves (ch. 2)",
                   "switch times (ch. 3)", "step-schedule extension (iterations)"], rows)
+
+
+def _switch_text(s) -> str:
+    """Chapter 3's switch times, seeds, the lower-lr control's switch times and the fixed budget, in one cell."""
+    lower = "every one" if tuple(s.control_switches) == tuple(s.switches) else ", ".join(map(str, s.control_switches))
+    return (f"{', '.join(map(str, s.switches))} (T = {s.T}; {len(s.seeds)} seeds; lr × {s.lr_scale:g} at {lower}"
+            + (f"; fixed budget {s.budget} iterations" if s.budget else "") + ")")
 
 
 def protocol_note(designs: dict) -> Note:

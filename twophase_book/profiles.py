@@ -204,14 +204,17 @@ class SwitchDesign:
 
     T: int  # where every arm ends and is judged
     switches: tuple[int, ...]  # the switch times t (the last is T: standard training throughout)
-    control_switches: tuple[int, ...]  # the controls' switch times (the linearized arm at a lower lr, BN frozen)
+    control_switches: tuple[int, ...]  # the lower-lr control's switch times (batch norm frozen runs at every one)
     seeds: tuple[int, ...]  # the seeds of the switched runs
     lr_scale: float  # the lower-lr control's factor on the linearized arm's lr
     train_examples: int  # training images the final training loss and accuracy are measured on
+    budget: int = 0  # the fixed-budget arm: linearized iterations from each switch time before T (0: no such arm)
 
     def __post_init__(self):
         if self.switches[-1] != self.T or not set(self.control_switches) <= set(self.switches):
             raise ValueError("switch times must end at T inside the window, the controls' among them")
+        if not (isinstance(self.budget, int) and self.budget >= 0):
+            raise ValueError(f"the fixed budget must be a non-negative integer number of iterations: {self.budget!r}")
 
 
 @dataclass(frozen=True)
@@ -272,6 +275,9 @@ class ProtocolDesign:
                              f"is past the window {self.window}")
         if self.switch.T > self.window:
             raise ValueError("switch times must end at T inside the window, the controls' among them")
+        if self.switch.budget and self.switch.switches[-2] + self.switch.budget > self.window:
+            raise ValueError(f"the fixed budget {self.switch.budget} from the last switch time before T, "
+                             f"{self.switch.switches[-2]}, ends past the window {self.window}")
 
     @property
     def window(self) -> int:
@@ -314,7 +320,7 @@ def protocol_design(profile: str, arch: str) -> ProtocolDesign:
                               bn_init_ablation=bn_init_ablation),
             cone=ConeDesign(steps=tuple(range(0, 17, 2)), lags=(2, 4, 8), lag_ts=(0, 8), taus=(0, 4, 8), inputs=8,
                             reference_seeds=(0,), reference_steps=(0, 4, 8, 12, 16)),
-            switch=SwitchDesign(T=12, switches=(0, 4, 8, 12), control_switches=(0, 8, 12), seeds=(0, 1),
+            switch=SwitchDesign(T=12, switches=(0, 4, 8, 12), control_switches=(0, 8, 12), seeds=(0, 1), budget=4,
                                 lr_scale=0.1, train_examples=200),
             extension=ExtensionDesign(step, t0s=(4,), switches=(0, 8, 24)))
     if profile == "cpu":  # 80 iterations per epoch; the paper's VGG-16 inflection in epochs is ≈ 512 iterations here
@@ -330,9 +336,12 @@ def protocol_design(profile: str, arch: str) -> ProtocolDesign:
                             taus=(0, 200, 400), inputs=50, reference_seeds=(0, 1),
                             reference_steps=tuple(range(0, run.optim.steps + 1, 100))),
             # T = 500: at least three switch times before T at or after either network's inflection (the grid's
-            # 100 or 200), as the rule's cone-phase checks need (issue 32); three seeds for t intervals
-            switch=SwitchDesign(T=500, switches=(0, 50, 100, 200, 300, 400, 500), control_switches=(0, 100, 500),
-                                seeds=(0, 1, 2), lr_scale=0.1, train_examples=1000),
+            # 100 or 200), as the rule's cone-phase checks need (issue 32); three seeds for t intervals; the lower
+            # lr at every switch time, so the same checks can judge it; a fixed budget of 200 linearized iterations
+            # from each switch time (the last, 400, ends at 600, inside the window)
+            switch=SwitchDesign(T=500, switches=(0, 50, 100, 200, 300, 400, 500),
+                                control_switches=(0, 50, 100, 200, 300, 400, 500), seeds=(0, 1, 2), lr_scale=0.1,
+                                train_examples=1000, budget=200),
             extension=ExtensionDesign(step, t0s=(100,), switches=(0, 50, 100, 200, 400)))
     if profile == "gpu":  # 40 iterations per epoch; sized from the H200 costs (bench/gpu_measure.py) to the
         # 12-minute book of issue 23: a 1,200-iteration window (30 epochs, the paper's VGG-16 figures reach 25.6)
@@ -347,8 +356,8 @@ def protocol_design(profile: str, arch: str) -> ProtocolDesign:
             cone=ConeDesign(steps=steps, lags=(100, 200, 400), lag_ts=(0, 100, 200, 400, 800), taus=(0, 400, 800),
                             inputs=50, reference_seeds=(0, 1),
                             reference_steps=tuple(range(0, run.optim.steps + 1, 200))),
-            switch=SwitchDesign(T=400, switches=(0, 50, 100, 200, 400), control_switches=(0, 100, 400),
-                                seeds=(0, 1), lr_scale=0.1, train_examples=1000),
+            switch=SwitchDesign(T=400, switches=(0, 50, 100, 200, 400), control_switches=(0, 50, 100, 200, 400),
+                                seeds=(0, 1), lr_scale=0.1, train_examples=1000, budget=200),
             extension=ExtensionDesign(step, t0s=(200,), switches=(0, 100, 200, 600)))
     steps = tuple(range(0, run.optim.steps + 1, 100))
     return ProtocolDesign(  # the paper's figures: maps to t1 = 10,000, τ ∈ {2k, 4k, 6k, 8k}, T = 10,000
@@ -360,7 +369,8 @@ def protocol_design(profile: str, arch: str) -> ProtocolDesign:
         cone=ConeDesign(steps=steps, lags=(100, 200, 500, 1000, 2000), lag_ts=(0, 1000, 2000, 4000, 8000),
                         taus=(0, 2000, 4000, 6000, 8000), inputs=100, reference_seeds=(0, 1), reference_steps=steps),
         switch=SwitchDesign(T=10_000, switches=(0, 200, 500, 1000, 2000, 5000, 8000, 10_000),
-                            control_switches=(0, 2000, 10_000), seeds=(0, 1, 2), lr_scale=0.1,
+                            control_switches=(0, 200, 500, 1000, 2000, 5000, 8000, 10_000), seeds=(0, 1, 2),
+                            lr_scale=0.1, budget=2000,
                             train_examples=10_000),
         extension=ExtensionDesign(step, t0s=(1000, 5000)))
 

@@ -10,8 +10,14 @@ import numpy as np
 
 from twophase_lib.linearize import SwitchArm
 from twophase_lib.plotting import band, mark_inflection, mark_lr_drops, time_axis
-from twophase_lib.switch import SwitchStudy, paired_difference, switch_verdict
-from twophase_lib.verdicts import combine
+from twophase_lib.switch import (
+    SwitchStudy,
+    fixed_budget_scores,
+    fixed_budget_studies,
+    paired_difference,
+    switch_verdict,
+)
+from twophase_lib.verdicts import bootstrap_means, combine, fixed_budget_check, t_interval
 
 from .paper import PAPER_SWITCH
 from .profiles import ProtocolDesign, display_name
@@ -48,6 +54,83 @@ def window_studies(designs: dict[str, ProtocolDesign]) -> dict[tuple[str, str], 
         if x.switches:
             out[(arch, EXTENSION)] = SwitchStudy(x.run, x.switches, s.seeds, train_examples=s.train_examples, via=via)
     return out
+
+
+def budget_studies(designs: dict[str, ProtocolDesign]) -> dict[tuple[str, int], SwitchStudy]:
+    """Chapter 3's fixed-budget arm (:func:`twophase_lib.switch.fixed_budget_studies`), keyed by (arch, switch time
+    t): from each switch time before T, ``design.switch.budget`` linearized iterations beside standard training over
+    the same iterations. Designs without a budget give none."""
+    return {(arch, t): st for arch, d in designs.items() if d.switch.budget
+            for t, st in fixed_budget_studies(d.run, d.switch.switches[:-1], d.switch.budget, d.switch.seeds,
+                                              d.switch.train_examples).items()}
+
+
+def _budget_scores(budget: dict, arch: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return fixed_budget_scores({t: res for (a, t), res in budget.items() if a == arch})
+
+
+def _paired_text(diff: np.ndarray) -> str:
+    """Mean of (seeds, n_test) paired differences with its 90% t interval over the seeds without a NaN."""
+    kept = np.isfinite(diff).all(1)
+    if not kept.any():
+        return "– (diverged)"
+    d = diff[kept]
+    lo, hi = t_interval(float(d.mean()), bootstrap_means(d[..., None])[:, 0], int(kept.sum()))
+    return f"{d.mean():+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
+def budget_table(budget: dict, inflections: dict[str, dict]) -> Table:
+    """The fixed-budget arm per network and switch time t: the parent's accuracy at t, the model linearized at t
+    after B iterations, standard training after the same B iterations (θ_{t+B}), what the linear phase adds to the
+    parent and what linearizing costs against standard training (paired by seed and test image, 90% t intervals),
+    and whether t lies in the cone phase (at or after chapter 1's inflection)."""
+    rows = []
+    for arch in dict.fromkeys(a for a, _ in budget):
+        ts, lin, std, parent = _budget_scores(budget, arch)
+        inf = inflections.get(arch, {}).get("estimate", math.nan)
+        b = int(budget[(arch, int(ts[0]))].switches[1] - ts[0])
+        for j, t in enumerate(ts):
+            res = budget[(arch, int(t))]
+            rows.append([display_name(arch), int(t), f"{int(t)} → {int(t) + b}", f"{np.nanmean(parent[..., j]):.3f}",
+                         _accuracy_text(res, 0), f"{np.nanmean(std[..., j]):.3f}",
+                         _paired_text(lin[..., j] - parent[..., j]), _paired_text(std[..., j] - lin[..., j]),
+                         "yes" if math.isfinite(inf) and t >= inf else "no"])
+    return Table(["network", "switch t", "iterations", "parent at t, acc(θ_t)", "linearized for B",
+                  "standard for B, acc(θ_{t+B})", "linear gain over the parent [90%]",
+                  "cost of linearizing: standard − linearized [90%]", "cone phase (t ≥ inflection)"], rows)
+
+
+def budget_checks(budget: dict, inflections: dict[str, dict]) -> dict:
+    """Per network, :func:`twophase_lib.verdicts.fixed_budget_check` on the fixed-budget arm (descriptive: the
+    claim's verdict does not read it)."""
+    out = {}
+    for arch in dict.fromkeys(a for a, _ in budget):
+        ts, lin, std, _ = _budget_scores(budget, arch)
+        out[arch] = fixed_budget_check(ts, lin, std, inflections.get(arch, {}).get("estimate", math.nan))
+    return out
+
+
+def budget_figure(budget: dict, inflections: dict[str, dict] | None = None) -> plt.Figure:
+    """Per network, the cost of linearizing on the fixed budget, acc(θ_{t+B}) − acc_lin(t+B; t), against the switch
+    time t: each seed (dots), the seed mean (line), zero dashed, chapter 1's inflection marked."""
+    archs = list(dict.fromkeys(a for a, _ in budget))
+    fig, axes = plt.subplots(1, len(archs), figsize=(6.5 * len(archs), 3.6), squeeze=False)
+    for c, arch in enumerate(archs):
+        ax = axes[0, c]
+        ts, lin, std, _ = _budget_scores(budget, arch)
+        cost = np.nanmean(std - lin, 1)  # (seeds, K)
+        b = int(budget[(arch, int(ts[0]))].switches[1] - ts[0])
+        for row in cost:
+            ax.plot(ts, row, "o", color="C0", alpha=0.5, markersize=4)
+        ax.plot(ts, np.nanmean(cost, 0), "-", color="C0", label="seed mean (dots: seeds)")
+        ax.axhline(0, color="k", linestyle="--", linewidth=0.8)
+        mark_inflection(ax, (inflections or {}).get(arch))
+        time_axis(ax, "switch time t (iterations)")
+        ax.set_ylabel(f"standard − linearized after {b} iterations")
+        ax.set_title(f"{display_name(arch)}: what linearizing at t costs on a budget of {b} iterations", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 
 def _arm_name(arm: str, res) -> str:

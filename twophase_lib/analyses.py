@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -36,8 +36,16 @@ from .linearize import SwitchArm
 from .metrics import BarrierConfig
 from .perturbation import Perturbation
 from .plotting import LABELS, band, time_axis
-from .switch import SwitchResult, SwitchStudy, paired_difference, run_switch_studies, switch_verdict
-from .verdicts import Outcome, Verdict, combine
+from .switch import (
+    SwitchResult,
+    SwitchStudy,
+    fixed_budget_scores,
+    fixed_budget_studies,
+    paired_difference,
+    run_switch_studies,
+    switch_verdict,
+)
+from .verdicts import Check, Outcome, Verdict, combine, fixed_budget_check
 
 #: The metrics read on the fixed windows, each against its reference pair's level; the verdict rests on the first.
 CHAOS_METRICS = ("disagreement", "test_loss_barrier", "dissimilarity")
@@ -362,11 +370,15 @@ class SwitchAnalysis:
     """Chapter 3 on a run: final test accuracy after standard training to t and linearized training from t to T
     (``results["linearized"]``), the same at a lower lr (``"linearized, lower lr"``) and the network trained on
     with batch norm frozen at t (``"batch norm frozen"``) at the control switch times; the paired rule's verdict on
-    the paper's arm and on the lower-lr arm."""
+    the paper's arm and on the lower-lr arm. ``budget``: the fixed-budget arm's results keyed by switch time
+    (:func:`twophase_lib.switch.fixed_budget_studies`; empty when not run) and ``budget_check`` its descriptive
+    check (:func:`twophase_lib.verdicts.fixed_budget_check`; None when not run)."""
 
     results: dict[str, SwitchResult]
     verdicts: dict[str, Verdict]
     inflection: float
+    budget: dict[int, SwitchResult] = field(default_factory=dict)
+    budget_check: Check | None = None
 
     @property
     def outcome(self) -> Outcome:
@@ -394,6 +406,9 @@ class SwitchAnalysis:
         for t, diffs in self.controls().items():
             lines.append(f"  control at t = {t}: " + "; ".join(f"{k} {m:+.3f} [{lo:+.3f}, {hi:+.3f}]"
                                                               for k, (m, lo, hi) in diffs.items()))
+        if self.budget_check is not None:
+            lines.append(f"  fixed budget (descriptive): {self.budget_check.mark} {self.budget_check.name}: "
+                         f"{self.budget_check.detail}")
         return "\n".join(lines)
 
     def plot(self, ax: plt.Axes) -> None:
@@ -425,15 +440,18 @@ SWITCH_ARMS = ("linearized", "linearized, lower lr", "batch norm frozen")
 
 
 def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float = math.nan, control_switches=None,
-                    lr_scale: float = 0.1, train_examples: int | None = 1000, cache: Cache | None = None,
-                    workers: int = 0, progress: bool = True) -> SwitchAnalysis:
+                    lr_scale: float = 0.1, train_examples: int | None = 1000, budget: int | None = None,
+                    cache: Cache | None = None, workers: int = 0, progress: bool = True) -> SwitchAnalysis:
     """θ_std→lin(T; t) for each switch time t inside the constant-lr window (the paper's Fig. 6), T the last switch
     time (where no switch happens: standard training), with chapter 3's two controls: the linearized model at
-    lr × ``lr_scale`` (one where it does not diverge) at ``control_switches`` (default: the first, the middle and
-    T), and the network itself trained on with batch norm frozen at t, at every switch time (the rule's *beyond
-    frozen batch norm* reads it); the parent's own accuracy at t comes from its checkpoints.
+    lr × ``lr_scale`` (one where it does not diverge) at ``control_switches`` (default: every switch time, as
+    chapter 3, so the rule's cone-phase checks can judge it), and the network itself trained on with batch norm
+    frozen at t, at every switch time (the rule's *beyond frozen batch norm* reads it, for the paper's arm: the
+    control trains at the run's lr); the parent's own accuracy at t comes from its checkpoints.
     Judged by :func:`twophase_lib.verdicts.paired_switch_verdict`, paired by seed and test image, with chapter 1's
-    inflection (:attr:`ChaosAnalysis.inflection`) placing the cone phase.
+    inflection (:attr:`ChaosAnalysis.inflection`) placing the cone phase. With ``budget``, chapter 3's fixed-budget
+    arm too: from each switch time before T, ``budget`` linearized iterations beside standard training over the same
+    iterations, reported by :func:`twophase_lib.verdicts.fixed_budget_check` (it decides nothing).
 
     Args:
         run: the recipe at a constant lr; the switched runs train to T = switches[-1] ≤ ``run.optim.steps``.
@@ -446,6 +464,8 @@ def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float
         lr_scale: the lower-lr control's lr relative to the run's, in (0, 1).
         train_examples: training images the final training loss is measured on (None: all; a number beyond the
             training set measures all of it, and the study records the number used).
+        budget: the fixed-budget arm's linearized iterations B from each switch time before T (None: not run);
+            the last such t plus B must lie inside the run's window (``run.optim.steps``).
         cache, workers, progress: as :func:`chaos_analysis`.
 
     Returns:
@@ -454,7 +474,8 @@ def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float
     Raises:
         ValueError: a run with lr drops or no iterations, switch times not increasing integers inside the window or
             fewer than three, control switch times off the grid, ``lr_scale`` outside (0, 1), an inflection that is
-            not a number ≥ 0 (nan or inf: none), negative ``workers``.
+            not a number ≥ 0 (nan or inf: none), negative ``workers``, a budget that is not a positive integer or
+            ends past the window.
     """
     _constant_lr(run, "switch_analysis")
     _window(run, "switch_analysis")
@@ -462,7 +483,7 @@ def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float
     if len(switches) < 3:
         raise ValueError(f"the rule needs at least three switch times (the last is T), got {switches}")
     if control_switches is None:
-        control_switches = tuple(sorted({switches[0], switches[(len(switches) - 1) // 2], switches[-1]}))
+        control_switches = tuple(switches)
     if len(control_switches):  # () runs no controls
         control_switches = _grid(control_switches, "control_switches", 0, switches[-1])
         if not set(control_switches) <= set(switches) or control_switches[-1] != switches[-1] or \
@@ -484,12 +505,21 @@ def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float
                                               lr_scale=float(lr_scale))
         studies[SWITCH_ARMS[2]] = SwitchStudy(to_t, switches, seeds, train_examples=train_examples,
                                               arm=SwitchArm.FROZEN_BATCH_NORM)
+    budgeted = {}
+    if budget is not None:
+        budgeted = {("budget", t): st for t, st in fixed_budget_studies(
+            run, switches[:-1], budget, seeds, train_examples).items()}
     with Executor(workers) as ex:
-        results = run_switch_studies(studies, cache, ex, progress, desc="switch analysis")
+        results = run_switch_studies({**studies, **budgeted}, cache, ex, progress, desc="switch analysis")
+    fixed = {key[1]: results.pop(key) for key in budgeted}
     frozen = results.get(SWITCH_ARMS[2])
-    verdicts = {arm: switch_verdict(res, inflection, frozen)
+    verdicts = {arm: switch_verdict(res, inflection, frozen if arm == SWITCH_ARMS[0] else None)
                 for arm, res in results.items() if arm != SWITCH_ARMS[2]}
-    return SwitchAnalysis(results, verdicts, inflection)
+    check = None
+    if fixed:
+        ts, lin, std, _ = fixed_budget_scores(fixed)
+        check = fixed_budget_check(ts, lin, std, inflection)
+    return SwitchAnalysis(results, verdicts, inflection, fixed, check)
 
 
 # ------------------------------------------------------------------------------------------------ all three

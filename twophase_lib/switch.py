@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .cache import Cache
-from .config import RunConfig
+from .config import RunConfig, check_integer
 from .executor import Executor, run_waves
 from .linearize import SwitchArm, switched_model, train_linearized
 from .store import State, parent_at, parent_checkpoints, state_predictions
@@ -186,6 +186,46 @@ def run_switch_studies(studies: dict, cache: Cache | None = None, executor: Exec
         out[name] = SwitchResult(st, np.array(st.switches), acc, loss, recs, correct, div,
                                  _parent_correct(st, cache))
     return out
+
+
+def fixed_budget_studies(run: RunConfig, switches, budget: int, seeds=(0, 1, 2),
+                         train_examples: int | None = 1000) -> dict[int, SwitchStudy]:
+    """Chapter 3's fixed-budget arm, keyed by switch time t: the model linearized at t and trained ``budget``
+    iterations, to t + B, beside standard training over the same iterations (each study's second switch time,
+    t + B, where no switch happens: the parent θ_{t+B}). Where t + B is another study's T the two share the run
+    (the cache key is the run's prefix to its end).
+
+    Args:
+        run: the recipe at a constant lr; its window must reach the last t + B.
+        switches: the switch times t (iterations).
+        budget: B, linearized iterations from each t (> 0).
+        seeds, train_examples: as :class:`SwitchStudy`.
+
+    Raises:
+        ValueError: a budget that is not a positive integer or ends past the run's window.
+    """
+    budget = int(check_integer(budget, "budget (linearized iterations from each switch time)", 1))
+    if max(switches) + budget > run.optim.steps:
+        raise ValueError(f"the fixed budget {budget} from the switch time {max(switches)} ends past the run's window "
+                         f"{run.optim.steps}")
+    return {int(t): SwitchStudy(run.replace(optim={"steps": int(t) + budget}), (int(t), int(t) + budget),
+                                tuple(seeds), train_examples=train_examples) for t in switches}
+
+
+def fixed_budget_scores(results: dict[int, SwitchResult]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The fixed-budget arm's results (:func:`fixed_budget_studies`, run) as the inputs of
+    :func:`twophase_lib.verdicts.fixed_budget_check`.
+
+    Returns:
+        (switch times t (K,), linearized, standard θ_{t+B} and parent θ_t scores, each (seeds, n_test, K): 0/1 per
+        test image, NaN where the linearized run diverged).
+    """
+    items = sorted(results.items())
+    ts = np.array([t for t, _ in items], dtype=float)
+    lin = np.stack([_scores(res)[:, :, 0] for _, res in items], -1)
+    std = np.stack([_scores(res)[:, :, 1] for _, res in items], -1)
+    parent = np.stack([res.parent_correct[:, :, 0] for _, res in items], -1)
+    return ts, lin, std, parent
 
 
 def _parents(run: RunConfig, steps: tuple[int, ...], cache: Cache) -> None:

@@ -20,7 +20,8 @@ One module per concept; every public name is re-exported here (``from twophase_l
   (:func:`inflection_point`, :func:`inflection_interval`, :func:`inflections`) and :func:`spearman`;
 * ``chaos``: chapter 1's rule on fixed windows, :class:`WindowCheck`, :func:`window_chaos_verdict`;
 * ``cone``: chapter 2's rule on the eNTK's lag curves, :class:`LagCheck`, :func:`lag_cone_verdict`;
-* ``switch``: chapter 3's rule on switch times, :class:`SwitchCheck`, :func:`paired_switch_verdict`;
+* ``switch``: chapter 3's rule on switch times, :class:`SwitchCheck`, :func:`paired_switch_verdict`, and the
+  fixed-budget arm's descriptive check, :func:`fixed_budget_check`;
 * ``precondition``: chapter 4's dynamic-range precondition, :class:`PreconditionCheck`, :class:`Precondition`,
   :func:`dynamic_range_precondition`;
 * ``transition``: chapter 6's rules on what moves the transition, :class:`Shift`, :func:`inflection_shift`,
@@ -84,6 +85,7 @@ from .switch import (
     MIN_SWITCHES_IN_CONE_PHASE,
     WORST_TOLERANCE,
     SwitchCheck,
+    fixed_budget_check,
     paired_switch_verdict,
 )
 from .transition import MIN_SETTINGS, Relation, Shift, inflection_accuracy_relation, inflection_shift
@@ -102,7 +104,7 @@ __all__ = [
     # switch
     "MIN_SWITCHES", "MIN_RANK_CORRELATION", "MIN_CONE_PHASE_GAIN", "MIN_LINEAR_GAIN", "COLLAPSE_MARGIN",
     "MIN_SWITCHES_IN_CONE_PHASE",
-    "WORST_TOLERANCE", "SwitchCheck", "paired_switch_verdict",
+    "WORST_TOLERANCE", "SwitchCheck", "paired_switch_verdict", "fixed_budget_check",
     # precondition
     "MIN_UNRELATED_DISAGREEMENT", "MIN_LINEARIZATION_GAP", "MIN_BASELINE_GAIN", "PreconditionCheck", "Precondition",
     "dynamic_range_precondition",
