@@ -32,7 +32,9 @@ def test_every_profile_has_a_valid_constant_lr_design_whose_studies_build(profil
         assert sorted(t for _, t in budget) == list(d.switch.switches[:-1])
         for (_, t), st in budget.items():
             assert st.switches == (t, t + d.switch.budget) and st.run.optim.steps == t + d.switch.budget <= d.window
-            assert st.run.prefix(t) == d.run.prefix(t)  # the parent is the window's run
+            # the parent is the window's run, to t and to t + B (the standard column, θ_{t+B})
+            assert st.run.prefix(t) == d.run.prefix(t) and st.run.prefix(t + d.switch.budget) == \
+                d.run.prefix(t + d.switch.budget)
         if profile != "smoke":  # the lower lr at every switch time, so the cone-phase checks can judge it
             assert arms[(arch, ARMS[1])].switches == d.switch.switches
 
@@ -85,8 +87,8 @@ def test_bad_designs_and_overrides_are_refused():
     with pytest.raises(ValueError, match="fixed budget 9 from the last switch time before T, 8, ends past the "
                                          "window 16"):
         dataclasses.replace(d, switch=dataclasses.replace(d.switch, budget=9))
-    for bad in (-1, 2.5, "4"):
-        with pytest.raises(ValueError, match="non-negative integer"):
+    for bad in (-1, 2.5, "4", True):
+        with pytest.raises(ValueError, match="the fixed budget"):
             dataclasses.replace(d.switch, budget=bad)
     assert budget_studies({"resnet20": dataclasses.replace(d, switch=dataclasses.replace(d.switch, budget=0))}) == {}
     with pytest.raises(ValueError, match="before the first drop"):

@@ -116,3 +116,45 @@ def test_a_loss_that_explodes_but_stays_finite_is_divergence_too():
     with pytest.raises(DivergedError, match=r"exploded to \S+, over 1e\+04 times its first value") as e:
         train(cfg, progress=False)
     assert 0 < e.value.step < 15  # before the loss reaches NaN (iteration 15)
+
+
+def test_the_fixed_budget_arm_shares_runs_with_the_window_study_and_computes_each_once(tmp_path, monkeypatch):
+    """A fixed-budget run ending at the window study's T is the same cache key: one task, not two racing workers;
+    the parents of one lineage (runs differing only in length) are one task; the cost model counts each once."""
+    import twophase_lib.switch as switch_module
+    from twophase_lib.costs import count_work
+    from twophase_lib.switch import fixed_budget_scores, fixed_budget_studies
+
+    cache = Cache(tmp_path)
+    run = tiny_config(steps=16).replace(optim={"milestones": ()})
+    window = SwitchStudy(run.replace(optim={"steps": 12}), (0, 6, 12), (0, 1), train_examples=32)
+    budget = fixed_budget_studies(run, (0, 6), 6, (0, 1), train_examples=32)  # 6 + 6 = 12: the window's T
+    assert budget[6].switches == (6, 12) and budget[6].run.prefix(12) == window.run.prefix(12)
+    waves = []
+    real = switch_module.run_waves
+
+    def spy(executor, ws, desc, progress):
+        waves.append([len(w) for w in ws])
+        return real(executor, ws, desc, progress)
+
+    monkeypatch.setattr(switch_module, "run_waves", spy)
+    out = run_switch_studies({"window": window, **{("budget", t): st for t, st in budget.items()}}, cache,
+                             Executor(0), progress=False)
+    # one parent task per seed; the switched runs per seed: each distinct (run to its end, t) once
+    keys = {(st.run.prefix(st.run.optim.steps), t) for st in (window, *budget.values()) for t in st.switches}
+    assert waves == [[2, 2 * len(keys)]]
+    assert len(keys) == 5  # window (12; 0, 6, 12), budget t = 0 (6; 0, 6), budget t = 6 (12; 6, 12): shared
+    assert out[("budget", 6)].accuracy.tolist() == out["window"].accuracy[:, 1:].tolist()
+    ts, lin, std, parent = fixed_budget_scores({t: out[("budget", t)] for t in budget})
+    assert ts.tolist() == [0, 6] and lin.shape == std.shape == parent.shape == (2, TINY_TEST_EXAMPLES, 2)
+    # the standard column of t = 6 is θ_12, the window study's standard training
+    assert std[:, :, 1].mean(1).tolist() == out["window"].accuracy[:, 2].tolist()
+    once = count_work([window, *budget.values()]).counts
+    twice = count_work([window, *budget.values(), *budget.values()]).counts
+    assert once == twice
+    with pytest.raises(ValueError, match="ends past the run's window"):
+        fixed_budget_studies(run, (0, 12), 6)
+    with pytest.raises(ValueError, match="increasing"):
+        fixed_budget_studies(run, (6, 0), 2)
+    with pytest.raises(ValueError, match="switch time"):
+        fixed_budget_studies(run, (0, 2.5), 2)

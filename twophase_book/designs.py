@@ -30,7 +30,8 @@ def protocol_table(designs: dict) -> Table:
 def _switch_text(s) -> str:
     """Chapter 3's switch times, seeds, the lower-lr control's switch times and the fixed budget, in one cell."""
     lower = "every one" if tuple(s.control_switches) == tuple(s.switches) else ", ".join(map(str, s.control_switches))
-    return (f"{', '.join(map(str, s.switches))} (T = {s.T}; {len(s.seeds)} seeds; lr × {s.lr_scale:g} at {lower}"
+    return (f"{', '.join(map(str, s.switches))} (T = {s.T}; {len(s.seeds)} seeds"
+            + (f"; lr × {s.lr_scale:g} at {lower}" if s.control_switches else "")
             + (f"; fixed budget {s.budget} iterations" if s.budget else "") + ")")
 
 

@@ -70,7 +70,9 @@ def _budget_scores(budget: dict, arch: str) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def _paired_text(diff: np.ndarray) -> str:
-    """Mean of (seeds, n_test) paired differences with its 90% t interval over the seeds without a NaN."""
+    """Mean of (seeds, n_test) paired differences (or (seeds,) accuracies' differences) with its 90% t interval over
+    the seeds without a NaN."""
+    diff = diff.reshape(len(diff), -1)
     kept = np.isfinite(diff).all(1)
     if not kept.any():
         return "– (diverged)"
@@ -95,9 +97,10 @@ def budget_table(budget: dict, inflections: dict[str, dict]) -> Table:
                          _accuracy_text(res, 0), f"{np.nanmean(std[..., j]):.3f}",
                          _paired_text(lin[..., j] - parent[..., j]), _paired_text(std[..., j] - lin[..., j]),
                          "yes" if math.isfinite(inf) and t >= inf else "no"])
-    return Table(["network", "switch t", "iterations", "parent at t, acc(θ_t)", "linearized for B",
-                  "standard for B, acc(θ_{t+B})", "linear gain over the parent [90%]",
-                  "cost of linearizing: standard − linearized [90%]", "cone phase (t ≥ inflection)"], rows)
+    return Table(["network", "switch t", "iterations", "parent at t, acc(θ_t) (its running batch-norm statistics)",
+                  "linearized for B", "standard for B, acc(θ_{t+B}) (batch norm re-estimated, as the linearized "
+                  "model's)", "linear gain over the parent [90%]", "cost of linearizing: standard − linearized [90%]",
+                  "cone phase (t ≥ inflection)"], rows)
 
 
 def budget_checks(budget: dict, inflections: dict[str, dict]) -> dict:
@@ -114,6 +117,8 @@ def budget_figure(budget: dict, inflections: dict[str, dict] | None = None) -> p
     """Per network, the cost of linearizing on the fixed budget, acc(θ_{t+B}) − acc_lin(t+B; t), against the switch
     time t: each seed (dots), the seed mean (line), zero dashed, chapter 1's inflection marked."""
     archs = list(dict.fromkeys(a for a, _ in budget))
+    if not archs:
+        raise ValueError("no fixed-budget results to draw (the designs have no budget)")
     fig, axes = plt.subplots(1, len(archs), figsize=(6.5 * len(archs), 3.6), squeeze=False)
     for c, arch in enumerate(archs):
         ax = axes[0, c]

@@ -368,9 +368,10 @@ def cone_analysis(run: RunConfig, lag_ts, lags, taus=(0,), seeds=(0, 1, 2), n_in
 @dataclass
 class SwitchAnalysis:
     """Chapter 3 on a run: final test accuracy after standard training to t and linearized training from t to T
-    (``results["linearized"]``), the same at a lower lr (``"linearized, lower lr"``) and the network trained on
-    with batch norm frozen at t (``"batch norm frozen"``) at the control switch times; the paired rule's verdict on
-    the paper's arm and on the lower-lr arm. ``budget``: the fixed-budget arm's results keyed by switch time
+    (``results["linearized"]``), the same at a lower lr (``"linearized, lower lr"``, at the control switch times)
+    and the network trained on with batch norm frozen at t (``"batch norm frozen"``, at every switch time); the
+    paired rule's verdict on the paper's arm (with the frozen control) and on the lower-lr arm (without: the control
+    trains at the run's lr). ``budget``: the fixed-budget arm's results keyed by switch time
     (:func:`twophase_lib.switch.fixed_budget_studies`; empty when not run) and ``budget_check`` its descriptive
     check (:func:`twophase_lib.verdicts.fixed_budget_check`; None when not run)."""
 
@@ -440,8 +441,8 @@ SWITCH_ARMS = ("linearized", "linearized, lower lr", "batch norm frozen")
 
 
 def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float = math.nan, control_switches=None,
-                    lr_scale: float = 0.1, train_examples: int | None = 1000, budget: int | None = None,
-                    cache: Cache | None = None, workers: int = 0, progress: bool = True) -> SwitchAnalysis:
+                    lr_scale: float = 0.1, train_examples: int | None = 1000, cache: Cache | None = None,
+                    workers: int = 0, progress: bool = True, budget: int | None = None) -> SwitchAnalysis:
     """θ_std→lin(T; t) for each switch time t inside the constant-lr window (the paper's Fig. 6), T the last switch
     time (where no switch happens: standard training), with chapter 3's two controls: the linearized model at
     lr × ``lr_scale`` (one where it does not diverge) at ``control_switches`` (default: every switch time, as
@@ -464,9 +465,9 @@ def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float
         lr_scale: the lower-lr control's lr relative to the run's, in (0, 1).
         train_examples: training images the final training loss is measured on (None: all; a number beyond the
             training set measures all of it, and the study records the number used).
-        budget: the fixed-budget arm's linearized iterations B from each switch time before T (None: not run);
-            the last such t plus B must lie inside the run's window (``run.optim.steps``).
         cache, workers, progress: as :func:`chaos_analysis`.
+        budget: the fixed-budget arm's linearized iterations B from each switch time before T, ≥ 1 (None: not run);
+            the last such t plus B must lie inside the run's window (``run.optim.steps``).
 
     Returns:
         A :class:`SwitchAnalysis`.

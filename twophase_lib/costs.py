@@ -90,6 +90,7 @@ def count_work(studies: Iterable) -> Work:
     work = Work()
     parents: list[tuple[RunConfig, int]] = []
     switched: list[tuple] = []  # switched runs counted so far, for the steps another one resumes from
+    counted_switches: set[tuple] = set()  # switched runs counted so far (two studies may share one)
 
     def parent(run: RunConfig, last: int) -> None:
         parents.append((run, last))
@@ -140,8 +141,12 @@ def count_work(studies: Iterable) -> Work:
                 # the batch-norm-frozen control trains the network itself: ordinary steps
                 unit = "steps" if st.arm == SwitchArm.FROZEN_BATCH_NORM else "linearized_steps"
                 for t in st.switches:
+                    key = (run.prefix(last), t, st.reset_momentum, st.train_examples, st.arm, st.lr_scale, st.via)
+                    if key in counted_switches:  # another study's run (a fixed budget ending at its T): computed once
+                        continue
+                    counted_switches.add(key)
                     work.add(run, unit, last - t - _resumed(switched, run, t, last, st))
-                work.add(run, "evaluations", len(st.switches))
+                    work.add(run, "evaluations", 1)
         else:
             raise TypeError(f"cannot count the work of a {type(st).__name__}: not a study of the library")
     _add_parent_steps(work, parents)

@@ -143,35 +143,47 @@ def _parent_correct(st: SwitchStudy, cache: Cache) -> np.ndarray:
 
 def run_switch_studies(studies: dict, cache: Cache | None = None, executor: Executor | None = None,
                        progress: bool = True, desc: str = "switch studies") -> dict:
-    """Every (seed, switch time) outcome of several studies: parents first, then one task per linearized run."""
+    """Every (seed, switch time) outcome of several studies: parents first, then one task per linearized run.
+
+    A switched run two studies share (the same cache key: a fixed-budget run ending at another study's T) is one
+    task, and the parents of one lineage (runs that differ only in their length) are trained by one task to the
+    furthest step any study needs, so no two workers compute the same thing."""
     cache = cache or Cache()
-    parents, tasks, index, resumes, seen = {}, [], [], [], set()
+    lineages: dict = {}  # run with its length zeroed -> (the longest such run, the steps any study needs)
+    tasks, keys, slots, resumes, seen = [], {}, [], [], set()
     for name, st in studies.items():
         for seed in st.seeds:
             run = st.run.replace(seed=seed)
-            parents.setdefault((run, st.switches), partial(_parents, run, st.switches, cache))
+            lineage = run.replace(optim={"steps": 0})
+            longest, steps = lineages.get(lineage, (run, set()))
+            lineages[lineage] = (run if run.optim.steps > longest.optim.steps else longest, steps | set(st.switches))
             for t in st.switches:
-                tasks.append(partial(switch_outcome, run, t, st.reset_momentum, cache, st.train_examples,
-                                     arm=st.arm, lr_scale=st.lr_scale, via=st.via))
-                index.append(name)
-                # a switched run another study's run (same lineage but for the lr drops) caches at a via step
-                # waits for it, in a later wave, and resumes from there
-                shared = (run.replace(optim={"steps": 0, "milestones": ()}), t, st.reset_momentum, st.arm,
-                          st.lr_scale)
-                resumes.append(bool(st.via) and t < run.optim.steps and shared in seen)
-                seen.add(shared)
+                key = (run.prefix(run.optim.steps), t, st.reset_momentum, st.train_examples, st.arm, st.lr_scale,
+                       st.via)
+                if key not in keys:
+                    keys[key] = len(tasks)
+                    tasks.append(partial(switch_outcome, run, t, st.reset_momentum, cache, st.train_examples,
+                                         arm=st.arm, lr_scale=st.lr_scale, via=st.via))
+                    # a switched run another study's run (same lineage but for the lr drops) caches at a via step
+                    # waits for it, in a later wave, and resumes from there
+                    shared = (run.replace(optim={"steps": 0, "milestones": ()}), t, st.reset_momentum, st.arm,
+                              st.lr_scale)
+                    resumes.append(bool(st.via) and t < run.optim.steps and shared in seen)
+                    seen.add(shared)
+                slots.append((name, keys[key]))
+    parents = [partial(_parents, run, tuple(sorted(steps)), cache) for run, steps in lineages.values()]
     # longest linearized runs first, so the pool does not end waiting on one
     waves = [sorted((i for i in range(len(tasks)) if resumes[i] == later), key=lambda i: tasks[i].args[1])
              for later in (False, True)]
     waves = [w for w in waves if w]
-    done = run_waves(executor, [list(parents.values()), *[[tasks[i] for i in w] for w in waves]], desc, progress)[1:]
+    done = run_waves(executor, [parents, *[[tasks[i] for i in w] for w in waves]], desc, progress)[1:]
     records = [None] * len(tasks)
     for wave, results in zip(waves, done):
         for i, r in zip(wave, results):
             records[i] = r
     out = {}
     for name, st in studies.items():
-        recs = [r for r, n in zip(records, index) if n == name]
+        recs = [records[i] for n, i in slots if n == name]
         div = np.array([[diverged(r) for r in recs if r["seed"] == s] for s in st.seeds], dtype=bool)
         acc = np.array([[r["test_accuracy"] for r in recs if r["seed"] == s] for s in st.seeds], dtype=float)
         acc[div] = np.nan
@@ -202,14 +214,18 @@ def fixed_budget_studies(run: RunConfig, switches, budget: int, seeds=(0, 1, 2),
         seeds, train_examples: as :class:`SwitchStudy`.
 
     Raises:
-        ValueError: a budget that is not a positive integer or ends past the run's window.
+        ValueError: a budget that is not a positive integer or ends past the run's window; switch times that are not
+            increasing integers ≥ 0 (or none).
     """
     budget = int(check_integer(budget, "budget (linearized iterations from each switch time)", 1))
-    if max(switches) + budget > run.optim.steps:
-        raise ValueError(f"the fixed budget {budget} from the switch time {max(switches)} ends past the run's window "
+    switches = [int(check_integer(t, "a switch time of the fixed-budget arm", 0)) for t in switches]
+    if not switches or switches != sorted(set(switches)):
+        raise ValueError(f"the fixed-budget arm's switch times must be increasing integers ≥ 0: {switches}")
+    if switches[-1] + budget > run.optim.steps:
+        raise ValueError(f"the fixed budget {budget} from the switch time {switches[-1]} ends past the run's window "
                          f"{run.optim.steps}")
-    return {int(t): SwitchStudy(run.replace(optim={"steps": int(t) + budget}), (int(t), int(t) + budget),
-                                tuple(seeds), train_examples=train_examples) for t in switches}
+    return {t: SwitchStudy(run.replace(optim={"steps": t + budget}), (t, t + budget), tuple(seeds),
+                           train_examples=train_examples) for t in switches}
 
 
 def fixed_budget_scores(results: dict[int, SwitchResult]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -218,13 +234,20 @@ def fixed_budget_scores(results: dict[int, SwitchResult]) -> tuple[np.ndarray, n
 
     Returns:
         (switch times t (K,), linearized, standard θ_{t+B} and parent θ_t scores, each (seeds, n_test, K): 0/1 per
-        test image, NaN where the linearized run diverged).
+        test image, NaN where the linearized run diverged; (seeds, K) test accuracies instead when a result was
+        cached without its per-image record). The standard and linearized models' batch norm is re-estimated at
+        the end (:func:`switched_model`), the parent's is its own running statistics (as :func:`switch_verdict`).
     """
     items = sorted(results.items())
     ts = np.array([t for t, _ in items], dtype=float)
-    lin = np.stack([_scores(res)[:, :, 0] for _, res in items], -1)
-    std = np.stack([_scores(res)[:, :, 1] for _, res in items], -1)
-    parent = np.stack([res.parent_correct[:, :, 0] for _, res in items], -1)
+    if all(res.correct is not None for _, res in items):
+        lin = np.stack([_scores(res)[:, :, 0] for _, res in items], -1)
+        std = np.stack([_scores(res)[:, :, 1] for _, res in items], -1)
+        parent = np.stack([res.parent_correct[:, :, 0] for _, res in items], -1)
+    else:
+        lin = np.stack([res.accuracy[:, 0] for _, res in items], -1)
+        std = np.stack([res.accuracy[:, 1] for _, res in items], -1)
+        parent = np.stack([res.parent_accuracy[:, 0] for _, res in items], -1)
     return ts, lin, std, parent
 
 

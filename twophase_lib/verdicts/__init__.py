@@ -84,6 +84,7 @@ from .switch import (
     MIN_SWITCHES,
     MIN_SWITCHES_IN_CONE_PHASE,
     WORST_TOLERANCE,
+    BudgetCheck,
     SwitchCheck,
     fixed_budget_check,
     paired_switch_verdict,
@@ -104,7 +105,7 @@ __all__ = [
     # switch
     "MIN_SWITCHES", "MIN_RANK_CORRELATION", "MIN_CONE_PHASE_GAIN", "MIN_LINEAR_GAIN", "COLLAPSE_MARGIN",
     "MIN_SWITCHES_IN_CONE_PHASE",
-    "WORST_TOLERANCE", "SwitchCheck", "paired_switch_verdict", "fixed_budget_check",
+    "WORST_TOLERANCE", "SwitchCheck", "paired_switch_verdict", "BudgetCheck", "fixed_budget_check",
     # precondition
     "MIN_UNRELATED_DISAGREEMENT", "MIN_LINEARIZATION_GAP", "MIN_BASELINE_GAIN", "PreconditionCheck", "Precondition",
     "dynamic_range_precondition",
