@@ -6,8 +6,9 @@ notebooks, the wall times and the measurements left under ``--out``.
     python scripts/gpu_book.py --out "$OUT" [--budget-s 540]      # on a machine with one GPU
     python scripts/gpu_book.py --plan                             # what it will run, and its modelled cost
 
-A device call is limited to 10 minutes: the book then runs in two calls on the same (warm) machine, sharing a
-cache folder that survives between them, each with its own ``--out``::
+A device call is limited to 10 minutes and a session's device time to 15: the book (17 minutes of GPU work
+modelled) runs in two calls, on one warm machine or in two sessions, sharing a cache folder (carried in ``$OUT``
+when the machine is not the same), each with its own ``--out``::
 
     python scripts/gpu_book.py --out "$OUT" --cache .cache/gpu-book --chapters 01 02 03
     python scripts/gpu_book.py --out "$OUT" --cache .cache/gpu-book --chapters 04 05 06 --no-measure
