@@ -142,3 +142,21 @@ def test_a_changed_rule_rejudges_the_recorded_measurements_without_recomputing(m
     # a summary whose primary cells recorded nothing keeps its verdict
     bare = ClaimSummary("chaos", "smoke", "reproduced", [Cell("ResNet-20", PRIMARY, "reproduced", "old run")])
     assert bare.rejudged() == bare
+
+
+def test_decided_by_names_what_decided_a_verdict():
+    """A verdict reached with a deciding check not testable says so beside "passing", never as its only reason."""
+    from twophase_book.summary import decided_by
+    from twophase_lib.verdicts import SwitchCheck
+    from twophase_lib.verdicts.outcomes import Check, Verdict
+
+    ok = Check(SwitchCheck.ZERO_IS_WORST, True, "", interval=(0.1, 0.2))
+    untestable = Check(SwitchCheck.BEYOND_FROZEN_BATCH_NORM, False, "", applicable=False)
+    failed = Check(SwitchCheck.GROWS_WITH_T, False, "", interval=(-0.2, -0.1))
+    undecided = Check(SwitchCheck.CONE_PHASE_MATTERS, True, "", interval=(-0.1, 0.1))
+    assert decided_by(Verdict("reproduced", [ok])) == "every deciding check passing"
+    assert decided_by(Verdict("reproduced", [ok, untestable])) == \
+        f"every testable deciding check passing ({SwitchCheck.BEYOND_FROZEN_BATCH_NORM.value} not testable)"
+    assert decided_by(Verdict("partly", [ok, failed, untestable])) == \
+        f"{SwitchCheck.GROWS_WITH_T.value} failing; {SwitchCheck.BEYOND_FROZEN_BATCH_NORM.value} not testable"
+    assert decided_by(Verdict("inconclusive", [ok, undecided])) == f"{SwitchCheck.CONE_PHASE_MATTERS.value} undecided"

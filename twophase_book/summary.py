@@ -61,6 +61,8 @@ def decided_by(verdict: Verdict) -> str:
     groups = ((verdict.failed(), "failing"), (verdict.undecided(), "undecided"),
               ([c.id for c in verdict.checks if c.deciding and not c.applicable], "not testable"))
     parts = [f"{', '.join(c.value for c in ids)} {word}" for ids, word in groups if ids]
+    if len(parts) == 1 and groups[2][0] and not groups[0][0] and not groups[1][0]:
+        return f"every testable deciding check passing ({parts[0]})"
     return "; ".join(parts) if parts else "every deciding check passing"
 
 
