@@ -266,7 +266,7 @@ def transition_figure(readings: dict[str, SettingReading], design: TransitionDes
     final test accuracy of every setting."""
     factors = [f for f, _ in design.levels]
     rows = -(-len(factors) // 3)
-    fig = plt.figure(figsize=(11.5, 3.4 * rows + 4.6))
+    fig = plt.figure(figsize=(11.5, 3.4 * rows + 5.4))
     grid = fig.add_gridspec(rows + 1, 3, height_ratios=[1] * rows + [1.35])
     panels = [fig.add_subplot(grid[i // 3, i % 3]) for i in range(len(factors))]
     base = readings["baseline"]
@@ -287,18 +287,20 @@ def transition_figure(readings: dict[str, SettingReading], design: TransitionDes
     for i in range(0, len(panels), 3):
         panels[i].set_ylabel(f"test disagreement at t1 = t0 + {design.delta}")
     ax = fig.add_subplot(grid[rows, :])
-    offsets = ((4, 4), (4, -10), (-60, 4), (-60, -10))  # alternate the labels' places, so neighbours stay legible
+    markers = "osD^vPX*<>hp"  # the baseline black, the ten others a colour and a marker each, named in the legend
     for k, r in enumerate(readings.values()):
+        colour = "black" if r.setting.factor is None else f"C{(k - 1) % 10}"
         inf = r.inflection
         a_lo, a_hi = r.accuracy_interval()
         last = r.t0s[-1]
-        y, lo, hi = (min(v, 2 * last) for v in (inf["estimate"], inf["low"], inf["high"]))
+        y, lo, hi = (1 + min(v, 2 * last) for v in (inf["estimate"], inf["low"], inf["high"]))
         ax.errorbar(r.accuracy, y, yerr=[[max(y - lo, 0)], [max(hi - y, 0)]], xerr=[[r.accuracy - a_lo],
-                    [a_hi - r.accuracy]], fmt="o", markersize=4, capsize=2)
-        ax.annotate(r.setting.label.replace(" (iterations)", ""), (r.accuracy, y), fontsize=7,
-                    textcoords="offset points", xytext=offsets[k % len(offsets)])
+                    [a_hi - r.accuracy]], fmt=markers[k % len(markers)], color=colour, markersize=5,
+                    capsize=2, label=r.setting.label.replace(" (iterations)", ""))
+    ax.set_yscale("log")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
     ax.set_xlabel(f"final test accuracy (iteration {design.end})")
-    ax.set_ylabel("inflection (iterations; beyond the grid drawn at 2 × last t0)")
+    ax.set_ylabel("1 + inflection (iterations;\nbeyond the grid drawn at 2 × last t0)")
     ax.set_title(f"Spearman ρ = {fmt(rel['rho'])} [{fmt(rel['low'])}, {fmt(rel['high'])}]", fontsize=9)
     ax.grid(alpha=0.3)
     fig.suptitle(f"{display_name(design.arch)}: what moves the transition ({design.profile})", fontsize=10)

@@ -233,10 +233,12 @@ def fixed_budget_scores(results: dict[int, SwitchResult]) -> tuple[np.ndarray, n
     :func:`twophase_lib.verdicts.fixed_budget_check`.
 
     Returns:
-        (switch times t (K,), linearized, standard θ_{t+B} and parent θ_t scores, each (seeds, n_test, K): 0/1 per
-        test image, NaN where the linearized run diverged; (seeds, K) test accuracies instead when a result was
-        cached without its per-image record). The standard and linearized models' batch norm is re-estimated at
-        the end (:func:`switched_model`), the parent's is its own running statistics (as :func:`switch_verdict`).
+        Four arrays ``(ts, linearized, standard, parent)``. ``ts`` holds the switch times t, shape (K,); the
+        others the scores of the linearized model, of standard training to θ_{t+B} and of the parent θ_t, each
+        (seeds, n_test, K), 0/1 per test image and NaN where the linearized run diverged, or (seeds, K) test
+        accuracies when a result was cached without its per-image record. The standard and linearized models'
+        batch norm is re-estimated at the end (:func:`twophase_lib.linearize.switched_model`), the parent's is
+        its own running statistics (as :func:`switch_verdict`).
     """
     items = sorted(results.items())
     ts = np.array([t for t, _ in items], dtype=float)

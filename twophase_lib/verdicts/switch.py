@@ -224,8 +224,9 @@ def fixed_budget_check(switches: np.ndarray, linearized: np.ndarray, standard: n
         resamples: bootstrap replicates.
 
     Returns:
-        A :class:`~twophase_lib.verdicts.Check` (id :attr:`BudgetCheck.LINEARIZING_COSTS`): margin = mean over the
-        cone-phase switch times (at least :data:`~twophase_lib.verdicts.switch.MIN_SWITCHES_IN_CONE_PHASE`) of
+        A :class:`~twophase_lib.verdicts.Check` (id ``LINEARIZING_COSTS`` of
+        :class:`~twophase_lib.verdicts.BudgetCheck`): margin = mean over the cone-phase switch times
+        (at least :data:`~twophase_lib.verdicts.switch.MIN_SWITCHES_IN_CONE_PHASE`) of
         acc(θ_{t+B}) − acc_lin(t+B; t) − :data:`~twophase_lib.verdicts.switch.MIN_CONE_PHASE_GAIN`, paired by seed
         and image, with its t interval over the seeds whose linearized runs did not diverge (a diverged run, the
         largest cost of all, leaves its seed out, and the detail names it); not applicable with fewer cone-phase
