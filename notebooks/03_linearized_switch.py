@@ -128,7 +128,10 @@ switch.control_table(results)
 # inflection, with its 90% $t$ interval; a seed whose linearized run diverged is left
 # out and named) is reported beside the verdict and decides nothing. The parent's own
 # accuracy at $t$ keeps its running batch-norm statistics, as in the rule above; the
-# other two columns re-estimate them at the end.
+# other two columns re-estimate them at the end. Two limits of this reading: the cost
+# includes freezing batch norm (a network trained with batch norm frozen over the same
+# $B$ would separate the two; it is not run), and it is measured before the inflection
+# too, so a cost as large there as after it is not specific to the cone phase.
 
 # %% tags=["nbval-check-output"]
 budget = book.compute(switch.budget_studies(designs), "chapter 3: fixed budget")

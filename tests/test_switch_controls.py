@@ -158,3 +158,12 @@ def test_the_fixed_budget_arm_shares_runs_with_the_window_study_and_computes_eac
         fixed_budget_studies(run, (6, 0), 2)
     with pytest.raises(ValueError, match="switch time"):
         fixed_budget_studies(run, (0, 2.5), 2)
+
+
+def test_a_difference_over_one_seed_says_it_has_no_interval():
+    """Chapter 3's control table: a difference left with one seed (the others diverged) shows no '[+nan, +nan]'."""
+    from twophase_book.switch import _difference_text
+
+    assert _difference_text((0.1, 0.05, 0.15)) == "+0.100 [+0.050, +0.150]"
+    assert _difference_text((0.279, float("nan"), float("nan"))) == "+0.279 (one seed: no interval)"
+    assert _difference_text((float("nan"), float("nan"), float("nan"))) == "– (diverged)"

@@ -195,7 +195,11 @@ def _seed_range(res, j: int) -> str:
 
 
 def _difference_text(d: tuple[float, float, float]) -> str:
-    return "– (diverged)" if math.isnan(d[0]) else f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]"
+    if math.isnan(d[0]):
+        return "– (diverged)"
+    if not (math.isfinite(d[1]) and math.isfinite(d[2])):
+        return f"{d[0]:+.3f} (one seed: no interval)"
+    return f"{d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}]"
 
 
 def control_table(results: dict) -> Table:
