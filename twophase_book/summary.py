@@ -58,10 +58,11 @@ def check_numbers(verdict: Verdict, label: str = "") -> list[Number]:
 def decided_by(verdict: Verdict) -> str:
     """What decided a verdict, in words: its deciding checks that failed, were undecided or could not be tested
     ("every deciding check passing" when none)."""
-    groups = ((verdict.failed(), "failing"), (verdict.undecided(), "undecided"),
-              ([c.id for c in verdict.checks if c.deciding and not c.applicable], "not testable"))
-    parts = [f"{', '.join(c.value for c in ids)} {word}" for ids, word in groups if ids]
-    if len(parts) == 1 and groups[2][0] and not groups[0][0] and not groups[1][0]:
+    failed, undecided = verdict.failed(), verdict.undecided()
+    untestable = [c.id for c in verdict.checks if c.deciding and not c.applicable]
+    parts = [f"{', '.join(c.value for c in ids)} {word}"
+             for ids, word in ((failed, "failing"), (undecided, "undecided"), (untestable, "not testable")) if ids]
+    if untestable and not failed and not undecided:
         return f"every testable deciding check passing ({parts[0]})"
     return "; ".join(parts) if parts else "every deciding check passing"
 
