@@ -189,6 +189,19 @@ class DictOutput(nn.Module):
         return {"logits": self.net(x)}
 
 
+class AuxiliaryInTraining(nn.Module):
+    """Returns (logits, auxiliary logits) in train mode and the logits alone in eval mode, as torchvision's
+    Inception v3 and GoogLeNet do."""
+
+    def __init__(self):
+        super().__init__()
+        self.net, self.aux = table_mlp(), table_mlp()
+
+    def forward(self, x):
+        z = self.net(x)
+        return (z, self.aux(x)) if self.training else z
+
+
 class McDropout(nn.Module):
     """Dropout active in eval mode too (Monte Carlo dropout)."""
 
@@ -252,6 +265,11 @@ def soft_label_table_data() -> TensorData:
     return TensorData("soft", d.x_train, soft(d.y_train), d.x_test, soft(d.y_test))
 
 
+def boolean_table_data() -> TensorData:
+    d = table_data()
+    return TensorData("boolean", d.x_train, d.y_train > 0, d.x_test, d.y_test > 0)
+
+
 #: kind -> (model factory, data function, what the refusal says): tasks the library would read wrongly without
 #: an error, refused before any run (``tests/test_model_zoo.py``).
 REFUSED = {
@@ -259,6 +277,8 @@ REFUSED = {
     "dict-output": (DictOutput, table_data, "returns dict, not a tensor"),
     "one-hot-labels": (table_mlp, one_hot_table_data, "one-hot"),
     "soft-labels": (table_mlp, soft_label_table_data, "class indices"),
+    "boolean-labels": (functools.partial(table_mlp, 2), boolean_table_data, r"y\.long\(\) for 0/1 or boolean"),
+    "auxiliary-outputs-in-train-mode": (AuxiliaryInTraining, table_data, "in train mode the network returns tuple"),
     "too-few-logits": (functools.partial(table_mlp, 2), table_data, "labels range over"),
     "mc-dropout": (McDropout, table_data, "two eval-mode passes"),
     "state-in-forward": (StepCounter, table_data, "two eval-mode passes"),

@@ -147,3 +147,31 @@ def test_attention_modules_are_linearized_through_their_reference_kernels():
             f2 = lin(x)
         assert torch.allclose(f2 - f0, 2 * (f1 - f0), atol=1e-12)  # affine in θ
     assert torch.backends.mha.get_fastpath_enabled()  # the caller's setting is restored
+
+
+def test_an_lstm_linearized_on_reference_kernels_trains_without_a_flood_of_warnings():
+    """An LSTM's fused CPU kernel has no forward-mode rule, so its expansion runs with oneDNN off; setting oneDNN's
+    flags warns about Intel GPUs' TF32 each time, and a linearized LSTM's run printed it hundreds of times (a user's
+    check). The expansion itself is unchanged: equal to the network at θ_t."""
+    import warnings
+
+    from torch import nn
+
+    class Classifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb, self.rnn, self.head = nn.Embedding(7, 4), nn.LSTM(4, 6, batch_first=True), nn.Linear(6, 3)
+
+        def forward(self, x):
+            return self.head(self.rnn(self.emb(x))[0][:, -1])
+
+    torch.manual_seed(0)
+    net, x = Classifier(), torch.randint(0, 7, (5, 4))
+    lin = Linearized(net)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        out = [lin(x) for _ in range(3)]
+    assert lin.plain_kernels is (torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled)
+    assert not [w for w in seen if "TF32" in str(w.message)], [str(w.message) for w in seen]
+    with torch.no_grad():
+        assert torch.allclose(out[0], net.eval()(x), atol=1e-6)

@@ -99,7 +99,7 @@ def test_a_diverged_standard_run_is_refused_at_the_iteration_it_happened():
     from twophase_lib.training import DivergedError, train
 
     cfg = tiny_config(steps=8).replace(optim={"lr": 1e12, "milestones": ()})
-    how = r"(became (nan|inf)|exploded to \S+, over 1e\+04 times its first value \S+,)"
+    how = r"(became (nan|inf)|exploded to \S+, over 1e\+04 times its loss at initialisation \S+,)"
     with pytest.raises(DivergedError, match=rf"the training loss {how} at iteration \d") as e:
         train(cfg, progress=False)
     assert 0 <= e.value.step < 8
@@ -108,14 +108,82 @@ def test_a_diverged_standard_run_is_refused_at_the_iteration_it_happened():
 def test_a_loss_that_explodes_but_stays_finite_is_divergence_too():
     from twophase_lib.training import LOSS_EXPLOSION_FACTOR, DivergedError, first_diverged, train
 
-    assert first_diverged({0: 2.3, 1: 5.0, 2: 60.0}) is None  # a spike of a working run
-    assert first_diverged({3: 84.0, 4: 9e3, 5: 84.0 * LOSS_EXPLOSION_FACTOR * 1.01, 6: 4e21}) == 5
-    assert first_diverged({0: 2.3, 1: float("nan")}) == 1 and first_diverged({0: float("inf")}) == 0
-    assert first_diverged({0: 0.0, 1: 1e9}) is None  # no scale to read an explosion against
+    assert first_diverged({0: 2.3, 1: 5.0, 2: 60.0}, 2.3) is None  # a spike of a working run
+    assert first_diverged({3: 84.0, 4: 9e3, 5: 84.0 * LOSS_EXPLOSION_FACTOR * 1.01, 6: 4e21}, 84.0) == 5
+    assert first_diverged({0: 2.3, 1: float("nan")}, 2.3) == 1 and first_diverged({0: float("inf")}, 2.3) == 0
+    assert first_diverged({0: 0.0, 1: 1e9}, 0.0) is None  # no scale to read an explosion against
+    # the bound is the run's loss at initialisation, not the first loss of the stretch: a late stretch starting at
+    # 1e-4 whose loss spikes to 2.7 (a working run's label noise) has not diverged
+    assert first_diverged({180: 1.6e-4, 193: 2.73}, 3.3) is None
     cfg = tiny_config(steps=40).replace(optim={"lr": 50.0, "milestones": ()})
-    with pytest.raises(DivergedError, match=r"exploded to \S+, over 1e\+04 times its first value") as e:
+    with pytest.raises(DivergedError, match=r"exploded to \S+, over 1e\+04 times its loss at initialisation") as e:
         train(cfg, progress=False)
     assert 0 < e.value.step < 15  # before the loss reaches NaN (iteration 15)
+
+
+def _late_spike_run():
+    """A working run (an MLP on a wide-margin problem with 3% label noise, lr 0.01, batch 4) whose loss falls to
+    ~1e-4 by iteration 180 and then spikes to 2.7 on a mislabelled batch, under its initial 3.3: 10⁴ times the loss
+    at 180, nowhere near 10⁴ times the run's initial one (found by a user's check of the switch study)."""
+    import torch
+    from torch import nn
+
+    from twophase_lib import OptimConfig, RunConfig, Task, TensorData
+
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(400, 10, generator=g)
+    y = (x[:, 0] > 0).long()
+    x[:, 0] += torch.where(y.bool(), 12.0, -12.0)
+    y = torch.where(torch.rand(400, generator=g) < 0.03, 1 - y, y)
+    task = Task("mlp-late-spike", lambda: nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 2)),
+                TensorData("late-spike", x[:300], y[:300], x[300:], y[300:]))
+    return RunConfig(task=task, optim=OptimConfig(lr=0.01, batch_size=4, steps=300, milestones=()), seed=1)
+
+
+def test_whether_a_run_diverged_does_not_depend_on_where_it_was_resumed():
+    """A run resumed from its state at 180 used to be refused as exploded (its loss 2.73 at 193 is over 10⁴ times
+    its stretch's first, 1.6e-4) while the same run trained in one go passed: the verdict depended on the cache.
+    The bound is now the run's loss at initialisation, the loss its first update reports."""
+    import torch
+
+    from twophase_lib.training import initial_loss, train
+
+    run = _late_spike_run()
+    whole = train(run, progress=False)
+    assert initial_loss(run) == whole.losses[0]  # the anchor is the loss the first update reports, bitwise
+    assert max(whole.losses[s] for s in whole.losses if s >= 180) > 1e4 * whole.losses[180]  # the trap is there
+    rest = train(run, start=train(run, until=180, progress=False).final, progress=False)
+    assert all(torch.equal(rest.final.model[k], v) for k, v in whole.final.model.items())
+
+
+def test_whether_a_switched_run_diverged_does_not_depend_on_the_cache(tmp_path):
+    """The same switch study, computed on a fresh cache and after a shorter one whose parents and switched states
+    it resumes from: the same records, none flagged as diverged."""
+    import math
+
+    from twophase_lib.switch import run_switch_studies
+
+    run = _late_spike_run()
+    fresh = run_switch_studies({"s": SwitchStudy(run, (0, 60, 180, 300), (1,), via=(180,))}, Cache(tmp_path / "a"),
+                               Executor(0), progress=False)["s"]
+    warm_cache = Cache(tmp_path / "b")
+    short = run.replace(optim={"steps": 180})
+    run_switch_studies({"s": SwitchStudy(short, (0, 60, 180), (1,))}, warm_cache, Executor(0), progress=False)
+    warm = run_switch_studies({"s": SwitchStudy(run, (0, 60, 180, 300), (1,), via=(180,))}, warm_cache, Executor(0),
+                              progress=False)["s"]
+    assert not fresh.diverged.any() and not warm.diverged.any()
+    assert (fresh.accuracy == warm.accuracy).all() and (fresh.loss == warm.loss).all()
+    assert all(math.isclose(r["initial_loss"], fresh.records[0]["initial_loss"]) for r in fresh.records)
+
+
+def test_a_switched_run_cached_before_the_anchored_rule_is_recomputed_only_where_it_could_change():
+    from twophase_lib.switch import _stale_divergence
+
+    finite = {"diverged_at": 193, "test_loss": 0.18, "final_train_losses": [0.01, 0.02]}
+    assert _stale_divergence(finite)  # flagged as exploded while finite: judged again
+    assert not _stale_divergence({**finite, "test_loss": float("nan")})  # NaN: diverged under either rule
+    assert not _stale_divergence({**finite, "diverged_at": None})  # not flagged: the old bound was the tighter
+    assert not _stale_divergence({**finite, "initial_loss": 3.3})  # judged by the anchored rule already
 
 
 def test_the_fixed_budget_arm_shares_runs_with_the_window_study_and_computes_each_once(tmp_path, monkeypatch):

@@ -173,6 +173,10 @@ def test_the_analyses_refuse_a_run_whose_lr_drops_and_bad_grids_naming_the_field
                                 (switch_analysis, dict(switches=(0, 8, -1)), "switches"),
                                 (switch_analysis, dict(switches=(0, 8, 16), control_switches=(4, 16)),
                                  "control_switches"),
+                                # two control switch times on the grid, ending at T: the control's rule needs
+                                # three (it used to train everything, then fail in the verdict)
+                                (switch_analysis, dict(switches=(0, 8, 16), control_switches=(8, 16)),
+                                 "control_switches .* at least 3"),
                                 (switch_analysis, dict(switches=(0, 8, 16), lr_scale=2), "lr_scale"),
                                 (switch_analysis, dict(switches=(0, 8, 16), budget=0), "budget"),
                                 (switch_analysis, dict(switches=(0, 8, 16), budget=2.5), "budget"),

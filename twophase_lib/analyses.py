@@ -45,7 +45,7 @@ from .switch import (
     run_switch_studies,
     switch_verdict,
 )
-from .verdicts import Check, Outcome, Verdict, combine, fixed_budget_check
+from .verdicts import MIN_SWITCHES, Check, Outcome, Verdict, combine, fixed_budget_check
 
 #: The metrics read on the fixed windows, each against its reference pair's level; the verdict rests on the first.
 CHAOS_METRICS = ("disagreement", "test_loss_barrier", "dissimilarity")
@@ -460,8 +460,8 @@ def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float
         seeds: the runs' seeds.
         inflection: chapter 1's inflection in iterations, ≥ 0 (nan, or inf when the twins never halved their
             difference: the rule's cone-phase checks are not applicable).
-        control_switches: the controls' switch times, among ``switches``, at least one before T, ending at T
-            (``()``: no controls).
+        control_switches: the controls' switch times, among ``switches``, at least three (the rule judges the
+            lower-lr control as the paper's arm), ending at T (``()``: no controls).
         lr_scale: the lower-lr control's lr relative to the run's, in (0, 1).
         train_examples: training images the final training loss is measured on (None: all; a number beyond the
             training set measures all of it, and the study records the number used).
@@ -488,9 +488,10 @@ def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float
     if len(control_switches):  # () runs no controls
         control_switches = _grid(control_switches, "control_switches", 0, switches[-1])
         if not set(control_switches) <= set(switches) or control_switches[-1] != switches[-1] or \
-                len(control_switches) < 2:
-            raise ValueError(f"control_switches {control_switches} must be among switches {switches}, at least one "
-                             "before T, and end at T")
+                len(control_switches) < MIN_SWITCHES:
+            raise ValueError(f"control_switches {control_switches} must be among switches {switches}, at least "
+                             f"{MIN_SWITCHES} (the rule that judges the control needs them; () runs no controls), "
+                             "and end at T")
     check_real(lr_scale, "lr_scale (the lower-lr control's lr relative to the run's)", 0, 1, low_open=True)
     inflection = _inflection(inflection)
     seeds = _seeds(seeds)

@@ -49,6 +49,18 @@ def _jvp(f, primals: tuple, tangents: tuple):
 
 
 @contextmanager
+def reference_kernels():
+    """oneDNN and cuDNN off for the block (``torch.backends.mkldnn.flags``, ``torch.backends.cudnn.flags``),
+    without the warning torch gives each time oneDNN's flags are set on a build without Intel GPU support ("TF32
+    acceleration on top of oneDNN is available for Intel GPUs"): set per step, it printed hundreds of times in a
+    linearized LSTM's run. Other warnings, and the caller's filters, are left as they were."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"TF32 acceleration on top of oneDNN", category=UserWarning)
+        with torch.backends.mkldnn.flags(enabled=False), torch.backends.cudnn.flags(enabled=False):
+            yield
+
+
+@contextmanager
 def attention_reference_kernels():
     """Attention through kernels that have a forward-mode derivative, computing the same function: PyTorch's
     eval-mode fast path of ``nn.MultiheadAttention`` / ``nn.TransformerEncoderLayer``
@@ -67,7 +79,8 @@ def attention_reference_kernels():
 
 
 class Linearized(nn.Module):
-    """The first-order Taylor expansion of ``model`` around its current parameters θ_t (BN frozen).
+    """The first-order Taylor expansion of ``model`` around its current parameters θ_t, in eval mode (batch norm
+    frozen at θ_t's statistics, dropout off: the expansion of the function the network computes at test time).
 
     Evaluated with forward-mode AD (``torch.func.jvp``), with attention on its reference kernels
     (:func:`attention_reference_kernels`); for networks whose fused kernels lack a forward-mode rule (an LSTM on a CPU)
@@ -111,19 +124,19 @@ class Linearized(nn.Module):
             return self._expansion(x)
         from .ntk import KernelError, _module_tracker, _where
 
-        with torch.backends.mkldnn.flags(enabled=False), torch.backends.cudnn.flags(enabled=False):
-            with _module_tracker(self.net) as stack:
-                try:
-                    return self._expansion(x)
-                except NotImplementedError as e:
-                    error = e
+        with reference_kernels(), _module_tracker(self.net) as stack:
+            try:
+                return self._expansion(x)
+            except NotImplementedError as e:
+                error = e
         raise KernelError(f"{type(self.net).__name__} cannot be linearized: forward-mode differentiation fails "
                           f"{_where(stack)}, with oneDNN and cuDNN off too: {error}") from error
 
 
 class FrozenBatchNorm(nn.Module):
-    """``model`` trained as it is, with batch norm frozen at its statistics at θ_t (eval mode throughout): the
-    control that separates "linear" from "batch norm frozen" in the switch study."""
+    """``model`` trained as it is, with batch norm frozen at its statistics at θ_t (eval mode throughout, so dropout
+    is off too, as in :class:`Linearized`): the control that separates "linear" from everything else eval mode
+    changes in the switch study."""
 
     def __init__(self, model: nn.Module):
         super().__init__()

@@ -17,7 +17,7 @@ from .executor import Executor, run_waves
 from .linearize import SwitchArm, switched_model, train_linearized
 from .store import State, parent_at, parent_checkpoints, state_predictions
 from .task import run_data, run_loss
-from .training import compute_threads, evaluate, first_diverged, predict
+from .training import compute_threads, evaluate, first_diverged, initial_loss, predict
 from .verdicts import RESAMPLES, Verdict, bootstrap_means, paired_switch_verdict, t_interval
 
 
@@ -78,8 +78,12 @@ def switch_outcome(run: RunConfig, t: int, reset_momentum: bool, cache: Cache, t
         with compute_threads():
             result = train_linearized(run, base, reset_momentum=reset_momentum, progress=progress, arm=arm,
                                       lr_scale=lr_scale, start=start, save_at=later)
-        for v in later:
-            cache.save("switch_state", _state_key(run, t, v, reset_momentum, arm, lr_scale), result.checkpoints[v])
+            initial = initial_loss(run)  # the explosion rule's anchor: the run's, whichever stretch this is
+        diverged_at = first_diverged(result.losses, initial)
+        for v in later:  # a state is kept only while no loss before it diverged: a run resumed from it is whole
+            if diverged_at is None or v <= diverged_at:
+                cache.save("switch_state", _state_key(run, t, v, reset_momentum, arm, lr_scale),
+                           result.checkpoints[v])
         with compute_threads():
             model = switched_model(run, base, result.final, arm)
             with torch.no_grad():  # evaluate()'s test metrics, and which images are right, from one pass
@@ -89,14 +93,28 @@ def switch_outcome(run: RunConfig, t: int, reset_momentum: bool, cache: Cache, t
             correct = hits.cpu().numpy()
             train = evaluate(model, data, "train", limit=train_examples, loss=run_loss(run))
         return {"t": t, "seed": run.seed, "test_accuracy": test["accuracy"], "test_loss": test["loss"],
-                "test_correct": correct, "diverged_at": first_diverged(result.losses),
+                "test_correct": correct, "diverged_at": diverged_at, "initial_loss": initial,
                 "train_accuracy": train["accuracy"], "train_loss": train["loss"],
                 "final_train_losses": [result.losses[s] for s in sorted(result.losses)[-20:]]}
 
     key = (run.prefix(run.optim.steps), t, reset_momentum, train_examples)
     if arm != SwitchArm.LINEARIZED or lr_scale != 1.0:
         key += (arm.value, lr_scale)
-    return cache.get_or_compute("switch", key, compute)
+    record = cache.load("switch", key)
+    if record is None or _stale_divergence(record):
+        record = compute()
+        cache.save("switch", key, record)
+    return record
+
+
+def _stale_divergence(record: dict) -> bool:
+    """Whether a cached switched run's divergence was judged by the rule before it was anchored to the run's loss
+    at initialisation (no ``initial_loss`` kept) and might not hold under it: one flagged as exploded while every
+    loss it kept and its test loss are finite. It is recomputed. (A run flagged with a NaN loss diverged under
+    either rule; one not flagged had every loss under 10⁴ times the first of its stretch, below the run's initial
+    loss wherever training lowered it.)"""
+    return ("initial_loss" not in record and record.get("diverged_at") is not None
+            and math.isfinite(record["test_loss"]) and all(map(math.isfinite, record.get("final_train_losses", ()))))
 
 
 def diverged(record: dict) -> bool:

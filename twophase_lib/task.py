@@ -164,10 +164,12 @@ def check_conventions(task: Task, model: nn.Module) -> None:
 
     The network (seed 0, eval mode, on two test inputs, torch's generator left as it was) must return one tensor of
     logits (N, classes ≥ 2): disagreement, accuracy and the barriers take the argmax, which a single logit makes
-    constant. The labels must be class indices (N,) of an integer dtype in [0, classes): one-hot or soft labels
-    would be compared with argmax as if they were indices. The same seed must build the same network (a
-    constructor that draws from numpy's or Python's generator is not reproducible), and two eval-mode passes must
-    agree (Monte Carlo dropout or noise layers in eval mode make predictions and kernels random).
+    constant; in train mode too (training's loss reads it there: a network that returns auxiliary outputs while
+    training, as torchvision's Inception does, is refused). The labels must be class indices (N,) of an integer
+    dtype in [0, classes): one-hot or soft labels would be compared with argmax as if they were indices. The same
+    seed must build the same network (a constructor that draws from numpy's or Python's generator is not
+    reproducible), and two eval-mode passes must agree (Monte Carlo dropout or noise layers in eval mode make
+    predictions and kernels random).
 
     Raises:
         ValueError: naming what is wrong and the way out.
@@ -179,8 +181,8 @@ def check_conventions(task: Task, model: nn.Module) -> None:
         if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool or y.ndim != 1:
             raise ValueError(f"{where} the {split} labels are {y.dtype} of shape {tuple(y.shape)}; the library reads "
                              "class indices (N,) of an integer dtype (disagreement and accuracy compare the argmax "
-                             "of the logits with them): pass y.argmax(1) for one-hot labels; soft labels have no "
-                             "class index to compare with")
+                             "of the logits with them): pass y.long() for 0/1 or boolean labels (N,), y.argmax(1) "
+                             "for one-hot labels; soft labels have no class index to compare with")
     raw = data.x_test[:2]
     param = next((t for t in model.parameters() if t.is_floating_point()), None)
     # as training feeds it: floating inputs in the network's dtype, integer inputs (token ids) as they are
@@ -232,6 +234,21 @@ def check_conventions(task: Task, model: nn.Module) -> None:
         raise ValueError(f"{where} the same seed built two different networks ({differ} differs): the model "
                          "factory draws from a generator the library does not seed (numpy, Python's random, a "
                          "global counter); draw from torch's generator, which the library seeds per run")
+    # training calls the network in train mode, where some return more (auxiliary logits, a loss): checked on the
+    # second network, whose batch-norm statistics nothing reads after
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        again.train()
+        try:
+            trained = again(x)
+        except Exception as e:
+            raise ValueError(f"{where} the network fails in train mode on two test inputs of shape "
+                             f"{tuple(raw.shape)} (eval mode works): {type(e).__name__}: {e}") from e
+    if not isinstance(trained, torch.Tensor) or tuple(trained.shape) != tuple(first.shape):
+        got = tuple(trained.shape) if isinstance(trained, torch.Tensor) else type(trained).__name__
+        raise ValueError(f"{where} in train mode the network returns {got}, in eval mode logits of shape "
+                         f"{tuple(first.shape)}: the loss is taken in train mode, so forward must return the logits "
+                         "(N, classes) alone in both modes (drop auxiliary outputs, e.g. torchvision's "
+                         "aux_logits=False, or return out[0] while training)")
 
 
 def check_supported(model: nn.Module, where: str = "the network") -> None:

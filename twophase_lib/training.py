@@ -146,23 +146,29 @@ class DivergedError(RuntimeError):
         self.step = step
 
 
-#: How many times the run's first training loss a loss may reach before the run counts as exploded, finite or
-#: not. A working run's loss never leaves the order of its first (cross-entropy from ln K ≈ 2.3; the book's fully
-#: linearized runs at lr 0.1 peak near 50× it), while an exploding one passes 10⁴× within a few iterations on its
-#: way to 10²⁰ (lr 50, 84 → 4e21 in 12 steps) and, with batch norm, may never reach infinity.
+#: How many times the run's training loss at initialisation (:func:`initial_loss`) a loss may reach before the run
+#: counts as exploded, finite or not. A working run's loss never leaves the order of its initial one (cross-entropy
+#: from ln K ≈ 2.3; the book's fully linearized runs at lr 0.1 peak near 50× it), while an exploding one passes 10⁴×
+#: within a few iterations on its way to 10²⁰ (lr 50, 84 → 4e21 in 12 steps) and, with batch norm, may never reach
+#: infinity.
 LOSS_EXPLOSION_FACTOR = 1e4
 
 
-def first_diverged(losses: dict[int, float]) -> int | None:
-    """The first iteration whose training loss is NaN or infinite, or above :data:`LOSS_EXPLOSION_FACTOR` times the
-    first loss of ``losses`` (the update taken there diverged), or None.
+def first_diverged(losses: dict[int, float], initial: float) -> int | None:
+    """The first iteration whose training loss is NaN or infinite, or above :data:`LOSS_EXPLOSION_FACTOR` times
+    ``initial`` (the update taken there diverged), or None.
+
+    The bound is anchored to the run's loss at initialisation, never to the first loss of ``losses``: a resumed
+    stretch, or a run switched late, starts from a small loss whose ordinary spikes would pass 10⁴ times it, so a
+    stretch-relative bound would make whether a run diverged depend on which of its states happened to be cached.
 
     Args:
-        losses: {iteration: training loss} of one run (or one resumed stretch of it).
+        losses: {iteration: training loss} of one run, or of one resumed stretch of it.
+        initial: the run's training loss at initialisation (:func:`initial_loss`); a bound of 10⁴ × |initial|
+            (none when it is 0 or not finite: then only NaN and infinite losses count).
     """
     steps = sorted(losses)
-    first = next((losses[s] for s in steps if math.isfinite(losses[s])), math.nan)
-    bound = LOSS_EXPLOSION_FACTOR * abs(first) if math.isfinite(first) and first != 0 else math.inf
+    bound = LOSS_EXPLOSION_FACTOR * abs(initial) if math.isfinite(initial) and initial != 0 else math.inf
     return next((s for s in steps if not math.isfinite(losses[s]) or losses[s] > bound), None)
 
 
@@ -205,6 +211,30 @@ def materialise(cfg: RunConfig, ckpt: Checkpoint) -> nn.Module:
     model = in_memory_format(run_model(cfg), cfg.memory_format)
     model.load_state_dict(ckpt.model)
     return model
+
+
+def initial_loss(cfg: RunConfig) -> float:
+    """The run's training loss at initialisation: the loss of its initial network (train mode) on the batch of
+    iteration 0, with that step's augmentation and dropout draws, before any update — the loss its first update
+    reports. The anchor of the explosion rule (:func:`first_diverged`): the same whichever stretch of the run, or
+    of a run switched from it, is checked, so whether a run diverged never depends on the cache. One forward pass
+    of one batch; the caller's generators are left as they were.
+
+    Returns:
+        The loss, a float in the task's loss units (cross-entropy: about ln K at initialisation).
+    """
+    with deterministic(cfg.device), step_randomness(cfg.device):
+        return _initial_loss(cfg)
+
+
+def _initial_loss(cfg: RunConfig) -> float:
+    data = run_data(cfg)
+    model = materialise(cfg, initial_checkpoint(cfg))
+    model.train()
+    x, y = data.train_batch(cfg.batch_seed, 0, cfg.optim.batch_size, cfg.data.augment)
+    seed_step(cfg, 0)
+    with torch.no_grad():
+        return float(run_loss(cfg)(model(x), y))
 
 
 def in_memory_format(model: nn.Module, memory_format: str) -> nn.Module:
@@ -264,7 +294,8 @@ def train(
     Raises:
         ValueError: ``until`` lies before ``start``. RuntimeError: the run names a CUDA device this machine lacks.
         DivergedError: the training loss became NaN or infinite, or exploded past
-            :data:`LOSS_EXPLOSION_FACTOR` times its first value (the message names the iteration and its lr).
+            :data:`LOSS_EXPLOSION_FACTOR` times its loss at initialisation (:func:`initial_loss`; the message
+            names the iteration and its lr).
     """
     check_device(cfg.device)
     until = cfg.optim.steps if until is None else until
@@ -302,11 +333,12 @@ def _train(
         losses[step] = step_fn(step)
     saved[until] = snapshot(until, model, optimizer)
     losses = losses_as_floats(losses)
-    step = first_diverged(losses)
+    initial = _initial_loss(cfg) if losses else math.inf  # the anchor, whichever stretch this is
+    step = first_diverged(losses, initial)
     if step is not None:
-        first = losses[min(losses)]
         how = (f"became {losses[step]}" if not math.isfinite(losses[step]) else
-               f"exploded to {losses[step]:.3g}, over {LOSS_EXPLOSION_FACTOR:.0e} times its first value {first:.3g},")
+               f"exploded to {losses[step]:.3g}, over {LOSS_EXPLOSION_FACTOR:.0e} times its loss at initialisation "
+               f"{initial:.3g},")
         raise DivergedError(f"{desc}: the training loss {how} at iteration {step} (lr "
                             f"{cfg.optim.lr_at(step):g}): the run diverged, and a diverged run enters no curve; "
                             "lower the lr or add warmup (OptimConfig.warmup_steps)", step)
