@@ -235,6 +235,32 @@ def test_the_scorecard_shows_the_scale_column_beside_the_claims():
     assert "(ch. 7)" not in glance_grid({("cone", "cpu"): cone}, "cpu")[0]
 
 
+def test_the_paper_s_own_network_is_a_column_of_its_own_on_the_scorecard():
+    """ResNet-20 ×1 at batch 128 on the whole subset is the paper's own network: its verdicts by chapters 1–3's
+    rules are a column beside the book's networks; a narrower rung, or another batch, is not."""
+    from twophase_book.pages import glance_grid
+    from twophase_book.summary import PRIMARY, Cell, ClaimSummary
+
+    ms = measures("resnet20", {}) + measures("resnet20", {}, batch=64)
+    top = ms[2]
+    top.cone, top.details = "reproduced", {"cone": "every deciding check passing"}
+    assert [m.spec.id for m in scale.paper_rungs(ms)] == ["resnet20-x1-b128"]
+    summary = scale.scale_summary("cpu", ladder_trends(ms), claim_scale(ladder_trends(ms)), ms)
+    cell = summary.cell("ResNet-20 ×1, batch 128", scale.paper_protocol("cone"))
+    assert cell.outcome == "reproduced" and "decided by every deciding check passing" in cell.headline
+    assert "floor S(1000, 1500) 0.1 [0.1, 0.1]" in cell.headline
+    cone = ClaimSummary("cone", "cpu", "inconclusive", [Cell("ResNet-20", PRIMARY, "inconclusive", "h")])
+    grid = glance_grid({("cone", "cpu"): cone, ("scale", "cpu"): summary}, "cpu")
+    assert "ResNet-20 ×1, batch 128](chapters/07_paper_or_scale.ipynb) (ch. 7, the paper's network)" in grid[0]
+    row = next(line for line in grid if "Cone effect" in line)
+    assert "| ⚪ inconclusive | 🟢 reproduced |" in row  # the book's ResNet-20, then the paper's
+    assert "the paper's network" not in glance_grid({("cone", "cpu"): cone, ("scale", "cpu"): scale.scale_summary(
+        "cpu", ladder_trends(ms[:2]), claim_scale(ladder_trends(ms[:2])), ms[:2])}, "cpu")[0]
+    note = scale.paper_network_note(ms).text
+    assert "**ResNet-20 ×1, batch 128, cone**: *reproduced*" in note
+    assert "not been measured" in scale.paper_network_note(ms[:2]).text
+
+
 def test_the_ladder_figure_draws_fits_bands_and_the_paper(tmp_path):
     import matplotlib
 

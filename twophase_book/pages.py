@@ -23,7 +23,7 @@ from .profiles import (
     protocol_designs,
 )
 from .render import fmt
-from .scale import SCALE_COLUMN
+from .scale import PAPER_NETWORK, SCALE_COLUMN, paper_protocol
 from .summary import CHECK_PREFIX, PRIMARY, ClaimSummary
 
 # ------------------------------------------------------------------------------------------------- at a glance
@@ -43,9 +43,10 @@ def badge(outcome: str) -> str:
 
 def glance_grid(found: dict, profile: str) -> list[str]:
     """The scorecard's grid at one profile: one row per claim of chapters 1–3, one column per network (chapters
-    1–3) and per task (chapter 4, the same claims on other architectures), a badge per cell, and the scale ladder's
-    column (chapter 7: whether the claim's trend over width reaches the paper at its scale) where it ran; then
-    chapter 6's finding. ``found``: {(kind, profile): ClaimSummary or None}."""
+    1–3), per paper's own network the ladder judged by chapters 1–3's rules (chapter 7's ResNet-20 ×1 at batch 128,
+    once measured), per task (chapter 4, the same claims on other architectures), a badge per cell, and the scale
+    ladder's column (chapter 7: whether the claim's trend over width reaches the paper at its scale) where it ran;
+    then chapter 6's finding. ``found``: {(kind, profile): ClaimSummary or None}."""
     get = lambda kind: found.get((kind, profile))  # noqa: E731
     beyond = get("beyond")
     ladder = get("scale")
@@ -55,14 +56,21 @@ def glance_grid(found: dict, profile: str) -> list[str]:
     if not nets and not tasks:
         return []
     scale_head = [f"[scale](chapters/{claim('scale').chapter}.ipynb) (ch. 7)"] if ladder else []
-    lines = ["| claim | verdict (ch. 1–3) | " + " | ".join(nets + [f"{t} (ch. 4)" for t in tasks] + scale_head)
-             + " |", "|---|---|" + "---|" * (len(nets) + len(tasks) + len(scale_head))]
+    paper = list(dict.fromkeys(c.network for c in ladder.cells if c.protocol.startswith(PAPER_NETWORK))) \
+        if ladder else []  # the paper's own networks the ladder judged by chapters 1–3's rules
+    paper_head = [f"[{n}](chapters/{claim('scale').chapter}.ipynb) (ch. 7, the paper's network)" for n in paper]
+    lines = ["| claim | verdict (ch. 1–3) | " + " | ".join(nets + paper_head + [f"{t} (ch. 4)" for t in tasks]
+                                                         + scale_head) + " |",
+             "|---|---|" + "---|" * (len(nets) + len(paper_head) + len(tasks) + len(scale_head))]
     for kind, label in GLANCE_CLAIMS:
         s = get(kind)
         title = claim(kind).title
         cells = []
         for n in nets:
             c = s.cell(n, PRIMARY) if s else None
+            cells.append("–" if c is None else badge(c.outcome))
+        for n in paper:
+            c = ladder.cell(n, paper_protocol(kind))
             cells.append("–" if c is None else badge(c.outcome))
         for t in tasks:
             c = beyond.cell(t, label)

@@ -819,11 +819,67 @@ def ladder_figure(measures: list[RungMeasures], trends: list[tuple]) -> plt.Figu
 # -------------------------------------------------------------------------------------------------- summary
 
 
-def scale_summary(profile: str, trends: list[tuple], claims: dict[str, tuple[str, str]]) -> ClaimSummary:
+#: The summary's protocol for the verdicts of the paper's own network (:func:`paper_rungs`), the scorecard's column
+#: for it beside the book's networks.
+PAPER_NETWORK = "the paper's own network"
+#: The claims whose rules a rung runs, in the order of chapters 1–3 (the names of :class:`RungMeasures`' outcomes).
+RUNG_CLAIMS = ("chaos", "cone", "switch")
+
+
+def paper_protocol(kind: str) -> str:
+    """The protocol of the paper's own network's cell for one claim (``"the paper's own network: cone"``)."""
+    return f"{PAPER_NETWORK}: {kind}"
+
+
+def paper_rungs(measures: list[RungMeasures]) -> list[RungMeasures]:
+    """The measured rungs that are the paper's own network: width ×1, the paper's batch, the whole subset (ResNet-20
+    on the ladder; only the data and the window's length differ from the paper's runs)."""
+    return [m for m in measures if m.spec.width == 1 and m.spec.batch_size == PAPER_BATCH
+            and m.spec.train_examples is None]
+
+
+def paper_network_cells(measures: list[RungMeasures]) -> list[Cell]:
+    """One cell per claim the paper's own network was judged on (:func:`paper_rungs`): its network the rung's label,
+    its protocol :func:`paper_protocol` of the claim; the rung's outcome by the book's rule, what decided it and the
+    rung's numbers for that claim (seed mean [range])."""
+    cells = []
+    for m in paper_rungs(measures):
+        numbers = {
+            "chaos": f"inflection {_inflection_mean(m)} epochs (iterations), per seed "
+                     + ", ".join("> grid" if x == math.inf else f"{x:.2g}" for x in m.inflection_epochs),
+            "cone": f"floor S({m.late}, {m.late + m.max_lag}) {_mean_range(m.floor)} against S(0, {m.late}) "
+                    f"{_mean_range(m.travelled)} travelled",
+            "switch": "" if m.switch_gain is None else
+                      "gain acc(T; {}) − acc(T; {}) {}".format(*(m.switch_times or ("t late", 0)),
+                                                              _mean_range(m.switch_gain)),
+        }
+        for kind in RUNG_CLAIMS:
+            outcome = getattr(m, kind)
+            if outcome is None:
+                continue
+            decided = m.details.get(kind, "")
+            cells.append(Cell(m.spec.label, paper_protocol(kind), outcome,
+                              f"{m.window:,}-iteration window: " + "; ".join(
+                                  x for x in (f"decided by {decided}" if decided else "", numbers[kind]) if x)))
+    return cells
+
+
+def paper_network_note(measures: list[RungMeasures]) -> Note:
+    """The paper's own network judged by chapters 1–3's rules (:func:`paper_network_cells`), in words."""
+    cells = paper_network_cells(measures)
+    if not cells:
+        return Note("The paper's own network (ResNet-20 ×1 at batch 128) has not been measured yet.")
+    return Note("\n".join(f"* **{c.network}, {c.protocol[len(PAPER_NETWORK) + 2:]}**: *{c.outcome}* — "
+                          f"{c.headline}" for c in cells))
+
+
+def scale_summary(profile: str, trends: list[tuple], claims: dict[str, tuple[str, str]],
+                  measures: list[RungMeasures] = ()) -> ClaimSummary:
     """The scale chapter's typed summary: one cell per prediction (its outcome at the paper's scale, the slope and
-    the fitted value at ×1 with their intervals), and one per claim under the protocol ``"scale column"`` (what the
-    scorecard's scale column shows); the verdict *fails at the paper's scale* if any claim does, *consistent* if
-    every claim is, *not run* when no rung was, else *cannot tell*."""
+    the fitted value at ×1 with their intervals), one per claim under the protocol ``"scale column"`` (what the
+    scorecard's scale column shows), and the paper's own network's verdicts where ``measures`` hold it
+    (:func:`paper_network_cells`, the scorecard's column for it); the verdict *fails at the paper's scale* if any
+    claim does, *consistent* if every claim is, *not run* when no rung was, else *cannot tell*."""
     cells = []
     for p, t, why in trends:
         if t is None:
@@ -834,6 +890,7 @@ def scale_summary(profile: str, trends: list[tuple], claims: dict[str, tuple[str
                            Number("at the paper's width", t.at_paper, *t.at_paper_interval)]))
     for claim, (o, why) in claims.items():
         cells.append(Cell(claim, SCALE_COLUMN, o, why))
+    cells += paper_network_cells(list(measures))
     outcomes = [o for o, _ in claims.values()]
     verdict = (NOT_RUN if outcomes and all(o == NOT_RUN for o in outcomes) else ScaleOutcome.FAILS
                if str(ScaleOutcome.FAILS) in outcomes else ScaleOutcome.CONSISTENT
