@@ -164,8 +164,9 @@ def first_diverged(losses: dict[int, float], initial: float) -> int | None:
 
     Args:
         losses: {iteration: training loss} of one run, or of one resumed stretch of it.
-        initial: the run's training loss at initialisation (:func:`initial_loss`); a bound of 10⁴ × |initial|
-            (none when it is 0 or not finite: then only NaN and infinite losses count).
+        initial: the run's training loss at initialisation (:func:`initial_loss`); the bound is
+            :data:`LOSS_EXPLOSION_FACTOR` times its absolute value (none when it is 0 or not finite: then only NaN
+            and infinite losses count).
     """
     steps = sorted(losses)
     bound = LOSS_EXPLOSION_FACTOR * abs(initial) if math.isfinite(initial) and initial != 0 else math.inf
@@ -221,7 +222,7 @@ def initial_loss(cfg: RunConfig) -> float:
     of one batch; the caller's generators are left as they were.
 
     Returns:
-        The loss, a float in the task's loss units (cross-entropy: about ln K at initialisation).
+        The loss as a float, in the task's loss units (for cross-entropy about ln K at initialisation).
     """
     with deterministic(cfg.device), step_randomness(cfg.device):
         return _initial_loss(cfg)
