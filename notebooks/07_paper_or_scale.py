@@ -62,7 +62,8 @@ scale.predictions_table()
 # (the paper's ResNet-20 is $w = 1$). The **trend** is the slope $b$ against the
 # prediction (*as predicted* when its 90% interval lies wholly on the predicted side of
 # the bound, *rejected* when wholly on the other, else *undecided*). **At the paper's
-# scale** is the fitted value at $w = 1$ against the paper's value there: *consistent*
+# scale** is the value at $w = 1$ — the rung's own where a rung is the paper's network
+# (ResNet-20 ×1), else the fit's — against the paper's value there: *consistent*
 # when its interval meets the paper's range, *fails* when it lies wholly outside, *cannot
 # tell* when it is wider than a factor of 10 or could not be fitted. The intervals are
 # $t$ intervals from a bootstrap over seeds within each rung: they measure seed noise,
