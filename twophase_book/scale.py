@@ -822,8 +822,15 @@ def ladder_figure(measures: list[RungMeasures], trends: list[tuple]) -> plt.Figu
 #: The summary's protocol for the verdicts of the paper's own network (:func:`paper_rungs`), the scorecard's column
 #: for it beside the book's networks.
 PAPER_NETWORK = "the paper's own network"
-#: The claims whose rules a rung runs, in the order of chapters 1–3 (the names of :class:`RungMeasures`' outcomes).
-RUNG_CLAIMS = ("chaos", "cone", "switch")
+def rung_claims() -> list[str]:
+    """The claims whose rules a rung runs (its outcomes are :class:`RungMeasures` fields of the claim's kind), in the
+    registry's order (chapters 1–3)."""
+    import dataclasses
+
+    from .claims import CLAIMS
+
+    outcomes = {f.name for f in dataclasses.fields(RungMeasures)}
+    return [c.kind for c in CLAIMS if c.kind in outcomes]
 
 
 def paper_protocol(kind: str) -> str:
@@ -853,7 +860,7 @@ def paper_network_cells(measures: list[RungMeasures]) -> list[Cell]:
                       "gain acc(T; {}) − acc(T; {}) {}".format(*(m.switch_times or ("t late", 0)),
                                                               _mean_range(m.switch_gain)),
         }
-        for kind in RUNG_CLAIMS:
+        for kind in rung_claims():
             outcome = getattr(m, kind)
             if outcome is None:
                 continue
