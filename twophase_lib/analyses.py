@@ -28,7 +28,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .cache import Cache
-from .chaos import ChaosMap, ChaosMapResult, Reference, WindowReading, run_chaos_map, window_reading
+from .chaos import (ChaosMap, ChaosMapResult, ControlDriftError, Reference, WindowReading, drift_message, run_chaos_map,
+                    window_reading)
 from .cone import ConeResult, ConeStudy, LagReading, lag_reading, run_studies
 from .config import RunConfig, check_integer, check_real
 from .executor import Executor
@@ -219,6 +220,8 @@ def chaos_analysis(run: RunConfig, t0s, deltas, seeds=(0, 1, 2), epsilon: float 
     Raises:
         ValueError: a run with lr drops or no iterations, grids that are not increasing integers inside the window,
             ε not a number in (0, 1), a control t0 off the grid, an unknown reference, negative ``workers``.
+        twophase_lib.chaos.ControlDriftError: the ε = 0 twin did not end bitwise on its parent (training draws
+            randomness the library does not seed); the analysis computed is its ``analysis``.
     """
     _constant_lr(run, "chaos_analysis")
     _window(run, "chaos_analysis")
@@ -240,7 +243,11 @@ def chaos_analysis(run: RunConfig, t0s, deltas, seeds=(0, 1, 2), epsilon: float 
     with Executor(workers) as ex:
         res = run_chaos_map(study, cache, ex, progress, desc="chaos analysis")
     readings = {(m, d): window_reading(_label(run), res, m, d) for m in CHAOS_METRICS for d in deltas}
-    return ChaosAnalysis(res, readings)
+    analysis = ChaosAnalysis(res, readings)
+    if not res.control_is_exact:  # the rule would read "not reproduced": the truth is that nothing can be read
+        raise ControlDriftError(f"chaos_analysis on {_label(run)}: {drift_message(res.control)} (the computed "
+                                "analysis is the error's .analysis)", analysis)
+    return analysis
 
 
 # ------------------------------------------------------------------------------------------------------ cone
@@ -371,8 +378,10 @@ class SwitchAnalysis:
     (``results["linearized"]``), the same at a lower lr (``"linearized, lower lr"``, at the control switch times)
     and the network trained on with batch norm frozen at t (``"batch norm frozen"``, at every switch time); the
     paired rule's verdict on the paper's arm (with the frozen control) and on the lower-lr arm (without: the control
-    trains at the run's lr). ``budget``: the fixed-budget arm's results keyed by switch time
-    (:func:`twophase_lib.switch.fixed_budget_studies`; empty when not run) and ``budget_check`` its descriptive
+    trains at the run's lr). ``budget``: the fixed-budget arm's results keyed by switch time t
+    (:func:`twophase_lib.switch.fixed_budget_studies`; empty when not run): each a :class:`SwitchResult` over the two
+    switch times (t, t + B), so ``budget[t].accuracy[:, 0]`` is the model linearized at t after B iterations and
+    ``[:, 1]`` standard training to t + B (no switch), per seed; and ``budget_check`` its descriptive
     check (:func:`twophase_lib.verdicts.fixed_budget_check`; None when not run)."""
 
     results: dict[str, SwitchResult]
@@ -405,8 +414,9 @@ class SwitchAnalysis:
         for arm, v in self.verdicts.items():
             lines.append(f"  {arm}: {v.outcome}\n    " + v.explain().replace("\n", "\n    "))
         for t, diffs in self.controls().items():
-            lines.append(f"  control at t = {t}: " + "; ".join(f"{k} {m:+.3f} [{lo:+.3f}, {hi:+.3f}]"
-                                                              for k, (m, lo, hi) in diffs.items()))
+            lines.append(f"  control at t = {t}: " + "; ".join(
+                f"{k} {m:+.3f} " + (f"[{lo:+.3f}, {hi:+.3f}]" if math.isfinite(lo) and math.isfinite(hi)
+                                    else "(no interval: fewer than two paired seeds)") for k, (m, lo, hi) in diffs.items()))
         if self.budget_check is not None:
             lines.append(f"  fixed budget (descriptive): {self.budget_check.mark} {self.budget_check.name}: "
                          f"{self.budget_check.detail}")
@@ -456,7 +466,8 @@ def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float
 
     Args:
         run: the recipe at a constant lr; the switched runs train to T = switches[-1] ≤ ``run.optim.steps``.
-        switches: switch times (iterations), increasing, at least three; the last is T.
+        switches: switch times (iterations), increasing from 0 (fully linearized training), at least three; the
+            last is T.
         seeds: the runs' seeds.
         inflection: chapter 1's inflection in iterations, ≥ 0 (nan, or inf when the twins never halved their
             difference: the rule's cone-phase checks are not applicable).
@@ -473,8 +484,8 @@ def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float
         A :class:`SwitchAnalysis`.
 
     Raises:
-        ValueError: a run with lr drops or no iterations, switch times not increasing integers inside the window or
-            fewer than three, control switch times off the grid, ``lr_scale`` outside (0, 1), an inflection that is
+        ValueError: a run with lr drops or no iterations, switch times not increasing integers inside the window,
+            not starting at 0 or fewer than three, control switch times off the grid, ``lr_scale`` outside (0, 1), an inflection that is
             not a number ≥ 0 (nan or inf: none), negative ``workers``, a budget that is not a positive integer or
             ends past the window.
     """
@@ -483,6 +494,9 @@ def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float
     switches = _grid(switches, "switches", 0, run.optim.steps)
     if len(switches) < 3:
         raise ValueError(f"the rule needs at least three switch times (the last is T), got {switches}")
+    if switches[0] != 0:
+        raise ValueError(f"switches must start at 0, fully linearized training (the rule's checks compare every later "
+                         f"switch time with it: t = 0 is worst, the linear phase learns), got {switches}")
     if control_switches is None:
         control_switches = tuple(switches)
     if len(control_switches):  # () runs no controls

@@ -43,6 +43,27 @@ class Reference(enum.StrEnum):
     DATA_ORDER = "data order"
 
 
+class ControlDriftError(RuntimeError):
+    """The ε = 0 twin did not end bitwise on its parent: training draws randomness the library does not seed (numpy
+    or Python's ``random`` in ``forward``, ``torch.randn`` on another device's generator, a non-deterministic
+    kernel), so a twin's distance mixes the perturbation's effect with noise of unknown size and no chaos reading
+    can be made. ``analysis`` holds what was computed, to inspect."""
+
+    def __init__(self, message: str, analysis=None):
+        super().__init__(message)
+        self.analysis = analysis
+
+
+def drift_message(control: list[dict]) -> str:
+    """What the ε = 0 controls show when they drifted: the largest drift, where, and what to look for."""
+    worst = max(control, key=lambda c: (c["disagreement"], c["l2_distance"]))
+    return (f"the ε = 0 control drifted from its parent: the twin branched at t0 = {worst['t0']} (seed "
+            f"{worst['seed']}) ends at t1 = {worst['t1']} at L2 distance {worst['l2_distance']:.3g}, disagreeing on "
+            f"{worst['disagreement']:.1%} of the test set, where it must be exactly 0. Training draws randomness the "
+            "library does not seed: draw it from torch's global generator (the library seeds it per step), not numpy "
+            "or Python's random, and use deterministic kernels; no chaos reading can be made until it is exact")
+
+
 def reference_partner(run: RunConfig, kind: Reference | str = Reference.INDEPENDENT_INIT) -> RunConfig:
     """The other network of a reference pair of ``run`` (its seed + 1000 as initialisation or as batch seed).
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -45,6 +46,12 @@ def generator(*parts: object) -> torch.Generator:
     return torch.Generator().manual_seed(derive_seed(*parts))
 
 
+_SPLITS = ("x_train", "y_train", "x_test", "y_test")
+#: Per TensorData, kept outside its attributes (its identity and pickle are its fields): how often a tensor was
+#: replaced, and the digest of the tensors' bytes with the state() it was taken at.
+_MEMO: "weakref.WeakKeyDictionary[TensorData, dict]" = weakref.WeakKeyDictionary()
+
+
 @dataclass(eq=False)
 class TensorData:
     """A training and a test split as tensors on one device, with batches (and augmentation) drawn per step.
@@ -64,17 +71,49 @@ class TensorData:
 
     def __post_init__(self):
         for split in ("train", "test"):
-            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            y = getattr(self, f"y_{split}")
             if not y.is_floating_point() and not y.is_complex() and y.dtype not in (torch.int64, torch.bool):
                 y = y.long()  # int32, uint8 ... class indices: cross-entropy takes int64 (the conversion is exact)
                 setattr(self, f"y_{split}", y)
+        self._check()
+
+    def _check(self) -> None:
+        """Refuse what no study can read: splits of unequal lengths, an empty split, non-finite inputs (one NaN
+        test image makes every accuracy and loss barrier NaN, and every switched run look diverged)."""
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
             if len(x) != len(y):
                 raise ValueError(f"{self.name}: {len(x)} {split} inputs but {len(y)} labels")
+            if (x.is_floating_point() or x.is_complex()) and len(x):
+                bad = (~torch.isfinite(x.reshape(len(x), -1))).any(1).nonzero().flatten()
+                if len(bad):
+                    raise ValueError(f"{self.name}: {len(bad)} {split} input(s) hold NaN or infinite values (the first "
+                                     f"is #{int(bad[0])}); clean or drop them: every loss, accuracy and distance read "
+                                     "on them would be NaN, and a NaN training loss reads as divergence")
         if len(self.x_train) == 0:
             raise ValueError(f"{self.name}: the training split is empty")
         if len(self.x_test) == 0:
             raise ValueError(f"{self.name}: the test split is empty; disagreement, accuracy and the loss barriers are "
                              "read on it (a mean over no image would be NaN)")
+
+    def __setattr__(self, name: str, value) -> None:
+        object.__setattr__(self, name, value)
+        if name in _SPLITS:  # a tensor replaced: the data changed (see state())
+            memo = _MEMO.setdefault(self, {})
+            memo["generation"] = memo.get("generation", 0) + 1
+
+    def state(self) -> tuple:
+        """A cheap token that changes whenever the data may have: a tensor replaced or changed in place (torch's
+        version counter of each tensor). :meth:`fingerprint` is recomputed, and a :class:`~twophase_lib.Task`'s
+        identity with it, only when it changes, so data edited in place after a first study (``y[:10] = 0``)
+        get a new cache key instead of the old data's results."""
+        versions = []
+        for name in _SPLITS:
+            try:
+                versions.append(getattr(self, name)._version)
+            except RuntimeError:  # an inference tensor keeps no counter: taken as changed on every call
+                versions.append(object())
+        return (_MEMO.get(self, {}).get("generation", 0), *versions)
 
     def __repr__(self) -> str:
         def t(x: torch.Tensor) -> str:
@@ -98,9 +137,16 @@ class TensorData:
         """
         from .identity import identity_digest, tensor_digest
 
-        h = hashlib.sha256()
-        for t in (self.x_train, self.y_train, self.x_test, self.y_test):
-            h.update(f"{tuple(t.shape)}{tensor_digest(t)}".encode())
+        state = self.state()
+        memo = _MEMO.setdefault(self, {})
+        if memo.get("digest", (None,))[0] != state:  # the tensors' bytes hashed once per change (see state())
+            if "digest" in memo:
+                self._check()
+            h = hashlib.sha256()
+            for t in (self.x_train, self.y_train, self.x_test, self.y_test):
+                h.update(f"{tuple(t.shape)}{tensor_digest(t)}".encode())
+            memo["digest"] = (state, h)
+        h = memo["digest"][1].copy()
         h.update(identity_digest(self.augmenter, f"data {self.name!r}: the augmenter").encode())
         return h.hexdigest()
 

@@ -20,9 +20,10 @@ from typing import Iterable
 
 import torch
 from torch import nn
-from torch.func import functional_call, jvp
+from torch.func import jvp
 
 from .config import RunConfig
+from .ntk import stateless_call
 from .store import evaluation_model
 from .task import run_data
 from .training import (
@@ -107,7 +108,7 @@ class Linearized(nn.Module):
     def _expansion(self, x: torch.Tensor) -> torch.Tensor:
         theta = dict(self.net.named_parameters())
         tangent = {k: theta[k] - self._theta0[k] for k in theta}
-        f = lambda p: functional_call(self.net, (p, self._buffers0), (x,))  # noqa: E731
+        f = lambda p: stateless_call(self.net, p, self._buffers0, (x,))  # noqa: E731
         with attention_reference_kernels():
             out, delta = _jvp(f, (self._theta0,), (tangent,))
         return out + delta
@@ -225,11 +226,11 @@ def _train_linearized(cfg: RunConfig, base: Checkpoint, until: int, reset_moment
     if lr_scale != 1.0:
         cfg = cfg.replace(optim={"lr": cfg.optim.lr * lr_scale})
     optimizer = make_optimizer(cfg, model)
-    if start is not None:
+    if start is not None:  # copies: torch's load_state_dict keeps the tensors, training would move them in place
         if start.optimizer:
-            optimizer.load_state_dict(start.optimizer)
+            optimizer.load_state_dict(copy.deepcopy(start.optimizer))
     elif base.optimizer and not reset_momentum:
-        optimizer.load_state_dict(base.optimizer)
+        optimizer.load_state_dict(copy.deepcopy(base.optimizer))
     model.train()
     losses, saved = {}, {}
     first = base.step if start is None else start.step

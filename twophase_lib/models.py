@@ -245,9 +245,26 @@ def register_model(name: str, factory: Callable[[ModelConfig], nn.Module]) -> No
 
 
 def build_model(
-    cfg: ModelConfig, seed: int = 0, device: str | torch.device = "cpu", dtype: str = "float32"
+    cfg: "ModelConfig | RunConfig", seed: int = 0, device: str | torch.device = "cpu", dtype: str = "float32"
 ) -> nn.Module:
-    """Instantiate the registered architecture ``cfg.name`` with initial weights drawn from ``seed``."""
+    """Instantiate the registered architecture ``cfg.name`` with initial weights drawn from ``seed``.
+
+    Given a whole run (``RunConfig``), its network at initialisation: the task's for a :class:`~twophase_lib.Task`
+    run (whose ``run.model`` is the unused default, a ResNet-20), the registered one otherwise; ``seed`` and
+    ``dtype`` are then the run's (``twophase_lib.task.run_model``).
+
+    Raises:
+        ValueError: an unregistered name.
+        TypeError: ``cfg`` is neither a ModelConfig nor a RunConfig.
+    """
+    from .config import RunConfig
+
+    if isinstance(cfg, RunConfig):
+        from .task import run_model
+
+        return run_model(cfg, device)
+    if not isinstance(cfg, ModelConfig):
+        raise TypeError(f"build_model takes a ModelConfig or a RunConfig, got {type(cfg).__name__}")
     check_choice(cfg.name, sorted(MODELS), "model")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed("init", seed))

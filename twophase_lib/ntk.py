@@ -125,6 +125,37 @@ def couples_examples(model: nn.Module, inputs: torch.Tensor) -> bool:
     return False
 
 
+def stateless_call(model: nn.Module, params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor],
+                   args: tuple) -> torch.Tensor:
+    """``model(*args)`` with its parameters and buffers replaced by ``params`` and ``buffers`` (keyed by the names
+    ``named_parameters()`` / ``named_buffers()`` give), the module left as it was: ``torch.func.functional_call``
+    for any module graph.
+
+    ``functional_call`` swaps a tensor under each of its names; a module registered under two names
+    (``self.b = self.a``) has its slot swapped twice and restored to the first swap's tensor, so the network keeps
+    a transform's tensor in place of its parameter after the call (it no longer trains, and ``.double()`` fails).
+    Here every (module, attribute) slot is swapped exactly once, tied tensors (one parameter in two modules) in
+    each of their slots.
+    """
+    return functional_call(model, {slot: (params | buffers)[name] for slot, name in _slots(model)
+                                   if name in params or name in buffers}, args, tie_weights=False, strict=False)
+
+
+def _slots(model: nn.Module) -> list[tuple[str, str]]:
+    """(slot, name) of every parameter and buffer slot of ``model``: each module once (under its first name), each
+    of its own parameters and buffers with the name ``named_parameters()`` / ``named_buffers()`` give its tensor."""
+    names: dict[int, str] = {}
+    for n, t in (*model.named_parameters(), *model.named_buffers()):
+        names.setdefault(id(t), n)
+    out = []
+    for prefix, module in model.named_modules():
+        for table in (module._parameters, module._buffers):
+            for attr, t in table.items():
+                if t is not None and id(t) in names:
+                    out.append((f"{prefix}.{attr}" if prefix else attr, names[id(t)]))
+    return out
+
+
 def kernel_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
     """(name, tensor) of the parameters the eNTK differentiates: those training moves, each tensor once."""
     return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -229,7 +260,7 @@ def _fill_jacobian(
 
     def per_example(xi: torch.Tensor) -> list[dict[str, torch.Tensor]]:
         def f(p: dict) -> torch.Tensor:
-            return functional_call(model, ({**fixed, **p}, buffers), (xi.unsqueeze(0),)).squeeze(0)
+            return stateless_call(model, {**fixed, **p}, buffers, (xi.unsqueeze(0),)).squeeze(0)
 
         _, pullback = vjp(f, wrt)  # one forward pass, then one backward pass per output row
         if batched_rows:
@@ -271,7 +302,7 @@ def _fill_jacobian_batch(
     wrt = {k: params[k].detach() for k in names}
     fixed = {k: v.detach() for k, v in params.items() if k not in wrt}
     buffers = {k: v.detach() for k, v in model.named_buffers()}
-    out_all, pullback = vjp(lambda p: functional_call(model, ({**fixed, **p}, buffers), (inputs,)), wrt)
+    out_all, pullback = vjp(lambda p: stateless_call(model, {**fixed, **p}, buffers, (inputs,)), wrt)
     rows = cotangents.shape[0]
     view = out.view(stop - start, rows, -1)
     for i in range(start, stop):
@@ -491,7 +522,11 @@ def empirical_ntk(
         KernelError: autograd cannot differentiate the model (the message names the module), or it has no
             trainable parameter.
         MemoryError: the budget cannot hold one example's Jacobian of the largest parameter tensor.
+        ValueError: ``inputs`` is not a tensor with a batch dimension holding at least one example.
     """
+    if not isinstance(inputs, torch.Tensor) or inputs.dim() == 0 or inputs.shape[0] == 0:
+        raise ValueError(f"empirical_ntk needs inputs of shape (n, ...) with n ≥ 1 (one example: x.unsqueeze(0)), got "
+                         f"{tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else type(inputs).__name__}")
     n = inputs.shape[0]
     if memory_budget is None:
         memory_budget = default_memory_budget(inputs.device)
@@ -528,8 +563,20 @@ def _symmetrised(k: torch.Tensor) -> torch.Tensor:
 
 
 def kernel_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    """S(a, b) = 1 − ⟨a, b⟩_F / (‖a‖_F ‖b‖_F) in float64, as ½‖a/‖a‖ − b/‖b‖‖² (exactly 0 for equal kernels)."""
+    """S(a, b) = 1 − ⟨a, b⟩_F / (‖a‖_F ‖b‖_F) in float64, as ½‖a/‖a‖ − b/‖b‖‖² (exactly 0 for equal kernels): the
+    paper's kernel distance (its Eq. for S(t, t′)), in [0, 2].
+
+    Raises:
+        ValueError: kernels of different shapes, or one with zero norm (no direction to compare).
+    """
+    if a.shape != b.shape:
+        raise ValueError(f"kernel_distance compares kernels of one shape, got {tuple(a.shape)} and {tuple(b.shape)} "
+                         "(the same inputs and outputs at both checkpoints)")
     a, b = a.double().flatten(), b.double().flatten()
+    for name, k in (("first", a), ("second", b)):
+        if k.norm() == 0:  # (a NaN kernel gives NaN: a diverged network's distance is unknown, not refused)
+            raise ValueError(f"kernel_distance: the {name} kernel is zero (a network whose outputs do not depend on "
+                             "its parameters on these inputs): it has no direction to compare")
     return 0.5 * float(((a / a.norm() - b / b.norm()) ** 2).sum())
 
 

@@ -127,8 +127,9 @@ def perturb(ckpt: Checkpoint, param_names: Iterable[str], pert: Perturbation,
             f"a perturbation of size {pert.size:g} ({pert.kind}) rounds away entirely in {', '.join(dtypes)}: "
             f"realised ‖θ′ − θ‖ = 0 against {intended:.3g} intended, 0 of {total:,} entries changed, so the twin "
             f"would be its parent (each entry moves by about {typical:.2g}, below the rounding step of "
-            f"{', '.join(dtypes)} numbers, {unit:.2g} relative, at weights of its size{grown}); use a larger ε or "
-            f"train in float32 or float64")
+            f"{', '.join(dtypes)} numbers, {unit:.2g} relative, at weights of its size{grown}); use a larger ε"
+            + ("" if dtypes == ["float64"] else " or train in float64" if "float32" in dtypes
+               else " or train in float32 or float64"))
     child = dataclasses.replace(ckpt, model=state)
     return child, PerturbationReport(intended, sq_diff**0.5, changed / max(total, 1), total)
 

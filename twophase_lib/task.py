@@ -114,7 +114,10 @@ class Task:
                 something that cannot be identified (the message names it).
         """
         code = self._code_digest()
-        if "identity" not in self._memo or self._memo.get("code") != code:
+        state = self.tensors().state()
+        if "identity" in self._memo and "data_state" not in self._memo:
+            self._memo["data_state"] = state  # a worker's copy: the identity shipped with it, for the data it loaded
+        if "identity" not in self._memo or self._memo.get("code") != code or self._memo["data_state"] != state:
             where = f"task {self.name!r}:"
             h = hashlib.sha256(f"{self.name}\0{self.version}\0".encode())
             h.update(identity_digest(self.loss, f"{where} the loss").encode())
@@ -125,14 +128,15 @@ class Task:
             h.update(identity_digest(net, f"{where} the network").encode())
             self._memo["classes"] = sorted({type(m) for m in net.modules()}, key=lambda c: c.__qualname__)
             self._memo["identity"], self._memo["code"] = h.hexdigest(), self._code_digest()
+            self._memo["data_state"] = state
         return self._memo["identity"]
 
     def _code_digest(self) -> str:
         """What can change between two calls on this object without a rebuild: the loss, the model factory and the
         network's classes (code, class attributes, the module-level values they read). Recomputed on every
         :meth:`identity`, so a value changed after the task was made (a module-level constant, a class
-        attribute) gives a new identity; the data are fingerprinted once per object (tensors are taken as
-        unchanged)."""
+        attribute) gives a new identity. The data are fingerprinted again only when they change
+        (:meth:`TensorData.state`: a tensor replaced or edited in place)."""
         where = f"task {self.name!r}:"
         return identity_digest((self.loss, self.model, [class_identity(c) for c in self._memo.get("classes", ())]),
                                f"{where} the loss, the model factory or a network class")
@@ -259,7 +263,8 @@ def check_supported(model: nn.Module, where: str = "the network") -> None:
             optimiser fails on its first step); the hook form of weight norm (``torch.nn.utils.weight_norm``:
             its computed weight cannot be copied, so the linearized and frozen-batch-norm models fail; the
             parametrization form is refused by the linearization itself, naming the module); complex
-            parameters or buffers (the run's real dtype would discard their imaginary parts).
+            parameters or buffers (the run's real dtype would discard their imaginary parts); a network with no
+            parameter that trains.
     """
     from torch.nn.utils.weight_norm import WeightNorm
 
@@ -274,6 +279,9 @@ def check_supported(model: nn.Module, where: str = "the network") -> None:
                              "(torch.nn.utils.parametrizations.weight_norm) copies but its fused kernel has no "
                              "forward-mode rule, so linearizing it fails too: write it out in the module's forward "
                              "(w = g · v / ‖v‖ per output row)")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError(f"{where}: no parameter trains ({sum(1 for _ in model.parameters())} parameter tensors, "
+                         "none with requires_grad): there is nothing to perturb, train or take the eNTK of")
     for name, t in (*model.named_parameters(), *model.named_buffers()):
         if t.is_complex():
             raise ValueError(f"{where}: {name} is complex ({t.dtype}); runs train real parameters (the run's dtype "

@@ -8,6 +8,8 @@ resuming at ``s`` give bitwise the same parameters on CPU.
 
 from __future__ import annotations
 
+import copy
+
 import math
 import os
 import warnings
@@ -21,7 +23,7 @@ from torch import nn
 from tqdm import tqdm
 
 from . import runtime
-from .config import RunConfig, check_choice
+from .config import RunConfig, check_choice, check_integer
 from .data import TensorData, derive_seed
 from .models import ONEDNN_RTUS_CHANNELS, unsafe_strided_pointwise_convs
 from .task import run_data, run_loss, run_model
@@ -299,7 +301,7 @@ def train(
             names the iteration and its lr).
     """
     check_device(cfg.device)
-    until = cfg.optim.steps if until is None else until
+    until = cfg.optim.steps if until is None else int(check_integer(until, "until (the iteration to train to)"))
     start = start if start is not None else initial_checkpoint(cfg)
     if until < start.step:
         raise ValueError(f"cannot train backwards: start step {start.step} > until {until}")
@@ -319,8 +321,8 @@ def _train(
     data = run_data(cfg)
     model = materialise(cfg, start)
     optimizer = make_optimizer(cfg, model)
-    if start.optimizer:
-        optimizer.load_state_dict(start.optimizer)
+    if start.optimizer:  # a copy: torch's load_state_dict keeps the tensors, and training would move start's
+        optimizer.load_state_dict(copy.deepcopy(start.optimizer))  # momentum in place
     step_fn = step_function(cfg, model, optimizer, data, until - start.step, start.step)
     wanted = {s for s in save_at if start.step <= s <= until} | {until}
     saved: dict[int, Checkpoint] = {}
