@@ -193,6 +193,13 @@ def test_a_drifting_control_raises_instead_of_reading_not_reproduced(tmp_path):
     assert not caught.value.analysis.control_is_exact
 
 
+def test_kernel_inputs_beyond_the_test_set_are_refused(tmp_path):
+    run = run_on(TensorData("d", *tensors()))  # 24 test inputs
+    with pytest.raises(ValueError, match="kernel_inputs = 25, but the run's test set holds 24"):
+        chaos_analysis(run, t0s=(0, 4), deltas=(8,), seeds=(0,), kernel_inputs=25, cache=Cache(tmp_path),
+                       progress=False)
+
+
 def test_switch_analysis_refuses_switch_times_not_starting_at_zero(tmp_path):
     run = run_on(TensorData("d", *tensors()))
     with pytest.raises(ValueError, match="must start at 0"):

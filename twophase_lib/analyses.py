@@ -219,7 +219,8 @@ def chaos_analysis(run: RunConfig, t0s, deltas, seeds=(0, 1, 2), epsilon: float 
 
     Raises:
         ValueError: a run with lr drops or no iterations, grids that are not increasing integers inside the window,
-            ε not a number in (0, 1), a control t0 off the grid, an unknown reference, negative ``workers``.
+            ε not a number in (0, 1), a control t0 off the grid, an unknown reference, negative ``workers``,
+            ``kernel_inputs`` beyond the test set.
         twophase_lib.chaos.ControlDriftError: the ε = 0 twin did not end bitwise on its parent (training draws
             randomness the library does not seed); the analysis computed is its ``analysis``.
     """
@@ -233,6 +234,12 @@ def chaos_analysis(run: RunConfig, t0s, deltas, seeds=(0, 1, 2), epsilon: float 
     seeds = _seeds(seeds)
     check_real(epsilon, "epsilon (ε = 0 is the control the analysis runs)", 0, 1, low_open=True)
     kernel_inputs = int(check_integer(kernel_inputs, "kernel_inputs (0: no eNTK distance)", 0))
+    if kernel_inputs:
+        from .task import run_data
+
+        available = len(run_data(run).x_test)
+        if kernel_inputs > available:  # the study would take fewer than its cache key says
+            raise ValueError(f"kernel_inputs = {kernel_inputs}, but the run's test set holds {available} examples")
     control = t0s[min(1, len(t0s) - 1)] if control_t0 is None else int(check_integer(control_t0, "control_t0"))
     if control not in t0s:
         raise ValueError(f"control_t0 = {control} must be one of t0s {t0s}")
