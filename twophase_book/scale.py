@@ -947,7 +947,8 @@ def ladder_source(profile: str, cache, record_path=None) -> tuple[list[RungMeasu
         measures, missing, runs = load_measures(cache, profile)
         walls = "; ".join(_run_text(r) for r in runs)
         text = (f"**Computed at `{profile}` in this cache** ({len(measures)} of {len(measures) + len(missing)} "
-                f"rungs; wall times of the runs that computed them: {walls or 'none'}).")
+                f"rungs; wall times of the runs that finished them, a run resumed from the cache after an "
+                f"interruption counting only its own part: {walls or 'none'}).")
         if missing:
             text += (f" Not yet measured: {', '.join(missing)} (`make chapter NB=notebooks/07_paper_or_scale.py "
                      f"PROFILE={profile} PARAMS='-p rungs <ids>'`).")
@@ -966,7 +967,8 @@ def ladder_source(profile: str, cache, record_path=None) -> tuple[list[RungMeasu
     numerics = "; ".join(f"`{fp}`, code version {v}: {', '.join(ids)}" for (fp, v), ids in kernels.items())
     return record["measures"], Note(
         f"**Recorded, not recomputed here:** the `ladder` profile's measurements, run once outside the book's "
-        f"budget ({record['source']}; parts and wall times on 2 cores: {parts}), kept in `{LADDER_RECORD}` by "
+        f"budget ({record['source']}; parts and wall times on 2 cores, a part resumed from the cache after an "
+        f"interruption counting only its own time: {parts}), kept in `{LADDER_RECORD}` by "
         f"`scripts/record_ladder.py`. The kernels and code that computed each rung: {numerics}. A rung's studies "
         f"never mix kernels, and a series (one network at one batch size, the rungs a trend is fitted over) never "
         f"mixes code; but the ladder runs in parts, in sessions on different machines, so the rungs of one trend "
