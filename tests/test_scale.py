@@ -13,7 +13,9 @@ import torch
 from tests.conftest import tiny_config
 from twophase_book import scale
 from twophase_book.claims import CLAIMS, claim
-from twophase_book.scale import PREDICTIONS, RungMeasures, claim_scale, ladder_trends, select_rungs
+from twophase_book.render import Note
+from twophase_book.scale import (PREDICTIONS, RungMeasures, claim_scale, ladder_trends, other_batch_trend_table,
+                                   select_rungs)
 from twophase_lib.cache import Cache
 from twophase_lib.cone import ConeStudy
 from twophase_lib.config import CACHE_VERSION, DataConfig, config_hash, to_dict
@@ -190,6 +192,14 @@ def test_the_trends_reach_every_scale_outcome_and_say_why_none_could_be_fitted()
     ours = measures("resnet20", {"floor": falls_as(0.025, -1.0)}, batch=64)
     assert next(t for p, t, _ in ladder_trends(ours + measures("vgg16", {}))
                 if p.measure == "floor" and p.network == "resnet20") is None
+    # ... and the rungs at our batch are read on their own, descriptively, on what they measure (no switch)
+    ours = measures("resnet20", {"floor": falls_as(0.025, -1.0), "switch_gain": [None] * 3}, batch=64)
+    table = other_batch_trend_table(ours, "ladder")
+    rows = {(r[1], r[2]): r for r in table.rows}
+    assert all(r[0] == "64" for r in table.rows) and len(table.rows) == 2  # floor and S(0, t): no switch, no VGG
+    floor = next(r for (net, q), r in rows.items() if net == "ResNet-20" and "floor" in q)
+    assert floor[3].startswith("-1.0") and floor[-1] == str(ScaleOutcome.CONSISTENT)
+    assert isinstance(other_batch_trend_table(consistent, "ladder"), Note)
 
 
 def test_the_scale_column_per_claim_reaches_every_outcome():

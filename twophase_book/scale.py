@@ -640,6 +640,23 @@ def trend_table(trends: list[tuple]) -> Table:
                   "trend against its prediction", "at the paper's scale"], rows)
 
 
+def other_batch_trend_table(measures: list[RungMeasures], profile: str) -> Table | Note:
+    """The predictions read over the rungs at each batch size other than the profile's own (:func:`primary_batch`;
+    at ``ladder``, our batch 64 beside the paper's 128), on the quantities those rungs measure (chaos and cone: they
+    run no switch): whether width moves them as it does at the paper's batch. Descriptive: the scorecard's scale
+    column reads the primary batch only. A note when no such rung is measured."""
+    primary = primary_batch(profile)
+    rows = []
+    for b in sorted({m.spec.batch_size for m in measures} - {primary}):
+        trends = [(p, t, why) for p, t, why in ladder_trends(measures, b)
+                  if t is not None or not why.startswith("0 rung")]
+        rows += [[f"{b}", *r] for r in trend_table(trends).rows]
+    if not rows:
+        return Note(f"No rung at a batch size other than {primary} is measured.")
+    return Table(["batch", *trend_table([]).header], rows,
+                 caption=f"Descriptive: the scale column reads batch {primary} only.")
+
+
 def companion_table(measures: list[RungMeasures]) -> Table | Note:
     """The rungs that move one factor other than width: our batch (64) beside the paper's (128) at each width, and
     half the training images beside the whole subset (the same network, width and batch); a note when none is
