@@ -14,8 +14,14 @@ from tests.conftest import tiny_config
 from twophase_book import scale
 from twophase_book.claims import CLAIMS, claim
 from twophase_book.render import Note
-from twophase_book.scale import (PREDICTIONS, RungMeasures, claim_scale, ladder_trends, other_batch_trend_table,
-                                   select_rungs)
+from twophase_book.scale import (
+    PREDICTIONS,
+    RungMeasures,
+    claim_scale,
+    ladder_trends,
+    other_batch_trend_table,
+    select_rungs,
+)
 from twophase_lib.cache import Cache
 from twophase_lib.cone import ConeStudy
 from twophase_lib.config import CACHE_VERSION, DataConfig, config_hash, to_dict

@@ -28,8 +28,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .cache import Cache
-from .chaos import (ChaosMap, ChaosMapResult, ControlDriftError, Reference, WindowReading, drift_message, run_chaos_map,
-                    window_reading)
+from .chaos import (
+    ChaosMap,
+    ChaosMapResult,
+    ControlDriftError,
+    Reference,
+    WindowReading,
+    drift_message,
+    run_chaos_map,
+    window_reading,
+)
 from .cone import ConeResult, ConeStudy, LagReading, lag_reading, run_studies
 from .config import RunConfig, check_integer, check_real
 from .executor import Executor
@@ -423,7 +431,8 @@ class SwitchAnalysis:
         for t, diffs in self.controls().items():
             lines.append(f"  control at t = {t}: " + "; ".join(
                 f"{k} {m:+.3f} " + (f"[{lo:+.3f}, {hi:+.3f}]" if math.isfinite(lo) and math.isfinite(hi)
-                                    else "(no interval: fewer than two paired seeds)") for k, (m, lo, hi) in diffs.items()))
+                                    else "(no interval: fewer than two paired seeds)")
+                for k, (m, lo, hi) in diffs.items()))
         if self.budget_check is not None:
             lines.append(f"  fixed budget (descriptive): {self.budget_check.mark} {self.budget_check.name}: "
                          f"{self.budget_check.detail}")
@@ -492,9 +501,9 @@ def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float
 
     Raises:
         ValueError: a run with lr drops or no iterations, switch times not increasing integers inside the window,
-            not starting at 0 or fewer than three, control switch times off the grid, ``lr_scale`` outside (0, 1), an inflection that is
-            not a number ≥ 0 (nan or inf: none), negative ``workers``, a budget that is not a positive integer or
-            ends past the window.
+            not starting at 0 or fewer than three, control switch times off the grid, ``lr_scale`` outside (0, 1),
+            an inflection that is not a number ≥ 0 (nan or inf: none), negative ``workers``, a budget that is not a
+            positive integer or ends past the window.
     """
     _constant_lr(run, "switch_analysis")
     _window(run, "switch_analysis")

@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .config import ModelConfig, check_choice
+from .config import ModelConfig, RunConfig, check_choice
 from .data import derive_seed
 
 
@@ -245,7 +245,7 @@ def register_model(name: str, factory: Callable[[ModelConfig], nn.Module]) -> No
 
 
 def build_model(
-    cfg: "ModelConfig | RunConfig", seed: int = 0, device: str | torch.device = "cpu", dtype: str = "float32"
+    cfg: ModelConfig | RunConfig, seed: int = 0, device: str | torch.device = "cpu", dtype: str = "float32"
 ) -> nn.Module:
     """Instantiate the registered architecture ``cfg.name`` with initial weights drawn from ``seed``.
 
@@ -257,8 +257,6 @@ def build_model(
         ValueError: an unregistered name.
         TypeError: ``cfg`` is neither a ModelConfig nor a RunConfig.
     """
-    from .config import RunConfig
-
     if isinstance(cfg, RunConfig):
         from .task import run_model
 

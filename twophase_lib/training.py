@@ -9,7 +9,6 @@ resuming at ``s`` give bitwise the same parameters on CPU.
 from __future__ import annotations
 
 import copy
-
 import math
 import os
 import warnings
