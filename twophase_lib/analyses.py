@@ -394,10 +394,11 @@ class SwitchAnalysis:
     and the network trained on with batch norm frozen at t (``"batch norm frozen"``, at every switch time); the
     paired rule's verdict on the paper's arm (with the frozen control) and on the lower-lr arm (without: the control
     trains at the run's lr). ``budget``: the fixed-budget arm's results keyed by switch time t
-    (:func:`twophase_lib.switch.fixed_budget_studies`; empty when not run): each a :class:`SwitchResult` over the two
-    switch times (t, t + B), so ``budget[t].accuracy[:, 0]`` is the model linearized at t after B iterations and
-    ``[:, 1]`` standard training to t + B (no switch), per seed; and ``budget_check`` its descriptive
-    check (:func:`twophase_lib.verdicts.fixed_budget_check`; None when not run)."""
+    (:func:`twophase_lib.switch.fixed_budget_studies`; empty when not run): each a
+    :class:`~twophase_lib.switch.SwitchResult` over the two switch times (t, t + B), so
+    ``budget[t].accuracy[:, 0]`` is the model linearized at t after B iterations and ``[:, 1]`` standard training
+    to t + B (no switch), per seed; and ``budget_check`` its descriptive check
+    (:func:`twophase_lib.verdicts.fixed_budget_check`; None when not run)."""
 
     results: dict[str, SwitchResult]
     verdicts: dict[str, Verdict]

@@ -104,9 +104,9 @@ class TensorData:
 
     def state(self) -> tuple:
         """A cheap token that changes whenever the data may have: a tensor replaced or changed in place (torch's
-        version counter of each tensor). :meth:`fingerprint` is recomputed, and a :class:`~twophase_lib.Task`'s
-        identity with it, only when it changes, so data edited in place after a first study (``y[:10] = 0``)
-        get a new cache key instead of the old data's results."""
+        version counter of each tensor). :meth:`fingerprint` is recomputed, and a
+        :class:`~twophase_lib.task.Task`'s identity with it, only when it changes, so data edited in place after a
+        first study (``y[:10] = 0``) get a new cache key instead of the old data's results."""
         versions = []
         for name in _SPLITS:
             try:

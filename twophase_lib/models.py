@@ -249,9 +249,9 @@ def build_model(
 ) -> nn.Module:
     """Instantiate the registered architecture ``cfg.name`` with initial weights drawn from ``seed``.
 
-    Given a whole run (``RunConfig``), its network at initialisation: the task's for a :class:`~twophase_lib.Task`
-    run (whose ``run.model`` is the unused default, a ResNet-20), the registered one otherwise; ``seed`` and
-    ``dtype`` are then the run's (``twophase_lib.task.run_model``).
+    Given a whole run (``RunConfig``), its network at initialisation: the task's for a
+    :class:`~twophase_lib.task.Task` run (whose ``run.model`` is the unused default, a ResNet-20), the registered
+    one otherwise; ``seed`` and ``dtype`` are then the run's (``twophase_lib.task.run_model``).
 
     Raises:
         ValueError: an unregistered name.
