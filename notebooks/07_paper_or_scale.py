@@ -34,7 +34,7 @@
 # %% tags=["parameters"]
 profile = "cpu"  # smoke | cpu (the book: definitions, the ladder's record) | ladder (the rungs, once)
 workers = None  # worker processes (None: $TWOPHASE_WORKERS or one per CPU core; 0: this process; Ray: README)
-rungs = None  # None: every rung of the profile's ladder; or rung ids or networks ("resnet20", "vgg16-x0.25-b128")
+rungs = None  # None: every CPU rung of the profile's ladder; or rung ids, networks ("resnet20") or "gpu"
 cache_dir = None  # None: $TWOPHASE_CACHE, else ~/.cache/twophase/results
 
 # %% tags=["nbval-check-output", "exact-everywhere"]
@@ -209,10 +209,12 @@ scale.verdict_note(claims, measures)
 #   the lag floor and the switch are read earlier in training than the paper reads them.
 # * **Three rungs per network.** A power law through three points cannot be told from
 #   another shape; the slope's interval is seed noise only.
-# * **The top rung.** The paper's VGG-16 (×1, and ×1/2) does not fit on two CPU cores,
-#   and no GPU has been lent to this project's runs: VGG-16's value at the paper's width
-#   is the fit's, extrapolated from ×1/4 at the widest. ResNet-20's top rung is the
-#   paper's own network.
+# * **The top rung.** The paper's VGG-16 (×1, and ×1/2) does not fit on two CPU cores.
+#   They are the ladder's GPU rungs, prepared (`python scripts/gpu_book.py --ladder`, about
+#   9 minutes modelled on one H200) but run only where a GPU is lent; until they are
+#   measured (the record above lists them when they are not), VGG-16's value at the
+#   paper's width is the fit's, extrapolated from ×1/4 at the widest. ResNet-20's top rung
+#   is the paper's own network.
 
 # %%
 book.close()  # the worker processes end with the chapter

@@ -21,6 +21,17 @@ The run, in order, each step under what is left of ``--budget-s``:
 2. ``scripts/run_chapters.py --profile gpu --record-time`` on those chapters, on a fresh cache (a cold run), the
    executed notebooks into ``OUT/chapters/``; ``book/run_times.json`` (the measured times) copied to ``OUT``.
 
+``--ladder`` runs instead chapter 7's GPU rungs (``twophase_book.scale.GPU_WIDTHS``: VGG-16 at the paper's width and
+half of it, the top of its series, which two CPU cores cannot run) under the ``ladder`` profile, then
+``scripts/record_ladder.py`` on a copy of ``book/ladder.json`` into ``OUT/ladder.json`` (copy it to ``book/`` and run
+chapter 7 at ``cpu``)::
+
+    python scripts/gpu_book.py --ladder --out "$OUT" --cache "$OUT/cache"     # resumes from the cache when cut off
+    python scripts/gpu_book.py --ladder --plan                                # the rungs and their modelled cost
+
+It refuses before any GPU work when the record's CPU rungs of the same series were computed by another code version
+(a series never mixes code: re-run them on a CPU first, the message says how).
+
 ``--plan`` prints the chapters and their modelled cost from the committed H200 report
 (``bench/results/``; ``twophase_book.budget.chapter_studies`` counted by ``twophase_lib.costs``), on any machine.
 Exits 2 without a GPU (except with ``--plan``), 1 when a step fails or the budget runs out (what finished is kept).
@@ -72,6 +83,97 @@ def plan(report: Path = REPORT) -> dict:
             "stderr": out.stderr[-2000:] if out.returncode else ""}
 
 
+def ladder_plan(report: Path = REPORT) -> dict:
+    """The ladder's GPU rungs and their modelled seconds on one GPU: their studies' work
+    (:func:`twophase_lib.costs.count_work`) priced with the report's full-width VGG-16 unit costs at batch 128 (its
+    fastest bitwise path for SGD and linearized steps), every GPU rung at ×1's costs (an upper bound for ×1/2);
+    comparisons priced per image as the report's, with the ``gpu`` profile's larger barrier (conservative)."""
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import gpu_measure as gm
+
+        from twophase_book.scale import gpu_rungs, rung_design, rung_studies
+        from twophase_lib.costs import count_work, estimate, network_label
+    finally:
+        sys.path.pop(0)
+        sys.path.pop(0)
+    data = json.loads(report.read_text())
+    rep = gm.Report(0.0, None, "cpu")
+    rep.data.update(data)
+    paths = gm.step_paths(rep, "vgg16")
+    bitwise = {k: v for k, v in paths.items() if "not in the library" not in k and "not deterministic" not in k}
+    step_s = min(bitwise.values())
+    out = {"report": str(report.relative_to(ROOT)), "step_path": min(bitwise, key=bitwise.get), "rungs": {}}
+    for r in gpu_rungs():
+        d = rung_design("ladder", r)
+        work = count_work(list(rung_studies("ladder", {r.id: d}).values()))
+        label = network_label(d.run)
+        units, missing = gm.unit_costs(rep, "vgg16", step_s, "gpu", label, work.kernel_sizes(label))
+        est = estimate(work, {label: units})
+        out["rungs"][r.id] = {"minutes": round(est["total_s"] / 60, 1), "missing": missing,
+                              "work": {u: n for _, u, n in work.table()}}
+    out["minutes"] = round(sum(v["minutes"] for v in out["rungs"].values()), 1)
+    return out
+
+
+def series_clash(record: Path) -> list[str]:
+    """The recorded CPU rungs of the GPU rungs' series (``Rung.series``) that another code version computed: the
+    record would refuse the GPU rungs beside them (``scripts/record_ladder.py``), so they are re-run first."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        from twophase_book.scale import Rung, gpu_rungs, record_code
+        from twophase_lib.config import CACHE_VERSION
+    finally:
+        sys.path.pop(0)
+    if not record.exists():
+        return []
+    data = json.loads(record.read_text())
+    series = {r.series for r in gpu_rungs()}
+    return [f"{rid} (code version {v})" for rid, v in record_code(data).items()
+            if v != CACHE_VERSION and Rung(**data["rungs"][rid]["rung"]).series in series]
+
+
+def run_ladder(args) -> int:
+    """``--ladder``: the GPU rungs, then their record (:func:`ladder_plan` says what they cost)."""
+    clash = series_clash(ROOT / "book" / "ladder.json")
+    if clash:
+        print(f"gpu_book: book/ladder.json holds {', '.join(clash)} in the GPU rungs' series, and a series never "
+              "mixes code: re-run them on a CPU first (make chapter NB=notebooks/07_paper_or_scale.py PROFILE=ladder "
+              f"PARAMS='-p rungs {' '.join(c.split()[0] for c in clash)}', then python scripts/record_ladder.py)",
+              file=sys.stderr)
+        return 3
+    args.out.mkdir(parents=True, exist_ok=True)
+    cache = args.cache.resolve() if args.cache else Path(tempfile.mkdtemp(prefix="twophase-gpu-cache-"))
+    cache.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "TWOPHASE_CACHE": str(cache), "TQDM_DISABLE": "1"}
+    record = args.out / "ladder.json"
+    if (ROOT / "book" / "ladder.json").exists() and not record.exists():
+        shutil.copy(ROOT / "book" / "ladder.json", record)
+    deadline = time.monotonic() + args.budget_s
+    status = {}
+    for name, cmd in (("ladder", [sys.executable, "scripts/run_chapters.py", "--profile", "ladder", "-p", "rungs",
+                                  "gpu", "--out-dir", str(args.out / "chapters"), "notebooks/07_paper_or_scale.py"]),
+                      ("record", [sys.executable, "scripts/record_ladder.py", "--cache", str(cache), "--out",
+                                  str(record)])):
+        left = deadline - time.monotonic()
+        if left < 30:
+            status[name] = "skipped: the budget ran out (call again with the same --cache: it resumes)"
+            break
+        t = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, cwd=ROOT, env=env, timeout=left)
+            status[name] = {"returncode": proc.returncode, "seconds": time.perf_counter() - t}
+        except subprocess.TimeoutExpired:
+            status[name] = {"returncode": None, "seconds": time.perf_counter() - t, "timed_out": True}
+        print(f"gpu_book: {name}: {status[name]}", flush=True)
+        if status[name]["returncode"] != 0:
+            break
+    (args.out / "gpu_book.json").write_text(json.dumps(status, indent=2) + "\n")
+    return 0 if all(isinstance(v, dict) and v.get("returncode") == 0 for v in status.values()) \
+        and len(status) == 2 else 1
+
+
 def select_chapters(wanted: list[str] | None) -> list[str]:
     """The chapter files named by ``wanted`` (numbers such as ``01`` or ``1``, or file names), in book order.
 
@@ -104,15 +206,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="chapter numbers or file names to run (default: every chapter)")
     parser.add_argument("--no-measure", action="store_true", help="skip the step paths' measurement")
     parser.add_argument("--plan", action="store_true", help="print the plan and its modelled cost, run nothing")
+    parser.add_argument("--ladder", action="store_true", help="run chapter 7's GPU rungs (VGG-16 x1/2 and x1 at "
+                        "batch 128) and record them into OUT/ladder.json, instead of the chapters")
     args = parser.parse_args(argv)
     if args.plan:
-        print(json.dumps(plan(), indent=2))
+        print(json.dumps(ladder_plan() if args.ladder else plan(), indent=2))
         return 0
     import torch
 
     if not torch.cuda.is_available():
         print("gpu_book: no CUDA device here (use --plan to see what it would run)", file=sys.stderr)
         return 2
+    if args.ladder:
+        return run_ladder(args)
     chapters = select_chapters(args.chapters)
     args.out.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + args.budget_s

@@ -14,7 +14,9 @@ machines (chapter 7 lists them). Code is never mixed within a series, one networ
 the rungs one trend is fitted over, with their half-data companion): when this cache's rungs belong to a series whose
 recorded rungs another code version computed, the script refuses (exit 3) unless ``--replace`` is given, which drops
 those recorded rungs (the other series are kept). A record of an older measurement version (:data:`MEASURE_VERSION`)
-is replaced, and the script says so. Exits with 2 when neither the cache nor the record holds a rung of the ladder.
+is replaced, and the script says so. The GPU rungs (``scale.GPU_WIDTHS``) are read only where CUDA is (their keys
+hold the GPU's fingerprint): ``scripts/gpu_book.py --ladder`` runs this script there, on a copy of the record. Exits
+with 2 when neither the cache nor the record holds a rung of the ladder.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ from twophase_book.scale import (
     LADDER_RECORD,
     MEASURE_VERSION,
     Rung,
+    ladder_rungs,
     load_measures,
     record_code,
     record_numerics,
-    select_rungs,
 )
 from twophase_lib.cache import Cache
 from twophase_lib.config import CACHE_VERSION
@@ -53,8 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     here = fingerprint().id
     measures, _, runs = load_measures(cache, "ladder")
     rungs = {m.spec.id: m.to_dict() for m in measures}
-    runs = [{**r, "numerics": here, "cache_version": CACHE_VERSION} for r in runs]  # the cache's keys hold both
-    numerics = {rid: here for rid in rungs}
+    # a GPU rung ran on the CUDA device (its cache key holds that fingerprint), the others on this CPU
+    numerics = {m.spec.id: fingerprint("cuda").id if m.spec.gpu else here for m in measures}
+    runs = [{**r, "numerics": numerics[r["rungs"][0]], "cache_version": CACHE_VERSION}  # the cache's keys hold both
+            for r in runs]
     code = {rid: CACHE_VERSION for rid in rungs}
     old = json.loads(args.out.read_text()) if args.out.exists() else None
     if old is not None and old.get("measure_version") != MEASURE_VERSION:
@@ -82,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     if not rungs:
         print(f"record_ladder: no rung of the ladder is measured in {cache.root} under {here}", file=sys.stderr)
         return 2
-    order = [r.id for r in select_rungs("ladder")]
+    order = [r.id for r in ladder_rungs("ladder")]
     missing = [r for r in order if r not in rungs]
     commits = sorted({r.get("commit", "unknown") for r in runs})
     held = [k for k in order if k in rungs]

@@ -115,3 +115,35 @@ def test_the_gpu_book_script_selects_chapters_for_a_run_split_over_two_calls():
         gpu_book.select_chapters(["9"])
     with pytest.raises(SystemExit, match="07_paper_or_scale.py does not run at the gpu profile"):
         gpu_book.select_chapters(["7"])
+
+
+def test_the_gpu_ladder_is_planned_from_the_h200_report_and_refused_beside_older_code_in_its_series(tmp_path):
+    import json
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import gpu_book
+    finally:
+        sys.path.pop(0)
+    from twophase_lib.config import CACHE_VERSION
+
+    plan = gpu_book.ladder_plan()
+    assert set(plan["rungs"]) == {"vgg16-x0.5-b128", "vgg16-x1-b128"}
+    for rung in plan["rungs"].values():
+        assert rung["missing"] == [] and 0 < rung["minutes"] < 60
+        assert rung["work"]["steps"] > 0 and rung["work"]["linearized_steps"] > 0  # the switch runs there
+    assert plan["minutes"] == pytest.approx(sum(r["minutes"] for r in plan["rungs"].values()), abs=0.11)
+    record = {"rungs": {rid: {"rung": {"arch": a, "width": w, "batch_size": b}} for rid, a, w, b in (
+        ("vgg16-x0.25-b128", "vgg16", 0.25, 128), ("vgg16-x0.25-b64", "vgg16", 0.25, 64),
+        ("resnet20-x1-b128", "resnet20", 1.0, 128))},
+        "code": {"vgg16-x0.25-b128": CACHE_VERSION - 1, "vgg16-x0.25-b64": CACHE_VERSION - 1,
+                 "resnet20-x1-b128": CACHE_VERSION - 1}}
+    path = tmp_path / "ladder.json"
+    path.write_text(json.dumps(record))
+    assert gpu_book.series_clash(path) == [f"vgg16-x0.25-b128 (code version {CACHE_VERSION - 1})"]  # its series only
+    record["code"]["vgg16-x0.25-b128"] = CACHE_VERSION
+    path.write_text(json.dumps(record))
+    assert gpu_book.series_clash(path) == [] and gpu_book.series_clash(tmp_path / "none.json") == []
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_book.py"), "--ladder", "--plan"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["rungs"].keys() == plan["rungs"].keys()

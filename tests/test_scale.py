@@ -98,6 +98,27 @@ def test_the_ladders_rungs_and_designs():
                                                                                                          "sum"}
 
 
+def test_the_gpu_rungs_are_vgg16_at_the_papers_width_and_half_chosen_only_by_name_and_refused_without_cuda():
+    gpu = scale.gpu_rungs("ladder")
+    assert [(r.arch, r.width, r.batch_size, r.switch) for r in gpu] == [("vgg16", 0.5, 128, True),
+                                                                          ("vgg16", 1.0, 128, True)]
+    assert scale.gpu_rungs("smoke") == ()
+    assert all(scale.rung_design("ladder", r).run.device == "cuda" for r in gpu)
+    assert all(scale.rung_design("ladder", r).run.device == "cpu" for r in select_rungs("ladder"))
+    assert not set(gpu) & set(select_rungs("ladder"))  # never by default, nor by a network's name
+    assert not set(gpu) & set(select_rungs("ladder", "vgg16"))
+    assert select_rungs("ladder", "gpu") == gpu and select_rungs("ladder", "vgg16-x1-b128") == gpu[1:]
+    assert set(scale.ladder_rungs("ladder")) == set(select_rungs("ladder")) | set(gpu)
+    assert {r.series for r in gpu} == {"vgg16-b128"}  # the top of the CPU rungs' series
+    if scale.cuda_available():
+        pytest.skip("a GPU is here: the GPU rungs are not refused")
+    with pytest.raises(ValueError, match=r"vgg16-x0.5-b128, vgg16-x1-b128: GPU rungs .* this machine has none; .*"
+                                         r"gpu_book.py --ladder"):
+        scale.chapter_designs("ladder", rungs="gpu")
+    with pytest.raises(ValueError, match="or gpu, the GPU rungs"):
+        select_rungs("ladder", "gpus")
+
+
 def test_a_rerunner_selects_rungs_by_id_or_network_and_a_wrong_name_lists_them():
     assert [r.id for r in select_rungs("ladder", "vgg16-x0.25-b128")] == ["vgg16-x0.25-b128"]
     assert {r.arch for r in select_rungs("ladder", ["resnet20"])} == {"resnet20"}
@@ -114,13 +135,14 @@ def test_the_books_design_table_marks_which_rungs_the_record_holds(tmp_path):
 
     designs = scale.chapter_designs("cpu")
     table = str(scale.design_table(designs, record_path=tmp_path / "none.json"))  # no record yet
-    assert "resnet20-x1-b128" in table and "recorded" not in table and table.count("not yet run") == 13
+    assert "resnet20-x1-b128" in table and "recorded" not in table and table.count("not yet run") == 15
+    assert table.count("on a GPU, not yet run") == 2
     rec = {"profile": "ladder", "measure_version": scale.MEASURE_VERSION, "numerics": "x", "source": "s",
            "runs": [], "missing": [], "rungs": {m.spec.id: m.to_dict() for m in measures("vgg16", {}, widths=(
                0.0625, 0.125, 0.25))}}
     (tmp_path / "ladder.json").write_text(json.dumps(rec))
     rows = str(scale.design_table(designs, record_path=tmp_path / "ladder.json")).splitlines()
-    assert all("(ladder profile, recorded)" in r for r in rows if "vgg16-" in r and "-b128" in r)
+    assert all("(ladder profile, recorded)" in r for r in rows if "vgg16-" in r and "-b128" in r and "GPU" not in r)
     assert all("not yet run" in r for r in rows if "resnet20-" in r or "-b64" in r)
 
 
@@ -315,7 +337,9 @@ def test_the_ladders_parts_accumulate_in_the_cache_and_the_record_is_what_the_bo
     scale.save_measures(cache, scale.rung_design("ladder", again.spec), again, {**part, "wall_s": 1})
     found, missing, runs = scale.load_measures(cache, "ladder")
     assert [m.spec.id for m in found] == part["rungs"] and runs == [part]  # the first computation is kept
-    assert found[0].floor == [0.1, 0.1, 0.1] and len(missing) == 11
+    assert found[0].floor == [0.1, 0.1, 0.1] and len(missing) == 13
+    if not scale.cuda_available():  # a GPU rung's key holds the GPU's fingerprint: missing where there is none
+        assert missing[-2:] == [r.id for r in scale.gpu_rungs()]
     assert record_ladder.main(["--out", str(out)]) == 0
     record = scale.read_record(out)
     assert record["measures"] == found and record["missing"] == missing
@@ -323,6 +347,8 @@ def test_the_ladders_parts_accumulate_in_the_cache_and_the_record_is_what_the_bo
     got, note = scale.ladder_source("cpu", cache, record_path=out)
     assert got == found and "Recorded, not recomputed here" in note.text and "60 min on 2026-12-06" in note.text
     assert "resnet20-x1-b128" in note.text  # the rungs still missing are named
+    assert "The GPU rungs, not yet measured (no GPU has run them): vgg16-x0.5-b128, vgg16-x1-b128" in note.text
+    assert "gpu_book.py --ladder" in note.text and "vgg16-x1-b128" not in note.text.split("The GPU rungs")[0]
     assert scale.ladder_source("cpu", cache, record_path=tmp_path / "none.json")[0] == []
     import json
 

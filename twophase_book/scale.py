@@ -111,14 +111,17 @@ def _root():
 @dataclass(frozen=True)
 class Rung:
     """One rung of the ladder: a network at a width (a multiplier of the paper's: the paper's ResNet-20 is ×1), a
-    batch size, a training set (None: the whole subset; else its first ``train_examples`` images), and whether the
-    rung runs the switch (the costliest study: batch 128 on the whole subset only)."""
+    batch size, a training set (None: the whole subset; else its first ``train_examples`` images), whether the
+    rung runs the switch (the costliest study: batch 128 on the whole subset only), and whether it is a GPU rung
+    (``gpu``: VGG-16 at the paper's width and half of it, which do not fit on two CPU cores; its design runs on
+    ``cuda``, :data:`GPU_RUNGS`)."""
 
     arch: str
     width: float
     batch_size: int
     train_examples: int | None = None
     switch: bool = True
+    gpu: bool = False
 
     @property
     def id(self) -> str:
@@ -151,7 +154,33 @@ def _rungs(profile: str) -> tuple[Rung, ...]:
     out = [Rung(a, w, PAPER_BATCH) for a, ws in widths.items() for w in ws]
     out += [Rung(a, w, 64, switch=False) for a, ws in widths.items() for w in ws]  # ours: chaos and cone only
     out.append(Rung("resnet20", 0.5, PAPER_BATCH, train_examples=TRAIN_IMAGES["cifar10-subset"] // 2, switch=False))
+    out += [Rung(a, w, PAPER_BATCH, gpu=True) for a, ws in GPU_WIDTHS.items() for w in ws]
     return tuple(out)
+
+
+#: The widths of the ladder's GPU rungs (batch 128, with the switch): VGG-16 at half the paper's width and at the
+#: paper's own, the top of its series, which two CPU cores cannot run (issue 34: "where a GPU is available, the
+#: full-width networks are the top rung"). They run on one CUDA device (``python scripts/gpu_book.py --ladder``);
+#: on a machine without one they stay in the record's missing rungs.
+GPU_WIDTHS = {"vgg16": (0.5, 1.0)}
+
+
+def ladder_rungs(profile: str = "ladder") -> tuple[Rung, ...]:
+    """Every rung of a profile's ladder in the ladder's order, the GPU rungs included (what a record holds or
+    misses; :func:`select_rungs` chooses what one run computes)."""
+    return _rungs(profile)
+
+
+def gpu_rungs(profile: str = "ladder") -> tuple[Rung, ...]:
+    """The GPU rungs of a profile's ladder (:data:`GPU_WIDTHS`; none at ``smoke``)."""
+    return tuple(r for r in _rungs(profile) if r.gpu)
+
+
+def cuda_available() -> bool:
+    """Whether this process has a CUDA device (a GPU rung runs, and its cached measures are read, only there)."""
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def rung_design(profile: str, rung: Rung) -> ProtocolDesign:
@@ -199,28 +228,33 @@ def rung_design(profile: str, rung: Rung) -> ProtocolDesign:
                           reference_steps=(0, 300, 600, 1000, 1500))
         switch = SwitchDesign(T=700, switches=(0, 200, 300, 400, 500, 600, 700), control_switches=(),
                               seeds=(0, 1, 2), lr_scale=0.1, train_examples=1000)
+    if rung.gpu:
+        run = run.replace(device="cuda")
     return ProtocolDesign(profile, rung.arch, run, chaos, cone, switch, ExtensionDesign(run, t0s=()))
 
 
 def select_rungs(profile: str, rungs=None) -> tuple[Rung, ...]:
-    """The rungs of a profile a re-runner asked for (``rungs``: ids, or networks, as a list or a string; None: all),
-    so the ladder can run in parts of under two hours each.
+    """The rungs of a profile a re-runner asked for (``rungs``: ids, or networks, or ``"gpu"`` for the GPU rungs, as
+    a list or a string; None: every rung but the GPU rungs), so the ladder can run in parts of under two hours each.
+    A network's name selects its CPU rungs; a GPU rung is chosen by its id or by ``"gpu"``.
 
     Raises:
-        ValueError: a name that is neither a rung's id nor a network of the ladder (the message lists the ids).
+        ValueError: a name that is neither a rung's id nor a network of the ladder nor ``"gpu"`` (the message lists
+            the ids).
     """
     from .profiles import _as_tuple
 
     every = _rungs(profile)
     if rungs is None:
-        return every
+        return tuple(r for r in every if not r.gpu)
     names = _as_tuple(rungs, str, "rungs")
-    known = {r.id for r in every} | {r.arch for r in every}
+    known = {r.id for r in every} | {r.arch for r in every} | ({"gpu"} if any(r.gpu for r in every) else set())
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(f"unknown rungs {unknown}; the {profile} profile's rungs are {', '.join(r.id for r in every)} "
-                         f"(or a network: {', '.join(dict.fromkeys(r.arch for r in every))})")
-    return tuple(r for r in every if r.id in names or r.arch in names)
+                         f"(or a network: {', '.join(dict.fromkeys(r.arch for r in every))}"
+                         + ("; or gpu, the GPU rungs" if "gpu" in known else "") + ")")
+    return tuple(r for r in every if r.id in names or (r.arch in names and not r.gpu) or (r.gpu and "gpu" in names))
 
 
 def chapter_designs(profile: str, rungs=None) -> dict:
@@ -242,6 +276,11 @@ def chapter_designs(profile: str, rungs=None) -> dict:
         raise ValueError(f"rungs are chosen where they are computed, at the smoke and ladder profiles; at {profile} "
                          f"the chapter reads every rung the ladder's record holds ({LADDER_RECORD})")
     chosen = select_rungs(profile, rungs) if computed else ()
+    gpu = [r.id for r in chosen if r.gpu]
+    if gpu and not cuda_available():
+        raise ValueError(f"{', '.join(gpu)}: GPU rungs (VGG-16 at the paper's width and half of it) run on a CUDA "
+                         "device, and this machine has none; on one with a GPU: python scripts/gpu_book.py --ladder "
+                         "--out OUT (python scripts/gpu_book.py --ladder --plan: what it runs, its modelled cost)")
     return {"rungs": {r.id: rung_design(profile, r) for r in chosen},
             "definitions": protocol_designs(profile) if profile != "ladder" else {}}
 
@@ -441,9 +480,13 @@ def run_record(rung_ids, wall_s: float) -> dict:
 
 def load_measures(cache, profile: str = "ladder") -> tuple[list[RungMeasures], list[str], list[dict]]:
     """The measures a cache holds for every rung of a profile's ladder (in the ladder's order), the ids of the
-    rungs it lacks, and the runs that computed them (each once)."""
+    rungs it lacks, and the runs that computed them (each once). Without a CUDA device the GPU rungs are counted
+    missing: their cache keys hold the GPU's numerics fingerprint."""
     found, missing, runs = [], [], []
     for r in _rungs(profile):
+        if r.gpu and not cuda_available():  # its key holds a CUDA fingerprint, which only a GPU can give
+            missing.append(r.id)
+            continue
         data = cache.load("scale-rung", (rung_design(profile, r), MEASURE_VERSION))
         if data is None:
             missing.append(r.id)
@@ -939,8 +982,9 @@ def design_table(designs: dict, record_path=None) -> Table:
         shown = {r.id: rung_design("ladder", r) for r in _rungs("ladder")}
         record = read_record(record_path)
         held = set() if record is None else {m.spec.id for m in record["measures"]}
-        status = {rid: " (ladder profile, recorded)" if rid in held else " (ladder profile, not yet run)"
-                  for rid in shown}
+        gpu = {r.id for r in gpu_rungs()}
+        status = {rid: f" (ladder profile{', on a GPU' if rid in gpu else ''}, "
+                       f"{'recorded' if rid in held else 'not yet run'})" for rid in shown}
     for rid, d in shown.items():
         r = rung(profile, rid)
         rows.append([r.label + status.get(rid, ""), rid, d.window,
@@ -993,7 +1037,17 @@ def ladder_source(profile: str, cache, record_path=None) -> tuple[list[RungMeasu
         f"realisation, as another seed would: the page *Across machines* measures how far that moves chapters "
         f"1–3's headline numbers beside the seeds' spread. `make chapter NB=notebooks/07_paper_or_scale.py "
         f"PROFILE=ladder` recomputes a rung bitwise on its fingerprint."
-        + (f" Rungs not yet measured: {', '.join(missing)}." if missing else ""))
+        + _missing_text(missing))
+
+
+def _missing_text(missing: list[str]) -> str:
+    """The record's missing rungs, the GPU rungs apart with the command that runs them."""
+    gpu = {r.id for r in gpu_rungs()}
+    cpu, top = [m for m in missing if m not in gpu], [m for m in missing if m in gpu]
+    return ((f" Rungs not yet measured: {', '.join(cpu)}." if cpu else "")
+            + (f" The GPU rungs, not yet measured (no GPU has run them): {', '.join(top)}; prepared, on a machine "
+               "with one GPU: `python scripts/gpu_book.py --ladder --out OUT` (`--plan`: their modelled cost)."
+               if top else ""))
 
 
 def _run_text(run: dict) -> str:
