@@ -95,8 +95,11 @@ def test_a_network_with_extra_state_is_identified_by_it():
 
 
 def test_a_half_precision_factory_is_refused_not_cast_up():
+    half = Task("half", lambda: mlp().half(), data())
+    half.identity()  # its identity is its float16 weights (cast up exactly): refused where a run builds it
     with pytest.raises(ValueError, match="float16 parameters or buffers, but the run trains in float32"):
-        Task("half", lambda: mlp().half(), data()).identity()
+        half.build(0)
+    half.build(0, dtype="float16")  # a float16 run: what it asks for
     Task("double", lambda: mlp().double(), data()).build(0, dtype="float64")  # the run's own precision: fine
 
 

@@ -75,6 +75,13 @@ def _window(run: RunConfig, what: str) -> None:
                          f"{run.optim.steps}: pass run.replace(optim={{'steps': ...}})")
 
 
+def _refresh(run: RunConfig) -> None:
+    """A task's data hashed again at an analysis' start (:meth:`twophase_lib.task.Task.refresh`): an edit torch's
+    version counters cannot see (through numpy, or ``.data``) since the last analysis gets a new identity."""
+    if run.task is not None:
+        run.task.refresh()
+
+
 def _at_most_training(run: RunConfig, n: int, what: str) -> int:
     """``n`` if the run's training set holds at least n examples (a study would otherwise take fewer than its
     cache key says), else a ValueError."""
@@ -234,6 +241,7 @@ def chaos_analysis(run: RunConfig, t0s, deltas, seeds=(0, 1, 2), epsilon: float 
     """
     _constant_lr(run, "chaos_analysis")
     _window(run, "chaos_analysis")
+    _refresh(run)
     deltas = _grid(deltas, "deltas", 1, run.optim.steps)
     t0s = _grid(t0s, "t0s", 0, run.optim.steps - max(deltas))
     if t0s[0] != 0 or len(t0s) < 2:
@@ -363,6 +371,7 @@ def cone_analysis(run: RunConfig, lag_ts, lags, taus=(0,), seeds=(0, 1, 2), n_in
     """
     _constant_lr(run, "cone_analysis")
     _window(run, "cone_analysis")
+    _refresh(run)
     window = run.optim.steps
     lags = _grid(lags, "lags", 1, window)
     lag_ts = _grid(lag_ts, "lag_ts", 0, window - max(lags))
@@ -508,6 +517,7 @@ def switch_analysis(run: RunConfig, switches, seeds=(0, 1, 2), inflection: float
     """
     _constant_lr(run, "switch_analysis")
     _window(run, "switch_analysis")
+    _refresh(run)
     switches = _grid(switches, "switches", 0, run.optim.steps)
     if len(switches) < 3:
         raise ValueError(f"the rule needs at least three switch times (the last is T), got {switches}")

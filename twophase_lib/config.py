@@ -172,7 +172,12 @@ class RunConfig:
     ``memory_format="channels_last"`` is 0.78-0.82x the step time of contiguous tensors on CPU
     (``bench/bench_speed.py``); it changes rounding, so it is part of a result's identity.
     ``task`` (a :class:`twophase_lib.task.Task`) replaces ``model`` and ``data`` with a user's network, data
-    and loss; its identity digest enters the hash.
+    and loss; its identity digest enters the hash. Of ``data`` only ``augment`` then applies (it switches the
+    task's augmenter on and off); a run that sets its dataset or subset sizes beside a task is refused.
+
+    Raises:
+        ValueError: a task beside ``data.dataset``, ``data.train_examples`` or ``data.test_examples`` set; a dtype
+            that is not floating; a device torch cannot parse. TypeError: a seed that is not an integer.
     """
 
     model: ModelConfig = ModelConfig()
@@ -203,6 +208,11 @@ class RunConfig:
                 not getattr(torch, self.dtype).is_floating_point:
             raise ValueError(f"RunConfig.dtype must name a floating-point torch dtype, such as 'float32' or "
                              f"'float64', got {self.dtype!r}")
+        if self.task is not None and (self.data.dataset != DataConfig.dataset or self.data.train_examples is not None
+                                      or self.data.test_examples is not None):
+            raise ValueError(f"a run with a task trains on the task's own data, so RunConfig.data's dataset, "
+                             f"train_examples and test_examples do not apply (got {self.data}); subset the task's "
+                             "TensorData instead (data.augment still switches the task's augmenter on and off)")
         if isinstance(self.device, torch.device):
             object.__setattr__(self, "device", str(self.device))
         try:

@@ -57,7 +57,8 @@ class TensorData:
     """A training and a test split as tensors on one device, with batches (and augmentation) drawn per step.
 
     ``augmenter(x, generator)`` transforms a whole batch with randomness drawn from ``generator`` (CIFAR-10:
-    random crops and flips); None: no augmentation. Any inputs and integer labels work (images, table rows,
+    random crops and flips); None: no augmentation. Numpy arrays are copied into tensors. Any inputs and integer
+    labels work (images, table rows,
     token sequences): floating inputs are cast to the run's dtype, integer inputs reach the network as they are
     (token ids; convert uint8 images with ``x.float() / 255``), integer labels are stored as int64.
     """
@@ -70,6 +71,15 @@ class TensorData:
     augmenter: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
 
     def __post_init__(self):
+        import numpy as np
+
+        for name in _SPLITS:
+            value = getattr(self, name)
+            if isinstance(value, np.ndarray):  # copied: an edit of the array later cannot reach the data unseen
+                setattr(self, name, torch.tensor(value))
+            elif not isinstance(value, torch.Tensor):
+                raise TypeError(f"{self.name}: {name} is a {type(value).__name__}; TensorData holds torch tensors (or "
+                                "numpy arrays, copied): pass torch.as_tensor(...)")
         for split in ("train", "test"):
             y = getattr(self, f"y_{split}")
             if not y.is_floating_point() and not y.is_complex() and y.dtype not in (torch.int64, torch.bool):
@@ -128,6 +138,11 @@ class TensorData:
         return TensorData(self.name, cast(self.x_train), self.y_train.to(device), cast(self.x_test),
                           self.y_test.to(device), self.augmenter)
 
+    def forget_fingerprint(self) -> None:
+        """Hash the bytes again at the next :meth:`fingerprint` (an edit torch's version counters cannot see: through
+        a numpy array sharing the memory, or through ``.data``)."""
+        _MEMO.setdefault(self, {}).pop("digest", None)
+
     def fingerprint(self) -> str:
         """sha256 of every tensor's dtype, shape and bytes and of the augmenter's identity
         (:func:`twophase_lib.identity.identify`): what identifies this data in a cache key.
@@ -140,8 +155,7 @@ class TensorData:
         state = self.state()
         memo = _MEMO.setdefault(self, {})
         if memo.get("digest", (None,))[0] != state:  # the tensors' bytes hashed once per change (see state())
-            if "digest" in memo:
-                self._check()
+            self._check()  # the data may have changed since they were made: checked with every hash
             h = hashlib.sha256()
             for t in (self.x_train, self.y_train, self.x_test, self.y_test):
                 h.update(f"{tuple(t.shape)}{tensor_digest(t)}".encode())

@@ -179,7 +179,14 @@ def _cotangents(model: nn.Module, x: torch.Tensor, mode: str) -> torch.Tensor:
     """
     _check_mode(mode)
     with torch.no_grad():
-        k = model(x[:2]).shape[1]  # two: a model normalising by its batch's statistics fails on one
+        out = model(x[:2])  # two: a model normalising by its batch's statistics fails on one
+    if not isinstance(out, torch.Tensor) or out.ndim != 2:
+        got = f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else f"a {type(out).__name__}"
+        raise KernelError(f"the eNTK reads a network's outputs of shape (N, K), one row of K outputs per input; "
+                          f"{type(model).__name__} returns {got} on {len(x[:2])} inputs: wrap it so forward returns "
+                          "(N, K) (out.unsqueeze(1) for one output per input, out['logits'] or out[0] for a dict or "
+                          "tuple)")
+    k = out.shape[1]
     ones = torch.ones(1, k, dtype=x.dtype, device=x.device)
     return ones if mode == "sum" else torch.eye(k, dtype=x.dtype, device=x.device)
 
@@ -404,6 +411,13 @@ class KernelPlan:
         return total
 
 
+def _size(n: float) -> str:
+    """Bytes as people read them: ``512 bytes``, ``3.2 KiB``, ``1,024.0 MiB``."""
+    if n < 2**10:
+        return f"{n:,.0f} bytes"
+    return f"{n / 2**10:,.1f} KiB" if n < 2**20 else f"{n / 2**20:,.1f} MiB"
+
+
 def plan_kernel(
     model: nn.Module, n: int, rows: int, memory_budget: int, accumulate_dtype: torch.dtype | None = None
 ) -> KernelPlan:
@@ -434,7 +448,7 @@ def plan_kernel(
     if avail < 2 * b + g:
         need = 2 * b + g + kernel_bytes + workspace
         raise MemoryError(
-            f"eNTK memory budget of {memory_budget / 2**20:.0f} MiB is below the {need / 2**20:.0f} MiB "
+            f"eNTK memory budget of {_size(memory_budget)} is below the {_size(need)} "
             f"needed for one example of the largest parameter tensor ({biggest:,} entries, "
             f"{rows} rows): raise memory_budget"
         )
@@ -581,9 +595,23 @@ def kernel_distance(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def distance_matrix(kernels: Sequence[torch.Tensor]) -> np.ndarray:
-    """S(K_i, K_j) for every pair of a list of kernels (same stable formula as :func:`kernel_distance`)."""
+    """S(K_i, K_j) for every pair of a list of kernels (same stable formula as :func:`kernel_distance`), an (n, n)
+    float64 array.
+
+    Raises:
+        ValueError: kernels of different shapes, or one with zero norm (as :func:`kernel_distance`; a NaN kernel gives
+            NaN in its row and column).
+    """
+    shapes = {tuple(k.shape) for k in kernels}
+    if len(shapes) > 1:
+        raise ValueError(f"distance_matrix compares kernels of one shape, got {sorted(shapes)}")
     flat = torch.stack([k.double().flatten() for k in kernels])
-    unit = flat / flat.norm(dim=1, keepdim=True)
+    norms = flat.norm(dim=1, keepdim=True)
+    zero = (norms.flatten() == 0).nonzero().flatten().tolist()
+    if zero:
+        raise ValueError(f"distance_matrix: kernel {zero[0]} of {len(kernels)} is zero (a network whose outputs do not "
+                         "depend on its parameters on these inputs): it has no direction to compare")
+    unit = flat / norms
     dist = torch.cdist(unit, unit, compute_mode="donot_use_mm_for_euclid_dist")
     return (0.5 * dist**2).numpy()
 

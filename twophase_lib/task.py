@@ -74,13 +74,18 @@ class Task:
             self._memo["data"] = data
         return self._memo["data"]
 
-    def build(self, seed: int, device: str | torch.device = "cpu", dtype: str = "float32") -> nn.Module:
+    def build(self, seed: int, device: str | torch.device = "cpu", dtype: str = "float32",
+              check_precision: bool = True) -> nn.Module:
         """The network initialised from ``seed`` (torch's global generator is left as it was), in ``dtype``.
+
+        ``check_precision`` False skips the precision check (the identity's network, built in float32 whatever the
+        run's dtype: a bfloat16 factory's weights are cast up exactly).
 
         Raises:
             TypeError: ``model()`` returns something that is not an nn.Module.
-            ValueError: what :func:`check_supported` refuses, or floating parameters or buffers below float32 and
-                below ``dtype`` (a ``.half()`` network would start from rounded weights).
+            ValueError: what :func:`check_supported` refuses, or (``check_precision``) floating parameters or buffers
+                below float32 and below ``dtype`` (a ``.half()`` network on a float32 run would start from rounded
+                weights; a bfloat16 factory on a bfloat16 run is what it asks for).
         """
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(derive_seed("init", seed))
@@ -93,7 +98,7 @@ class Task:
         # a float32 initialisation up, as every run of the library's own networks does)
         lower = sorted({str(t.dtype).removeprefix("torch.") for t in (*model.parameters(), *model.buffers())
                         if t.is_floating_point() and torch.finfo(t.dtype).bits < min(32, torch.finfo(target).bits)})
-        if lower:
+        if lower and check_precision:
             raise ValueError(f"task {self.name!r}: the model factory returns {', '.join(lower)} parameters or "
                              f"buffers, but the run trains in {dtype}: its initial weights would be {lower[0]} "
                              f"values cast up, not a {dtype} initialisation; build the network in float32 (no "
@@ -116,20 +121,39 @@ class Task:
         code = self._code_digest()
         state = self.tensors().state()
         if "identity" in self._memo and "data_state" not in self._memo:
-            self._memo["data_state"] = state  # a worker's copy: the identity shipped with it, for the data it loaded
+            # a worker's copy: the identity shipped with it, valid only if the data it loaded are the caller's
+            shipped, here = self._memo.get("data_fingerprint"), self.tensors().fingerprint()
+            if shipped is not None and shipped != here:
+                raise ValueError(f"task {self.name!r}: its data function returned other data in this worker process "
+                                 f"than in the process that started the study (data fingerprint {here[:12]} against "
+                                 f"{shipped[:12]}): workers call it again, so it must return the same data every "
+                                 "time; seed any random split or shuffle (np.random.default_rng(0)), or pass the "
+                                 "TensorData itself")
+            self._memo["data_state"] = state
         if "identity" not in self._memo or self._memo.get("code") != code or self._memo["data_state"] != state:
             where = f"task {self.name!r}:"
             h = hashlib.sha256(f"{self.name}\0{self.version}\0".encode())
             h.update(identity_digest(self.loss, f"{where} the loss").encode())
             h.update(identity_digest(self.model, f"{where} the model factory").encode())
-            h.update(self.tensors().fingerprint().encode())
-            net = self.build(0)
+            self._memo["data_fingerprint"] = self.tensors().fingerprint()
+            h.update(self._memo["data_fingerprint"].encode())
+            net = self.build(0, check_precision=False)
             check_conventions(self, net)
             h.update(identity_digest(net, f"{where} the network").encode())
             self._memo["classes"] = sorted({type(m) for m in net.modules()}, key=lambda c: c.__qualname__)
             self._memo["identity"], self._memo["code"] = h.hexdigest(), self._code_digest()
             self._memo["data_state"] = state
         return self._memo["identity"]
+
+    def refresh(self) -> None:
+        """Hash the data's bytes again at the next :meth:`identity`. Torch's version counters see a tensor edited in
+        place, but not an edit through a numpy array that shares its memory (``torch.from_numpy``) or through
+        ``.data``; every analysis (:mod:`twophase_lib.analyses`) calls this at its start, so such an edit between two
+        analyses gets a new identity too. Call it yourself after such an edit before lower-level calls
+        (``train``, ``parent_checkpoints``)."""
+        for k in ("identity", "data_state"):
+            self._memo.pop(k, None)
+        self.tensors().forget_fingerprint()
 
     def _code_digest(self) -> str:
         """What can change between two calls on this object without a rebuild: the loss, the model factory and the
@@ -146,14 +170,23 @@ class Task:
         return {"name": self.name, "identity": self.identity()}
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Task) and self.identity() == other.identity()
+        if self is other:
+            return True
+        if not isinstance(other, Task):
+            return False
+        theirs = other.identity()
+        try:
+            mine = self.identity()
+        except (ValueError, TypeError):  # this task's data were broken since (a stale entry of a per-process cache):
+            return False  # equal to nothing, rather than raising its error for the task being looked up
+        return mine == theirs
 
     def __hash__(self) -> int:
         return hash(self.identity())
 
     def __getstate__(self) -> dict:
         # Workers receive the recipe and its identity, not tensors loaded by a data function (called again there).
-        memo = {k: v for k, v in self._memo.items() if k in ("identity", "code", "classes")}
+        memo = {k: v for k, v in self._memo.items() if k in ("identity", "code", "classes", "data_fingerprint")}
         return {"name": self.name, "model": self.model, "data": self.data, "loss": self.loss, "version": self.version,
                 "_memo": memo}
 
@@ -168,7 +201,9 @@ def check_conventions(task: Task, model: nn.Module) -> None:
 
     The network (seed 0, eval mode, on two test inputs, torch's generator left as it was) must return one tensor of
     logits (N, classes ≥ 2): disagreement, accuracy and the barriers take the argmax, which a single logit makes
-    constant; in train mode too (training's loss reads it there: a network that returns auxiliary outputs while
+    constant; the same shape on two training inputs (splits of one kind of input); not probabilities under the
+    default cross-entropy (softmax taken twice); a loss that returns one number per batch; in train mode too
+    (training's loss reads it there: a network that returns auxiliary outputs while
     training, as torchvision's Inception does, is refused). The labels must be class indices (N,) of an integer
     dtype in [0, classes): one-hot or soft labels would be compared with argmax as if they were indices. The same
     seed must build the same network (a constructor that draws from numpy's or Python's generator is not
@@ -219,11 +254,44 @@ def check_conventions(task: Task, model: nn.Module) -> None:
         if len(y) and (int(y.min()) < 0 or int(y.max()) >= classes):
             raise ValueError(f"{where} the {split} labels range over [{int(y.min())}, {int(y.max())}] but the "
                              f"network returns {classes} logits: labels must lie in [0, {classes})")
+    if task.loss is cross_entropy and bool((first >= 0).all()) and \
+            torch.allclose(first.double().sum(1), torch.ones(len(first), dtype=torch.float64), atol=1e-4):
+        raise ValueError(f"{where} the network's outputs look like probabilities (non-negative, each row summing to "
+                         "1), but the loss is cross-entropy on logits: it would apply softmax a second time, and "
+                         "training would follow another objective; return the logits (drop the final softmax), or "
+                         "pass the loss your outputs need (Task(..., loss=...))")
+    train_x = data.x_train[:2]
+    train_x = train_x.to(param.dtype) if param is not None and train_x.is_floating_point() else train_x
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        model.eval()
+        try:
+            on_train = model(train_x)
+        except Exception as e:
+            raise ValueError(f"{where} the network works on the test inputs ({raw.dtype}, shape {tuple(raw.shape)}) "
+                             f"but fails on two training inputs of dtype {data.x_train.dtype} and shape "
+                             f"{tuple(data.x_train[:2].shape)}: the splits must hold inputs of one kind; "
+                             f"{type(e).__name__}: {e}") from e
+        finally:
+            model.train(was)
+        if not isinstance(on_train, torch.Tensor) or tuple(on_train.shape) != tuple(first.shape):
+            got = tuple(on_train.shape) if isinstance(on_train, torch.Tensor) else type(on_train).__name__
+            raise ValueError(f"{where} the network returns {got} on two training inputs but logits of shape "
+                             f"{tuple(first.shape)} on two test inputs: the splits must hold inputs of one kind")
+        try:
+            value = task.loss(first, data.y_test[:2].to(first.device))
+        except Exception as e:
+            raise ValueError(f"{where} the loss fails on the network's logits {tuple(first.shape)} and labels "
+                             f"{tuple(data.y_test[:2].shape)}: {type(e).__name__}: {e}") from e
+    if not isinstance(value, torch.Tensor) or value.numel() != 1 or not value.is_floating_point():
+        got = f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+        raise ValueError(f"{where} the loss returns {got} on a batch of {len(first)}; training reads one number per "
+                         "batch, the mean over its examples: use reduction='mean' (or .mean() the per-example "
+                         "losses)")
     if not torch.equal(first, second):
         raise ValueError(f"{where} two eval-mode passes of the network on the same inputs differ (dropout or noise "
                          "active in eval mode, or state kept between calls): predictions, barriers and kernels "
                          "would be random, not functions of the parameters; make eval mode deterministic")
-    again = task.build(0)
+    again = task.build(0, check_precision=False)
     a, b = model.state_dict(), again.state_dict()
 
     def same(k: str) -> bool:

@@ -156,8 +156,9 @@ LOSS_EXPLOSION_FACTOR = 1e4
 
 
 def first_diverged(losses: dict[int, float], initial: float) -> int | None:
-    """The first iteration whose training loss is NaN or infinite, or above :data:`LOSS_EXPLOSION_FACTOR` times
-    ``initial`` (the update taken there diverged), or None.
+    """The first iteration whose training loss is NaN or infinite, or larger in absolute value than
+    :data:`LOSS_EXPLOSION_FACTOR` times ``initial``'s (the update taken there diverged, upward or, for a loss that
+    can be negative such as ``nll_loss`` on raw logits, downward), or None.
 
     The bound is anchored to the run's loss at initialisation, never to the first loss of ``losses``: a resumed
     stretch, or a run switched late, starts from a small loss whose ordinary spikes would pass 10⁴ times it, so a
@@ -171,7 +172,7 @@ def first_diverged(losses: dict[int, float], initial: float) -> int | None:
     """
     steps = sorted(losses)
     bound = LOSS_EXPLOSION_FACTOR * abs(initial) if math.isfinite(initial) and initial != 0 else math.inf
-    return next((s for s in steps if not math.isfinite(losses[s]) or losses[s] > bound), None)
+    return next((s for s in steps if not math.isfinite(losses[s]) or abs(losses[s]) > bound), None)
 
 
 @dataclass
@@ -319,6 +320,9 @@ def _train(
 ) -> TrainResult:
     data = run_data(cfg)
     model = materialise(cfg, start)
+    if cfg.optim.batch_size < 2 and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        raise ValueError(f"batch_size = {cfg.optim.batch_size}: the network has batch norm, which cannot normalise a "
+                         "batch of one example in train mode; use batch_size ≥ 2")
     optimizer = make_optimizer(cfg, model)
     if start.optimizer:  # a copy: torch's load_state_dict keeps the tensors, and training would move start's
         optimizer.load_state_dict(copy.deepcopy(start.optimizer))  # momentum in place
