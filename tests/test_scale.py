@@ -349,6 +349,9 @@ def test_the_ladders_parts_accumulate_in_the_cache_and_the_record_is_what_the_bo
     assert "resnet20-x1-b128" in note.text  # the rungs still missing are named
     assert "The GPU rungs, not yet measured (no GPU has run them): vgg16-x0.5-b128, vgg16-x1-b128" in note.text
     assert "gpu_book.py --ladder" in note.text and "vgg16-x1-b128" not in note.text.split("The GPU rungs")[0]
+    text = scale.ladder_source("ladder", cache)[1].text  # the ladder profile's own note: the same split
+    assert "PARAMS='-p rungs <ids>'" in text and "The GPU rungs, not yet measured" in text
+    assert "vgg16-x1-b128" not in text.split("The GPU rungs")[0]
     assert scale.ladder_source("cpu", cache, record_path=tmp_path / "none.json")[0] == []
     import json
 

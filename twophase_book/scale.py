@@ -1010,10 +1010,12 @@ def ladder_source(profile: str, cache, record_path=None) -> tuple[list[RungMeasu
         text = (f"**Computed at `{profile}` in this cache** ({len(measures)} of {len(measures) + len(missing)} "
                 f"rungs; wall times of the runs that finished them, a run resumed from the cache after an "
                 f"interruption counting only its own part: {walls or 'none'}).")
-        if missing:
-            text += (f" Not yet measured: {', '.join(missing)} (`make chapter NB=notebooks/07_paper_or_scale.py "
+        gpu = {r.id for r in gpu_rungs(profile)}
+        cpu = [m for m in missing if m not in gpu]
+        if cpu:
+            text += (f" Not yet measured: {', '.join(cpu)} (`make chapter NB=notebooks/07_paper_or_scale.py "
                      f"PROFILE={profile} PARAMS='-p rungs <ids>'`).")
-        return measures, Note(text)
+        return measures, Note(text + _missing_text([m for m in missing if m in gpu]))
     record = read_record(record_path)
     if record is None:
         return [], Note(f"**The ladder has not been run on this checkout** (no `{LADDER_RECORD}`): its rungs run "
