@@ -85,8 +85,10 @@ chromium:
 	  || echo "make: could not install chromium; the browser test will be skipped"; }
 
 # pytest-xdist runs the suite on every core (every computation is single-threaded: COMPUTE_THREADS); --dist loadscope
-# keeps each notebook's cells (and each test module) on one worker, in order, as nbval needs.
-XDIST := -n auto --dist loadscope
+# keeps each notebook's cells (and each test module) on one worker, in order, as nbval needs. A worker that dies is
+# not replaced (--max-worker-restart=0): under loadscope xdist 3.8 can hang after replacing a crashed worker
+# (pytest-dev/pytest-xdist#1323, #1363; seen here once), and a hang would run CI into its cap with no report.
+XDIST := -n auto --dist loadscope --max-worker-restart=0
 
 test: $(STAMP) chromium
 	$(VENV)/bin/ruff check .

@@ -150,15 +150,24 @@ def run_ladder(args) -> int:
     record = args.out / "ladder.json"
     if (ROOT / "book" / "ladder.json").exists() and not record.exists():
         shutil.copy(ROOT / "book" / "ladder.json", record)
-    deadline = time.monotonic() + args.budget_s
-    status = {}
-    for name, cmd in (("ladder", [sys.executable, "scripts/run_chapters.py", "--profile", "ladder", "-p", "rungs",
-                                  "gpu", "--out-dir", str(args.out / "chapters"), "notebooks/07_paper_or_scale.py"]),
-                      ("record", [sys.executable, "scripts/record_ladder.py", "--cache", str(cache), "--out",
-                                  str(record)])):
+    steps = [("ladder", [sys.executable, "scripts/run_chapters.py", "--profile", "ladder", "-p", "rungs", "gpu",
+                         "--out-dir", str(args.out / "chapters"), "notebooks/07_paper_or_scale.py"]),
+             ("record", [sys.executable, "scripts/record_ladder.py", "--cache", str(cache), "--out", str(record)])]
+    status = run_steps(steps, time.monotonic() + args.budget_s, env, stop_on_failure=True,
+                       skipped="skipped: the budget ran out (call again with the same --cache: it resumes)")
+    (args.out / "gpu_book.json").write_text(json.dumps(status, indent=2) + "\n")
+    return 0 if succeeded(status, steps) else 1
+
+
+def run_steps(steps: list[tuple[str, list[str]]], deadline: float, env: dict, stop_on_failure: bool = False,
+              skipped: str = "skipped: the budget ran out") -> dict:
+    """Run each (name, command) in the repository until ``deadline`` (``time.monotonic()``), each under what is left
+    of it: ``{name: {"returncode", "seconds"[, "timed_out"]}}``, or ``skipped`` for a step no time was left for."""
+    status: dict = {}
+    for name, cmd in steps:
         left = deadline - time.monotonic()
         if left < 30:
-            status[name] = "skipped: the budget ran out (call again with the same --cache: it resumes)"
+            status[name] = skipped
             break
         t = time.perf_counter()
         try:
@@ -167,11 +176,14 @@ def run_ladder(args) -> int:
         except subprocess.TimeoutExpired:
             status[name] = {"returncode": None, "seconds": time.perf_counter() - t, "timed_out": True}
         print(f"gpu_book: {name}: {status[name]}", flush=True)
-        if status[name]["returncode"] != 0:
+        if stop_on_failure and status[name]["returncode"] != 0:
             break
-    (args.out / "gpu_book.json").write_text(json.dumps(status, indent=2) + "\n")
-    return 0 if all(isinstance(v, dict) and v.get("returncode") == 0 for v in status.values()) \
-        and len(status) == 2 else 1
+    return status
+
+
+def succeeded(status: dict, steps: list) -> bool:
+    """Whether every step ran and returned 0."""
+    return all(isinstance(v, dict) and v.get("returncode") == 0 for v in status.values()) and len(status) == len(steps)
 
 
 def select_chapters(wanted: list[str] | None) -> list[str]:
@@ -230,23 +242,10 @@ def main(argv: list[str] | None = None) -> int:
                      "--out", str(args.out / "gpu_measure.json")])]
     steps.append(("chapters", [sys.executable, "scripts/run_chapters.py", "--profile", "gpu", "--record-time",
                                "--out-dir", str(args.out / "chapters"), *[f"notebooks/{c}" for c in chapters]]))
-    status = {}
-    for name, cmd in steps:
-        left = deadline - time.monotonic()
-        if left < 30:
-            status[name] = "skipped: the budget ran out"
-            break
-        t = time.perf_counter()
-        try:
-            proc = subprocess.run(cmd, cwd=ROOT, env=env, timeout=left)
-            status[name] = {"returncode": proc.returncode, "seconds": time.perf_counter() - t}
-        except subprocess.TimeoutExpired:
-            status[name] = {"returncode": None, "seconds": time.perf_counter() - t, "timed_out": True}
-        print(f"gpu_book: {name}: {status[name]}", flush=True)
+    status = run_steps(steps, deadline, env)
     shutil.copy(ROOT / "book" / "run_times.json", args.out / "run_times.json")
     (args.out / "gpu_book.json").write_text(json.dumps(status, indent=2) + "\n")
-    ok = all(isinstance(v, dict) and v.get("returncode") == 0 for v in status.values()) and len(status) == len(steps)
-    return 0 if ok else 1
+    return 0 if succeeded(status, steps) else 1
 
 
 if __name__ == "__main__":

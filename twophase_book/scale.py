@@ -114,7 +114,7 @@ class Rung:
     batch size, a training set (None: the whole subset; else its first ``train_examples`` images), whether the
     rung runs the switch (the costliest study: batch 128 on the whole subset only), and whether it is a GPU rung
     (``gpu``: VGG-16 at the paper's width and half of it, which do not fit on two CPU cores; its design runs on
-    ``cuda``, :data:`GPU_RUNGS`)."""
+    ``cuda``, :data:`GPU_WIDTHS`)."""
 
     arch: str
     width: float
@@ -158,10 +158,10 @@ def _rungs(profile: str) -> tuple[Rung, ...]:
     return tuple(out)
 
 
-#: The widths of the ladder's GPU rungs (batch 128, with the switch): VGG-16 at half the paper's width and at the
-#: paper's own, the top of its series, which two CPU cores cannot run (issue 34: "where a GPU is available, the
-#: full-width networks are the top rung"). They run on one CUDA device (``python scripts/gpu_book.py --ladder``);
-#: on a machine without one they stay in the record's missing rungs.
+#: The widths of the ladder's GPU rungs, at batch 128 with the switch. VGG-16 at half the paper's width and at the
+#: paper's own, the top of its series, which two CPU cores cannot run (issue 34, "where a GPU is available, the
+#: full-width networks are the top rung"). They run on one CUDA device (``python scripts/gpu_book.py --ladder``),
+#: and on a machine without one they stay in the record's missing rungs.
 GPU_WIDTHS = {"vgg16": (0.5, 1.0)}
 
 
