@@ -210,8 +210,8 @@ scale.verdict_note(claims, measures)
 # * **Three rungs per network.** A power law through three points cannot be told from
 #   another shape; the slope's interval is seed noise only.
 # * **The top rung.** The paper's VGG-16 (×1, and ×1/2) does not fit on two CPU cores.
-#   They are the ladder's GPU rungs, prepared (`python scripts/gpu_book.py --ladder`, about
-#   9 minutes modelled on one H200) but run only where a GPU is lent; until they are
+#   They are the ladder's GPU rungs, prepared (`python scripts/gpu_book.py --ladder`; its
+#   `--plan` models their cost) but run only where a GPU is lent; until they are
 #   measured (the record above lists them when they are not), VGG-16's value at the
 #   paper's width is the fit's, extrapolated from ×1/4 at the widest. ResNet-20's top rung
 #   is the paper's own network.
