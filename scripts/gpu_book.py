@@ -40,6 +40,7 @@ Exits 2 without a GPU (except with ``--plan``), 1 when a step fails or the budge
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -47,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,13 +56,20 @@ REPORT = ROOT / "bench" / "results" / "gpu_measure_h200_2026-11-30_run3.json"
 ALL_CHAPTERS = sorted(p.name for p in (ROOT / "notebooks").glob("0[0-9]_*.py"))
 
 
+@contextlib.contextmanager
+def _importable() -> Iterator[None]:
+    """The repository's packages and ``bench/``'s scripts importable in the block (this script runs from anywhere)."""
+    sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+    try:
+        yield
+    finally:
+        del sys.path[:2]
+
+
 def _not_at_gpu() -> set[str]:
     """The chapter files whose claim (in the registry) does not run at the ``gpu`` profile."""
-    sys.path.insert(0, str(ROOT))
-    try:
+    with _importable():
         from twophase_book.claims import CLAIMS
-    finally:
-        sys.path.pop(0)
     return {f"{c.chapter}.py" for c in CLAIMS if "gpu" not in c.profiles}
 
 
@@ -88,16 +97,11 @@ def ladder_plan(report: Path = REPORT) -> dict:
     (:func:`twophase_lib.costs.count_work`) priced with the report's full-width VGG-16 unit costs at batch 128 (its
     fastest bitwise path for SGD and linearized steps), every GPU rung at ×1's costs (an upper bound for ×1/2);
     comparisons priced per image as the report's, with the ``gpu`` profile's larger barrier (conservative)."""
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
+    with _importable():
         import gpu_measure as gm
 
         from twophase_book.scale import gpu_rungs, rung_design, rung_studies
         from twophase_lib.costs import count_work, estimate, network_label
-    finally:
-        sys.path.pop(0)
-        sys.path.pop(0)
     data = json.loads(report.read_text())
     rep = gm.Report(0.0, None, "cpu")
     rep.data.update(data)
@@ -120,12 +124,9 @@ def ladder_plan(report: Path = REPORT) -> dict:
 def series_clash(record: Path) -> list[str]:
     """The recorded CPU rungs of the GPU rungs' series (``Rung.series``) that another code version computed: the
     record would refuse the GPU rungs beside them (``scripts/record_ladder.py``), so they are re-run first."""
-    sys.path.insert(0, str(ROOT))
-    try:
+    with _importable():
         from twophase_book.scale import Rung, gpu_rungs, record_code
         from twophase_lib.config import CACHE_VERSION
-    finally:
-        sys.path.pop(0)
     if not record.exists():
         return []
     data = json.loads(record.read_text())

@@ -982,9 +982,8 @@ def design_table(designs: dict, record_path=None) -> Table:
         shown = {r.id: rung_design("ladder", r) for r in _rungs("ladder")}
         record = read_record(record_path)
         held = set() if record is None else {m.spec.id for m in record["measures"]}
-        gpu = {r.id for r in gpu_rungs()}
-        status = {rid: f" (ladder profile{', on a GPU' if rid in gpu else ''}, "
-                       f"{'recorded' if rid in held else 'not yet run'})" for rid in shown}
+        status = {r.id: f" (ladder profile{', on a GPU' if r.gpu else ''}, "
+                        f"{'recorded' if r.id in held else 'not yet run'})" for r in _rungs("ladder")}
     for rid, d in shown.items():
         r = rung(profile, rid)
         rows.append([r.label + status.get(rid, ""), rid, d.window,
@@ -1010,12 +1009,8 @@ def ladder_source(profile: str, cache, record_path=None) -> tuple[list[RungMeasu
         text = (f"**Computed at `{profile}` in this cache** ({len(measures)} of {len(measures) + len(missing)} "
                 f"rungs; wall times of the runs that finished them, a run resumed from the cache after an "
                 f"interruption counting only its own part: {walls or 'none'}).")
-        gpu = {r.id for r in gpu_rungs(profile)}
-        cpu = [m for m in missing if m not in gpu]
-        if cpu:
-            text += (f" Not yet measured: {', '.join(cpu)} (`make chapter NB=notebooks/07_paper_or_scale.py "
-                     f"PROFILE={profile} PARAMS='-p rungs <ids>'`).")
-        return measures, Note(text + _missing_text([m for m in missing if m in gpu]))
+        return measures, Note(text + _missing_text(missing, f" (`make chapter NB=notebooks/07_paper_or_scale.py "
+                                                            f"PROFILE={profile} PARAMS='-p rungs <ids>'`)"))
     record = read_record(record_path)
     if record is None:
         return [], Note(f"**The ladder has not been run on this checkout** (no `{LADDER_RECORD}`): its rungs run "
@@ -1042,11 +1037,12 @@ def ladder_source(profile: str, cache, record_path=None) -> tuple[list[RungMeasu
         + _missing_text(missing))
 
 
-def _missing_text(missing: list[str]) -> str:
-    """The record's missing rungs, the GPU rungs apart with the command that runs them."""
+def _missing_text(missing: list[str], how: str = "") -> str:
+    """The missing rungs (the CPU ones followed by ``how``, the command that runs them), the GPU rungs apart with
+    theirs."""
     gpu = {r.id for r in gpu_rungs()}
     cpu, top = [m for m in missing if m not in gpu], [m for m in missing if m in gpu]
-    return ((f" Rungs not yet measured: {', '.join(cpu)}." if cpu else "")
+    return ((f" Rungs not yet measured: {', '.join(cpu)}{how}." if cpu else "")
             + (f" The GPU rungs, not yet measured (no GPU has run them): {', '.join(top)}; prepared, on a machine "
                "with one GPU: `python scripts/gpu_book.py --ladder --out OUT` (`--plan`: their modelled cost)."
                if top else ""))

@@ -71,8 +71,6 @@ class TensorData:
     augmenter: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
 
     def __post_init__(self):
-        import numpy as np
-
         for name in _SPLITS:
             value = getattr(self, name)
             if isinstance(value, np.ndarray):  # copied: an edit of the array later cannot reach the data unseen

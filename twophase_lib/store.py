@@ -237,7 +237,7 @@ def pair_metrics(
     """
     if a.run.model != b.run.model:
         raise ValueError(f"cannot compare different architectures: {a.run.model} vs {b.run.model}")
-    if (a.run.task is None) != (b.run.task is None) or (a.run.task is not None and a.run.task != b.run.task):
+    if a.run.task != b.run.task:
         names = [f"task {s.run.task.name!r}" if s.run.task is not None else str(s.run.model) for s in (a, b)]
         raise ValueError(f"cannot compare the networks of two different tasks or models: {names[0]} vs {names[1]} "
                          "(a comparison evaluates both states with one network)")

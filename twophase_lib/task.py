@@ -234,8 +234,17 @@ def check_conventions(task: Task, model: nn.Module) -> None:
         except Exception as e:
             hint = " (integer inputs reach the network as they are: convert images with x.float() / 255)" \
                 if not raw.is_floating_point() and raw.dtype != torch.int64 else ""
+            model.train(was)
             raise ValueError(f"{where} the network fails on two test inputs of dtype {raw.dtype} and shape "
                              f"{tuple(raw.shape)}{hint}: {type(e).__name__}: {e}") from e
+        train_x = data.x_train[:2]
+        try:
+            on_train = model(train_x.to(param.dtype) if param is not None and train_x.is_floating_point() else train_x)
+        except Exception as e:
+            raise ValueError(f"{where} the network works on the test inputs ({raw.dtype}, shape {tuple(raw.shape)}) "
+                             f"but fails on two training inputs of dtype {train_x.dtype} and shape "
+                             f"{tuple(train_x.shape)}: the splits must hold inputs of one kind; "
+                             f"{type(e).__name__}: {e}") from e
         finally:
             model.train(was)
     if not isinstance(first, torch.Tensor):
@@ -260,23 +269,11 @@ def check_conventions(task: Task, model: nn.Module) -> None:
                          "1), but the loss is cross-entropy on logits: it would apply softmax a second time, and "
                          "training would follow another objective; return the logits (drop the final softmax), or "
                          "pass the loss your outputs need (Task(..., loss=...))")
-    train_x = data.x_train[:2]
-    train_x = train_x.to(param.dtype) if param is not None and train_x.is_floating_point() else train_x
-    with torch.random.fork_rng(devices=[]), torch.no_grad():
-        model.eval()
-        try:
-            on_train = model(train_x)
-        except Exception as e:
-            raise ValueError(f"{where} the network works on the test inputs ({raw.dtype}, shape {tuple(raw.shape)}) "
-                             f"but fails on two training inputs of dtype {data.x_train.dtype} and shape "
-                             f"{tuple(data.x_train[:2].shape)}: the splits must hold inputs of one kind; "
-                             f"{type(e).__name__}: {e}") from e
-        finally:
-            model.train(was)
-        if not isinstance(on_train, torch.Tensor) or tuple(on_train.shape) != tuple(first.shape):
-            got = tuple(on_train.shape) if isinstance(on_train, torch.Tensor) else type(on_train).__name__
-            raise ValueError(f"{where} the network returns {got} on two training inputs but logits of shape "
-                             f"{tuple(first.shape)} on two test inputs: the splits must hold inputs of one kind")
+    if not isinstance(on_train, torch.Tensor) or tuple(on_train.shape) != tuple(first.shape):
+        got = tuple(on_train.shape) if isinstance(on_train, torch.Tensor) else type(on_train).__name__
+        raise ValueError(f"{where} the network returns {got} on two training inputs but logits of shape "
+                         f"{tuple(first.shape)} on two test inputs: the splits must hold inputs of one kind")
+    with torch.no_grad():
         try:
             value = task.loss(first, data.y_test[:2].to(first.device))
         except Exception as e:
